@@ -1,0 +1,1 @@
+# agent module fragment

@@ -1,0 +1,1 @@
+# cgroup module fragment

@@ -1,0 +1,9 @@
+# Test fragments, one per owner.
+include tests/qmp.mk
+include tests/guest.mk
+include tests/vmsupd.mk
+include tests/vmctl.mk
+include tests/cgroup.mk
+include tests/agent.mk
+include tests/executor.mk
+include tests/docs.mk
