@@ -5,6 +5,7 @@
 #ifndef VMSUP_CLIENT_H
 #define VMSUP_CLIENT_H
 
+#include <signal.h>
 #include <json-c/json.h>
 
 /* Socket to use: explicit, else $VMSUP_SOCKET, else the built-in default. */
@@ -30,5 +31,12 @@ const char *vmsup_error_desc(struct json_object *reply, long status);
  */
 typedef int (*vmsup_line_fn)(const char *line, void *arg);
 int vmsup_stream(const char *sock, const char *path, vmsup_line_fn fn, void *arg, char **err);
+
+/*
+ * A flag a signal handler sets: while it is non-zero, requests in progress
+ * give up at once (so SIGTERM can cut short a blocking create or IP wait).
+ * NULL turns it off.
+ */
+void vmsup_client_set_abort_flag(volatile sig_atomic_t *flag);
 
 #endif

@@ -1,0 +1,401 @@
+/*
+ * vmctl run: one task in a fresh VM. create → wait for the address → run
+ * the rendered launcher (ssh `sh -c SCRIPT`, so the task keeps our stdin)
+ * → destroy, whatever happened in between, and exit with the task's status.
+ */
+#include "config.h"
+
+#include "src/client.h"
+#include "src/vmctl-exec.h"
+#include "src/vmctl-launcher.h"
+#include "src/vmctl-shell.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+	OPT_WORKDIR = VMCTL_OPT_FIRST_FREE,
+	OPT_ENV,
+	OPT_VIA,
+	OPT_KEY,
+	OPT_NAME,
+	OPT_TIMEOUT,
+};
+
+struct run {
+	const struct vmctl *g;
+	struct json_object *spec;
+	const char *workdir, *key, *name;
+	char **env;
+	size_t nenv;
+	int via;
+	long timeout_s;
+	int progress;
+	double t0;
+	/* the API socket: the daemon's, or later a private in-process one */
+	const char *sock;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void progress(struct run *r, const char *what, const char *arg)
+{
+	if (r->progress)
+		fprintf(stderr, "vmctl run: %6.1fs %s %s\n", now() - r->t0, what, arg);
+}
+
+static int run_opt(const char *cmd, int opt, const char *arg, void *ctx)
+{
+	struct run *r = ctx;
+	int rc = vmctl_spec_opt(cmd, opt, arg, r->spec);
+	char **env;
+
+	if (rc >= 0)
+		return rc;
+	switch (opt) {
+	case OPT_WORKDIR:
+		if (arg[0] != '/')
+			return vmctl_usage_error(cmd, "--workdir: '%s' is not an absolute path",
+						 arg);
+		r->workdir = arg;
+		return 0;
+	case OPT_ENV:
+		if (!strchr(arg, '=') || arg[0] == '=')
+			return vmctl_usage_error(cmd, "--env: '%s' is not NAME=VALUE", arg);
+		env = realloc(r->env, (r->nenv + 1) * sizeof(*env));
+		if (!env)
+			return vmctl_fail(cmd, "out of memory");
+		r->env = env;
+		r->env[r->nenv++] = (char *)arg;
+		return 0;
+	case OPT_VIA:
+		r->via = vmctl_via_parse(arg);
+		if (r->via < 0)
+			return vmctl_usage_error(cmd, "--via: '%s' is not ssh or agent", arg);
+		return 0;
+	case OPT_KEY:
+		r->key = arg;
+		return 0;
+	case OPT_NAME:
+		if (!vmctl_valid_name(arg))
+			return vmctl_usage_error(cmd, "--name: '%s' is not a valid VM name", arg);
+		r->name = arg;
+		return 0;
+	case OPT_TIMEOUT:
+		if (vmctl_parse_long(arg, 1, 86400, &r->timeout_s) < 0)
+			return vmctl_usage_error(cmd, "--timeout: '%s' is not a number of seconds",
+						 arg);
+		return 0;
+	}
+	return VMCTL_EXIT_USAGE;
+}
+
+/*
+ * The socket run talks to. Today: the daemon's. This is where the
+ * in-process supervisor (src/daemon.h, vmsup_serve on a private socket)
+ * plugs in when no daemon answers.
+ */
+static int run_socket(struct run *r)
+{
+	r->sock = r->g->sock;
+	return 0;
+}
+
+/* sshd answering on the forwarded port: its banner, not just qemu's
+ * listener (which accepts before anything runs in the guest). */
+static int wait_ssh_banner(long port, double deadline)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (!vmctl_signal && now() < deadline) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		char buf[8] = "";
+		int ok = 0;
+
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+
+			if (poll(&p, 1, 2000) == 1 && read(fd, buf, 4) == 4 &&
+			    memcmp(buf, "SSH-", 4) == 0)
+				ok = 1;
+		}
+		close(fd);
+		if (ok)
+			return 0;
+		poll(NULL, 0, 100);
+	}
+	return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+/* Kill then delete: the VM is disposable, a graceful stop only costs time. */
+static void destroy(struct run *r, const char *name)
+{
+	struct json_object *reply = NULL;
+	char path[160], *err = NULL;
+	long status = 0;
+	int i;
+
+	vmsup_client_set_abort_flag(NULL);
+	snprintf(path, sizeof(path), "/v1/vms/%s/kill", name);
+	if (vmsup_request(r->sock, "POST", path, NULL, 30000, &status, &reply, &err) < 0)
+		free(err);
+	json_object_put(reply);
+	snprintf(path, sizeof(path), "/v1/vms/%s?timeout=1", name);
+	/* An interrupted create may still be in the daemon's hands (409)
+	 * for a moment; 404 means it never existed. */
+	for (i = 0; i < 50; i++) {
+		err = NULL;
+		reply = NULL;
+		if (vmsup_request(r->sock, "DELETE", path, NULL, 60000, &status, &reply, &err) <
+		    0) {
+			vmctl_fail(name, "destroying the VM: %s", err);
+			free(err);
+			return;
+		}
+		if (status != 409)
+			break;
+		json_object_put(reply);
+		reply = NULL;
+		poll(NULL, 0, 200);
+	}
+	if (status != 404 && (status < 200 || status > 299))
+		vmctl_fail(name, "destroying the VM: %s", vmsup_error_desc(reply, status));
+	json_object_put(reply);
+}
+
+static int shares_of(struct json_object *vm, struct json_object *spec, struct vmctl_share **out,
+		     size_t *n, char (**tags)[32])
+{
+	struct json_object *vs = NULL, *ss = NULL, *e, *v;
+	size_t i, cnt;
+
+	*out = NULL;
+	*n = 0;
+	*tags = NULL;
+	json_object_object_get_ex(spec, "shares", &ss);
+	if (!ss)
+		return 0;
+	json_object_object_get_ex(vm, "shares", &vs);
+	cnt = json_object_array_length(ss);
+	*out = calloc(cnt, sizeof(**out));
+	*tags = calloc(cnt, sizeof(**tags));
+	if (!*out || !*tags)
+		return -1;
+	for (i = 0; i < cnt; i++) {
+		struct vmctl_share *s = &(*out)[i];
+
+		e = json_object_array_get_idx(ss, i);
+		json_object_object_get_ex(e, "path", &v);
+		s->path = json_object_get_string(v);
+		json_object_object_get_ex(e, "readonly", &v);
+		s->readonly = json_object_get_boolean(v);
+		/* The daemon's tag when it reports one, else its documented
+		 * default: vmshare<i> in spec order (src/argv.c). */
+		e = vs && json_object_is_type(vs, json_type_array)
+			? json_object_array_get_idx(vs, i)
+			: NULL;
+		if (e && json_object_object_get_ex(e, "tag", &v) &&
+		    json_object_is_type(v, json_type_string)) {
+			s->tag = json_object_get_string(v);
+		} else {
+			snprintf((*tags)[i], sizeof((*tags)[i]), "vmshare%zu", i);
+			s->tag = (*tags)[i];
+		}
+	}
+	*n = cnt;
+	return 0;
+}
+
+static int run_task(struct run *r, const char *name, struct json_object *vm, char **cmd,
+		    size_t ncmd, int *status)
+{
+	struct vmctl_launch l = {0};
+	struct vmctl_share *shares = NULL;
+	char(*tags)[32] = NULL;
+	char *script = NULL, *err = NULL, *q = NULL, *remote = NULL, *khdir = NULL, *kh = NULL;
+	const char *task = getenv("MESOS_TASK_ID");
+	int rc = VMCTL_EXIT_ERR;
+
+	if (shares_of(vm, r->spec, &shares, &l.nshares, &tags) < 0) {
+		rc = vmctl_fail(name, "out of memory");
+		goto out;
+	}
+	l.task_id = task && *task ? task : name;
+	l.workdir = r->workdir;
+	l.env = r->env;
+	l.nenv = r->nenv;
+	l.shares = shares;
+	l.argv = cmd;
+	l.argc = ncmd;
+	script = vmctl_launcher_render(vmctl_launcher_template, &l, &err);
+	if (!script) {
+		rc = vmctl_fail(name, "%s", err);
+		goto out;
+	}
+	progress(r, "running", cmd[0]);
+	if (r->via == VMCTL_VIA_AGENT) {
+		char *argv[] = {"sh", "-c", script, "vm-launcher", NULL};
+
+		rc = vmctl_exec_agent(r->g, name, argv, 4, status);
+		goto out;
+	}
+	/* A fresh VM has a fresh host key: its known_hosts lives and dies
+	 * with this run, learnt at the first connect. */
+	khdir = strdup("/tmp/vmctl-run-XXXXXX");
+	if (!khdir || !mkdtemp(khdir) || asprintf(&kh, "%s/known_hosts", khdir) < 0) {
+		kh = NULL;
+		rc = vmctl_fail(name, "temporary directory: %s", strerror(errno));
+		goto out;
+	}
+	q = vmctl_shell_quote(script);
+	if (!q || asprintf(&remote, "sh -c %s vm-launcher", q) < 0) {
+		remote = NULL;
+		rc = vmctl_fail(name, "out of memory");
+		goto out;
+	}
+	{
+		struct vmctl_ssh_opts so = {.key = r->key, .known_hosts = kh};
+
+		rc = vmctl_exec_ssh(name, vm, &so, remote, status);
+	}
+out:
+	if (khdir && kh)
+		nftw(khdir, rm_entry, 4, FTW_DEPTH | FTW_PHYS);
+	free(kh);
+	free(khdir);
+	free(remote);
+	free(q);
+	free(script);
+	free(err);
+	free(shares);
+	free(tags);
+	return rc;
+}
+
+int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
+{
+	static const struct option lo[] = {VMCTL_SPEC_LONGOPTS,
+					   {"workdir", required_argument, NULL, OPT_WORKDIR},
+					   {"env", required_argument, NULL, OPT_ENV},
+					   {"via", required_argument, NULL, OPT_VIA},
+					   {"ssh-key", required_argument, NULL, OPT_KEY},
+					   {"name", required_argument, NULL, OPT_NAME},
+					   {"timeout", required_argument, NULL, OPT_TIMEOUT},
+					   {"help", no_argument, NULL, 'h'},
+					   {0}};
+	struct run r = {
+	    .g = g, .spec = json_object_new_object(), .via = VMCTL_VIA_SSH, .timeout_s = 120};
+	struct json_object *vm = NULL, *ipr = NULL, *v;
+	struct vmctl_args a;
+	char name[64], path[160], b[64];
+	int rc, status = 0, created = 0;
+	long http = 0;
+
+	r.t0 = now();
+	rc = vmctl_parse("run", argc, argv, "h", lo, 0, 1, run_opt, &r, &a);
+	if (rc)
+		goto out;
+	if (a.nrest < 1) {
+		rc = vmctl_usage_error("run", "missing the command (after --)");
+		goto out;
+	}
+	r.progress = !g->quiet && isatty(STDERR_FILENO);
+	if (r.name) {
+		snprintf(name, sizeof(name), "%s", r.name);
+	} else {
+		unsigned rnd = 0;
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || read(fd, &rnd, sizeof(rnd)) != sizeof(rnd))
+			rnd = (unsigned)(now() * 1e6);
+		if (fd >= 0)
+			close(fd);
+		snprintf(name, sizeof(name), "vmctl-run-%ld-%04x", (long)getpid(), rnd & 0xffff);
+	}
+	vmctl_catch_signals();
+	vmsup_client_set_abort_flag(&vmctl_signal);
+	rc = run_socket(&r);
+	if (rc)
+		goto out;
+
+	json_object_object_add(r.spec, "name", json_object_new_string(name));
+	rc = vmctl_call(g, name, "POST", "/v1/vms", r.spec, 0, &vm, &http);
+	/* Made (2xx), maybe half-made (5xx) or unknown (interrupted): from here
+	 * on it is always destroyed. A 4xx (say, --name taken) or no answer
+	 * at all: not ours, nothing to undo. */
+	created = (http >= 200 && http < 300) || http >= 500 || vmctl_signal;
+	if (rc || vmctl_signal)
+		goto out;
+	if (json_object_object_get_ex(vm, "state", &v) &&
+	    strcmp(json_object_get_string(v), "failed") == 0) {
+		rc = vmctl_fail(name, "failed: %s", vmctl_field(vm, "error", b, sizeof(b)));
+		goto out;
+	}
+	progress(&r, "spawned", name);
+
+	snprintf(path, sizeof(path), "/v1/vms/%s/ip?wait=%ld", name, r.timeout_s);
+	rc = vmctl_call(g, name, "GET", path, NULL, (r.timeout_s + 30) * 1000, &ipr, NULL);
+	if (rc || vmctl_signal)
+		goto out;
+	progress(&r, "agent ready, address", vmctl_field(ipr, "ip", b, sizeof(b)));
+	if (r.via == VMCTL_VIA_SSH) {
+		/* The status now, with the ssh port, key and known_hosts. */
+		json_object_put(vm);
+		vm = NULL;
+		snprintf(path, sizeof(path), "/v1/vms/%s", name);
+		rc = vmctl_call(g, name, "GET", path, NULL, 30000, &vm, NULL);
+		if (rc || vmctl_signal)
+			goto out;
+		if (json_object_object_get_ex(vm, "ssh_port", &v) &&
+		    wait_ssh_banner(json_object_get_int(v), now() + r.timeout_s) < 0 &&
+		    !vmctl_signal) {
+			rc = vmctl_fail(name, "no ssh server answers in the guest");
+			goto out;
+		}
+		if (vmctl_signal)
+			goto out;
+	}
+	rc = run_task(&r, name, vm, a.rest, a.nrest, &status);
+out:
+	if (created) {
+		progress(&r, "destroying", name);
+		destroy(&r, name);
+	}
+	if (vmctl_signal) {
+		rc = 128 + vmctl_signal;
+	} else if (!rc) {
+		rc = status;
+		if (r.progress) {
+			snprintf(b, sizeof(b), "%d", status);
+			progress(&r, "done, exit", b);
+		}
+	}
+	json_object_put(ipr);
+	json_object_put(vm);
+	json_object_put(r.spec);
+	free(r.env);
+	return rc < 0 ? 0 : rc;
+}

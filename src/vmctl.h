@@ -1,0 +1,125 @@
+/*
+ * vmctl internals shared by its command modules: global options, error
+ * reporting (the `vmctl: NAME: reason` contract), argument parsing, API calls.
+ */
+#ifndef VMCTL_H
+#define VMCTL_H
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+/* Exit statuses of the CLI contract. */
+#define VMCTL_EXIT_ERR	 1
+#define VMCTL_EXIT_USAGE 2
+
+struct vmctl {
+	const char *sock; /* resolved API socket */
+	int json;	  /* -o json */
+	int quiet;	  /* -q */
+};
+
+/* `vmctl: NAME: reason` on stderr; returns VMCTL_EXIT_ERR. */
+int vmctl_fail(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* `vmctl: CMD: reason` + the command's usage line; returns VMCTL_EXIT_USAGE. */
+int vmctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Help texts (vmctl-usage.c). cmd NULL = the global help. */
+int vmctl_print_help(FILE *f, const char *cmd);
+void vmctl_print_usage_line(FILE *f, const char *cmd);
+
+/* VM names as the API accepts them: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}. */
+int vmctl_valid_name(const char *name);
+/* Strict decimal in [min, max]; 0 or -1. */
+int vmctl_parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * Per-command argument parsing: options (getopt_long, in order), up to
+ * npos positionals, and with want_rest everything after them (or after
+ * "--") as a command line. fn handles each option (return 0, or
+ * VMCTL_EXIT_USAGE after printing). Returns 0, VMCTL_EXIT_USAGE, or -1 when
+ * --help was printed (exit 0).
+ */
+typedef int (*vmctl_opt_fn)(const char *cmd, int opt, const char *arg, void *ctx);
+struct vmctl_args {
+	const char *pos[4];
+	int npos;
+	char **rest;
+	int nrest;
+};
+int vmctl_parse(const char *cmd, int argc, char **argv, const char *shortopts,
+		const struct option *longopts, int maxpos, int want_rest, vmctl_opt_fn fn,
+		void *ctx, struct vmctl_args *out);
+
+/*
+ * One API call. On a 2xx reply returns 0 with *reply (may be NULL; caller
+ * puts it). Otherwise prints `vmctl: name: desc` and returns VMCTL_EXIT_ERR;
+ * *http (optional) gets the status, 0 when no reply came.
+ */
+int vmctl_call(const struct vmctl *g, const char *name, const char *method, const char *path,
+	       struct json_object *body, long timeout_ms, struct json_object **reply, long *http);
+
+/* Output (vmctl-output.c). */
+void vmctl_print_json(struct json_object *v);
+void vmctl_print_vm_text(struct json_object *vm);
+void vmctl_print_vm_list_text(struct json_object *vms);
+void vmctl_print_event_text(struct json_object *ev);
+/* A field as a string for text output ("-" for null/absent); buf for numbers. */
+const char *vmctl_field(struct json_object *o, const char *key, char *buf, size_t n);
+
+
+/*
+ * The VM-spec options shared by create and run (vmctl-create.c): put
+ * VMCTL_SPEC_LONGOPTS into a command's longopts and pass each option to
+ * vmctl_spec_opt, which returns 0 when it took it, -1 when the option is
+ * not a spec option, or an exit status after printing the error.
+ */
+enum {
+	VMCTL_OPT_MEM = 1000,
+	VMCTL_OPT_CPUS,
+	VMCTL_OPT_KERNEL,
+	VMCTL_OPT_INITRD,
+	VMCTL_OPT_APPEND,
+	VMCTL_OPT_DISK,
+	VMCTL_OPT_ACCEL,
+	VMCTL_OPT_SHARE,
+	VMCTL_OPT_RESTART,
+	VMCTL_OPT_NO_GUEST,
+	VMCTL_OPT_NO_START,
+	VMCTL_OPT_FIRST_FREE /* commands number their own options from here */
+};
+#define VMCTL_SPEC_LONGOPTS                                                                        \
+	{"mem", required_argument, NULL, VMCTL_OPT_MEM},                                           \
+	    {"cpus", required_argument, NULL, VMCTL_OPT_CPUS},                                     \
+	    {"kernel", required_argument, NULL, VMCTL_OPT_KERNEL},                                 \
+	    {"initrd", required_argument, NULL, VMCTL_OPT_INITRD},                                 \
+	    {"append", required_argument, NULL, VMCTL_OPT_APPEND},                                 \
+	    {"disk", required_argument, NULL, VMCTL_OPT_DISK},                                     \
+	    {"accel", required_argument, NULL, VMCTL_OPT_ACCEL},                                   \
+	    {"share", required_argument, NULL, VMCTL_OPT_SHARE},                                   \
+	    {"restart", required_argument, NULL, VMCTL_OPT_RESTART},                               \
+	{                                                                                          \
+		"no-guest", no_argument, NULL, VMCTL_OPT_NO_GUEST                                  \
+	}
+int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object *spec);
+
+/* Commands: argc/argv start at the command name. */
+int vmctl_cmd_create(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_list(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_status(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_lifecycle(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_stop(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_destroy(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_memory(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_cpu(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_ip(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_qmp(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_events(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_metrics(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_version(const struct vmctl *g, int argc, char **argv);
+
+#endif
