@@ -1,0 +1,52 @@
+#!/bin/sh
+# Every man page renders without a single warning: mandoc's linter at
+# warning level and groff with all warnings; any output is a failure.
+srcdir=${top_srcdir:-$(dirname "$0")/../..}
+pages="man/vmctl.1 man/vmsupd.8 man/vmsupd.conf.5 man/mesos-vm-executor.8"
+fail=0
+have_mandoc=0 have_groff=0
+command -v mandoc >/dev/null 2>&1 && have_mandoc=1
+command -v groff >/dev/null 2>&1 && have_groff=1
+if [ $have_mandoc = 0 ] && [ $have_groff = 0 ]; then
+	echo "SKIP: neither mandoc nor groff installed"
+	exit 77
+fi
+for p in $pages; do
+	f=$srcdir/$p
+	if [ ! -s "$f" ]; then
+		echo "FAIL: $p missing or empty"
+		fail=1
+		continue
+	fi
+	if [ $have_mandoc = 1 ]; then
+		out=$(mandoc -T lint -W warning "$f" 2>&1)
+		if [ -n "$out" ]; then
+			echo "FAIL: mandoc -T lint $p:"
+			echo "$out"
+			fail=1
+		fi
+	fi
+	if [ $have_groff = 1 ]; then
+		out=$(LC_ALL=C groff -ww -z -mandoc "$f" 2>&1)
+		if [ -n "$out" ]; then
+			echo "FAIL: groff -ww $p:"
+			echo "$out"
+			fail=1
+		fi
+		# what man -l shows: it must render to text with the NAME section
+		out=$(LC_ALL=C groff -ww -mandoc -Tutf8 -P-bu "$f" 2>&1)
+		case $out in
+		*NAME*) ;;
+		*) echo "FAIL: $p renders without a NAME section"; fail=1 ;;
+		esac
+	fi
+	# The page names itself the way the installed file is called.
+	base=${p#man/}
+	name=${base%.*} sect=${base##*.}
+	if ! grep -qi "^\.Dt $name $sect\$" "$f"; then
+		echo "FAIL: $p: .Dt does not say $name $sect"
+		fail=1
+	fi
+	[ $fail = 0 ] && echo "ok $p"
+done
+exit $fail

@@ -1,0 +1,139 @@
+#!/bin/sh
+# The ops scripts without a daemon: --help, usage and unreachable-daemon
+# errors, vm-qmp against a real QEMU monitor, and the bash completion.
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+S=$srcdir/scripts
+fail=0
+tmp=$(mktemp -d /tmp/vmops-t-XXXXXX) || exit 1
+qpid=
+cleanup()
+{
+	[ -n "$qpid" ] && kill -KILL "$qpid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bad()
+{
+	echo "FAIL: $*"
+	fail=1
+}
+
+# run CMD...: sets $rc, $out (stdout) and $err (stderr)
+run()
+{
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
+for s in vm-qmp vm-balloon-all vm-top vm-ip; do
+	[ -x "$S/$s" ] || bad "$s is not executable"
+	run "$S/$s" --help
+	[ $rc = 0 ] || bad "$s --help exits $rc"
+	case $out in
+	"$s: "*Usage:*"$s "*) ;;
+	*) bad "$s --help does not start with its name and usage: $out" ;;
+	esac
+	# every option the parser takes is documented in --help
+	for opt in $(grep -o "add_argument(\"-[-a-z0-9]*\"" "$S/$s" | sed 's/.*("//; s/"$//'); do
+		echo "$out" | grep -q -- "$opt" || bad "$s --help does not document $opt"
+	done
+	# usage errors exit 2 with the usage on stderr
+	run "$S/$s" --no-such-option
+	[ $rc = 2 ] || bad "$s --no-such-option exits $rc, not 2"
+	case $err in *usage:*) ;; *) bad "$s: no usage on a usage error: $err" ;; esac
+done
+echo "ok --help and usage errors"
+
+# No daemon at that socket: exit 1 with one line naming the script and why.
+nosock=$tmp/nothing.sock
+run "$S/vm-ip" --socket "$nosock" vm1
+[ $rc = 1 ] && echo "$err" | grep -q "^vm-ip: vm1: cannot reach vmsupd" || bad "vm-ip no daemon: $rc $err"
+run "$S/vm-qmp" --socket "$nosock" vm1 query-status
+[ $rc = 1 ] && echo "$err" | grep -q "^vm-qmp: vm1: cannot reach vmsupd" || bad "vm-qmp no daemon: $rc $err"
+run "$S/vm-top" --socket "$nosock" -n 1 -d 0.1
+[ $rc = 1 ] && echo "$err" | grep -q "^vm-top: cannot reach vmsupd" || bad "vm-top no daemon: $rc $err"
+run env VMSUP_SOCKET="$nosock" "$S/vm-balloon-all" 0.5
+[ $rc = 1 ] && echo "$err" | grep -q "^vm-balloon-all: cannot reach vmsupd" || bad "vm-balloon-all no daemon: $rc $err"
+echo "ok unreachable daemon"
+
+# Bad values are usage errors, before anything is asked of the daemon.
+for args in "vm-balloon-all 0" "vm-balloon-all 1.5" "vm-balloon-all 120%" "vm-balloon-all abc" \
+	"vm-balloon-all --min 0 0.5" "vm-top -n -1" "vm-top -d 0" "vm-ip --wait -1 a" \
+	"vm-qmp a query-status [1]" "vm-qmp a {\"x\":1}" "vm-qmp a query-status {bad" \
+	"vm-qmp --timeout 0 a query-status"; do
+	set -- $args
+	run "$S/$@" --socket "$nosock"
+	[ $rc = 2 ] || bad "$args: exit $rc, not 2 ($err)"
+done
+echo "ok bad values"
+
+# vm-qmp speaks QMP to a real QEMU monitor (guest-less, never started).
+if command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	qemu-system-x86_64 -name ops-test -machine q35 -accel tcg -nodefaults -display none -S \
+		-m 64 -qmp "unix:$tmp/ops.sock,server=on,wait=off" -pidfile "$tmp/qemu.pid" \
+		-daemonize >"$tmp/qemu.log" 2>&1 || bad "qemu did not start: $(cat "$tmp/qemu.log")"
+	qpid=$(cat "$tmp/qemu.pid" 2>/dev/null)
+	run "$S/vm-qmp" --ops-socket "$tmp/ops.sock" - query-status
+	[ $rc = 0 ] || bad "vm-qmp query-status: $rc $err"
+	st=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+	[ "$st" = prelaunch ] || bad "vm-qmp query-status said $st: $out"
+	run "$S/vm-qmp" --ops-socket "$tmp/ops.sock" - query-name
+	[ "$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')" = ops-test ] ||
+		bad "vm-qmp query-name: $out"
+	# arguments reach QEMU: cont changes the state a second connection sees
+	run "$S/vm-qmp" --ops-socket "$tmp/ops.sock" - '{"execute":"cont"}'
+	[ $rc = 0 ] && [ "$out" = "{}" ] || bad "vm-qmp cont: $rc $out $err"
+	run "$S/vm-qmp" --raw --ops-socket "$tmp/ops.sock" - query-status
+	echo "$out" | grep -q '"status": "running"' || bad "state after cont: $out"
+	echo "$out" | grep -q '"id": "vm-qmp-' || bad "--raw lacks the id: $out"
+	run "$S/vm-qmp" --ops-socket "$tmp/ops.sock" - qom-list '{"path":"/machine"}'
+	[ $rc = 0 ] && echo "$out" | grep -q '"name"' || bad "vm-qmp with arguments: $rc $out $err"
+	# QEMU's error: exit 1, its class and description on stderr
+	run "$S/vm-qmp" --ops-socket "$tmp/ops.sock" vmx no-such-command
+	[ $rc = 1 ] && echo "$err" | grep -q "^vm-qmp: vmx: CommandNotFound: " || bad "vm-qmp error: $rc $err"
+	run "$S/vm-qmp" --ops-socket "$tmp/ops.sock" - qom-list '{"path":"/nope"}'
+	[ $rc = 1 ] && echo "$err" | grep -q "DeviceNotFound\|GenericError" || bad "vm-qmp bad argument: $rc $err"
+	kill -TERM "$qpid" 2>/dev/null
+	qpid=
+	run "$S/vm-qmp" --ops-socket "$tmp/ops.sock" - query-status
+	[ $rc = 1 ] || bad "vm-qmp on a dead socket exits $rc"
+	echo "ok vm-qmp against qemu"
+else
+	echo "note: qemu-system-x86_64 missing, vm-qmp protocol part not run"
+fi
+
+# bash completion: commands, options, option values.
+comp()
+{
+	bash --norc --noprofile -c '
+		. "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+		_vmctl vmctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+		printf "%s\n" "${COMPREPLY[@]}"' comp "$S/vmctl.bash-completion" "$@"
+}
+if command -v bash >/dev/null 2>&1; then
+	bash --norc --noprofile -c '. "$1" && complete -p vmctl' x "$S/vmctl.bash-completion" |
+		grep -q -- '-F _vmctl vmctl' || bad "completion not registered for vmctl"
+	got=$(comp vmctl "" | sort | tr '\n' ' ')
+	for c in create list status start pause resume stop kill destroy memory cpu ip exec run qmp events metrics; do
+		case " $got" in *" $c "*) ;; *) bad "completion lacks command $c: $got" ;; esac
+	done
+	[ "$(comp vmctl de | tr '\n' ' ')" = "destroy " ] || bad "vmctl de<TAB>: $(comp vmctl de)"
+	[ "$(comp vmctl -o j)" = json ] || bad "vmctl -o j<TAB>: $(comp vmctl -o j)"
+	[ "$(comp vmctl --socket /x s | sort | tr '\n' ' ')" = "start status stop " ] ||
+		bad "command after --socket: $(comp vmctl --socket /x s)"
+	comp vmctl create a --a | grep -qx -- --accel || bad "create --a<TAB>: $(comp vmctl create a --a)"
+	[ "$(comp vmctl create a --accel k | tr '\n' ' ')" = "kvm kvm:tcg " ] ||
+		bad "--accel k<TAB>: $(comp vmctl create a --accel k)"
+	[ "$(comp vmctl exec a --via a)" = agent ] || bad "--via a<TAB>"
+	comp vmctl cpu a --q | grep -qx -- --quota || bad "cpu --q<TAB>"
+	comp vmctl run --mem 512 -- l | grep -q . && bad "completes after --"
+	echo "ok bash completion"
+fi
+
+exit $fail
