@@ -1,3 +1,26 @@
-# fragment owned by the src module
+# fragment owned by the src module (vmsupd)
 include src/cgroup.mk
 include src/agent.mk
+
+# libvmsup: the supervisor core (registry, QMP, API), linked by vmsupd and
+# by vmctl for its in-process mode.
+noinst_LTLIBRARIES += src/libvmsup.la
+src_libvmsup_la_SOURCES = \
+	src/err.c src/err.h src/log.c src/log.h src/config.c src/config.h \
+	src/name.c src/name.h src/spec.c src/spec.h src/argv.c src/argv.h \
+	src/spawn.c src/spawn.h src/probe.c src/probe.h src/vm.c src/vm.h \
+	src/statefile.c src/statefile.h src/hooks.c src/hooks.h \
+	src/supervisor.c src/supervisor.h src/api.c src/api.h \
+	src/daemon.c src/daemon.h
+src_libvmsup_la_LIBADD = qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
+
+sbin_PROGRAMS += src/vmsupd
+src_vmsupd_SOURCES = src/vmsupd.c
+src_vmsupd_LDADD = src/libvmsup.la
+
+# bench/vmsupd-launch: POST /v1/vms -> running against raw spawn + QMP
+# with the very same argv (make bench builds it; never run by make check)
+bench_programs += bench/vmsupd-launch
+bench_vmsupd_launch_SOURCES = bench/vmsupd-launch.c
+bench_vmsupd_launch_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+bench_vmsupd_launch_LDADD = src/libvmsup.la qmp/libqmp.la $(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS)

@@ -1,0 +1,126 @@
+#include "src/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "src/err.h"
+
+struct child_err {
+	int stage; /* 0 log, 1 stdin, 2 setsid, 3 exec */
+	int errnum;
+};
+
+static void close_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, lowfd, ~0u, 0) == 0)
+		return;
+#endif
+	for (int fd = lowfd; fd < 65536; fd++)
+		close(fd);
+}
+
+/* Runs between fork and exec: async-signal-safe calls only. */
+static void child(char *const argv[], const char *log_path, int errfd)
+{
+	struct child_err ce = {0, 0};
+	sigset_t all;
+	int fd;
+
+	/* the daemon's blocked and ignored signals must not leak into qemu */
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+
+	if (setsid() < 0) {
+		ce.stage = 2;
+		goto fail;
+	}
+	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+		ce.stage = 0;
+		goto fail;
+	}
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || dup2(fd, 0) < 0) {
+		ce.stage = 1;
+		goto fail;
+	}
+	/* errfd is close-on-exec and stays open through close_from */
+	if (errfd < 3) {
+		ce.stage = 1;
+		goto fail;
+	}
+	for (int f = 3; f < errfd; f++)
+		close(f);
+	close_from(errfd + 1);
+	execvp(argv[0], argv);
+	ce.stage = 3;
+fail:
+	ce.errnum = errno;
+	if (write(errfd, &ce, sizeof(ce)) < 0) {
+		/* nothing left to tell anyone */
+	}
+	_exit(127);
+}
+
+int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err)
+{
+	static const char *const stages[] = {"opening the log", "redirecting stdin", "setsid",
+					     "exec"};
+	struct child_err ce;
+	int p[2];
+	ssize_t n;
+	pid_t c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return vmsup_err(err, "pipe: %s", strerror(errno));
+	c = fork();
+	if (c < 0) {
+		close(p[0]);
+		close(p[1]);
+		return vmsup_err(err, "fork: %s", strerror(errno));
+	}
+	if (c == 0) {
+		close(p[0]);
+		child(argv, log_path, p[1]);
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &ce, sizeof(ce));
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n == (ssize_t)sizeof(ce)) {
+		/* the child is gone already: reap it here, nobody else knows it */
+		while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+			;
+		return vmsup_err(err, "%s: %s: %s", argv[0], stages[ce.stage], strerror(ce.errnum));
+	}
+	*pid = c;
+	return 0;
+}
+
+int vm_mkdir(const char *path, mode_t mode, char **err)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return vmsup_err(err, "mkdir %s: %s", path, strerror(errno));
+	if (lstat(path, &st) < 0)
+		return vmsup_err(err, "%s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return vmsup_err(err, "%s: exists and is not a directory", path);
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+		return vmsup_err(err, "chmod %s: %s", path, strerror(errno));
+	return 0;
+}

@@ -1,0 +1,21 @@
+/*
+ * Starting qemu: fork + execvp of an argv array, in its own session so it
+ * outlives the daemon (reattach), stdin from /dev/null, stdout and stderr
+ * appended to a log file, no other descriptor inherited.
+ */
+#ifndef VMSUP_SPAWN_H
+#define VMSUP_SPAWN_H
+
+#include <sys/types.h>
+
+/*
+ * Returns 0 with *pid once the child has exec'd; -1 with *err if the
+ * fork, the log file or the exec itself failed (reported back through a
+ * close-on-exec pipe, so a missing binary is an error here, not a crash).
+ */
+int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err);
+
+/* Make a directory with this mode (also when it exists: mode enforced). */
+int vm_mkdir(const char *path, mode_t mode, char **err);
+
+#endif

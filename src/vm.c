@@ -1,0 +1,130 @@
+#include "src/vm.h"
+
+#include <string.h>
+
+static const char *const state_names[VM_NSTATES] = {
+    "defined", "starting", "running", "paused", "stopping", "stopped", "crashed", "failed",
+};
+
+static const char *const op_names[VM_NOPS] = {
+    "start", "pause", "resume", "stop", "kill", "reset", "destroy", "qmp",
+};
+
+#define B(s) (1u << (s))
+
+/* to-states reachable from each state; events and exits drive these */
+static const unsigned transitions[VM_NSTATES] = {
+    [VM_DEFINED] = B(VM_STARTING) | B(VM_FAILED),
+    [VM_STARTING] = B(VM_RUNNING) | B(VM_PAUSED) | B(VM_STOPPING) | B(VM_STOPPED) | B(VM_CRASHED) |
+		    B(VM_FAILED),
+    [VM_RUNNING] = B(VM_PAUSED) | B(VM_STOPPING) | B(VM_STOPPED) | B(VM_CRASHED),
+    [VM_PAUSED] = B(VM_RUNNING) | B(VM_STOPPING) | B(VM_STOPPED) | B(VM_CRASHED),
+    [VM_STOPPING] = B(VM_STOPPED) | B(VM_CRASHED),
+    [VM_STOPPED] = B(VM_STARTING) | B(VM_FAILED),
+    [VM_CRASHED] = B(VM_STARTING) | B(VM_FAILED),
+    [VM_FAILED] = B(VM_STARTING) | B(VM_FAILED),
+};
+
+/* states in which each operation may be asked for */
+static const unsigned allowed[VM_NOPS] = {
+    [VM_OP_START] = B(VM_DEFINED) | B(VM_STOPPED) | B(VM_CRASHED) | B(VM_FAILED),
+    [VM_OP_PAUSE] = B(VM_RUNNING),
+    [VM_OP_RESUME] = B(VM_PAUSED),
+    [VM_OP_STOP] = B(VM_STARTING) | B(VM_RUNNING) | B(VM_PAUSED) | B(VM_STOPPING),
+    [VM_OP_KILL] = B(VM_STARTING) | B(VM_RUNNING) | B(VM_PAUSED) | B(VM_STOPPING),
+    [VM_OP_RESET] = B(VM_RUNNING) | B(VM_PAUSED),
+    [VM_OP_DESTROY] = B(VM_NSTATES) - 1,
+    [VM_OP_QMP] = B(VM_STARTING) | B(VM_RUNNING) | B(VM_PAUSED) | B(VM_STOPPING),
+};
+
+const char *vm_state_name(enum vm_state s)
+{
+	return (unsigned)s < VM_NSTATES ? state_names[s] : "unknown";
+}
+
+int vm_state_parse(const char *s)
+{
+	for (int i = 0; i < VM_NSTATES; i++)
+		if (strcmp(s, state_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *vm_op_name(enum vm_op op)
+{
+	return (unsigned)op < VM_NOPS ? op_names[op] : "unknown";
+}
+
+bool vm_transition_legal(enum vm_state from, enum vm_state to)
+{
+	if ((unsigned)from >= VM_NSTATES || (unsigned)to >= VM_NSTATES)
+		return false;
+	return transitions[from] & B(to);
+}
+
+bool vm_op_allowed(enum vm_state s, enum vm_op op)
+{
+	if ((unsigned)s >= VM_NSTATES || (unsigned)op >= VM_NOPS)
+		return false;
+	return allowed[op] & B(s);
+}
+
+bool vm_state_has_process(enum vm_state s)
+{
+	return s == VM_STARTING || s == VM_RUNNING || s == VM_PAUSED || s == VM_STOPPING;
+}
+
+const char *vm_agent_state_name(enum vm_agent_state s)
+{
+	switch (s) {
+	case VM_AGENT_CONNECTING:
+		return "connecting";
+	case VM_AGENT_READY:
+		return "ready";
+	default:
+		return "absent";
+	}
+}
+
+static struct json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+struct json_object *vm_to_json(const struct vm *vm)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(vm->spec.name));
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	json_object_object_add(o, "pid", vm->pid > 0 ? json_object_new_int64(vm->pid) : NULL);
+	json_object_object_add(o, "accel", str_or_null(vm->accel_used));
+	json_object_object_add(o, "accel_requested", json_object_new_string(vm->spec.accel));
+	json_object_object_add(o, "mem_mib", json_object_new_int64(vm->spec.mem_mib));
+	json_object_object_add(
+	    o, "balloon_mib", vm->balloon_mib >= 0 ? json_object_new_int64(vm->balloon_mib) : NULL);
+	json_object_object_add(o, "cpus", json_object_new_int64(vm->spec.cpus));
+	json_object_object_add(o, "cpu_quota_pct", NULL);
+	json_object_object_add(o, "qmp_ops_socket", str_or_null(vm->ops_sock));
+	json_object_object_add(o, "qga_socket", str_or_null(vm->qga_sock));
+	json_object_object_add(o, "console_log", str_or_null(vm->console_log));
+	json_object_object_add(o, "ssh_port",
+			       vm->ssh_port > 0 ? json_object_new_int64(vm->ssh_port) : NULL);
+	json_object_object_add(o, "mac", json_object_new_string(vm->mac));
+	json_object_object_add(o, "guest",
+			       json_object_new_boolean(vm->spec.kernel || vm->spec.disk));
+	json_object_object_add(o, "ip", NULL);
+	json_object_object_add(o, "agent",
+			       json_object_new_string(vm_agent_state_name(vm->agent_state)));
+	json_object_object_add(o, "agent_version", NULL);
+	json_object_object_add(o, "exit_status",
+			       vm->exit_code >= 0 ? json_object_new_int64(vm->exit_code) : NULL);
+	json_object_object_add(
+	    o, "exit_signal", vm->exit_signal >= 0 ? json_object_new_int64(vm->exit_signal) : NULL);
+	json_object_object_add(o, "error", str_or_null(vm->error));
+	json_object_object_add(o, "log_tail", str_or_null(vm->log_tail));
+	json_object_object_add(o, "restarts", json_object_new_int64(vm->restarts));
+	json_object_object_add(o, "restart", json_object_new_string(vm->spec.restart));
+	json_object_object_add(o, "created", json_object_new_double(vm->created));
+	return o;
+}

@@ -1,0 +1,55 @@
+/*
+ * Integration-test harness: a real vmsupd in a private temp dir, HTTP over
+ * its unix socket (libcurl), and cleanup that leaves no qemu behind.
+ */
+#ifndef TESTS_VMSUPD_HARNESS_H
+#define TESTS_VMSUPD_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+struct tdaemon {
+	char dir[64];
+	char sock[128];
+	char log[128];
+	pid_t pid;
+};
+
+/* Start vmsupd (extra_conf: more config lines, or NULL); waits until it serves. */
+void td_start(struct tdaemon *d, const char *extra_conf);
+/* SIGTERM, wait (bounded), SIGKILL leftovers incl. qemu by pidfile, rm -r dir. */
+void td_stop(struct tdaemon *d);
+/* Kill every qemu whose pidfile lies under the daemon's run dir. */
+void td_kill_qemus(struct tdaemon *d);
+
+/* One request: returns the reply (NULL for an empty/non-JSON body), *status set. */
+struct json_object *td_http(struct tdaemon *d, const char *method, const char *path,
+			    const char *body, long *status);
+/* Raw body bytes (for oversize bodies). */
+struct json_object *td_http_raw(struct tdaemon *d, const char *method, const char *path,
+				const char *body, size_t len, long *status);
+
+/* Field helpers on a reply. */
+const char *td_str(struct json_object *o, const char *key);
+long long td_int(struct json_object *o, const char *key); /* -1 if null/missing */
+const char *td_err_class(struct json_object *o);
+const char *td_err_desc(struct json_object *o);
+
+/* Is pid alive and a qemu? */
+bool td_pid_is_qemu(pid_t pid);
+/* Wait (bounded) for pid to be gone. */
+bool td_pid_gone(pid_t pid, int timeout_ms);
+
+/* Raw event stream: a connected socket that sent GET /v1/events. */
+int td_events_open(struct tdaemon *d, const char *vm);
+/* Read until needle appears in the stream, up to timeout_ms; true if seen. */
+bool td_events_wait(int fd, const char *needle, int timeout_ms);
+
+double td_now(void);
+
+/* qemu version of the ops-socket: query-status "status" string (malloc'd) or NULL. */
+char *td_ops_status(const char *ops_sock);
+
+#endif

@@ -1,0 +1,210 @@
+/* The qemu argv builder: every option, each element checked exactly. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/argv.h"
+
+static struct vm_paths paths = {
+    .run_dir = "/r/vm/a",
+    .qmp_sock = "/r/vm/a/qmp.sock",
+    .ops_sock = "/r/vm/a/ops.sock",
+    .qga_sock = "/r/vm/a/qga.sock",
+    .pidfile = "/r/vm/a/qemu.pid",
+    .console_log = "/r/vm/a/console.log",
+    .ssh_port = 40022,
+    .mac = "52:54:00:12:34:56",
+};
+
+static size_t count(char **v)
+{
+	size_t n = 0;
+	while (v[n])
+		n++;
+	return n;
+}
+
+/* index of the element after the first occurrence of opt (with its value), or -1 */
+static int find(char **v, const char *opt, const char *val)
+{
+	for (int i = 0; v[i]; i++)
+		if (!strcmp(v[i], opt) && v[i + 1] && (!val || !strcmp(v[i + 1], val)))
+			return i;
+	return -1;
+}
+
+static void base_spec(struct vm_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = "a";
+	s->mem_mib = 256;
+	s->cpus = 2;
+	s->accel = "tcg";
+	s->restart = "never";
+	s->start = true;
+}
+
+Test(argv, guestless_exact)
+{
+	struct vm_spec s;
+	struct vm_argv_opts o = {"qemu-system-x86_64", true, NULL};
+	const char *want[] = {
+	    "qemu-system-x86_64",
+	    "-name",
+	    "guest=a",
+	    "-machine",
+	    "q35",
+	    "-accel",
+	    "tcg",
+	    "-m",
+	    "256",
+	    "-smp",
+	    "2",
+	    "-nodefaults",
+	    "-no-user-config",
+	    "-display",
+	    "none",
+	    "-S",
+	    "-chardev",
+	    "socket,id=qmp,path=/r/vm/a/qmp.sock,server=on,wait=off",
+	    "-mon",
+	    "chardev=qmp,mode=control",
+	    "-chardev",
+	    "socket,id=ops,path=/r/vm/a/ops.sock,server=on,wait=off",
+	    "-mon",
+	    "chardev=ops,mode=control",
+	    "-chardev",
+	    "socket,id=qga0,path=/r/vm/a/qga.sock,server=on,wait=off",
+	    "-device",
+	    "virtio-serial-pci",
+	    "-device",
+	    "virtserialport,chardev=qga0,id=qga0,name=org.qemu.guest_agent.0",
+	    "-device",
+	    "virtio-balloon-pci,id=balloon0",
+	    "-netdev",
+	    "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22",
+	    "-device",
+	    "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56",
+	    "-serial",
+	    "file:/r/vm/a/console.log",
+	    "-sandbox",
+	    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+	    "-pidfile",
+	    "/r/vm/a/qemu.pid",
+	};
+	char *err = NULL;
+	char **v;
+
+	base_spec(&s);
+	v = vm_argv_build(&s, &paths, &o, &err);
+	cr_assert_not_null(v, "%s", err);
+	cr_assert_eq(count(v), sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect_str_eq(v[i], want[i], "element %zu", i);
+	vm_argv_free(v);
+}
+
+Test(argv, kvm_tcg_fallback_is_two_accels)
+{
+	struct vm_spec s;
+	struct vm_argv_opts o = {"q", false, NULL};
+	char **v;
+	int i;
+
+	base_spec(&s);
+	s.accel = "kvm:tcg";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	i = find(v, "-accel", "kvm");
+	cr_assert_geq(i, 0);
+	cr_expect_str_eq(v[i + 2], "-accel");
+	cr_expect_str_eq(v[i + 3], "tcg");
+	cr_expect_eq(find(v, "-sandbox", NULL), -1, "no -sandbox when qemu lacks it");
+	vm_argv_free(v);
+
+	s.accel = "kvm";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_geq(find(v, "-accel", "kvm"), 0);
+	cr_expect_eq(find(v, "-accel", "tcg"), -1);
+	vm_argv_free(v);
+}
+
+Test(argv, kernel_initrd_append_shares)
+{
+	struct vm_spec s;
+	struct vm_share sh[2] = {{"/srv/x", false}, {"/srv/y,z", true}};
+	struct vm_argv_opts o = {"q", false, "nobody"};
+	char **v;
+	int i;
+
+	base_spec(&s);
+	s.kernel = "/g/vmlinuz";
+	s.initrd = "/g/initrd.img";
+	s.append = "console=ttyS0";
+	s.shares = sh;
+	s.nshares = 2;
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_assert_not_null(v);
+	cr_expect_geq(find(v, "-kernel", "/g/vmlinuz"), 0);
+	cr_expect_geq(find(v, "-initrd", "/g/initrd.img"), 0);
+	cr_expect_geq(
+	    find(v, "-append", "console=ttyS0 vmshare=vmshare0:/srv/x vmshare=vmshare1:/srv/y,z"),
+	    0);
+	i = find(v, "-virtfs", "local,path=/srv/x,mount_tag=vmshare0,security_model=none");
+	cr_expect_geq(i, 0);
+	/* a comma in a path is doubled, qemu's escape */
+	cr_expect_geq(
+	    find(v, "-virtfs",
+		 "local,path=/srv/y,,z,mount_tag=vmshare1,security_model=none,readonly=on"),
+	    0);
+	cr_expect_geq(find(v, "-runas", "nobody"), 0);
+	cr_expect_eq(find(v, "-drive", NULL), -1);
+	vm_argv_free(v);
+}
+
+Test(argv, kernel_without_append_gets_share_only)
+{
+	struct vm_spec s;
+	struct vm_share sh = {"/srv/x", false};
+	struct vm_argv_opts o = {"q", false, NULL};
+	char **v;
+
+	base_spec(&s);
+	s.kernel = "/g/vmlinuz";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_eq(find(v, "-append", NULL), -1, "no empty -append");
+	cr_expect_eq(find(v, "-initrd", NULL), -1);
+	vm_argv_free(v);
+	s.shares = &sh;
+	s.nshares = 1;
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_geq(find(v, "-append", "vmshare=vmshare0:/srv/x"), 0);
+	vm_argv_free(v);
+}
+
+Test(argv, disk)
+{
+	struct vm_spec s;
+	struct vm_argv_opts o = {"q", false, NULL};
+	char **v;
+
+	base_spec(&s);
+	s.disk = "/img/d,1.qcow2";
+	s.disk_format = "qcow2";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_geq(find(v, "-drive", "file=/img/d,,1.qcow2,if=virtio,format=qcow2"), 0);
+	cr_expect_eq(find(v, "-kernel", NULL), -1);
+	vm_argv_free(v);
+}
+
+Test(argv, mac_is_stable_and_local)
+{
+	char a[18], b[18], c[18];
+
+	vm_mac_from_name("web-1", a);
+	vm_mac_from_name("web-1", b);
+	vm_mac_from_name("web-2", c);
+	cr_expect_str_eq(a, b);
+	cr_expect_str_neq(a, c);
+	cr_expect_eq(strncmp(a, "52:54:00:", 9), 0);
+	cr_expect_eq(strlen(a), 17);
+}
