@@ -1,1 +1,38 @@
-# tests fragment (executor)
+# tests fragment (executor): mesos-vm-executor against the fake Mesos agent.
+EXEC_TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+EXEC_TEST_LIBS = src/executor/libvmexec.la $(CRITERION_LIBS) $(JSONC_LIBS)
+
+check_PROGRAMS += tests/executor/test-recordio tests/executor/test-protocol \
+	tests/executor/test-executor-agent tests/executor/test-executor-vm
+TESTS += tests/executor/test-recordio tests/executor/test-protocol \
+	tests/executor/test-executor-agent tests/executor/test-executor-vm
+
+tests_executor_test_recordio_SOURCES = tests/executor/test-recordio.c
+tests_executor_test_recordio_CFLAGS = $(EXEC_TEST_CFLAGS)
+tests_executor_test_recordio_LDADD = $(EXEC_TEST_LIBS)
+
+tests_executor_test_protocol_SOURCES = tests/executor/test-protocol.c
+tests_executor_test_protocol_CFLAGS = $(EXEC_TEST_CFLAGS)
+tests_executor_test_protocol_LDADD = $(EXEC_TEST_LIBS)
+
+# Scenarios that need no VM: bad input, garbage, reconnect, shutdown.
+tests_executor_test_executor_agent_SOURCES = tests/executor/test-executor-agent.c \
+	tests/executor/fake-agent-run.c tests/executor/fake-agent-run.h
+tests_executor_test_executor_agent_CFLAGS = $(EXEC_TEST_CFLAGS)
+tests_executor_test_executor_agent_LDADD = $(EXEC_TEST_LIBS)
+
+# End to end: real vmsupd, real guest, vmctl exec over ssh.
+tests_executor_test_executor_vm_SOURCES = tests/executor/test-executor-vm.c \
+	tests/executor/fake-agent-run.c tests/executor/fake-agent-run.h
+tests_executor_test_executor_vm_CFLAGS = $(EXEC_TEST_CFLAGS)
+tests_executor_test_executor_vm_LDADD = $(EXEC_TEST_LIBS)
+
+EXTRA_DIST += tests/fakes/fake-mesos-agent.py
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-recordio
+tests_fuzz_fuzz_recordio_SOURCES = tests/fuzz/recordio.c
+tests_fuzz_fuzz_recordio_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address
+tests_fuzz_fuzz_recordio_LDFLAGS = -fsanitize=fuzzer,address
+tests_fuzz_fuzz_recordio_LDADD = src/executor/libvmexec.la $(JSONC_LIBS)
+endif

@@ -1,1 +1,21 @@
-# fragment owned by the src/executor module
+# fragment owned by the src/executor module: mesos-vm-executor, the Mesos v1
+# HTTP API executor that runs each task in its own VM through vmsupd.
+noinst_LTLIBRARIES += src/executor/libvmexec.la
+src_executor_libvmexec_la_SOURCES = \
+	src/executor/recordio.c src/executor/recordio.h \
+	src/executor/protocol.c src/executor/protocol.h \
+	src/executor/env.c src/executor/env.h \
+	src/executor/tasks.c src/executor/tasks.h
+
+sbin_PROGRAMS += src/executor/mesos-vm-executor
+src_executor_mesos_vm_executor_SOURCES = \
+	src/executor/main.c \
+	src/executor/agent_conn.c src/executor/agent_conn.h \
+	src/executor/launch.c src/executor/launch.h
+src_executor_mesos_vm_executor_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) -pthread
+src_executor_mesos_vm_executor_LDADD = src/executor/libvmexec.la src/libvmclient.la \
+	$(LIBEVENT_LIBS) $(JSONC_LIBS) $(CURL_LIBS) -lm
+src_executor_mesos_vm_executor_LDFLAGS = -pthread
+
+EXTRA_DIST += etc/mesos/README.md etc/mesos/executor-info.json \
+	etc/mesos/agent-flags.txt etc/mesos/marathon-vmctl-run.json

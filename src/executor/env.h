@@ -1,0 +1,35 @@
+/*
+ * The executor's configuration, read from the environment the Mesos agent
+ * gives it (MESOS_*) plus VMSUP_SOCKET / VMEXEC_VMCTL for our own parts.
+ */
+#ifndef VMEXEC_ENV_H
+#define VMEXEC_ENV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct exec_env {
+	char *agent_host; /* from MESOS_AGENT_ENDPOINT ip:port */
+	uint16_t agent_port;
+	char *framework_id;
+	char *executor_id;
+	char *directory; /* sandbox on the host */
+	char *sandbox;	 /* sandbox as the task sees it (shared at this path) */
+	bool checkpoint;
+	int64_t shutdown_grace_ns;
+	int64_t recovery_timeout_ns;
+	int64_t backoff_max_ns;
+	char *vmsup_socket; /* NULL = client default */
+	char *vmctl;	    /* vmctl binary used to run commands in the guest */
+	int ip_wait_s;	    /* VMEXEC_IP_WAIT: how long to wait for the guest address */
+};
+
+/* Durations in Mesos units (ns us ms secs mins hrs days weeks, decimals
+ * allowed): 0 with *ns, or -1 with *err. */
+int env_parse_duration(const char *s, int64_t *ns, char **err);
+
+/* Fill e from getenv. 0, or -1 with *err naming the bad variable. */
+int env_load(struct exec_env *e, char **err);
+void env_free(struct exec_env *e);
+
+#endif

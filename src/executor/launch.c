@@ -1,0 +1,644 @@
+#include "src/executor/launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "src/client.h"
+
+extern char **environ;
+
+/* Guest boot under TCG is slow on a loaded host: be generous. */
+#define CREATE_TIMEOUT_MS 180000L
+#define DELETE_STOP_S	  2
+
+enum req_kind { RQ_CREATE, RQ_QUOTA, RQ_IP, RQ_STOP, RQ_DELETE };
+
+struct launcher {
+	struct event_base *base;
+	const struct exec_env *env;
+	const struct launch_ops *ops;
+	void *ctx;
+	const char *sock;
+	int pipe[2];
+	struct event *pipe_ev;
+	struct event *chld_ev;
+	int inflight;
+	int children;
+	struct task_table *tasks;
+};
+
+struct vreq {
+	struct launcher *l;
+	struct task *t;
+	enum req_kind kind;
+	const char *method;
+	char path[256];
+	struct json_object *body;
+	long timeout_ms;
+	long status;
+	struct json_object *reply;
+	char *err;
+};
+
+static void finish_if_idle(struct launcher *l, struct task *t);
+
+static void *req_thread(void *arg)
+{
+	struct vreq *r = arg;
+	if (vmsup_request(r->l->sock, r->method, r->path, r->body, r->timeout_ms, &r->status,
+			  &r->reply, &r->err) < 0 &&
+	    !r->err)
+		r->err = strdup("vmsupd request failed");
+	/* A pointer is far below PIPE_BUF: the write is atomic. */
+	while (write(r->l->pipe[1], &r, sizeof(r)) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static void start_req(struct launcher *l, struct task *t, enum req_kind kind, const char *method,
+		      struct json_object *body, long timeout_ms, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static void on_req_done(struct launcher *l, struct vreq *r);
+
+static void start_req(struct launcher *l, struct task *t, enum req_kind kind, const char *method,
+		      struct json_object *body, long timeout_ms, const char *fmt, ...)
+{
+	struct vreq *r = calloc(1, sizeof(*r));
+	pthread_attr_t attr;
+	pthread_t th;
+	va_list ap;
+
+	if (!r) {
+		json_object_put(body);
+		task_set_final(t, "TASK_FAILED", "out of memory");
+		finish_if_idle(l, t);
+		return;
+	}
+	r->l = l;
+	r->t = t;
+	r->kind = kind;
+	r->method = method;
+	r->body = body;
+	r->timeout_ms = timeout_ms;
+	va_start(ap, fmt);
+	vsnprintf(r->path, sizeof(r->path), fmt, ap);
+	va_end(ap);
+	l->inflight++;
+	t->inflight++;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, req_thread, r) != 0) {
+		r->err = strdup("cannot start a thread for the vmsupd request");
+		on_req_done(l, r);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* "desc" from an error reply, or the transport error. */
+static const char *req_error(struct vreq *r)
+{
+	if (r->err)
+		return r->err;
+	return vmsup_error_desc(r->reply, r->status);
+}
+
+static int64_t grace_of(struct task *t, int64_t grace_ns)
+{
+	if (grace_ns >= 0)
+		return grace_ns;
+	if (t->spec.grace_ns >= 0)
+		return t->spec.grace_ns;
+	return LAUNCH_DEFAULT_GRACE_NS;
+}
+
+static void start_stop(struct launcher *l, struct task *t)
+{
+	struct json_object *b = json_object_new_object();
+	int64_t s = (t->kill_grace_ns + 999999999LL) / 1000000000LL;
+	if (s < 1)
+		s = 1;
+	json_object_object_add(b, "timeout_s", json_object_new_int64(s));
+	t->stop_in_flight = true;
+	start_req(l, t, RQ_STOP, "POST", b, (s + 60) * 1000L, "/v1/vms/%s/stop", t->vm);
+}
+
+static void finish_if_idle(struct launcher *l, struct task *t)
+{
+	if (t->phase == PH_DONE || t->phase == PH_DELETING || !t->final_state || t->inflight ||
+	    t->pid)
+		return;
+	if (t->vm_exists) {
+		t->phase = PH_DELETING;
+		start_req(l, t, RQ_DELETE, "DELETE", NULL, (DELETE_STOP_S + 90) * 1000L,
+			  "/v1/vms/%s?timeout=%d", t->vm, DELETE_STOP_S);
+		return;
+	}
+	t->phase = PH_DONE;
+	l->ops->send(l->ctx, t, t->final_state, t->final_msg, NULL);
+	l->ops->settled(l->ctx, t);
+}
+
+static void fail_task(struct launcher *l, struct task *t, const char *state, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail_task(struct launcher *l, struct task *t, const char *state, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	task_set_final(t, state, msg ? msg : state);
+	free(msg);
+	finish_if_idle(l, t);
+}
+
+/* Single-quoted for /bin/sh. */
+static void sh_quote(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+static int path_is_plain(const char *p)
+{
+	for (; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || strchr("/_.-:=+,@", *p)))
+			return 0;
+	return 1;
+}
+
+/*
+ * The launcher script lives in the sandbox, which the guest sees at the same
+ * path, so the command never crosses ssh as a quoted string.
+ */
+static char *write_launcher(struct launcher *l, struct task *t, char **err)
+{
+	const char *dir = l->env->directory;
+	char *path = NULL, *tmp = NULL;
+	FILE *f = NULL;
+	int fd = -1;
+
+	if (asprintf(&path, "%s/.vm-launcher-%s.sh", dir, t->spec.task_id) < 0 ||
+	    asprintf(&tmp, "%s.tmp", path) < 0) {
+		*err = strdup("out of memory");
+		goto bad;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (asprintf(err, "cannot write %s: %s", tmp, strerror(errno)) < 0)
+			*err = NULL;
+		if (fd >= 0)
+			close(fd);
+		goto bad;
+	}
+	fputs("#!/bin/sh\n# written by mesos-vm-executor; runs inside the task's VM\n", f);
+	if (t->spec.user && strcmp(t->spec.user, "root") != 0) {
+		/* ssh lands as root; drop to the task's user, then run this again. */
+		fputs("if [ -z \"$VMEXEC_AS_USER\" ]; then exec su -s /bin/sh ", f);
+		sh_quote(f, t->spec.user);
+		fputs(" -c \"VMEXEC_AS_USER=1 exec /bin/sh '$0'\"; fi\n", f);
+	}
+	fputs("cd ", f);
+	sh_quote(f, dir);
+	fputs(" || exit 127\nexport MESOS_SANDBOX=", f);
+	sh_quote(f, dir);
+	fputs(" MESOS_DIRECTORY=", f);
+	sh_quote(f, dir);
+	fputs(" MESOS_TASK_ID=", f);
+	sh_quote(f, t->spec.task_id);
+	fputc('\n', f);
+	for (size_t i = 0; i < t->spec.nenv; i++) {
+		fprintf(f, "export %s=", t->spec.env[i].name);
+		sh_quote(f, t->spec.env[i].value);
+		fputc('\n', f);
+	}
+	if (t->spec.shell) {
+		fputs("exec /bin/sh -c ", f);
+		sh_quote(f, t->spec.value);
+	} else {
+		/* sh cannot set argv[0]: the program gets arguments[1..]. */
+		fputs("exec ", f);
+		sh_quote(f, t->spec.value);
+		for (size_t i = 1; i < t->spec.argc; i++) {
+			fputc(' ', f);
+			sh_quote(f, t->spec.argv[i]);
+		}
+	}
+	fputc('\n', f);
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		f = NULL;
+		if (asprintf(err, "cannot write %s: %s", path, strerror(errno)) < 0)
+			*err = NULL;
+		goto bad;
+	}
+	free(tmp);
+	return path;
+bad:
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+	return NULL;
+}
+
+static long host_mem_mib(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	return pages > 0 && psz > 0 ? (long)((double)pages * psz / (1024 * 1024)) : -1;
+}
+
+static int vcpus_of(struct task *t)
+{
+	return t->spec.cpus > 0 ? (int)ceil(t->spec.cpus) : 1;
+}
+
+void launch_task(struct launcher *l, struct task *t)
+{
+	char *err = NULL;
+	long hostmem = host_mem_mib(), ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	double mem = t->spec.mem_mib >= 0 ? t->spec.mem_mib : LAUNCH_DEFAULT_MEM_MIB;
+	struct json_object *spec, *shares, *share;
+
+	t->phase = PH_CREATING;
+	if (task_vm_name(t->spec.task_id, t->vm, &err) < 0) {
+		fail_task(l, t, "TASK_ERROR", "%s", err ? err : "bad task id");
+		goto out;
+	}
+	if (!path_is_plain(l->env->directory)) {
+		fail_task(l, t, "TASK_ERROR", "sandbox path %s has characters we do not share",
+			  l->env->directory);
+		goto out;
+	}
+	if (mem < LAUNCH_MIN_MEM_MIB) {
+		fail_task(l, t, "TASK_ERROR", "mem %.0f MiB is below the %d MiB a VM needs", mem,
+			  LAUNCH_MIN_MEM_MIB);
+		goto out;
+	}
+	if (hostmem > 0 && mem > hostmem) {
+		fail_task(l, t, "TASK_ERROR", "mem %.0f MiB exceeds the host's %ld MiB", mem,
+			  hostmem);
+		goto out;
+	}
+	if (t->spec.cpus == 0 || (ncpu > 0 && t->spec.cpus > ncpu)) {
+		fail_task(l, t, "TASK_ERROR", "cpus %g: the host has %ld CPUs", t->spec.cpus, ncpu);
+		goto out;
+	}
+	char *launcher = write_launcher(l, t, &err);
+	if (!launcher) {
+		fail_task(l, t, "TASK_ERROR", "%s", err ? err : "cannot write the launcher");
+		goto out;
+	}
+	free(launcher);
+
+	spec = json_object_new_object();
+	json_object_object_add(spec, "name", json_object_new_string(t->vm));
+	json_object_object_add(spec, "mem_mib", json_object_new_int64((int64_t)ceil(mem)));
+	json_object_object_add(spec, "cpus", json_object_new_int(vcpus_of(t)));
+	shares = json_object_new_array();
+	share = json_object_new_object();
+	json_object_object_add(share, "path", json_object_new_string(l->env->directory));
+	json_object_object_add(share, "readonly", json_object_new_boolean(0));
+	json_object_array_add(shares, share);
+	json_object_object_add(spec, "shares", shares);
+	start_req(l, t, RQ_CREATE, "POST", spec, CREATE_TIMEOUT_MS, "/v1/vms");
+out:
+	free(err);
+}
+
+static void spawn_command(struct launcher *l, struct task *t)
+{
+	char *launcher = NULL;
+	const char *argv[12];
+	int n = 0, rc;
+	pid_t pid;
+
+	if (asprintf(&launcher, "%s/.vm-launcher-%s.sh", l->env->directory, t->spec.task_id) < 0) {
+		fail_task(l, t, "TASK_FAILED", "out of memory");
+		return;
+	}
+	argv[n++] = l->env->vmctl;
+	if (l->env->vmsup_socket) {
+		argv[n++] = "--socket";
+		argv[n++] = l->env->vmsup_socket;
+	}
+	argv[n++] = "exec";
+	argv[n++] = "--via";
+	argv[n++] = "ssh";
+	argv[n++] = t->vm;
+	argv[n++] = "--";
+	argv[n++] = "/bin/sh";
+	argv[n++] = launcher;
+	argv[n] = NULL;
+	rc = posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ);
+	free(launcher);
+	if (rc != 0) {
+		fail_task(l, t, "TASK_FAILED", "cannot run %s: %s", l->env->vmctl, strerror(rc));
+		return;
+	}
+	t->pid = pid;
+	t->phase = PH_RUNNING;
+	l->children++;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void ask_ip(struct launcher *l, struct task *t)
+{
+	long left = (long)ceil(t->ip_deadline - now_s());
+	if (left < 1)
+		left = 1;
+	start_req(l, t, RQ_IP, "GET", NULL, (left + 30) * 1000L, "/v1/vms/%s/ip?wait=%ld", t->vm,
+		  left);
+}
+
+struct ip_retry {
+	struct launcher *l;
+	struct task *t;
+};
+
+static void on_ip_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct ip_retry *ir = arg;
+	struct launcher *l = ir->l;
+	struct task *t = ir->t;
+	free(ir);
+	t->inflight--;
+	l->inflight--;
+	if (t->final_state)
+		finish_if_idle(l, t);
+	else
+		ask_ip(l, t);
+}
+
+static void on_req_done(struct launcher *l, struct vreq *r)
+{
+	struct task *t = r->t;
+	struct json_object *v;
+	const char *s;
+
+	l->inflight--;
+	t->inflight--;
+	switch (r->kind) {
+	case RQ_CREATE:
+		if (r->err || r->status != 201) {
+			/* 409 may be someone else's VM of that name: never delete it. */
+			fail_task(l, t, "TASK_ERROR", "VM %s could not be created: %s", t->vm,
+				  req_error(r));
+			break;
+		}
+		t->vm_exists = true;
+		if (json_object_object_get_ex(r->reply, "state", &v) &&
+		    strcmp(json_object_get_string(v), "failed") == 0) {
+			s = json_object_object_get_ex(r->reply, "error", &v)
+				? json_object_get_string(v)
+				: "no reason given";
+			fail_task(l, t, "TASK_ERROR", "VM %s failed to start: %s", t->vm, s);
+			break;
+		}
+		if (t->final_state) {
+			finish_if_idle(l, t);
+			break;
+		}
+		l->ops->send(l->ctx, t, "TASK_STARTING", "VM created", NULL);
+		t->phase = PH_QUOTA;
+		v = json_object_new_object();
+		json_object_object_add(v, "quota_pct",
+				       json_object_new_int64((int64_t)ceil(
+					   (t->spec.cpus > 0 ? t->spec.cpus : 1) * 100)));
+		start_req(l, t, RQ_QUOTA, "PUT", v, 30000L, "/v1/vms/%s/cpu", t->vm);
+		break;
+	case RQ_QUOTA:
+		if (t->final_state) {
+			finish_if_idle(l, t);
+			break;
+		}
+		if (r->err || r->status != 200) {
+			/* The vCPU count still bounds the task; a host without cgroup
+			 * CPU control should not stop it, but it must be visible. */
+			free(t->note);
+			if (asprintf(&t->note, "CPU quota not enforced: %s", req_error(r)) < 0)
+				t->note = NULL;
+			fprintf(stderr, "mesos-vm-executor: VM %s: %s\n", t->vm,
+				t->note ? t->note : "CPU quota not enforced");
+		}
+		t->phase = PH_WAIT_IP;
+		t->ip_deadline = now_s() + l->env->ip_wait_s;
+		ask_ip(l, t);
+		break;
+	case RQ_IP:
+		if (t->final_state) {
+			finish_if_idle(l, t);
+			break;
+		}
+		if (!r->err &&
+		    (r->status == 503 || r->status == 504 ||
+		     (r->status == 200 && !(json_object_object_get_ex(r->reply, "ip", &v) &&
+					    json_object_is_type(v, json_type_string)))) &&
+		    now_s() < t->ip_deadline) {
+			/* The guest agent is still coming up: ask again shortly. */
+			struct timeval tv = {1, 0};
+			struct ip_retry *ir = malloc(sizeof(*ir));
+			if (ir) {
+				ir->l = l;
+				ir->t = t;
+				t->inflight++;
+				l->inflight++;
+				event_base_once(l->base, -1, EV_TIMEOUT, on_ip_retry, ir, &tv);
+				break;
+			}
+		}
+		if (!r->err && (r->status == 503 || r->status == 504 || r->status == 200) &&
+		    !(json_object_object_get_ex(r->reply, "ip", &v) &&
+		      json_object_is_type(v, json_type_string))) {
+			/* No guest agent answer in time: the command still runs
+			 * over the forwarded ssh port; ssh is the judge. */
+			char *n = NULL;
+			if (asprintf(&n, "%s%sguest address unknown: %s", t->note ? t->note : "",
+				     t->note ? "; " : "",
+				     r->status == 200 ? "no ip in reply" : req_error(r)) >= 0) {
+				free(t->note);
+				t->note = n;
+			}
+		} else if (r->err || r->status != 200 ||
+			   !json_object_object_get_ex(r->reply, "ip", &v) ||
+			   !json_object_is_type(v, json_type_string)) {
+			fail_task(l, t, "TASK_FAILED", "VM %s has no guest address: %s", t->vm,
+				  r->err || r->status != 200 ? req_error(r) : "no ip in reply");
+			break;
+		} else {
+			free(t->ip);
+			t->ip = strdup(json_object_get_string(v));
+		}
+		{
+			char *m = NULL;
+			if (asprintf(&m, "running in VM %s at %s%s%s", t->vm, t->ip ? t->ip : "?",
+				     t->note ? "; " : "", t->note ? t->note : "") < 0)
+				m = NULL;
+			l->ops->send(l->ctx, t, "TASK_RUNNING", m ? m : "running", t->ip);
+			free(m);
+		}
+		spawn_command(l, t);
+		break;
+	case RQ_STOP:
+		t->stop_in_flight = false;
+		if (r->err || r->status != 200)
+			fprintf(stderr, "mesos-vm-executor: stop %s: %s (deleting it anyway)\n",
+				t->vm, req_error(r));
+		/* The guest is down; the ssh session ends with it, but do not trust it. */
+		if (t->pid)
+			kill(t->pid, SIGTERM);
+		finish_if_idle(l, t);
+		break;
+	case RQ_DELETE:
+		if (!r->err && (r->status == 200 || r->status == 404)) {
+			t->vm_exists = false;
+		} else {
+			char *m = NULL;
+			fprintf(stderr, "mesos-vm-executor: delete %s: %s\n", t->vm, req_error(r));
+			if (asprintf(&m, "%s (VM %s not deleted: %s)",
+				     t->final_msg ? t->final_msg : "", t->vm, req_error(r)) >= 0) {
+				free(t->final_msg);
+				t->final_msg = m;
+			}
+		}
+		t->phase = PH_DONE;
+		l->ops->send(l->ctx, t, t->final_state, t->final_msg, NULL);
+		l->ops->settled(l->ctx, t);
+		break;
+	}
+	json_object_put(r->body);
+	json_object_put(r->reply);
+	free(r->err);
+	free(r);
+}
+
+void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns)
+{
+	if (t->phase == PH_DONE || t->phase == PH_DELETING || t->kill_requested)
+		return;
+	t->kill_requested = true;
+	t->kill_grace_ns = grace_of(t, grace_ns);
+	task_set_final(t, "TASK_KILLED", "killed on request");
+	/* Creating or setting the quota: the handler sees final_state and
+	 * deletes. Waiting for the address or running: stop the guest now. */
+	if (t->vm_exists && (t->phase == PH_WAIT_IP || t->phase == PH_RUNNING))
+		start_stop(l, t);
+	else
+		finish_if_idle(l, t);
+}
+
+static void on_pipe(evutil_socket_t fd, short what, void *arg)
+{
+	struct launcher *l = arg;
+	struct vreq *r;
+	ssize_t n;
+
+	while ((n = read(fd, &r, sizeof(r))) == (ssize_t)sizeof(r))
+		on_req_done(l, r);
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	struct launcher *l = arg;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct task *t = tasks_find_pid(l->tasks, pid);
+		if (!t)
+			continue;
+		l->children--;
+		t->pid = 0;
+		if (t->kill_requested) {
+			finish_if_idle(l, t);
+		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			fail_task(l, t, "TASK_FINISHED", "command exited with status 0");
+		} else if (WIFEXITED(status)) {
+			fail_task(l, t, "TASK_FAILED", "command exited with status %d",
+				  WEXITSTATUS(status));
+		} else {
+			fail_task(l, t, "TASK_FAILED", "command killed by signal %d",
+				  WTERMSIG(status));
+		}
+	}
+}
+
+struct launcher *launcher_new(struct event_base *base, const struct exec_env *env,
+			      struct task_table *tasks, const struct launch_ops *ops, void *ctx,
+			      char **err)
+{
+	struct launcher *l = calloc(1, sizeof(*l));
+	if (!l)
+		goto oom;
+	l->base = base;
+	l->env = env;
+	l->tasks = tasks;
+	l->ops = ops;
+	l->ctx = ctx;
+	l->sock = vmsup_client_socket(env->vmsup_socket);
+	l->pipe[0] = l->pipe[1] = -1;
+	if (pipe2(l->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		if (asprintf(err, "pipe: %s", strerror(errno)) < 0)
+			*err = NULL;
+		free(l);
+		return NULL;
+	}
+	l->pipe_ev = event_new(base, l->pipe[0], EV_READ | EV_PERSIST, on_pipe, l);
+	l->chld_ev = evsignal_new(base, SIGCHLD, on_sigchld, l);
+	if (!l->pipe_ev || !l->chld_ev || event_add(l->pipe_ev, NULL) < 0 ||
+	    event_add(l->chld_ev, NULL) < 0) {
+		launcher_free(l);
+		goto oom;
+	}
+	return l;
+oom:
+	if (asprintf(err, "out of memory") < 0)
+		*err = NULL;
+	return NULL;
+}
+
+void launcher_free(struct launcher *l)
+{
+	if (!l)
+		return;
+	if (l->pipe_ev)
+		event_free(l->pipe_ev);
+	if (l->chld_ev)
+		event_free(l->chld_ev);
+	/* Threads still running hold the write end: leave it open so their
+	 * write does not SIGPIPE; the process is about to exit anyway. */
+	if (l->pipe[0] >= 0)
+		close(l->pipe[0]);
+	free(l);
+}
+
+int launcher_busy(struct launcher *l)
+{
+	return l->inflight + l->children;
+}

@@ -1,0 +1,426 @@
+/*
+ * mesos-vm-executor: a Mesos v1 HTTP API executor that runs each task in its
+ * own VM through vmsupd. Configuration comes from the agent's environment.
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "src/client.h"
+#include "src/executor/agent_conn.h"
+#include "src/executor/env.h"
+#include "src/executor/launch.h"
+#include "src/executor/protocol.h"
+#include "src/executor/tasks.h"
+
+#define BACKOFF_MIN_NS 100000000LL
+/* Leaves time inside the shutdown grace for deleting the VMs. */
+#define SHUTDOWN_RESERVE_NS 2000000000LL
+/* Without checkpointing and never subscribed: how long to keep trying. */
+#define FIRST_SUBSCRIBE_NS (60 * 1000000000LL)
+
+struct executor {
+	struct event_base *base;
+	struct exec_env env;
+	struct task_table tasks;
+	struct launcher *launcher;
+	struct agent_conn *conn;
+	bool subscribed;
+	bool ever_subscribed;
+	bool shutting_down;
+	bool exiting;
+	int64_t backoff_ns;
+	struct event *retry_ev;
+	struct event *recovery_ev;
+	struct event *deadline_ev;
+	struct event *sigterm_ev;
+	struct event *sigint_ev;
+	int exit_code;
+};
+
+static void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_msg(const char *fmt, ...)
+{
+	va_list ap;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	va_start(ap, fmt);
+	fprintf(stderr, "mesos-vm-executor[%.3f]: ", (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static struct timeval tv_of(int64_t ns)
+{
+	struct timeval tv = {(time_t)(ns / 1000000000LL), (suseconds_t)(ns % 1000000000LL / 1000)};
+	return tv;
+}
+
+static void maybe_exit(struct executor *x);
+
+static void post_update(struct executor *x, struct task_update *u)
+{
+	struct json_object *call = proto_update(x->env.framework_id, x->env.executor_id, u->status);
+	agent_conn_call(x->conn, call, "UPDATE");
+	json_object_put(call);
+	u->sent = true;
+}
+
+static void send_update(void *ctx, struct task *t, const char *state, const char *msg,
+			const char *ip)
+{
+	struct executor *x = ctx;
+	char *uuid = NULL;
+	struct task_update *u = NULL;
+	struct json_object *st =
+	    proto_status(t->spec.task_id, state, x->env.executor_id, msg, ip, &uuid);
+	if (!st || !(u = task_add_update(t, state, st, uuid))) {
+		log_msg("task %s: cannot build the %s update", t->spec.task_id, state);
+		json_object_put(st);
+		free(uuid);
+		return;
+	}
+	log_msg("task %s: %s%s%s", t->spec.task_id, state, msg ? ": " : "", msg ? msg : "");
+	/* While disconnected the update waits for SUBSCRIBE's unacknowledged list. */
+	if (x->subscribed)
+		post_update(x, u);
+	json_object_put(st);
+	free(uuid);
+}
+
+static void settled(void *ctx, struct task *t)
+{
+	maybe_exit(ctx);
+}
+
+static const struct launch_ops LAUNCH_OPS = {send_update, settled};
+
+static void kill_all(struct executor *x, int64_t grace_ns)
+{
+	for (struct task *t = x->tasks.head; t; t = t->next)
+		launch_kill(x->launcher, t, grace_ns);
+}
+
+/* Ends the loop once nothing remains to report: after SHUTDOWN when every
+ * terminal update is acknowledged; when giving up on the agent, once every
+ * VM is gone. */
+static void maybe_exit(struct executor *x)
+{
+	if (!x->shutting_down || x->exiting)
+		return;
+	if (x->subscribed ? tasks_all_settled(&x->tasks)
+			  : tasks_active(&x->tasks) == 0 && !launcher_busy(x->launcher)) {
+		x->exiting = true;
+		event_base_loopexit(x->base, NULL);
+	}
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct executor *x = arg;
+	log_msg("shutdown grace period over: exiting with %zu task(s) not settled",
+		tasks_active(&x->tasks));
+	x->exiting = true;
+	event_base_loopexit(x->base, NULL);
+}
+
+/* grace_ns: total time allowed before exiting. */
+static void begin_shutdown(struct executor *x, int64_t grace_ns, int exit_code)
+{
+	int64_t kill_grace = grace_ns - SHUTDOWN_RESERVE_NS;
+	struct timeval tv = tv_of(grace_ns);
+
+	if (x->shutting_down)
+		return;
+	x->shutting_down = true;
+	x->exit_code = exit_code;
+	if (kill_grace < 1000000000LL)
+		kill_grace = 1000000000LL;
+	event_add(x->deadline_ev, &tv);
+	kill_all(x, kill_grace);
+	maybe_exit(x);
+}
+
+static void subscribe(struct executor *x)
+{
+	struct json_object *tasks = tasks_unacked_tasks(&x->tasks);
+	struct json_object *updates = tasks_unacked_updates(&x->tasks);
+	struct json_object *call =
+	    proto_subscribe(x->env.framework_id, x->env.executor_id, tasks, updates);
+	log_msg("SUBSCRIBE to %s:%u (%zu unacknowledged task(s), %zu update(s))", x->env.agent_host,
+		x->env.agent_port, json_object_array_length(tasks),
+		json_object_array_length(updates));
+	tasks_mark_all_sent(&x->tasks);
+	agent_conn_subscribe(x->conn, call);
+	json_object_put(call);
+	json_object_put(tasks);
+	json_object_put(updates);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	subscribe(arg);
+}
+
+static void on_recovery_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct executor *x = arg;
+	log_msg("agent did not come back within the recovery timeout: shutting down");
+	event_del(x->retry_ev);
+	begin_shutdown(x, x->env.shutdown_grace_ns, 1);
+}
+
+static void on_closed(void *ctx, const char *why)
+{
+	struct executor *x = ctx;
+	bool retry = x->env.checkpoint || !x->ever_subscribed;
+
+	x->subscribed = false;
+	log_msg("disconnected: %s", why);
+	if (x->exiting)
+		return;
+	if (x->shutting_down) {
+		maybe_exit(x);
+		return;
+	}
+	if (!retry) {
+		log_msg("no checkpointing: killing every task and exiting");
+		begin_shutdown(x, x->env.shutdown_grace_ns, 1);
+		return;
+	}
+	if (!evtimer_pending(x->recovery_ev, NULL)) {
+		struct timeval tv =
+		    tv_of(x->env.checkpoint ? x->env.recovery_timeout_ns : FIRST_SUBSCRIBE_NS);
+		event_add(x->recovery_ev, &tv);
+	}
+	struct timeval tv = tv_of(x->backoff_ns);
+	log_msg("resubscribing in %.1fs", x->backoff_ns / 1e9);
+	event_add(x->retry_ev, &tv);
+	x->backoff_ns *= 2;
+	if (x->backoff_ns > x->env.backoff_max_ns)
+		x->backoff_ns =
+		    x->env.backoff_max_ns > BACKOFF_MIN_NS ? x->env.backoff_max_ns : BACKOFF_MIN_NS;
+}
+
+static void launch_one(struct executor *x, struct json_object *info)
+{
+	struct proto_task spec;
+	struct task *t;
+	char *err = NULL;
+	int rc = proto_task_parse(info, &spec, &err);
+
+	if (!spec.task_id) {
+		log_msg("protocol error: LAUNCH with %s", err ? err : "a bad TaskInfo");
+		goto out;
+	}
+	if (tasks_find(&x->tasks, spec.task_id)) {
+		log_msg("protocol error: task %s launched twice; ignoring the second",
+			spec.task_id);
+		goto out;
+	}
+	t = tasks_add(&x->tasks, &spec);
+	if (!t) {
+		log_msg("out of memory");
+		goto out;
+	}
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		t->t_launch = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	}
+	if (rc < 0 || x->shutting_down) {
+		t->phase = PH_DONE;
+		send_update(x, t, "TASK_ERROR", rc < 0 ? err : "the executor is shutting down",
+			    NULL);
+		goto out;
+	}
+	launch_task(x->launcher, t);
+out:
+	proto_task_clear(&spec);
+	free(err);
+}
+
+static void on_record(void *ctx, const char *data, size_t len)
+{
+	struct executor *x = ctx;
+	struct proto_event ev;
+	char *err = NULL;
+	struct task *t;
+	int rc = proto_event_parse(data, len, &ev, &err);
+
+	if (rc == -1) {
+		log_msg("protocol error: %s", err ? err : "bad event");
+		agent_conn_abort(x->conn, "protocol error: event is not JSON");
+		goto out;
+	}
+	if (rc < 0) {
+		log_msg("protocol error: %s (event ignored)", err ? err : "bad event");
+		goto out;
+	}
+	switch (ev.type) {
+	case EV_SUBSCRIBED:
+		x->subscribed = true;
+		x->ever_subscribed = true;
+		x->backoff_ns = BACKOFF_MIN_NS;
+		event_del(x->recovery_ev);
+		log_msg("SUBSCRIBED");
+		/* Updates made between our SUBSCRIBE and this event. */
+		for (t = x->tasks.head; t; t = t->next)
+			for (struct task_update *u = t->unacked; u; u = u->next)
+				if (!u->sent)
+					post_update(x, u);
+		maybe_exit(x);
+		break;
+	case EV_LAUNCH:
+	case EV_LAUNCH_GROUP:
+		for (size_t i = 0; i < json_object_array_length(ev.tasks); i++)
+			launch_one(x, json_object_array_get_idx(ev.tasks, i));
+		break;
+	case EV_KILL:
+		if (!(t = tasks_find(&x->tasks, ev.task_id))) {
+			log_msg("KILL for unknown task %s", ev.task_id);
+			break;
+		}
+		log_msg("KILL task %s", ev.task_id);
+		launch_kill(x->launcher, t, ev.grace_ns);
+		break;
+	case EV_ACKNOWLEDGED:
+		t = tasks_find(&x->tasks, ev.task_id);
+		if (!t || !task_ack(t, ev.uuid_b64))
+			log_msg("ACKNOWLEDGED for an unknown update of task %s", ev.task_id);
+		maybe_exit(x);
+		break;
+	case EV_MESSAGE: {
+		unsigned char *d = NULL;
+		size_t n = 0;
+		if (ev.data_b64 && proto_b64_decode(ev.data_b64, &d, &n) < 0)
+			log_msg("MESSAGE with data that is not base64");
+		else
+			log_msg("MESSAGE of %zu byte(s) from the framework (no handler)", n);
+		free(d);
+		break;
+	}
+	case EV_SHUTDOWN:
+		log_msg("SHUTDOWN");
+		begin_shutdown(x, x->env.shutdown_grace_ns, 0);
+		break;
+	case EV_ERROR:
+		log_msg("ERROR from the agent: %s", ev.message);
+		agent_conn_abort(x->conn, "the agent sent ERROR");
+		break;
+	case EV_HEARTBEAT:
+		break;
+	}
+out:
+	proto_event_clear(&ev);
+	free(err);
+}
+
+static const struct agent_conn_ops CONN_OPS = {on_record, on_closed};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct executor *x = arg;
+	log_msg("signal %d: shutting down", (int)sig);
+	begin_shutdown(x, x->env.shutdown_grace_ns, 0);
+}
+
+/* Last resort after the loop: VMs that are still there must not outlive us. */
+static void reap_vms(struct executor *x)
+{
+	const char *sock = vmsup_client_socket(x->env.vmsup_socket);
+	for (struct task *t = x->tasks.head; t; t = t->next) {
+		long status = 0;
+		struct json_object *reply = NULL;
+		char *err = NULL, path[128];
+		if (!t->vm_exists)
+			continue;
+		snprintf(path, sizeof(path), "/v1/vms/%s?timeout=0", t->vm);
+		if (vmsup_request(sock, "DELETE", path, NULL, 30000L, &status, &reply, &err) < 0 ||
+		    (status != 200 && status != 404))
+			log_msg("VM %s left behind: %s", t->vm,
+				err ? err : vmsup_error_desc(reply, status));
+		else
+			log_msg("VM %s deleted on exit", t->vm);
+		json_object_put(reply);
+		free(err);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct executor x;
+	char *err = NULL;
+	int rc = 1;
+
+	memset(&x, 0, sizeof(x));
+	if (argc > 1) {
+		fprintf(stderr, "usage: %s (configured by the Mesos agent's MESOS_* environment)\n",
+			argv[0]);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (env_load(&x.env, &err) < 0) {
+		fprintf(stderr, "mesos-vm-executor: %s\n", err ? err : "bad environment");
+		free(err);
+		return 1;
+	}
+	/* Before any thread: curl's global state is not thread-safe to set up. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	x.backoff_ns = BACKOFF_MIN_NS;
+	x.base = event_base_new();
+	if (!x.base)
+		goto out;
+	x.launcher = launcher_new(x.base, &x.env, &x.tasks, &LAUNCH_OPS, &x, &err);
+	x.conn = agent_conn_new(x.base, x.env.agent_host, x.env.agent_port, &CONN_OPS, &x);
+	x.retry_ev = evtimer_new(x.base, on_retry, &x);
+	x.recovery_ev = evtimer_new(x.base, on_recovery_timeout, &x);
+	x.deadline_ev = evtimer_new(x.base, on_deadline, &x);
+	x.sigterm_ev = evsignal_new(x.base, SIGTERM, on_signal, &x);
+	x.sigint_ev = evsignal_new(x.base, SIGINT, on_signal, &x);
+	if (!x.launcher || !x.conn || !x.retry_ev || !x.recovery_ev || !x.deadline_ev ||
+	    !x.sigterm_ev || !x.sigint_ev) {
+		fprintf(stderr, "mesos-vm-executor: %s\n", err ? err : "out of memory");
+		goto out;
+	}
+	event_add(x.sigterm_ev, NULL);
+	event_add(x.sigint_ev, NULL);
+	log_msg("executor %s of framework %s, agent %s:%u, sandbox %s, checkpoint %s",
+		x.env.executor_id, x.env.framework_id, x.env.agent_host, x.env.agent_port,
+		x.env.directory, x.env.checkpoint ? "on" : "off");
+	subscribe(&x);
+	event_base_dispatch(x.base);
+	reap_vms(&x);
+	rc = x.exit_code;
+	log_msg("exiting with status %d", rc);
+out:
+	agent_conn_free(x.conn);
+	launcher_free(x.launcher);
+	if (x.retry_ev)
+		event_free(x.retry_ev);
+	if (x.recovery_ev)
+		event_free(x.recovery_ev);
+	if (x.deadline_ev)
+		event_free(x.deadline_ev);
+	if (x.sigterm_ev)
+		event_free(x.sigterm_ev);
+	if (x.sigint_ev)
+		event_free(x.sigint_ev);
+	if (x.base)
+		event_base_free(x.base);
+	tasks_free(&x.tasks);
+	env_free(&x.env);
+	free(err);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,190 @@
+/*
+ * mesos-vm-executor against the fake agent, in the scenarios that end before
+ * any VM exists: subscription, bad input, garbage in the stream, reconnect
+ * with an unacknowledged update, shutdown. vmsupd is pointed at a socket
+ * nobody serves, so a bug that reached it would show as a wrong message.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/executor/fake-agent-run.h"
+
+#define NOSOCK "--env", "VMSUP_SOCKET=/nonexistent/vmsupd.sock"
+
+static char *sandbox;
+
+static void setup(void)
+{
+	sandbox = fa_sandbox();
+}
+
+static void teardown(void)
+{
+	fa_rmrf(sandbox);
+	free(sandbox);
+}
+
+TestSuite(executor_agent, .init = setup, .fini = teardown, .timeout = 120);
+
+static char *executor_log(void)
+{
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/stderr", sandbox);
+	return fa_slurp(p);
+}
+
+Test(executor_agent, subscribes_heartbeat_message_shutdown)
+{
+	const char *args[] = {"--scenario", "idle", NOSOCK, NULL};
+	struct json_object *r = fa_run(sandbox, args);
+	struct json_object *subs;
+	cr_assert_eq(fa_violations(r), 0);
+	json_object_object_get_ex(r, "subscribes", &subs);
+	cr_assert_eq(json_object_array_length(subs), 1);
+	cr_assert_eq(fa_int(r, "exit_code"), 0);
+	cr_assert_lt(fa_double(r, "exit_after_shutdown_s"), 5.0, "exits within the grace");
+	json_object_put(r);
+}
+
+/* One bad LAUNCH: a TASK_ERROR naming the task, with a message saying why. */
+static void bad_launch(const char *const *args, const char *task_id, const char *why)
+{
+	struct json_object *r = fa_run(sandbox, args);
+	char *states = fa_states(r, task_id);
+	cr_assert_eq(fa_violations(r), 0);
+	cr_assert_str_eq(states, "TASK_ERROR");
+	struct json_object *u = fa_update(r, task_id, "TASK_ERROR");
+	cr_assert(strstr(fa_str(u, "message"), why), "message '%s' should say '%s'",
+		  fa_str(u, "message"), why);
+	cr_assert_eq(fa_int(r, "exit_code"), 0);
+	char *log = executor_log();
+	cr_assert(strstr(log, "TASK_ERROR"), "executor logs the failure");
+	free(log);
+	free(states);
+	json_object_put(r);
+}
+
+Test(executor_agent, launch_without_command)
+{
+	const char *args[] = {"--scenario",
+			      "error",
+			      NOSOCK,
+			      "--task",
+			      "{\"name\":\"x\",\"task_id\":{\"value\":\"nocmd\"},\"resources\":[]}",
+			      NULL};
+	bad_launch(args, "nocmd", "no command");
+}
+
+Test(executor_agent, launch_with_invalid_task_id)
+{
+	const char *args[] = {"--scenario", "error", NOSOCK, "--task-id", "bad id/../x", NULL};
+	bad_launch(args, "bad id/../x", "not allowed");
+}
+
+Test(executor_agent, launch_with_more_memory_than_the_host)
+{
+	const char *args[] = {"--scenario", "error", NOSOCK, "--mem", "999999999", NULL};
+	bad_launch(args, "t1", "exceeds the host");
+}
+
+Test(executor_agent, launch_with_more_cpus_than_the_host)
+{
+	const char *args[] = {"--scenario", "error", NOSOCK, "--cpus", "4096", NULL};
+	bad_launch(args, "t1", "CPUs");
+}
+
+Test(executor_agent, launch_with_secret_environment)
+{
+	const char *args[] = {
+	    "--scenario",
+	    "error",
+	    NOSOCK,
+	    "--task",
+	    "{\"task_id\":{\"value\":\"sec\"},\"command\":{\"value\":\"true\",\"environment\":"
+	    "{\"variables\":[{\"name\":\"P\",\"type\":\"SECRET\",\"secret\":{}}]}}}",
+	    NULL};
+	bad_launch(args, "sec", "SECRET");
+}
+
+Test(executor_agent, vmsupd_unreachable_is_a_task_error)
+{
+	const char *args[] = {"--scenario", "error", NOSOCK, NULL};
+	bad_launch(args, "t1", "could not be created");
+}
+
+Test(executor_agent, garbage_without_checkpoint_exits)
+{
+	const char *args[] = {"--scenario", "garbage", NOSOCK, NULL};
+	struct json_object *r = fa_run(sandbox, args);
+	cr_assert_eq(fa_violations(r), 0);
+	cr_assert_eq(fa_int(r, "exit_code"), 1, "a broken stream without checkpointing ends us");
+	char *log = executor_log();
+	cr_assert(strstr(log, "protocol error"), "logged: %s", log);
+	free(log);
+	json_object_put(r);
+}
+
+Test(executor_agent, garbage_with_checkpoint_resubscribes)
+{
+	const char *args[] = {"--scenario", "garbage", "--checkpoint", NOSOCK, "--garbage",
+			      "5\\nhello",  NULL};
+	struct json_object *r = fa_run(sandbox, args);
+	struct json_object *subs;
+	cr_assert_eq(fa_violations(r), 0);
+	json_object_object_get_ex(r, "subscribes", &subs);
+	cr_assert_geq(json_object_array_length(subs), 2, "resubscribed after the bad record");
+	cr_assert_eq(fa_int(r, "exit_code"), 0, "then shut down cleanly");
+	char *log = executor_log();
+	cr_assert(strstr(log, "protocol error"), "logged: %s", log);
+	free(log);
+	json_object_put(r);
+}
+
+Test(executor_agent, garbage_length_prefix)
+{
+	const char *args[] = {"--scenario", "garbage",	 "--checkpoint",
+			      NOSOCK,	    "--garbage", "99999999999999999999999\\n",
+			      NULL};
+	struct json_object *r = fa_run(sandbox, args);
+	cr_assert_eq(fa_violations(r), 0);
+	cr_assert_eq(fa_int(r, "exit_code"), 0);
+	char *log = executor_log();
+	cr_assert(strstr(log, "recordio"), "logged: %s", log);
+	free(log);
+	json_object_put(r);
+}
+
+Test(executor_agent, reconnect_resends_unacknowledged_update)
+{
+	const char *args[] = {"--scenario", "reconnect",	 "--checkpoint", NOSOCK, "--mem",
+			      "1",	    "--reconnect-after", "TASK_ERROR",	 NULL};
+	struct json_object *r = fa_run(sandbox, args);
+	struct json_object *subs, *last, *ups, *tasks;
+	cr_assert_eq(fa_violations(r), 0);
+	json_object_object_get_ex(r, "subscribes", &subs);
+	cr_assert_geq(json_object_array_length(subs), 2);
+	last = json_object_array_get_idx(subs, json_object_array_length(subs) - 1);
+	json_object_object_get_ex(last, "updates", &ups);
+	json_object_object_get_ex(last, "tasks", &tasks);
+	cr_assert_eq(json_object_array_length(ups), 1, "the unacknowledged update is resent");
+	cr_assert_str_eq(fa_str(json_object_array_get_idx(ups, 0), "uuid"),
+			 fa_str(fa_update(r, "t1", "TASK_ERROR"), "uuid"),
+			 "resent with its original uuid");
+	cr_assert_eq(json_object_array_length(tasks), 1, "task never acknowledged: listed");
+	cr_assert_eq(fa_int(r, "exit_code"), 0, "exits once the update is acknowledged");
+	json_object_put(r);
+}
+
+Test(executor_agent, agent_gone_without_checkpoint_exits)
+{
+	const char *args[] = {"--scenario",	   "reconnect",	 NOSOCK,      "--mem", "1",
+			      "--reconnect-after", "TASK_ERROR", "--timeout", "20",    NULL};
+	struct json_object *r = fa_run(sandbox, args);
+	struct json_object *subs;
+	json_object_object_get_ex(r, "subscribes", &subs);
+	cr_assert_eq(json_object_array_length(subs), 1, "no resubscribe without checkpointing");
+	cr_assert_eq(fa_int(r, "exit_code"), 1);
+	json_object_put(r);
+}

@@ -1,0 +1,472 @@
+#!/usr/bin/env python3
+"""Fake Mesos agent for testing mesos-vm-executor (Python 3 stdlib only).
+
+Speaks the agent side of the v1 Executor HTTP API as the reference describes
+it: POST /api/v1/executor, JSON bodies, SUBSCRIBE answered with 200 and a
+chunked RecordIO event stream (records deliberately split across chunks and
+packed several to a chunk), every other call answered 202, 415/406/400 for a
+wrong Content-Type, Accept or body. It spawns the executor with the
+environment an agent gives, plays one scenario and prints a JSON report of
+what it saw (updates, SUBSCRIBE calls, protocol violations, exit status).
+Assertions live in the test program that reads the report.
+"""
+import argparse
+import base64
+import http.server
+import json
+import os
+import queue
+import random
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import uuid as uuidlib
+
+STATES = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED",
+          "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
+          "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"}
+TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST",
+            "TASK_DROPPED", "TASK_GONE"}
+DROP = object()   # sentinel: break the stream without the final chunk
+END = object()    # sentinel: end the stream properly
+
+
+def recordio(event):
+    data = json.dumps(event).encode()
+    return str(len(data)).encode() + b"\n" + data
+
+
+class Agent:
+    def __init__(self, args):
+        self.args = args
+        self.fw = "fw-" + uuidlib.uuid4().hex[:8]
+        self.ex = "vm-executor-" + uuidlib.uuid4().hex[:6]
+        self.lock = threading.Condition()
+        self.updates = []        # every UPDATE status, in order received
+        self.subscribes = []     # summaries of SUBSCRIBE calls
+        self.violations = []
+        self.seen_uuids = set()
+        self.stream = None       # queue of the live stream
+        self.down = False        # answer SUBSCRIBE with 503 (agent recovering)
+        self.auto_ack = True
+        self.launch_at = {}
+        self.t0 = time.monotonic()
+        self.rng = random.Random(args.seed)
+
+    def now(self):
+        return time.monotonic() - self.t0
+
+    def violation(self, msg):
+        with self.lock:
+            self.violations.append(msg)
+            self.lock.notify_all()
+
+    def send(self, event):
+        with self.lock:
+            q = self.stream
+        if q is None:
+            return False
+        q.put(event)
+        return True
+
+    def ack(self, status):
+        self.send({"type": "ACKNOWLEDGED", "acknowledged": {
+            "task_id": status["task_id"], "uuid": status["uuid"]}})
+
+    def wait(self, pred, timeout):
+        end = time.monotonic() + timeout
+        with self.lock:
+            while not pred():
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self.lock.wait(min(left, 0.5))
+            return True
+
+    def states(self, task_id):
+        return [u["state"] for u in self.updates if u["task_id"]["value"] == task_id]
+
+    def check_status(self, st, where):
+        """The checks the real agent makes on a TaskStatus; returns an error or None."""
+        if not isinstance(st, dict):
+            return where + ": status is not an object"
+        tid = st.get("task_id", {}).get("value") if isinstance(st.get("task_id"), dict) else None
+        if not tid:
+            return where + ": status without task_id.value"
+        if st.get("state") not in STATES:
+            return where + ": bad state %r" % st.get("state")
+        if st.get("source") != "SOURCE_EXECUTOR":
+            return where + ": source %r, want SOURCE_EXECUTOR" % st.get("source")
+        if st.get("executor_id", {}).get("value") != self.ex:
+            return where + ": executor_id %r" % st.get("executor_id")
+        try:
+            raw = base64.b64decode(st.get("uuid", ""), validate=True)
+        except Exception:
+            return where + ": uuid is not base64"
+        if len(raw) != 16:
+            return where + ": uuid decodes to %d bytes, want 16" % len(raw)
+        if not isinstance(st.get("timestamp"), (int, float)):
+            return where + ": no numeric timestamp"
+        return None
+
+
+def make_handler(agent):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *a):
+            if agent.args.verbose:
+                sys.stderr.write("fake-agent: " + (fmt % a) + "\n")
+
+        def reply(self, code, text=""):
+            body = text.encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            if body:
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self.reply(405 if self.path == "/api/v1/executor" else 404, "use POST")
+
+        def do_POST(self):
+            if self.path != "/api/v1/executor":
+                agent.violation("POST to %s" % self.path)
+                return self.reply(404, "no such endpoint")
+            n = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(n)
+            ct = self.headers.get("Content-Type", "")
+            if ct.split(";")[0].strip() != "application/json":
+                agent.violation("Content-Type %r" % ct)
+                return self.reply(415, "Expecting 'Content-Type' of application/json")
+            acc = self.headers.get("Accept", "")
+            if acc not in ("application/json", "*/*"):
+                agent.violation("Accept %r" % acc)
+                return self.reply(406, "Expecting 'Accept' of application/json")
+            try:
+                call = json.loads(body)
+            except ValueError as e:
+                agent.violation("body is not JSON: %s" % e)
+                return self.reply(400, "Failed to parse body into JSON: %s" % e)
+            if not isinstance(call, dict):
+                agent.violation("body is not an object")
+                return self.reply(400, "Expecting a JSON object")
+            if call.get("framework_id") != {"value": agent.fw} or \
+                    call.get("executor_id") != {"value": agent.ex}:
+                agent.violation("%s with ids %r %r" % (call.get("type"),
+                                call.get("framework_id"), call.get("executor_id")))
+                return self.reply(400, "Call has wrong framework_id/executor_id")
+            t = call.get("type")
+            if t == "SUBSCRIBE":
+                return self.subscribe(call)
+            if t == "UPDATE":
+                return self.update(call)
+            if t == "MESSAGE":
+                return self.reply(202)
+            agent.violation("unknown call %r" % t)
+            return self.reply(400, "Unknown call type")
+
+        def update(self, call):
+            st = (call.get("update") or {}).get("status")
+            err = agent.check_status(st, "UPDATE")
+            if not err and st["uuid"] in agent.seen_uuids:
+                err = "UPDATE reuses uuid %s" % st["uuid"]
+            if err:
+                agent.violation(err)
+                return self.reply(400, err)
+            self.reply(202)
+            with agent.lock:
+                tid = st["task_id"]["value"]
+                prev = agent.states(tid)
+                if prev and prev[-1] in TERMINAL:
+                    agent.violations.append("update %s after terminal %s" % (st["state"], prev[-1]))
+                agent.seen_uuids.add(st["uuid"])
+                st["_t"] = agent.now() - agent.launch_at.get(tid, agent.now())
+                agent.updates.append(st)
+                agent.lock.notify_all()
+                ack = agent.auto_ack
+            if ack:
+                agent.ack(st)
+
+        def subscribe(self, call):
+            sub = call.get("subscribe") or {}
+            ups = sub.get("unacknowledged_updates") or []
+            tasks = sub.get("unacknowledged_tasks") or []
+            summary = {"t": agent.now(), "updates": [], "tasks": []}
+            for u in ups:
+                err = agent.check_status(u.get("status"), "SUBSCRIBE.unacknowledged_updates")
+                if err:
+                    agent.violation(err)
+                    return self.reply(400, err)
+                if u.get("framework_id") != {"value": agent.fw}:
+                    agent.violation("unacknowledged update with framework_id %r" %
+                                    u.get("framework_id"))
+                summary["updates"].append({"task_id": u["status"]["task_id"]["value"],
+                                           "state": u["status"]["state"],
+                                           "uuid": u["status"]["uuid"]})
+            for ti in tasks:
+                summary["tasks"].append((ti.get("task_id") or {}).get("value"))
+            with agent.lock:
+                agent.subscribes.append(summary)
+                agent.lock.notify_all()
+                if agent.down:
+                    self.reply(503, "Agent has not finished recovery")
+                    return
+                q = queue.Queue()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Mesos-Stream-Id", str(uuidlib.uuid4()))
+            self.end_headers()
+            q.put({"type": "SUBSCRIBED", "subscribed": {
+                "executor_info": {"executor_id": {"value": agent.ex},
+                                  "framework_id": {"value": agent.fw},
+                                  "type": "CUSTOM",
+                                  "command": {"value": agent.args.executor}},
+                "framework_info": {"id": {"value": agent.fw}, "user": "root",
+                                   "name": "fake", "checkpoint": agent.args.checkpoint},
+                "agent_info": {"id": {"value": "agent-1"}, "hostname": "127.0.0.1"},
+                "container_id": {"value": str(uuidlib.uuid4())}}})
+            # Published only now, so nothing the scenario sends can go
+            # before SUBSCRIBED.
+            with agent.lock:
+                agent.stream = q
+                agent.lock.notify_all()
+            self.pump(q)
+
+        def chunk(self, data):
+            self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+            self.wfile.flush()
+
+        def pump(self, q):
+            """Write events, framing split at random chunk boundaries."""
+            pending = b""
+            try:
+                while True:
+                    try:
+                        ev = q.get(timeout=0.05 if pending else 30)
+                    except queue.Empty:
+                        if pending:
+                            self.chunk(pending)
+                            pending = b""
+                        else:
+                            self.chunk(recordio({"type": "HEARTBEAT"}))
+                        continue
+                    if ev is DROP:
+                        if pending:
+                            self.chunk(pending[:max(1, len(pending) // 2)])
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if ev is END:
+                        if pending:
+                            self.chunk(pending)
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
+                    data = ev if isinstance(ev, bytes) else recordio(ev)
+                    pending += data
+                    # Split: send a random prefix now, keep the rest to pack
+                    # together with whatever comes next.
+                    cut = agent.rng.randint(1, len(pending))
+                    self.chunk(pending[:cut])
+                    pending = pending[cut:]
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                self.close_connection = True
+            finally:
+                with agent.lock:
+                    if agent.stream is q:
+                        agent.stream = None
+                    agent.lock.notify_all()
+
+    return Handler
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def task_info(args, task_id, command):
+    if args.task:
+        ti = json.loads(args.task)
+        ti.setdefault("agent_id", {"value": "agent-1"})
+        return ti
+    return {"name": "t", "task_id": {"value": task_id}, "agent_id": {"value": "agent-1"},
+            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": args.cpus}},
+                          {"name": "mem", "type": "SCALAR", "scalar": {"value": args.mem}}],
+            "command": {"shell": True, "value": command}}
+
+
+def launch(agent, ti):
+    tid = ti.get("task_id", {}).get("value", "")
+    with agent.lock:
+        agent.launch_at[tid] = agent.now()
+    agent.send({"type": "LAUNCH", "launch": {
+        "framework_info": {"id": {"value": agent.fw}, "user": "root", "name": "fake"},
+        "task": ti}})
+    return tid
+
+
+def terminal(agent, tid):
+    return lambda: any(s in TERMINAL for s in agent.states(tid))
+
+
+def scenario(agent, args):
+    T = args.timeout
+    if not agent.wait(lambda: agent.stream is not None, 30):
+        return agent.violation("executor did not SUBSCRIBE within 30 s")
+    name = args.scenario
+    tid = args.task_id
+    if name == "idle":
+        agent.send({"type": "HEARTBEAT"})
+        agent.send({"type": "MESSAGE", "message": {"data": base64.b64encode(b"hi").decode()}})
+    elif name in ("finish", "error"):
+        tid = launch(agent, task_info(args, tid, args.command))
+        if not agent.wait(terminal(agent, tid), T):
+            agent.violation("no terminal update for %s within %d s" % (tid, T))
+    elif name in ("kill", "shutdown"):
+        tid = launch(agent, task_info(args, tid, args.command))
+        if not agent.wait(lambda: "TASK_RUNNING" in agent.states(tid) or
+                          terminal(agent, tid)(), T):
+            return agent.violation("task %s not RUNNING within %d s" % (tid, T))
+        if name == "kill":
+            agent.send({"type": "KILL", "kill": {"task_id": {"value": tid}, "kill_policy": {
+                "grace_period": {"nanoseconds": 3000000000}}}})
+            if not agent.wait(terminal(agent, tid), T):
+                agent.violation("no terminal update after KILL within %d s" % T)
+    elif name == "reconnect":
+        # Updates stay unacknowledged until the stream breaks after RUNNING
+        # (or the first update, for a task that cannot run).
+        agent.auto_ack = False
+        tid = launch(agent, task_info(args, tid, args.command))
+        first = args.reconnect_after
+        if not agent.wait(lambda: first in agent.states(tid) or terminal(agent, tid)(), T):
+            return agent.violation("task %s never reached %s" % (tid, first))
+        with agent.lock:
+            agent.down = True
+            nsubs = len(agent.subscribes)
+        agent.send(DROP)
+        # Refused attempts while "recovering", then back.
+        agent.wait(lambda: len(agent.subscribes) > nsubs, 30)
+        time.sleep(args.down_s)
+        with agent.lock:
+            agent.down = False
+            agent.auto_ack = True
+        if not agent.wait(lambda: agent.stream is not None, 60):
+            return agent.violation("executor did not resubscribe within 60 s")
+        # The resent updates are acknowledged as the real agent does once it
+        # has forwarded them.
+        with agent.lock:
+            resent = list(agent.subscribes[-1]["updates"])
+        for u in resent:
+            agent.ack({"task_id": {"value": u["task_id"]}, "uuid": u["uuid"]})
+        if not agent.wait(terminal(agent, tid), T):
+            agent.violation("no terminal update after reconnect within %d s" % T)
+    elif name == "garbage":
+        agent.send(args.garbage.encode().decode("unicode_escape").encode("latin-1"))
+        # The executor must notice (log a protocol error); it resubscribes
+        # (checkpoint) or exits; either way it must not crash.
+        with agent.lock:
+            n, old = len(agent.subscribes), agent.stream
+        agent.wait(lambda: len(agent.subscribes) > n, 10)
+        if args.checkpoint:
+            agent.wait(lambda: agent.stream not in (None, old), 30)
+        if args.garbage_then_launch:
+            tid = launch(agent, task_info(args, tid, args.command))
+            agent.wait(terminal(agent, tid), T)
+    else:
+        return agent.violation("unknown scenario %s" % name)
+    if name != "drop-only":
+        agent.send({"type": "SHUTDOWN"})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--executor", required=True)
+    ap.add_argument("--sandbox", required=True)
+    ap.add_argument("--scenario", required=True)
+    ap.add_argument("--task-id", default="t1")
+    ap.add_argument("--command", default="true")
+    ap.add_argument("--task", help="full TaskInfo JSON")
+    ap.add_argument("--cpus", type=float, default=1)
+    ap.add_argument("--mem", type=float, default=128)
+    ap.add_argument("--checkpoint", action="store_true")
+    ap.add_argument("--grace", default="10secs")
+    ap.add_argument("--timeout", type=int, default=240)
+    ap.add_argument("--reconnect-after", default="TASK_RUNNING")
+    ap.add_argument("--down-s", type=float, default=1.0)
+    ap.add_argument("--garbage", default="12\\nthis is not json at all\\n")
+    ap.add_argument("--garbage-then-launch", action="store_true")
+    ap.add_argument("--env", action="append", default=[])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+
+    agent = Agent(args)
+    srv = Server(("127.0.0.1", 0), make_handler(agent))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+
+    env = dict(os.environ)
+    env.update({
+        "MESOS_AGENT_ENDPOINT": "127.0.0.1:%d" % port,
+        "MESOS_FRAMEWORK_ID": agent.fw, "MESOS_EXECUTOR_ID": agent.ex,
+        "MESOS_DIRECTORY": args.sandbox, "MESOS_SANDBOX": args.sandbox,
+        "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": args.grace,
+        "MESOS_SLAVE_PID": "slave(1)@127.0.0.1:%d" % port,
+    })
+    if args.checkpoint:
+        env.update({"MESOS_CHECKPOINT": "1", "MESOS_RECOVERY_TIMEOUT": "2mins",
+                    "MESOS_SUBSCRIPTION_BACKOFF_MAX": "1secs"})
+    else:
+        env["MESOS_CHECKPOINT"] = "0"
+    for kv in args.env:
+        k, _, v = kv.partition("=")
+        env[k] = v
+    out = open(os.path.join(args.sandbox, "stdout"), "ab")
+    err = open(os.path.join(args.sandbox, "stderr"), "ab")
+    proc = subprocess.Popen([args.executor], env=env, stdout=out, stderr=err,
+                            cwd=args.sandbox, start_new_session=True)
+    exit_code = None
+    t_shutdown = t_exit = None
+    try:
+        scenario(agent, args)
+        t_shutdown = agent.now()
+        grace = 60 if args.scenario in ("garbage",) else args.timeout
+        try:
+            exit_code = proc.wait(timeout=grace)
+            t_exit = agent.now()
+        except subprocess.TimeoutExpired:
+            agent.violation("executor still running %d s after SHUTDOWN" % grace)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        srv.shutdown()
+    with agent.lock:
+        report = {
+            "framework_id": agent.fw, "executor_id": agent.ex,
+            "updates": [{"task_id": u["task_id"]["value"], "state": u["state"],
+                         "message": u.get("message"), "uuid": u["uuid"], "t": u["_t"],
+                         "labels": u.get("labels"),
+                         "container_status": u.get("container_status")}
+                        for u in agent.updates],
+            "subscribes": agent.subscribes, "violations": agent.violations,
+            "exit_code": exit_code if exit_code is not None else proc.returncode,
+            "exit_after_shutdown_s": (t_exit - t_shutdown) if t_exit is not None else None,
+        }
+    json.dump(report, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
