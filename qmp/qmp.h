@@ -15,13 +15,13 @@
 #include <json-c/json.h>
 #include <event2/event.h>
 
-#define QMP_ERR_TIMEOUT      "Timeout"      /* no reply within the command's timeout */
-#define QMP_ERR_DISCONNECTED "Disconnected" /* peer closed, or session freed */
+#define QMP_ERR_TIMEOUT	     "Timeout"	     /* no reply within the command's timeout */
+#define QMP_ERR_DISCONNECTED "Disconnected"  /* peer closed, or session freed */
 #define QMP_ERR_PROTOCOL     "ProtocolError" /* bad JSON, bad UTF-8, oversize, bad shape */
-#define QMP_ERR_CONNECT      "ConnectError" /* socket could not be opened */
+#define QMP_ERR_CONNECT	     "ConnectError"  /* socket could not be opened */
 
 #define QMP_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
-#define QMP_DEFAULT_TIMEOUT_MS  10000u
+#define QMP_DEFAULT_TIMEOUT_MS	10000u
 
 struct qmp_error {
 	char cls[64];
@@ -30,7 +30,7 @@ struct qmp_error {
 
 /* Fill err (if non-NULL) with a class and a printf-style description. */
 void qmp_error_set(struct qmp_error *err, const char *cls, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 enum qmp_kind {
 	QMP_KIND_QMP, /* monitor: greeting, qmp_capabilities, ids, events */
@@ -38,7 +38,7 @@ enum qmp_kind {
 };
 
 struct qmp_options {
-	size_t max_message;          /* largest message accepted; 0 = 16 MiB */
+	size_t max_message;	     /* largest message accepted; 0 = 16 MiB */
 	unsigned default_timeout_ms; /* used when a call passes 0; 0 = 10 s */
 };
 
@@ -59,10 +59,17 @@ typedef void (*qmp_event_fn)(struct qmp_session *s, const char *name, struct jso
 /*
  * The session is usable (QMP: greeting read and qmp_capabilities accepted;
  * QGA: the first guest-sync-delimited answered), or err says why not.
+ * QMP: on error the connection is already closed. QGA: an agent that is not
+ * up yet gives err Timeout but the session stays open; the next command
+ * resynchronises first (so callers may simply retry e.g. guest-ping).
  */
 typedef void (*qmp_ready_fn)(struct qmp_session *s, const struct qmp_error *err, void *arg);
 
-/* The connection ended; every pending command has already been failed. */
+/*
+ * The connection ended; every pending command has already been failed
+ * (with the same error). Only called after ready was called; an end during
+ * the handshake is reported through ready alone.
+ */
 typedef void (*qmp_close_fn)(struct qmp_session *s, const struct qmp_error *why, void *arg);
 
 /* opt may be NULL for the defaults. */
@@ -76,7 +83,8 @@ struct qmp_session *qmp_session_new(struct event_base *base, enum qmp_kind kind,
 int qmp_connect(struct qmp_session *s, const char *path, qmp_ready_fn ready, void *arg,
 		struct qmp_error *err);
 
-/* As qmp_connect, on an already connected stream socket (taken over). */
+/* As qmp_connect, on an already connected stream socket; fd is taken
+ * over (closed with the session, or at once on failure). */
 int qmp_attach_fd(struct qmp_session *s, int fd, qmp_ready_fn ready, void *arg,
 		  struct qmp_error *err);
 
@@ -91,7 +99,9 @@ void qmp_on_close(struct qmp_session *s, qmp_close_fn fn, void *arg);
 
 /*
  * Send a command. args (may be NULL) is taken over by the library, also on
- * failure. timeout_ms 0 means the session default. Returns the command's id
+ * failure. timeout_ms 0 means the session default; the deadline counts from
+ * this call (time queued behind other commands included). fn may be NULL.
+ * QMP commands issued before the handshake completes are held until then. Returns the command's id
  * (> 0), or -1 if it could not be queued (fn is then not called, err set).
  * On a QGA session commands are sent one at a time, in order; after a
  * timeout the session resynchronises with guest-sync-delimited before the
@@ -100,7 +110,17 @@ void qmp_on_close(struct qmp_session *s, qmp_close_fn fn, void *arg);
 int64_t qmp_call(struct qmp_session *s, const char *cmd, struct json_object *args,
 		 unsigned timeout_ms, qmp_reply_fn fn, void *arg, struct qmp_error *err);
 
-/* Send a raw command object as given (for passthrough); id is added. */
+/*
+ * For commands that give no reply on success (QGA guest-shutdown,
+ * guest-suspend-*): sent in order like qmp_call, never answered. On QGA
+ * the session resynchronises before the next command, so a late error
+ * reply is discarded. Returns the id, or -1 with err.
+ */
+int64_t qmp_call_noreply(struct qmp_session *s, const char *cmd, struct json_object *args,
+			 struct qmp_error *err);
+
+/* Send a raw command object as given (for passthrough); id is added (an id
+ * the caller put there is replaced: ids are the library's). */
 int64_t qmp_call_raw(struct qmp_session *s, struct json_object *cmd, unsigned timeout_ms,
 		     qmp_reply_fn fn, void *arg, struct qmp_error *err);
 
@@ -118,6 +138,11 @@ int qmp_has_oob(const struct qmp_session *s);
  */
 void qmp_session_free(struct qmp_session *s);
 
+/*
+ * Note: a session ignores SIGPIPE for the process if its disposition is still
+ * the default (a closed peer is reported as Disconnected, not a signal).
+ */
+
 /* Synchronous convenience layer for tools and tests: each call runs a
  * private event loop until the reply, the event or the timeout. */
 struct qmp_sync;
@@ -134,6 +159,8 @@ int qmp_sync_call(struct qmp_sync *c, const char *cmd, struct json_object *args,
  */
 int qmp_sync_wait_event(struct qmp_sync *c, const char *name, unsigned timeout_ms,
 			struct json_object **data, struct qmp_error *err);
+/* The session underneath, for qmp_call, qmp_subscribe or qmp_on_close
+ * (which the sync layer does not need); do not free it. */
 struct qmp_session *qmp_sync_session(struct qmp_sync *c);
 void qmp_sync_close(struct qmp_sync *c);
 
@@ -143,7 +170,8 @@ void qmp_sync_close(struct qmp_sync *c);
  * including a 0xFF sentinel when told to resynchronise.
  */
 struct qmp_parser;
-typedef int (*qmp_value_fn)(struct json_object *value, void *arg); /* value borrowed; <0 stops */
+/* value borrowed (NULL for a JSON null); return <0 to stop feeding. */
+typedef int (*qmp_value_fn)(struct json_object *value, void *arg);
 struct qmp_parser *qmp_parser_new(size_t max_message);
 /* 0 on success; -1 with err on malformed input (parser must then be reset). */
 int qmp_parser_feed(struct qmp_parser *p, const char *buf, size_t len, qmp_value_fn fn, void *arg,

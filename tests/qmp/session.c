@@ -1,0 +1,572 @@
+/* QMP sessions against the scripted fake server: framing and faults. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fakes/qmp-server.h"
+#include "tests/qmp/util.h"
+
+#define CAPS_OK "{\"return\": {}, \"id\": @LAST@}\r\n"
+#define WAIT_MS 20000
+
+static char *dir;
+static char sock[256];
+static struct event_base *base;
+static struct qmp_session *s;
+static struct fake_qmp *fake;
+
+static void setup(void)
+{
+	dir = tu_tmpdir();
+	cr_assert(dir);
+	snprintf(sock, sizeof(sock), "%s/qmp.sock", dir);
+	base = event_base_new();
+	cr_assert(base);
+}
+
+static void teardown(void)
+{
+	qmp_session_free(s);
+	s = NULL;
+	fake_qmp_free(fake);
+	fake = NULL;
+	event_base_free(base);
+	tu_rmdir(dir);
+	free(dir);
+}
+
+TestSuite(qmp_fake, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Start the fake with script and connect a session with opt. */
+static void start(const struct fq_step *script, const struct qmp_options *opt,
+		  struct tu_ready *ready)
+{
+	struct qmp_error err;
+
+	fake = fake_qmp_start(sock, script);
+	cr_assert(fake);
+	s = qmp_session_new(base, QMP_KIND_QMP, opt);
+	cr_assert(s);
+	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, ready, &err), 0, "%s", err.desc);
+	cr_assert_eq(tu_run_until(base, &ready->done, WAIT_MS), 0, "ready never called");
+}
+
+static void script_done(void)
+{
+	char why[256];
+
+	cr_assert_eq(fake_qmp_wait(fake, WAIT_MS, why, sizeof(why)), 0, "fake: %s", why);
+}
+
+static const char *ret_str(struct json_object *ret, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(ret, key, &v) ? json_object_get_string(v) : "";
+}
+
+Test(qmp_fake, handshake_negotiates_oob_and_reads_version)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+
+	start(script, NULL, &ready);
+	cr_assert_not(ready.failed, "%s", ready.err.desc);
+	cr_assert_eq(ready.done, 1);
+	cr_assert(qmp_is_ready(s));
+	cr_assert_str_eq(qmp_version(s), "7.2.22");
+	cr_assert(qmp_has_oob(s));
+	cr_assert(qmp_greeting(s));
+	script_done();
+	struct json_object *caps = fake_qmp_command(fake, 0), *args, *en;
+	cr_assert(json_object_object_get_ex(caps, "arguments", &args));
+	cr_assert(json_object_object_get_ex(args, "enable", &en));
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(en, 0)), "oob");
+}
+
+Test(qmp_fake, no_oob_requested_when_not_offered)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 0, "
+		      "\"major\": 6}, \"package\": \"\"}, \"capabilities\": []}}\r\n"},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+
+	start(script, NULL, &ready);
+	cr_assert_not(ready.failed, "%s", ready.err.desc);
+	cr_assert_not(qmp_has_oob(s));
+	cr_assert_str_eq(qmp_version(s), "6.0.0");
+	script_done();
+	cr_assert_not(json_object_object_get_ex(fake_qmp_command(fake, 0), "arguments", NULL));
+}
+
+Test(qmp_fake, reply_split_at_every_byte_boundary)
+{
+	const char reply[] = "{\"return\": {\"status\": \"prelaunch\", \"singlestep\": false, "
+			     "\"running\": false}, \"id\": @LAST@}\r\n";
+	const size_t len = strlen(reply);
+
+	/* Also the greeting is split, at the same position. */
+	for (size_t k = 1; k < len; k++) {
+		struct fq_step script[] = {
+		    {FQ_SEND, FQ_GREETING, .first_split = k},	 {FQ_EXPECT, "qmp_capabilities"},
+		    {FQ_SEND, CAPS_OK, .first_split = k},	 {FQ_EXPECT, "query-status"},
+		    {FQ_SEND, reply, .first_split = k, .ms = 1}, {FQ_END},
+		};
+		struct tu_ready ready = {0};
+		struct tu_reply r = {0};
+
+		start(script, NULL, &ready);
+		cr_assert_not(ready.failed, "split %zu: %s", k, ready.err.desc);
+		cr_assert_gt(qmp_call(s, "query-status", NULL, 0, tu_reply_fn, &r, NULL), 0);
+		cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0, "split %zu: no reply", k);
+		cr_assert_not(r.failed, "split %zu: %s", k, r.err.desc);
+		cr_assert_str_eq(ret_str(r.ret, "status"), "prelaunch");
+		script_done();
+		tu_reply_clear(&r);
+		qmp_session_free(s);
+		s = NULL;
+		fake_qmp_free(fake);
+		fake = NULL;
+	}
+}
+
+Test(qmp_fake, one_byte_per_write)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING, .split = 1, .ms = 1},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK, .split = 1, .ms = 1},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+
+	start(script, NULL, &ready);
+	cr_assert_not(ready.failed, "%s", ready.err.desc);
+	cr_assert_str_eq(qmp_version(s), "7.2.22");
+}
+
+struct evrec {
+	int n;
+	char names[8][32];
+	int64_t sec[8], usec[8];
+	int reply_seen_at; /* events seen when the reply came */
+};
+
+static void on_ev(struct qmp_session *ss, const char *name, struct json_object *data, int64_t sec,
+		  int64_t usec, void *arg)
+{
+	struct evrec *e = arg;
+
+	if (e->n < 8) {
+		snprintf(e->names[e->n], sizeof(e->names[0]), "%s", name);
+		e->sec[e->n] = sec;
+		e->usec[e->n] = usec;
+	}
+	e->n++;
+}
+
+Test(qmp_fake, several_messages_in_one_write_and_events_between)
+{
+	/* caps reply, an event and the reply to the next command all in one
+	 * write is impossible (the command is not sent yet), so: greeting +
+	 * caps reply in one, then event + reply + event in one write. */
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK "{\"timestamp\": {\"seconds\": 1700000000, \"microseconds\": "
+			      "123456}, \"event\": \"RTC_CHANGE\", \"data\": {\"offset\": 1}}\r\n"},
+	    {FQ_EXPECT, "cont"},
+	    {FQ_SEND, "{\"timestamp\": {\"seconds\": 1700000001, \"microseconds\": 5}, "
+		      "\"event\": \"RESUME\"}\r\n{\"return\": {}, \"id\": @LAST@}\r\n"
+		      "{\"timestamp\": {\"seconds\": 1700000002, \"microseconds\": 6}, "
+		      "\"event\": \"STOP\"}\r\n"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct tu_reply r = {0};
+	struct evrec e = {0};
+
+	fake = fake_qmp_start(sock, script);
+	cr_assert(fake);
+	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
+	cr_assert_gt(qmp_subscribe(s, on_ev, &e), 0);
+	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
+	cr_assert_eq(tu_run_until(base, &ready.done, WAIT_MS), 0);
+	cr_assert_gt(qmp_call(s, "cont", NULL, 0, tu_reply_fn, &r, NULL), 0);
+	cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0);
+	cr_assert_not(r.failed);
+	tu_run_for(base, 100);
+	cr_assert_eq(e.n, 3);
+	cr_assert_str_eq(e.names[0], "RTC_CHANGE");
+	cr_assert_str_eq(e.names[1], "RESUME");
+	cr_assert_str_eq(e.names[2], "STOP");
+	cr_assert_eq(e.sec[0], 1700000000);
+	cr_assert_eq(e.usec[0], 123456);
+	cr_assert_eq(e.sec[2], 1700000002);
+	tu_reply_clear(&r);
+}
+
+static int unsub_handle;
+static void on_ev_unsub(struct qmp_session *ss, const char *name, struct json_object *data,
+			int64_t sec, int64_t usec, void *arg)
+{
+	(*(int *)arg)++;
+	qmp_unsubscribe(ss, unsub_handle);
+}
+
+Test(qmp_fake, unsubscribe_from_inside_a_callback)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND,
+	     CAPS_OK "{\"event\": \"A\", \"timestamp\": {\"seconds\": 1, "
+		     "\"microseconds\": 0}}{\"event\": \"B\", \"timestamp\": {\"seconds\": 1, "
+		     "\"microseconds\": 0}}"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	int once = 0;
+	struct evrec all = {0};
+
+	fake = fake_qmp_start(sock, script);
+	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
+	unsub_handle = qmp_subscribe(s, on_ev_unsub, &once);
+	cr_assert_gt(qmp_subscribe(s, on_ev, &all), unsub_handle);
+	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
+	tu_run_until(base, &ready.done, WAIT_MS);
+	tu_run_for(base, 200);
+	cr_assert_eq(once, 1);
+	cr_assert_eq(all.n, 2);
+}
+
+Test(qmp_fake, replies_out_of_order_reach_the_right_callback)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_EXPECT, "a"},
+	    {FQ_EXPECT, "b"},
+	    {FQ_EXPECT, "c"},
+	    {FQ_SEND, "{\"return\": {\"who\": \"c\"}, \"id\": @ID3@}"
+		      "{\"return\": {\"who\": \"a\"}, \"id\": @ID1@}"
+		      "{\"error\": {\"class\": \"GenericError\", \"desc\": \"b failed\"}, "
+		      "\"id\": @ID2@}"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct tu_reply ra = {0}, rb = {0}, rc = {0};
+	int64_t ia, ib, ic;
+
+	start(script, NULL, &ready);
+	ia = qmp_call(s, "a", NULL, 0, tu_reply_fn, &ra, NULL);
+	ib = qmp_call(s, "b", NULL, 0, tu_reply_fn, &rb, NULL);
+	ic = qmp_call(s, "c", NULL, 0, tu_reply_fn, &rc, NULL);
+	cr_assert(ia > 0 && ib > ia && ic > ib, "ids %ld %ld %ld", (long)ia, (long)ib, (long)ic);
+	cr_assert_eq(tu_run_until(base, &rb.done, WAIT_MS), 0);
+	tu_run_until(base, &ra.done, WAIT_MS);
+	tu_run_until(base, &rc.done, WAIT_MS);
+	cr_assert_str_eq(ret_str(ra.ret, "who"), "a");
+	cr_assert_str_eq(ret_str(rc.ret, "who"), "c");
+	cr_assert(rb.failed);
+	cr_assert_str_eq(rb.err.cls, "GenericError");
+	cr_assert_str_eq(rb.err.desc, "b failed");
+	cr_assert_eq(ra.calls + rb.calls + rc.calls, 3);
+	tu_reply_clear(&ra);
+	tu_reply_clear(&rc);
+}
+
+Test(qmp_fake, commands_before_ready_are_held_then_sent)
+{
+	const struct fq_step script[] = {
+	    {FQ_SLEEP, .ms = 100},
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_EXPECT, "query-name"},
+	    {FQ_SEND, "{\"return\": {\"name\": \"vm\"}, \"id\": @LAST@}"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct tu_reply r = {0};
+
+	fake = fake_qmp_start(sock, script);
+	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
+	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
+	cr_assert_gt(qmp_call(s, "query-name", NULL, 0, tu_reply_fn, &r, NULL), 0);
+	cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0);
+	cr_assert_not(r.failed, "%s", r.err.desc);
+	cr_assert_str_eq(ret_str(r.ret, "name"), "vm");
+	cr_assert_eq(ready.done, 1);
+	tu_reply_clear(&r);
+}
+
+struct closerec {
+	int done;
+	struct qmp_error why;
+};
+
+static void on_close(struct qmp_session *ss, const struct qmp_error *why, void *arg)
+{
+	struct closerec *c = arg;
+
+	c->done++;
+	c->why = *why;
+}
+
+/* Ready session, one command pending, then the fake does `fault`. */
+static void fault_with_pending(const char *fault, const struct qmp_options *opt, struct tu_reply *r,
+			       struct closerec *c, int close_after)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_EXPECT, "query-status"},
+	    {FQ_SEND, fault},
+	    {close_after ? FQ_CLOSE : FQ_END},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+
+	fake = fake_qmp_start(sock, script);
+	s = qmp_session_new(base, QMP_KIND_QMP, opt);
+	qmp_on_close(s, on_close, c);
+	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
+	tu_run_until(base, &ready.done, WAIT_MS);
+	cr_assert_not(ready.failed, "%s", ready.err.desc);
+	cr_assert_gt(qmp_call(s, "query-status", NULL, 0, tu_reply_fn, r, NULL), 0);
+	cr_assert_eq(tu_run_until(base, &r->done, WAIT_MS), 0, "pending command never failed");
+	tu_run_until(base, &c->done, WAIT_MS);
+	cr_assert_eq(r->calls, 1);
+	cr_assert(r->failed);
+	cr_assert_eq(c->done, 1, "close callback called %d times", c->done);
+	cr_assert_not(qmp_is_ready(s));
+	/* the session refuses new commands cleanly */
+	struct qmp_error err;
+	cr_assert_eq(qmp_call(s, "x", NULL, 0, tu_reply_fn, r, &err), -1);
+	cr_assert_str_eq(err.cls, QMP_ERR_DISCONNECTED);
+}
+
+Test(qmp_fake, close_mid_message_fails_pending)
+{
+	struct tu_reply r = {0};
+	struct closerec c = {0};
+
+	fault_with_pending("{\"return\": {\"status\": \"runn", NULL, &r, &c, 1);
+	cr_assert_str_eq(r.err.cls, QMP_ERR_DISCONNECTED);
+	cr_assert_str_eq(c.why.cls, QMP_ERR_DISCONNECTED);
+}
+
+Test(qmp_fake, oversized_message_disconnects)
+{
+	struct qmp_options opt = {.max_message = 4096};
+	struct tu_reply r = {0};
+	struct closerec c = {0};
+	char *big = malloc(10000);
+
+	strcpy(big, "{\"return\": {\"x\": \"");
+	memset(big + strlen(big), 'x', 8000);
+	strcpy(big + 18 + 8000, "\"}, \"id\": @LAST@}");
+	fault_with_pending(big, &opt, &r, &c, 0);
+	cr_assert_str_eq(r.err.cls, QMP_ERR_PROTOCOL);
+	cr_assert(strstr(r.err.desc, "4096"), "%s", r.err.desc);
+	cr_assert_str_eq(c.why.cls, QMP_ERR_PROTOCOL);
+	free(big);
+}
+
+Test(qmp_fake, invalid_utf8_is_a_protocol_error)
+{
+	struct tu_reply r = {0};
+	struct closerec c = {0};
+
+	fault_with_pending("{\"return\": {\"s\": \"\xc3\x28\"}, \"id\": @LAST@}", NULL, &r, &c, 0);
+	cr_assert_str_eq(r.err.cls, QMP_ERR_PROTOCOL);
+	cr_assert(strstr(r.err.desc, "UTF-8"), "%s", r.err.desc);
+}
+
+Test(qmp_fake, invalid_json_is_a_protocol_error)
+{
+	struct tu_reply r = {0};
+	struct closerec c = {0};
+
+	fault_with_pending("{\"return\": {\"s\": tru}, \"id\": @LAST@}", NULL, &r, &c, 0);
+	cr_assert_str_eq(r.err.cls, QMP_ERR_PROTOCOL);
+}
+
+Test(qmp_fake, non_object_message_is_a_protocol_error)
+{
+	struct tu_reply r = {0};
+	struct closerec c = {0};
+
+	fault_with_pending("[1, 2]", NULL, &r, &c, 0);
+	cr_assert_str_eq(r.err.cls, QMP_ERR_PROTOCOL);
+}
+
+Test(qmp_fake, never_answers_times_out_and_late_reply_is_ignored)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_EXPECT, "query-status"},
+	    {FQ_EXPECT, "query-name"},
+	    {FQ_SLEEP, .ms = 400},
+	    /* the first reply is late: after its command timed out */
+	    {FQ_SEND, "{\"return\": {\"late\": true}, \"id\": @ID1@}"
+		      "{\"return\": {\"name\": \"n\"}, \"id\": @ID2@}"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct tu_reply r = {0}, r2 = {0};
+	struct timeval t0, t1;
+
+	start(script, NULL, &ready);
+	gettimeofday(&t0, NULL);
+	cr_assert_gt(qmp_call(s, "query-status", NULL, 150, tu_reply_fn, &r, NULL), 0);
+	cr_assert_gt(qmp_call(s, "query-name", NULL, 5000, tu_reply_fn, &r2, NULL), 0);
+	cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0);
+	gettimeofday(&t1, NULL);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	cr_assert(r.failed);
+	cr_assert_str_eq(r.err.cls, QMP_ERR_TIMEOUT);
+	cr_assert(ms >= 140 && ms < 5000, "timeout after %ld ms", ms);
+	cr_assert_eq(tu_run_until(base, &r2.done, WAIT_MS), 0);
+	cr_assert_not(r2.failed, "%s", r2.err.desc);
+	cr_assert_str_eq(ret_str(r2.ret, "name"), "n");
+	cr_assert_eq(r.calls, 1);
+	cr_assert(qmp_is_ready(s));
+	tu_reply_clear(&r2);
+}
+
+Test(qmp_fake, no_greeting_times_out)
+{
+	const struct fq_step script[] = {{FQ_END}};
+	struct qmp_options opt = {.default_timeout_ms = 200};
+	struct tu_ready ready = {0};
+
+	start(script, &opt, &ready);
+	cr_assert(ready.failed);
+	cr_assert_str_eq(ready.err.cls, QMP_ERR_TIMEOUT);
+}
+
+Test(qmp_fake, bad_greeting_and_refused_caps_fail_ready)
+{
+	const struct fq_step bad[] = {{FQ_SEND, "{\"hello\": 1}\r\n"}, {FQ_END}};
+	const struct fq_step refused[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}, "
+		      "\"id\": @LAST@}"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct closerec c = {0};
+
+	start(bad, NULL, &ready);
+	cr_assert(ready.failed);
+	cr_assert_str_eq(ready.err.cls, QMP_ERR_PROTOCOL);
+	qmp_session_free(s);
+	fake_qmp_free(fake);
+
+	memset(&ready, 0, sizeof(ready));
+	fake = fake_qmp_start(sock, refused);
+	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
+	qmp_on_close(s, on_close, &c);
+	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
+	tu_run_until(base, &ready.done, WAIT_MS);
+	cr_assert(ready.failed);
+	cr_assert_str_eq(ready.err.cls, "GenericError");
+	tu_run_for(base, 50);
+	cr_assert_eq(ready.done, 1);
+	cr_assert_eq(c.done, 0, "close must not follow a failed ready");
+}
+
+Test(qmp_fake, connect_errors_are_immediate)
+{
+	struct qmp_error err;
+	struct tu_ready ready = {0};
+	char longp[200];
+
+	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
+	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, &err), -1);
+	cr_assert_str_eq(err.cls, QMP_ERR_CONNECT);
+	cr_assert(strstr(err.desc, sock), "%s", err.desc);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = 0;
+	cr_assert_eq(qmp_connect(s, longp, tu_ready_fn, &ready, &err), -1);
+	cr_assert_eq(ready.done, 0);
+	cr_assert_eq(qmp_call(s, "x", json_object_new_object(), 0, NULL, NULL, &err), -1);
+	cr_assert_eq(qmp_call(s, "x", json_object_new_array(), 0, NULL, NULL, &err), -1);
+	cr_assert_eq(qmp_call_raw(s, json_object_new_string("x"), 0, NULL, NULL, &err), -1);
+}
+
+static void free_in_callback(struct qmp_session *ss, struct json_object *ret,
+			     const struct qmp_error *err, void *arg)
+{
+	int *n = arg;
+
+	if ((*n)++ == 0) {
+		qmp_session_free(ss); /* fails the other pending commands now */
+		s = NULL;
+	}
+}
+
+Test(qmp_fake, freeing_the_session_from_a_callback)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_EXPECT, "a"},
+	    {FQ_EXPECT, "b"},
+	    {FQ_SEND, "{\"return\": {}, \"id\": @ID1@}{\"return\": {}, \"id\": @ID2@}"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	int n = 0;
+
+	start(script, NULL, &ready);
+	qmp_call(s, "a", NULL, 0, free_in_callback, &n, NULL);
+	qmp_call(s, "b", NULL, 0, free_in_callback, &n, NULL);
+	tu_run_for(base, 300);
+	cr_assert_eq(n, 2, "every command's callback runs exactly once (%d)", n);
+}
+
+Test(qmp_fake, raw_call_replaces_the_callers_id)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_EXPECT, "query-status"},
+	    {FQ_SEND, "{\"return\": {\"status\": \"running\"}, \"id\": @LAST@}"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct tu_reply r = {0};
+
+	start(script, NULL, &ready);
+	struct json_object *raw =
+	    json_tokener_parse("{\"execute\": \"query-status\", \"id\": \"x\"}");
+	int64_t id = qmp_call_raw(s, raw, 0, tu_reply_fn, &r, NULL);
+	cr_assert_gt(id, 0);
+	tu_run_until(base, &r.done, WAIT_MS);
+	cr_assert_str_eq(ret_str(r.ret, "status"), "running");
+	script_done();
+	struct json_object *sent = fake_qmp_command(fake, 1), *sid;
+	cr_assert(json_object_object_get_ex(sent, "id", &sid));
+	cr_assert_eq(json_object_get_int64(sid), id);
+	tu_reply_clear(&r);
+}
