@@ -1,1 +1,28 @@
-# tests fragment (guest)
+# tests fragment (guest): the test guest, the integration-test harness and
+# the guest's own integration tests.
+dist_noinst_SCRIPTS += scripts/deps autogen.sh scripts/mkguest.sh
+
+# Built once by `make check` (builddir-relative), cached afterwards: the
+# script does nothing when the package versions are unchanged.
+check_DATA += guest/initrd.img
+guest/initrd.img: $(srcdir)/scripts/mkguest.sh
+	$(SHELL) $(srcdir)/scripts/mkguest.sh guest && touch $@
+guest/vmlinuz: guest/initrd.img
+
+# Harness for tests that boot the guest (tests/harness.h).
+noinst_LTLIBRARIES += tests/libharness.la
+tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
+tests_libharness_la_LIBADD = qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
+
+# The guest itself: agent, network, ssh, 9p share, power-off.
+check_PROGRAMS += tests/test-guest
+TESTS += tests/test-guest
+tests_test_guest_SOURCES = tests/guest/test-guest.c
+tests_test_guest_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_test_guest_LDADD = tests/libharness.la qmp/libqmp.la $(CRITERION_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS)
+
+# Spawn to first guest-ping, median of 10 boots (`make bench`).
+bench_programs += bench/guest-boot
+bench_guest_boot_SOURCES = bench/guest-boot.c
+bench_guest_boot_LDADD = tests/libharness.la qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
