@@ -7,3 +7,6 @@ include tests/cgroup.mk
 include tests/agent.mk
 include tests/executor.mk
 include tests/docs.mk
+include tests/vmsupd-agent.mk
+include tests/vmsupd-limits.mk
+include tests/vmsupd-reattach.mk
