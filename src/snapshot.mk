@@ -5,10 +5,11 @@ src_libvmsnap_la_SOURCES = src/snapshot.c src/snapshot.h src/snapshot-internal.h
 	src/snapshot-devconfig.c src/snapshot-refresh.c src/template.c src/template.h
 src_libvmsnap_la_LIBADD = qmp/libqmp.la src/libvmagent.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
 
-# Launcher for the tests and the benchmark (daemon argv layout, own process group).
-noinst_LTLIBRARIES += tests/libsnapvm.la
-tests_libsnapvm_la_SOURCES = tests/snapshot/svm.c tests/snapshot/svm.h
-tests_libsnapvm_la_LIBADD = src/libvmsnap.la
+# What the tests and the benchmark share: a template saved from a
+# tests/harness-agent.h guest, a restore into one.
+noinst_LTLIBRARIES += tests/libsnaptest.la
+tests_libsnaptest_la_SOURCES = tests/snapshot/snaptest.c tests/snapshot/snaptest.h
+tests_libsnaptest_la_LIBADD = tests/libharness-agent.la src/libvmsnap.la
 
 # No qemu: device configuration, quoting, the template store.
 check_PROGRAMS += tests/test-snapshot-units
@@ -23,14 +24,14 @@ check_PROGRAMS += tests/test-snapshot-errors tests/test-snapshot-guest
 TESTS += tests/test-snapshot-errors tests/test-snapshot-guest
 tests_test_snapshot_errors_SOURCES = tests/snapshot/test-errors.c
 tests_test_snapshot_errors_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-tests_test_snapshot_errors_LDADD = tests/libsnapvm.la $(CRITERION_LIBS) $(JSONC_LIBS) \
+tests_test_snapshot_errors_LDADD = tests/libsnaptest.la $(CRITERION_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS)
 tests_test_snapshot_guest_SOURCES = tests/snapshot/test-guest.c
 tests_test_snapshot_guest_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-tests_test_snapshot_guest_LDADD = tests/libsnapvm.la $(CRITERION_LIBS) $(JSONC_LIBS) \
+tests_test_snapshot_guest_LDADD = tests/libsnaptest.la $(CRITERION_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS)
 
 # Benchmark (never run by make check): template -> agent vs cold boot -> agent.
 bench_programs += bench/restore
 bench_restore_SOURCES = bench/restore.c
-bench_restore_LDADD = tests/libsnapvm.la $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
+bench_restore_LDADD = tests/libsnaptest.la $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm

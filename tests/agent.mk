@@ -19,10 +19,6 @@ tests_test_agent_fake_LDADD = src/libvmagent.la tests/libfakeagent.la $(CRITERIO
 # Needs the test guest ($VMSUP_GUEST_DIR) and qemu; skips without the guest.
 check_PROGRAMS += tests/test-agent-guest
 TESTS += tests/test-agent-guest
-noinst_LTLIBRARIES += tests/libagentvm.la
-tests_libagentvm_la_SOURCES = tests/agent/vmboot.c tests/agent/vmboot.h \
-	tests/agent/guestvm.c tests/agent/guestvm.h
-tests_libagentvm_la_LIBADD = src/libvmagent.la
 tests_test_agent_guest_SOURCES = tests/agent/test-agent-guest.c
 tests_test_agent_guest_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-tests_test_agent_guest_LDADD = tests/libagentvm.la $(CRITERION_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS)
+tests_test_agent_guest_LDADD = tests/libharness-agent.la $(CRITERION_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS)

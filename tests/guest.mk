@@ -14,6 +14,12 @@ noinst_LTLIBRARIES += tests/libharness.la
 tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
 tests_libharness_la_LIBADD = qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
 
+# The same guest with an async QMP session and a src/agent.h agent
+# (tests/harness-agent.h): the agent and snapshot tests and benchmarks.
+noinst_LTLIBRARIES += tests/libharness-agent.la
+tests_libharness_agent_la_SOURCES = tests/harness-agent.c tests/harness-agent.h
+tests_libharness_agent_la_LIBADD = tests/libharness.la src/libvmagent.la
+
 # The guest itself: agent, network, ssh, 9p share, power-off.
 check_PROGRAMS += tests/test-guest
 TESTS += tests/test-guest

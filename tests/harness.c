@@ -22,7 +22,6 @@
 
 #define TH_QEMU	       "qemu-system-x86_64"
 #define TH_DEFAULT_MEM 256u
-#define TH_MAC	       "52:54:00:12:34:56"
 #define TH_MAX_VMS     32
 /* qemu creates its sockets before the guest runs; this bounds a stuck start. */
 #define TH_SOCKET_WAIT_MS 30000u
@@ -54,6 +53,14 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+double th_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void sleep_ms(unsigned ms)
@@ -308,8 +315,12 @@ static void argv_free(struct argv_buf *a)
 	a->n = a->cap = 0;
 }
 
-/* fork + exec qemu in its own process group; it dies with this process. */
-static pid_t spawn_qemu(char *const *argv, const char *log_path)
+/*
+ * fork + exec qemu in its own process group; it dies with this process.
+ * Only stdio and, if pass_fd, state_fd (as 3) cross into qemu: a test's
+ * other descriptors (sockets, event loops) must not be held open by it.
+ */
+static pid_t spawn_qemu(char *const *argv, const char *log_path, int pass_fd, int state_fd)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -335,6 +346,14 @@ static pid_t spawn_qemu(char *const *argv, const char *log_path)
 			dup2(fd, 2);
 			close(fd);
 		}
+		if (pass_fd) {
+			/* dup2 onto itself would keep O_CLOEXEC */
+			if (state_fd == 3)
+				fcntl(3, F_SETFD, 0);
+			else if (dup2(state_fd, 3) < 0)
+				_exit(127);
+		}
+		close_range(pass_fd ? 4 : 3, ~0u, 0);
 		execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -343,10 +362,19 @@ static pid_t spawn_qemu(char *const *argv, const char *log_path)
 	return pid;
 }
 
-static int build_argv(struct argv_buf *a, const struct th_vm *vm, unsigned mem_mib,
-		      const char *gdir, const char *append, const char *const *extra)
+static void free_argv(char **v)
 {
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* vm->argv for the current ssh port (see th_prepare for the layout). */
+static int build_argv(struct th_vm *vm, const char *gdir)
+{
+	const struct th_opts *o = &vm->opts;
 	const char *accel = getenv("VMSUP_TEST_ACCEL");
+	struct argv_buf a = {0};
 
 	if (!accel || !accel[0])
 		accel = "tcg";
@@ -354,53 +382,65 @@ static int build_argv(struct argv_buf *a, const struct th_vm *vm, unsigned mem_m
 		th_err("VMSUP_TEST_ACCEL must be tcg or kvm, not '%s'", accel);
 		return -1;
 	}
-	argv_add(a, "%s", TH_QEMU);
-	argv_add(a, "-name");
-	argv_add(a, "th-guest");
-	argv_add(a, "-M");
-	argv_add(a, "q35");
-	argv_add(a, "-accel");
-	argv_add(a, "%s", accel);
-	argv_add(a, "-m");
-	argv_add(a, "%u", mem_mib);
-	argv_add(a, "-smp");
-	argv_add(a, "1");
-	argv_add(a, "-nodefaults");
-	argv_add(a, "-display");
-	argv_add(a, "none");
-	argv_add(a, "-no-reboot");
-	argv_add(a, "-kernel");
-	argv_add(a, "%s/vmlinuz", gdir);
-	argv_add(a, "-initrd");
-	argv_add(a, "%s/initrd.img", gdir);
-	argv_add(a, "-append");
-	argv_add(a, "%s", append);
-	argv_add(a, "-chardev");
-	argv_add(a, "socket,id=qmp0,path=%s,server=on,wait=off", vm->qmp_path);
-	argv_add(a, "-mon");
-	argv_add(a, "chardev=qmp0,mode=control");
-	argv_add(a, "-chardev");
-	argv_add(a, "socket,id=qga0,path=%s,server=on,wait=off", vm->qga_path);
-	argv_add(a, "-device");
-	argv_add(a, "virtio-serial-pci,id=vser0");
-	argv_add(a, "-device");
-	argv_add(a, "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0");
-	argv_add(a, "-device");
-	argv_add(a, "virtio-balloon-pci,id=balloon0");
-	argv_add(a, "-netdev");
-	argv_add(a, "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", vm->ssh_port);
-	argv_add(a, "-device");
-	argv_add(a, "virtio-net-pci,netdev=n0,mac=%s", vm->mac);
-	argv_add(a, "-serial");
-	argv_add(a, "file:%s", vm->serial_log);
-	argv_add(a, "-pidfile");
-	argv_add(a, "%s/qemu.pid", vm->dir);
-	for (size_t i = 0; extra && extra[i]; i++)
-		argv_add(a, "%s", extra[i]);
-	if (a->failed) {
+	argv_add(&a, "%s", TH_QEMU);
+	argv_add(&a, "-name");
+	argv_add(&a, "guest=%s", strrchr(vm->dir, '/') + 1);
+	argv_add(&a, "-machine");
+	argv_add(&a, "q35");
+	argv_add(&a, "-accel");
+	argv_add(&a, "%s", accel);
+	argv_add(&a, "-m");
+	argv_add(&a, "%u", o->mem_mib);
+	argv_add(&a, "-smp");
+	argv_add(&a, "1");
+	argv_add(&a, "-nodefaults");
+	argv_add(&a, "-no-user-config");
+	argv_add(&a, "-display");
+	argv_add(&a, "none");
+	/* panic=-1 reboots on a panic: make that an exit the test sees */
+	argv_add(&a, "-no-reboot");
+	if (o->paused)
+		argv_add(&a, "-S");
+	argv_add(&a, "-kernel");
+	argv_add(&a, "%s/vmlinuz", gdir);
+	argv_add(&a, "-initrd");
+	argv_add(&a, "%s/initrd.img", gdir);
+	argv_add(&a, "-append");
+	argv_add(&a, "%s", vm->append);
+	argv_add(&a, "-chardev");
+	argv_add(&a, "socket,id=qmp,path=%s,server=on,wait=off", vm->qmp_path);
+	argv_add(&a, "-mon");
+	argv_add(&a, "chardev=qmp,mode=control");
+	argv_add(&a, "-chardev");
+	argv_add(&a, "socket,id=qga0,path=%s,server=on,wait=off", vm->qga_path);
+	argv_add(&a, "-device");
+	argv_add(&a, "virtio-serial-pci");
+	argv_add(&a, "-device");
+	argv_add(&a, "virtserialport,chardev=qga0,id=%s,name=org.qemu.guest_agent.0",
+		 TH_AGENT_PORT_ID);
+	argv_add(&a, "-device");
+	argv_add(&a, "virtio-balloon-pci,id=balloon0");
+	argv_add(&a, "-netdev");
+	argv_add(&a, "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", vm->ssh_port);
+	argv_add(&a, "-device");
+	argv_add(&a, "virtio-net-pci,netdev=n0,mac=%s", vm->mac);
+	if (o->vmgenid) {
+		argv_add(&a, "-device");
+		argv_add(&a, "vmgenid,id=vmgenid0");
+	}
+	for (size_t i = 0; o->extra_args && o->extra_args[i]; i++)
+		argv_add(&a, "%s", o->extra_args[i]);
+	argv_add(&a, "-serial");
+	argv_add(&a, "file:%s", vm->serial_log);
+	argv_add(&a, "-pidfile");
+	argv_add(&a, "%s/qemu.pid", vm->dir);
+	if (a.failed) {
+		argv_free(&a);
 		th_err("out of memory building qemu's argv");
 		return -1;
 	}
+	free_argv(vm->argv);
+	vm->argv = a.v;
 	return 0;
 }
 
@@ -426,35 +466,44 @@ static int wait_started(struct th_vm *vm, int *status)
 	}
 }
 
-int th_boot_guest_append(struct th_vm *vm, unsigned mem_mib, const char *append_extra,
-			 const char *const *extra_args)
+int th_prepare(struct th_vm *vm, const struct th_opts *o)
 {
 	const char *gdir = th_guest_dir();
 	const char *tmp = getenv("TMPDIR");
-	char append[4096], qemu_log[PATH_MAX];
-	struct argv_buf a = {0};
-	int ret = -1;
+	const char *extra;
 
 	memset(vm, 0, sizeof(*vm));
+	if (o)
+		vm->opts = *o;
 	if (!gdir) {
 		th_err("no test guest: set VMSUP_GUEST_DIR to a directory with vmlinuz and "
 		       "initrd.img (scripts/mkguest.sh DIR builds one)");
 		return -1;
 	}
+	if (vm->opts.pass_fd && vm->opts.state_fd < 0) {
+		th_err("pass_fd without a state_fd");
+		return -1;
+	}
+	if (vm->opts.mac && strlen(vm->opts.mac) != 17) {
+		th_err("bad MAC '%s'", vm->opts.mac);
+		return -1;
+	}
 	if (!tmp || !tmp[0] || strlen(tmp) > 100)
 		tmp = "/tmp";
-	if (mem_mib == 0)
-		mem_mib = TH_DEFAULT_MEM;
-	read_append(gdir, append, sizeof(append));
-	if (append_extra && append_extra[0]) {
-		size_t n = strlen(append);
+	if (vm->opts.mem_mib == 0)
+		vm->opts.mem_mib = TH_DEFAULT_MEM;
+	read_append(gdir, vm->append, sizeof(vm->append));
+	extra = vm->opts.append_extra;
+	if (extra && extra[0]) {
+		size_t n = strlen(vm->append);
 
-		if (snprintf(append + n, sizeof(append) - n, " %s", append_extra) >=
-		    (int)(sizeof(append) - n)) {
+		if (snprintf(vm->append + n, sizeof(vm->append) - n, " %s", extra) >=
+		    (int)(sizeof(vm->append) - n)) {
 			th_err("kernel command line too long");
 			return -1;
 		}
 	}
+	vm->opts.append_extra = NULL; /* in vm->append now */
 	snprintf(vm->dir, sizeof(vm->dir), "%s/th-vm-XXXXXX", tmp);
 	/* mkdtemp makes the directory 0700: the sockets are private. */
 	if (!mkdtemp(vm->dir)) {
@@ -465,63 +514,128 @@ int th_boot_guest_append(struct th_vm *vm, unsigned mem_mib, const char *append_
 	snprintf(vm->qmp_path, sizeof(vm->qmp_path), "%s/qmp.sock", vm->dir);
 	snprintf(vm->qga_path, sizeof(vm->qga_path), "%s/qga.sock", vm->dir);
 	snprintf(vm->serial_log, sizeof(vm->serial_log), "%s/serial.log", vm->dir);
-	snprintf(vm->mac, sizeof(vm->mac), "%s", TH_MAC);
-	snprintf(qemu_log, sizeof(qemu_log), "%s/qemu.log", vm->dir);
+	snprintf(vm->qemu_log, sizeof(vm->qemu_log), "%s/qemu.log", vm->dir);
+	snprintf(vm->mac, sizeof(vm->mac), "%s", vm->opts.mac ? vm->opts.mac : TH_MAC);
+	vm->opts.mac = NULL; /* in vm->mac now */
 	if (registry_add(0, vm->dir) < 0) {
 		th_err("too many VMs");
-		goto out;
+		goto fail;
 	}
+	vm->ssh_port = th_free_port();
+	if (vm->ssh_port < 0) {
+		th_err("no free TCP port on 127.0.0.1");
+		goto fail;
+	}
+	if (build_argv(vm, gdir) < 0)
+		goto fail;
+	return 0;
+fail:
+	th_vm_kill(vm);
+	return -1;
+}
 
+/* vm->argv + opts.incoming, borrowed strings. */
+static char **spawn_argv(const struct th_vm *vm)
+{
+	size_t n = 0, m = 0;
+	char **v;
+
+	while (vm->argv[n])
+		n++;
+	while (vm->opts.incoming && vm->opts.incoming[m])
+		m++;
+	v = calloc(n + m + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	memcpy(v, vm->argv, n * sizeof(*v));
+	for (size_t i = 0; i < m; i++)
+		v[n + i] = (char *)vm->opts.incoming[i];
+	return v;
+}
+
+int th_start(struct th_vm *vm)
+{
+	const char *gdir = th_guest_dir();
+
+	if (!vm->argv || vm->pid > 0 || !gdir) {
+		th_err("th_start: not a prepared VM");
+		return -1;
+	}
 	/* The free port can be taken by someone else before qemu binds it:
 	 * then qemu exits at once and we try another. */
 	for (int attempt = 0; attempt < TH_BOOT_TRIES; attempt++) {
 		int status = 0, r;
+		char **argv;
 
-		vm->ssh_port = th_free_port();
-		if (vm->ssh_port < 0) {
-			th_err("no free TCP port on 127.0.0.1");
-			goto out;
+		if (attempt > 0) {
+			vm->ssh_port = th_free_port();
+			if (vm->ssh_port < 0) {
+				th_err("no free TCP port on 127.0.0.1");
+				return -1;
+			}
+			if (build_argv(vm, gdir) < 0)
+				return -1;
 		}
-		argv_free(&a);
-		a.failed = 0;
-		if (build_argv(&a, vm, mem_mib, gdir, append, extra_args) < 0)
-			goto out;
+		argv = spawn_argv(vm);
+		if (!argv) {
+			th_err("out of memory");
+			return -1;
+		}
 		unlink(vm->qmp_path);
 		unlink(vm->qga_path);
-		vm->pid = spawn_qemu(a.v, qemu_log);
+		vm->pid = spawn_qemu(argv, vm->qemu_log, vm->opts.pass_fd, vm->opts.state_fd);
+		free(argv);
 		if (vm->pid < 0) {
 			th_err("fork: %s", strerror(errno));
 			vm->pid = 0;
-			goto out;
+			return -1;
 		}
 		registry_forget(0, vm->dir);
 		registry_add(vm->pid, vm->dir);
 		r = wait_started(vm, &status);
-		if (r == 0) {
-			ret = 0;
-			goto out;
-		}
+		if (r == 0)
+			return 0;
 		if (r < 0) {
 			th_err("qemu did not create its sockets within %u ms", TH_SOCKET_WAIT_MS);
-			dump_file("qemu output", qemu_log);
-			goto out;
+			dump_file("qemu output", vm->qemu_log);
+			kill_group(vm->pid);
+			registry_forget(vm->pid, "");
+			vm->pid = 0;
+			registry_add(0, vm->dir);
+			return -1;
 		}
 		registry_forget(vm->pid, "");
 		vm->pid = 0;
 		registry_add(0, vm->dir);
-		if (!file_contains(qemu_log, "forward")) {
+		if (!file_contains(vm->qemu_log, "forward")) {
 			th_err("qemu exited at start (status 0x%x)", status);
-			dump_file("qemu output", qemu_log);
-			goto out;
+			dump_file("qemu output", vm->qemu_log);
+			return -1;
 		}
 	}
 	th_err("qemu could not bind a host forwarding port after %d tries", TH_BOOT_TRIES);
-	dump_file("qemu output", qemu_log);
-out:
-	argv_free(&a);
-	if (ret < 0)
+	dump_file("qemu output", vm->qemu_log);
+	return -1;
+}
+
+int th_boot(struct th_vm *vm, const struct th_opts *o)
+{
+	if (th_prepare(vm, o) < 0)
+		return -1;
+	if (th_start(vm) < 0) {
 		th_vm_kill(vm);
-	return ret;
+		return -1;
+	}
+	return 0;
+}
+
+int th_boot_guest_append(struct th_vm *vm, unsigned mem_mib, const char *append_extra,
+			 const char *const *extra_args)
+{
+	struct th_opts o = {
+	    .mem_mib = mem_mib, .append_extra = append_extra, .extra_args = extra_args};
+
+	return th_boot(vm, &o);
 }
 
 int th_boot_guest(struct th_vm *vm, unsigned mem_mib, const char *const *extra_args)
@@ -735,15 +849,14 @@ void th_vm_kill(struct th_vm *vm)
 		remove_dir(vm->dir);
 		vm->dir[0] = '\0';
 	}
+	free_argv(vm->argv);
+	vm->argv = NULL;
 }
 
 void th_dump_serial(struct th_vm *vm)
 {
-	char path[PATH_MAX];
-
 	if (!vm->dir[0])
 		return;
 	dump_file("guest console", vm->serial_log);
-	if (snprintf(path, sizeof(path), "%s/qemu.log", vm->dir) < (int)sizeof(path))
-		dump_file("qemu output", path);
+	dump_file("qemu output", vm->qemu_log);
 }

@@ -8,7 +8,8 @@ qmp_test_ldadd = qmp/libqmp.la $(CRITERION_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) 
 # Parser and session against the scripted fake server (fault injection).
 check_PROGRAMS += tests/test-qmp
 TESTS += tests/test-qmp
-tests_test_qmp_SOURCES = tests/qmp/parser.c tests/qmp/session.c tests/qmp/qga.c $(qmp_test_sources)
+tests_test_qmp_SOURCES = tests/qmp/parser.c tests/qmp/session.c tests/qmp/qga.c \
+	tests/qmp/fake-env.c tests/qmp/fake-env.h $(qmp_test_sources)
 tests_test_qmp_CFLAGS = $(qmp_test_cflags)
 tests_test_qmp_LDADD = $(qmp_test_ldadd)
 

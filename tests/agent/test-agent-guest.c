@@ -10,10 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "src/keys.h"
-#include "tests/agent/guestvm.h"
+#include "tests/harness-agent.h"
 
 static struct event_base *base;
-static struct guestvm g;
+static struct th_guest g;
 static char *pubkey;
 static char keypath[200];
 
@@ -69,7 +69,7 @@ static void run(struct execres *r, const char *const *argv, const void *in, size
 	memset(r, 0, sizeof(*r));
 	cr_assert_not_null(agent_exec(g.agent, argv, in, len, 60000, got_exec, r, &err), "%s: %s",
 			   err.cls, err.desc);
-	cr_assert(guestvm_run_until(base, &r->done, 90000), "exec hung");
+	cr_assert(th_run_until(base, &r->done, 90000), "exec hung");
 	cr_assert(!r->failed, "%s: %s", r->err.cls, r->err.desc);
 }
 
@@ -79,22 +79,23 @@ static void setup(void)
 	struct qmp_error err;
 	struct ipres r = {0};
 
-	if (!vmboot_guest_dir())
-		cr_skip_test("no test guest (set VMSUP_GUEST_DIR; scripts/mkguest.sh builds it)");
+	if (!th_guest_dir() || !th_have_qemu())
+		cr_skip_test("no qemu or no test guest (set VMSUP_GUEST_DIR; scripts/mkguest.sh "
+			     "builds it)");
 	base = event_base_new();
 	snprintf(keypath, sizeof(keypath), "/tmp/vmagent-key-%d", (int)getpid());
 	cr_assert_eq(keys_ensure(keypath, NULL, &pubkey, &err), 0, "%s", err.desc);
 	cfg.pubkey = pubkey;
-	cr_assert_eq(guestvm_start(&g, base, &cfg, 1), 0, "guest did not start");
+	cr_assert_eq(th_guest_boot(&g, base, NULL, &cfg), 0, "guest did not start");
 	/* Before the guest's agent is up: a clear error, at once. */
-	double t0 = guestvm_now_ms();
+	double t0 = th_now_ms();
 	cr_assert_eq(agent_get_ip(g.agent, 0, got_ip, &r), 0);
-	cr_assert(guestvm_run_until(base, &r.done, 1000));
+	cr_assert(th_run_until(base, &r.done, 1000));
 	cr_expect(r.failed && !strcmp(r.err.cls, "AgentNotReady") &&
 		      !strcmp(r.err.desc, "agent not ready"),
 		  "wait 0 before the agent: %s %s", r.err.cls, r.err.desc);
-	cr_expect_lt(guestvm_now_ms() - t0, 100.0);
-	cr_assert(guestvm_run_until(base, &g.ready, 120000), "agent never ready (state %s)",
+	cr_expect_lt(th_now_ms() - t0, 100.0);
+	cr_assert(th_run_until(base, &g.agent_ready, 120000), "agent never ready (state %s)",
 		  agent_state_name(agent_state(g.agent)));
 	cr_expect(g.port_open, "ready without VSERPORT_CHANGE");
 }
@@ -103,7 +104,7 @@ static void teardown(void)
 {
 	char pub[220];
 
-	guestvm_stop(&g);
+	th_guest_stop(&g);
 	if (base)
 		event_base_free(base);
 	free(pubkey);
@@ -124,7 +125,7 @@ Test(agent_guest, everything)
 
 	/* The address equals what the guest itself reports. */
 	cr_assert_eq(agent_get_ip(g.agent, 30000, got_ip, &r), 0);
-	cr_assert(guestvm_run_until(base, &r.done, 35000));
+	cr_assert(th_run_until(base, &r.done, 35000));
 	cr_assert(!r.failed, "%s: %s", r.err.cls, r.err.desc);
 	cr_assert(r.ip[0], "no address");
 	const char *ipaddr[] = {"ip", "-4", "addr", "show", "dev", "eth0", NULL};

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <criterion/criterion.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "tests/qmp/qemu.h"
+#include "tests/qmp/util.h"
 
 static void nap(long ms)
 {
@@ -133,4 +136,29 @@ void tq_qemu_kill(struct tq_qemu *q)
 	while (waitpid(q->pid, &q->status, 0) < 0 && errno == EINTR)
 		;
 	q->reaped = 1;
+}
+
+void tq_env_init(struct tq_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->dir = tu_tmpdir();
+	cr_assert(e->dir);
+}
+
+void tq_env_fini(struct tq_env *e)
+{
+	qmp_sync_close(e->c);
+	e->c = NULL;
+	tq_qemu_kill(&e->q);
+	tu_rmdir(e->dir);
+	free(e->dir);
+	e->dir = NULL;
+}
+
+void tq_env_open(struct tq_env *e, enum qmp_kind kind, unsigned ms)
+{
+	struct qmp_error err;
+
+	e->c = qmp_sync_open(e->q.sock, kind, ms, &err);
+	cr_assert(e->c, "%s: %s", err.cls, err.desc);
 }

@@ -12,38 +12,29 @@
 
 #define WAIT_MS 60000
 
-static char *dir;
-static struct tq_qemu q;
-static struct qmp_sync *c;
+static struct tq_env env;
 
 static void boot(const char *const *accel)
 {
 	if (!tq_qemu_binary())
-		cr_skip_test("qemu-system-x86_64 not found (set QEMU)");
-	cr_assert_eq(tq_qemu_start(&q, dir, accel), 0, "qemu did not start (log %s)", q.log);
+		tq_env_skip(&env, "qemu-system-x86_64 not found (set QEMU)");
+	cr_assert_eq(tq_qemu_start(&env.q, env.dir, accel), 0, "qemu did not start (log %s)",
+		     env.q.log);
 }
 
 static void open_sync(void)
 {
-	struct qmp_error err;
-
-	c = qmp_sync_open(q.sock, QMP_KIND_QMP, WAIT_MS, &err);
-	cr_assert(c, "%s: %s", err.cls, err.desc);
+	tq_env_open(&env, QMP_KIND_QMP, WAIT_MS);
 }
 
 static void setup(void)
 {
-	dir = tu_tmpdir();
-	cr_assert(dir);
+	tq_env_init(&env);
 }
 
 static void teardown(void)
 {
-	qmp_sync_close(c);
-	c = NULL;
-	tq_qemu_kill(&q);
-	tu_rmdir(dir);
-	free(dir);
+	tq_env_fini(&env);
 }
 
 TestSuite(qemu, .init = setup, .fini = teardown, .timeout = 120);
@@ -69,7 +60,7 @@ static struct json_object *call(const char *cmd)
 	struct json_object *ret;
 	struct qmp_error err;
 
-	cr_assert_eq(qmp_sync_call(c, cmd, NULL, WAIT_MS, &ret, &err), 0, "%s: %s: %s", cmd,
+	cr_assert_eq(qmp_sync_call(env.c, cmd, NULL, WAIT_MS, &ret, &err), 0, "%s: %s: %s", cmd,
 		     err.cls, err.desc);
 	return ret;
 }
@@ -92,7 +83,7 @@ Test(qemu, greeting_and_capabilities)
 	struct json_object *g, *qmp, *caps, *ver, *qemu, *major;
 
 	boot(NULL);
-	cr_assert_eq(qmp_connect(s, q.sock, tu_ready_fn, &ready, NULL), 0);
+	cr_assert_eq(qmp_connect(s, env.q.sock, tu_ready_fn, &ready, NULL), 0);
 	cr_assert_eq(tu_run_until(base, &ready.done, WAIT_MS), 0);
 	cr_assert_not(ready.failed, "%s", ready.err.desc);
 	g = qmp_greeting(s);
@@ -137,11 +128,11 @@ Test(qemu, cont_resumes_and_stop_stops)
 	boot(NULL);
 	open_sync();
 	json_object_put(call("cont"));
-	cr_assert_eq(qmp_sync_wait_event(c, "RESUME", WAIT_MS, &data, &err), 0, "%s", err.desc);
+	cr_assert_eq(qmp_sync_wait_event(env.c, "RESUME", WAIT_MS, &data, &err), 0, "%s", err.desc);
 	json_object_put(data);
 	cr_assert_str_eq(status(), "running");
 	json_object_put(call("stop"));
-	cr_assert_eq(qmp_sync_wait_event(c, "STOP", WAIT_MS, NULL, &err), 0, "%s", err.desc);
+	cr_assert_eq(qmp_sync_wait_event(env.c, "STOP", WAIT_MS, NULL, &err), 0, "%s", err.desc);
 	cr_assert_str_eq(status(), "paused");
 }
 
@@ -169,9 +160,9 @@ Test(qemu, event_timestamps_are_wall_clock)
 
 	boot(NULL);
 	open_sync();
-	cr_assert_gt(qmp_subscribe(qmp_sync_session(c), on_resume, &t), 0);
+	cr_assert_gt(qmp_subscribe(qmp_sync_session(env.c), on_resume, &t), 0);
 	json_object_put(call("cont"));
-	cr_assert_eq(qmp_sync_wait_event(c, "RESUME", WAIT_MS, NULL, &err), 0, "%s", err.desc);
+	cr_assert_eq(qmp_sync_wait_event(env.c, "RESUME", WAIT_MS, NULL, &err), 0, "%s", err.desc);
 	cr_assert_eq(t.n, 1);
 	cr_assert(llabs(t.sec - (int64_t)time(NULL)) < 120, "timestamp %lld", (long long)t.sec);
 }
@@ -199,12 +190,12 @@ Test(qemu, errors_come_back_with_their_class)
 
 	boot(NULL);
 	open_sync();
-	cr_assert_eq(qmp_sync_call(c, "no-such-command", NULL, 0, NULL, &err), -1);
+	cr_assert_eq(qmp_sync_call(env.c, "no-such-command", NULL, 0, NULL, &err), -1);
 	cr_assert_str_eq(err.cls, "CommandNotFound");
 	cr_assert(strstr(err.desc, "no-such-command"), "%s", err.desc);
 	struct json_object *args = json_object_new_object();
 	json_object_object_add(args, "bogus", json_object_new_int(1));
-	cr_assert_eq(qmp_sync_call(c, "query-status", args, 0, NULL, &err), -1);
+	cr_assert_eq(qmp_sync_call(env.c, "query-status", args, 0, NULL, &err), -1);
 	cr_assert_str_eq(err.cls, "GenericError");
 	/* the session is still usable */
 	cr_assert_str_eq(status(), "prelaunch");
@@ -228,7 +219,7 @@ Test(qemu, many_commands_in_flight)
 
 	boot(NULL);
 	open_sync();
-	struct qmp_session *s = qmp_sync_session(c);
+	struct qmp_session *s = qmp_sync_session(env.c);
 	for (int i = 0; i < 200; i++)
 		cr_assert_gt(qmp_call(s, "query-status", NULL, WAIT_MS, count_reply, &n, NULL), 0);
 	/* a sync call queued behind them is answered after all of them */
@@ -236,59 +227,47 @@ Test(qemu, many_commands_in_flight)
 	cr_assert_eq(n, 200);
 }
 
-struct closerec {
-	int done;
-	struct qmp_error why;
-};
-
-static void on_close(struct qmp_session *s, const struct qmp_error *why, void *arg)
-{
-	struct closerec *cr = arg;
-
-	cr->done++;
-	cr->why = *why;
-}
-
 Test(qemu, quit_gives_shutdown_then_disconnect)
 {
 	struct json_object *data;
 	struct qmp_error err;
-	struct closerec cl = {0};
+	struct tu_close cl = {0};
 
 	boot(NULL);
 	open_sync();
-	qmp_on_close(qmp_sync_session(c), on_close, &cl);
+	qmp_on_close(qmp_sync_session(env.c), tu_close_fn, &cl);
 	json_object_put(call("quit"));
-	cr_assert_eq(qmp_sync_wait_event(c, "SHUTDOWN", WAIT_MS, &data, &err), 0, "%s", err.desc);
+	cr_assert_eq(qmp_sync_wait_event(env.c, "SHUTDOWN", WAIT_MS, &data, &err), 0, "%s",
+		     err.desc);
 	cr_assert(data);
 	cr_assert_not(bool_at(data, "guest"), "quit is a host-initiated shutdown");
 	json_object_put(data);
 	/* then the connection ends: waiting for anything more fails */
-	cr_assert_eq(qmp_sync_wait_event(c, "NEVER", WAIT_MS, NULL, &err), -1);
+	cr_assert_eq(qmp_sync_wait_event(env.c, "NEVER", WAIT_MS, NULL, &err), -1);
 	cr_assert_str_eq(err.cls, QMP_ERR_DISCONNECTED);
 	cr_assert_eq(cl.done, 1);
 	cr_assert_str_eq(cl.why.cls, QMP_ERR_DISCONNECTED);
-	cr_assert_eq(qmp_sync_call(c, "query-status", NULL, 0, NULL, &err), -1);
+	cr_assert_eq(qmp_sync_call(env.c, "query-status", NULL, 0, NULL, &err), -1);
 	cr_assert_str_eq(err.cls, QMP_ERR_DISCONNECTED);
-	cr_assert_eq(tq_qemu_wait(&q, WAIT_MS), 0, "qemu still running after quit");
-	cr_assert(WIFEXITED(q.status) && WEXITSTATUS(q.status) == 0);
+	cr_assert_eq(tq_qemu_wait(&env.q, WAIT_MS), 0, "qemu still running after quit");
+	cr_assert(WIFEXITED(env.q.status) && WEXITSTATUS(env.q.status) == 0);
 }
 
 Test(qemu, killed_qemu_fails_pending_commands)
 {
-	struct closerec cl = {0};
+	struct tu_close cl = {0};
 	struct tu_reply r = {0};
 
 	boot(NULL);
 	open_sync();
-	struct qmp_session *s = qmp_sync_session(c);
-	qmp_on_close(s, on_close, &cl);
+	struct qmp_session *s = qmp_sync_session(env.c);
+	qmp_on_close(s, tu_close_fn, &cl);
 	/* a command qemu will not answer before it dies: none exists on an
 	 * idle monitor, so kill it first and call right after */
-	tq_qemu_kill(&q);
+	tq_qemu_kill(&env.q);
 	qmp_call(s, "query-status", NULL, WAIT_MS, tu_reply_fn, &r, NULL);
 	struct qmp_error err;
-	cr_assert_eq(qmp_sync_wait_event(c, "NEVER", WAIT_MS, NULL, &err), -1);
+	cr_assert_eq(qmp_sync_wait_event(env.c, "NEVER", WAIT_MS, NULL, &err), -1);
 	cr_assert_str_eq(err.cls, QMP_ERR_DISCONNECTED);
 	cr_assert_eq(r.calls, 1);
 	cr_assert_str_eq(r.err.cls, QMP_ERR_DISCONNECTED);
@@ -303,7 +282,7 @@ Test(qemu, second_client_is_refused_or_waits_cleanly)
 	open_sync();
 	/* qemu serves one client per monitor; the second must fail with an
 	 * error (busy or timeout), never hang or crash */
-	struct qmp_sync *c2 = qmp_sync_open(q.sock, QMP_KIND_QMP, 1000, &err);
+	struct qmp_sync *c2 = qmp_sync_open(env.q.sock, QMP_KIND_QMP, 1000, &err);
 	if (c2) {
 		qmp_sync_close(c2);
 		cr_assert_fail("second client got a session");

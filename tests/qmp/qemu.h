@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include "qmp/qmp.h"
+
 struct tq_qemu {
 	pid_t pid; /* also the process group */
 	char sock[256];
@@ -31,5 +33,25 @@ const char *tq_which(const char *prog, char *buf, size_t len);
 int tq_qemu_wait(struct tq_qemu *q, unsigned ms);
 /* SIGKILL the process group and reap it (no-op if already reaped). */
 void tq_qemu_kill(struct tq_qemu *q);
+
+/* A test's private directory, the process it started, its sync session. */
+struct tq_env {
+	char *dir;
+	struct tq_qemu q;
+	struct qmp_sync *c;
+};
+/* For .init: a fresh 0700 directory; fails the test without one. */
+void tq_env_init(struct tq_env *e);
+/* For .fini: close the session, kill and reap the process, remove the directory. */
+void tq_env_fini(struct tq_env *e);
+/* Skip the test with why; first tq_env_fini, as criterion does not run
+ * .fini after a skip in the test's body. */
+#define tq_env_skip(e, why)                                                                        \
+	do {                                                                                       \
+		tq_env_fini(e);                                                                    \
+		cr_skip_test(why);                                                                 \
+	} while (0)
+/* Open e->c on e->q.sock; fails the test if that does not work in ms. */
+void tq_env_open(struct tq_env *e, enum qmp_kind kind, unsigned ms);
 
 #endif

@@ -25,23 +25,16 @@ static const char blocked[] =
     "guest-ssh-get-authorized-keys,guest-network-get-interfaces,guest-get-users,"
     "guest-get-fsinfo,guest-get-disks";
 
-static char *dir;
-static struct tq_qemu ga;
-static struct qmp_sync *c;
+static struct tq_env env;
 
 static void setup(void)
 {
-	dir = tu_tmpdir();
-	cr_assert(dir);
+	tq_env_init(&env);
 }
 
 static void teardown(void)
 {
-	qmp_sync_close(c);
-	c = NULL;
-	tq_qemu_kill(&ga);
-	tu_rmdir(dir);
-	free(dir);
+	tq_env_fini(&env);
 }
 
 TestSuite(qga_real, .init = setup, .fini = teardown, .timeout = 120);
@@ -49,27 +42,24 @@ TestSuite(qga_real, .init = setup, .fini = teardown, .timeout = 120);
 static void start_agent(void)
 {
 	char buf[4096], state[300], pidf[300];
-	const char *env = getenv("QEMU_GA");
-	const char *bin = tq_which(env && *env ? env : "qemu-ga", buf, sizeof(buf));
+	const char *ga_bin = getenv("QEMU_GA");
+	const char *bin = tq_which(ga_bin && *ga_bin ? ga_bin : "qemu-ga", buf, sizeof(buf));
 
 	if (!bin)
-		cr_skip_test("no qemu-ga (set QEMU_GA to run the real-agent tests)");
-	memset(&ga, 0, sizeof(ga));
-	snprintf(ga.sock, sizeof(ga.sock), "%s/qga.sock", dir);
-	snprintf(ga.log, sizeof(ga.log), "%s/qga.log", dir);
-	snprintf(state, sizeof(state), "%s", dir);
-	snprintf(pidf, sizeof(pidf), "%s/qga.pid", dir);
-	const char *argv[] = {bin,   "-m", "unix-listen", "-p", ga.sock, "-t",
-			      state, "-f", pidf,	  "-b", blocked, NULL};
-	cr_assert_eq(tq_spawn(&ga, argv), 0, "qemu-ga did not start (log %s)", ga.log);
+		tq_env_skip(&env, "no qemu-ga (set QEMU_GA to run the real-agent tests)");
+	memset(&env.q, 0, sizeof(env.q));
+	snprintf(env.q.sock, sizeof(env.q.sock), "%s/qga.sock", env.dir);
+	snprintf(env.q.log, sizeof(env.q.log), "%s/qga.log", env.dir);
+	snprintf(state, sizeof(state), "%s", env.dir);
+	snprintf(pidf, sizeof(pidf), "%s/qga.pid", env.dir);
+	const char *argv[] = {bin,   "-m", "unix-listen", "-p", env.q.sock, "-t",
+			      state, "-f", pidf,	  "-b", blocked,    NULL};
+	cr_assert_eq(tq_spawn(&env.q, argv), 0, "qemu-ga did not start (log %s)", env.q.log);
 }
 
 static void open_agent(void)
 {
-	struct qmp_error err;
-
-	c = qmp_sync_open(ga.sock, QMP_KIND_QGA, WAIT_MS, &err);
-	cr_assert(c, "%s: %s", err.cls, err.desc);
+	tq_env_open(&env, QMP_KIND_QGA, WAIT_MS);
 }
 
 Test(qga_real, sync_ping_and_info)
@@ -79,10 +69,10 @@ Test(qga_real, sync_ping_and_info)
 
 	start_agent();
 	open_agent();
-	cr_assert(qmp_is_ready(qmp_sync_session(c)));
-	cr_assert_eq(qmp_sync_call(c, "guest-ping", NULL, 0, &ret, &err), 0, "%s", err.desc);
+	cr_assert(qmp_is_ready(qmp_sync_session(env.c)));
+	cr_assert_eq(qmp_sync_call(env.c, "guest-ping", NULL, 0, &ret, &err), 0, "%s", err.desc);
 	json_object_put(ret);
-	cr_assert_eq(qmp_sync_call(c, "guest-info", NULL, 0, &ret, &err), 0, "%s", err.desc);
+	cr_assert_eq(qmp_sync_call(env.c, "guest-info", NULL, 0, &ret, &err), 0, "%s", err.desc);
 	cr_assert(json_object_object_get_ex(ret, "version", &v));
 	cr_assert_neq(json_object_get_string(v)[0], 0);
 	cr_assert(json_object_object_get_ex(ret, "supported_commands", &v));
@@ -97,11 +87,11 @@ Test(qga_real, errors_keep_the_session_usable)
 
 	start_agent();
 	open_agent();
-	cr_assert_eq(qmp_sync_call(c, "guest-no-such", NULL, 0, &ret, &err), -1);
+	cr_assert_eq(qmp_sync_call(env.c, "guest-no-such", NULL, 0, &ret, &err), -1);
 	cr_assert_str_eq(err.cls, "CommandNotFound");
-	cr_assert_eq(qmp_sync_call(c, "guest-exec", NULL, 0, &ret, &err), -1);
+	cr_assert_eq(qmp_sync_call(env.c, "guest-exec", NULL, 0, &ret, &err), -1);
 	cr_assert_neq(err.desc[0], 0);
-	cr_assert_eq(qmp_sync_call(c, "guest-ping", NULL, 0, &ret, &err), 0, "%s", err.desc);
+	cr_assert_eq(qmp_sync_call(env.c, "guest-ping", NULL, 0, &ret, &err), 0, "%s", err.desc);
 	json_object_put(ret);
 }
 
@@ -122,10 +112,10 @@ Test(qga_real, queued_commands_all_answered_in_order)
 	start_agent();
 	open_agent();
 	for (int i = 0; i < 50; i++)
-		cr_assert_gt(
-		    qmp_call(qmp_sync_session(c), "guest-ping", NULL, WAIT_MS, count_ok, &n, NULL),
-		    0);
-	cr_assert_eq(qmp_sync_call(c, "guest-info", NULL, 0, &ret, &err), 0, "%s", err.desc);
+		cr_assert_gt(qmp_call(qmp_sync_session(env.c), "guest-ping", NULL, WAIT_MS,
+				      count_ok, &n, NULL),
+			     0);
+	cr_assert_eq(qmp_sync_call(env.c, "guest-info", NULL, 0, &ret, &err), 0, "%s", err.desc);
 	json_object_put(ret);
 	cr_assert_eq(n, 50);
 }
@@ -138,10 +128,10 @@ Test(qga_real, reconnect_resyncs)
 	start_agent();
 	for (int i = 0; i < 3; i++) {
 		open_agent();
-		cr_assert_eq(qmp_sync_call(c, "guest-ping", NULL, 0, &ret, &err), 0, "%s",
+		cr_assert_eq(qmp_sync_call(env.c, "guest-ping", NULL, 0, &ret, &err), 0, "%s",
 			     err.desc);
 		json_object_put(ret);
-		qmp_sync_close(c);
-		c = NULL;
+		qmp_sync_close(env.c);
+		env.c = NULL;
 	}
 }

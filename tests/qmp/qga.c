@@ -4,63 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/fakes/qmp-server.h"
-#include "tests/qmp/util.h"
+#include "tests/qmp/fake-env.h"
 
 #define WAIT_MS 20000
 #define SYNC_OK "\xff{\"return\": @SYNC@}\n"
 #define PING_OK "{\"return\": {}}\n"
 
-static char *dir;
-static char sock[256];
-static struct event_base *base;
-static struct qmp_session *s;
-static struct fake_qmp *fake;
-
-static void setup(void)
-{
-	dir = tu_tmpdir();
-	cr_assert(dir);
-	snprintf(sock, sizeof(sock), "%s/qga.sock", dir);
-	base = event_base_new();
-}
-
-static void teardown(void)
-{
-	qmp_session_free(s);
-	fake_qmp_free(fake);
-	event_base_free(base);
-	tu_rmdir(dir);
-	free(dir);
-}
-
-TestSuite(qga_fake, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(qga_fake, .init = tu_fake_setup_qga, .fini = tu_fake_teardown, .timeout = 60);
 
 static void start(const struct fq_step *script, unsigned timeout_ms, struct tu_ready *ready)
 {
 	struct qmp_options opt = {.default_timeout_ms = timeout_ms};
-	struct qmp_error err;
 
-	fake = fake_qmp_start(sock, script);
-	cr_assert(fake);
-	s = qmp_session_new(base, QMP_KIND_QGA, &opt);
-	cr_assert(s);
-	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, ready, &err), 0, "%s", err.desc);
-	cr_assert_eq(tu_run_until(base, &ready->done, WAIT_MS), 0, "ready never called");
-}
-
-static void script_done(void)
-{
-	char why[256];
-
-	cr_assert_eq(fake_qmp_wait(fake, WAIT_MS, why, sizeof(why)), 0, "fake: %s", why);
+	tu_fake_start(&fx, QMP_KIND_QGA, script, &opt, ready, WAIT_MS);
 }
 
 static const char *cmd_name(size_t i)
 {
 	struct json_object *x;
 
-	return json_object_object_get_ex(fake_qmp_command(fake, i), "execute", &x)
+	return json_object_object_get_ex(fake_qmp_command(fx.fake, i), "execute", &x)
 		   ? json_object_get_string(x)
 		   : "(none)";
 }
@@ -69,8 +32,8 @@ static void call_ok(const char *cmd, const char *want_key)
 {
 	struct tu_reply r = {0};
 
-	cr_assert_gt(qmp_call(s, cmd, NULL, 0, tu_reply_fn, &r, NULL), 0);
-	cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0, "%s: no reply", cmd);
+	cr_assert_gt(qmp_call(fx.s, cmd, NULL, 0, tu_reply_fn, &r, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &r.done, WAIT_MS), 0, "%s: no reply", cmd);
 	cr_assert_not(r.failed, "%s: %s: %s", cmd, r.err.cls, r.err.desc);
 	if (want_key)
 		cr_assert(json_object_object_get_ex(r.ret, want_key, NULL), "%s: %s", cmd,
@@ -93,9 +56,9 @@ Test(qga_fake, garbage_before_the_sentinel_is_dropped)
 
 	start(script, 0, &ready);
 	cr_assert_not(ready.failed, "%s", ready.err.desc);
-	cr_assert(qmp_is_ready(s));
+	cr_assert(qmp_is_ready(fx.s));
 	call_ok("guest-info", "version");
-	script_done();
+	tu_fake_done(&fx, WAIT_MS);
 }
 
 Test(qga_fake, stale_sync_reply_is_skipped)
@@ -115,7 +78,7 @@ Test(qga_fake, stale_sync_reply_is_skipped)
 	start(script, 0, &ready);
 	cr_assert_not(ready.failed, "%s", ready.err.desc);
 	call_ok("guest-ping", NULL);
-	script_done();
+	tu_fake_done(&fx, WAIT_MS);
 }
 
 Test(qga_fake, commands_go_one_at_a_time_in_order)
@@ -137,11 +100,11 @@ Test(qga_fake, commands_go_one_at_a_time_in_order)
 	struct tu_reply ra = {0}, rb = {0}, rc = {0};
 
 	start(script, 0, &ready);
-	qmp_call(s, "a", NULL, 0, tu_reply_fn, &ra, NULL);
-	qmp_call(s, "b", NULL, 0, tu_reply_fn, &rb, NULL);
-	qmp_call(s, "c", NULL, 0, tu_reply_fn, &rc, NULL);
-	cr_assert_eq(tu_run_until(base, &rc.done, WAIT_MS), 0);
-	script_done();
+	qmp_call(fx.s, "a", NULL, 0, tu_reply_fn, &ra, NULL);
+	qmp_call(fx.s, "b", NULL, 0, tu_reply_fn, &rb, NULL);
+	qmp_call(fx.s, "c", NULL, 0, tu_reply_fn, &rc, NULL);
+	cr_assert_eq(tu_run_until(fx.base, &rc.done, WAIT_MS), 0);
+	tu_fake_done(&fx, WAIT_MS);
 	cr_assert(ra.done && rb.done);
 	cr_assert_str_eq(json_object_get_string(ra.ret), "ra");
 	cr_assert(rb.failed);
@@ -169,16 +132,16 @@ Test(qga_fake, timeout_then_resync_before_the_next_command)
 	struct tu_reply r = {0}, p = {0};
 
 	start(script, 0, &ready);
-	qmp_call(s, "guest-get-osinfo", NULL, 200, tu_reply_fn, &r, NULL);
-	cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0);
+	qmp_call(fx.s, "guest-get-osinfo", NULL, 200, tu_reply_fn, &r, NULL);
+	cr_assert_eq(tu_run_until(fx.base, &r.done, WAIT_MS), 0);
 	cr_assert(r.failed);
 	cr_assert_str_eq(r.err.cls, QMP_ERR_TIMEOUT);
-	qmp_call(s, "guest-ping", NULL, 0, tu_reply_fn, &p, NULL);
-	cr_assert_eq(tu_run_until(base, &p.done, WAIT_MS), 0);
+	qmp_call(fx.s, "guest-ping", NULL, 0, tu_reply_fn, &p, NULL);
+	cr_assert_eq(tu_run_until(fx.base, &p.done, WAIT_MS), 0);
 	cr_assert_not(p.failed, "%s", p.err.desc);
 	cr_assert_eq(json_object_object_length(p.ret), 0, "got %s",
 		     json_object_to_json_string(p.ret));
-	script_done();
+	tu_fake_done(&fx, WAIT_MS);
 	cr_assert_str_eq(cmd_name(2), "guest-sync-delimited");
 	tu_reply_clear(&p);
 }
@@ -199,9 +162,9 @@ Test(qga_fake, noreply_command_then_resync)
 	struct qmp_error err;
 
 	start(script, 0, &ready);
-	cr_assert_gt(qmp_call_noreply(s, "guest-shutdown", NULL, &err), 0, "%s", err.desc);
+	cr_assert_gt(qmp_call_noreply(fx.s, "guest-shutdown", NULL, &err), 0, "%s", err.desc);
 	call_ok("guest-ping", NULL);
-	script_done();
+	tu_fake_done(&fx, WAIT_MS);
 }
 
 Test(qga_fake, silent_agent_fails_ready_but_later_calls_resync)
@@ -219,11 +182,11 @@ Test(qga_fake, silent_agent_fails_ready_but_later_calls_resync)
 	start(script, 200, &ready);
 	cr_assert(ready.failed);
 	cr_assert_str_eq(ready.err.cls, QMP_ERR_TIMEOUT);
-	cr_assert_not(qmp_is_ready(s));
+	cr_assert_not(qmp_is_ready(fx.s));
 	call_ok("guest-ping", NULL);
-	cr_assert(qmp_is_ready(s));
+	cr_assert(qmp_is_ready(fx.s));
 	cr_assert_eq(ready.done, 1);
-	script_done();
+	tu_fake_done(&fx, WAIT_MS);
 }
 
 Test(qga_fake, queued_command_times_out_without_being_sent)
@@ -240,13 +203,13 @@ Test(qga_fake, queued_command_times_out_without_being_sent)
 	struct tu_reply a = {0}, b = {0};
 
 	start(script, 0, &ready);
-	qmp_call(s, "slow", NULL, 5000, tu_reply_fn, &a, NULL);
-	qmp_call(s, "queued", NULL, 100, tu_reply_fn, &b, NULL);
-	cr_assert_eq(tu_run_until(base, &b.done, WAIT_MS), 0);
+	qmp_call(fx.s, "slow", NULL, 5000, tu_reply_fn, &a, NULL);
+	qmp_call(fx.s, "queued", NULL, 100, tu_reply_fn, &b, NULL);
+	cr_assert_eq(tu_run_until(fx.base, &b.done, WAIT_MS), 0);
 	cr_assert_str_eq(b.err.cls, QMP_ERR_TIMEOUT);
-	cr_assert_eq(tu_run_until(base, &a.done, WAIT_MS), 0);
+	cr_assert_eq(tu_run_until(fx.base, &a.done, WAIT_MS), 0);
 	cr_assert_not(a.failed, "%s", a.err.desc);
-	script_done();
+	tu_fake_done(&fx, WAIT_MS);
 	tu_reply_clear(&a);
 }
 
@@ -260,9 +223,9 @@ Test(qga_fake, disconnect_fails_queued_and_in_flight)
 	struct tu_reply a = {0}, b = {0};
 
 	start(script, 0, &ready);
-	qmp_call(s, "a", NULL, 0, tu_reply_fn, &a, NULL);
-	qmp_call(s, "b", NULL, 0, tu_reply_fn, &b, NULL);
-	cr_assert_eq(tu_run_until(base, &b.done, WAIT_MS), 0);
+	qmp_call(fx.s, "a", NULL, 0, tu_reply_fn, &a, NULL);
+	qmp_call(fx.s, "b", NULL, 0, tu_reply_fn, &b, NULL);
+	cr_assert_eq(tu_run_until(fx.base, &b.done, WAIT_MS), 0);
 	cr_assert_str_eq(a.err.cls, QMP_ERR_DISCONNECTED);
 	cr_assert_str_eq(b.err.cls, QMP_ERR_DISCONNECTED);
 	cr_assert_eq(a.calls + b.calls, 2);
@@ -275,6 +238,6 @@ static void no_event(struct qmp_session *ss, const char *name, struct json_objec
 
 Test(qga_fake, events_are_not_for_agents)
 {
-	s = qmp_session_new(base, QMP_KIND_QGA, NULL);
-	cr_assert_eq(qmp_subscribe(s, no_event, NULL), -1);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QGA, NULL);
+	cr_assert_eq(qmp_subscribe(fx.s, no_event, NULL), -1);
 }

@@ -4,59 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/fakes/qmp-server.h"
-#include "tests/qmp/util.h"
+#include "tests/qmp/fake-env.h"
 
 #define CAPS_OK "{\"return\": {}, \"id\": @LAST@}\r\n"
 #define WAIT_MS 20000
 
-static char *dir;
-static char sock[256];
-static struct event_base *base;
-static struct qmp_session *s;
-static struct fake_qmp *fake;
-
-static void setup(void)
-{
-	dir = tu_tmpdir();
-	cr_assert(dir);
-	snprintf(sock, sizeof(sock), "%s/qmp.sock", dir);
-	base = event_base_new();
-	cr_assert(base);
-}
-
-static void teardown(void)
-{
-	qmp_session_free(s);
-	s = NULL;
-	fake_qmp_free(fake);
-	fake = NULL;
-	event_base_free(base);
-	tu_rmdir(dir);
-	free(dir);
-}
-
-TestSuite(qmp_fake, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(qmp_fake, .init = tu_fake_setup_qmp, .fini = tu_fake_teardown, .timeout = 60);
 
 /* Start the fake with script and connect a session with opt. */
 static void start(const struct fq_step *script, const struct qmp_options *opt,
 		  struct tu_ready *ready)
 {
-	struct qmp_error err;
-
-	fake = fake_qmp_start(sock, script);
-	cr_assert(fake);
-	s = qmp_session_new(base, QMP_KIND_QMP, opt);
-	cr_assert(s);
-	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, ready, &err), 0, "%s", err.desc);
-	cr_assert_eq(tu_run_until(base, &ready->done, WAIT_MS), 0, "ready never called");
-}
-
-static void script_done(void)
-{
-	char why[256];
-
-	cr_assert_eq(fake_qmp_wait(fake, WAIT_MS, why, sizeof(why)), 0, "fake: %s", why);
+	tu_fake_start(&fx, QMP_KIND_QMP, script, opt, ready, WAIT_MS);
 }
 
 static const char *ret_str(struct json_object *ret, const char *key)
@@ -79,12 +38,12 @@ Test(qmp_fake, handshake_negotiates_oob_and_reads_version)
 	start(script, NULL, &ready);
 	cr_assert_not(ready.failed, "%s", ready.err.desc);
 	cr_assert_eq(ready.done, 1);
-	cr_assert(qmp_is_ready(s));
-	cr_assert_str_eq(qmp_version(s), "7.2.22");
-	cr_assert(qmp_has_oob(s));
-	cr_assert(qmp_greeting(s));
-	script_done();
-	struct json_object *caps = fake_qmp_command(fake, 0), *args, *en;
+	cr_assert(qmp_is_ready(fx.s));
+	cr_assert_str_eq(qmp_version(fx.s), "7.2.22");
+	cr_assert(qmp_has_oob(fx.s));
+	cr_assert(qmp_greeting(fx.s));
+	tu_fake_done(&fx, WAIT_MS);
+	struct json_object *caps = fake_qmp_command(fx.fake, 0), *args, *en;
 	cr_assert(json_object_object_get_ex(caps, "arguments", &args));
 	cr_assert(json_object_object_get_ex(args, "enable", &en));
 	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(en, 0)), "oob");
@@ -103,10 +62,10 @@ Test(qmp_fake, no_oob_requested_when_not_offered)
 
 	start(script, NULL, &ready);
 	cr_assert_not(ready.failed, "%s", ready.err.desc);
-	cr_assert_not(qmp_has_oob(s));
-	cr_assert_str_eq(qmp_version(s), "6.0.0");
-	script_done();
-	cr_assert_not(json_object_object_get_ex(fake_qmp_command(fake, 0), "arguments", NULL));
+	cr_assert_not(qmp_has_oob(fx.s));
+	cr_assert_str_eq(qmp_version(fx.s), "6.0.0");
+	tu_fake_done(&fx, WAIT_MS);
+	cr_assert_not(json_object_object_get_ex(fake_qmp_command(fx.fake, 0), "arguments", NULL));
 }
 
 Test(qmp_fake, reply_split_at_every_byte_boundary)
@@ -127,16 +86,16 @@ Test(qmp_fake, reply_split_at_every_byte_boundary)
 
 		start(script, NULL, &ready);
 		cr_assert_not(ready.failed, "split %zu: %s", k, ready.err.desc);
-		cr_assert_gt(qmp_call(s, "query-status", NULL, 0, tu_reply_fn, &r, NULL), 0);
-		cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0, "split %zu: no reply", k);
+		cr_assert_gt(qmp_call(fx.s, "query-status", NULL, 0, tu_reply_fn, &r, NULL), 0);
+		cr_assert_eq(tu_run_until(fx.base, &r.done, WAIT_MS), 0, "split %zu: no reply", k);
 		cr_assert_not(r.failed, "split %zu: %s", k, r.err.desc);
 		cr_assert_str_eq(ret_str(r.ret, "status"), "prelaunch");
-		script_done();
+		tu_fake_done(&fx, WAIT_MS);
 		tu_reply_clear(&r);
-		qmp_session_free(s);
-		s = NULL;
-		fake_qmp_free(fake);
-		fake = NULL;
+		qmp_session_free(fx.s);
+		fx.s = NULL;
+		fake_qmp_free(fx.fake);
+		fx.fake = NULL;
 	}
 }
 
@@ -152,7 +111,7 @@ Test(qmp_fake, one_byte_per_write)
 
 	start(script, NULL, &ready);
 	cr_assert_not(ready.failed, "%s", ready.err.desc);
-	cr_assert_str_eq(qmp_version(s), "7.2.22");
+	cr_assert_str_eq(qmp_version(fx.s), "7.2.22");
 }
 
 struct evrec {
@@ -196,16 +155,16 @@ Test(qmp_fake, several_messages_in_one_write_and_events_between)
 	struct tu_reply r = {0};
 	struct evrec e = {0};
 
-	fake = fake_qmp_start(sock, script);
-	cr_assert(fake);
-	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
-	cr_assert_gt(qmp_subscribe(s, on_ev, &e), 0);
-	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
-	cr_assert_eq(tu_run_until(base, &ready.done, WAIT_MS), 0);
-	cr_assert_gt(qmp_call(s, "cont", NULL, 0, tu_reply_fn, &r, NULL), 0);
-	cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0);
+	fx.fake = fake_qmp_start(fx.sock, script);
+	cr_assert(fx.fake);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
+	cr_assert_gt(qmp_subscribe(fx.s, on_ev, &e), 0);
+	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &ready.done, WAIT_MS), 0);
+	cr_assert_gt(qmp_call(fx.s, "cont", NULL, 0, tu_reply_fn, &r, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &r.done, WAIT_MS), 0);
 	cr_assert_not(r.failed);
-	tu_run_for(base, 100);
+	tu_run_for(fx.base, 100);
 	cr_assert_eq(e.n, 3);
 	cr_assert_str_eq(e.names[0], "RTC_CHANGE");
 	cr_assert_str_eq(e.names[1], "RESUME");
@@ -239,13 +198,13 @@ Test(qmp_fake, unsubscribe_from_inside_a_callback)
 	int once = 0;
 	struct evrec all = {0};
 
-	fake = fake_qmp_start(sock, script);
-	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
-	unsub_handle = qmp_subscribe(s, on_ev_unsub, &once);
-	cr_assert_gt(qmp_subscribe(s, on_ev, &all), unsub_handle);
-	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
-	tu_run_until(base, &ready.done, WAIT_MS);
-	tu_run_for(base, 200);
+	fx.fake = fake_qmp_start(fx.sock, script);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
+	unsub_handle = qmp_subscribe(fx.s, on_ev_unsub, &once);
+	cr_assert_gt(qmp_subscribe(fx.s, on_ev, &all), unsub_handle);
+	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, NULL), 0);
+	tu_run_until(fx.base, &ready.done, WAIT_MS);
+	tu_run_for(fx.base, 200);
 	cr_assert_eq(once, 1);
 	cr_assert_eq(all.n, 2);
 }
@@ -270,13 +229,13 @@ Test(qmp_fake, replies_out_of_order_reach_the_right_callback)
 	int64_t ia, ib, ic;
 
 	start(script, NULL, &ready);
-	ia = qmp_call(s, "a", NULL, 0, tu_reply_fn, &ra, NULL);
-	ib = qmp_call(s, "b", NULL, 0, tu_reply_fn, &rb, NULL);
-	ic = qmp_call(s, "c", NULL, 0, tu_reply_fn, &rc, NULL);
+	ia = qmp_call(fx.s, "a", NULL, 0, tu_reply_fn, &ra, NULL);
+	ib = qmp_call(fx.s, "b", NULL, 0, tu_reply_fn, &rb, NULL);
+	ic = qmp_call(fx.s, "c", NULL, 0, tu_reply_fn, &rc, NULL);
 	cr_assert(ia > 0 && ib > ia && ic > ib, "ids %ld %ld %ld", (long)ia, (long)ib, (long)ic);
-	cr_assert_eq(tu_run_until(base, &rb.done, WAIT_MS), 0);
-	tu_run_until(base, &ra.done, WAIT_MS);
-	tu_run_until(base, &rc.done, WAIT_MS);
+	cr_assert_eq(tu_run_until(fx.base, &rb.done, WAIT_MS), 0);
+	tu_run_until(fx.base, &ra.done, WAIT_MS);
+	tu_run_until(fx.base, &rc.done, WAIT_MS);
 	cr_assert_str_eq(ret_str(ra.ret, "who"), "a");
 	cr_assert_str_eq(ret_str(rc.ret, "who"), "c");
 	cr_assert(rb.failed);
@@ -301,33 +260,20 @@ Test(qmp_fake, commands_before_ready_are_held_then_sent)
 	struct tu_ready ready = {0};
 	struct tu_reply r = {0};
 
-	fake = fake_qmp_start(sock, script);
-	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
-	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
-	cr_assert_gt(qmp_call(s, "query-name", NULL, 0, tu_reply_fn, &r, NULL), 0);
-	cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0);
+	fx.fake = fake_qmp_start(fx.sock, script);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
+	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, NULL), 0);
+	cr_assert_gt(qmp_call(fx.s, "query-name", NULL, 0, tu_reply_fn, &r, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &r.done, WAIT_MS), 0);
 	cr_assert_not(r.failed, "%s", r.err.desc);
 	cr_assert_str_eq(ret_str(r.ret, "name"), "vm");
 	cr_assert_eq(ready.done, 1);
 	tu_reply_clear(&r);
 }
 
-struct closerec {
-	int done;
-	struct qmp_error why;
-};
-
-static void on_close(struct qmp_session *ss, const struct qmp_error *why, void *arg)
-{
-	struct closerec *c = arg;
-
-	c->done++;
-	c->why = *why;
-}
-
 /* Ready session, one command pending, then the fake does `fault`. */
 static void fault_with_pending(const char *fault, const struct qmp_options *opt, struct tu_reply *r,
-			       struct closerec *c, int close_after)
+			       struct tu_close *c, int close_after)
 {
 	const struct fq_step script[] = {
 	    {FQ_SEND, FQ_GREETING},
@@ -340,29 +286,29 @@ static void fault_with_pending(const char *fault, const struct qmp_options *opt,
 	};
 	struct tu_ready ready = {0};
 
-	fake = fake_qmp_start(sock, script);
-	s = qmp_session_new(base, QMP_KIND_QMP, opt);
-	qmp_on_close(s, on_close, c);
-	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
-	tu_run_until(base, &ready.done, WAIT_MS);
+	fx.fake = fake_qmp_start(fx.sock, script);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, opt);
+	qmp_on_close(fx.s, tu_close_fn, c);
+	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, NULL), 0);
+	tu_run_until(fx.base, &ready.done, WAIT_MS);
 	cr_assert_not(ready.failed, "%s", ready.err.desc);
-	cr_assert_gt(qmp_call(s, "query-status", NULL, 0, tu_reply_fn, r, NULL), 0);
-	cr_assert_eq(tu_run_until(base, &r->done, WAIT_MS), 0, "pending command never failed");
-	tu_run_until(base, &c->done, WAIT_MS);
+	cr_assert_gt(qmp_call(fx.s, "query-status", NULL, 0, tu_reply_fn, r, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &r->done, WAIT_MS), 0, "pending command never failed");
+	tu_run_until(fx.base, &c->done, WAIT_MS);
 	cr_assert_eq(r->calls, 1);
 	cr_assert(r->failed);
 	cr_assert_eq(c->done, 1, "close callback called %d times", c->done);
-	cr_assert_not(qmp_is_ready(s));
+	cr_assert_not(qmp_is_ready(fx.s));
 	/* the session refuses new commands cleanly */
 	struct qmp_error err;
-	cr_assert_eq(qmp_call(s, "x", NULL, 0, tu_reply_fn, r, &err), -1);
+	cr_assert_eq(qmp_call(fx.s, "x", NULL, 0, tu_reply_fn, r, &err), -1);
 	cr_assert_str_eq(err.cls, QMP_ERR_DISCONNECTED);
 }
 
 Test(qmp_fake, close_mid_message_fails_pending)
 {
 	struct tu_reply r = {0};
-	struct closerec c = {0};
+	struct tu_close c = {0};
 
 	fault_with_pending("{\"return\": {\"status\": \"runn", NULL, &r, &c, 1);
 	cr_assert_str_eq(r.err.cls, QMP_ERR_DISCONNECTED);
@@ -373,7 +319,7 @@ Test(qmp_fake, oversized_message_disconnects)
 {
 	struct qmp_options opt = {.max_message = 4096};
 	struct tu_reply r = {0};
-	struct closerec c = {0};
+	struct tu_close c = {0};
 	char *big = malloc(10000);
 
 	strcpy(big, "{\"return\": {\"x\": \"");
@@ -389,7 +335,7 @@ Test(qmp_fake, oversized_message_disconnects)
 Test(qmp_fake, invalid_utf8_is_a_protocol_error)
 {
 	struct tu_reply r = {0};
-	struct closerec c = {0};
+	struct tu_close c = {0};
 
 	fault_with_pending("{\"return\": {\"s\": \"\xc3\x28\"}, \"id\": @LAST@}", NULL, &r, &c, 0);
 	cr_assert_str_eq(r.err.cls, QMP_ERR_PROTOCOL);
@@ -399,7 +345,7 @@ Test(qmp_fake, invalid_utf8_is_a_protocol_error)
 Test(qmp_fake, invalid_json_is_a_protocol_error)
 {
 	struct tu_reply r = {0};
-	struct closerec c = {0};
+	struct tu_close c = {0};
 
 	fault_with_pending("{\"return\": {\"s\": tru}, \"id\": @LAST@}", NULL, &r, &c, 0);
 	cr_assert_str_eq(r.err.cls, QMP_ERR_PROTOCOL);
@@ -408,7 +354,7 @@ Test(qmp_fake, invalid_json_is_a_protocol_error)
 Test(qmp_fake, non_object_message_is_a_protocol_error)
 {
 	struct tu_reply r = {0};
-	struct closerec c = {0};
+	struct tu_close c = {0};
 
 	fault_with_pending("[1, 2]", NULL, &r, &c, 0);
 	cr_assert_str_eq(r.err.cls, QMP_ERR_PROTOCOL);
@@ -434,19 +380,19 @@ Test(qmp_fake, never_answers_times_out_and_late_reply_is_ignored)
 
 	start(script, NULL, &ready);
 	gettimeofday(&t0, NULL);
-	cr_assert_gt(qmp_call(s, "query-status", NULL, 150, tu_reply_fn, &r, NULL), 0);
-	cr_assert_gt(qmp_call(s, "query-name", NULL, 5000, tu_reply_fn, &r2, NULL), 0);
-	cr_assert_eq(tu_run_until(base, &r.done, WAIT_MS), 0);
+	cr_assert_gt(qmp_call(fx.s, "query-status", NULL, 150, tu_reply_fn, &r, NULL), 0);
+	cr_assert_gt(qmp_call(fx.s, "query-name", NULL, 5000, tu_reply_fn, &r2, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &r.done, WAIT_MS), 0);
 	gettimeofday(&t1, NULL);
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
 	cr_assert(r.failed);
 	cr_assert_str_eq(r.err.cls, QMP_ERR_TIMEOUT);
 	cr_assert(ms >= 140 && ms < 5000, "timeout after %ld ms", ms);
-	cr_assert_eq(tu_run_until(base, &r2.done, WAIT_MS), 0);
+	cr_assert_eq(tu_run_until(fx.base, &r2.done, WAIT_MS), 0);
 	cr_assert_not(r2.failed, "%s", r2.err.desc);
 	cr_assert_str_eq(ret_str(r2.ret, "name"), "n");
 	cr_assert_eq(r.calls, 1);
-	cr_assert(qmp_is_ready(s));
+	cr_assert(qmp_is_ready(fx.s));
 	tu_reply_clear(&r2);
 }
 
@@ -472,23 +418,23 @@ Test(qmp_fake, bad_greeting_and_refused_caps_fail_ready)
 	    {FQ_END},
 	};
 	struct tu_ready ready = {0};
-	struct closerec c = {0};
+	struct tu_close c = {0};
 
 	start(bad, NULL, &ready);
 	cr_assert(ready.failed);
 	cr_assert_str_eq(ready.err.cls, QMP_ERR_PROTOCOL);
-	qmp_session_free(s);
-	fake_qmp_free(fake);
+	qmp_session_free(fx.s);
+	fake_qmp_free(fx.fake);
 
 	memset(&ready, 0, sizeof(ready));
-	fake = fake_qmp_start(sock, refused);
-	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
-	qmp_on_close(s, on_close, &c);
-	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, NULL), 0);
-	tu_run_until(base, &ready.done, WAIT_MS);
+	fx.fake = fake_qmp_start(fx.sock, refused);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
+	qmp_on_close(fx.s, tu_close_fn, &c);
+	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, NULL), 0);
+	tu_run_until(fx.base, &ready.done, WAIT_MS);
 	cr_assert(ready.failed);
 	cr_assert_str_eq(ready.err.cls, "GenericError");
-	tu_run_for(base, 50);
+	tu_run_for(fx.base, 50);
 	cr_assert_eq(ready.done, 1);
 	cr_assert_eq(c.done, 0, "close must not follow a failed ready");
 }
@@ -499,17 +445,17 @@ Test(qmp_fake, connect_errors_are_immediate)
 	struct tu_ready ready = {0};
 	char longp[200];
 
-	s = qmp_session_new(base, QMP_KIND_QMP, NULL);
-	cr_assert_eq(qmp_connect(s, sock, tu_ready_fn, &ready, &err), -1);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
+	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, &err), -1);
 	cr_assert_str_eq(err.cls, QMP_ERR_CONNECT);
-	cr_assert(strstr(err.desc, sock), "%s", err.desc);
+	cr_assert(strstr(err.desc, fx.sock), "%s", err.desc);
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[sizeof(longp) - 1] = 0;
-	cr_assert_eq(qmp_connect(s, longp, tu_ready_fn, &ready, &err), -1);
+	cr_assert_eq(qmp_connect(fx.s, longp, tu_ready_fn, &ready, &err), -1);
 	cr_assert_eq(ready.done, 0);
-	cr_assert_eq(qmp_call(s, "x", json_object_new_object(), 0, NULL, NULL, &err), -1);
-	cr_assert_eq(qmp_call(s, "x", json_object_new_array(), 0, NULL, NULL, &err), -1);
-	cr_assert_eq(qmp_call_raw(s, json_object_new_string("x"), 0, NULL, NULL, &err), -1);
+	cr_assert_eq(qmp_call(fx.s, "x", json_object_new_object(), 0, NULL, NULL, &err), -1);
+	cr_assert_eq(qmp_call(fx.s, "x", json_object_new_array(), 0, NULL, NULL, &err), -1);
+	cr_assert_eq(qmp_call_raw(fx.s, json_object_new_string("x"), 0, NULL, NULL, &err), -1);
 }
 
 static void free_in_callback(struct qmp_session *ss, struct json_object *ret,
@@ -519,7 +465,7 @@ static void free_in_callback(struct qmp_session *ss, struct json_object *ret,
 
 	if ((*n)++ == 0) {
 		qmp_session_free(ss); /* fails the other pending commands now */
-		s = NULL;
+		fx.s = NULL;
 	}
 }
 
@@ -538,9 +484,9 @@ Test(qmp_fake, freeing_the_session_from_a_callback)
 	int n = 0;
 
 	start(script, NULL, &ready);
-	qmp_call(s, "a", NULL, 0, free_in_callback, &n, NULL);
-	qmp_call(s, "b", NULL, 0, free_in_callback, &n, NULL);
-	tu_run_for(base, 300);
+	qmp_call(fx.s, "a", NULL, 0, free_in_callback, &n, NULL);
+	qmp_call(fx.s, "b", NULL, 0, free_in_callback, &n, NULL);
+	tu_run_for(fx.base, 300);
 	cr_assert_eq(n, 2, "every command's callback runs exactly once (%d)", n);
 }
 
@@ -560,12 +506,12 @@ Test(qmp_fake, raw_call_replaces_the_callers_id)
 	start(script, NULL, &ready);
 	struct json_object *raw =
 	    json_tokener_parse("{\"execute\": \"query-status\", \"id\": \"x\"}");
-	int64_t id = qmp_call_raw(s, raw, 0, tu_reply_fn, &r, NULL);
+	int64_t id = qmp_call_raw(fx.s, raw, 0, tu_reply_fn, &r, NULL);
 	cr_assert_gt(id, 0);
-	tu_run_until(base, &r.done, WAIT_MS);
+	tu_run_until(fx.base, &r.done, WAIT_MS);
 	cr_assert_str_eq(ret_str(r.ret, "status"), "running");
-	script_done();
-	struct json_object *sent = fake_qmp_command(fake, 1), *sid;
+	tu_fake_done(&fx, WAIT_MS);
+	struct json_object *sent = fake_qmp_command(fx.fake, 1), *sid;
 	cr_assert(json_object_object_get_ex(sent, "id", &sid));
 	cr_assert_eq(json_object_get_int64(sid), id);
 	tu_reply_clear(&r);

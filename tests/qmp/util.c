@@ -95,3 +95,11 @@ void tu_ready_fn(struct qmp_session *s, const struct qmp_error *err, void *arg)
 		r->err = *err;
 	}
 }
+
+void tu_close_fn(struct qmp_session *s, const struct qmp_error *why, void *arg)
+{
+	struct tu_close *c = arg;
+
+	c->done++;
+	c->why = *why;
+}

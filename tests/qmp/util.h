@@ -35,4 +35,11 @@ struct tu_ready {
 };
 void tu_ready_fn(struct qmp_session *s, const struct qmp_error *err, void *arg);
 
+/* What a close callback saw (qmp_on_close(s, tu_close_fn, &rec)). */
+struct tu_close {
+	int done;
+	struct qmp_error why;
+};
+void tu_close_fn(struct qmp_session *s, const struct qmp_error *why, void *arg);
+
 #endif

@@ -18,40 +18,11 @@
 
 #include "src/snapshot.h"
 #include "src/template.h"
-#include "tests/snapshot/svm.h"
+#include "tests/snapshot/snaptest.h"
 
 #define NVM 3
 
-static char sdir[64];
-static struct event_base *base;
-
-struct res {
-	int done;
-	char err[1024];
-	struct snap_stats st;
-};
-
-static void on_done(const struct snap_stats *st, const char *err, void *arg)
-{
-	struct res *r = arg;
-
-	r->done = 1;
-	r->st = *st;
-	snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
-}
-
-struct refres {
-	int done;
-	struct snap_refresh_result r;
-};
-
-static void on_refresh(const struct snap_refresh_result *r, void *arg)
-{
-	struct refres *f = arg;
-
-	f->r = *r;
-	f->done = 1;
-}
+static struct st_env env;
 
 struct ipres {
 	int done;
@@ -109,72 +80,35 @@ static int ssh_banner(int port, char *buf, size_t len)
 
 static void setup(void)
 {
-	if (!svm_guest_dir() || system("command -v qemu-system-x86_64 >/dev/null") != 0)
+	if (!st_have_guest())
 		cr_skip_test("no qemu or no test guest ($VMSUP_GUEST_DIR)");
-	strcpy(sdir, "/tmp/vmsnap-guest-XXXXXX");
-	cr_assert_not_null(mkdtemp(sdir));
-	base = event_base_new();
+	cr_assert_eq(st_env_init(&env, "guest"), 0);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sdir);
-	if (sdir[0])
-		cr_expect_eq(system(cmd), 0);
-	if (base)
-		event_base_free(base);
+	cr_expect_eq(st_env_fini(&env), 0);
 }
 
 TestSuite(guest, .init = setup, .fini = teardown, .timeout = 900);
 
 Test(guest, template_restores_three_vms)
 {
-	static const struct svm_opts opts = {.vmgenid = 1};
-	struct svm tv, vm[NVM];
-	struct tmpl_new tn;
+	static const struct th_opts opts = {.vmgenid = 1};
+	struct th_guest tv, vm[NVM];
 	struct tmpl *t;
-	struct snap_save_opts so = {.timeout_ms = 300000};
-	struct res save = {0}, rr[NVM] = {{0}};
-	struct refres ref[NVM] = {{0}};
-	struct json_object *dc, *meta;
+	struct st_res save, rr[NVM];
+	struct st_refres ref[NVM] = {{0}};
 	char *err = NULL, *out = NULL, rnd[NVM][64];
 	int st, fd[NVM], ready;
 	double t0, t_loaded[NVM];
 
 	/* --- template --- */
-	cr_assert_eq(svm_prepare(&tv, &opts), 0);
-	cr_assert_eq(svm_spawn(&tv, base, 0, -1, 1), 0, "qemu did not start");
-	cr_assert_eq(svm_wait_agent(&tv, 240000), 0, "template guest agent never answered");
-	/*
-	 * Save only once the guest's crng is initialised: a template saved
-	 * before that makes every restored VM gather its own entropy (slow,
-	 * getrandom blocks), and the vmgenid reseed below only happens (and is
-	 * only logged) on a ready crng. Nothing in the idle test guest asks for
-	 * randomness, so under TCG the crng only initialises minutes after boot:
-	 * a blocking read of /dev/random makes the kernel generate jitter
-	 * entropy at once (try_to_generate_entropy).
-	 */
-	for (int i = 0; i < 120; i++) {
-		free(out);
-		out = NULL;
-		cr_assert_eq(
-		    svm_sh(&tv, "head -c1 /dev/random >/dev/null; dmesg | grep -c 'crng init done'",
-			   &out, &st, 120000),
-		    0);
-		if (atoi(out) > 0)
-			break;
-		sleep(1);
-	}
-	cr_assert_gt(atoi(out), 0, "guest crng never initialised");
-	free(out);
-	out = NULL;
-	cr_assert_eq(tmpl_begin(sdir, "base", &tn, &err), 0, "%s", err);
-	so.state_path = tn.state_path;
-	cr_assert_not_null(snap_save(base, tv.qmp, &so, on_done, &save, &err), "%s", err);
-	svm_run_until(base, &save.done, 310000);
-	cr_assert(save.done && !save.err[0], "save: %s", save.err);
+	cr_assert_eq(th_guest_boot(&tv, env.base, &opts, NULL), 0, "qemu did not start");
+	cr_assert_eq(th_guest_wait_agent(&tv, 240000), 0, "template guest agent never answered");
+	/* see st_wait_crng: the reseed checked below needs a ready crng */
+	cr_assert_eq(st_wait_crng(&tv, &err), 0, "%s", err);
+	cr_assert_eq(st_save_template(&env, &tv, "base", 300000, &save, &err), 0, "%s", err);
 	cr_log_info("saved: %.0f ms (qemu %.0f ms), file %llu bytes, RAM %llu, zero pages %llu, "
 		    "normal pages %llu",
 		    save.st.wall_ms, save.st.qemu_ms, (unsigned long long)save.st.file_bytes,
@@ -185,47 +119,38 @@ Test(guest, template_restores_three_vms)
 	cr_expect_gt(save.st.ram_zero_pages, 0);
 	cr_expect_lt(save.st.file_bytes, save.st.ram_total);
 	cr_expect_lt(save.st.file_bytes, (save.st.ram_normal_pages + 2048) * 4096);
-	dc = snap_devconfig((const char *const *)tv.argv, &err);
-	cr_assert_not_null(dc, "%s", err);
-	meta = tmpl_meta_new("base", qmp_version(tv.qmp), NULL, dc, NULL, &save.st);
-	cr_assert_eq(tmpl_commit(&tn, meta, &err), 0, "%s", err);
-	json_object_put(meta);
-	json_object_put(dc);
-	svm_stop(&tv);
+	th_guest_stop(&tv);
 
 	/* --- three restores at once: VM 0 through exec:cat, the others through fd:3 --- */
-	t = tmpl_open(sdir, "base", &err);
+	t = tmpl_open(env.sdir, "base", &err);
 	cr_assert_not_null(t, "%s", err);
-	t0 = svm_now_ms();
+	t0 = th_now_ms();
 	for (int i = 0; i < NVM; i++) {
-		struct snap_restore_opts ro = {.state_path = t->state_path,
-					       .state_fd = i ? 3 : -1,
-					       .timeout_ms = 300000,
-					       .resume = 1};
-		struct svm_opts o = opts;
-		o.mac = t->mac; /* the guest's NIC state carries the template's MAC */
-		cr_assert_eq(svm_prepare(&vm[i], &o), 0);
+		struct th_opts o;
+
+		fd[i] = i ? open(t->state_path, O_RDONLY | O_CLOEXEC) : -1;
+		o = st_restore_opts(&opts, t->mac, fd[i]);
+		cr_assert_eq(th_guest_prepare(&vm[i], &o), 0);
 		cr_assert_eq(
-		    tmpl_check_vm(t, t->qemu_version, (const char *const *)vm[i].argv, &err), 0,
+		    tmpl_check_vm(t, t->qemu_version, (const char *const *)vm[i].vm.argv, &err), 0,
 		    "%s", err);
-		fd[i] = i ? open(t->state_path, O_RDONLY) : -1;
-		cr_assert_eq(svm_spawn(&vm[i], base, 1, fd[i], 0), 0, "qemu %d did not start", i);
+		cr_assert_eq(st_restore_begin(&env, &vm[i], t->state_path, 300000, &rr[i], &err), 0,
+			     "qemu %d: %s", i, err);
 		if (fd[i] >= 0)
 			close(fd[i]);
-		cr_assert_not_null(snap_restore(base, vm[i].qmp, &ro, on_done, &rr[i], &err), "%s",
-				   err);
 	}
 	for (int i = 0; i < NVM; i++) {
 		char *tail;
-		svm_run_until(base, &rr[i].done, 310000);
-		t_loaded[i] = svm_now_ms() - t0;
-		tail = snap_stderr_tail(vm[i].errlog, 400);
+		th_run_until(env.base, &rr[i].done, 310000);
+		t_loaded[i] = th_now_ms() - t0;
+		tail = snap_stderr_tail(vm[i].vm.qemu_log, 400);
 		cr_assert(rr[i].done && !rr[i].err[0], "restore %d: %s | qemu: %s", i, rr[i].err,
 			  tail);
 		free(tail);
 	}
 	for (int i = 0; i < NVM; i++) {
-		cr_assert_eq(svm_wait_agent(&vm[i], 120000), 0, "agent %d silent after restore", i);
+		cr_assert_eq(th_guest_wait_agent(&vm[i], 120000), 0,
+			     "agent %d silent after restore", i);
 		cr_log_info("VM %d: loaded at %.0f ms, agent at %.0f ms after the first spawn", i,
 			    t_loaded[i], vm[i].t_agent - t0);
 	}
@@ -233,8 +158,9 @@ Test(guest, template_restores_three_vms)
 
 	/* --- RNG state before the refresh (see the comment at the reseed check) --- */
 	for (int i = 0; i < NVM; i++) {
-		cr_assert_eq(svm_sh(&vm[i], "head -c16 /dev/urandom | od -An -tx1 | tr -d ' \\n'",
-				    &out, &st, 60000),
+		cr_assert_eq(th_guest_sh(&vm[i],
+					 "head -c16 /dev/urandom | od -An -tx1 | tr -d ' \\n'",
+					 &out, &st, 60000),
 			     0);
 		snprintf(rnd[i], sizeof(rnd[i]), "%s", out);
 		free(out);
@@ -243,10 +169,11 @@ Test(guest, template_restores_three_vms)
 
 	/* --- per-VM refresh, all three at once --- */
 	for (int i = 0; i < NVM; i++)
-		cr_assert_not_null(snap_refresh(base, vm[i].agent, 64, on_refresh, &ref[i], &err),
-				   "%s", err);
+		cr_assert_not_null(
+		    snap_refresh(env.base, vm[i].agent, 64, st_on_refresh, &ref[i], &err), "%s",
+		    err);
 	for (int i = 0; i < NVM; i++) {
-		svm_run_until(base, &ref[i].done, 120000);
+		th_run_until(env.base, &ref[i].done, 120000);
 		cr_assert(ref[i].done, "refresh %d never finished", i);
 		cr_log_info("VM %d refresh: %.0f ms, time_set %d (%s), skew %.1f ms, reseeded %d "
 			    "(%zu bytes) %s",
@@ -259,7 +186,8 @@ Test(guest, template_restores_three_vms)
 	}
 
 	/* --- each VM: agent, network, ssh port, files, clock, RNG --- */
-	cr_assert_eq(svm_sh(&vm[0], "echo mine > /root/only-in-vm0 && sync", NULL, &st, 60000), 0);
+	cr_assert_eq(th_guest_sh(&vm[0], "echo mine > /root/only-in-vm0 && sync", NULL, &st, 60000),
+		     0);
 	cr_expect_eq(st, 0);
 	for (int i = 0; i < NVM; i++) {
 		struct ipres ip = {0};
@@ -268,7 +196,7 @@ Test(guest, template_restores_three_vms)
 		int64_t host_ns;
 
 		cr_assert_eq(agent_get_ip(vm[i].agent, 60000, on_ip, &ip), 0);
-		svm_run_until(base, &ip.done, 70000);
+		th_run_until(env.base, &ip.done, 70000);
 		cr_expect(ip.done && ip.ip[0],
 			  "VM %d: no address from "
 			  "guest-network-get-interfaces",
@@ -276,13 +204,13 @@ Test(guest, template_restores_three_vms)
 		cr_expect_gt(ip.nifaces, 0);
 		cr_log_info("VM %d: ip %s, %d interfaces", i, ip.ip, ip.nifaces);
 
-		cr_expect_eq(ssh_banner(vm[i].ssh_port, banner, sizeof(banner)), 0,
-			     "VM %d: nothing on its ssh port %d", i, vm[i].ssh_port);
+		cr_expect_eq(ssh_banner(vm[i].vm.ssh_port, banner, sizeof(banner)), 0,
+			     "VM %d: nothing on its ssh port %d", i, vm[i].vm.ssh_port);
 		cr_expect_not_null(strstr(banner, "SSH-2.0"), "VM %d banner: %s", i, banner);
 		for (int j = 0; j < i; j++)
-			cr_expect_neq(vm[i].ssh_port, vm[j].ssh_port);
+			cr_expect_neq(vm[i].vm.ssh_port, vm[j].vm.ssh_port);
 
-		cr_assert_eq(svm_sh(&vm[i], "test -e /root/only-in-vm0", NULL, &st, 60000), 0);
+		cr_assert_eq(th_guest_sh(&vm[i], "test -e /root/only-in-vm0", NULL, &st, 60000), 0);
 		cr_expect_eq(st, i == 0 ? 0 : 1, "VM %d: file written in VM 0 %s", i,
 			     i == 0 ? "missing" : "visible");
 
@@ -294,7 +222,7 @@ Test(guest, template_restores_three_vms)
 			cr_assert_geq(
 			    agent_call(vm[i].agent, "guest-get-time", NULL, 30000, on_gt, &g, &qe),
 			    0);
-			svm_run_until(base, &g.done, 40000);
+			th_run_until(env.base, &g.done, 40000);
 			clock_gettime(CLOCK_REALTIME, &ts);
 			host_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 			cr_assert(g.done && g.ok, "VM %d: guest-get-time failed", i);
@@ -312,10 +240,11 @@ Test(guest, template_restores_three_vms)
 		 * got a new generation ID from this qemu and the guest's
 		 * driver reseeded the crng at once.
 		 */
-		cr_assert_eq(svm_sh(&vm[i],
-				    "dmesg | grep -c 'crng reseeded due to virtual machine fork'",
-				    &out, &st, 60000),
-			     0);
+		cr_assert_eq(
+		    th_guest_sh(&vm[i],
+				"dmesg | grep -c 'crng reseeded due to virtual machine fork'", &out,
+				&st, 60000),
+		    0);
 		cr_expect_gt(atoi(out), 0, "VM %d: no vmgenid reseed in dmesg", i);
 		free(out);
 		out = NULL;
@@ -326,6 +255,6 @@ Test(guest, template_restores_three_vms)
 	}
 	ready = 1;
 	for (int i = 0; i < NVM; i++)
-		svm_stop(&vm[i]);
+		th_guest_stop(&vm[i]);
 	cr_expect(ready);
 }
