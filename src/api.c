@@ -1,4 +1,7 @@
 #include "src/api.h"
+#include "src/api-guest.h"
+#include "src/api-limits.h"
+#include "src/api-template.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -217,6 +220,7 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/x-ndjson");
 	evhttp_send_reply_start(req, 200, "OK");
+	api_limits_count_stream(api->sup, req);
 	evhttp_connection_set_closecb(s->evcon, on_stream_close, s);
 	no_timeouts(s->evcon);
 }
@@ -390,15 +394,18 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 			send_error(req, 405, "MethodNotAllowed", "%s: use PUT", method_name(m));
 			return;
 		}
-		send_error(req, 501, "NotImplemented", "%s limits are not available yet", action);
+		if (read_body(req, &body))
+			return;
+		api_limits_put(api->sup, req, name, action, body);
+		json_object_put(body);
 		return;
 	}
-	if (!strcmp(action, "ip") || !strcmp(action, "exec")) {
-		if (!vmsup_find(api->sup, name)) {
-			send_error(req, 404, "NotFound", "no VM named '%s'", name);
-			return;
-		}
-		send_error(req, 503, "AgentNotReady", "agent not ready");
+	if (!strcmp(action, "ip")) {
+		vmsup_api_guest_ip(api->sup, req, name, query);
+		return;
+	}
+	if (!strcmp(action, "exec")) {
+		vmsup_api_guest_exec(api->sup, req, name);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
@@ -456,6 +463,7 @@ static void route(struct evhttp_request *req, void *arg)
 	int n = 0;
 
 	TAILQ_INIT(&query);
+	api_limits_count_on_complete(api->sup, req);
 	if (!peer_ok(api, req)) {
 		send_error(req, 403, "PermissionDenied", "peer is neither root nor in api_group");
 		return;
@@ -476,7 +484,10 @@ static void route(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	if (n == 1 && !strcmp(seg[0], "metrics")) {
-		send_error(req, 404, "NotFound", "metrics are not wired in yet");
+		if (m != EVHTTP_REQ_GET)
+			send_error(req, 405, "MethodNotAllowed", "%s: use GET", method_name(m));
+		else
+			api_limits_metrics(api->sup, req);
 		goto out;
 	}
 	if (n < 2 || strcmp(seg[0], "v1")) {
@@ -524,6 +535,8 @@ static void route(struct evhttp_request *req, void *arg)
 			send_error(req, 405, "MethodNotAllowed", "%s: use GET or POST",
 				   method_name(m));
 		}
+	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "templates")) {
+		api_template_route(api->sup, req, n == 3 ? seg[2] : NULL);
 	} else if ((n == 3 || n == 4) && !strcmp(seg[1], "vms")) {
 		route_vm(api, req, seg[2], n == 4 ? seg[3] : NULL, &query);
 	} else {
@@ -638,6 +651,7 @@ void vmsup_api_free(struct vmsup_api *api)
 {
 	if (!api)
 		return;
+	api_template_teardown();
 	vmsup_api_stop_accepting(api);
 	while (api->streams) {
 		struct stream *s = api->streams;

@@ -51,6 +51,8 @@ static const struct key keys[] = {
     {"api_group", K_STR, S(api_group), 0, 0},
     {"memory_floor_mib", K_UINT, S(memory_floor_mib), 1, 1048576},
     {"mem_overhead_mib", K_UINT, S(mem_overhead_mib), 0, 1048576},
+    {"restart_burst", K_UINT, S(restart_burst), 1, 1000},
+    {"restart_interval_s", K_UINT, S(restart_interval_s), 1, 86400},
     {"log_level", K_LEVEL, S(log_level), 0, 0},
     {"log_format", K_FORMAT, S(log_format), 0, 0},
 };
@@ -80,6 +82,8 @@ int vmsup_config_init(struct vmsup_config *c, char **err)
 	c->max_vms = 256;
 	c->memory_floor_mib = 64;
 	c->mem_overhead_mib = 256;
+	c->restart_burst = 5;
+	c->restart_interval_s = 60;
 	c->log_level = VMSUP_LOG_INFO;
 	c->log_format = VMSUP_LOG_TEXT;
 	if (set_str(&c->socket, RUNSTATEDIR "/vmsupd/api.sock", err) ||

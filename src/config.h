@@ -25,6 +25,8 @@ struct vmsup_config {
 	char *api_group; /* NULL = root only */
 	unsigned memory_floor_mib;
 	unsigned mem_overhead_mib;
+	unsigned restart_burst;	     /* automatic restarts allowed per interval */
+	unsigned restart_interval_s; /* ... this window (StartLimitIntervalSec) */
 	int log_level;	/* enum vmsup_log_level */
 	int log_format; /* enum vmsup_log_format */
 };

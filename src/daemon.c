@@ -9,12 +9,16 @@
 #include "src/api.h"
 #include "src/err.h"
 #include "src/log.h"
+#include "src/reattach.h"
 #include "src/supervisor.h"
+#include "src/vm-agent.h"
+#include "src/vm-limits.h"
 
 struct daemon {
 	struct event_base *base;
 	struct vmsup *sup;
 	struct vmsup_api *api;
+	struct vm_limits *limits;
 	int stopping;
 };
 
@@ -62,6 +66,21 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	}
 	if (!(d.sup = vmsup_new(d.base, cfg, err)))
 		goto out;
+	{
+		char *warn = NULL;
+		if (vm_limits_new(&d.limits, cfg, &warn, err))
+			goto out;
+		if (warn)
+			LOG_W(NULL, "%s", warn);
+		free(warn);
+		vmsup_set_limits(d.sup, d.limits);
+	}
+	/* after vmsup_new: the state dir, where the key may be generated, exists */
+	vm_agent_setup(d.base, cfg);
+	/* VMs of a previous run (even one ended by SIGKILL) carry on; after
+	 * the limits and agent modules, whose hooks they go through */
+	if (vm_reattach_all(d.sup, err))
+		goto out;
 	if (!(d.api = vmsup_api_new(d.base, d.sup, cfg->socket, cfg->api_group, err)))
 		goto out;
 	if (ready_fd >= 0) {
@@ -78,6 +97,8 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 out:
 	vmsup_api_free(d.api);
 	vmsup_free(d.sup);
+	vm_limits_free(d.limits); /* after the VMs: their QMP replies count into it */
+	vm_agent_teardown();
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)

@@ -12,7 +12,16 @@ src_libvmsup_la_SOURCES = \
 	src/statefile.c src/statefile.h src/hooks.c src/hooks.h \
 	src/supervisor.c src/supervisor.h src/api.c src/api.h \
 	src/daemon.c src/daemon.h
+# reattach after a daemon restart, restart policies (issue 9)
+src_libvmsup_la_SOURCES += src/reattach.c src/reattach.h src/restart.c src/restart.h
 src_libvmsup_la_LIBADD = qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
+# the guest agent wired into the daemon (hooks, status, GET ip, POST exec)
+src_libvmsup_la_SOURCES += src/vm-agent.c src/vm-agent.h src/api-guest.c src/api-guest.h
+src_libvmsup_la_LIBADD += src/libvmagent.la
+# limits (cgroups, balloon, CPU quota, pinning) and GET /metrics (issues 5, 11)
+src_libvmsup_la_SOURCES += src/vm-limits.c src/vm-limits.h src/vm-stats.c src/vm-stats.h \
+	src/api-limits.c src/api-limits.h
+src_libvmsup_la_LIBADD += src/libvmcg.la src/libvmmetrics.la
 
 sbin_PROGRAMS += src/vmsupd
 src_vmsupd_SOURCES = src/vmsupd.c

@@ -23,8 +23,12 @@
 #include "src/hooks.h"
 #include "src/log.h"
 #include "src/probe.h"
+#include "src/reattach.h"
+#include "src/restart.h"
 #include "src/spawn.h"
 #include "src/statefile.h"
+#include "src/vm-stats.h"
+#include "src/vm-template.h"
 
 #define CONNECT_RETRY_MS 2
 #define CONNECT_DEADLINE 20.0 /* s: qemu creates its monitor socket early */
@@ -75,6 +79,7 @@ struct vmsup {
 	int next_sub;
 	int emitting;
 	bool shutting_down;
+	struct vm_limits *limits; /* limits + metrics module, NULL = off */
 	void (*shutdown_done)(void *);
 	void *shutdown_arg;
 };
@@ -488,36 +493,45 @@ static void drop_qmp(struct vm *vm)
 	}
 }
 
+/* "signal 9", "status 1", or "exit status unknown" (a reattached qemu) */
+static const char *exit_what(const struct vm *vm, char *buf, size_t size)
+{
+	if (vm->exit_signal >= 0)
+		snprintf(buf, size, "signal %d", vm->exit_signal);
+	else if (vm->exit_code >= 0)
+		snprintf(buf, size, "status %d", vm->exit_code);
+	else
+		snprintf(buf, size, "exit status unknown");
+	return buf;
+}
+
+/* status: as from waitpid, or -1 when unknown (not our child) */
 static void process_gone(struct vm *vm, int status)
 {
 	enum vm_state to;
+	char what[32];
 
 	drop_qmp(vm);
 	if (vm->stop_timer) {
 		event_free(vm->stop_timer);
 		vm->stop_timer = NULL;
 	}
-	vm->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	vm->exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+	vm->exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	vm->exit_signal = status != -1 && WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+	exit_what(vm, what, sizeof(what));
 	free(vm->log_tail);
 	vm->log_tail = read_tail(vm->qemu_log);
 	if (vm->start_failed || (!vm->qmp_ready_once && !vm->kill_requested)) {
 		to = VM_FAILED;
 		if (!vm->error)
-			set_error(vm, "qemu exited during start-up (%s %d)",
-				  vm->exit_signal >= 0 ? "signal" : "status",
-				  vm->exit_signal >= 0 ? vm->exit_signal : vm->exit_code);
+			set_error(vm, "qemu exited during start-up (%s)", what);
 	} else if (vm->shutdown_seen || vm->kill_requested) {
 		to = VM_STOPPED;
 	} else {
 		to = VM_CRASHED;
-		set_error(vm, "qemu exited without a SHUTDOWN event (%s %d)",
-			  vm->exit_signal >= 0 ? "signal" : "status",
-			  vm->exit_signal >= 0 ? vm->exit_signal : vm->exit_code);
+		set_error(vm, "qemu exited without a SHUTDOWN event (%s)", what);
 	}
-	LOG_I(vm->spec.name, "qemu pid %d exited (%s %d)", (int)vm->pid,
-	      vm->exit_signal >= 0 ? "signal" : "status",
-	      vm->exit_signal >= 0 ? vm->exit_signal : vm->exit_code);
+	LOG_I(vm->spec.name, "qemu pid %d exited (%s)", (int)vm->pid, what);
 	vm->pid = 0;
 	vm->agent_state = VM_AGENT_ABSENT;
 	remove_runtime_files(vm);
@@ -527,6 +541,8 @@ static void process_gone(struct vm *vm, int status)
 		save(vm);
 	else
 		set_state(vm, to);
+	/* only arms a timer: a destroy below frees it with the VM */
+	vm_restart_exited(vm);
 	check_waiters(vm);
 }
 
@@ -542,7 +558,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 		int st;
 		pid_t r;
 		next = vm->next;
-		if (vm->pid <= 0)
+		/* an adopted qemu is no child of ours: its pidfd watch reports it */
+		if (vm->pid <= 0 || vm->adopted)
 			continue;
 		do
 			r = waitpid(vm->pid, &st, WNOHANG);
@@ -662,8 +679,9 @@ static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, voi
 	}
 	vm->qmp_ready_once = true;
 	/* both in flight at once: qemu answers in order, one round trip */
-	if (qmp_call(s, "query-kvm", NULL, 0, on_query_kvm, vm, &e) < 0 ||
-	    qmp_call(s, "cont", NULL, 0, on_cont, vm, &e) < 0) {
+	if (vm_qmp_call(vm, "query-kvm", NULL, 0, on_query_kvm, vm, &e) < 0 ||
+	    /* a VM being restored is resumed by the restore, once its state is in */
+	    (!vm_template_restoring(vm) && vm_qmp_call(vm, "cont", NULL, 0, on_cont, vm, &e) < 0)) {
 		char why[400];
 		snprintf(why, sizeof(why), "QMP: %s", e.desc);
 		fail_start(vm, why);
@@ -761,7 +779,7 @@ static int vm_start(struct vm *vm)
 	struct vm_argv_opts o = {sup->cfg.qemu, sup->sandbox, sup->cfg.qemu_user};
 	struct vm_paths p;
 	char **argv = NULL, *err = NULL;
-	int ret = -1;
+	int ret = -1, state_fd = -1;
 
 	free(vm->error);
 	vm->error = NULL;
@@ -781,9 +799,10 @@ static int vm_start(struct vm *vm)
 		goto out;
 	p = (struct vm_paths){vm->run_dir, vm->qmp_sock,    vm->ops_sock, vm->qga_sock,
 			      vm->pidfile, vm->console_log, vm->ssh_port, vm->mac};
-	if (!(argv = vm_argv_build(&vm->spec, &p, &o, &err)))
+	if (!(argv = vm_argv_build(&vm->spec, &p, &o, &err)) ||
+	    vm_template_argv(vm, &argv, &state_fd, &err))
 		goto out;
-	if (vm_spawn(argv, vm->qemu_log, &vm->pid, &err))
+	if (vm_spawn_fd(argv, vm->qemu_log, state_fd, &vm->pid, &err))
 		goto out;
 	vm->start_time = proc_start_time(vm->pid);
 	LOG_I(vm->spec.name, "spawned qemu pid %d", (int)vm->pid);
@@ -815,6 +834,8 @@ out:
 	}
 	free(err);
 	vm_argv_free(argv);
+	if (state_fd >= 0)
+		close(state_fd);
 	return ret;
 }
 
@@ -846,7 +867,7 @@ static bool send_cmd(struct vm *vm, const char *cmd)
 
 	if (!vm->qmp || !qmp_is_ready(vm->qmp))
 		return false;
-	return qmp_call(vm->qmp, cmd, NULL, 0, ignore_reply, vm, &e) > 0;
+	return vm_qmp_call(vm, cmd, NULL, 0, ignore_reply, vm, &e) > 0;
 }
 
 static void stop_stage(struct vm *vm, int stage, unsigned grace)
@@ -924,6 +945,9 @@ static void vm_free(struct vm *vm)
 	drop_qmp(vm);
 	if (vm->stop_timer)
 		event_free(vm->stop_timer);
+	vm_restart_release(vm);
+	vm_template_release(vm);
+	vm_reattach_release(vm);
 	vm_spec_release(&vm->spec);
 	free(vm->run_dir);
 	free(vm->qmp_sock);
@@ -1005,6 +1029,16 @@ size_t vmsup_count(const struct vmsup *sup)
 	return sup->nvms;
 }
 
+void vmsup_set_limits(struct vmsup *sup, struct vm_limits *l)
+{
+	sup->limits = l;
+}
+
+struct vm_limits *vmsup_limits(const struct vmsup *sup)
+{
+	return sup->limits;
+}
+
 struct json_object *vmsup_list(struct vmsup *sup)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -1036,6 +1070,7 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done
 	struct vm *vm;
 	char *err = NULL;
 	struct waiter *w;
+	int from;
 
 	if (sup->shutting_down) {
 		reply_err(done, arg, 503, "ShuttingDown", "the daemon is shutting down");
@@ -1046,7 +1081,12 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done
 		reply_err(done, arg, 500, "InternalError", "out of memory");
 		return NULL;
 	}
-	if (vm_spec_from_json(j, &sup->cfg, &vm->spec, &err)) {
+	/* {"from": TEMPLATE}: spec and MAC come from the template */
+	if ((from = vm_template_resolve(sup, j, vm, &err)) >= 400) {
+		reply_err(done, arg, from, from == 404 ? "NotFound" : "InvalidParameter", "%s", err);
+		goto fail;
+	}
+	if (!from && vm_spec_from_json(j, &sup->cfg, &vm->spec, &err)) {
 		reply_err(done, arg, 400, "InvalidParameter", "%s", err ? err : "bad spec");
 		goto fail;
 	}
@@ -1063,7 +1103,8 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done
 	vm->exit_code = vm->exit_signal = -1;
 	vm->balloon_mib = -1;
 	vm->created = vm->state_since = now_wall();
-	vm_mac_from_name(vm->spec.name, vm->mac);
+	if (!vm->mac[0])
+		vm_mac_from_name(vm->spec.name, vm->mac);
 	if (vm_paths_init(vm, &err)) {
 		reply_err(done, arg, 400, "InvalidParameter", "%s", err);
 		goto fail;
@@ -1091,6 +1132,7 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done
 	return w;
 fail:
 	free(err);
+	vm_template_release(vm);
 	vm_spec_release(&vm->spec);
 	free(vm);
 	return NULL;
@@ -1169,8 +1211,8 @@ static struct waiter *qmp_request(struct vm *vm, const char *cmd, struct json_ob
 		reply_err(done, arg, 500, "InternalError", "out of memory");
 		return NULL;
 	}
-	id = raw ? qmp_call_raw(vm->qmp, raw, 0, cb, w, &e)
-		 : qmp_call(vm->qmp, cmd, NULL, 0, cb, w, &e);
+	id = raw ? vm_qmp_call_raw(vm, raw, 0, cb, w, &e)
+		 : vm_qmp_call(vm, cmd, NULL, 0, cb, w, &e);
 	if (id < 0) {
 		finish(w, 400, "InvalidParameter", e.desc, NULL);
 		waiter_free(w);
@@ -1371,4 +1413,70 @@ void vmsup_free(struct vmsup *sup)
 	free(sup->qemu_version);
 	vmsup_config_release(&sup->cfg);
 	free(sup);
+}
+
+/* ---- for reattach and restart (src/reattach.c, src/restart.c) ---- */
+
+struct event_base *vmsup_base(const struct vmsup *sup)
+{
+	return sup->base;
+}
+
+bool vmsup_shutting_down(const struct vmsup *sup)
+{
+	return sup->shutting_down;
+}
+
+int vmsup_vm_paths(struct vm *vm, char **err)
+{
+	return vm_paths_init(vm, err);
+}
+
+void vmsup_adopt(struct vm *vm)
+{
+	struct vmsup *sup = vm->sup;
+
+	vm->next = sup->vms;
+	sup->vms = vm;
+	sup->nvms++;
+	save(vm);
+	emit_state(vm);
+}
+
+void vmsup_vm_qmp_attach(struct vm *vm)
+{
+	qmp_subscribe(vm->qmp, on_qmp_event, vm);
+	qmp_on_close(vm->qmp, on_qmp_close, vm);
+}
+
+void vmsup_vm_set_state(struct vm *vm, enum vm_state to)
+{
+	set_state(vm, to);
+	check_waiters(vm);
+}
+
+void vmsup_vm_save(struct vm *vm)
+{
+	save(vm);
+}
+
+void vmsup_vm_exited(struct vm *vm)
+{
+	struct vmsup *sup = vm->sup;
+
+	vm->adopted = false;
+	process_gone(vm, -1); /* may free vm */
+	maybe_shutdown_done(sup);
+}
+
+void vmsup_vm_rm_run_dir(struct vm *vm)
+{
+	rm_run_dir(vm);
+}
+
+int vmsup_vm_restart(struct vm *vm)
+{
+	vm->restarts++;
+	vm_start(vm);
+	return vm->state == VM_STARTING ? 0 : -1;
 }

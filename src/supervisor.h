@@ -61,6 +61,12 @@ struct vm *vmsup_find(struct vmsup *sup, const char *name);
 struct vm *vmsup_first(struct vmsup *sup);
 size_t vmsup_count(const struct vmsup *sup);
 
+/* The limits and metrics module's daemon-wide state (src/vm-limits.h),
+ * set by the daemon after vmsup_new; NULL (the default) = not active. */
+struct vm_limits;
+void vmsup_set_limits(struct vmsup *sup, struct vm_limits *l);
+struct vm_limits *vmsup_limits(const struct vmsup *sup);
+
 /* Event bus: ev borrowed; vm_filter NULL = all VMs. Returns a handle > 0. */
 typedef void (*vmsup_event_fn)(struct json_object *ev, void *arg);
 int vmsup_subscribe(struct vmsup *sup, const char *vm_filter, vmsup_event_fn fn, void *arg);
@@ -74,5 +80,24 @@ void vmsup_shutdown(struct vmsup *sup, void (*done)(void *arg), void *arg);
 
 /* Publish an event for vm (used by the hooks' modules): ev taken. */
 void vmsup_emit(struct vmsup *sup, struct vm *vm, struct json_object *ev);
+
+/* ---- for reattach (src/reattach.c) and restart policy (src/restart.c) ---- */
+
+struct event_base *vmsup_base(const struct vmsup *sup);
+bool vmsup_shutting_down(const struct vmsup *sup);
+/* Fill vm->run_dir and the socket/log paths from the daemon's run_dir. */
+int vmsup_vm_paths(struct vm *vm, char **err);
+/* Add a VM rebuilt from its state file to the registry (vm->sup set). */
+void vmsup_adopt(struct vm *vm);
+/* vm->qmp (connected) feeds the state machine as a spawned VM's does. */
+void vmsup_vm_qmp_attach(struct vm *vm);
+void vmsup_vm_set_state(struct vm *vm, enum vm_state to); /* may free vm (destroy) */
+void vmsup_vm_save(struct vm *vm);
+/* An adopted qemu is gone (exit status unknown): may free vm. */
+void vmsup_vm_exited(struct vm *vm);
+void vmsup_vm_rm_run_dir(struct vm *vm);
+/* Start the VM's qemu again, counting it in vm->restarts; -1 if it failed
+ * at once (vm->state failed, vm->error says why). */
+int vmsup_vm_restart(struct vm *vm);
 
 #endif

@@ -1,6 +1,12 @@
 #include "src/vm.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "src/restart.h"
+#include "src/vm-agent.h"
+#include "src/vm-limits.h"
+#include "src/vm-template.h"
 
 static const char *const state_names[VM_NSTATES] = {
     "defined", "starting", "running", "paused", "stopping", "stopped", "crashed", "failed",
@@ -91,6 +97,25 @@ static struct json_object *str_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+/* With the 9p mount tag each share has in the guest (src/argv.c). */
+static struct json_object *vm_shares_json(const struct vm *vm)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < vm->spec.nshares; i++) {
+		struct json_object *e = json_object_new_object();
+		char tag[32];
+
+		snprintf(tag, sizeof(tag), "vmshare%zu", i);
+		json_object_object_add(e, "path", json_object_new_string(vm->spec.shares[i].path));
+		json_object_object_add(e, "readonly",
+				       json_object_new_boolean(vm->spec.shares[i].readonly));
+		json_object_object_add(e, "tag", json_object_new_string(tag));
+		json_object_array_add(a, e);
+	}
+	return a;
+}
+
 struct json_object *vm_to_json(const struct vm *vm)
 {
 	struct json_object *o = json_object_new_object();
@@ -104,7 +129,7 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(
 	    o, "balloon_mib", vm->balloon_mib >= 0 ? json_object_new_int64(vm->balloon_mib) : NULL);
 	json_object_object_add(o, "cpus", json_object_new_int64(vm->spec.cpus));
-	json_object_object_add(o, "cpu_quota_pct", NULL);
+	vm_limits_status(vm, o); /* cpu_quota_pct, pin, cgroup, mem_limit_bytes ... */
 	json_object_object_add(o, "qmp_ops_socket", str_or_null(vm->ops_sock));
 	json_object_object_add(o, "qga_socket", str_or_null(vm->qga_sock));
 	json_object_object_add(o, "console_log", str_or_null(vm->console_log));
@@ -113,10 +138,9 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(o, "mac", json_object_new_string(vm->mac));
 	json_object_object_add(o, "guest",
 			       json_object_new_boolean(vm->spec.kernel || vm->spec.disk));
-	json_object_object_add(o, "ip", NULL);
-	json_object_object_add(o, "agent",
-			       json_object_new_string(vm_agent_state_name(vm->agent_state)));
-	json_object_object_add(o, "agent_version", NULL);
+	vm_agent_status(vm, o);
+	vm_template_status(vm, o);
+	json_object_object_add(o, "shares", vm_shares_json(vm));
 	json_object_object_add(o, "exit_status",
 			       vm->exit_code >= 0 ? json_object_new_int64(vm->exit_code) : NULL);
 	json_object_object_add(
@@ -125,6 +149,7 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(o, "log_tail", str_or_null(vm->log_tail));
 	json_object_object_add(o, "restarts", json_object_new_int64(vm->restarts));
 	json_object_object_add(o, "restart", json_object_new_string(vm->spec.restart));
+	vm_restart_status(vm, o);
 	json_object_object_add(o, "created", json_object_new_double(vm->created));
 	return o;
 }

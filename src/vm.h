@@ -73,6 +73,12 @@ struct vm {
 	double created;	  /* wall clock */
 	double state_since;
 	unsigned restarts;
+	void *restart_state; /* opaque, owned by src/restart.c */
+
+	/* reattached at start-up (src/reattach.c): qemu is not our child, so
+	 * SIGCHLD never reports it; its exit comes through a pidfd watch */
+	bool adopted;
+	void *watch; /* opaque, owned by src/reattach.c */
 
 	/* exit facts of the last process */
 	int exit_code;	 /* -1 = none */
@@ -96,6 +102,7 @@ struct vm {
 	enum vm_agent_state agent_state; /* the agent module drives this */
 	void *agent;			 /* opaque, owned by the agent module */
 	void *cgroup;			 /* opaque, owned by the cgroup module */
+	void *tmpl;			 /* opaque, src/vm-template.c: restored from a template */
 	int balloon_mib;		 /* -1 = unknown */
 
 	bool destroying;
