@@ -1,0 +1,743 @@
+/* Shared helpers of the bench programs (see benchlib.h). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/benchlib.h"
+#include "src/client.h"
+
+double bl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void bl_sleep_ms(double ms)
+{
+	struct timespec ts = {(time_t)(ms / 1e3), (long)(fmod(ms, 1e3) * 1e6)};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* nearest rank: the smallest value with at least q of the sample at or below it */
+static double rank(const double *v, int n, double q)
+{
+	int i = (int)ceil(q * n) - 1;
+
+	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+void bl_stats(double *v, int n, struct bl_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->n = n;
+	if (n <= 0)
+		return;
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	st->min = v[0];
+	st->max = v[n - 1];
+	st->p25 = rank(v, n, 0.25);
+	st->p75 = rank(v, n, 0.75);
+	st->p99 = rank(v, n, 0.99);
+	st->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static const char *num(double v, char *buf, size_t len)
+{
+	double a = fabs(v);
+
+	snprintf(buf, len, a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : a >= 1 ? "%.2f" : "%.3f", v);
+	return buf;
+}
+
+const char *bl_spread(const struct bl_stats *st, char *buf, size_t len)
+{
+	char a[32], b[32], c[32], d[32];
+
+	snprintf(buf, len, "n=%d IQR %s-%s, min-max %s-%s", st->n, num(st->p25, a, sizeof(a)),
+		 num(st->p75, b, sizeof(b)), num(st->min, c, sizeof(c)),
+		 num(st->max, d, sizeof(d)));
+	return buf;
+}
+
+static void field(const char *s)
+{
+	putchar('\t');
+	if (!s || !*s) {
+		putchar('-');
+		return;
+	}
+	for (; *s; s++)
+		putchar(*s == '\t' || *s == '\n' ? ' ' : *s);
+}
+
+void bl_result(const char *bench, const char *metric, double value, const char *unit,
+	       double baseline, const char *goal, const char *note)
+{
+	char v[32], b[32] = "-", r[32] = "-";
+
+	num(value, v, sizeof(v));
+	if (baseline >= 0) {
+		num(baseline, b, sizeof(b));
+		if (baseline > 0)
+			snprintf(r, sizeof(r), "%.2f", value / baseline);
+	}
+	fputs("BENCH", stdout);
+	field(bench);
+	field(metric);
+	field(v);
+	field(unit);
+	field(b);
+	field(r);
+	field(goal);
+	field(note);
+	putchar('\n');
+	fflush(stdout);
+}
+
+void bl_info(const char *key, const char *value)
+{
+	fputs("BENCHINFO", stdout);
+	field(key);
+	field(value);
+	putchar('\n');
+	fflush(stdout);
+}
+
+const char *bl_loadavg(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "re");
+	double a = 0, b = 0, c = 0;
+
+	if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
+		snprintf(buf, len, "unknown");
+	else
+		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static long status_field(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+long bl_rss_kib(pid_t pid)
+{
+	return status_field(pid, "VmRSS");
+}
+
+double bl_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields restart after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+}
+
+long bl_ctxt_switches(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long total = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return -1;
+	while ((e = readdir(d))) {
+		char p[320], line[128];
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/task/%s/status", (int)pid, e->d_name);
+		if (!(f = fopen(p, "re")))
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "voluntary_ctxt_switches:", 24) ||
+			    !strncmp(line, "nonvoluntary_ctxt_switches:", 27))
+				total += strtol(strchr(line, ':') + 1, NULL, 10);
+		fclose(f);
+	}
+	closedir(d);
+	return total;
+}
+
+long bl_mem_available_mib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "MemAvailable:", 13))
+			kib = strtol(line + 13, NULL, 10);
+	fclose(f);
+	return kib < 0 ? -1 : kib / 1024;
+}
+
+const char *bl_vmsupd_path(void)
+{
+	const char *e = getenv("VMSUPD");
+
+	if (e && *e)
+		return e;
+	if (access("src/vmsupd", X_OK) == 0)
+		return "src/vmsupd";
+	return "vmsupd";
+}
+
+/* ---- reaping ---------------------------------------------------------- */
+
+#define MAX_TRACKED 256
+static pid_t tracked[MAX_TRACKED];
+static struct bl_daemon *cleanup_daemon;
+
+void bl_track_pid(pid_t pid)
+{
+	for (int i = 0; i < MAX_TRACKED; i++)
+		if (!tracked[i]) {
+			tracked[i] = pid;
+			return;
+		}
+}
+
+void bl_untrack_pid(pid_t pid)
+{
+	for (int i = 0; i < MAX_TRACKED; i++)
+		if (tracked[i] == pid)
+			tracked[i] = 0;
+}
+
+/* pid still runs a command line naming dir (so not a recycled pid) */
+static int owns(pid_t pid, const char *dir)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return strstr(buf, dir) != NULL;
+}
+
+static void kill_pidfiles(const char *run, const char *dir)
+{
+	char path[512];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/vm", run);
+	if (!(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		char pf[1024], buf[32];
+		ssize_t n;
+		pid_t pid;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(pf, sizeof(pf), "%s/%s/qemu.pid", path, e->d_name);
+		if ((fd = open(pf, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		pid = (pid_t)strtol(buf, NULL, 10);
+		if (pid > 1 && owns(pid, dir)) {
+			fprintf(stderr, "bench: killing leftover qemu %d\n", (int)pid);
+			kill(pid, SIGKILL);
+			for (int i = 0; i < 200 && kill(pid, 0) == 0 && owns(pid, dir); i++)
+				bl_sleep_ms(10);
+		}
+	}
+	closedir(d);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(p);
+	return 0;
+}
+
+void bl_daemon_stop(struct bl_daemon *d)
+{
+	for (int i = 0; i < MAX_TRACKED; i++)
+		if (tracked[i] > 0) {
+			kill(tracked[i], SIGKILL);
+			waitpid(tracked[i], NULL, 0);
+			tracked[i] = 0;
+		}
+	if (!d || !d->dir[0])
+		return;
+	if (d->pid > 0) {
+		int st;
+		double end = bl_now_ms() + 20000;
+
+		/* the daemon stops its VMs itself (bounded by stop_grace_s) */
+		kill(d->pid, SIGTERM);
+		while (waitpid(d->pid, &st, WNOHANG) == 0) {
+			if (bl_now_ms() > end) {
+				fprintf(stderr, "bench: vmsupd %d ignored SIGTERM, killing it\n",
+					(int)d->pid);
+				kill(d->pid, SIGKILL);
+				waitpid(d->pid, &st, 0);
+				break;
+			}
+			bl_sleep_ms(20);
+		}
+		d->pid = 0;
+	}
+	kill_pidfiles(d->run, d->dir);
+	if (!getenv("BENCH_KEEP"))
+		nftw(d->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	d->dir[0] = '\0';
+}
+
+static void on_exit_cleanup(void)
+{
+	bl_daemon_stop(cleanup_daemon);
+}
+
+static void on_signal(int sig)
+{
+	static volatile sig_atomic_t busy;
+
+	if (!busy) {
+		busy = 1;
+		bl_daemon_stop(cleanup_daemon);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void bl_cleanup_install(struct bl_daemon *d)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	cleanup_daemon = d;
+	atexit(on_exit_cleanup);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- the daemon ------------------------------------------------------- */
+
+static int write_config(const struct bl_daemon *d, const char *extra, char **err)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/vmsupd.conf", d->dir);
+	if (!(f = fopen(path, "we"))) {
+		if (asprintf(err, "%s: %s", path, strerror(errno)) < 0)
+			*err = NULL;
+		return -1;
+	}
+	/* short grace: guest-less VMs have nothing to answer an ACPI power-off */
+	fprintf(f, "stop_grace_s = 2\nmax_vms = 2000\nmem_mib = 64\n%s\n", extra ? extra : "");
+	fclose(f);
+	return 0;
+}
+
+static void print_log_tail(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+	long lines = 0, skip;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	rewind(f);
+	skip = lines > 15 ? lines - 15 : 0;
+	while (fgets(line, sizeof(line), f))
+		if (skip-- <= 0)
+			fprintf(stderr, "  vmsupd: %s", line);
+	fclose(f);
+}
+
+int bl_daemon_start(struct bl_daemon *d, const char *extra_conf, char **err)
+{
+	char conf[256], state[256];
+	const char *bin = bl_vmsupd_path();
+	pid_t parent = getpid();
+	double end;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/vmsup-bench-XXXXXX");
+	if (!mkdtemp(d->dir)) {
+		d->dir[0] = '\0';
+		if (asprintf(err, "mkdtemp: %s", strerror(errno)) < 0)
+			*err = NULL;
+		return -1;
+	}
+	snprintf(d->sock, sizeof(d->sock), "%s/api.sock", d->dir);
+	snprintf(d->run, sizeof(d->run), "%s/run", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/vmsupd.log", d->dir);
+	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
+	snprintf(state, sizeof(state), "%s/state", d->dir);
+	if (write_config(d, extra_conf, err))
+		return -1;
+	d->pid = fork();
+	if (d->pid < 0) {
+		d->pid = 0;
+		if (asprintf(err, "fork: %s", strerror(errno)) < 0)
+			*err = NULL;
+		return -1;
+	}
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		/* our own group: a ^C reaches the bench, which then stops the daemon */
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp(bin, bin, "-f", "-q", "-c", conf, "--socket", d->sock, "--state-dir", state,
+		       "--run-dir", d->run, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	end = bl_now_ms() + 30000;
+	for (;;) {
+		struct json_object *r = NULL;
+		char *e = NULL;
+		long st = 0;
+		int st2;
+
+		if (access(d->sock, F_OK) == 0 &&
+		    bl_api(d->sock, "GET", "/v1/version", NULL, &st, &r, &e) == 0 && st == 200) {
+			json_object_put(r);
+			return 0;
+		}
+		json_object_put(r);
+		free(e);
+		if (waitpid(d->pid, &st2, WNOHANG) == d->pid) {
+			d->pid = 0;
+			print_log_tail(d->log);
+			if (asprintf(err, "vmsupd (%s) exited at start-up; log above", bin) < 0)
+				*err = NULL;
+			return -1;
+		}
+		if (bl_now_ms() > end) {
+			print_log_tail(d->log);
+			if (asprintf(err, "vmsupd (%s) did not answer on %s within 30 s", bin,
+				     d->sock) < 0)
+				*err = NULL;
+			return -1;
+		}
+		bl_sleep_ms(20);
+	}
+}
+
+/* ---- API -------------------------------------------------------------- */
+
+int bl_api(const char *sock, const char *method, const char *path, const char *body, long *status,
+	   struct json_object **reply, char **err)
+{
+	struct json_object *b = NULL;
+	int ret;
+
+	if (body && !(b = json_tokener_parse(body))) {
+		*err = strdup("bench: bad JSON body");
+		return -1;
+	}
+	ret = vmsup_request(sock, method, path, b, 180000, status, reply, err);
+	json_object_put(b);
+	return ret;
+}
+
+static void copy_member(struct json_object *o, const char *key, char *dst, size_t len)
+{
+	struct json_object *v;
+
+	if (dst && len)
+		snprintf(dst, len, "%s",
+			 json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v)
+								    : "");
+}
+
+int bl_create_guestless(const char *sock, const char *name, int mem_mib, pid_t *pid, char *accel,
+			size_t alen, char *ops, size_t olen, char **err)
+{
+	struct json_object *r = NULL, *v;
+	char body[256];
+	long st = 0;
+	int ret = -1;
+
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"mem_mib\":%d,\"guest\":false}", name,
+		 mem_mib);
+	if (bl_api(sock, "POST", "/v1/vms", body, &st, &r, err))
+		return -1;
+	if (st != 201) {
+		if (asprintf(err, "create %s: HTTP %ld: %s", name, st, vmsup_error_desc(r, st)) < 0)
+			*err = NULL;
+		goto out;
+	}
+	if (!json_object_object_get_ex(r, "state", &v) ||
+	    strcmp(json_object_get_string(v), "running")) {
+		struct json_object *e = NULL;
+
+		json_object_object_get_ex(r, "error", &e);
+		if (asprintf(err, "create %s: state %s: %s", name,
+			     v ? json_object_get_string(v) : "?",
+			     e ? json_object_get_string(e) : "") < 0)
+			*err = NULL;
+		goto out;
+	}
+	if (pid)
+		*pid = json_object_object_get_ex(r, "pid", &v) ? (pid_t)json_object_get_int(v) : 0;
+	copy_member(r, "accel", accel, alen);
+	copy_member(r, "qmp_ops_socket", ops, olen);
+	ret = 0;
+out:
+	json_object_put(r);
+	return ret;
+}
+
+int bl_destroy(const char *sock, const char *name, char **err)
+{
+	struct json_object *r = NULL;
+	char path[256];
+	long st = 0;
+
+	/* kill first: a guest-less VM cannot answer an ACPI power-off */
+	snprintf(path, sizeof(path), "/v1/vms/%s/kill", name);
+	if (bl_api(sock, "POST", path, NULL, &st, &r, err))
+		return -1;
+	json_object_put(r);
+	r = NULL;
+	snprintf(path, sizeof(path), "/v1/vms/%s?timeout=0", name);
+	if (bl_api(sock, "DELETE", path, NULL, &st, &r, err))
+		return -1;
+	if (st != 200) {
+		if (asprintf(err, "destroy %s: HTTP %ld: %s", name, st, vmsup_error_desc(r, st)) <
+		    0)
+			*err = NULL;
+		json_object_put(r);
+		return -1;
+	}
+	json_object_put(r);
+	return 0;
+}
+
+/* ---- raw QMP ---------------------------------------------------------- */
+
+int bl_unix_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int bl_raw_read_line(struct bl_raw *r, char *line, size_t len, double timeout_ms)
+{
+	double end = bl_now_ms() + timeout_ms;
+
+	for (;;) {
+		char *nl = memchr(r->buf, '\n', r->len);
+		struct pollfd p = {.fd = r->fd, .events = POLLIN};
+		double left;
+		ssize_t n;
+
+		if (nl) {
+			size_t l = (size_t)(nl - r->buf), c = l < len - 1 ? l : len - 1;
+
+			memcpy(line, r->buf, c);
+			line[c] = '\0';
+			memmove(r->buf, nl + 1, r->len - l - 1);
+			r->len -= l + 1;
+			return 0;
+		}
+		if (r->len == sizeof(r->buf))
+			r->len = 0; /* a line longer than we care about: drop it */
+		left = end - bl_now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left + 1) <= 0)
+			return -1;
+		n = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (n <= 0)
+			return -1;
+		r->len += (size_t)n;
+	}
+}
+
+int bl_raw_call(struct bl_raw *r, const char *cmd_json, double timeout_ms)
+{
+	char line[8192];
+	size_t l = strlen(cmd_json);
+	double end = bl_now_ms() + timeout_ms;
+
+	if (write(r->fd, cmd_json, l) != (ssize_t)l)
+		return -1;
+	for (;;) {
+		if (bl_raw_read_line(r, line, sizeof(line), end - bl_now_ms()))
+			return -1;
+		/* QEMU writes replies as {"return": ...} / {"error": ...}; others are events */
+		if (!strncmp(line, "{\"return\"", 9))
+			return 0;
+		if (!strncmp(line, "{\"error\"", 8))
+			return -1;
+	}
+}
+
+int bl_raw_open(struct bl_raw *r, const char *path, double timeout_ms)
+{
+	char line[8192];
+
+	r->len = 0;
+	if ((r->fd = bl_unix_connect(path)) < 0)
+		return -1;
+	if (bl_raw_read_line(r, line, sizeof(line), timeout_ms) || strncmp(line, "{\"QMP\"", 6) ||
+	    bl_raw_call(r, "{\"execute\":\"qmp_capabilities\"}\n", timeout_ms)) {
+		bl_raw_close(r);
+		return -1;
+	}
+	return 0;
+}
+
+void bl_raw_close(struct bl_raw *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	r->len = 0;
+}
+
+int bl_parse_opts(int argc, char **argv, const char *usage, struct bl_opts *o)
+{
+	static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
+					     {"n", required_argument, NULL, 'n'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		char *end;
+		long v;
+
+		switch (c) {
+		case 'q':
+			o->quick = 1;
+			break;
+		case 'n':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 100000) {
+				fprintf(stderr, "%s: -n wants 1..100000, not \"%s\"\n", argv[0],
+					optarg);
+				return -1;
+			}
+			o->n = (int)v;
+			break;
+		case 'h':
+			printf("usage: %s\n", usage);
+			return -2;
+		default:
+			fprintf(stderr, "usage: %s\n", usage);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument \"%s\"\nusage: %s\n", argv[0],
+			argv[optind], usage);
+		return -1;
+	}
+	return 0;
+}
