@@ -6,6 +6,7 @@
 #include "src/vmctl-shell.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -113,12 +114,20 @@ int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_
 		rc = vmctl_fail(name, "out of memory");
 		goto out;
 	}
-	*status = vmctl_spawn_wait(argv);
+	if (o->probe_err >= 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		*status = null < 0 ? -1 : vmctl_spawn_wait_io(argv, null, null, o->probe_err);
+		if (null >= 0)
+			close(null);
+	} else {
+		*status = vmctl_spawn_wait(argv);
+	}
 	if (*status < 0) {
 		rc = vmctl_fail(name, "cannot run ssh: %s", strerror(errno));
 		goto out;
 	}
-	if (*status == 255)
+	if (*status == 255 && o->probe_err < 0 && !vmctl_signal)
 		vmctl_fail(name, "ssh to 127.0.0.1:%ld failed (status 255)", s.port);
 	rc = 0;
 out:
@@ -227,7 +236,7 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 					   {0}};
 	struct exec_ctx c = {VMCTL_VIA_DEFAULT, NULL};
 	struct json_object *vm = NULL, *v;
-	struct vmctl_ssh_opts so = {0};
+	struct vmctl_ssh_opts so = {.probe_err = -1};
 	struct vmctl_args a;
 	char path[160], *cmd = NULL, *remote = NULL;
 	int rc, status = 0;

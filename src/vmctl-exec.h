@@ -11,6 +11,8 @@ enum vmctl_via { VMCTL_VIA_DEFAULT, VMCTL_VIA_SSH, VMCTL_VIA_AGENT };
 struct vmctl_ssh_opts {
 	const char *key;	 /* NULL: $VMSUP_SSH_KEY, the VM's ssh_key, the default */
 	const char *known_hosts; /* NULL: the VM's known_hosts, else ~/.cache/vmctl/ */
+	int probe_err;		 /* >= 0: a probe: stdin, stdout /dev/null, stderr here,
+				    and no message of ours on failure */
 };
 
 /* "ssh" / "agent" → enum; -1 for anything else. */

@@ -7,6 +7,7 @@
 
 #include "src/client.h"
 #include "src/vmctl-exec.h"
+#include "src/vmctl-inproc.h"
 #include "src/vmctl-launcher.h"
 #include "src/vmctl-shell.h"
 
@@ -32,7 +33,7 @@ enum {
 };
 
 struct run {
-	const struct vmctl *g;
+	struct vmctl g; /* the caller's, with sock possibly the private one */
 	struct json_object *spec;
 	const char *workdir, *key, *name;
 	char **env;
@@ -40,9 +41,13 @@ struct run {
 	int via;
 	long timeout_s;
 	int progress;
-	double t0;
-	/* the API socket: the daemon's, or later a private in-process one */
-	const char *sock;
+	double t0, wall0;
+	double deadline; /* for the guest to become usable */
+	struct {	 /* phase ends (monotonic); 0 = not reached */
+		double supervisor, created, ip, banner, sshd, task_start, task_end, destroyed;
+	} t;
+	struct vmctl_inproc inproc; /* pid 0: a daemon serves us */
+	int inproc_used;
 };
 
 static double now(void)
@@ -106,13 +111,23 @@ static int run_opt(const char *cmd, int opt, const char *arg, void *ctx)
 }
 
 /*
- * The socket run talks to. Today: the daemon's. This is where the
- * in-process supervisor (src/daemon.h, vmsup_serve on a private socket)
- * plugs in when no daemon answers.
+ * The socket run talks to: the daemon's when one listens there, else a
+ * private supervisor's, started here for this one command.
  */
-static int run_socket(struct run *r)
+static int run_socket(struct run *r, const char *name)
 {
-	r->sock = r->g->sock;
+	int rc = vmctl_daemon_reachable(r->g.sock);
+
+	if (rc > 0)
+		return 0;
+	if (rc < 0)
+		return vmctl_fail(name, "%s: %s", r->g.sock, strerror(errno));
+	rc = vmctl_inproc_start(&r->inproc, name, &vmctl_signal);
+	if (rc)
+		return rc;
+	r->g.sock = r->inproc.sock;
+	r->inproc_used = 1;
+	progress(r, "supervisor", "in-process (no daemon)");
 	return 0;
 }
 
@@ -160,7 +175,7 @@ static void destroy(struct run *r, const char *name)
 
 	vmsup_client_set_abort_flag(NULL);
 	snprintf(path, sizeof(path), "/v1/vms/%s/kill", name);
-	if (vmsup_request(r->sock, "POST", path, NULL, 30000, &status, &reply, &err) < 0)
+	if (vmsup_request(r->g.sock, "POST", path, NULL, 30000, &status, &reply, &err) < 0)
 		free(err);
 	json_object_put(reply);
 	snprintf(path, sizeof(path), "/v1/vms/%s?timeout=1", name);
@@ -169,7 +184,7 @@ static void destroy(struct run *r, const char *name)
 	for (i = 0; i < 50; i++) {
 		err = NULL;
 		reply = NULL;
-		if (vmsup_request(r->sock, "DELETE", path, NULL, 60000, &status, &reply, &err) <
+		if (vmsup_request(r->g.sock, "DELETE", path, NULL, 60000, &status, &reply, &err) <
 		    0) {
 			vmctl_fail(name, "destroying the VM: %s", err);
 			free(err);
@@ -229,6 +244,65 @@ static int shares_of(struct json_object *vm, struct json_object *spec, struct vm
 	return 0;
 }
 
+/*
+ * A session that logs in and runs `true` before the task's: an sshd that
+ * answers its banner may still drop connections (a guest generating its
+ * host key, the agent still pushing ours), and the task's own session
+ * cannot be retried, as its command may have run. Retried until the
+ * deadline; the last failure's message is reported.
+ */
+static int ssh_ready(struct run *r, const char *name, struct json_object *vm, const char *dir,
+		     const char *kh)
+{
+	char *errpath = NULL, line[512] = "", last[512] = "";
+	int fd = -1, status = 255, rc = VMCTL_EXIT_ERR, tries = 0;
+	FILE *f;
+
+	if (asprintf(&errpath, "%s/ssh-probe.err", dir) < 0)
+		return vmctl_fail(name, "out of memory");
+	while (!vmctl_signal) {
+		struct vmctl_ssh_opts so = {.key = r->key, .known_hosts = kh};
+
+		fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			rc = vmctl_fail(name, "%s: %s", errpath, strerror(errno));
+			goto out;
+		}
+		so.probe_err = fd;
+		rc = vmctl_exec_ssh(name, vm, &so, "true", &status);
+		close(fd);
+		tries++;
+		if (rc)
+			goto out;
+		if (status == 0)
+			break;
+		if (now() >= r->deadline) {
+			if ((f = fopen(errpath, "re"))) {
+				while (fgets(line, sizeof(line), f))
+					if (line[strspn(line, " \t\r\n")])
+						memcpy(last, line, sizeof(last));
+				fclose(f);
+			}
+			last[strcspn(last, "\r\n")] = '\0';
+			rc = vmctl_fail(name, "ssh into the guest failed %d times, last: %s", tries,
+					*last ? last : "no message");
+			goto out;
+		}
+		poll(NULL, 0, 500);
+	}
+	r->t.sshd = now();
+	if (tries > 1) {
+		snprintf(line, sizeof(line), "after %d tries", tries);
+		progress(r, "ssh ready", line);
+	} else {
+		progress(r, "ssh ready", "");
+	}
+	rc = 0;
+out:
+	free(errpath);
+	return rc;
+}
+
 static int run_task(struct run *r, const char *name, struct json_object *vm, char **cmd,
 		    size_t ncmd, int *status)
 {
@@ -255,11 +329,12 @@ static int run_task(struct run *r, const char *name, struct json_object *vm, cha
 		rc = vmctl_fail(name, "%s", err);
 		goto out;
 	}
-	progress(r, "running", cmd[0]);
 	if (r->via == VMCTL_VIA_AGENT) {
+		r->t.task_start = now();
+		progress(r, "running", cmd[0]);
 		char *argv[] = {"sh", "-c", script, "vm-launcher", NULL};
 
-		rc = vmctl_exec_agent(r->g, name, argv, 4, status);
+		rc = vmctl_exec_agent(&r->g, name, argv, 4, status);
 		goto out;
 	}
 	/* A fresh VM has a fresh host key: its known_hosts lives and dies
@@ -276,8 +351,13 @@ static int run_task(struct run *r, const char *name, struct json_object *vm, cha
 		rc = vmctl_fail(name, "out of memory");
 		goto out;
 	}
+	rc = ssh_ready(r, name, vm, khdir, kh);
+	if (rc || vmctl_signal)
+		goto out;
+	r->t.task_start = now();
+	progress(r, "running", cmd[0]);
 	{
-		struct vmctl_ssh_opts so = {.key = r->key, .known_hosts = kh};
+		struct vmctl_ssh_opts so = {.key = r->key, .known_hosts = kh, .probe_err = -1};
 
 		rc = vmctl_exec_ssh(name, vm, &so, remote, status);
 	}
@@ -295,6 +375,68 @@ out:
 	return rc;
 }
 
+/*
+ * The guest's address through the agent. A daemon without the agent
+ * (503 AgentNotReady or 501 at once, not after the wait) still lets ssh
+ * proceed on the forwarded port: NO_AGENT = go on without an address.
+ * Else 0, or an exit status after printing.
+ */
+#define NO_AGENT (-2)
+static int wait_ip(struct run *r, const char *name, double deadline, struct json_object **ipr)
+{
+	char path[160], *err = NULL, b[64];
+	long status = 0, left = (long)(deadline - now()) + 1;
+	double t = now();
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s/ip?wait=%ld", name, left > 1 ? left : 1);
+	rc = vmsup_request(r->g.sock, "GET", path, NULL, (left + 30) * 1000, &status, ipr, &err);
+	if (rc < 0) {
+		rc = vmctl_fail(name, "%s", err);
+		free(err);
+		return rc;
+	}
+	if (status >= 200 && status <= 299) {
+		r->t.ip = now();
+		progress(r, "agent ready, address", vmctl_field(*ipr, "ip", b, sizeof(b)));
+		return 0;
+	}
+	if (r->via == VMCTL_VIA_SSH && (status == 501 || status == 503) && now() - t < 1.0 &&
+	    left > 2) {
+		progress(r, "no guest agent, waiting for ssh:", vmsup_error_desc(*ipr, status));
+		json_object_put(*ipr);
+		*ipr = NULL;
+		return NO_AGENT;
+	}
+	rc = vmctl_fail(name, "%s", vmsup_error_desc(*ipr, status));
+	json_object_put(*ipr);
+	*ipr = NULL;
+	return rc;
+}
+
+/* $VMCTL_TIMING: one JSON line of wall-clock phase ends appended to that
+ * file, for bench/vmctl-run (wall clock: the daemon's events use it too). */
+static void write_timing(const struct run *r, int status)
+{
+	const char *file = getenv("VMCTL_TIMING");
+	double off = r->wall0 - r->t0;
+	FILE *f;
+
+	if (!file || !*file || !(f = fopen(file, "ae")))
+		return;
+#define T(x) ((x) > 0 ? (x) + off : 0.0)
+	fprintf(f,
+		"{\"start\":%.6f,\"supervisor\":%.6f,\"created\":%.6f,\"ip\":%.6f,"
+		"\"banner\":%.6f,\"sshd\":%.6f,\"task_start\":%.6f,\"task_end\":%.6f,\"destroyed\":"
+		"%.6f,"
+		"\"end\":%.6f,\"inproc\":%s,\"status\":%d}\n",
+		T(r->t0), T(r->t.supervisor), T(r->t.created), T(r->t.ip), T(r->t.banner),
+		T(r->t.sshd), T(r->t.task_start), T(r->t.task_end), T(r->t.destroyed), T(now()),
+		r->inproc_used ? "true" : "false", status);
+#undef T
+	fclose(f);
+}
+
 int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 {
 	static const struct option lo[] = {VMCTL_SPEC_LONGOPTS,
@@ -307,14 +449,18 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct run r = {
-	    .g = g, .spec = json_object_new_object(), .via = VMCTL_VIA_SSH, .timeout_s = 120};
+	    .g = *g, .spec = json_object_new_object(), .via = VMCTL_VIA_SSH, .timeout_s = 120};
 	struct json_object *vm = NULL, *ipr = NULL, *v;
 	struct vmctl_args a;
+	struct timespec ts;
 	char name[64], path[160], b[64];
 	int rc, status = 0, created = 0;
+	double deadline;
 	long http = 0;
 
 	r.t0 = now();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r.wall0 = ts.tv_sec + ts.tv_nsec / 1e9;
 	rc = vmctl_parse("run", argc, argv, "h", lo, 0, 1, run_opt, &r, &a);
 	if (rc)
 		goto out;
@@ -337,18 +483,20 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	}
 	vmctl_catch_signals();
 	vmsup_client_set_abort_flag(&vmctl_signal);
-	rc = run_socket(&r);
-	if (rc)
+	rc = run_socket(&r, name);
+	if (rc || vmctl_signal)
 		goto out;
+	r.t.supervisor = now();
 
 	json_object_object_add(r.spec, "name", json_object_new_string(name));
-	rc = vmctl_call(g, name, "POST", "/v1/vms", r.spec, 0, &vm, &http);
+	rc = vmctl_call(&r.g, name, "POST", "/v1/vms", r.spec, 0, &vm, &http);
 	/* Made (2xx), maybe half-made (5xx) or unknown (interrupted): from here
 	 * on it is always destroyed. A 4xx (say, --name taken) or no answer
 	 * at all: not ours, nothing to undo. */
 	created = (http >= 200 && http < 300) || http >= 500 || vmctl_signal;
 	if (rc || vmctl_signal)
 		goto out;
+	r.t.created = now();
 	if (json_object_object_get_ex(vm, "state", &v) &&
 	    strcmp(json_object_get_string(v), "failed") == 0) {
 		rc = vmctl_fail(name, "failed: %s", vmctl_field(vm, "error", b, sizeof(b)));
@@ -356,34 +504,40 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	}
 	progress(&r, "spawned", name);
 
-	snprintf(path, sizeof(path), "/v1/vms/%s/ip?wait=%ld", name, r.timeout_s);
-	rc = vmctl_call(g, name, "GET", path, NULL, (r.timeout_s + 30) * 1000, &ipr, NULL);
+	/* One budget for the whole way to a usable guest. */
+	r.deadline = deadline = now() + r.timeout_s;
+	rc = wait_ip(&r, name, deadline, &ipr);
+	if (rc == NO_AGENT)
+		rc = 0;
 	if (rc || vmctl_signal)
 		goto out;
-	progress(&r, "agent ready, address", vmctl_field(ipr, "ip", b, sizeof(b)));
 	if (r.via == VMCTL_VIA_SSH) {
 		/* The status now, with the ssh port, key and known_hosts. */
 		json_object_put(vm);
 		vm = NULL;
 		snprintf(path, sizeof(path), "/v1/vms/%s", name);
-		rc = vmctl_call(g, name, "GET", path, NULL, 30000, &vm, NULL);
+		rc = vmctl_call(&r.g, name, "GET", path, NULL, 30000, &vm, NULL);
 		if (rc || vmctl_signal)
 			goto out;
 		if (json_object_object_get_ex(vm, "ssh_port", &v) &&
-		    wait_ssh_banner(json_object_get_int(v), now() + r.timeout_s) < 0 &&
-		    !vmctl_signal) {
+		    wait_ssh_banner(json_object_get_int(v), deadline) < 0 && !vmctl_signal) {
 			rc = vmctl_fail(name, "no ssh server answers in the guest");
 			goto out;
 		}
 		if (vmctl_signal)
 			goto out;
+		r.t.banner = now();
 	}
 	rc = run_task(&r, name, vm, a.rest, a.nrest, &status);
+	r.t.task_end = now();
 out:
 	if (created) {
 		progress(&r, "destroying", name);
 		destroy(&r, name);
+		r.t.destroyed = now();
 	}
+	if (r.inproc.pid)
+		vmctl_inproc_stop(&r.inproc);
 	if (vmctl_signal) {
 		rc = 128 + vmctl_signal;
 	} else if (!rc) {
@@ -393,6 +547,8 @@ out:
 			progress(&r, "done, exit", b);
 		}
 	}
+	if (created)
+		write_timing(&r, rc < 0 ? 0 : rc);
 	json_object_put(ipr);
 	json_object_put(vm);
 	json_object_put(r.spec);

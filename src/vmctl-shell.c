@@ -159,6 +159,11 @@ void vmctl_catch_signals(void)
 
 int vmctl_spawn_wait(char *const *argv)
 {
+	return vmctl_spawn_wait_io(argv, -1, -1, -1);
+}
+
+int vmctl_spawn_wait_io(char *const *argv, int in, int out, int err)
+{
 	int st;
 	pid_t pid, r;
 
@@ -173,6 +178,10 @@ int vmctl_spawn_wait(char *const *argv)
 		sigaction(SIGINT, &dfl, NULL);
 		sigaction(SIGTERM, &dfl, NULL);
 		sigaction(SIGHUP, &dfl, NULL);
+		if ((in >= 0 && dup2(in, STDIN_FILENO) < 0) ||
+		    (out >= 0 && dup2(out, STDOUT_FILENO) < 0) ||
+		    (err >= 0 && dup2(err, STDERR_FILENO) < 0))
+			_exit(127);
 		execv(argv[0], argv);
 		fprintf(stderr, "vmctl: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

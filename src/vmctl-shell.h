@@ -39,5 +39,7 @@ void vmctl_catch_signals(void);
  * the child is 127).
  */
 int vmctl_spawn_wait(char *const *argv);
+/* The same with stdin, stdout, stderr from these fds (-1: inherited). */
+int vmctl_spawn_wait_io(char *const *argv, int in, int out, int err);
 
 #endif

@@ -63,10 +63,15 @@ static const struct help {
      "  --via ssh|agent      how to run CMD (default ssh)\n"
      "  --ssh-key FILE       private key for ssh (as for exec)\n"
      "  --name NAME          use NAME instead of a generated one\n"
-     "  --timeout S          wait at most S seconds for the guest's address (default 120)\n"
+     "  --timeout S          wait at most S seconds for the guest to answer ssh (default 120)\n"
      "CMD runs through a launcher script (vm-launcher.sh) given to the guest's sh -c: it\n"
      "mounts shares the guest did not mount, cd's to --workdir, exports --env and runs\n"
-     "CMD; the task's stdin is vmctl's stdin.\n"},
+     "CMD; the task's stdin is vmctl's stdin.\n"
+     "With no daemon listening on the socket, run starts its own supervisor for the\n"
+     "length of the command (config: $VMSUP_CONFIG, else " SYSCONFDIR "/vmsupd.conf if\n"
+     "readable; sockets, state and logs in a private 0700 directory under $TMPDIR when\n"
+     "that is short, else /tmp) and removes it, and every qemu, afterwards.\n"
+     "$VMCTL_TIMING=FILE appends the phase times of the run to FILE as a JSON line.\n"},
     {"qmp", "qmp NAME JSON",
      "Send a raw QMP command object, e.g. '{\"execute\":\"query-status\"}'; prints the reply.\n"},
     {"events", "events [NAME]",

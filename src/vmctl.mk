@@ -3,7 +3,7 @@
 # libvmclient: the HTTP client of the vmsupd API (libcurl), shared with the
 # Mesos executor, tests and benchmarks.
 noinst_LTLIBRARIES += src/libvmclient.la
-src_libvmclient_la_SOURCES = src/client.c src/client.h
+src_libvmclient_la_SOURCES = src/client.c src/client.h src/b64.c src/b64.h
 src_libvmclient_la_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
 src_libvmclient_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS)
 
@@ -13,6 +13,7 @@ src_libvmctl_la_SOURCES = src/vmctl.h src/vmctl-util.c src/vmctl-usage.c \
 	src/vmctl-output.c src/vmctl-create.c src/vmctl-cmds.c \
 	src/vmctl-shell.c src/vmctl-shell.h src/vmctl-exec.c src/vmctl-exec.h \
 	src/vmctl-run.c src/vmctl-launcher.c src/vmctl-launcher.h \
+	src/vmctl-inproc.c src/vmctl-inproc.h \
 	src/b64.c src/b64.h
 nodist_src_libvmctl_la_SOURCES = src/vmctl-launcher-tmpl.c
 src_libvmctl_la_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
@@ -21,7 +22,9 @@ src_libvmctl_la_LIBADD = src/libvmclient.la $(JSONC_LIBS)
 bin_PROGRAMS += src/vmctl
 src_vmctl_SOURCES = src/vmctl.c
 src_vmctl_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
-src_vmctl_LDADD = src/libvmctl.la src/libvmclient.la $(CURL_LIBS) $(JSONC_LIBS)
+# libvmsup: the supervisor core, for run's in-process mode (no daemon).
+src_vmctl_LDADD = src/libvmctl.la src/libvmclient.la src/libvmsup.la $(CURL_LIBS) \
+	$(JSONC_LIBS) $(LIBEVENT_LIBS)
 
 # The launcher template is compiled in, so `vmctl run` needs no installed
 # data file; each line becomes a C string literal.
@@ -35,3 +38,13 @@ src/vmctl-launcher-tmpl.c: $(top_srcdir)/scripts/vm-launcher.sh.in
 	  echo ';'; } > $@-t && mv $@-t $@
 CLEANFILES += src/vmctl-launcher-tmpl.c
 EXTRA_DIST += scripts/vm-launcher.sh.in
+
+# bench/vmctl-run: `vmctl run -- true` split into its phases, through a
+# daemon and in-process (make bench builds it; never run by make check).
+bench_programs += bench/vmctl-run
+bench_vmctl_run_SOURCES = bench/vmctl-run.c bench/benchlib.c bench/benchlib.h
+bench_vmctl_run_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
+bench_vmctl_run_LDADD = src/libvmclient.la qmp/libqmp.la $(CURL_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS) -lm
+# it times the vmctl binary next to it
+EXTRA_bench_vmctl_run_DEPENDENCIES = src/vmctl

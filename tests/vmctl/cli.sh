@@ -147,52 +147,193 @@ kill "$epid" 2>/dev/null
 wait "$epid" 2>/dev/null
 
 # --- with the test guest
+# Every vmctl that boots a guest is bounded; on expiry timeout(1) sends
+# SIGTERM, which vmctl answers by destroying its VM.
+T="timeout 300"
+
+# qemu processes of this test (daemon's or in-process), by their paths.
+our_qemu() { pgrep -f "qemu-system.*$tmp/" 2>/dev/null; }
+
+# runs STATUS DESCRIPTION -- vmctl run args...: like expect, bounded, with
+# the ssh key option when needed and $RUNENV in the environment.
+RUNENV=
+runs() {
+	want=$1 what=$2
+	shift 3
+	# shellcheck disable=SC2086 # RUNENV: NAME=VALUE words without spaces
+	$T env $RUNENV "$VMCTL" -q run --accel tcg --mem 256 $keyopt "$@" \
+		>"$tmp/out" 2>"$tmp/err"
+	got=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+	if [ "$got" -ne "$want" ]; then
+		fail "$what: exit $got, want $want (vmctl run $*): $err"
+		return 1
+	fi
+	ok "$what"
+}
+
+no_vm_left() {
+	"$VMCTL" -o json list | jq -e '.vms | length == 0' >/dev/null || fail "$1: a VM is left"
+	[ -z "$(our_qemu)" ] || fail "$1: qemu left: $(our_qemu)"
+}
+
 if [ -z "$guest" ]; then
 	echo "SKIP (part): no test guest (VMSUP_GUEST_DIR or /tmp/guest)"
 else
-	key=$guest/test_key
 	expect 0 "create guest" -- create g --accel tcg --mem 256
-	expect 0 "ip --wait" -- ip g --wait 120
+	# The agent path (issue 5): the daemon reports the address and the key
+	# it injected. Without it, the guest's baked test key and the ssh port.
+	agent=
+	"$VMCTL" ip g --wait 120 >/dev/null 2>"$tmp/err" && agent=1
+	sshkey=$("$VMCTL" -o json status g | jq -r '.ssh_key // empty')
+	if [ -n "$agent" ] && [ -n "$sshkey" ] && [ -r "$sshkey" ]; then
+		keyopt=
+		echo "info: ssh key: the supervisor's, injected by the agent ($sshkey)"
+	else
+		keyopt="--ssh-key $guest/test_key"
+		echo "info: ssh key: the guest's baked test_key (no agent-injected key:" \
+			"$(cat "$tmp/err"))"
+	fi
+	# Up when ssh answers (bounded: the machine is loaded, TCG boots are slow).
+	i=0
+	until "$VMCTL" exec g --via ssh $keyopt -- true 2>"$tmp/err"; do
+		i=$((i + 1))
+		[ $i -lt 40 ] || break
+		sleep 3
+	done
+	[ $i -lt 40 ] || fail "ssh into g never worked: $(cat "$tmp/err")"
 	# Hostile arguments come back exactly, nothing of them runs.
 	rm -f "$tmp/pwned"
-	"$VMCTL" exec g --via ssh --ssh-key "$key" -- printf '%s\n' "a b" "'" '$HOME' \
-		"; touch $tmp/pwned" '`id`' 'x
-y' 'back\slash' '' >"$tmp/out" 2>"$tmp/err"
+	hostile() {
+		printf '%s\n' "a b" "'" '"' '$HOME' "; touch $tmp/pwned" '`id`' '$(id)' 'x
+y' 'back\slash' '' '*' "tab	x"
+	}
+	hostile >"$tmp/want"
+	"$VMCTL" exec g --via ssh $keyopt -- printf '%s\n' "a b" "'" '"' '$HOME' \
+		"; touch $tmp/pwned" '`id`' '$(id)' 'x
+y' 'back\slash' '' '*' "tab	x" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
-	printf '%s\n' "a b" "'" '$HOME' "; touch $tmp/pwned" '`id`' 'x
-y' 'back\slash' '' >"$tmp/want"
-	[ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/want" || fail "exec ssh hostile args ($rc): $(cat "$tmp/err")"
+	[ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/want" &&
+		ok "exec ssh hostile args" || fail "exec ssh hostile args ($rc): $(cat "$tmp/err")"
 	[ -e "$tmp/pwned" ] && fail "injection"
-	expect 3 "exec ssh exit status" -- exec g --ssh-key "$key" -- sh -c 'exit 3'
-	expect 137 "exec ssh signal" -- exec g --ssh-key "$key" -- sh -c 'kill -9 $$'
-	echo "from stdin" | "$VMCTL" exec g --ssh-key "$key" -- cat >"$tmp/out" 2>&1
-	[ "$(cat "$tmp/out")" = "from stdin" ] || fail "exec stdin: $(cat "$tmp/out")"
-	expect 3 "exec agent exit status" -- exec g --via agent -- sh -c 'echo o; echo e >&2; exit 3' &&
-		[ "$out" = o ] && [ "$err" = e ] || fail "exec agent streams: $out / $err"
+	expect 3 "exec ssh exit status" -- exec g $keyopt -- sh -c 'exit 3'
+	expect 137 "exec ssh signal" -- exec g $keyopt -- sh -c 'kill -9 $$'
+	echo "from stdin" | "$VMCTL" exec g $keyopt -- cat >"$tmp/out" 2>&1
+	[ "$(cat "$tmp/out")" = "from stdin" ] && ok "exec stdin" ||
+		fail "exec stdin: $(cat "$tmp/out")"
+	if [ -n "$agent" ]; then
+		expect 3 "exec agent exit status" -- exec g --via agent -- \
+			sh -c 'echo o; echo e >&2; exit 3' &&
+			[ "$out" = o ] && [ "$err" = e ] || fail "exec agent streams: $out / $err"
+	else
+		echo "SKIP (part): exec --via agent (the daemon has no guest agent)"
+	fi
 	expect 0 "destroy guest" -- destroy g --timeout 5
+	no_vm_left "destroy guest"
 
-	expect 7 "run exit status" -- -q run --accel tcg --ssh-key "$key" -- \
-		sh -c 'echo out; echo err >&2; exit 7' &&
-		[ "$out" = out ] && [ "$err" = err ] || fail "run streams: '$out' / '$err'"
-	"$VMCTL" -o json list | jq -e '.vms | length == 0' >/dev/null || fail "run left a VM"
+	runs 7 "run exit status" -- sh -c 'echo out; echo err >&2; exit 7' &&
+		{ [ "$out" = out ] && [ "$err" = err ] || fail "run streams: '$out' / '$err'"; }
+	no_vm_left "run"
+
+	# Hostile arguments and environment values reach the task exactly.
+	rm -f "$tmp/pwned"
+	hostile >"$tmp/want"
+	hv="it's \"q\" \$HOME; touch $tmp/pwned \`id\` \$(id)
+line2 \\ *"
+	runs 0 "run hostile args and env" -- --env "HV=$hv" --env "E=" -- \
+		sh -c 'printf "%s\n" "$@"; printf "[%s][%s]" "$HV" "${E-unset}" >&2' sh \
+		"a b" "'" '"' '$HOME' "; touch $tmp/pwned" '`id`' '$(id)' 'x
+y' 'back\slash' '' '*' "tab	x"
+	cmp -s "$tmp/out" "$tmp/want" || fail "run hostile args: $(cat "$tmp/out")"
+	[ "$err" = "[$hv][]" ] || fail "run hostile env: $err"
+	[ -e "$tmp/pwned" ] && fail "run injection"
+
+	runs 137 "run task killed by SIGKILL" -- sh -c 'kill -9 $$'
+
 	mkdir "$tmp/share"
 	echo host >"$tmp/share/from-host"
-	expect 0 "run with share, workdir, env" -- -q run --accel tcg --ssh-key "$key" \
-		--share "$tmp/share" --workdir "$tmp/share" --env "V=it's \$x" -- \
-		sh -c 'cat from-host; printf "%s" "$V" >from-guest'
-	[ "$out" = host ] || fail "guest read the host file: $out"
-	[ "$(cat "$tmp/share/from-guest" 2>/dev/null)" = "it's \$x" ] || fail "file from the guest"
+	runs 0 "run with share, workdir, env" -- --share "$tmp/share" --workdir "$tmp/share" \
+		--env "V=it's \$x" -- sh -c 'pwd; cat from-host; printf "%s" "$V" >from-guest'
+	[ "$out" = "$tmp/share
+host" ] || fail "guest in the workdir, read the host file: $out"
+	[ "$(cat "$tmp/share/from-guest" 2>/dev/null)" = "it's \$x" ] && ok "file from the guest" ||
+		fail "file from the guest: $(cat "$tmp/share/from-guest" 2>&1)"
 
 	# SIGTERM mid-task: the command stops, the VM goes, exit 143.
-	"$VMCTL" -q run --name r1 --accel tcg --ssh-key "$key" -- sleep 300 >/dev/null 2>&1 &
+	mkdir "$tmp/s2"
+	$T "$VMCTL" -q run --name r1 --accel tcg --mem 256 $keyopt --share "$tmp/s2" \
+		--workdir "$tmp/s2" -- sh -c 'touch started; sleep 300' >/dev/null 2>&1 &
 	rpid=$!
-	"$VMCTL" ip r1 --wait 120 >/dev/null 2>&1 || fail "r1 got no address"
-	sleep 3
+	i=0
+	while [ ! -e "$tmp/s2/started" ] && [ $i -lt 1500 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	[ -e "$tmp/s2/started" ] || fail "r1's task never started"
 	kill -TERM "$rpid"
 	wait "$rpid"
 	rc=$?
-	[ $rc -eq 143 ] || fail "run after SIGTERM exited $rc, want 143"
+	[ $rc -eq 143 ] && ok "run after SIGTERM: 143" || fail "run after SIGTERM exited $rc, want 143"
 	"$VMCTL" status r1 >/dev/null 2>&1 && fail "r1 still exists after SIGTERM"
+	no_vm_left "SIGTERM"
+
+	# Progress on a terminal (script(1) gives vmctl one), none with -q.
+	if script -qec true /dev/null >/dev/null 2>&1; then
+		$T script -qec "$VMCTL run --accel tcg --mem 256 $keyopt -- true" /dev/null \
+			>"$tmp/tty" 2>&1
+		rc=$?
+		for w in spawned running "done, exit 0"; do
+			grep -q "^vmctl run: .*s $w" "$tmp/tty" || fail "progress lacks '$w'"
+		done
+		[ $rc -eq 0 ] && ok "progress on a tty" || fail "run on a tty exited $rc"
+		$T script -qec "$VMCTL -q run --accel tcg --mem 256 $keyopt -- true" /dev/null \
+			>"$tmp/tty" 2>&1
+		grep -q "^vmctl run:" "$tmp/tty" && fail "-q still shows progress"
+	else
+		echo "SKIP (part): progress on a tty (no util-linux script)"
+	fi
+
+	# No daemon: vmctl runs its own supervisor for the command, in a
+	# private dir under $TMPDIR, and leaves nothing behind.
+	mkdir "$tmp/t"
+	RUNENV="VMSUP_SOCKET=$tmp/nodaemon.sock VMSUP_CONFIG=$tmp/vmsupd.conf TMPDIR=$tmp/t"
+	runs 7 "in-process run (no daemon)" -- sh -c 'echo out; echo err >&2; exit 7' &&
+		{ [ "$out" = out ] && [ "$err" = err ] || fail "in-process streams: '$out' / '$err'"; }
+	[ -z "$(ls -A "$tmp/t")" ] || fail "in-process left $(ls -A "$tmp/t")"
+	[ -z "$(our_qemu)" ] || fail "in-process left qemu: $(our_qemu)"
+	# shellcheck disable=SC2086
+	$T env $RUNENV "$VMCTL" -q run --accel tcg --mem 256 $keyopt --share "$tmp/s2" \
+		--workdir "$tmp/s2" -- sh -c 'touch started2; sleep 300' >/dev/null 2>&1 &
+	rpid=$!
+	i=0
+	while [ ! -e "$tmp/s2/started2" ] && [ $i -lt 1500 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	kill -TERM "$rpid"
+	wait "$rpid"
+	rc=$?
+	[ $rc -eq 143 ] && ok "in-process run after SIGTERM: 143" ||
+		fail "in-process run after SIGTERM exited $rc, want 143"
+	[ -z "$(ls -A "$tmp/t")" ] || fail "in-process (SIGTERM) left $(ls -A "$tmp/t")"
+	[ -z "$(our_qemu)" ] || fail "in-process (SIGTERM) left qemu: $(our_qemu)"
+
+	RUNENV=
+	# The slowest part: 4 runs at once on the shared 2-core machine.
+	for n in 1 2 3 4; do
+		$T "$VMCTL" -q run --accel tcg --mem 256 $keyopt -- echo "run $n" \
+			>"$tmp/c$n.out" 2>"$tmp/c$n.err" &
+		eval "cpid$n=\$!"
+	done
+	for n in 1 2 3 4; do
+		eval "wait \$cpid$n"
+		rc=$?
+		[ $rc -eq 0 ] && [ "$(cat "$tmp/c$n.out")" = "run $n" ] ||
+			fail "concurrent run $n: exit $rc: $(cat "$tmp/c$n.out" "$tmp/c$n.err")"
+	done
+	ok "4 concurrent runs"
+	no_vm_left "concurrent runs"
 fi
 
 [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }

@@ -415,3 +415,135 @@ Test(names, validation)
 	cr_assert(
 	    !vmctl_valid_name("a234567890123456789012345678901234567890123456789012345678901234"));
 }
+
+#include "src/client.h"
+#include "src/vmctl-inproc.h"
+
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static int listen_unix(const char *path, int do_listen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	cr_assert(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	if (do_listen)
+		cr_assert(listen(fd, 1) == 0);
+	return fd;
+}
+
+/* In-process mode applies to "nobody there", never to a daemon we may not
+ * use. */
+Test(inproc, reachability)
+{
+	char dir[] = "/tmp/vmctl-test-XXXXXX", p[128];
+	int fd;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/none.sock", dir);
+	cr_assert_eq(vmctl_daemon_reachable(p), 0, "missing socket");
+	snprintf(p, sizeof(p), "%s/file/x.sock", dir);
+	cr_assert_eq(vmctl_daemon_reachable(p), 0, "missing directory");
+	snprintf(p, sizeof(p), "%s/dead.sock", dir);
+	fd = listen_unix(p, 0);
+	cr_assert_eq(vmctl_daemon_reachable(p), 0, "bound, not listening: refused");
+	close(fd);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/live.sock", dir);
+	fd = listen_unix(p, 1);
+	cr_assert_eq(vmctl_daemon_reachable(p), 1);
+	close(fd);
+	unlink(p);
+	rmdir(dir);
+}
+
+static int dir_entries(const char *d)
+{
+	DIR *dd = opendir(d);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert(dd);
+	while ((e = readdir(dd)))
+		n += e->d_name[0] != '.';
+	closedir(dd);
+	return n;
+}
+
+/* The real supervisor core in a child, on a private 0700 directory: it
+ * answers the API, and stopping it leaves nothing behind. */
+Test(inproc, serves_the_api_then_leaves_nothing)
+{
+	char tmp[] = "/tmp/vmctl-tXXXXXX", conf[64];
+	struct vmctl_inproc p;
+	struct json_object *reply = NULL;
+	struct stat st;
+	char *err = NULL;
+	long status = 0;
+	pid_t pid;
+	FILE *f;
+
+	cr_assert(mkdtemp(tmp));
+	snprintf(conf, sizeof(conf), "%s/c.conf", tmp);
+	f = fopen(conf, "w");
+	cr_assert(f);
+	fputs("stop_grace_s = 2\n", f);
+	fclose(f);
+	setenv("VMSUP_CONFIG", conf, 1);
+	setenv("TMPDIR", tmp, 1);
+	cr_assert_eq(vmctl_inproc_start(&p, "test", NULL), 0);
+	cr_assert(p.pid > 0 && p.dir && p.sock);
+	cr_assert_eq(strncmp(p.dir, tmp, strlen(tmp)), 0, "under $TMPDIR: %s", p.dir);
+	cr_assert_eq(stat(p.dir, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700);
+	cr_assert_eq(vmctl_daemon_reachable(p.sock), 1);
+	cr_assert_eq(vmsup_request(p.sock, "GET", "/v1/vms", NULL, 10000, &status, &reply, &err), 0,
+		     "%s", err ? err : "");
+	cr_assert_eq(status, 200);
+	json_object_put(reply);
+	pid = p.pid;
+	vmctl_inproc_stop(&p);
+	cr_assert(kill(pid, 0) < 0, "the supervisor child is gone");
+	cr_assert_null(p.dir);
+	cr_assert_eq(dir_entries(tmp), 1, "only our config is left");
+	unlink(conf);
+	rmdir(tmp);
+	unsetenv("VMSUP_CONFIG");
+	unsetenv("TMPDIR");
+}
+
+/* A config the supervisor refuses: a one-line error, nothing left. */
+Test(inproc, bad_config_is_an_error, .init = cr_redirect_stderr)
+{
+	char tmp[] = "/tmp/vmctl-tXXXXXX", conf[64];
+	struct vmctl_inproc p;
+	FILE *f;
+
+	cr_assert(mkdtemp(tmp));
+	snprintf(conf, sizeof(conf), "%s/c.conf", tmp);
+	f = fopen(conf, "w");
+	cr_assert(f);
+	fputs("no_such_key = 1\n", f);
+	fclose(f);
+	setenv("VMSUP_CONFIG", conf, 1);
+	setenv("TMPDIR", tmp, 1);
+	cr_assert_eq(vmctl_inproc_start(&p, "test", NULL), VMCTL_EXIT_ERR);
+	cr_assert_eq(dir_entries(tmp), 1);
+	{
+		FILE *e;
+		char line[512] = "";
+
+		fflush(stderr);
+		e = cr_get_redirected_stderr();
+		cr_assert(fgets(line, sizeof(line), e));
+		cr_assert_eq(strncmp(line, "vmctl: test: in-process supervisor: ", 36), 0, "%s",
+			     line);
+		cr_assert(strstr(line, "c.conf:1"), "names file:line: %s", line);
+	}
+	unlink(conf);
+	rmdir(tmp);
+}
