@@ -10,3 +10,5 @@ include tests/docs.mk
 include tests/vmsupd-agent.mk
 include tests/vmsupd-limits.mk
 include tests/vmsupd-reattach.mk
+include tests/vmsupd-harden.mk
+include tests/vmsupd-template.mk

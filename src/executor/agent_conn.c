@@ -270,6 +270,8 @@ bad:
 
 struct call_ctx {
 	char what[64];
+	agent_call_done_fn done;
+	void *arg;
 };
 
 static void on_call_done(struct evhttp_request *req, void *arg)
@@ -286,22 +288,40 @@ static void on_call_done(struct evhttp_request *req, void *arg)
 		(void)n;
 		log_msg("%s: agent answered HTTP %d %s", cc->what, code, buf);
 	}
+	if (cc->done)
+		cc->done(cc->arg, code);
 	free(cc);
 }
 
-void agent_conn_call(struct agent_conn *c, struct json_object *call, const char *what)
+/* A call that could not even be queued fails from the loop, like any other,
+ * so the caller never sees its callback run inside agent_conn_call. */
+static void on_call_unsent(evutil_socket_t fd, short what, void *arg)
+{
+	on_call_done(NULL, arg);
+}
+
+void agent_conn_call(struct agent_conn *c, struct json_object *call, const char *what,
+		     agent_call_done_fn done, void *arg)
 {
 	struct call_ctx *cc = calloc(1, sizeof(*cc));
 	struct evhttp_request *req;
 
 	if (!cc) {
 		log_msg("%s: out of memory", what);
+		if (done)
+			done(arg, 0);
 		return;
 	}
 	snprintf(cc->what, sizeof(cc->what), "%s", what);
+	cc->done = done;
+	cc->arg = arg;
 	req = make_req(c, on_call_done, cc, call);
 	if (!req || evhttp_make_request(c->calls, req, EVHTTP_REQ_POST, PATH) < 0) {
 		log_msg("%s: cannot send", what);
-		free(cc);
+		if (event_base_once(c->base, -1, EV_TIMEOUT, on_call_unsent, cc, NULL) < 0) {
+			if (done)
+				done(arg, 0);
+			free(cc);
+		}
 	}
 }

@@ -32,8 +32,13 @@ int agent_conn_subscribe(struct agent_conn *c, struct json_object *call);
  * the loop with why. */
 void agent_conn_abort(struct agent_conn *c, const char *why);
 
+/* Outcome of a call: the HTTP status, 0 when no reply came. */
+typedef void (*agent_call_done_fn)(void *arg, int code);
+
 /* POST a call (borrowed) on the call connection; a reply other than 202 is
- * logged. what names it in logs. */
-void agent_conn_call(struct agent_conn *c, struct json_object *call, const char *what);
+ * logged. what names it in logs. done (may be NULL) is called once with the
+ * outcome, from the loop; it owns arg. */
+void agent_conn_call(struct agent_conn *c, struct json_object *call, const char *what,
+		     agent_call_done_fn done, void *arg);
 
 #endif

@@ -23,7 +23,7 @@ extern char **environ;
 #define CREATE_TIMEOUT_MS 180000L
 #define DELETE_STOP_S	  2
 
-enum req_kind { RQ_CREATE, RQ_QUOTA, RQ_IP, RQ_STOP, RQ_DELETE };
+enum req_kind { RQ_CREATE, RQ_QUOTA, RQ_START, RQ_IP, RQ_STOP, RQ_DELETE };
 
 struct launcher {
 	struct event_base *base;
@@ -113,6 +113,38 @@ static const char *req_error(struct vreq *r)
 	if (r->err)
 		return r->err;
 	return vmsup_error_desc(r->reply, r->status);
+}
+
+/* "class" from an error reply {"error":{"class","desc"}}, or "". */
+static const char *req_class(struct vreq *r)
+{
+	struct json_object *e, *c;
+
+	if (r->err || !json_object_object_get_ex(r->reply, "error", &e) ||
+	    !json_object_object_get_ex(e, "class", &c) || !json_object_is_type(c, json_type_string))
+		return "";
+	return json_object_get_string(c);
+}
+
+/* The VM's "state" in a VM reply is "failed": its "error", else NULL. */
+static const char *vm_failed(struct json_object *vm)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(vm, "state", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), "failed") != 0)
+		return NULL;
+	if (json_object_object_get_ex(vm, "error", &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return "no reason given";
+}
+
+/* Whole percent of one CPU, as vmsupd takes it (1..vCPUs*100). */
+static int64_t quota_pct_of(const struct task *t)
+{
+	int64_t q = (int64_t)ceil((t->spec.cpus > 0 ? t->spec.cpus : 1) * 100);
+	return q < 1 ? 1 : q;
 }
 
 static int64_t grace_of(struct task *t, int64_t grace_ns)
@@ -321,6 +353,9 @@ void launch_task(struct launcher *l, struct task *t)
 	json_object_object_add(share, "readonly", json_object_new_boolean(0));
 	json_object_array_add(shares, share);
 	json_object_object_add(spec, "shares", shares);
+	/* Defined, not started: the quota is set first, so qemu never runs
+	 * unbounded and a quota the host refuses costs no boot. */
+	json_object_object_add(spec, "start", json_object_new_boolean(0));
 	start_req(l, t, RQ_CREATE, "POST", spec, CREATE_TIMEOUT_MS, "/v1/vms");
 out:
 	free(err);
@@ -413,12 +448,8 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 			break;
 		}
 		t->vm_exists = true;
-		if (json_object_object_get_ex(r->reply, "state", &v) &&
-		    strcmp(json_object_get_string(v), "failed") == 0) {
-			s = json_object_object_get_ex(r->reply, "error", &v)
-				? json_object_get_string(v)
-				: "no reason given";
-			fail_task(l, t, "TASK_ERROR", "VM %s failed to start: %s", t->vm, s);
+		if ((s = vm_failed(r->reply))) {
+			fail_task(l, t, "TASK_ERROR", "VM %s could not be created: %s", t->vm, s);
 			break;
 		}
 		if (t->final_state) {
@@ -428,9 +459,7 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 		l->ops->send(l->ctx, t, "TASK_STARTING", "VM created", NULL);
 		t->phase = PH_QUOTA;
 		v = json_object_new_object();
-		json_object_object_add(v, "quota_pct",
-				       json_object_new_int64((int64_t)ceil(
-					   (t->spec.cpus > 0 ? t->spec.cpus : 1) * 100)));
+		json_object_object_add(v, "quota_pct", json_object_new_int64(quota_pct_of(t)));
 		start_req(l, t, RQ_QUOTA, "PUT", v, 30000L, "/v1/vms/%s/cpu", t->vm);
 		break;
 	case RQ_QUOTA:
@@ -438,14 +467,39 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 			finish_if_idle(l, t);
 			break;
 		}
-		if (r->err || r->status != 200) {
-			/* The vCPU count still bounds the task; a host without cgroup
-			 * CPU control should not stop it, but it must be visible. */
+		if (!r->err && r->status == 503 && strcmp(req_class(r), "CgroupUnavailable") == 0) {
+			/* The host has no cgroup CPU control at all: the vCPU count
+			 * still bounds the task. Said in the log and in TASK_RUNNING. */
 			free(t->note);
 			if (asprintf(&t->note, "CPU quota not enforced: %s", req_error(r)) < 0)
 				t->note = NULL;
 			fprintf(stderr, "mesos-vm-executor: VM %s: %s\n", t->vm,
 				t->note ? t->note : "CPU quota not enforced");
+		} else if (r->err || r->status != 200) {
+			/* The host can enforce quotas but not this one: the task
+			 * would get more CPU than its offer says. */
+			fail_task(l, t, "TASK_ERROR", "VM %s: CPU quota %lld%% refused: %s", t->vm,
+				  (long long)quota_pct_of(t), req_error(r));
+			break;
+		}
+		t->phase = PH_STARTING;
+		start_req(l, t, RQ_START, "POST", NULL, CREATE_TIMEOUT_MS, "/v1/vms/%s/start",
+			  t->vm);
+		break;
+	case RQ_START:
+		if (t->final_state) {
+			finish_if_idle(l, t);
+			break;
+		}
+		if (r->err || r->status != 200) {
+			fail_task(l, t, "TASK_ERROR", "VM %s could not be started: %s", t->vm,
+				  req_error(r));
+			break;
+		}
+		if ((s = vm_failed(r->reply))) {
+			/* e.g. "cgroup: ..." when the quota cannot be written. */
+			fail_task(l, t, "TASK_ERROR", "VM %s failed to start: %s", t->vm, s);
+			break;
 		}
 		t->phase = PH_WAIT_IP;
 		t->ip_deadline = now_s() + l->env->ip_wait_s;
@@ -456,12 +510,22 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 			finish_if_idle(l, t);
 			break;
 		}
-		if (!r->err &&
-		    (r->status == 503 || r->status == 504 ||
-		     (r->status == 200 && !(json_object_object_get_ex(r->reply, "ip", &v) &&
-					    json_object_is_type(v, json_type_string)))) &&
+		if (!r->err && r->status == 200 && json_object_object_get_ex(r->reply, "ip", &v) &&
+		    json_object_is_type(v, json_type_string) && *json_object_get_string(v)) {
+			char *m = NULL;
+			free(t->ip);
+			t->ip = strdup(json_object_get_string(v));
+			if (asprintf(&m, "running in VM %s at %s%s%s", t->vm, t->ip ? t->ip : "?",
+				     t->note ? "; " : "", t->note ? t->note : "") < 0)
+				m = NULL;
+			l->ops->send(l->ctx, t, "TASK_RUNNING", m ? m : "running", t->ip);
+			free(m);
+			spawn_command(l, t);
+			break;
+		}
+		if (!r->err && (r->status == 200 || r->status == 503 || r->status == 504) &&
 		    now_s() < t->ip_deadline) {
-			/* The guest agent is still coming up: ask again shortly. */
+			/* The agent is not up yet, or has no address yet. */
 			struct timeval tv = {1, 0};
 			struct ip_retry *ir = malloc(sizeof(*ir));
 			if (ir) {
@@ -473,37 +537,12 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 				break;
 			}
 		}
-		if (!r->err && (r->status == 503 || r->status == 504 || r->status == 200) &&
-		    !(json_object_object_get_ex(r->reply, "ip", &v) &&
-		      json_object_is_type(v, json_type_string))) {
-			/* No guest agent answer in time: the command still runs
-			 * over the forwarded ssh port; ssh is the judge. */
-			char *n = NULL;
-			if (asprintf(&n, "%s%sguest address unknown: %s", t->note ? t->note : "",
-				     t->note ? "; " : "",
-				     r->status == 200 ? "no ip in reply" : req_error(r)) >= 0) {
-				free(t->note);
-				t->note = n;
-			}
-		} else if (r->err || r->status != 200 ||
-			   !json_object_object_get_ex(r->reply, "ip", &v) ||
-			   !json_object_is_type(v, json_type_string)) {
-			fail_task(l, t, "TASK_FAILED", "VM %s has no guest address: %s", t->vm,
-				  r->err || r->status != 200 ? req_error(r) : "no ip in reply");
-			break;
-		} else {
-			free(t->ip);
-			t->ip = strdup(json_object_get_string(v));
-		}
-		{
-			char *m = NULL;
-			if (asprintf(&m, "running in VM %s at %s%s%s", t->vm, t->ip ? t->ip : "?",
-				     t->note ? "; " : "", t->note ? t->note : "") < 0)
-				m = NULL;
-			l->ops->send(l->ctx, t, "TASK_RUNNING", m ? m : "running", t->ip);
-			free(m);
-		}
-		spawn_command(l, t);
+		/* The guest agent also installs the ssh key the command runs
+		 * through: without it the task cannot run. */
+		fail_task(l, t, "TASK_FAILED", "VM %s: no guest address within %d s: %s", t->vm,
+			  l->env->ip_wait_s,
+			  r->err || r->status != 200 ? req_error(r)
+						     : "the guest reports no IPv4 address");
 		break;
 	case RQ_STOP:
 		t->stop_in_flight = false;
@@ -545,8 +584,9 @@ void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns)
 	t->kill_requested = true;
 	t->kill_grace_ns = grace_of(t, grace_ns);
 	task_set_final(t, "TASK_KILLED", "killed on request");
-	/* Creating or setting the quota: the handler sees final_state and
-	 * deletes. Waiting for the address or running: stop the guest now. */
+	/* Creating, setting the quota or starting: the handler sees
+	 * final_state and deletes. Waiting for the address or running: stop
+	 * the guest now. */
 	if (t->vm_exists && (t->phase == PH_WAIT_IP || t->phase == PH_RUNNING))
 		start_stop(l, t);
 	else

@@ -1,8 +1,10 @@
 /*
- * Running a task in its own VM through vmsupd: create the VM sized from the
- * task's resources with the sandbox shared at the same path, set the CPU
- * quota, wait for the guest address, run the command in the guest with
- * `vmctl exec --via ssh`, then delete the VM and report the outcome.
+ * Running a task in its own VM through vmsupd: define the VM sized from the
+ * task's resources with the sandbox shared at the same path, set its CPU
+ * quota (refused: TASK_ERROR; no cgroups on the host: noted, not fatal),
+ * start it, wait for the guest address (TASK_RUNNING carries it), run the
+ * command in the guest with `vmctl exec --via ssh`, then delete the VM and
+ * report the outcome.
  * vmsupd calls block (libcurl), so each runs on a short-lived thread and its
  * result comes back to the event loop through a pipe.
  */

@@ -6,6 +6,8 @@ src_executor_libvmexec_la_SOURCES = \
 	src/executor/protocol.c src/executor/protocol.h \
 	src/executor/env.c src/executor/env.h \
 	src/executor/tasks.c src/executor/tasks.h
+# base64 comes from src/b64.c, which libvmclient carries
+src_executor_libvmexec_la_LIBADD = src/libvmclient.la
 
 sbin_PROGRAMS += src/executor/mesos-vm-executor
 src_executor_mesos_vm_executor_SOURCES = \

@@ -26,6 +26,12 @@
 #define SHUTDOWN_RESERVE_NS 2000000000LL
 /* Without checkpointing and never subscribed: how long to keep trying. */
 #define FIRST_SUBSCRIBE_NS (60 * 1000000000LL)
+/* UPDATE calls the agent did not take (no reply, 5xx) are posted again after
+ * this, doubling up to the cap, while the stream stays up. */
+#define RESEND_MIN_NS 500000000LL
+#define RESEND_MAX_NS 8000000000LL
+/* How much of a framework message goes into the log. */
+#define MESSAGE_LOG_MAX 200
 
 struct executor {
 	struct event_base *base;
@@ -37,7 +43,11 @@ struct executor {
 	bool ever_subscribed;
 	bool shutting_down;
 	bool exiting;
+	/* The framework declared TASK_KILLING_STATE: KILL first says TASK_KILLING. */
+	bool killing_capable;
 	int64_t backoff_ns;
+	int64_t resend_ns;
+	struct event *resend_ev;
 	struct event *retry_ev;
 	struct event *recovery_ev;
 	struct event *deadline_ev;
@@ -67,12 +77,82 @@ static struct timeval tv_of(int64_t ns)
 
 static void maybe_exit(struct executor *x);
 
-static void post_update(struct executor *x, struct task_update *u)
+/* Which update a call carried: looked up again when the reply comes, since
+ * an ACKNOWLEDGED may have dropped it meanwhile. */
+struct update_ref {
+	struct executor *x;
+	char *task_id;
+	char *uuid_b64;
+};
+
+static void on_update_done(void *arg, int code);
+
+static void post_update(struct executor *x, struct task *t, struct task_update *u)
 {
 	struct json_object *call = proto_update(x->env.framework_id, x->env.executor_id, u->status);
-	agent_conn_call(x->conn, call, "UPDATE");
+	struct update_ref *ref = calloc(1, sizeof(*ref));
+
+	if (ref &&
+	    (!(ref->task_id = strdup(t->spec.task_id)) || !(ref->uuid_b64 = strdup(u->uuid_b64)))) {
+		free(ref->task_id);
+		free(ref);
+		ref = NULL;
+	}
+	if (ref)
+		ref->x = x;
+	agent_conn_call(x->conn, call, "UPDATE", ref ? on_update_done : NULL, ref);
 	json_object_put(call);
 	u->sent = true;
+}
+
+static void post_unsent(struct executor *x)
+{
+	for (struct task *t = x->tasks.head; t; t = t->next)
+		for (struct task_update *u = t->unacked; u; u = u->next)
+			if (!u->sent)
+				post_update(x, t, u);
+}
+
+static void on_resend(evutil_socket_t fd, short what, void *arg)
+{
+	struct executor *x = arg;
+	/* While disconnected, SUBSCRIBE carries them instead. */
+	if (x->subscribed)
+		post_unsent(x);
+}
+
+/*
+ * A 202 means the agent has the update (its ACKNOWLEDGED follows). No reply
+ * or a 5xx (503 while the agent recovers) means it may not: post it again
+ * with backoff. A 4xx would be refused again the same way: it stays
+ * unacknowledged, for the next SUBSCRIBE.
+ */
+static void on_update_done(void *arg, int code)
+{
+	struct update_ref *ref = arg;
+	struct executor *x = ref->x;
+	struct task *t = tasks_find(&x->tasks, ref->task_id);
+	struct task_update *u = t ? t->unacked : NULL;
+
+	while (u && strcmp(u->uuid_b64, ref->uuid_b64) != 0)
+		u = u->next;
+	if (code == 202) {
+		x->resend_ns = RESEND_MIN_NS;
+	} else if (u && u->sent && (code == 0 || code >= 500) && !x->exiting && x->resend_ev) {
+		struct timeval tv = {(time_t)(x->resend_ns / 1000000000LL),
+				     (suseconds_t)(x->resend_ns % 1000000000LL / 1000)};
+		u->sent = false;
+		if (!evtimer_pending(x->resend_ev, NULL)) {
+			log_msg("%s update of task %s not taken: posting it again in %.1fs",
+				u->state, t->spec.task_id, x->resend_ns / 1e9);
+			event_add(x->resend_ev, &tv);
+			x->resend_ns =
+			    x->resend_ns * 2 > RESEND_MAX_NS ? RESEND_MAX_NS : x->resend_ns * 2;
+		}
+	}
+	free(ref->task_id);
+	free(ref->uuid_b64);
+	free(ref);
 }
 
 static void send_update(void *ctx, struct task *t, const char *state, const char *msg,
@@ -92,7 +172,7 @@ static void send_update(void *ctx, struct task *t, const char *state, const char
 	log_msg("task %s: %s%s%s", t->spec.task_id, state, msg ? ": " : "", msg ? msg : "");
 	/* While disconnected the update waits for SUBSCRIBE's unacknowledged list. */
 	if (x->subscribed)
-		post_update(x, u);
+		post_update(x, t, u);
 	json_object_put(st);
 	free(uuid);
 }
@@ -104,10 +184,62 @@ static void settled(void *ctx, struct task *t)
 
 static const struct launch_ops LAUNCH_OPS = {send_update, settled};
 
+/* TASK_KILLING only for a framework that understands it, and only for a
+ * task the framework has heard of that is not already ending. */
+static void kill_task(struct executor *x, struct task *t, int64_t grace_ns)
+{
+	if (x->killing_capable && !t->kill_requested && !t->final_state && t->last_state &&
+	    !proto_state_terminal(t->last_state) && t->phase != PH_DONE && t->phase != PH_DELETING)
+		send_update(x, t, "TASK_KILLING", "stopping the task's VM", t->ip);
+	launch_kill(x->launcher, t, grace_ns);
+}
+
 static void kill_all(struct executor *x, int64_t grace_ns)
 {
 	for (struct task *t = x->tasks.head; t; t = t->next)
-		launch_kill(x->launcher, t, grace_ns);
+		kill_task(x, t, grace_ns);
+}
+
+static bool framework_killing_capable(struct json_object *fw)
+{
+	struct json_object *caps, *c, *type;
+
+	if (!fw || !json_object_object_get_ex(fw, "capabilities", &caps) ||
+	    !json_object_is_type(caps, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(caps); i++) {
+		c = json_object_array_get_idx(caps, i);
+		if (json_object_is_type(c, json_type_object) &&
+		    json_object_object_get_ex(c, "type", &type) &&
+		    json_object_is_type(type, json_type_string) &&
+		    strcmp(json_object_get_string(type), "TASK_KILLING_STATE") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* framework_info of SUBSCRIBED or LAUNCH, when the event has one. */
+static void note_framework(struct executor *x, struct json_object *root, const char *key)
+{
+	struct json_object *ev, *fw;
+
+	if (json_object_object_get_ex(root, key, &ev) &&
+	    json_object_object_get_ex(ev, "framework_info", &fw))
+		x->killing_capable = framework_killing_capable(fw);
+}
+
+/* Framework messages are opaque to this executor: logged (printable bytes
+ * only, bounded) so an operator can see them, not passed to tasks. */
+static void log_message(const unsigned char *d, size_t n)
+{
+	char text[MESSAGE_LOG_MAX + 1];
+	size_t k = n < MESSAGE_LOG_MAX ? n : MESSAGE_LOG_MAX;
+
+	for (size_t i = 0; i < k; i++)
+		text[i] = d[i] >= 0x20 && d[i] < 0x7f ? (char)d[i] : '.';
+	text[k] = '\0';
+	log_msg("MESSAGE of %zu byte(s) from the framework (not passed to tasks): \"%s\"%s", n,
+		text, n > k ? "..." : "");
 }
 
 /* Ends the loop once nothing remains to report: after SHUTDOWN when every
@@ -272,16 +404,17 @@ static void on_record(void *ctx, const char *data, size_t len)
 		x->ever_subscribed = true;
 		x->backoff_ns = BACKOFF_MIN_NS;
 		event_del(x->recovery_ev);
-		log_msg("SUBSCRIBED");
+		note_framework(x, ev.root, "subscribed");
+		log_msg("SUBSCRIBED%s",
+			x->killing_capable ? " (framework takes TASK_KILLING)" : "");
 		/* Updates made between our SUBSCRIBE and this event. */
-		for (t = x->tasks.head; t; t = t->next)
-			for (struct task_update *u = t->unacked; u; u = u->next)
-				if (!u->sent)
-					post_update(x, u);
+		post_unsent(x);
 		maybe_exit(x);
 		break;
 	case EV_LAUNCH:
 	case EV_LAUNCH_GROUP:
+		if (ev.type == EV_LAUNCH)
+			note_framework(x, ev.root, "launch");
 		for (size_t i = 0; i < json_object_array_length(ev.tasks); i++)
 			launch_one(x, json_object_array_get_idx(ev.tasks, i));
 		break;
@@ -291,7 +424,7 @@ static void on_record(void *ctx, const char *data, size_t len)
 			break;
 		}
 		log_msg("KILL task %s", ev.task_id);
-		launch_kill(x->launcher, t, ev.grace_ns);
+		kill_task(x, t, ev.grace_ns);
 		break;
 	case EV_ACKNOWLEDGED:
 		t = tasks_find(&x->tasks, ev.task_id);
@@ -303,9 +436,9 @@ static void on_record(void *ctx, const char *data, size_t len)
 		unsigned char *d = NULL;
 		size_t n = 0;
 		if (ev.data_b64 && proto_b64_decode(ev.data_b64, &d, &n) < 0)
-			log_msg("MESSAGE with data that is not base64");
+			log_msg("protocol error: MESSAGE with data that is not base64");
 		else
-			log_msg("MESSAGE of %zu byte(s) from the framework (no handler)", n);
+			log_message(d, n);
 		free(d);
 		break;
 	}
@@ -378,18 +511,20 @@ int main(int argc, char **argv)
 	/* Before any thread: curl's global state is not thread-safe to set up. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	x.backoff_ns = BACKOFF_MIN_NS;
+	x.resend_ns = RESEND_MIN_NS;
 	x.base = event_base_new();
 	if (!x.base)
 		goto out;
 	x.launcher = launcher_new(x.base, &x.env, &x.tasks, &LAUNCH_OPS, &x, &err);
 	x.conn = agent_conn_new(x.base, x.env.agent_host, x.env.agent_port, &CONN_OPS, &x);
 	x.retry_ev = evtimer_new(x.base, on_retry, &x);
+	x.resend_ev = evtimer_new(x.base, on_resend, &x);
 	x.recovery_ev = evtimer_new(x.base, on_recovery_timeout, &x);
 	x.deadline_ev = evtimer_new(x.base, on_deadline, &x);
 	x.sigterm_ev = evsignal_new(x.base, SIGTERM, on_signal, &x);
 	x.sigint_ev = evsignal_new(x.base, SIGINT, on_signal, &x);
-	if (!x.launcher || !x.conn || !x.retry_ev || !x.recovery_ev || !x.deadline_ev ||
-	    !x.sigterm_ev || !x.sigint_ev) {
+	if (!x.launcher || !x.conn || !x.retry_ev || !x.resend_ev || !x.recovery_ev ||
+	    !x.deadline_ev || !x.sigterm_ev || !x.sigint_ev) {
 		fprintf(stderr, "mesos-vm-executor: %s\n", err ? err : "out of memory");
 		goto out;
 	}
@@ -408,6 +543,8 @@ out:
 	launcher_free(x.launcher);
 	if (x.retry_ev)
 		event_free(x.retry_ev);
+	if (x.resend_ev)
+		event_free(x.resend_ev);
 	if (x.recovery_ev)
 		event_free(x.recovery_ev);
 	if (x.deadline_ev)

@@ -1,5 +1,7 @@
 #include "src/executor/protocol.h"
 
+#include "src/b64.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,73 +10,20 @@
 #include <sys/random.h>
 #include <time.h>
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* The codec is the shared one (src/b64.c, in libvmclient); these keep the
+ * executor's string-in/-1-out convention for its callers. */
 char *proto_b64_encode(const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	char *out = malloc(4 * ((len + 2) / 3) + 1), *o = out;
-	size_t i;
-
-	if (!out)
-		return NULL;
-	for (i = 0; i + 2 < len; i += 3) {
-		*o++ = B64[p[i] >> 2];
-		*o++ = B64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		*o++ = B64[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-		*o++ = B64[p[i + 2] & 63];
-	}
-	if (i < len) {
-		*o++ = B64[p[i] >> 2];
-		if (i + 1 < len) {
-			*o++ = B64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-			*o++ = B64[(p[i + 1] & 15) << 2];
-		} else {
-			*o++ = B64[(p[i] & 3) << 4];
-			*o++ = '=';
-		}
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-static int b64_val(char c)
-{
-	const char *p = c ? strchr(B64, c) : NULL;
-	return p ? (int)(p - B64) : -1;
+	return b64_encode(data, len);
 }
 
 int proto_b64_decode(const char *s, unsigned char **out, size_t *len)
 {
-	size_t n = strlen(s), o = 0;
-	unsigned char *buf;
+	unsigned char *buf = b64_decode(s, strlen(s), len);
 
-	if (n % 4)
-		return -1;
-	buf = malloc(n / 4 * 3 + 1);
 	if (!buf)
 		return -1;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		int pad = 0;
-		for (int k = 0; k < 4; k++) {
-			if (s[i + k] == '=' && i + 4 == n && k >= 2) {
-				v[k] = 0;
-				pad++;
-			} else if (pad || (v[k] = b64_val(s[i + k])) < 0) {
-				free(buf);
-				return -1;
-			}
-		}
-		buf[o++] = (unsigned char)((v[0] << 2) | (v[1] >> 4));
-		if (pad < 2)
-			buf[o++] = (unsigned char)(((v[1] & 15) << 4) | (v[2] >> 2));
-		if (pad < 1)
-			buf[o++] = (unsigned char)(((v[2] & 3) << 6) | v[3]);
-	}
 	*out = buf;
-	*len = o;
 	return 0;
 }
 

@@ -18,7 +18,8 @@
 enum task_phase {
 	PH_NEW,
 	PH_CREATING, /* POST /v1/vms in flight */
-	PH_QUOTA,    /* PUT cpu quota in flight */
+	PH_QUOTA,    /* PUT cpu quota in flight (VM defined, not started) */
+	PH_STARTING, /* POST start in flight */
 	PH_WAIT_IP,  /* GET ip?wait in flight */
 	PH_RUNNING,  /* command running in the guest (child pid) */
 	PH_DELETING, /* DELETE in flight; then the terminal update goes out */

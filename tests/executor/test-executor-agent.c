@@ -45,6 +45,30 @@ Test(executor_agent, subscribes_heartbeat_message_shutdown)
 	cr_assert_eq(json_object_array_length(subs), 1);
 	cr_assert_eq(fa_int(r, "exit_code"), 0);
 	cr_assert_lt(fa_double(r, "exit_after_shutdown_s"), 5.0, "exits within the grace");
+	char *log = executor_log();
+	cr_assert(strstr(log, "MESSAGE of 2 byte(s)") && strstr(log, "\"hi\""),
+		  "the framework message is logged: %s", log);
+	free(log);
+	json_object_put(r);
+}
+
+/* The agent answers 503 while it recovers: the update is posted again (same
+ * uuid) until taken, and the executor still exits once it is acknowledged. */
+Test(executor_agent, refused_update_is_posted_again)
+{
+	const char *args[] = {"--scenario", "error", NOSOCK, "--refuse-updates", "2", NULL};
+	struct json_object *r = fa_run(sandbox, args);
+	struct json_object *refused;
+	char *states = fa_states(r, "t1");
+	cr_assert_eq(fa_violations(r), 0);
+	json_object_object_get_ex(r, "refused_updates", &refused);
+	cr_assert_eq(json_object_array_length(refused), 2, "two attempts were refused");
+	cr_assert_str_eq(states, "TASK_ERROR", "then taken, once");
+	cr_assert_eq(fa_int(r, "exit_code"), 0);
+	char *log = executor_log();
+	cr_assert(strstr(log, "posting it again"), "logged: %s", log);
+	free(log);
+	free(states);
 	json_object_put(r);
 }
 

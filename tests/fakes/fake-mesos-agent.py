@@ -52,6 +52,10 @@ class Agent:
         self.down = False        # answer SUBSCRIBE with 503 (agent recovering)
         self.auto_ack = True
         self.launch_at = {}
+        self.refuse_left = args.refuse_updates
+        self.refused = []        # states of UPDATE calls answered 503
+        self.probe = None        # stdout of --probe, run at the first TASK_RUNNING
+        self.proc = None         # the executor process
         self.t0 = time.monotonic()
         self.rng = random.Random(args.seed)
 
@@ -76,14 +80,22 @@ class Agent:
             "task_id": status["task_id"], "uuid": status["uuid"]}})
 
     def wait(self, pred, timeout):
+        """Until pred() holds, timeout passes or the executor has exited."""
         end = time.monotonic() + timeout
         with self.lock:
             while not pred():
                 left = end - time.monotonic()
-                if left <= 0:
-                    return False
+                if left <= 0 or (self.proc is not None and self.proc.poll() is not None):
+                    return pred()
                 self.lock.wait(min(left, 0.5))
             return True
+
+    def framework_info(self):
+        fi = {"id": {"value": self.fw}, "user": "root", "name": "fake",
+              "checkpoint": self.args.checkpoint}
+        if self.args.capability:
+            fi["capabilities"] = [{"type": c} for c in self.args.capability]
+        return fi
 
     def states(self, task_id):
         return [u["state"] for u in self.updates if u["task_id"]["value"] == task_id]
@@ -177,6 +189,23 @@ def make_handler(agent):
             if err:
                 agent.violation(err)
                 return self.reply(400, err)
+            with agent.lock:
+                refuse = agent.refuse_left > 0
+                if refuse:
+                    agent.refuse_left -= 1
+                    agent.refused.append(st["state"])
+            if refuse:
+                # What the agent answers every call while it recovers.
+                return self.reply(503, "Agent has not finished recovery")
+            if agent.args.probe and st["state"] == "TASK_RUNNING" and agent.probe is None:
+                # Before the 202: the task's VM is certainly still there.
+                try:
+                    agent.probe = subprocess.run(json.loads(agent.args.probe),
+                                                 capture_output=True, timeout=60,
+                                                 text=True).stdout
+                except (OSError, ValueError, subprocess.TimeoutExpired) as e:
+                    agent.probe = ""
+                    agent.violation("probe failed: %s" % e)
             self.reply(202)
             with agent.lock:
                 tid = st["task_id"]["value"]
@@ -226,8 +255,7 @@ def make_handler(agent):
                                   "framework_id": {"value": agent.fw},
                                   "type": "CUSTOM",
                                   "command": {"value": agent.args.executor}},
-                "framework_info": {"id": {"value": agent.fw}, "user": "root",
-                                   "name": "fake", "checkpoint": agent.args.checkpoint},
+                "framework_info": agent.framework_info(),
                 "agent_info": {"id": {"value": "agent-1"}, "hostname": "127.0.0.1"},
                 "container_id": {"value": str(uuidlib.uuid4())}}})
             # Published only now, so nothing the scenario sends can go
@@ -307,8 +335,7 @@ def launch(agent, ti):
     with agent.lock:
         agent.launch_at[tid] = agent.now()
     agent.send({"type": "LAUNCH", "launch": {
-        "framework_info": {"id": {"value": agent.fw}, "user": "root", "name": "fake"},
-        "task": ti}})
+        "framework_info": agent.framework_info(), "task": ti}})
     return tid
 
 
@@ -404,6 +431,11 @@ def main():
     ap.add_argument("--garbage-then-launch", action="store_true")
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--capability", action="append", default=[],
+                    help="FrameworkInfo capability type, e.g. TASK_KILLING_STATE")
+    ap.add_argument("--refuse-updates", type=int, default=0,
+                    help="answer the first N UPDATE calls 503 (agent recovering)")
+    ap.add_argument("--probe", help="JSON argv run on the host at the first TASK_RUNNING")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -432,6 +464,7 @@ def main():
     err = open(os.path.join(args.sandbox, "stderr"), "ab")
     proc = subprocess.Popen([args.executor], env=env, stdout=out, stderr=err,
                             cwd=args.sandbox, start_new_session=True)
+    agent.proc = proc
     exit_code = None
     t_shutdown = t_exit = None
     try:
@@ -461,6 +494,7 @@ def main():
                          "container_status": u.get("container_status")}
                         for u in agent.updates],
             "subscribes": agent.subscribes, "violations": agent.violations,
+            "refused_updates": agent.refused, "probe": agent.probe,
             "exit_code": exit_code if exit_code is not None else proc.returncode,
             "exit_after_shutdown_s": (t_exit - t_shutdown) if t_exit is not None else None,
         }

@@ -320,9 +320,12 @@ host" ] || fail "guest in the workdir, read the host file: $out"
 	[ -z "$(our_qemu)" ] || fail "in-process (SIGTERM) left qemu: $(our_qemu)"
 
 	RUNENV=
-	# The slowest part: 4 runs at once on the shared 2-core machine.
+	# The slowest part: 4 runs at once on the 2-core machine. Four TCG
+	# boots at once (beside other tests) can take minutes: give the guests
+	# time to come up; the point is that all four succeed.
+	cfails=$fails
 	for n in 1 2 3 4; do
-		$T "$VMCTL" -q run --accel tcg --mem 256 $keyopt -- echo "run $n" \
+		timeout 900 "$VMCTL" -q run --accel tcg --mem 256 --timeout 600 $keyopt -- echo "run $n" \
 			>"$tmp/c$n.out" 2>"$tmp/c$n.err" &
 		eval "cpid$n=\$!"
 	done
@@ -332,7 +335,7 @@ host" ] || fail "guest in the workdir, read the host file: $out"
 		[ $rc -eq 0 ] && [ "$(cat "$tmp/c$n.out")" = "run $n" ] ||
 			fail "concurrent run $n: exit $rc: $(cat "$tmp/c$n.out" "$tmp/c$n.err")"
 	done
-	ok "4 concurrent runs"
+	[ $fails -eq $cfails ] && ok "4 concurrent runs"
 	no_vm_left "concurrent runs"
 fi
 
