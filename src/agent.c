@@ -65,6 +65,7 @@ struct agent {
 	int key_pushed;
 	struct json_object *ip;
 	int ifq_inflight, pinging;
+	int execs_lost; /* a session was dropped under the running execs */
 
 	struct waiter *waiters;
 	struct execop *execs;
@@ -98,9 +99,20 @@ static void set_ip(struct agent *a, struct json_object *ip)
 
 static void reap(struct agent *a)
 {
+	struct qmp_error e;
+
 	/* Freeing fails their pending commands, whose callbacks see a stale gen. */
 	while (a->ndead > 0)
 		qmp_session_free(a->dead[--a->ndead]);
+	/* Their processes are out of reach (qemu or its agent gone): fail the
+	 * execs between two polls too, as the one polling now just failed,
+	 * rather than let the next poll find no agent (AgentNotReady). */
+	if (a->execs_lost) {
+		a->execs_lost = 0;
+		qmp_error_set(&e, QMP_ERR_DISCONNECTED, "agent connection lost");
+		while (a->execs)
+			gexec_abort(a->execs->g, &e);
+	}
 }
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -118,6 +130,7 @@ static void drop_session(struct agent *a)
 	a->dead[a->ndead++] = a->s;
 	a->s = NULL;
 	a->gen++;
+	a->execs_lost = a->execs != NULL;
 	a->ifq_inflight = 0;
 	a->pinging = 0;
 	event_active(a->reap_ev, EV_TIMEOUT, 0);

@@ -7,4 +7,4 @@ src_libvmagent_la_LIBADD = qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
 # Benchmark (never run by make check): spawn -> IP vs spawn -> agent port open.
 bench_programs += bench/time-to-ip
 bench_time_to_ip_SOURCES = bench/time-to-ip.c
-bench_time_to_ip_LDADD = tests/libagentvm.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
+bench_time_to_ip_LDADD = tests/libharness-agent.la $(JSONC_LIBS) $(LIBEVENT_LIBS)

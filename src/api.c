@@ -24,6 +24,7 @@
 #include "src/err.h"
 #include "src/log.h"
 #include "src/name.h"
+#include "src/peer.h"
 
 #define HARD_BODY_MAX  (4 * VMSUP_API_BODY_MAX) /* beyond: libevent refuses unread */
 #define STREAM_BACKLOG (4 * 1024 * 1024)	/* a reader this far behind is dropped */
@@ -287,6 +288,25 @@ static const char *method_name(enum evhttp_cmd_type m)
 	}
 }
 
+/* The peer could read (and write) the spec's files itself: 1, or 0 after replying. */
+static int peer_files_ok(struct evhttp_request *req, struct json_object *spec)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct vmsup_peer peer;
+	char *err = NULL;
+	int rc;
+
+	rc = vmsup_peer_get(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), &peer,
+			    &err);
+	if (!rc)
+		rc = vmsup_peer_check_spec(&peer, spec, &err);
+	if (rc)
+		send_error(req, rc > 0 ? 403 : 500, rc > 0 ? "PermissionDenied" : "InternalError",
+			   "%s", err ? err : "file access check failed");
+	free(err);
+	return rc == 0;
+}
+
 static int peer_ok(struct vmsup_api *api, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -524,6 +544,10 @@ static void route(struct evhttp_request *req, void *arg)
 				send_error(req, 400, "InvalidParameter", "a VM spec is required");
 				goto out;
 			}
+			if (!peer_files_ok(req, body)) {
+				json_object_put(body);
+				goto out;
+			}
 			if (!(h = held_new(api, req))) {
 				json_object_put(body);
 				send_error(req, 500, "InternalError", "out of memory");
@@ -585,7 +609,8 @@ static int bind_socket(const char *path, const char *group, unsigned *gid, char 
 	}
 	if (chmod(path, 0660) < 0 || (group && chown(path, (uid_t)-1, *gid) < 0) ||
 	    listen(fd, 128) < 0) {
-		vmsup_err(err, "%s: %s", path, strerror(errno));
+		/* sa.sun_path, not path: GCC's sanitizer build misreads path as NULL here */
+		vmsup_err(err, "%s: %s", sa.sun_path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;

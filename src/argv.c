@@ -175,6 +175,9 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 	add(&a, "virtserialport,chardev=qga0,id=qga0,name=org.qemu.guest_agent.0");
 	add(&a, "-device");
 	add(&a, "virtio-balloon-pci,id=balloon0");
+	/* a new generation ID per qemu: a guest restored from a snapshot reseeds its crng */
+	add(&a, "-device");
+	add(&a, "vmgenid");
 	add(&a, "-netdev");
 	addf(&a, "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", p->ssh_port);
 	add(&a, "-device");
@@ -193,7 +196,9 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 	addf(&a, "file:%s", p->console_log);
 	if (o->sandbox) {
 		add(&a, "-sandbox");
-		add(&a, VM_SANDBOX_OPTS);
+		/* -runas calls setgid/setuid after the filter is in place: with
+		 * elevateprivileges=deny qemu dies of SIGSYS (checked on 7.2) */
+		add(&a, o->qemu_user ? VM_SANDBOX_OPTS_RUNAS : VM_SANDBOX_OPTS);
 	}
 	if (o->qemu_user) {
 		add(&a, "-runas");

@@ -40,5 +40,9 @@ void vm_mac_from_name(const char *name, char out[18]);
 
 /* The sandbox option vmsupd uses (also the probe's argument). */
 #define VM_SANDBOX_OPTS "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+/* With -runas: qemu must change its ids itself once; as that user it has
+ * nothing left to elevate to (spawn=deny still forbids exec'ing setuid files). */
+#define VM_SANDBOX_OPTS_RUNAS                                                                      \
+	"on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny"
 
 #endif

@@ -35,3 +35,11 @@ tests_test_snapshot_guest_LDADD = tests/libsnaptest.la $(CRITERION_LIBS) $(JSONC
 bench_programs += bench/restore
 bench_restore_SOURCES = bench/restore.c
 bench_restore_LDADD = tests/libsnaptest.la $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
+
+# The daemon side (issue 12): POST/GET/DELETE /v1/templates, POST /v1/vms
+# {"from"}; in libvmsup, so vmsupd and vmctl's in-process daemon have it.
+src_libvmsup_la_SOURCES += src/vm-template.c src/vm-template-create.c src/vm-template.h \
+	src/api-template.c src/api-template.h
+src_libvmsup_la_LIBADD += src/libvmsnap.la
+# vmctl template create|list|rm and create --from
+src_libvmctl_la_SOURCES += src/vmctl-template.c

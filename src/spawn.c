@@ -14,7 +14,7 @@
 #include "src/err.h"
 
 struct child_err {
-	int stage; /* 0 log, 1 stdin, 2 setsid, 3 exec */
+	int stage; /* 0 log, 1 stdin, 2 setsid, 3 exec, 4 fd 3 */
 	int errnum;
 };
 
@@ -29,7 +29,7 @@ static void close_from(int lowfd)
 }
 
 /* Runs between fork and exec: async-signal-safe calls only. */
-static void child(char *const argv[], const char *log_path, int errfd)
+static void child(char *const argv[], const char *log_path, int extra_fd, int errfd)
 {
 	struct child_err ce = {0, 0};
 	sigset_t all;
@@ -61,7 +61,19 @@ static void child(char *const argv[], const char *log_path, int errfd)
 		ce.stage = 1;
 		goto fail;
 	}
-	for (int f = 3; f < errfd; f++)
+	if (extra_fd >= 0) {
+		/* fd 3 is taken by extra_fd: errfd moves above it first */
+		if (errfd <= 3 && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 4)) < 0) {
+			ce.stage = 4;
+			goto fail;
+		}
+		/* dup2 onto itself would keep close-on-exec */
+		if (extra_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(extra_fd, 3) < 0) {
+			ce.stage = 4;
+			goto fail;
+		}
+	}
+	for (int f = extra_fd >= 0 ? 4 : 3; f < errfd; f++)
 		close(f);
 	close_from(errfd + 1);
 	execvp(argv[0], argv);
@@ -76,8 +88,13 @@ fail:
 
 int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err)
 {
+	return vm_spawn_fd(argv, log_path, -1, pid, err);
+}
+
+int vm_spawn_fd(char *const argv[], const char *log_path, int extra_fd, pid_t *pid, char **err)
+{
 	static const char *const stages[] = {"opening the log", "redirecting stdin", "setsid",
-					     "exec"};
+					     "exec", "passing fd 3"};
 	struct child_err ce;
 	int p[2];
 	ssize_t n;
@@ -93,7 +110,7 @@ int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err)
 	}
 	if (c == 0) {
 		close(p[0]);
-		child(argv, log_path, p[1]);
+		child(argv, log_path, extra_fd, p[1]);
 	}
 	close(p[1]);
 	do

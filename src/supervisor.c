@@ -22,10 +22,12 @@
 #include "src/err.h"
 #include "src/hooks.h"
 #include "src/log.h"
+#include "src/peer.h"
 #include "src/probe.h"
 #include "src/reattach.h"
 #include "src/restart.h"
 #include "src/spawn.h"
+#include "src/vm-limits.h"
 #include "src/statefile.h"
 #include "src/vm-stats.h"
 #include "src/vm-template.h"
@@ -359,7 +361,13 @@ static void save_now(struct vm *vm)
 		evtimer_del(vm->save_timer);
 	if (vm_statefile_write(vm->sup->cfg.state_dir, vm, &err)) {
 		LOG_E(vm->spec.name, "state file: %s", err);
-		free(err);
+		/* kept for the status: the VM runs on, but would not survive a restart */
+		free(vm->save_error);
+		vm->save_error = err;
+	} else if (vm->save_error) {
+		LOG_I(vm->spec.name, "state file written again");
+		free(vm->save_error);
+		vm->save_error = NULL;
 	}
 }
 
@@ -505,11 +513,27 @@ static const char *exit_what(const struct vm *vm, char *buf, size_t size)
 	return buf;
 }
 
+/* The last non-empty line of text into out (empty if none). */
+static const char *last_line(const char *text, char *out, size_t size)
+{
+	const char *end = text ? text + strlen(text) : NULL, *start;
+
+	out[0] = '\0';
+	while (end && end > text && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	if (!end || end == text)
+		return out;
+	for (start = end; start > text && start[-1] != '\n';)
+		start--;
+	snprintf(out, size, "%.*s", (int)(end - start), start);
+	return out;
+}
+
 /* status: as from waitpid, or -1 when unknown (not our child) */
 static void process_gone(struct vm *vm, int status)
 {
 	enum vm_state to;
-	char what[32];
+	char what[32], line[256];
 
 	drop_qmp(vm);
 	if (vm->stop_timer) {
@@ -523,7 +547,11 @@ static void process_gone(struct vm *vm, int status)
 	vm->log_tail = read_tail(vm->qemu_log);
 	if (vm->start_failed || (!vm->qmp_ready_once && !vm->kill_requested)) {
 		to = VM_FAILED;
-		if (!vm->error)
+		/* qemu's own last words (e.g. no /dev/kvm) say more than the
+		 * QMP side's symptom of its exit */
+		if (vm->exit_code > 0 && *last_line(vm->log_tail, line, sizeof(line)))
+			set_error(vm, "qemu exited during start-up (%s): %s", what, line);
+		else if (!vm->error)
 			set_error(vm, "qemu exited during start-up (%s)", what);
 	} else if (vm->shutdown_seen || vm->kill_requested) {
 		to = VM_STOPPED;
@@ -790,7 +818,9 @@ static int vm_start(struct vm *vm)
 	vm->exit_code = vm->exit_signal = -1;
 	vm->qmp_ready_once = vm->shutdown_seen = vm->kill_requested = vm->start_failed = false;
 	vm->stop_stage = 0;
-	if (vm_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err))
+	vm->qmp_unresponsive = false;
+	if (vm_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err) ||
+	    (sup->cfg.qemu_user && vmsup_chown_for_user(vm->run_dir, sup->cfg.qemu_user, &err)))
 		goto out;
 	remove_runtime_files(vm);
 	/* a fresh log per start, so the tail is this run's */
@@ -948,6 +978,7 @@ static void vm_free(struct vm *vm)
 	vm_restart_release(vm);
 	vm_template_release(vm);
 	vm_reattach_release(vm);
+	vm_limits_release(vm);
 	vm_spec_release(&vm->spec);
 	free(vm->run_dir);
 	free(vm->qmp_sock);
@@ -959,6 +990,7 @@ static void vm_free(struct vm *vm)
 	free(vm->accel_used);
 	free(vm->error);
 	free(vm->log_tail);
+	free(vm->save_error);
 	free(vm);
 }
 
@@ -1373,6 +1405,13 @@ struct vmsup *vmsup_new(struct event_base *base, const struct vmsup_config *cfg,
 		goto fail;
 	if (vm_probe_qemu(sup->cfg.qemu, &sup->sandbox, &sup->qemu_version, err))
 		goto fail;
+	if (sup->cfg.qemu_user) {
+		uid_t u;
+		gid_t g;
+		/* a typo in qemu_user is a start-up error, not a failure of every VM */
+		if (vmsup_user_resolve(sup->cfg.qemu_user, &u, &g, err))
+			goto fail;
+	}
 	LOG_I(NULL, "qemu %s (%s), -sandbox %s", sup->qemu_version, sup->cfg.qemu,
 	      sup->sandbox ? "on" : "unavailable");
 	sup->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, sup);

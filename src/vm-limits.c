@@ -325,6 +325,15 @@ void vm_limits_destroyed(struct vm_limits *l, struct vm *vm)
 		return;
 	if (l)
 		lim_leave_cgroup(l, vm, m);
+	vm_limits_release(vm);
+}
+
+void vm_limits_release(struct vm *vm)
+{
+	struct vm_lim *m = vm->cgroup;
+
+	if (!m)
+		return;
 	free(m->cg_path);
 	free(m->cg_mem_path);
 	free(m);

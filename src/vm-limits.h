@@ -61,6 +61,9 @@ void vm_limits_qmp_event(struct vm_limits *l, struct vm *vm, const char *event,
 void vm_limits_exited(struct vm_limits *l, struct vm *vm);
 /* The VM is destroyed: cgroup removed, per-VM state freed. */
 void vm_limits_destroyed(struct vm_limits *l, struct vm *vm);
+/* Free the per-VM bookkeeping without touching cgroupfs (the VM leaves the
+ * registry at daemon exit; its cgroup was left when qemu exited). */
+void vm_limits_release(struct vm *vm);
 
 /* Adds cpu_quota_pct, cpu_period_us, pin, cgroup, mem_limit_bytes,
  * balloon_target_mib to a VM's status object. */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "src/log.h"
 #include "src/supervisor.h"
 #include "src/vm-limits.h"
 #include "src/vm.h"
@@ -24,7 +25,8 @@ double vmsup_stats_now(void)
 }
 
 struct timed {
-	struct vmsup_stats *stats;
+	struct vm *vm;
+	struct vmsup_stats *stats; /* NULL: not timed */
 	double sent;
 	qmp_reply_fn fn;
 	void *arg;
@@ -37,9 +39,21 @@ static void on_timed_reply(struct qmp_session *s, struct json_object *ret,
 
 	/* QEMU's own error replies are round trips too; failures found on
 	 * this side (timeout, disconnect, garbage) are not */
-	if (!err || (strcmp(err->cls, QMP_ERR_TIMEOUT) && strcmp(err->cls, QMP_ERR_DISCONNECTED) &&
-		     strcmp(err->cls, QMP_ERR_PROTOCOL) && strcmp(err->cls, QMP_ERR_CONNECT)))
+	bool answered =
+	    !err || (strcmp(err->cls, QMP_ERR_TIMEOUT) && strcmp(err->cls, QMP_ERR_DISCONNECTED) &&
+		     strcmp(err->cls, QMP_ERR_PROTOCOL) && strcmp(err->cls, QMP_ERR_CONNECT));
+
+	if (answered && t->stats)
 		metrics_qmp_observe(&t->stats->qmp_rt, vmsup_stats_now() - t->sent);
+	/* a hung qemu (SIGSTOP, stuck monitor) shows in the status; the next
+	 * answer clears it. Disconnected may come from freeing the VM: no touch */
+	if (err && !strcmp(err->cls, QMP_ERR_TIMEOUT)) {
+		if (!t->vm->qmp_unresponsive)
+			LOG_W(t->vm->spec.name, "QMP unresponsive: %s", err->desc);
+		t->vm->qmp_unresponsive = true;
+	} else if (answered) {
+		t->vm->qmp_unresponsive = false;
+	}
 	if (t->fn)
 		t->fn(s, ret, err, t->arg);
 	free(t);
@@ -57,8 +71,9 @@ static struct timed *timed_new(struct vm *vm, qmp_reply_fn fn, void *arg)
 	struct vmsup_stats *st = stats_of(vm);
 	struct timed *t;
 
-	if (!st || !(t = malloc(sizeof(*t))))
-		return NULL; /* untimed: the call itself still goes out */
+	if (!(t = malloc(sizeof(*t))))
+		return NULL; /* unwatched: the call itself still goes out */
+	t->vm = vm;
 	t->stats = st;
 	t->sent = vmsup_stats_now();
 	t->fn = fn;

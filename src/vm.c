@@ -146,6 +146,10 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(
 	    o, "exit_signal", vm->exit_signal >= 0 ? json_object_new_int64(vm->exit_signal) : NULL);
 	json_object_object_add(o, "error", str_or_null(vm->error));
+	json_object_object_add(
+	    o, "qmp",
+	    !vm->qmp ? NULL : json_object_new_string(vm->qmp_unresponsive ? "unresponsive" : "ok"));
+	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
 	json_object_object_add(o, "log_tail", str_or_null(vm->log_tail));
 	json_object_object_add(o, "restarts", json_object_new_int64(vm->restarts));
 	json_object_object_add(o, "restart", json_object_new_string(vm->spec.restart));

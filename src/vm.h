@@ -96,6 +96,8 @@ struct vm {
 	bool start_failed;	  /* we killed it during start-up: an exit is "failed" */
 	struct event *stop_timer; /* grace: powerdown -> quit -> SIGKILL */
 	struct event *save_timer; /* state file write, slightly deferred */
+	char *save_error;	  /* last state file write failed (e.g. disk full), or NULL */
+	bool qmp_unresponsive;	  /* the last QMP command timed out; cleared by a reply */
 	int stop_stage;
 
 	/* hooks for later modules */

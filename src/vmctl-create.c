@@ -131,6 +131,10 @@ int vmctl_cmd_create(const struct vmctl *g, int argc, char **argv)
 	const char *name;
 	int rc;
 
+	if (vmctl_create_has_from(argc, argv)) {
+		json_object_put(spec);
+		return vmctl_cmd_create_from(g, argc, argv);
+	}
 	rc = vmctl_parse("create", argc, argv, "h", lo, 1, 0, create_opt, spec, &a);
 	if (rc)
 		goto out;

@@ -18,7 +18,7 @@ static const struct {
     {"destroy", vmctl_cmd_destroy}, {"memory", vmctl_cmd_memory},   {"cpu", vmctl_cmd_cpu},
     {"ip", vmctl_cmd_ip},	    {"exec", vmctl_cmd_exec},	    {"run", vmctl_cmd_run},
     {"qmp", vmctl_cmd_qmp},	    {"events", vmctl_cmd_events},   {"metrics", vmctl_cmd_metrics},
-    {"version", vmctl_cmd_version},
+    {"version", vmctl_cmd_version}, {"template", vmctl_cmd_template},
 };
 
 enum { OPT_SOCKET = 1, OPT_VERSION };

@@ -121,5 +121,9 @@ int vmctl_cmd_qmp(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_events(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_metrics(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_version(const struct vmctl *g, int argc, char **argv);
+/* Templates (vmctl-template.c): template create|list|rm, create NAME --from T. */
+int vmctl_cmd_template(const struct vmctl *g, int argc, char **argv);
+int vmctl_create_has_from(int argc, char **argv);
+int vmctl_cmd_create_from(const struct vmctl *g, int argc, char **argv);
 
 #endif

@@ -13,8 +13,7 @@ src_libvmctl_la_SOURCES = src/vmctl.h src/vmctl-util.c src/vmctl-usage.c \
 	src/vmctl-output.c src/vmctl-create.c src/vmctl-cmds.c \
 	src/vmctl-shell.c src/vmctl-shell.h src/vmctl-exec.c src/vmctl-exec.h \
 	src/vmctl-run.c src/vmctl-launcher.c src/vmctl-launcher.h \
-	src/vmctl-inproc.c src/vmctl-inproc.h \
-	src/b64.c src/b64.h
+	src/vmctl-inproc.c src/vmctl-inproc.h
 nodist_src_libvmctl_la_SOURCES = src/vmctl-launcher-tmpl.c
 src_libvmctl_la_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
 src_libvmctl_la_LIBADD = src/libvmclient.la $(JSONC_LIBS)

@@ -81,6 +81,8 @@ Test(argv, guestless_exact)
 	    "virtserialport,chardev=qga0,id=qga0,name=org.qemu.guest_agent.0",
 	    "-device",
 	    "virtio-balloon-pci,id=balloon0",
+	    "-device",
+	    "vmgenid",
 	    "-netdev",
 	    "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22",
 	    "-device",

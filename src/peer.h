@@ -1,0 +1,58 @@
+/*
+ * Who is on the other end of an API connection (SO_PEERCRED plus the
+ * supplementary groups), and whether that peer could open the files a VM
+ * spec names by itself: the daemon runs qemu with more rights than its
+ * callers, so it must not become a way to read (or write) what they cannot.
+ */
+#ifndef VMSUP_PEER_H
+#define VMSUP_PEER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#define VMSUP_PEER_MAX_GROUPS 256
+
+struct vmsup_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[VMSUP_PEER_MAX_GROUPS]; /* supplementary, at connect time */
+	int ngroups;
+};
+
+/* Credentials of the process connected on unix socket fd; -1 with *err. */
+int vmsup_peer_get(int fd, struct vmsup_peer *p, char **err);
+
+/* gid is the peer's primary or one of its supplementary groups. */
+bool vmsup_peer_in_group(const struct vmsup_peer *p, gid_t gid);
+
+/*
+ * Could the peer access each path itself with the given access(2) mode
+ * (R_OK, W_OK, X_OK)? Checked by the kernel in a short-lived child that
+ * takes on the peer's uid, gid and groups (so directory search rights,
+ * ACLs and every other rule apply as they would to the peer). Root peers
+ * pass without a check. Paths that do not exist pass: whoever uses them
+ * reports that. Returns 0 if all pass, 1 with *err naming the first path
+ * refused, -1 with *err if the check itself failed.
+ */
+int vmsup_peer_access(const struct vmsup_peer *p, const char *const *paths, const int *modes,
+		      size_t n, char **err);
+
+/*
+ * The files a POST /v1/vms body names: kernel and initrd (read), disk
+ * (read + write: qemu opens it read-write), shares (read + search, and
+ * write unless "readonly"). Members of the wrong type are skipped here;
+ * spec validation rejects them. Same returns as vmsup_peer_access.
+ */
+int vmsup_peer_check_spec(const struct vmsup_peer *p, struct json_object *spec, char **err);
+
+/* "name", "uid" or "uid:gid" (the forms qemu's -runas takes) to ids. */
+int vmsup_user_resolve(const char *user, uid_t *uid, gid_t *gid, char **err);
+
+/* Give path (a VM's 0700 run dir) to that user, so a qemu that dropped to
+ * it with -runas can still remove its pidfile and sockets there. */
+int vmsup_chown_for_user(const char *path, const char *user, char **err);
+
+#endif

@@ -1,0 +1,26 @@
+# tests fragment (issue 9 hardening: API peers, spec files, qemu_user,
+# faults around the daemon) and bench/load
+
+# src/peer.c alone (access checks as nobody need root; skipped otherwise)
+check_PROGRAMS += tests/test-vmsupd-harden-unit
+TESTS += tests/test-vmsupd-harden-unit
+tests_test_vmsupd_harden_unit_SOURCES = tests/vmsupd-harden/unit-peer.c
+tests_test_vmsupd_harden_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_test_vmsupd_harden_unit_LDADD = src/libvmsup.la $(CRITERION_LIBS)
+
+# Real vmsupd and qemu (guest-less); clients as nobody through setpriv + curl.
+check_PROGRAMS += tests/test-vmsupd-harden
+TESTS += tests/test-vmsupd-harden
+tests_test_vmsupd_harden_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h \
+	tests/vmsupd-reattach/util.c tests/vmsupd-reattach/util.h \
+	tests/vmsupd-harden/access.c tests/vmsupd-harden/faults.c
+tests_test_vmsupd_harden_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_harden_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS) -lpthread
+EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/vmsupd
+
+# bench/load: 200 API clients against 50 guest-less VMs (make bench; never make check)
+bench_programs += bench/load
+bench_load_SOURCES = bench/load.c
+bench_load_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) -pthread
+bench_load_LDADD = $(CURL_LIBS) $(JSONC_LIBS) -lpthread

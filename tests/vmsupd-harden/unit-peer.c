@@ -1,0 +1,117 @@
+/* src/peer.c on its own: the access check as another user, user names. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/peer.h"
+
+static char tmp[64];
+
+static void up(void)
+{
+	strcpy(tmp, "/tmp/vsh-u-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmp));
+	cr_assert_eq(chmod(tmp, 0755), 0);
+}
+
+static void down(void)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/f", tmp);
+	unlink(p);
+	rmdir(tmp);
+}
+
+TestSuite(peer, .init = up, .fini = down, .timeout = 60);
+
+Test(peer, access_as_another_user)
+{
+	struct vmsup_peer nobody = {.uid = 65534, .gid = 65534, .ngroups = 0};
+	struct vmsup_peer root = {.uid = 0, .gid = 0};
+	char f[128], missing[128], *err = NULL;
+	const char *paths[1];
+	int modes[1] = {R_OK}, fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to act as nobody");
+	snprintf(f, sizeof(f), "%s/f", tmp);
+	fd = open(f, O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	paths[0] = f;
+	cr_expect_eq(vmsup_peer_access(&nobody, paths, modes, 1, &err), 1);
+	cr_expect(err && strstr(err, f) && strstr(err, "uid 65534 cannot read"), "%s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(vmsup_peer_access(&root, paths, modes, 1, &err), 0, "root is not checked");
+
+	/* the group bit counts for a member only */
+	cr_assert_eq(chown(f, 0, 4242), 0);
+	cr_assert_eq(chmod(f, 0640), 0);
+	cr_expect_eq(vmsup_peer_access(&nobody, paths, modes, 1, NULL), 1);
+	nobody.groups[0] = 4242;
+	nobody.ngroups = 1;
+	cr_expect(vmsup_peer_in_group(&nobody, 4242));
+	cr_expect_eq(vmsup_peer_access(&nobody, paths, modes, 1, NULL), 0, "supplementary group");
+	modes[0] = R_OK | W_OK;
+	cr_expect_eq(vmsup_peer_access(&nobody, paths, modes, 1, NULL), 1, "no group write bit");
+
+	/* a path that is not there is for the spec check to report */
+	snprintf(missing, sizeof(missing), "%s/none", tmp);
+	paths[0] = missing;
+	cr_expect_eq(vmsup_peer_access(&nobody, paths, modes, 1, NULL), 0);
+}
+
+Test(peer, spec_fields)
+{
+	struct vmsup_peer nobody = {.uid = 65534, .gid = 65534};
+	char f[128], json[512], *err = NULL;
+	struct json_object *spec;
+	int fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to act as nobody");
+	snprintf(f, sizeof(f), "%s/f", tmp);
+	fd = open(f, O_WRONLY | O_CREAT, 0644);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(chmod(f, 0644), 0);
+	snprintf(json, sizeof(json),
+		 "{\"kernel\":\"%s\",\"shares\":[{\"path\":\"%s\",\"readonly\":true}]}", f, tmp);
+	spec = json_tokener_parse(json);
+	cr_expect_eq(vmsup_peer_check_spec(&nobody, spec, &err), 0, "%s", err);
+	json_object_put(spec);
+	snprintf(json, sizeof(json), "{\"disk\":\"%s\"}", f);
+	spec = json_tokener_parse(json);
+	cr_expect_eq(vmsup_peer_check_spec(&nobody, spec, &err), 1, "disk needs write");
+	cr_expect(err && strstr(err, "read and write"), "%s", err);
+	free(err);
+	json_object_put(spec);
+	/* wrong types are the spec validator's to refuse */
+	spec = json_tokener_parse("{\"kernel\":7,\"shares\":\"x\"}");
+	cr_expect_eq(vmsup_peer_check_spec(&nobody, spec, NULL), 0);
+	json_object_put(spec);
+}
+
+Test(peer, user_resolve)
+{
+	uid_t u;
+	gid_t g;
+	char *err = NULL;
+
+	cr_expect_eq(vmsup_user_resolve("nobody", &u, &g, NULL), 0);
+	cr_expect_eq(u, 65534u);
+	cr_expect_eq(vmsup_user_resolve("65534:100", &u, &g, NULL), 0);
+	cr_expect(u == 65534 && g == 100);
+	cr_expect_eq(vmsup_user_resolve("0", &u, &g, NULL), 0);
+	cr_expect(u == 0 && g == 0);
+	cr_expect_eq(vmsup_user_resolve("no-such-user-vmsup", &u, &g, &err), -1);
+	cr_expect(err && strstr(err, "no such user"), "%s", err);
+	free(err);
+	cr_expect_eq(vmsup_user_resolve("12:x", &u, &g, NULL), -1);
+	cr_expect_eq(vmsup_user_resolve("", &u, &g, NULL), -1);
+}
