@@ -1,3 +1,4 @@
+#include "src/http.h"
 #include "src/api-guest.h"
 
 #include <errno.h>
@@ -26,42 +27,6 @@ struct gop {
 	struct gexec *g; /* exec in flight */
 	char *name;
 };
-
-static void send_json(struct evhttp_request *req, int status, struct json_object *o)
-{
-	struct evbuffer *b = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	if (b)
-		evbuffer_add_printf(
-		    b, "%s\n",
-		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
-	evhttp_send_reply(req, status, status < 400 ? "OK" : "Error", b);
-	if (b)
-		evbuffer_free(b);
-}
-
-static void send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt,
-		       ...) __attribute__((format(printf, 4, 5)));
-static void send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt,
-		       ...)
-{
-	char desc[600];
-	va_list ap;
-	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
-
-	va_start(ap, fmt);
-	vsnprintf(desc, sizeof(desc), fmt, ap);
-	va_end(ap);
-	json_object_object_add(e, "class", json_object_new_string(cls));
-	json_object_object_add(e, "desc", json_object_new_string(desc));
-	json_object_object_add(o, "error", e);
-	LOG_D(NULL, "%s -> %d %s", evhttp_request_get_uri(req), status, desc);
-	send_json(req, status, o);
-	json_object_put(o);
-}
 
 static void gop_free(struct gop *op)
 {
@@ -129,23 +94,24 @@ static void reply_agent_error(struct evhttp_request *req, struct gop *op,
 
 	if (!strcmp(err->cls, QMP_ERR_DISCONNECTED) &&
 	    ((gone && !strcmp(gone, "destroyed")) || op->vm->destroying))
-		send_error(req, 404, "NotFound", "VM '%s' was destroyed", op->name);
+		http_send_error(req, 404, "NotFound", "VM '%s' was destroyed", op->name);
 	else if (!strcmp(err->cls, QMP_ERR_DISCONNECTED) && (gone || stopping))
-		send_error(req, 409, "Conflict", "VM '%s': qemu %s", op->name,
-			   gone ? "exited" : "is stopping");
+		http_send_error(req, 409, "Conflict", "VM '%s': qemu %s", op->name,
+				gone ? "exited" : "is stopping");
 	else if (!strcmp(err->cls, QMP_ERR_DISCONNECTED))
-		send_error(req, 503, AGENT_ERR_NOT_READY, "agent connection lost: %s", err->desc);
+		http_send_error(req, 503, AGENT_ERR_NOT_READY, "agent connection lost: %s",
+				err->desc);
 	else if (!strcmp(err->cls, AGENT_ERR_NOT_READY))
-		send_error(req, 503, AGENT_ERR_NOT_READY, "%s", err->desc);
+		http_send_error(req, 503, AGENT_ERR_NOT_READY, "%s", err->desc);
 	else if (!strcmp(err->cls, QMP_ERR_TIMEOUT))
-		send_error(req, 504, QMP_ERR_TIMEOUT, "%s", err->desc);
+		http_send_error(req, 504, QMP_ERR_TIMEOUT, "%s", err->desc);
 	else if (!strcmp(err->cls, "InvalidParameter"))
-		send_error(req, 400, err->cls, "%s", err->desc);
+		http_send_error(req, 400, err->cls, "%s", err->desc);
 	else if (!strcmp(err->cls, "InternalError"))
-		send_error(req, 500, err->cls, "%s", err->desc);
+		http_send_error(req, 500, err->cls, "%s", err->desc);
 	else
 		/* the guest agent's own error (GenericError ...), as for QMP passthrough */
-		send_error(req, 502, err->cls, "guest agent: %s", err->desc);
+		http_send_error(req, 502, err->cls, "guest agent: %s", err->desc);
 }
 
 /* The agent of a VM that can answer now, or NULL after replying. */
@@ -156,21 +122,21 @@ static struct agent *agent_for(struct vmsup *sup, struct evhttp_request *req, co
 	struct agent *a;
 
 	if (!vm) {
-		send_error(req, 404, "NotFound", "no VM named '%s'", name);
+		http_send_error(req, 404, "NotFound", "no VM named '%s'", name);
 		return NULL;
 	}
 	if (vm->destroying) {
-		send_error(req, 409, "Conflict", "VM '%s' is being destroyed", name);
+		http_send_error(req, 409, "Conflict", "VM '%s' is being destroyed", name);
 		return NULL;
 	}
 	if (!vm->spec.kernel && !vm->spec.disk) {
-		send_error(req, 503, AGENT_ERR_NOT_READY,
-			   "agent not ready: VM '%s' has no guest OS", name);
+		http_send_error(req, 503, AGENT_ERR_NOT_READY,
+				"agent not ready: VM '%s' has no guest OS", name);
 		return NULL;
 	}
 	if (!(a = vm_agent_of(vm))) {
-		send_error(req, 503, AGENT_ERR_NOT_READY, "agent not ready: VM '%s' is %s", name,
-			   vm_state_name(vm->state));
+		http_send_error(req, 503, AGENT_ERR_NOT_READY, "agent not ready: VM '%s' is %s",
+				name, vm_state_name(vm->state));
 		return NULL;
 	}
 	*vmp = vm;
@@ -188,7 +154,7 @@ static void on_ip(struct json_object *ipinfo, const struct qmp_error *err, void 
 		if (err)
 			reply_agent_error(req, op, err);
 		else
-			send_json(req, 200, ipinfo);
+			http_send_json(req, 200, ipinfo);
 	}
 	gop_free(op);
 }
@@ -203,7 +169,7 @@ void vmsup_api_guest_ip(struct vmsup *sup, struct evhttp_request *req, const cha
 	struct gop *op;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		send_error(req, 405, "MethodNotAllowed", "use GET");
+		http_send_error(req, 405, "MethodNotAllowed", "use GET");
 		return;
 	}
 	if (w) {
@@ -212,20 +178,21 @@ void vmsup_api_guest_ip(struct vmsup *sup, struct evhttp_request *req, const cha
 		wait = strtol(w, &end, 10);
 		if (!*w || *end || errno || wait < 0 || wait > VMSUP_IP_WAIT_MAX_S ||
 		    !(*w >= '0' && *w <= '9')) {
-			send_error(req, 400, "InvalidParameter",
-				   "wait: '%s' is not an integer in 0..%d", w, VMSUP_IP_WAIT_MAX_S);
+			http_send_error(req, 400, "InvalidParameter",
+					"wait: '%s' is not an integer in 0..%d", w,
+					VMSUP_IP_WAIT_MAX_S);
 			return;
 		}
 	}
 	if (!(a = agent_for(sup, req, name, &vm)))
 		return;
 	if (!(op = gop_hold(req, vm))) {
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return;
 	}
 	if (agent_get_ip(a, (unsigned)wait * 1000u, on_ip, op) < 0) {
 		gop_free(op);
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return;
 	}
 	/* the answer never comes inside agent_get_ip */
@@ -259,19 +226,20 @@ static int parse_exec(struct evhttp_request *req, struct json_object **body, str
 
 	*body = NULL;
 	if (len > VMSUP_API_BODY_MAX) {
-		send_error(req, 413, "TooLarge", "request body is %zu bytes, the limit is %d", len,
-			   VMSUP_API_BODY_MAX);
+		http_send_error(req, 413, "TooLarge", "request body is %zu bytes, the limit is %d",
+				len, VMSUP_API_BODY_MAX);
 		return -1;
 	}
 	data = len ? (const char *)evbuffer_pullup(in, -1) : "";
 	while (len && strchr(" \t\r\n", data[len - 1]))
 		len--;
 	if (!len) {
-		send_error(req, 400, "InvalidParameter", "a body {\"argv\":[...]} is required");
+		http_send_error(req, 400, "InvalidParameter",
+				"a body {\"argv\":[...]} is required");
 		return -1;
 	}
 	if (!(tok = json_tokener_new_ex(64))) {
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return -1;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -280,68 +248,70 @@ static int parse_exec(struct evhttp_request *req, struct json_object **body, str
 	used = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (jerr != json_tokener_success || !*body || used != len) {
-		send_error(req, 400, "InvalidParameter", "malformed JSON body: %s (at byte %zu)",
-			   jerr != json_tokener_success ? json_tokener_error_desc(jerr)
-							: "trailing data",
-			   used);
+		http_send_error(
+		    req, 400, "InvalidParameter", "malformed JSON body: %s (at byte %zu)",
+		    jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "trailing data",
+		    used);
 		return -1;
 	}
 	if (!json_object_is_type(*body, json_type_object)) {
-		send_error(req, 400, "InvalidParameter", "the body must be a JSON object");
+		http_send_error(req, 400, "InvalidParameter", "the body must be a JSON object");
 		return -1;
 	}
 	json_object_object_foreach(*body, k, val)
 	{
 		(void)val;
 		if (strcmp(k, "argv") && strcmp(k, "input_b64") && strcmp(k, "timeout_s")) {
-			send_error(req, 400, "InvalidParameter", "unknown field '%s'", k);
+			http_send_error(req, 400, "InvalidParameter", "unknown field '%s'", k);
 			return -1;
 		}
 	}
 	if (!json_object_object_get_ex(*body, "argv", &v) ||
 	    !json_object_is_type(v, json_type_array) || !(n = json_object_array_length(v))) {
-		send_error(req, 400, "InvalidParameter",
-			   "'argv' must be a non-empty array of strings");
+		http_send_error(req, 400, "InvalidParameter",
+				"'argv' must be a non-empty array of strings");
 		return -1;
 	}
 	if (n > EXEC_ARGV_MAX) {
-		send_error(req, 400, "InvalidParameter", "'argv': at most %d arguments",
-			   EXEC_ARGV_MAX);
+		http_send_error(req, 400, "InvalidParameter", "'argv': at most %d arguments",
+				EXEC_ARGV_MAX);
 		return -1;
 	}
 	if (!(x->argv = calloc(n + 1, sizeof(*x->argv)))) {
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(v, i);
 		if (!json_object_is_type(s, json_type_string)) {
-			send_error(req, 400, "InvalidParameter", "'argv[%zu]' is not a string", i);
+			http_send_error(req, 400, "InvalidParameter", "'argv[%zu]' is not a string",
+					i);
 			return -1;
 		}
 		x->argv[i] = json_object_get_string(s);
 		/* C strings end at NUL: an argument with one would be cut silently */
 		if (strlen(x->argv[i]) != (size_t)json_object_get_string_len(s)) {
-			send_error(req, 400, "InvalidParameter", "'argv[%zu]' contains a NUL byte",
-				   i);
+			http_send_error(req, 400, "InvalidParameter",
+					"'argv[%zu]' contains a NUL byte", i);
 			return -1;
 		}
 	}
 	if (!*x->argv[0]) {
-		send_error(req, 400, "InvalidParameter", "'argv[0]' is empty");
+		http_send_error(req, 400, "InvalidParameter", "'argv[0]' is empty");
 		return -1;
 	}
 	if (json_object_object_get_ex(*body, "input_b64", &v)) {
 		if (!json_object_is_type(v, json_type_string)) {
-			send_error(req, 400, "InvalidParameter", "'input_b64' must be a string");
+			http_send_error(req, 400, "InvalidParameter",
+					"'input_b64' must be a string");
 			return -1;
 		}
 		if (json_object_get_string_len(v) > 0 &&
 		    !(x->input =
 			  b64_decode(json_object_get_string(v),
 				     (size_t)json_object_get_string_len(v), &x->input_len))) {
-			send_error(req, 400, "InvalidParameter",
-				   "'input_b64' is not padded standard base64");
+			http_send_error(req, 400, "InvalidParameter",
+					"'input_b64' is not padded standard base64");
 			return -1;
 		}
 	}
@@ -349,9 +319,9 @@ static int parse_exec(struct evhttp_request *req, struct json_object **body, str
 		int64_t t;
 		if (!json_object_is_type(v, json_type_int) || (t = json_object_get_int64(v)) < 0 ||
 		    t > EXEC_TIMEOUT_MAX) {
-			send_error(req, 400, "InvalidParameter",
-				   "'timeout_s' must be an integer in 0..%d (0: no limit)",
-				   EXEC_TIMEOUT_MAX);
+			http_send_error(req, 400, "InvalidParameter",
+					"'timeout_s' must be an integer in 0..%d (0: no limit)",
+					EXEC_TIMEOUT_MAX);
 			return -1;
 		}
 		x->timeout_s = (unsigned)t;
@@ -387,7 +357,7 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 	if (!out || !errs) {
 		json_object_put(out);
 		json_object_put(errs);
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		goto out;
 	}
 	o = json_object_new_object();
@@ -399,7 +369,7 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 	json_object_object_add(o, "stderr_b64", errs);
 	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(res->out_truncated));
 	json_object_object_add(o, "stderr_truncated", json_object_new_boolean(res->err_truncated));
-	send_json(req, 200, o);
+	http_send_json(req, 200, o);
 	json_object_put(o);
 out:
 	gop_free(op);
@@ -415,7 +385,7 @@ void vmsup_api_guest_exec(struct vmsup *sup, struct evhttp_request *req, const c
 	struct gop *op;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		send_error(req, 405, "MethodNotAllowed", "use POST");
+		http_send_error(req, 405, "MethodNotAllowed", "use POST");
 		return;
 	}
 	if (parse_exec(req, &body, &x))
@@ -423,7 +393,7 @@ void vmsup_api_guest_exec(struct vmsup *sup, struct evhttp_request *req, const c
 	if (!(a = agent_for(sup, req, name, &vm)))
 		goto out;
 	if (!(op = gop_hold(req, vm))) {
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		goto out;
 	}
 	/* argv and input are copied into the guest-exec command at once */

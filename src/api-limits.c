@@ -1,3 +1,4 @@
+#include "src/http.h"
 #include "src/api-limits.h"
 
 #include <stdarg.h>
@@ -20,43 +21,6 @@
 #define MIB (1024ll * 1024ll)
 
 /* ---- replies (api.c's format: JSON, errors as {"error":{class,desc}}) ---- */
-
-static void reply_json(struct evhttp_request *req, int status, struct json_object *o)
-{
-	struct evbuffer *b = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	if (b)
-		evbuffer_add_printf(
-		    b, "%s\n",
-		    o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE)
-		      : "{}");
-	evhttp_send_reply(req, status, status < 400 ? "OK" : "Error", b);
-	if (b)
-		evbuffer_free(b);
-}
-
-static void reply_error(struct evhttp_request *req, int status, const char *cls, const char *fmt,
-			...) __attribute__((format(printf, 4, 5)));
-static void reply_error(struct evhttp_request *req, int status, const char *cls, const char *fmt,
-			...)
-{
-	char desc[600];
-	va_list ap;
-	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
-
-	va_start(ap, fmt);
-	vsnprintf(desc, sizeof(desc), fmt, ap);
-	va_end(ap);
-	json_object_object_add(e, "class", json_object_new_string(cls));
-	json_object_object_add(e, "desc", json_object_new_string(desc));
-	json_object_object_add(o, "error", e);
-	LOG_D(NULL, "%s -> %d %s", evhttp_request_get_uri(req), status, desc);
-	reply_json(req, status, o);
-	json_object_put(o);
-}
 
 /* ---- held requests ---- */
 
@@ -84,9 +48,9 @@ static void on_done(int status, const char *cls, const char *desc, struct json_o
 	if (h->evcon)
 		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
 	if (cls)
-		reply_error(h->req, status, cls, "%s", desc ? desc : "");
+		http_send_error(h->req, status, cls, "%s", desc ? desc : "");
 	else
-		reply_json(h->req, status, body);
+		http_send_json(h->req, status, body);
 	free(h);
 }
 
@@ -114,7 +78,7 @@ static int only_fields(struct evhttp_request *req, struct json_object *body,
 		for (const char *const *p = known; *p; p++)
 			ok = ok || !strcmp(k, *p);
 		if (!ok) {
-			reply_error(req, 400, "InvalidParameter", "unknown field '%s'", k);
+			http_send_error(req, 400, "InvalidParameter", "unknown field '%s'", k);
 			return -1;
 		}
 	}
@@ -130,16 +94,16 @@ static int int_field(struct evhttp_request *req, struct json_object *body, const
 	if (!json_object_object_get_ex(body, key, &v))
 		return 0;
 	if (!json_object_is_type(v, json_type_int)) {
-		reply_error(req, 400, "InvalidParameter", "'%s' must be an integer, not %s", key,
-			    json_type_to_name(json_object_get_type(v)));
+		http_send_error(req, 400, "InvalidParameter", "'%s' must be an integer, not %s",
+				key, json_type_to_name(json_object_get_type(v)));
 		return -1;
 	}
 	*out = json_object_get_int64(v);
 	/* json-c saturates out-of-range numbers: a uint64 beyond int64 too */
 	if (*out < min || *out > max ||
 	    (*out == INT64_MAX && json_object_get_uint64(v) > INT64_MAX)) {
-		reply_error(req, 400, "InvalidParameter", "'%s' is %s, must be in %lld..%lld", key,
-			    json_object_to_json_string(v), (long long)min, (long long)max);
+		http_send_error(req, 400, "InvalidParameter", "'%s' is %s, must be in %lld..%lld",
+				key, json_object_to_json_string(v), (long long)min, (long long)max);
 		return -1;
 	}
 	return 1;
@@ -159,12 +123,12 @@ static void put_memory(struct vmsup *sup, struct vm_limits *l, struct evhttp_req
 	if (rc < 0)
 		return;
 	if (rc == 0) {
-		reply_error(req, 400, "InvalidParameter", "'target_mib' is required");
+		http_send_error(req, 400, "InvalidParameter", "'target_mib' is required");
 		return;
 	}
 	(void)sup;
 	if (!(h = calloc(1, sizeof(*h)))) {
-		reply_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return;
 	}
 	h->req = req;
@@ -206,12 +170,12 @@ static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_reques
 		const char *s =
 		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 		if (!s || (strcmp(s, "all") && strcmp(s, "each"))) {
-			reply_error(req, 400, "InvalidParameter",
-				    "'pin_mode' must be \"all\" or \"each\"");
+			http_send_error(req, 400, "InvalidParameter",
+					"'pin_mode' must be \"all\" or \"each\"");
 			return;
 		}
 		if (!json_object_object_get_ex(body, "pin", NULL)) {
-			reply_error(req, 400, "InvalidParameter", "'pin_mode' needs 'pin'");
+			http_send_error(req, 400, "InvalidParameter", "'pin_mode' needs 'pin'");
 			return;
 		}
 		c.pin_each = !strcmp(s, "each");
@@ -223,32 +187,33 @@ static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_reques
 			c.unpin = true;
 			c.pin_each = false;
 			if (sched_getaffinity(0, sizeof(c.pinset), &c.pinset) < 0) {
-				reply_error(req, 500, "InternalError", "sched_getaffinity failed");
+				http_send_error(req, 500, "InternalError",
+						"sched_getaffinity failed");
 				return;
 			}
 			pin_format(&c.pinset, c.pin, sizeof(c.pin));
 		} else if (!json_object_is_type(v, json_type_string)) {
-			reply_error(req, 400, "InvalidParameter",
-				    "'pin' must be a CPU list string like \"0-1,3\" or null");
+			http_send_error(req, 400, "InvalidParameter",
+					"'pin' must be a CPU list string like \"0-1,3\" or null");
 			return;
 		} else if (pin_parse(json_object_get_string(v), &c.pinset, &err) ||
 			   pin_check_available(&c.pinset, &err)) {
-			reply_error(req, 400, "InvalidParameter", "pin: %s",
-				    err ? err : "bad list");
+			http_send_error(req, 400, "InvalidParameter", "pin: %s",
+					err ? err : "bad list");
 			free(err);
 			return;
 		} else if (pin_format(&c.pinset, c.pin, sizeof(c.pin)) < 0) {
-			reply_error(req, 400, "InvalidParameter", "pin: list too long");
+			http_send_error(req, 400, "InvalidParameter", "pin: list too long");
 			return;
 		}
 	}
 	if (!c.set_quota && !c.set_period && !c.set_pin) {
-		reply_error(req, 400, "InvalidParameter",
-			    "nothing to change: give quota_pct, period_us or pin");
+		http_send_error(req, 400, "InvalidParameter",
+				"nothing to change: give quota_pct, period_us or pin");
 		return;
 	}
 	if (!(h = calloc(1, sizeof(*h)))) {
-		reply_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return;
 	}
 	h->req = req;
@@ -262,19 +227,20 @@ void api_limits_put(struct vmsup *sup, struct evhttp_request *req, const char *n
 	struct vm *vm;
 
 	if (!body || !json_object_is_type(body, json_type_object)) {
-		reply_error(req, 400, "InvalidParameter", "the body must be a JSON object");
+		http_send_error(req, 400, "InvalidParameter", "the body must be a JSON object");
 		return;
 	}
 	if (!(vm = vmsup_find(sup, name))) {
-		reply_error(req, 404, "NotFound", "no VM named '%s'", name);
+		http_send_error(req, 404, "NotFound", "no VM named '%s'", name);
 		return;
 	}
 	if (!l) {
-		reply_error(req, 501, "NotImplemented", "limits are not active in this process");
+		http_send_error(req, 501, "NotImplemented",
+				"limits are not active in this process");
 		return;
 	}
 	if (vm->destroying) {
-		reply_error(req, 409, "Conflict", "VM '%s' is being destroyed", name);
+		http_send_error(req, 409, "Conflict", "VM '%s' is being destroyed", name);
 		return;
 	}
 	if (!strcmp(action, "memory"))
@@ -296,7 +262,7 @@ void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
 	char err[256];
 
 	if (!mv || !b) {
-		reply_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		goto out;
 	}
 	for (struct vm *vm = vmsup_first(sup); vm && i < n; vm = vm->next, i++) {
@@ -317,7 +283,7 @@ void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
 		md.qmp = &st->qmp_rt;
 	}
 	if (metrics_render_vmsup(b, &md, mv, i, err, sizeof(err)) < 0) {
-		reply_error(req, 500, "InternalError", "metrics: %s", err);
+		http_send_error(req, 500, "InternalError", "metrics: %s", err);
 		goto out;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

@@ -1,4 +1,5 @@
 /* The template routes (see api-template.h). */
+#include "src/http.h"
 #include "src/api-template.h"
 
 #include <stdarg.h>
@@ -21,80 +22,14 @@ struct held {
 	struct vm_tmpl_job *job;
 };
 
-static void send_json(struct evhttp_request *req, int status, struct json_object *o)
-{
-	struct evbuffer *b = evbuffer_new();
-	const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								  JSON_C_TO_STRING_NOSLASHESCAPE)
-			  : "{}";
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	if (b)
-		evbuffer_add_printf(b, "%s\n", s);
-	evhttp_send_reply(req, status, status < 400 ? "OK" : "Error", b);
-	if (b)
-		evbuffer_free(b);
-}
-
-static void send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt,
-		       ...) __attribute__((format(printf, 4, 5)));
-static void send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt,
-		       ...)
-{
-	char desc[1024];
-	va_list ap;
-	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
-
-	va_start(ap, fmt);
-	vsnprintf(desc, sizeof(desc), fmt, ap);
-	va_end(ap);
-	json_object_object_add(e, "class", json_object_new_string(cls));
-	json_object_object_add(e, "desc", json_object_new_string(desc));
-	json_object_object_add(o, "error", e);
-	send_json(req, status, o);
-	json_object_put(o);
-}
-
-/* The body as one strict JSON value (same rules as the other routes); -1 once replied. */
+/* The body as JSON; an empty body is an error here: 0, or -1 after replying. */
 static int read_body(struct evhttp_request *req, struct json_object **out)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in), used;
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
-	const char *data;
-
-	*out = NULL;
-	if (len > VMSUP_API_BODY_MAX) {
-		send_error(req, 413, "TooLarge", "request body is %zu bytes, the limit is %d", len,
-			   VMSUP_API_BODY_MAX);
+	if (http_read_json(req, out) < 0)
 		return -1;
-	}
-	data = (const char *)evbuffer_pullup(in, -1);
-	while (len && strchr(" \n\r\t", data[len - 1]))
-		len--;
-	if (!len) {
-		send_error(req, 400, "InvalidParameter",
-			   "a VM spec with the template's name is required");
-		return -1;
-	}
-	if (!(tok = json_tokener_new_ex(64))) {
-		send_error(req, 500, "InternalError", "out of memory");
-		return -1;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	*out = json_tokener_parse_ex(tok, data, (int)len);
-	jerr = json_tokener_get_error(tok);
-	used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr != json_tokener_success || !*out || used != len) {
-		json_object_put(*out);
-		*out = NULL;
-		send_error(req, 400, "InvalidParameter", "malformed JSON body: %s (at byte %zu)",
-			   jerr != json_tokener_success ? json_tokener_error_desc(jerr)
-							: "trailing data",
-			   used);
+	if (!*out) {
+		http_send_error(req, 400, "InvalidParameter",
+				"a VM spec with the template's name is required");
 		return -1;
 	}
 	return 0;
@@ -117,9 +52,9 @@ static void on_done(const struct vmsup_result *r, void *arg)
 	if (h->evcon)
 		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
 	if (r->cls)
-		send_error(h->req, r->status, r->cls, "%s", r->desc ? r->desc : "");
+		http_send_error(h->req, r->status, r->cls, "%s", r->desc ? r->desc : "");
 	else
-		send_json(h->req, r->status, r->body);
+		http_send_json(h->req, r->status, r->body);
 	free(h);
 }
 
@@ -133,7 +68,7 @@ static void create(struct vmsup *sup, struct evhttp_request *req)
 		return;
 	if (!(h = calloc(1, sizeof(*h)))) {
 		json_object_put(body);
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return;
 	}
 	h->req = req;
@@ -154,13 +89,13 @@ static void reply(struct evhttp_request *req, int status, struct json_object *o)
 
 	if (status >= 400 && json_object_object_get_ex(o, "error", &e) &&
 	    json_object_is_type(e, json_type_string))
-		send_error(req, status,
-			   status == 404   ? "NotFound"
-			   : status == 400 ? "InvalidParameter"
-					   : "InternalError",
-			   "%s", json_object_get_string(e));
+		http_send_error(req, status,
+				status == 404	? "NotFound"
+				: status == 400 ? "InvalidParameter"
+						: "InternalError",
+				"%s", json_object_get_string(e));
 	else
-		send_json(req, status, o);
+		http_send_json(req, status, o);
 	json_object_put(o);
 }
 
@@ -177,12 +112,12 @@ void api_template_route(struct vmsup *sup, struct evhttp_request *req, const cha
 		} else if (m == EVHTTP_REQ_POST) {
 			create(sup, req);
 		} else {
-			send_error(req, 405, "MethodNotAllowed", "use GET or POST");
+			http_send_error(req, 405, "MethodNotAllowed", "use GET or POST");
 		}
 		return;
 	}
 	if (tmpl_name_check(name, &err) < 0) {
-		send_error(req, 400, "InvalidParameter", "bad template name: %s", err);
+		http_send_error(req, 400, "InvalidParameter", "bad template name: %s", err);
 		free(err);
 		return;
 	}
@@ -200,12 +135,12 @@ void api_template_route(struct vmsup *sup, struct evhttp_request *req, const cha
 		if (found)
 			reply(req, 200, found);
 		else
-			send_error(req, 404, "NotFound", "no template named '%s'", name);
+			http_send_error(req, 404, "NotFound", "no template named '%s'", name);
 	} else if (m == EVHTTP_REQ_DELETE) {
 		struct json_object *o = vm_template_rm(sup, name, &status);
 		reply(req, status, o);
 	} else {
-		send_error(req, 405, "MethodNotAllowed", "use GET or DELETE");
+		http_send_error(req, 405, "MethodNotAllowed", "use GET or DELETE");
 	}
 }
 

@@ -1,3 +1,4 @@
+#include "src/http.h"
 #include "src/api.h"
 #include "src/api-guest.h"
 #include "src/api-limits.h"
@@ -59,45 +60,6 @@ struct stream {
 	struct stream *next;
 };
 
-static void send_json(struct evhttp_request *req, int status, struct json_object *o)
-{
-	struct evbuffer *b = evbuffer_new();
-	const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								  JSON_C_TO_STRING_NOSLASHESCAPE)
-			  : "{}";
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	if (b) {
-		evbuffer_add_printf(b, "%s\n", s);
-	}
-	evhttp_send_reply(req, status, status < 400 ? "OK" : "Error", b);
-	if (b)
-		evbuffer_free(b);
-}
-
-static void send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt,
-		       ...) __attribute__((format(printf, 4, 5)));
-static void send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt,
-		       ...)
-{
-	char desc[600];
-	va_list ap;
-	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
-
-	va_start(ap, fmt);
-	vsnprintf(desc, sizeof(desc), fmt, ap);
-	va_end(ap);
-	json_object_object_add(e, "class", json_object_new_string(cls));
-	json_object_object_add(e, "desc", json_object_new_string(desc));
-	json_object_object_add(o, "error", e);
-	LOG_D(NULL, "%s %s -> %d %s",
-	      evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "req",
-	      evhttp_request_get_uri(req), status, desc);
-	send_json(req, status, o);
-	json_object_put(o);
-}
-
 /* ---- held requests ---- */
 
 static void no_timeouts(struct evhttp_connection *evcon)
@@ -122,9 +84,9 @@ static void on_done(const struct vmsup_result *r, void *arg)
 	if (h->evcon)
 		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
 	if (r->cls)
-		send_error(h->req, r->status, r->cls, "%s", r->desc ? r->desc : "");
+		http_send_error(h->req, r->status, r->cls, "%s", r->desc ? r->desc : "");
 	else
-		send_json(h->req, r->status, r->body);
+		http_send_json(h->req, r->status, r->body);
 	free(h);
 }
 
@@ -199,12 +161,12 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 	char *err = NULL;
 
 	if (vm && vmsup_name_check(vm, &err)) {
-		send_error(req, 400, "InvalidParameter", "vm: %s", err);
+		http_send_error(req, 400, "InvalidParameter", "vm: %s", err);
 		free(err);
 		return;
 	}
 	if (!(s = calloc(1, sizeof(*s)))) {
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return;
 	}
 	s->api = api;
@@ -213,7 +175,7 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 	s->handle = vmsup_subscribe(api->sup, vm, on_stream_event, s);
 	if (s->handle < 0) {
 		free(s);
-		send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(req, 500, "InternalError", "out of memory");
 		return;
 	}
 	s->next = api->streams;
@@ -227,50 +189,6 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 }
 
 /* ---- request parsing ---- */
-
-/* The body as JSON: 0 with *out (NULL if empty), or -1 after replying. */
-static int read_body(struct evhttp_request *req, struct json_object **out)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
-	const char *data;
-	size_t used;
-
-	*out = NULL;
-	if (len > VMSUP_API_BODY_MAX) {
-		send_error(req, 413, "TooLarge", "request body is %zu bytes, the limit is %d", len,
-			   VMSUP_API_BODY_MAX);
-		return -1;
-	}
-	data = (const char *)evbuffer_pullup(in, -1);
-	while (len && (data[len - 1] == ' ' || data[len - 1] == '\n' || data[len - 1] == '\r' ||
-		       data[len - 1] == '\t'))
-		len--;
-	if (!len)
-		return 0;
-	tok = json_tokener_new_ex(64);
-	if (!tok) {
-		send_error(req, 500, "InternalError", "out of memory");
-		return -1;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	*out = json_tokener_parse_ex(tok, data, (int)len);
-	jerr = json_tokener_get_error(tok);
-	used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr != json_tokener_success || !*out || used != len) {
-		json_object_put(*out);
-		*out = NULL;
-		send_error(req, 400, "InvalidParameter", "malformed JSON body: %s (at byte %zu)",
-			   jerr != json_tokener_success ? json_tokener_error_desc(jerr)
-							: "trailing data",
-			   used);
-		return -1;
-	}
-	return 0;
-}
 
 static const char *method_name(enum evhttp_cmd_type m)
 {
@@ -301,8 +219,9 @@ static int peer_files_ok(struct evhttp_request *req, struct json_object *spec)
 	if (!rc)
 		rc = vmsup_peer_check_spec(&peer, spec, &err);
 	if (rc)
-		send_error(req, rc > 0 ? 403 : 500, rc > 0 ? "PermissionDenied" : "InternalError",
-			   "%s", err ? err : "file access check failed");
+		http_send_error(req, rc > 0 ? 403 : 500,
+				rc > 0 ? "PermissionDenied" : "InternalError", "%s",
+				err ? err : "file access check failed");
 	free(err);
 	return rc == 0;
 }
@@ -368,7 +287,7 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 	char *err = NULL;
 
 	if (vmsup_name_check(name, &err)) {
-		send_error(req, 400, "InvalidParameter", "bad VM name: %s", err);
+		http_send_error(req, 400, "InvalidParameter", "bad VM name: %s", err);
 		free(err);
 		return;
 	}
@@ -376,15 +295,15 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 		if (m == EVHTTP_REQ_GET) {
 			struct json_object *o = vmsup_get(api->sup, name);
 			if (!o)
-				send_error(req, 404, "NotFound", "no VM named '%s'", name);
+				http_send_error(req, 404, "NotFound", "no VM named '%s'", name);
 			else
-				send_json(req, 200, o);
+				http_send_json(req, 200, o);
 			json_object_put(o);
 			return;
 		}
 		if (m != EVHTTP_REQ_DELETE) {
-			send_error(req, 405, "MethodNotAllowed", "%s: use GET or DELETE",
-				   method_name(m));
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET or DELETE",
+					method_name(m));
 			return;
 		}
 		const char *t = evhttp_find_header(query, "timeout");
@@ -394,15 +313,15 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 			long n = strtol(t, &end, 10);
 			if (!*t || *end || n < 0 || n > 86400) {
 				json_object_put(args);
-				send_error(req, 400, "InvalidParameter",
-					   "timeout: '%s' is not an integer in 0..86400", t);
+				http_send_error(req, 400, "InvalidParameter",
+						"timeout: '%s' is not an integer in 0..86400", t);
 				return;
 			}
 			json_object_object_add(args, "timeout_s", json_object_new_int64(n));
 		}
 		if (!(h = held_new(api, req))) {
 			json_object_put(args);
-			send_error(req, 500, "InternalError", "out of memory");
+			http_send_error(req, 500, "InternalError", "out of memory");
 			return;
 		}
 		held_wait(h, vmsup_op(api->sup, name, VM_OP_DESTROY, args, on_done, h));
@@ -411,10 +330,11 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 	}
 	if (!strcmp(action, "memory") || !strcmp(action, "cpu")) {
 		if (m != EVHTTP_REQ_PUT) {
-			send_error(req, 405, "MethodNotAllowed", "%s: use PUT", method_name(m));
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use PUT",
+					method_name(m));
 			return;
 		}
-		if (read_body(req, &body))
+		if (http_read_json(req, &body))
 			return;
 		api_limits_put(api->sup, req, name, action, body);
 		json_object_put(body);
@@ -432,14 +352,16 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 		if (strcmp(action, actions[i].name))
 			continue;
 		if (m != EVHTTP_REQ_POST) {
-			send_error(req, 405, "MethodNotAllowed", "%s: use POST", method_name(m));
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use POST",
+					method_name(m));
 			return;
 		}
-		if (read_body(req, &body))
+		if (http_read_json(req, &body))
 			return;
 		if (body && !json_object_is_type(body, json_type_object)) {
 			json_object_put(body);
-			send_error(req, 400, "InvalidParameter", "the body must be a JSON object");
+			http_send_error(req, 400, "InvalidParameter",
+					"the body must be a JSON object");
 			return;
 		}
 		if (actions[i].op == VM_OP_STOP && body) {
@@ -447,28 +369,28 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 			{
 				(void)v;
 				if (strcmp(k, "timeout_s")) {
-					send_error(req, 400, "InvalidParameter",
-						   "unknown field '%s'", k);
+					http_send_error(req, 400, "InvalidParameter",
+							"unknown field '%s'", k);
 					json_object_put(body);
 					return;
 				}
 			}
 		}
 		if (actions[i].op == VM_OP_QMP && !body) {
-			send_error(req, 400, "InvalidParameter",
-				   "the body must be a QMP command object {\"execute\":...}");
+			http_send_error(req, 400, "InvalidParameter",
+					"the body must be a QMP command object {\"execute\":...}");
 			return;
 		}
 		if (!(h = held_new(api, req))) {
 			json_object_put(body);
-			send_error(req, 500, "InternalError", "out of memory");
+			http_send_error(req, 500, "InternalError", "out of memory");
 			return;
 		}
 		held_wait(h, vmsup_op(api->sup, name, actions[i].op, body, on_done, h));
 		json_object_put(body);
 		return;
 	}
-	send_error(req, 404, "NotFound", "no such path");
+	http_send_error(req, 404, "NotFound", "no such path");
 }
 
 static void route(struct evhttp_request *req, void *arg)
@@ -485,63 +407,68 @@ static void route(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&query);
 	api_limits_count_on_complete(api->sup, req);
 	if (!peer_ok(api, req)) {
-		send_error(req, 403, "PermissionDenied", "peer is neither root nor in api_group");
+		http_send_error(req, 403, "PermissionDenied",
+				"peer is neither root nor in api_group");
 		return;
 	}
 	LOG_D(NULL, "%s %s", method_name(m), evhttp_request_get_uri(req));
 	if (!path || !(copy = strdup(path))) {
-		send_error(req, 400, "InvalidParameter", "bad request path");
+		http_send_error(req, 400, "InvalidParameter", "bad request path");
 		return;
 	}
 	if (q && evhttp_parse_query_str(q, &query) < 0) {
-		send_error(req, 400, "InvalidParameter", "bad query string");
+		http_send_error(req, 400, "InvalidParameter", "bad query string");
 		goto out;
 	}
 	for (p = strtok_r(copy, "/", &save); p && n < 6; p = strtok_r(NULL, "/", &save))
 		seg[n++] = p;
 	if (p) {
-		send_error(req, 404, "NotFound", "no such path");
+		http_send_error(req, 404, "NotFound", "no such path");
 		goto out;
 	}
 	if (n == 1 && !strcmp(seg[0], "metrics")) {
 		if (m != EVHTTP_REQ_GET)
-			send_error(req, 405, "MethodNotAllowed", "%s: use GET", method_name(m));
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
+					method_name(m));
 		else
 			api_limits_metrics(api->sup, req);
 		goto out;
 	}
 	if (n < 2 || strcmp(seg[0], "v1")) {
-		send_error(req, 404, "NotFound", "no such path");
+		http_send_error(req, 404, "NotFound", "no such path");
 		goto out;
 	}
 	if (n == 2 && !strcmp(seg[1], "version")) {
 		if (m != EVHTTP_REQ_GET) {
-			send_error(req, 405, "MethodNotAllowed", "%s: use GET", method_name(m));
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
+					method_name(m));
 		} else {
 			struct json_object *o = json_object_new_object();
 			json_object_object_add(o, "version", json_object_new_string(VMSUP_VERSION));
 			json_object_object_add(
 			    o, "qemu", json_object_new_string(vmsup_qemu_version(api->sup)));
-			send_json(req, 200, o);
+			http_send_json(req, 200, o);
 			json_object_put(o);
 		}
 	} else if (n == 2 && !strcmp(seg[1], "events")) {
 		if (m != EVHTTP_REQ_GET)
-			send_error(req, 405, "MethodNotAllowed", "%s: use GET", method_name(m));
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
+					method_name(m));
 		else
 			route_events(api, req, evhttp_find_header(&query, "vm"));
 	} else if (n == 2 && !strcmp(seg[1], "vms")) {
 		if (m == EVHTTP_REQ_GET) {
 			struct json_object *o = vmsup_list(api->sup);
-			send_json(req, 200, o);
+			http_send_json(req, 200, o);
 			json_object_put(o);
 		} else if (m == EVHTTP_REQ_POST) {
 			struct json_object *body;
 			struct held *h;
-			if (read_body(req, &body))
+			if (http_read_json(req, &body))
 				goto out;
 			if (!body) {
-				send_error(req, 400, "InvalidParameter", "a VM spec is required");
+				http_send_error(req, 400, "InvalidParameter",
+						"a VM spec is required");
 				goto out;
 			}
 			if (!peer_files_ok(req, body)) {
@@ -550,21 +477,21 @@ static void route(struct evhttp_request *req, void *arg)
 			}
 			if (!(h = held_new(api, req))) {
 				json_object_put(body);
-				send_error(req, 500, "InternalError", "out of memory");
+				http_send_error(req, 500, "InternalError", "out of memory");
 				goto out;
 			}
 			held_wait(h, vmsup_create(api->sup, body, on_done, h));
 			json_object_put(body);
 		} else {
-			send_error(req, 405, "MethodNotAllowed", "%s: use GET or POST",
-				   method_name(m));
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET or POST",
+					method_name(m));
 		}
 	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "templates")) {
 		api_template_route(api->sup, req, n == 3 ? seg[2] : NULL);
 	} else if ((n == 3 || n == 4) && !strcmp(seg[1], "vms")) {
 		route_vm(api, req, seg[2], n == 4 ? seg[3] : NULL, &query);
 	} else {
-		send_error(req, 404, "NotFound", "no such path");
+		http_send_error(req, 404, "NotFound", "no such path");
 	}
 out:
 	evhttp_clear_headers(&query);

@@ -10,7 +10,7 @@ src_libvmsup_la_SOURCES = \
 	src/name.c src/name.h src/spec.c src/spec.h src/argv.c src/argv.h \
 	src/spawn.c src/spawn.h src/probe.c src/probe.h src/vm.c src/vm.h \
 	src/statefile.c src/statefile.h src/hooks.c src/hooks.h \
-	src/supervisor.c src/supervisor.h src/api.c src/api.h \
+	src/supervisor.c src/supervisor.h src/api.c src/api.h src/http.c src/http.h \
 	src/daemon.c src/daemon.h
 # reattach after a daemon restart, restart policies (issue 9)
 src_libvmsup_la_SOURCES += src/reattach.c src/reattach.h src/restart.c src/restart.h

@@ -1,0 +1,24 @@
+/*
+ * Replies and request bodies in the API's one format, shared by every
+ * route file: JSON bodies, errors as {"error":{"class","desc"}}.
+ */
+#ifndef VMSUP_HTTP_H
+#define VMSUP_HTTP_H
+
+#include <event2/http.h>
+#include <json-c/json.h>
+
+/* Reply with o as the JSON body ("{}" when o is NULL); o stays the caller's. */
+void http_send_json(struct evhttp_request *req, int status, struct json_object *o);
+
+/* Reply with an error object of class cls and a printf-style description. */
+void http_send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * The body as strict JSON: 0 with *out (NULL for an empty body), or -1
+ * after replying 413 (over VMSUP_API_BODY_MAX) or 400 (malformed).
+ */
+int http_read_json(struct evhttp_request *req, struct json_object **out);
+
+#endif
