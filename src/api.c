@@ -83,10 +83,7 @@ static void on_done(const struct vmsup_result *r, void *arg)
 
 	if (h->evcon)
 		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
-	if (r->cls)
-		http_send_error(h->req, r->status, r->cls, "%s", r->desc ? r->desc : "");
-	else
-		http_send_json(h->req, r->status, r->body);
+	http_send_result(h->req, r);
 	free(h);
 }
 

@@ -9,6 +9,7 @@
 
 #include "src/api.h"
 #include "src/log.h"
+#include "src/supervisor.h"
 
 void http_send_json(struct evhttp_request *req, int status, struct json_object *o)
 {
@@ -82,4 +83,12 @@ int http_read_json(struct evhttp_request *req, struct json_object **out)
 		return -1;
 	}
 	return 0;
+}
+
+void http_send_result(struct evhttp_request *req, const struct vmsup_result *r)
+{
+	if (r->cls)
+		http_send_error(req, r->status, r->cls, "%s", r->desc ? r->desc : "");
+	else
+		http_send_json(req, r->status, r->body);
 }

@@ -21,4 +21,8 @@ void http_send_error(struct evhttp_request *req, int status, const char *cls, co
  */
 int http_read_json(struct evhttp_request *req, struct json_object **out);
 
+struct vmsup_result;
+/* Reply with a supervisor result: its error, else its body. */
+void http_send_result(struct evhttp_request *req, const struct vmsup_result *r);
+
 #endif
