@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qmp/qmp.h"
 #include "src/restart.h"
 #include "src/vm-agent.h"
 #include "src/vm-limits.h"
@@ -116,6 +117,17 @@ static struct json_object *vm_shares_json(const struct vm *vm)
 	return a;
 }
 
+/* The supervisor's monitor connection: null (none), connecting (e.g. while
+ * reattaching after a daemon restart), ok, or unresponsive. */
+static struct json_object *qmp_status(const struct vm *vm)
+{
+	if (!vm->qmp)
+		return NULL;
+	if (!qmp_is_ready(vm->qmp))
+		return json_object_new_string("connecting");
+	return json_object_new_string(vm->qmp_unresponsive ? "unresponsive" : "ok");
+}
+
 struct json_object *vm_to_json(const struct vm *vm)
 {
 	struct json_object *o = json_object_new_object();
@@ -146,9 +158,7 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(
 	    o, "exit_signal", vm->exit_signal >= 0 ? json_object_new_int64(vm->exit_signal) : NULL);
 	json_object_object_add(o, "error", str_or_null(vm->error));
-	json_object_object_add(
-	    o, "qmp",
-	    !vm->qmp ? NULL : json_object_new_string(vm->qmp_unresponsive ? "unresponsive" : "ok"));
+	json_object_object_add(o, "qmp", qmp_status(vm));
 	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
 	json_object_object_add(o, "log_tail", str_or_null(vm->log_tail));
 	json_object_object_add(o, "restarts", json_object_new_int64(vm->restarts));

@@ -102,8 +102,11 @@ static double kill9_and_reattach(const pid_t *pids, int n)
 		all = json_object_object_get_ex(list, "vms", &vms) &&
 		      json_object_array_length(vms) == (size_t)n;
 		for (size_t i = 0; all && i < json_object_array_length(vms); i++) {
-			const char *s = td_str(json_object_array_get_idx(vms, i), "state");
-			all = s && !strcmp(s, "running");
+			struct json_object *vm = json_object_array_get_idx(vms, i);
+			const char *s = td_str(vm, "state"), *q = td_str(vm, "qmp");
+
+			/* back means running with the monitor reconnected */
+			all = s && !strcmp(s, "running") && q && !strcmp(q, "ok");
 		}
 		json_object_put(list);
 	} while (!all && td_now() - t0 < 60 && usleep(5000) == 0);
