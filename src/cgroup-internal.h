@@ -48,6 +48,13 @@ void cg_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* "<hier>/<parent>[/vm-<vm>]" (vm may be NULL), malloc'd. */
 char *cg_dir(const struct cg *cg, const char *hier, const char *vm);
+/*
+ * Create the parent cgroup (cg_dir(cg, hier, NULL)) one level at a time
+ * below hier; each (may be NULL) runs on every level once it exists (v2
+ * enables the controllers there before the next level is made).
+ */
+int cg_mkdir_parents(const struct cg *cg, const char *hier,
+		     int (*each)(const char *dir, char **err), char **err);
 /* "<hier>/<parent>/vm-<vm>/<file>", malloc'd. */
 char *cg_file(const struct cg *cg, const char *hier, const char *vm, const char *file);
 

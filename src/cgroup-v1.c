@@ -15,41 +15,10 @@
 /* v1 reports "no limit" as LONG_MAX rounded down to a page; anything this big is unlimited. */
 #define V1_UNLIMITED_FLOOR (INT64_C(1) << 62)
 
-static int mkdir_parents(const struct cg *cg, const char *hier, char **err)
-{
-	char *dir = cg_dir(cg, hier, NULL);
-	size_t base = strlen(hier);
-
-	if (!dir) {
-		cg_err(err, "out of memory");
-		return -1;
-	}
-	for (char *p = dir + base + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			cg_err(err,
-			       "cannot create cgroup %s: %s (cgroupfs must be writable: run as "
-			       "root, or give a delegated, writable root)",
-			       dir, strerror(errno));
-			free(dir);
-			return -1;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	free(dir);
-	return 0;
-}
-
 static int v1_open(struct cg *cg, char **err)
 {
 	for (int i = 0; i < cg->nhier; i++)
-		if (mkdir_parents(cg, cg->hier[i], err) < 0)
+		if (cg_mkdir_parents(cg, cg->hier[i], NULL, err) < 0)
 			return -1;
 	return 0;
 }

@@ -70,8 +70,7 @@ out:
 
 static int v2_open(struct cg *cg, char **err)
 {
-	char *ctl = NULL, *have = NULL, *dir = NULL;
-	size_t base = strlen(cg->root);
+	char *ctl = NULL, *have = NULL;
 	int r = -1;
 
 	if (asprintf(&ctl, "%s/cgroup.controllers", cg->root) < 0) {
@@ -95,36 +94,12 @@ static int v2_open(struct cg *cg, char **err)
 			goto out;
 		}
 	}
-	dir = cg_dir(cg, cg->root, NULL);
-	if (!dir) {
-		cg_err(err, "out of memory");
-		goto out;
-	}
 	/* Walk root -> parent: each level must delegate to the next before it exists. */
-	if (enable_controllers(cg->root, err) < 0)
+	if (enable_controllers(cg->root, err) < 0 ||
+	    cg_mkdir_parents(cg, cg->root, enable_controllers, err) < 0)
 		goto out;
-	for (char *p = dir + base + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			cg_err(err,
-			       "cannot create cgroup %s: %s (cgroupfs must be writable: run as "
-			       "root, or give a delegated, writable root)",
-			       dir, strerror(errno));
-			goto out;
-		}
-		if (enable_controllers(dir, err) < 0)
-			goto out;
-		*p = c;
-		if (c == '\0')
-			break;
-	}
 	r = 0;
 out:
-	free(dir);
 	free(have);
 	free(ctl);
 	return r;

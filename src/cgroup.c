@@ -59,6 +59,41 @@ char *cg_dir(const struct cg *cg, const char *hier, const char *vm)
 	return xasprintf("%s/%s", hier, cg->parent);
 }
 
+int cg_mkdir_parents(const struct cg *cg, const char *hier,
+		     int (*each)(const char *dir, char **err), char **err)
+{
+	char *dir = cg_dir(cg, hier, NULL);
+	int r = -1;
+
+	if (!dir) {
+		cg_err(err, "out of memory");
+		return -1;
+	}
+	for (char *p = dir + strlen(hier) + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			cg_err(err,
+			       "cannot create cgroup %s: %s (cgroupfs must be writable: run as "
+			       "root, or give a delegated, writable root)",
+			       dir, strerror(errno));
+			goto out;
+		}
+		if (each && each(dir, err) < 0)
+			goto out;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	r = 0;
+out:
+	free(dir);
+	return r;
+}
+
 char *cg_file(const struct cg *cg, const char *hier, const char *vm, const char *file)
 {
 	return xasprintf("%s/%s/" CG_VM_PREFIX "%s/%s", hier, cg->parent, vm, file);
