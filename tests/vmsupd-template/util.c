@@ -1,7 +1,6 @@
 #include "tests/vmsupd-template/util.h"
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,48 +39,12 @@ char *tt_spec(const char *name, int mem_mib)
 	return s;
 }
 
-/* qemu pidfiles under run/vm/<x>/ and run/tmpl/<x>/ */
-static int each_qemu(struct tdaemon *d, int kill_them)
-{
-	static const char *const sub[] = {"vm", "tmpl"};
-	int n = 0;
-
-	for (size_t s = 0; s < 2; s++) {
-		char root[256];
-		DIR *dir;
-		struct dirent *e;
-		snprintf(root, sizeof(root), "%s/run/%s", d->dir, sub[s]);
-		if (!(dir = opendir(root)))
-			continue;
-		while ((e = readdir(dir))) {
-			char pf[600];
-			FILE *f;
-			int pid = 0;
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(pf, sizeof(pf), "%s/%s/qemu.pid", root, e->d_name);
-			if (!(f = fopen(pf, "r")))
-				continue;
-			if (fscanf(f, "%d", &pid) == 1 && pid > 1 && td_pid_is_qemu(pid)) {
-				n++;
-				if (kill_them) {
-					kill(pid, SIGKILL);
-					td_pid_gone(pid, 5000);
-				}
-			}
-			fclose(f);
-		}
-		closedir(dir);
-	}
-	return n;
-}
-
 static struct tdaemon *registered;
 
 static void kill_all(void)
 {
 	if (registered)
-		each_qemu(registered, 1);
+		td_kill_qemus(registered);
 }
 
 void tt_start(struct tdaemon *d)
@@ -95,14 +58,14 @@ void tt_stop(struct tdaemon *d)
 {
 	if (!d->dir[0])
 		return;
-	each_qemu(d, 1); /* before td_stop removes the pidfiles with the dir */
+	td_kill_qemus(d); /* before td_stop removes the pidfiles with the dir */
 	td_stop(d);
 	registered = NULL;
 }
 
 int tt_qemus(struct tdaemon *d)
 {
-	return each_qemu(d, 0);
+	return td_count_qemus(d);
 }
 
 char *tt_sh(struct tdaemon *d, const char *vm, const char *script, int *status)

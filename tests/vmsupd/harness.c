@@ -91,31 +91,52 @@ void td_start(struct tdaemon *d, const char *extra)
 	cr_assert_fail("vmsupd did not listen within 30 s");
 }
 
+/* Live qemus by pidfile under run/vm/<x>/ and run/tmpl/<x>/ (template VMs). */
+static int each_qemu(struct tdaemon *d, bool kill_them)
+{
+	static const char *const sub[] = {"vm", "tmpl"};
+	int n = 0;
+
+	for (size_t s = 0; s < sizeof(sub) / sizeof(sub[0]); s++) {
+		char root[256];
+		DIR *dir;
+		struct dirent *e;
+
+		snprintf(root, sizeof(root), "%s/run/%s", d->dir, sub[s]);
+		if (!(dir = opendir(root)))
+			continue;
+		while ((e = readdir(dir))) {
+			char pf[600];
+			FILE *f;
+			int pid = 0;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(pf, sizeof(pf), "%s/%s/qemu.pid", root, e->d_name);
+			if (!(f = fopen(pf, "r")))
+				continue;
+			if (fscanf(f, "%d", &pid) == 1 && pid > 1 && td_pid_is_qemu(pid)) {
+				n++;
+				if (kill_them) {
+					kill(pid, SIGKILL);
+					td_pid_gone(pid, 5000);
+				}
+			}
+			fclose(f);
+		}
+		closedir(dir);
+	}
+	return n;
+}
+
 void td_kill_qemus(struct tdaemon *d)
 {
-	char root[160];
-	DIR *dir;
-	struct dirent *e;
+	each_qemu(d, true);
+}
 
-	snprintf(root, sizeof(root), "%s/run/vm", d->dir);
-	if (!(dir = opendir(root)))
-		return;
-	while ((e = readdir(dir))) {
-		char pf[512];
-		FILE *f;
-		int pid = 0;
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(pf, sizeof(pf), "%s/%s/qemu.pid", root, e->d_name);
-		if (!(f = fopen(pf, "r")))
-			continue;
-		if (fscanf(f, "%d", &pid) == 1 && pid > 1 && td_pid_is_qemu(pid)) {
-			kill(pid, SIGKILL);
-			td_pid_gone(pid, 5000);
-		}
-		fclose(f);
-	}
-	closedir(dir);
+int td_count_qemus(struct tdaemon *d)
+{
+	return each_qemu(d, false);
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)

@@ -21,8 +21,11 @@ struct tdaemon {
 void td_start(struct tdaemon *d, const char *extra_conf);
 /* SIGTERM, wait (bounded), SIGKILL leftovers incl. qemu by pidfile, rm -r dir. */
 void td_stop(struct tdaemon *d);
-/* Kill every qemu whose pidfile lies under the daemon's run dir. */
+/* Kill every qemu whose pidfile lies under the daemon's run dir (VMs and
+ * template VMs). */
 void td_kill_qemus(struct tdaemon *d);
+/* How many such qemus are alive. */
+int td_count_qemus(struct tdaemon *d);
 
 /* One request: returns the reply (NULL for an empty/non-JSON body), *status set. */
 struct json_object *td_http(struct tdaemon *d, const char *method, const char *path,
