@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/benchlib.h"
+
 struct opts {
 	int seconds, clients, vms;
 	const char *socket;
@@ -241,22 +243,6 @@ static int count_fds(pid_t pid)
 			n++;
 	closedir(d);
 	return n;
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
 }
 
 static int start_daemon(const char *argv0)
@@ -545,7 +531,7 @@ int main(int argc, char **argv)
 	if (settle(c, 300))
 		goto out;
 	fds0 = count_fds(pid);
-	rss0 = rss_kib(pid);
+	rss0 = bl_rss_kib(pid);
 
 	if (!(cl = calloc((size_t)cfg.clients, sizeof(*cl))))
 		goto out;
@@ -592,7 +578,7 @@ int main(int argc, char **argv)
 	c = NULL;
 	usleep(500000); /* the daemon sees the last client connections close */
 	fds1 = count_fds(pid);
-	rss1 = rss_kib(pid);
+	rss1 = bl_rss_kib(pid);
 
 	printf("load: %d clients, %d guest-less VMs, %.1f s, socket %s\n", cfg.clients, cfg.vms,
 	       elapsed, sock);

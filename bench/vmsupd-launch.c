@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/benchlib.h"
+
 #include "qmp/qmp.h"
 #include "src/argv.h"
 #include "src/spawn.h"
@@ -59,22 +61,6 @@ static long http(const char *method, const char *path, const char *body)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
 	curl_easy_cleanup(c);
 	return st;
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
 }
 
 static int cmp(const void *a, const void *b)
@@ -204,14 +190,14 @@ int main(int argc, char **argv)
 	printf("launch (guest-less, tcg, %d rounds): vmsupd API median %.1f ms, raw spawn+QMP "
 	       "median %.1f ms, ratio %.3f\n",
 	       n, ta[n / 2] * 1000, tr[n / 2] * 1000, ta[n / 2] / tr[n / 2]);
-	idle = rss_kib(daemon_pid);
+	idle = bl_rss_kib(daemon_pid);
 	for (int i = 0; i < 20; i++) {
 		char body[128];
 		snprintf(body, sizeof(body),
 			 "{\"name\":\"r%d\",\"guest\":false,\"accel\":\"tcg\",\"mem_mib\":32}", i);
 		http("POST", "/v1/vms", body);
 	}
-	full = rss_kib(daemon_pid);
+	full = bl_rss_kib(daemon_pid);
 	printf("vmsupd RSS: idle %ld KiB, with 20 VMs %ld KiB\n", idle, full);
 out:
 	kill(daemon_pid, SIGTERM);

@@ -32,6 +32,6 @@ src_vmsupd_LDADD = src/libvmsup.la
 # bench/vmsupd-launch: POST /v1/vms -> running against raw spawn + QMP
 # with the very same argv (make bench builds it; never run by make check)
 bench_programs += bench/vmsupd-launch
-bench_vmsupd_launch_SOURCES = bench/vmsupd-launch.c
+bench_vmsupd_launch_SOURCES = bench/vmsupd-launch.c $(BENCH_COMMON)
 bench_vmsupd_launch_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
-bench_vmsupd_launch_LDADD = src/libvmsup.la qmp/libqmp.la $(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS)
+bench_vmsupd_launch_LDADD = src/libvmsup.la $(BENCH_LDADD)

@@ -21,6 +21,8 @@ EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/vmsupd
 
 # bench/load: 200 API clients against 50 guest-less VMs (make bench; never make check)
 bench_programs += bench/load
-bench_load_SOURCES = bench/load.c
+bench_load_SOURCES = bench/load.c $(BENCH_COMMON)
 bench_load_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) -pthread
-bench_load_LDADD = $(CURL_LIBS) $(JSONC_LIBS) -lpthread
+bench_load_LDADD = $(BENCH_LDADD) -lpthread
+# no libtool wrapper: the program finds ../src/vmsupd from its own path
+bench_load_LDFLAGS = -no-install
