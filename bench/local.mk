@@ -27,3 +27,10 @@ bench_scale_CFLAGS = $(AM_CFLAGS) -pthread
 bench_scale_LDADD = $(BENCH_LDADD) -lpthread
 
 EXTRA_DIST += bench/run.sh bench/README.md bench/results.md
+
+# The warm pool: vmctl run --pool vs a cold vmctl run vs a restore from the
+# template through the API, interleaved (test guest, TCG).
+bench_programs += bench/pool
+bench_pool_SOURCES = bench/pool.c $(BENCH_COMMON)
+bench_pool_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_pool_LDADD = $(BENCH_LDADD)

@@ -11,7 +11,7 @@ usage() {
 }
 
 # The order puts the light runs first and the machine-filling scale run late.
-order="launch vmsupd-launch api-rtt qmp-rtt scale guest-boot time-to-ip restore vmctl-run cpu-quota"
+order="launch vmsupd-launch api-rtt qmp-rtt scale guest-boot time-to-ip restore pool vmctl-run cpu-quota"
 quick=${BENCH_QUICK:+--quick}
 names=
 report_only=

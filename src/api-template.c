@@ -15,13 +15,6 @@
 #include "src/template.h"
 #include "src/vm-template.h"
 
-/* A POST held until the template is made. */
-struct held {
-	struct evhttp_request *req;
-	struct evhttp_connection *evcon;
-	struct vm_tmpl_job *job;
-};
-
 /* The body as JSON; an empty body is an error here: 0, or -1 after replying. */
 static int read_body(struct evhttp_request *req, struct json_object **out)
 {
@@ -35,49 +28,23 @@ static int read_body(struct evhttp_request *req, struct json_object **out)
 	return 0;
 }
 
-static void on_client_gone(struct evhttp_connection *evcon, void *arg)
+static void detach(void *job)
 {
-	struct held *h = arg;
-	(void)evcon;
-
 	/* the template is made all the same; nobody hears of it */
-	vm_template_job_detach(h->job);
-	free(h);
-}
-
-static void on_done(const struct vmsup_result *r, void *arg)
-{
-	struct held *h = arg;
-
-	if (h->evcon)
-		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
-	http_send_result(h->req, r);
-	free(h);
+	vm_template_job_detach(job);
 }
 
 static void create(struct vmsup *sup, struct evhttp_request *req)
 {
 	struct json_object *body;
-	struct held *h;
-	struct vm_tmpl_job *job;
+	struct http_held *h;
 
 	if (read_body(req, &body))
 		return;
-	if (!(h = calloc(1, sizeof(*h)))) {
-		json_object_put(body);
-		http_send_error(req, 500, "InternalError", "out of memory");
-		return;
-	}
-	h->req = req;
-	job = vm_template_create(sup, body, on_done, h);
+	/* booting a template VM takes longer than the idle timeout: held without one */
+	if ((h = http_held_new(req)))
+		http_held_wait(h, vm_template_create(sup, body, http_held_done, h), detach);
 	json_object_put(body);
-	if (!job)
-		return; /* on_done ran and freed h */
-	h->job = job;
-	h->evcon = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(h->evcon, on_client_gone, h);
-	/* booting a template VM takes longer than the idle timeout */
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
 }
 
 static void reply(struct evhttp_request *req, int status, struct json_object *o)

@@ -2,6 +2,7 @@
 #include "src/api.h"
 #include "src/api-guest.h"
 #include "src/api-limits.h"
+#include "src/api-pool.h"
 #include "src/api-template.h"
 
 #include <errno.h>
@@ -483,6 +484,8 @@ static void route(struct evhttp_request *req, void *arg)
 			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET or POST",
 					method_name(m));
 		}
+	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "pool")) {
+		api_pool_route(api->sup, req, n == 3 ? seg[2] : NULL);
 	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "templates")) {
 		api_template_route(api->sup, req, n == 3 ? seg[2] : NULL);
 	} else if ((n == 3 || n == 4) && !strcmp(seg[1], "vms")) {

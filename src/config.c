@@ -11,6 +11,7 @@
 #include <config.h> /* autoconf's, not src/config.h */
 #include "src/err.h"
 #include "src/log.h"
+#include "src/name.h"
 
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
@@ -22,7 +23,7 @@
 #define QEMU_DEFAULT "qemu-system-x86_64"
 #endif
 
-enum kind { K_STR, K_PATH, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_FORMAT };
+enum kind { K_STR, K_PATH, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_FORMAT, K_NAME };
 
 struct key {
 	const char *name;
@@ -55,6 +56,8 @@ static const struct key keys[] = {
     {"restart_interval_s", K_UINT, S(restart_interval_s), 1, 86400},
     {"log_level", K_LEVEL, S(log_level), 0, 0},
     {"log_format", K_FORMAT, S(log_format), 0, 0},
+    {"pool_template", K_NAME, S(pool_template), 0, 0},
+    {"pool_size", K_UINT, S(pool_size), 0, 64},
 };
 #undef S
 
@@ -138,6 +141,17 @@ int vmsup_config_set(struct vmsup_config *c, const char *key, const char *v, cha
 			return vmsup_err(err, "%s: '%s' is not an integer in %u..%u", key, v,
 					 k->min, k->max);
 		return 0;
+	case K_NAME: {
+		char *why = NULL;
+		/* templates are named like VMs (src/template.h) */
+		if (vmsup_name_check(v, &why)) {
+			vmsup_err(err, "%s: '%s' is not a template name: %s", key, v,
+				  why ? why : "invalid");
+			free(why);
+			return -1;
+		}
+		return set_str((char **)(base + k->off), v, err);
+	}
 	case K_ACCEL:
 		if (!vmsup_accel_valid(v))
 			return vmsup_err(err, "%s: '%s' is not one of kvm, tcg, kvm:tcg", key, v);
@@ -242,6 +256,14 @@ out:
 
 int vmsup_config_finish(struct vmsup_config *c, char **err)
 {
+	if (c->pool_size && !c->pool_template)
+		return vmsup_err(err,
+				 "pool_size = %u needs pool_template (the template pool VMs "
+				 "are restored from)",
+				 c->pool_size);
+	if (c->pool_size > c->max_vms)
+		return vmsup_err(err, "pool_size = %u is more than max_vms = %u", c->pool_size,
+				 c->max_vms);
 	if (!c->ssh_key) {
 		if (asprintf(&c->ssh_key, "%s/id_ed25519", c->state_dir) < 0) {
 			c->ssh_key = NULL;
@@ -258,6 +280,7 @@ static const size_t str_fields[] = {
     offsetof(struct vmsup_config, default_initrd), offsetof(struct vmsup_config, default_append),
     offsetof(struct vmsup_config, qemu_user),	   offsetof(struct vmsup_config, ssh_key),
     offsetof(struct vmsup_config, guest_user),	   offsetof(struct vmsup_config, api_group),
+    offsetof(struct vmsup_config, pool_template),
 };
 
 int vmsup_config_copy(struct vmsup_config *dst, const struct vmsup_config *src, char **err)

@@ -27,8 +27,10 @@ struct vmsup_config {
 	unsigned mem_overhead_mib;
 	unsigned restart_burst;	     /* automatic restarts allowed per interval */
 	unsigned restart_interval_s; /* ... this window (StartLimitIntervalSec) */
-	int log_level;	/* enum vmsup_log_level */
-	int log_format; /* enum vmsup_log_format */
+	int log_level;		     /* enum vmsup_log_level */
+	int log_format;		     /* enum vmsup_log_format */
+	char *pool_template;	     /* warm pool (src/pool.h): NULL = none */
+	unsigned pool_size;
 };
 
 /* Built-in defaults. */

@@ -9,6 +9,7 @@
 #include "src/api.h"
 #include "src/err.h"
 #include "src/log.h"
+#include "src/pool.h"
 #include "src/reattach.h"
 #include "src/supervisor.h"
 #include "src/vm-agent.h"
@@ -19,6 +20,7 @@ struct daemon {
 	struct vmsup *sup;
 	struct vmsup_api *api;
 	struct vm_limits *limits;
+	struct vm_pool *pool;
 	int stopping;
 };
 
@@ -40,6 +42,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	LOG_I(NULL, "signal %d: shutting down", (int)sig);
 	vmsup_api_stop_accepting(d->api);
+	vm_pool_stop(d->pool);
 	vmsup_shutdown(d->sup, on_all_stopped, d);
 }
 
@@ -81,6 +84,16 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	 * the limits and agent modules, whose hooks they go through */
 	if (vm_reattach_all(d.sup, err))
 		goto out;
+	/* after the reattach: the pool's VMs of an earlier run are among its VMs */
+	{
+		char *perr = NULL;
+		if (!(d.pool = vm_pool_new(d.sup, &perr)) && perr) {
+			*err = perr;
+			goto out;
+		}
+	}
+	vmsup_set_pool(d.sup, d.pool);
+	vm_pool_start(d.pool);
 	if (!(d.api = vmsup_api_new(d.base, d.sup, cfg->socket, cfg->api_group, err)))
 		goto out;
 	if (ready_fd >= 0) {
@@ -96,7 +109,9 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	LOG_I(NULL, "exiting");
 out:
 	vmsup_api_free(d.api);
+	vm_pool_stop(d.pool);
 	vmsup_free(d.sup);
+	vm_pool_free(d.pool);	  /* after the VMs: their waiters call into it */
 	vm_limits_free(d.limits); /* after the VMs: their QMP replies count into it */
 	vm_agent_teardown();
 	if (sigterm)

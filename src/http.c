@@ -3,8 +3,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 
 #include "src/api.h"
@@ -91,4 +93,54 @@ void http_send_result(struct evhttp_request *req, const struct vmsup_result *r)
 		http_send_error(req, r->status, r->cls, "%s", r->desc ? r->desc : "");
 	else
 		http_send_json(req, r->status, r->body);
+}
+
+/* ---- held requests ---- */
+
+struct http_held {
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	void *job;
+	void (*detach)(void *job);
+};
+
+struct http_held *http_held_new(struct evhttp_request *req)
+{
+	struct http_held *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		http_send_error(req, 500, "InternalError", "out of memory");
+	else
+		h->req = req;
+	return h;
+}
+
+static void on_held_gone(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_held *h = arg;
+	(void)evcon;
+
+	h->detach(h->job);
+	free(h);
+}
+
+void http_held_done(const struct vmsup_result *r, void *arg)
+{
+	struct http_held *h = arg;
+
+	if (h->evcon)
+		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
+	http_send_result(h->req, r);
+	free(h);
+}
+
+void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job))
+{
+	if (!job)
+		return; /* http_held_done ran and freed h */
+	h->job = job;
+	h->detach = detach;
+	h->evcon = evhttp_request_get_connection(h->req);
+	evhttp_connection_set_closecb(h->evcon, on_held_gone, h);
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
 }

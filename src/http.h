@@ -25,4 +25,17 @@ struct vmsup_result;
 /* Reply with a supervisor result: its error, else its body. */
 void http_send_result(struct evhttp_request *req, const struct vmsup_result *r);
 
+/*
+ * A request answered later by a job (making a template, taking a pool VM):
+ * http_held_new, start the job with http_held_done and the held as its
+ * callback and argument, then http_held_wait with the job's handle (NULL:
+ * the job already answered, the held is gone). If the client goes away
+ * first, detach(job) is called and the job's answer goes nowhere. The
+ * connection has no idle timeout while it waits.
+ */
+struct http_held;
+struct http_held *http_held_new(struct evhttp_request *req); /* NULL: replied 500 */
+void http_held_done(const struct vmsup_result *r, void *held);
+void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job));
+
 #endif

@@ -138,6 +138,11 @@ static void next(struct snap_refresh *f)
 		}
 		break;
 	case 1:
+		if (!f->seed_len) { /* SNAP_REFRESH_NO_SEED */
+			f->step++;
+			next(f);
+			break;
+		}
 		f->pending++;
 		if (!agent_exec(f->a, argv, f->seed, f->seed_len, 30000, on_exec, f, &err)) {
 			f->pending--;
@@ -184,7 +189,10 @@ struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size
 		snap_seterr(err, "the guest agent is not ready");
 		return NULL;
 	}
-	seed_bytes = seed_bytes ? seed_bytes : 64;
+	if (seed_bytes == SNAP_REFRESH_NO_SEED)
+		seed_bytes = 0;
+	else if (!seed_bytes)
+		seed_bytes = 64;
 	if (seed_bytes > SEED_MAX) {
 		snap_seterr(err, "seed of %zu bytes is larger than %d", seed_bytes, SEED_MAX);
 		return NULL;

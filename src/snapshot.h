@@ -158,8 +158,10 @@ typedef void (*snap_refresh_fn)(const struct snap_refresh_result *r, void *arg);
  * via guest-exec; 0 = 64), guest-get-time for the skew. Failures are
  * reported in the result, not fatal (the VM runs either way; the caller
  * decides). done is never called from inside this call. Returns NULL with
- * *err if the agent is not ready.
+ * *err if the agent is not ready. seed_bytes SNAP_REFRESH_NO_SEED: the clock
+ * only (a pool VM taken after a pause: reseeded when it was restored).
  */
+#define SNAP_REFRESH_NO_SEED ((size_t)-1)
 struct snap_refresh;
 struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size_t seed_bytes,
 				  snap_refresh_fn done, void *arg, char **err);

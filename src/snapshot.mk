@@ -41,5 +41,7 @@ bench_restore_LDADD = tests/libsnaptest.la $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
 src_libvmsup_la_SOURCES += src/vm-template.c src/vm-template-create.c src/vm-template.h \
 	src/api-template.c src/api-template.h
 src_libvmsup_la_LIBADD += src/libvmsnap.la
+# the warm pool: pool_template/pool_size, GET /v1/pool, POST /v1/pool/take
+src_libvmsup_la_SOURCES += src/pool.c src/pool.h src/api-pool.c src/api-pool.h
 # vmctl template create|list|rm and create --from
 src_libvmctl_la_SOURCES += src/vmctl-template.c

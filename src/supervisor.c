@@ -82,6 +82,7 @@ struct vmsup {
 	int emitting;
 	bool shutting_down;
 	struct vm_limits *limits; /* limits + metrics module, NULL = off */
+	struct vm_pool *pool;	  /* warm pool, NULL = none */
 	void (*shutdown_done)(void *);
 	void *shutdown_arg;
 };
@@ -1071,6 +1072,16 @@ struct vm_limits *vmsup_limits(const struct vmsup *sup)
 	return sup->limits;
 }
 
+void vmsup_set_pool(struct vmsup *sup, struct vm_pool *p)
+{
+	sup->pool = p;
+}
+
+struct vm_pool *vmsup_pool(const struct vmsup *sup)
+{
+	return sup->pool;
+}
+
 struct json_object *vmsup_list(struct vmsup *sup)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -1115,7 +1126,8 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done
 	}
 	/* {"from": TEMPLATE}: spec and MAC come from the template */
 	if ((from = vm_template_resolve(sup, j, vm, &err)) >= 400) {
-		reply_err(done, arg, from, from == 404 ? "NotFound" : "InvalidParameter", "%s", err);
+		reply_err(done, arg, from, from == 404 ? "NotFound" : "InvalidParameter", "%s",
+			  err);
 		goto fail;
 	}
 	if (!from && vm_spec_from_json(j, &sup->cfg, &vm->spec, &err)) {
@@ -1243,8 +1255,8 @@ static struct waiter *qmp_request(struct vm *vm, const char *cmd, struct json_ob
 		reply_err(done, arg, 500, "InternalError", "out of memory");
 		return NULL;
 	}
-	id = raw ? vm_qmp_call_raw(vm, raw, 0, cb, w, &e)
-		 : vm_qmp_call(vm, cmd, NULL, 0, cb, w, &e);
+	id =
+	    raw ? vm_qmp_call_raw(vm, raw, 0, cb, w, &e) : vm_qmp_call(vm, cmd, NULL, 0, cb, w, &e);
 	if (id < 0) {
 		finish(w, 400, "InvalidParameter", e.desc, NULL);
 		waiter_free(w);
@@ -1267,6 +1279,12 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 	}
 	if (vm->destroying && op != VM_OP_DESTROY) {
 		reply_err(done, arg, 409, "Conflict", "VM '%s' is being destroyed", name);
+		return NULL;
+	}
+	if (vm->pool_member && op != VM_OP_DESTROY && op != VM_OP_KILL && op != VM_OP_QMP) {
+		/* a pool VM serves one task, handed out by the pool */
+		reply_err(done, arg, 409, "PoolMember",
+			  "VM '%s' waits in the warm pool: take one with POST /v1/pool/take", name);
 		return NULL;
 	}
 	if (!vm_op_allowed(vm->state, op)) {

@@ -67,6 +67,11 @@ struct vm_limits;
 void vmsup_set_limits(struct vmsup *sup, struct vm_limits *l);
 struct vm_limits *vmsup_limits(const struct vmsup *sup);
 
+/* The warm pool (src/pool.h), set by the daemon; NULL = none. */
+struct vm_pool;
+void vmsup_set_pool(struct vmsup *sup, struct vm_pool *p);
+struct vm_pool *vmsup_pool(const struct vmsup *sup);
+
 /* Event bus: ev borrowed; vm_filter NULL = all VMs. Returns a handle > 0. */
 typedef void (*vmsup_event_fn)(struct json_object *ev, void *arg);
 int vmsup_subscribe(struct vmsup *sup, const char *vm_filter, vmsup_event_fn fn, void *arg);

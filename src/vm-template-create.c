@@ -27,6 +27,7 @@
 #include "src/argv.h"
 #include "src/err.h"
 #include "src/log.h"
+#include "src/pool.h"
 #include "src/probe.h"
 #include "src/snapshot.h"
 #include "src/spawn.h"
@@ -250,6 +251,8 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 	LOG_I(j->spec.name, "template saved: %llu bytes in %.0f ms (%llu zero pages not stored)",
 	      (unsigned long long)st->file_bytes, st->wall_ms,
 	      (unsigned long long)st->ram_zero_pages);
+	/* a pool waiting for this template fills now, not at its next retry */
+	vm_pool_kick(vmsup_pool(j->sup));
 	conclude(j, 201, NULL, NULL);
 }
 

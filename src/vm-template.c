@@ -245,6 +245,13 @@ bool vm_template_restoring(const struct vm *vm)
 	return r && r->loading;
 }
 
+bool vm_template_refreshed(const struct vm *vm)
+{
+	struct vm_restore *r = rs_of(vm);
+
+	return r && !r->loading && r->refreshed && !r->refresh;
+}
+
 /* ---- after the restore: clock and RNG ---- */
 
 static void maybe_refresh(struct vm_restore *r);

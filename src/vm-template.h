@@ -68,6 +68,9 @@ int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm,
  */
 int vm_template_argv(struct vm *vm, char ***argv, int *state_fd, char **err);
 
+/* Restored, and the clock set and RNG reseeded (or that failed and was logged). */
+bool vm_template_refreshed(const struct vm *vm);
+
 /* The spawned qemu is to be restored: the supervisor must not `cont` it. */
 bool vm_template_restoring(const struct vm *vm);
 

@@ -162,6 +162,7 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
 	json_object_object_add(o, "log_tail", str_or_null(vm->log_tail));
 	json_object_object_add(o, "restarts", json_object_new_int64(vm->restarts));
+	json_object_object_add(o, "pool_member", json_object_new_boolean(vm->pool_member));
 	json_object_object_add(o, "restart", json_object_new_string(vm->spec.restart));
 	vm_restart_status(vm, o);
 	json_object_object_add(o, "created", json_object_new_double(vm->created));

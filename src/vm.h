@@ -105,7 +105,8 @@ struct vm {
 	void *agent;			 /* opaque, owned by the agent module */
 	void *cgroup;			 /* opaque, owned by the cgroup module */
 	void *tmpl;			 /* opaque, src/vm-template.c: restored from a template */
-	int balloon_mib;		 /* -1 = unknown */
+	bool pool_member; /* paused in the warm pool (src/pool.h): only destroy, kill, qmp */
+	int balloon_mib;  /* -1 = unknown */
 
 	bool destroying;
 	struct waiter *waiters; /* API requests waiting on this VM */

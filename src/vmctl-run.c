@@ -30,6 +30,7 @@ enum {
 	OPT_KEY,
 	OPT_NAME,
 	OPT_TIMEOUT,
+	OPT_POOL,
 };
 
 struct run {
@@ -40,6 +41,8 @@ struct run {
 	size_t nenv;
 	int via;
 	long timeout_s;
+	int pool;     /* --pool: take a VM from the daemon's warm pool */
+	int pool_hit; /* ... and got a paused one, its sshd long up */
 	int progress;
 	double t0, wall0;
 	double deadline; /* for the guest to become usable */
@@ -101,6 +104,9 @@ static int run_opt(const char *cmd, int opt, const char *arg, void *ctx)
 			return vmctl_usage_error(cmd, "--name: '%s' is not a valid VM name", arg);
 		r->name = arg;
 		return 0;
+	case OPT_POOL:
+		r->pool = 1;
+		return 0;
 	case OPT_TIMEOUT:
 		if (vmctl_parse_long(arg, 1, 86400, &r->timeout_s) < 0)
 			return vmctl_usage_error(cmd, "--timeout: '%s' is not a number of seconds",
@@ -122,6 +128,11 @@ static int run_socket(struct run *r, const char *name)
 		return 0;
 	if (rc < 0)
 		return vmctl_fail(name, "%s: %s", r->g.sock, strerror(errno));
+	if (r->pool)
+		return vmctl_fail(name,
+				  "--pool: no vmsupd listens on %s (the warm pool is the "
+				  "daemon's: pool_template, pool_size)",
+				  r->g.sock);
 	rc = vmctl_inproc_start(&r->inproc, name, &vmctl_signal);
 	if (rc)
 		return rc;
@@ -351,7 +362,9 @@ static int run_task(struct run *r, const char *name, struct json_object *vm, cha
 		rc = vmctl_fail(name, "out of memory");
 		goto out;
 	}
-	rc = ssh_ready(r, name, vm, khdir, kh);
+	/* a warm pool VM's sshd has answered for as long as it waited: no probe
+	 * session (under TCG each ssh handshake costs the guest ~0.3 s) */
+	rc = r->pool_hit ? 0 : ssh_ready(r, name, vm, khdir, kh);
 	if (rc || vmctl_signal)
 		goto out;
 	r->t.task_start = now();
@@ -414,6 +427,60 @@ static int wait_ip(struct run *r, const char *name, double deadline, struct json
 	return rc;
 }
 
+/*
+ * --pool: the take request from the spec options: --mem becomes the balloon
+ * target, --cpus N a quota of N CPUs; any other option would need other
+ * devices than the pool's template has. 0, or an exit status.
+ */
+static int pool_request(struct run *r, struct json_object **out)
+{
+	struct json_object *b = json_object_new_object();
+
+	json_object_object_foreach(r->spec, k, v)
+	{
+		if (!strcmp(k, "mem_mib")) {
+			json_object_object_add(b, "mem_mib", json_object_get(v));
+		} else if (!strcmp(k, "cpus")) {
+			json_object_object_add(
+			    b, "quota_pct", json_object_new_int64(json_object_get_int64(v) * 100));
+		} else {
+			json_object_put(b);
+			return vmctl_usage_error("run", "--pool: a pool VM has its template's "
+							"devices; only --mem and --cpus apply");
+		}
+	}
+	*out = b;
+	return 0;
+}
+
+/* POST /v1/pool/take; name gets the VM's (the daemon names pool VMs). */
+static int take_from_pool(struct run *r, char *name, size_t len, struct json_object **vm,
+			  long *http)
+{
+	struct json_object *b = NULL, *v, *hit;
+	int rc = pool_request(r, &b);
+
+	if (rc)
+		return rc;
+	rc = vmctl_call(&r->g, "pool", "POST", "/v1/pool/take", b, 0, vm, http);
+	json_object_put(b);
+	if (rc)
+		return rc;
+	if (!json_object_object_get_ex(*vm, "name", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return vmctl_fail("pool", "the daemon's reply names no VM");
+	snprintf(name, len, "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(*vm, "pool", &v) &&
+	    json_object_object_get_ex(v, "hit", &hit)) {
+		r->pool_hit = json_object_get_boolean(hit);
+		progress(r,
+			 r->pool_hit ? "taken from the warm pool"
+				     : "pool empty, restored from its template",
+			 name);
+	}
+	return 0;
+}
+
 /* $VMCTL_TIMING: one JSON line of wall-clock phase ends appended to that
  * file, for bench/vmctl-run (wall clock: the daemon's events use it too). */
 static void write_timing(const struct run *r, int status)
@@ -446,6 +513,7 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 					   {"ssh-key", required_argument, NULL, OPT_KEY},
 					   {"name", required_argument, NULL, OPT_NAME},
 					   {"timeout", required_argument, NULL, OPT_TIMEOUT},
+					   {"pool", no_argument, NULL, OPT_POOL},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct run r = {
@@ -469,6 +537,10 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 		goto out;
 	}
 	r.progress = !g->quiet && isatty(STDERR_FILENO);
+	if (r.pool && r.name) {
+		rc = vmctl_usage_error("run", "--pool and --name: the daemon names pool VMs");
+		goto out;
+	}
 	if (r.name) {
 		snprintf(name, sizeof(name), "%s", r.name);
 	} else {
@@ -488,8 +560,12 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 		goto out;
 	r.t.supervisor = now();
 
-	json_object_object_add(r.spec, "name", json_object_new_string(name));
-	rc = vmctl_call(&r.g, name, "POST", "/v1/vms", r.spec, 0, &vm, &http);
+	if (r.pool) {
+		rc = take_from_pool(&r, name, sizeof(name), &vm, &http);
+	} else {
+		json_object_object_add(r.spec, "name", json_object_new_string(name));
+		rc = vmctl_call(&r.g, name, "POST", "/v1/vms", r.spec, 0, &vm, &http);
+	}
 	/* Made (2xx), maybe half-made (5xx) or unknown (interrupted): from here
 	 * on it is always destroyed. A 4xx (say, --name taken) or no answer
 	 * at all: not ours, nothing to undo. */

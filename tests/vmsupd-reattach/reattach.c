@@ -91,11 +91,11 @@ static double kill9_and_reattach(const pid_t *pids, int n)
 	double t0;
 	bool all;
 
-	rt_kill9(&d);
+	td_kill9(&d);
 	for (int k = 0; k < n; k++)
 		cr_assert(td_pid_is_qemu(pids[k]), "qemu %d died with the daemon", (int)pids[k]);
 	t0 = td_now();
-	rt_restart(&d);
+	td_restart(&d);
 	do {
 		long st;
 		struct json_object *list = td_http(&d, "GET", "/v1/vms", NULL, &st), *vms;
@@ -187,10 +187,10 @@ Test(reattach, died_while_daemon_down)
 	struct stat sb;
 	struct json_object *vm;
 
-	rt_kill9(&d);
+	td_kill9(&d);
 	kill(b, SIGKILL);
 	cr_assert(td_pid_gone(b, 10000));
-	rt_restart(&d);
+	td_restart(&d);
 
 	vm = rt_wait_state(&d, "dead", "crashed", 0, 10000);
 	cr_expect_null(td_str(vm, "pid") ? "pid" : NULL);
@@ -230,8 +230,8 @@ Test(reattach, stale_run_dir_and_orphan_removed)
 	fp = fopen(f, "w");
 	cr_assert_not_null(fp);
 	fclose(fp);
-	rt_kill9(&d);
-	rt_restart(&d);
+	td_kill9(&d);
+	td_restart(&d);
 	cr_expect_neq(stat(dir, &sb), 0, "%s removed", dir);
 }
 
@@ -239,8 +239,8 @@ Test(reattach, sigterm_still_stops_reattached_vms)
 {
 	pid_t a = rt_create(&d, "s1", NULL);
 
-	rt_kill9(&d);
-	rt_restart(&d);
+	td_kill9(&d);
+	td_restart(&d);
 	rt_wait_state(&d, "s1", "running", 0, 30000);
 	kill(d.pid, SIGTERM);
 	cr_expect(td_pid_gone(a, 60000), "SIGTERM stops reattached VMs too");

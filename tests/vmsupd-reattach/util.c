@@ -33,66 +33,6 @@ double rt_median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-void rt_kill9(struct tdaemon *d)
-{
-	cr_assert_gt(d->pid, 0);
-	kill(d->pid, SIGKILL);
-	while (waitpid(d->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	d->pid = 0;
-}
-
-static bool can_connect(const char *sock)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-void rt_restart(struct tdaemon *d)
-{
-	char bin[512], conf[192], state[192], run[192];
-	const char *b = getenv("top_builddir");
-	double deadline;
-
-	snprintf(bin, sizeof(bin), "%s/src/vmsupd", b ? b : ".");
-	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
-	snprintf(state, sizeof(state), "%s/state", d->dir);
-	snprintf(run, sizeof(run), "%s/run", d->dir);
-	cr_assert_eq(d->pid, 0, "the previous daemon still runs");
-	d->pid = fork();
-	cr_assert_geq(d->pid, 0);
-	if (d->pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		dup2(fd, 2);
-		execl(bin, "vmsupd", "-c", conf, "--socket", d->sock, "--state-dir", state,
-		      "--run-dir", run, "-f", (char *)NULL);
-		_exit(127);
-	}
-	deadline = td_now() + 60;
-	while (td_now() < deadline) {
-		if (can_connect(d->sock))
-			return;
-		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
-			d->pid = 0;
-			cr_assert_fail("vmsupd exited at restart (log %s)", d->log);
-		}
-		usleep(5000);
-	}
-	cr_assert_fail("restarted vmsupd did not listen within 60 s");
-}
-
 pid_t rt_create(struct tdaemon *d, const char *name, const char *extra)
 {
 	char body[512];

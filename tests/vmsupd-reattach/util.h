@@ -1,7 +1,8 @@
 /*
  * Helpers for the reattach / restart-policy tests on top of the vmsupd
- * harness (tests/vmsupd/harness.h): kill -9 and restart the very same
- * daemon (same dirs), guest-less VMs, crash timing from the event stream.
+ * harness (tests/vmsupd/harness.h, whose td_kill9 and td_restart kill -9
+ * and restart the very same daemon): guest-less VMs, crash timing from the
+ * event stream.
  */
 #ifndef TESTS_VMSUPD_REATTACH_UTIL_H
 #define TESTS_VMSUPD_REATTACH_UTIL_H
@@ -12,9 +13,7 @@
 #include "tests/vmsupd/harness.h"
 
 /* SIGKILL the daemon and reap it; its qemus stay. */
-void rt_kill9(struct tdaemon *d);
 /* Start vmsupd again on d's dirs and config; waits until it serves. */
-void rt_restart(struct tdaemon *d);
 
 /* POST /v1/vms for a guest-less VM; extra: more JSON members or NULL.
  * Asserts the status, returns the VM's pid. */

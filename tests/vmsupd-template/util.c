@@ -49,7 +49,12 @@ static void kill_all(void)
 
 void tt_start(struct tdaemon *d)
 {
-	td_start(d, NULL);
+	tt_start_conf(d, NULL);
+}
+
+void tt_start_conf(struct tdaemon *d, const char *extra_conf)
+{
+	td_start(d, extra_conf);
 	registered = d;
 	atexit(kill_all);
 }

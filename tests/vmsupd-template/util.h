@@ -12,6 +12,8 @@ void tt_guest(char kernel[512], char initrd[512]);
 char *tt_spec(const char *name, int mem_mib);
 /* Start a daemon; also registers it for tt_kill_all at exit. */
 void tt_start(struct tdaemon *d);
+/* ... with more config lines (as td_start). */
+void tt_start_conf(struct tdaemon *d, const char *extra_conf);
 /* Stop it and kill every qemu under its run dir, template VMs (run/tmpl) included. */
 void tt_stop(struct tdaemon *d);
 /* Number of live qemu processes whose pidfile lies under d's run dir. */

@@ -48,24 +48,16 @@ static int try_connect(const char *sock)
 	return -1;
 }
 
-void td_start(struct tdaemon *d, const char *extra)
+/* Fork vmsupd on d's dirs and wait (bounded) until it serves. */
+static void spawn_daemon(struct tdaemon *d, int wait_s)
 {
 	char conf[160], state[128], run[128];
-	FILE *f;
 	double deadline;
 
-	memset(d, 0, sizeof(*d));
-	strcpy(d->dir, "/tmp/vsd-XXXXXX");
-	cr_assert_not_null(mkdtemp(d->dir));
-	snprintf(d->sock, sizeof(d->sock), "%s/api.sock", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
 	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
 	snprintf(state, sizeof(state), "%s/state", d->dir);
 	snprintf(run, sizeof(run), "%s/run", d->dir);
-	f = fopen(conf, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "stop_grace_s = 60\nlog_level = debug\n%s\n", extra ? extra : "");
-	fclose(f);
+	cr_assert_eq(d->pid, 0, "the previous daemon still runs");
 	d->pid = fork();
 	cr_assert_geq(d->pid, 0);
 	if (d->pid == 0) {
@@ -75,7 +67,7 @@ void td_start(struct tdaemon *d, const char *extra)
 		      "--run-dir", run, "-f", (char *)NULL);
 		_exit(127);
 	}
-	deadline = td_now() + 30;
+	deadline = td_now() + wait_s;
 	while (td_now() < deadline) {
 		int fd = try_connect(d->sock);
 		if (fd >= 0) {
@@ -86,9 +78,42 @@ void td_start(struct tdaemon *d, const char *extra)
 			d->pid = 0;
 			cr_assert_fail("vmsupd exited at start-up (log %s)", d->log);
 		}
-		usleep(10000);
+		usleep(5000);
 	}
-	cr_assert_fail("vmsupd did not listen within 30 s");
+	cr_assert_fail("vmsupd did not listen within %d s", wait_s);
+}
+
+void td_start(struct tdaemon *d, const char *extra)
+{
+	char conf[160];
+	FILE *f;
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/vsd-XXXXXX");
+	cr_assert_not_null(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s/api.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "stop_grace_s = 60\nlog_level = debug\n%s\n", extra ? extra : "");
+	fclose(f);
+	spawn_daemon(d, 30);
+}
+
+void td_kill9(struct tdaemon *d)
+{
+	cr_assert_gt(d->pid, 0);
+	kill(d->pid, SIGKILL);
+	while (waitpid(d->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	d->pid = 0;
+}
+
+void td_restart(struct tdaemon *d)
+{
+	/* reattaching many VMs under load takes a while */
+	spawn_daemon(d, 60);
 }
 
 /* Live qemus by pidfile under run/vm/<x>/ and run/tmpl/<x>/ (template VMs). */

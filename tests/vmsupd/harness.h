@@ -19,6 +19,10 @@ struct tdaemon {
 
 /* Start vmsupd (extra_conf: more config lines, or NULL); waits until it serves. */
 void td_start(struct tdaemon *d, const char *extra_conf);
+/* SIGKILL the daemon (its VMs live on) and reap it. */
+void td_kill9(struct tdaemon *d);
+/* Start vmsupd again on the same config, dirs and socket; waits until it serves. */
+void td_restart(struct tdaemon *d);
 /* SIGTERM, wait (bounded), SIGKILL leftovers incl. qemu by pidfile, rm -r dir. */
 void td_stop(struct tdaemon *d);
 /* Kill every qemu whose pidfile lies under the daemon's run dir (VMs and

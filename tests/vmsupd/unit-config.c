@@ -120,6 +120,26 @@ Test(config, bad_files_name_file_and_line)
 	expect_bad("qemu =\n", ":1: qemu: empty value");
 }
 
+Test(config, pool_keys)
+{
+	struct vmsup_config c;
+	char *err = NULL;
+
+	expect_bad("pool_template = -x\n", ":1: pool_template: '-x' is not a template name");
+	expect_bad("pool_size = 65\n", ":1: pool_size: '65' is not an integer in 0..64");
+	cr_assert_eq(vmsup_config_init(&c, &err), 0);
+	cr_assert_eq(vmsup_config_set(&c, "pool_size", "2", &err), 0);
+	cr_assert_neq(vmsup_config_finish(&c, &err), 0, "a pool without a template");
+	cr_expect(err && strstr(err, "pool_size = 2 needs pool_template"), "%s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(vmsup_config_set(&c, "pool_template", "base", &err), 0);
+	cr_assert_eq(vmsup_config_finish(&c, &err), 0, "%s", err);
+	cr_expect_str_eq(c.pool_template, "base");
+	cr_expect_eq(c.pool_size, 2);
+	vmsup_config_release(&c);
+}
+
 Test(config, missing_file)
 {
 	struct vmsup_config c;

@@ -1,0 +1,169 @@
+/*
+ * bench/pool: the warm pool against its alternatives, interleaved in one
+ * run on the test guest (TCG), through a private vmsupd with pool_size 1:
+ *   - `vmctl run --pool --via agent -- true` (a paused pool VM taken),
+ *   - `vmctl run --via agent -- true` (a cold boot),
+ *   - POST /v1/vms {"from": template} -> agent ready (GET ip?wait),
+ * wall clock of each, median of N (default 5). The pool is refilled (and
+ * waited for) before each pool run, so each run takes a ready VM.
+ */
+#include "config.h"
+
+#include "bench/benchlib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BENCH "pool"
+
+static const char *vmctl_path(void)
+{
+	const char *e = getenv("VMCTL");
+
+	return e && *e ? e : access("src/vmctl", X_OK) == 0 ? "src/vmctl" : "vmctl";
+}
+
+/* `vmctl --socket S run [--pool] --via agent -- true`: wall ms, or -1. */
+static double run_true(const char *sock, int pool)
+{
+	const char *argv[] = {vmctl_path(),
+			      "--socket",
+			      sock,
+			      "run",
+			      "--via",
+			      "agent",
+			      pool ? "--pool" : "--",
+			      pool ? "--" : "true",
+			      pool ? "true" : NULL,
+			      NULL};
+	double t0 = bl_now_ms();
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "%s: vmctl run%s failed\n", BENCH, pool ? " --pool" : "");
+		return -1;
+	}
+	return bl_now_ms() - t0;
+}
+
+static int wait_pool_ready(const char *sock, double timeout_ms)
+{
+	double end = bl_now_ms() + timeout_ms;
+
+	while (bl_now_ms() < end) {
+		struct json_object *r = NULL, *v;
+		long st = 0;
+		char *err = NULL;
+		int ready = 0;
+
+		if (bl_api(sock, "GET", "/v1/pool", NULL, &st, &r, &err) == 0 && st == 200 &&
+		    json_object_object_get_ex(r, "ready", &v))
+			ready = json_object_get_int(v);
+		json_object_put(r);
+		free(err);
+		if (ready > 0)
+			return 0;
+		bl_sleep_ms(100);
+	}
+	fprintf(stderr, "%s: the pool did not fill\n", BENCH);
+	return -1;
+}
+
+/* POST /v1/vms from the template, then GET ip?wait: ms to a ready agent, or -1. */
+static double from_template(const char *sock, int i)
+{
+	char body[128], path[128], name[32], *err = NULL;
+	struct json_object *r = NULL;
+	long st = 0;
+	double t0 = bl_now_ms(), ms = -1;
+
+	snprintf(name, sizeof(name), "tmpl-%d", i);
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"from\":\"bench\"}", name);
+	if (bl_api(sock, "POST", "/v1/vms", body, &st, &r, &err) < 0 || st != 201)
+		goto out;
+	json_object_put(r);
+	r = NULL;
+	snprintf(path, sizeof(path), "/v1/vms/%s/ip?wait=120", name);
+	if (bl_api(sock, "GET", path, NULL, &st, &r, &err) < 0 || st != 200)
+		goto out;
+	ms = bl_now_ms() - t0;
+out:
+	if (ms < 0)
+		fprintf(stderr, "%s: restore from the template: HTTP %ld %s\n", BENCH, st,
+			err ? err : "");
+	json_object_put(r);
+	free(err);
+	err = NULL;
+	if (bl_destroy(sock, name, &err) < 0)
+		free(err);
+	return ms;
+}
+
+int main(int argc, char **argv)
+{
+	struct bl_opts o;
+	struct bl_daemon d = {0};
+	const char *g = getenv("VMSUP_GUEST_DIR");
+	char conf[2048], *err = NULL, note[160], load[64];
+	double pool[64], cold[64], tmpl[64];
+	struct bl_stats sp, sc, st;
+	struct json_object *r = NULL;
+	long status = 0;
+	int n, rc;
+
+	rc = bl_parse_opts(argc, argv, "bench/pool [--quick] [-n N]", &o);
+	if (rc)
+		return rc == -2 ? 0 : 2;
+	n = o.n ? o.n : o.quick ? 1 : 5;
+	n = n > 64 ? 64 : n;
+	if (!g || access(g, R_OK))
+		g = "/tmp/guest";
+	snprintf(conf, sizeof(conf),
+		 "default_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
+		 "default_append = \"console=ttyS0 panic=-1 loglevel=4\"\naccel = tcg\n"
+		 "mem_mib = 256\nstop_grace_s = 5\npool_template = bench\npool_size = 1\n",
+		 g, g);
+	bl_cleanup_install(&d);
+	rc = 1;
+	if (bl_daemon_start(&d, conf, &err) < 0) {
+		fprintf(stderr, "%s: %s\n", BENCH, err);
+		goto out;
+	}
+	if (bl_api(d.sock, "POST", "/v1/templates", "{\"name\":\"bench\"}", &status, &r, &err) <
+		0 ||
+	    status != 201) {
+		fprintf(stderr, "%s: template: HTTP %ld %s\n", BENCH, status, err ? err : "");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if (wait_pool_ready(d.sock, 300000) < 0 || (pool[i] = run_true(d.sock, 1)) < 0 ||
+		    (cold[i] = run_true(d.sock, 0)) < 0 || (tmpl[i] = from_template(d.sock, i)) < 0)
+			goto out;
+		fprintf(stderr, "run %d: pool %.0f ms, template %.0f ms, cold %.0f ms\n", i + 1,
+			pool[i], tmpl[i], cold[i]);
+	}
+	bl_stats(pool, n, &sp);
+	bl_stats(cold, n, &sc);
+	bl_stats(tmpl, n, &st);
+	bl_info("loadavg", bl_loadavg(load, sizeof(load)));
+	bl_result(BENCH, "vmctl run --pool --via agent -- true", sp.median, "ms", sc.median,
+		  "<= 200 ms", bl_spread(&sp, note, sizeof(note)));
+	bl_result(BENCH, "POST /v1/vms from template -> agent ready", st.median, "ms", sc.median,
+		  "<= 500 ms", bl_spread(&st, note, sizeof(note)));
+	bl_result(BENCH, "vmctl run --via agent -- true (cold boot)", sc.median, "ms", -1, NULL,
+		  bl_spread(&sc, note, sizeof(note)));
+	rc = 0;
+out:
+	json_object_put(r);
+	free(err);
+	bl_daemon_stop(&d);
+	return rc;
+}
