@@ -20,6 +20,11 @@ static void take(struct vm_pool *p, struct evhttp_request *req)
 
 	if (http_read_json(req, &body))
 		return;
+	/* a share is bound into the VM by root: the client must own up to it */
+	if (body && !http_peer_files_ok(req, body)) {
+		json_object_put(body);
+		return;
+	}
 	if ((h = http_held_new(req)))
 		http_held_wait(h, vm_pool_take(p, body, http_held_done, h), detach);
 	json_object_put(body);

@@ -204,26 +204,6 @@ static const char *method_name(enum evhttp_cmd_type m)
 	}
 }
 
-/* The peer could read (and write) the spec's files itself: 1, or 0 after replying. */
-static int peer_files_ok(struct evhttp_request *req, struct json_object *spec)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct vmsup_peer peer;
-	char *err = NULL;
-	int rc;
-
-	rc = vmsup_peer_get(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), &peer,
-			    &err);
-	if (!rc)
-		rc = vmsup_peer_check_spec(&peer, spec, &err);
-	if (rc)
-		http_send_error(req, rc > 0 ? 403 : 500,
-				rc > 0 ? "PermissionDenied" : "InternalError", "%s",
-				err ? err : "file access check failed");
-	free(err);
-	return rc == 0;
-}
-
 static int peer_ok(struct vmsup_api *api, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -469,7 +449,7 @@ static void route(struct evhttp_request *req, void *arg)
 						"a VM spec is required");
 				goto out;
 			}
-			if (!peer_files_ok(req, body)) {
+			if (!http_peer_files_ok(req, body)) {
 				json_object_put(body);
 				goto out;
 			}

@@ -192,6 +192,20 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 			a.oom = 1;
 		free(d);
 	}
+	if (s->stage) {
+		char *d = esc(p->run_dir);
+		add(&a, "-fsdev");
+		if (d)
+			addf(&a,
+			     "local,id=" VM_STAGE_TAG ",path=%s/" VM_STAGE_DIR
+			     ",security_model=none",
+			     d);
+		else
+			a.oom = 1;
+		free(d);
+		add(&a, "-device");
+		add(&a, "virtio-9p-pci,fsdev=" VM_STAGE_TAG ",mount_tag=" VM_STAGE_TAG);
+	}
 	add(&a, "-serial");
 	addf(&a, "file:%s", p->console_log);
 	if (o->sandbox) {

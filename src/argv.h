@@ -31,6 +31,10 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 		     const struct vm_argv_opts *o, char **err);
 void vm_argv_free(char **argv);
 
+/* The staging share (vm_spec.stage): its tag, and its directory under the run dir. */
+#define VM_STAGE_TAG "vmstage"
+#define VM_STAGE_DIR "stage"
+
 /* A locally administered unicast MAC in 52:54:00/24 derived from the name. */
 void vm_mac_from_name(const char *name, char out[18]);
 

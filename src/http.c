@@ -11,6 +11,7 @@
 
 #include "src/api.h"
 #include "src/log.h"
+#include "src/peer.h"
 #include "src/supervisor.h"
 
 void http_send_json(struct evhttp_request *req, int status, struct json_object *o)
@@ -143,4 +144,23 @@ void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job))
 	h->evcon = evhttp_request_get_connection(h->req);
 	evhttp_connection_set_closecb(h->evcon, on_held_gone, h);
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
+}
+
+int http_peer_files_ok(struct evhttp_request *req, struct json_object *spec)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct vmsup_peer peer;
+	char *err = NULL;
+	int rc;
+
+	rc = vmsup_peer_get(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), &peer,
+			    &err);
+	if (!rc)
+		rc = vmsup_peer_check_spec(&peer, spec, &err);
+	if (rc)
+		http_send_error(req, rc > 0 ? 403 : 500,
+				rc > 0 ? "PermissionDenied" : "InternalError", "%s",
+				err ? err : "file access check failed");
+	free(err);
+	return rc == 0;
 }

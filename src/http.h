@@ -21,6 +21,12 @@ void http_send_error(struct evhttp_request *req, int status, const char *cls, co
  */
 int http_read_json(struct evhttp_request *req, struct json_object **out);
 
+/*
+ * May the client (SO_PEERCRED) read and write the files a spec-like body
+ * names (kernel, initrd, disk, shares)? 1, or 0 after replying 403/500.
+ */
+int http_peer_files_ok(struct evhttp_request *req, struct json_object *spec);
+
 struct vmsup_result;
 /* Reply with a supervisor result: its error, else its body. */
 void http_send_result(struct evhttp_request *req, const struct vmsup_result *r);

@@ -16,6 +16,8 @@ src_libvmsup_la_SOURCES = \
 src_libvmsup_la_SOURCES += src/reattach.c src/reattach.h src/restart.c src/restart.h
 # peer credentials and the spec-file access check (issue 9 hardening)
 src_libvmsup_la_SOURCES += src/peer.c src/peer.h
+# the staging share a pool take binds a host directory into (issue 12)
+src_libvmsup_la_SOURCES += src/stage.c src/stage.h
 src_libvmsup_la_LIBADD = qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
 # the guest agent wired into the daemon (hooks, status, GET ip, POST exec)
 src_libvmsup_la_SOURCES += src/vm-agent.c src/vm-agent.h src/api-guest.c src/api-guest.h

@@ -13,9 +13,11 @@
 
 #include <event2/event.h>
 
+#include "src/agent.h"
 #include "src/err.h"
 #include "src/log.h"
 #include "src/snapshot.h"
+#include "src/stage.h"
 #include "src/vm-agent.h"
 #include "src/vm-limits.h"
 #include "src/vm-template.h"
@@ -51,6 +53,10 @@ struct vm_pool_take {
 	int step;
 	long long mem_mib; /* 0 = as is */
 	int quota_pct;	   /* 0 = as is */
+	char *share;	   /* host dir bound into the VM at the same path, or NULL */
+	bool share_ro;
+	struct gexec *mount; /* the guest's mount of it */
+	struct event *wait;  /* a just restored VM: its agent and refresh */
 	double t0;
 	struct snap_refresh *clock;
 	bool clock_set;
@@ -94,6 +100,9 @@ static void member_free(struct member *m)
 static void take_free(struct vm_pool_take *t)
 {
 	snap_refresh_cancel(t->clock);
+	if (t->wait)
+		event_free(t->wait);
+	free(t->share);
 	free(t);
 }
 
@@ -450,7 +459,43 @@ static void on_clock(const struct snap_refresh_result *res, void *arg)
 	take_next(t);
 }
 
-enum { S_BALLOON, S_CPU, S_RESUME, S_CLOCK, S_DONE };
+static void on_mounted(const struct gexec_result *res, const struct qmp_error *err, void *arg)
+{
+	struct vm_pool_take *t = arg;
+	char why[600];
+
+	t->mount = NULL;
+	if (t->finished)
+		return;
+	if (err || res->status != 0) {
+		snprintf(why, sizeof(why), "mounting %s in the guest: %s%.*s", t->share,
+			 err ? err->desc : "",
+			 err ? 0 : (int)(res->err_len > 300 ? 300 : res->err_len),
+			 err ? "" : (const char *)res->err);
+		take_finish(t, 502, "GuestMountFailed", why);
+		return;
+	}
+	take_next(t);
+}
+
+/* A VM restored just now: its agent (and refresh) first, polled. */
+static void on_agent_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm_pool_take *t = arg;
+	struct vm *vm = vmsup_find(t->p->sup, t->name);
+	struct timeval tv = {0, READY_POLL_MS * 1000};
+	(void)fd, (void)what;
+
+	if (t->finished)
+		return;
+	if (vm && !vm_template_refreshed(vm) && now_ms() - t->t0 < FILL_TIMEOUT_MS) {
+		evtimer_add(t->wait, &tv);
+		return;
+	}
+	take_next(t);
+}
+
+enum { S_BALLOON, S_CPU, S_BIND, S_RESUME, S_AGENT, S_MOUNT, S_CLOCK, S_DONE };
 
 /* The steps of a take, each skipped when it has nothing to do. */
 static void take_next(struct vm_pool_take *t)
@@ -474,17 +519,53 @@ static void take_next(struct vm_pool_take *t)
 		}
 		/* fallthrough */
 	case S_CPU:
-		t->step = S_RESUME;
+		t->step = S_BIND;
 		if (t->quota_pct) {
 			struct vm_cpu_change c = {.set_quota = true, .quota_pct = t->quota_pct};
 			vm_limits_cpu(vmsup_limits(p->sup), vm, &c, on_limit, t);
 			return;
 		}
 		/* fallthrough */
+	case S_BIND:
+		t->step = S_RESUME;
+		if (t->share && vm_stage_bind(vm->run_dir, t->share, t->share_ro, &err)) {
+			take_finish(t, 500, "ShareFailed", err);
+			free(err);
+			return;
+		}
+		/* fallthrough */
 	case S_RESUME:
-		t->step = S_CLOCK;
+		t->step = S_AGENT;
 		if (vm->state == VM_PAUSED) {
 			vmsup_op(p->sup, t->name, VM_OP_RESUME, NULL, on_step_result, t);
+			return;
+		}
+		/* fallthrough */
+	case S_AGENT:
+		t->step = S_MOUNT;
+		if (t->share && !t->hit && !vm_template_refreshed(vm)) {
+			struct timeval tv = {0, READY_POLL_MS * 1000};
+			if (!t->wait && !(t->wait = evtimer_new(p->base, on_agent_wait, t))) {
+				take_finish(t, 500, "InternalError", "out of memory");
+				return;
+			}
+			evtimer_add(t->wait, &tv);
+			return;
+		}
+		/* fallthrough */
+	case S_MOUNT:
+		t->step = S_CLOCK;
+		if (t->share) {
+			struct qmp_error e = {0};
+			struct agent *a = vm_agent_of(vm);
+			if (!a ||
+			    !(t->mount = agent_exec(a, vm_stage_guest_argv(t->share, t->share_ro),
+						    NULL, 0, 30000, on_mounted, t, &e))) {
+				char why[300];
+				snprintf(why, sizeof(why), "mounting %s in the guest: %s", t->share,
+					 a ? e.desc : "no guest agent");
+				take_finish(t, 502, "GuestMountFailed", why);
+			}
 			return;
 		}
 		/* fallthrough */
@@ -521,6 +602,32 @@ static void on_miss_created(const struct vmsup_result *r, void *arg)
 	take_next(t);
 }
 
+/* "shares": at most one, checked as a VM spec's (src/spec.h). 0, or -1 with why. */
+static int take_share(struct vm_pool_take *t, struct json_object *v, char *why, size_t len)
+{
+	struct json_object *j = json_object_new_object();
+	struct vm_spec sp;
+	char *err = NULL;
+	int rc = -1;
+
+	json_object_object_add(j, "name", json_object_new_string("take"));
+	json_object_object_add(j, "shares", json_object_get(v));
+	if (vm_spec_from_json(j, vmsup_config(t->p->sup), &sp, &err)) {
+		snprintf(why, len, "%s", err ? err : "bad shares");
+	} else if (sp.nshares > 1) {
+		snprintf(why, len, "'shares': a pool VM takes one share (its staging export)");
+	} else if (sp.nshares == 1 && !(t->share = strdup(sp.shares[0].path))) {
+		snprintf(why, len, "out of memory");
+	} else {
+		t->share_ro = sp.nshares == 1 && sp.shares[0].readonly;
+		rc = 0;
+	}
+	vm_spec_release(&sp);
+	free(err);
+	json_object_put(j);
+	return rc;
+}
+
 /* 0, or -1 after finishing t with a 400. */
 static int take_parse(struct vm_pool_take *t, struct json_object *body)
 {
@@ -535,9 +642,14 @@ static int take_parse(struct vm_pool_take *t, struct json_object *body)
 	json_object_object_foreach(body, k, v)
 	{
 		int64_t n;
+		if (!strcmp(k, "shares")) {
+			if (take_share(t, v, why, sizeof(why)))
+				break;
+			continue;
+		}
 		if (strcmp(k, "mem_mib") && strcmp(k, "quota_pct")) {
 			snprintf(why, sizeof(why),
-				 "unknown field '%s' (allowed: mem_mib, quota_pct)", k);
+				 "unknown field '%s' (allowed: mem_mib, quota_pct, shares)", k);
 			break;
 		}
 		n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
@@ -572,6 +684,12 @@ static struct member *pick(struct vm_pool_take *t, char *why, size_t len)
 		if (m->dead || m->st != M_READY || !(vm = vmsup_find(p->sup, m->name)) ||
 		    vm->state != VM_PAUSED)
 			continue;
+		if (t->share && !vm->spec.stage) {
+			snprintf(why, len,
+				 "the pool's template has no staging share (made before it "
+				 "existed): make the template again to take VMs with shares");
+			return NULL;
+		}
 		if (t->mem_mib > vm->spec.mem_mib || t->quota_pct > (int)vm->spec.cpus * 100) {
 			snprintf(why, len,
 				 "the pool's VMs have %u MiB and %u vCPUs (quota up to %u%%): "

@@ -1,6 +1,7 @@
 /* The device configuration of a qemu argv, and path quoting for exec: URIs. */
 #include "src/snapshot.h"
 #include "src/snapshot-internal.h"
+#include "src/argv.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@ static const char *const no_arg[] = {
     "-nographic",   "-no-acpi",	      "-no-hpet",	 "-s",
     "-full-screen", "-no-quit",	      "-preconfig",	 "-only-migratable",
     "-win2k-hack",  "-no-fd-bootchk", "-old-param",	 NULL};
+
+#define STAGE_FSDEV "local,id=" VM_STAGE_TAG ","
 
 /* Not device state, and per VM or per run: dropped with their argument. */
 static const char *const drop_arg[] = {
@@ -135,12 +138,17 @@ struct json_object *snap_devconfig(const char *const *argv, char **err)
 			goto fail;
 		}
 		snprintf(o, sizeof(o), "%s", opt);
+		/* the staging export is never mounted before the save (src/spec.h) */
+		if (!strcmp(o, "-fsdev") && argv[i + 1] &&
+		    !strncmp(argv[i + 1], STAGE_FSDEV, strlen(STAGE_FSDEV)))
+			goto take;
 		for (size_t r = 0; r < sizeof(refused) / sizeof(refused[0]); r++)
 			if (!strcmp(o, refused[r].opt)) {
 				snap_seterr(err, "cannot make a template of a VM with %s: %s", o,
 					    refused[r].why);
 				goto fail;
 			}
+	take:
 		if (in(no_arg, o)) {
 			if (in(drop_flag, o))
 				continue;
@@ -255,6 +263,18 @@ int snap_devconfig_has_vmgenid(struct json_object *dc)
 		const char *o = at(dc, i), *v = at(dc, i + 1);
 		if (o && v && !strcmp(o, "-device") && !strncmp(v, "vmgenid", 7) &&
 		    (v[7] == '\0' || v[7] == ','))
+			return 1;
+	}
+	return 0;
+}
+
+int snap_devconfig_has_stage(struct json_object *dc)
+{
+	size_t n = json_object_is_type(dc, json_type_array) ? json_object_array_length(dc) : 0;
+
+	for (size_t i = 0; i + 1 < n; i++) {
+		const char *o = at(dc, i), *v = at(dc, i + 1);
+		if (o && v && !strcmp(o, "-fsdev") && !strncmp(v, STAGE_FSDEV, strlen(STAGE_FSDEV)))
 			return 1;
 	}
 	return 0;

@@ -72,6 +72,8 @@ const char *snap_devconfig_mac(struct json_object *devconfig, char *buf, size_t 
 
 /* 1 if the devconfig has a vmgenid device (see above). */
 int snap_devconfig_has_vmgenid(struct json_object *devconfig);
+/* 1 if it has the staging 9p export (src/stage.h): the only 9p device a template may have. */
+int snap_devconfig_has_stage(struct json_object *devconfig);
 
 /*
  * 'path' single-quoted for /bin/sh, or NULL with *err when the path is

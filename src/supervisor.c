@@ -27,6 +27,7 @@
 #include "src/reattach.h"
 #include "src/restart.h"
 #include "src/spawn.h"
+#include "src/stage.h"
 #include "src/vm-limits.h"
 #include "src/statefile.h"
 #include "src/vm-stats.h"
@@ -821,7 +822,8 @@ static int vm_start(struct vm *vm)
 	vm->stop_stage = 0;
 	vm->qmp_unresponsive = false;
 	if (vm_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err) ||
-	    (sup->cfg.qemu_user && vmsup_chown_for_user(vm->run_dir, sup->cfg.qemu_user, &err)))
+	    (sup->cfg.qemu_user && vmsup_chown_for_user(vm->run_dir, sup->cfg.qemu_user, &err)) ||
+	    (vm->spec.stage && vm_stage_create(vm->run_dir, sup->cfg.qemu_user, &err)))
 		goto out;
 	remove_runtime_files(vm);
 	/* a fresh log per start, so the tail is this run's */
@@ -1000,7 +1002,10 @@ static void rm_run_dir(struct vm *vm)
 	DIR *d;
 	struct dirent *e;
 
-	if (!vm->run_dir || !(d = opendir(vm->run_dir)))
+	if (!vm->run_dir)
+		return;
+	vm_stage_remove(vm->run_dir);
+	if (!(d = opendir(vm->run_dir)))
 		return;
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))

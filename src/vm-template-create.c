@@ -31,6 +31,7 @@
 #include "src/probe.h"
 #include "src/snapshot.h"
 #include "src/spawn.h"
+#include "src/stage.h"
 #include "src/template.h"
 
 #define JOB_TIMEOUT_S	 300 /* boot under TCG on a loaded host, save, all of it */
@@ -92,7 +93,10 @@ static void rm_dir(const char *path)
 	DIR *d;
 	struct dirent *e;
 
-	if (!path || !(d = opendir(path)))
+	if (!path)
+		return;
+	vm_stage_remove(path);
+	if (!(d = opendir(path)))
 		return;
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
@@ -465,7 +469,8 @@ static int build(struct vm_tmpl_job *j, char **err)
 		vmsup_err(err, "out of memory");
 		goto out;
 	}
-	if (vm_mkdir(root, 0700, err) || vm_mkdir(j->dir, 0700, err))
+	if (vm_mkdir(root, 0700, err) || vm_mkdir(j->dir, 0700, err) ||
+	    vm_stage_create(j->dir, cfg->qemu_user, err))
 		goto out;
 	if (set_path(&j->qmp_sock, j->dir, "qmp.sock") ||
 	    set_path(&j->ops_sock, j->dir, "ops.sock") ||
@@ -556,6 +561,8 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 		reply_now(done, arg, 400, "InvalidParameter", err ? err : "bad spec", NULL);
 		goto fail;
 	}
+	/* restored VMs can have a host directory bound in later (a pool take) */
+	j->spec.stage = true;
 	for (struct vm_tmpl_job *o = jobs; o; o = o->next)
 		if (!strcmp(o->spec.name, j->spec.name)) {
 			reply_now(done, arg, 409, "Conflict", "template is being made already",

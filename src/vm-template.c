@@ -166,6 +166,8 @@ int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm,
 	}
 	if (vm_spec_from_json(spec, cfg, &vm->spec, err))
 		goto fail;
+	/* not part of the spec's JSON: the device set says */
+	vm->spec.stage = snap_devconfig_has_stage(r->t->devconfig);
 	snprintf(vm->mac, sizeof(vm->mac), "%s", r->t->mac);
 	r->vm = vm;
 	r->pending = true;

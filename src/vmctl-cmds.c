@@ -414,3 +414,38 @@ int vmctl_cmd_version(const struct vmctl *g, int argc, char **argv)
 	json_object_put(r);
 	return 0;
 }
+
+int vmctl_cmd_pool(const struct vmctl *g, int argc, char **argv)
+{
+	struct json_object *r = NULL, *m, *e;
+	struct vmctl_args a;
+	char b[4][96];
+	int rc = vmctl_parse("pool", argc, argv, "h", help_only, 0, 0, NULL, NULL, &a);
+
+	if (rc)
+		return done(rc);
+	rc = vmctl_call(g, "pool", "GET", "/v1/pool", NULL, 30000, &r, NULL);
+	if (rc)
+		return rc;
+	if (g->json) {
+		vmctl_print_json(r);
+	} else {
+		printf("template %s: %s of %s ready, %s filling\n",
+		       vmctl_field(r, "template", b[0], sizeof(b[0])),
+		       vmctl_field(r, "ready", b[1], sizeof(b[1])),
+		       vmctl_field(r, "size", b[2], sizeof(b[2])),
+		       vmctl_field(r, "filling", b[3], sizeof(b[3])));
+		if (json_object_object_get_ex(r, "members", &m))
+			for (size_t i = 0; i < json_object_array_length(m); i++) {
+				e = json_object_array_get_idx(m, i);
+				printf("  %s %s\n", vmctl_field(e, "name", b[0], sizeof(b[0])),
+				       vmctl_field(e, "state", b[1], sizeof(b[1])));
+			}
+		printf("taken %s warm, %s restored on demand; last error: %s\n",
+		       vmctl_field(r, "hits", b[0], sizeof(b[0])),
+		       vmctl_field(r, "misses", b[1], sizeof(b[1])),
+		       vmctl_field(r, "last_error", b[2], sizeof(b[2])));
+	}
+	json_object_put(r);
+	return 0;
+}

@@ -443,10 +443,14 @@ static int pool_request(struct run *r, struct json_object **out)
 		} else if (!strcmp(k, "cpus")) {
 			json_object_object_add(
 			    b, "quota_pct", json_object_new_int64(json_object_get_int64(v) * 100));
+		} else if (!strcmp(k, "shares")) {
+			/* bound into the pool VM's staging export at take time */
+			json_object_object_add(b, "shares", json_object_get(v));
 		} else {
 			json_object_put(b);
 			return vmctl_usage_error("run", "--pool: a pool VM has its template's "
-							"devices; only --mem and --cpus apply");
+							"devices; only --mem, --cpus and one "
+							"--share apply");
 		}
 	}
 	*out = b;

@@ -73,7 +73,8 @@ static const struct help {
      "  --timeout S          wait at most S seconds for the guest to answer ssh (default 120)\n"
      "  --pool               take a VM from vmsupd's warm pool (pool_template, pool_size):\n"
      "                       restored and paused ahead of time, resumed for CMD; only\n"
-     "                       --mem (balloon target) and --cpus (CPU quota) apply\n"
+     "                       --mem (balloon target), --cpus (CPU quota) and one --share\n"
+     "                       (bound in at the same path) apply\n"
      "CMD runs through a launcher script (vm-launcher.sh) given to the guest's sh -c: it\n"
      "mounts shares the guest did not mount, cd's to --workdir, exports --env and runs\n"
      "CMD; the task's stdin is vmctl's stdin.\n"
@@ -87,6 +88,9 @@ static const struct help {
     {"events", "events [NAME]",
      "Follow the event stream (state changes and QMP events), of one VM or all.\n"},
     {"metrics", "metrics", "Print vmsupd's Prometheus metrics.\n"},
+    {"pool", "pool",
+     "The warm pool: its template, the VMs ready or being restored, how many were taken\n"
+     "warm or restored on demand, the last error (-o json: GET /v1/pool).\n"},
     {"version", "version", "Print vmctl's version and vmsupd's (with qemu's).\n"},
 };
 

@@ -12,13 +12,27 @@ static const struct {
 	const char *name;
 	int (*fn)(const struct vmctl *g, int argc, char **argv);
 } cmds[] = {
-    {"create", vmctl_cmd_create},   {"list", vmctl_cmd_list},	    {"status", vmctl_cmd_status},
-    {"start", vmctl_cmd_lifecycle}, {"pause", vmctl_cmd_lifecycle}, {"resume", vmctl_cmd_lifecycle},
-    {"kill", vmctl_cmd_lifecycle},  {"reset", vmctl_cmd_lifecycle}, {"stop", vmctl_cmd_stop},
-    {"destroy", vmctl_cmd_destroy}, {"memory", vmctl_cmd_memory},   {"cpu", vmctl_cmd_cpu},
-    {"ip", vmctl_cmd_ip},	    {"exec", vmctl_cmd_exec},	    {"run", vmctl_cmd_run},
-    {"qmp", vmctl_cmd_qmp},	    {"events", vmctl_cmd_events},   {"metrics", vmctl_cmd_metrics},
-    {"version", vmctl_cmd_version}, {"template", vmctl_cmd_template},
+    {"create", vmctl_cmd_create},
+    {"list", vmctl_cmd_list},
+    {"status", vmctl_cmd_status},
+    {"start", vmctl_cmd_lifecycle},
+    {"pause", vmctl_cmd_lifecycle},
+    {"resume", vmctl_cmd_lifecycle},
+    {"kill", vmctl_cmd_lifecycle},
+    {"reset", vmctl_cmd_lifecycle},
+    {"stop", vmctl_cmd_stop},
+    {"destroy", vmctl_cmd_destroy},
+    {"memory", vmctl_cmd_memory},
+    {"cpu", vmctl_cmd_cpu},
+    {"ip", vmctl_cmd_ip},
+    {"exec", vmctl_cmd_exec},
+    {"run", vmctl_cmd_run},
+    {"qmp", vmctl_cmd_qmp},
+    {"events", vmctl_cmd_events},
+    {"metrics", vmctl_cmd_metrics},
+    {"pool", vmctl_cmd_pool},
+    {"version", vmctl_cmd_version},
+    {"template", vmctl_cmd_template},
 };
 
 enum { OPT_SOCKET = 1, OPT_VERSION };

@@ -120,6 +120,7 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_qmp(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_events(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_metrics(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_pool(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_version(const struct vmctl *g, int argc, char **argv);
 /* Templates (vmctl-template.c): template create|list|rm, create NAME --from T. */
 int vmctl_cmd_template(const struct vmctl *g, int argc, char **argv);

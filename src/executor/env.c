@@ -144,6 +144,14 @@ int env_load(struct exec_env *e, char **err)
 		}
 		e->ip_wait_s = (int)w;
 	}
+	v = getenv("VMEXEC_POOL");
+	if (v && *v && strcmp(v, "0") && strcmp(v, "1") && strcmp(v, "false") &&
+	    strcmp(v, "true")) {
+		if (asprintf(err, "VMEXEC_POOL '%s' is not 0, 1, false or true", v) < 0)
+			*err = NULL;
+		goto out;
+	}
+	e->pool = v && (!strcmp(v, "1") || !strcmp(v, "true"));
 	v = getenv("VMEXEC_VMCTL");
 	if (!(e->vmctl = strdup(v && *v ? v : "vmctl")))
 		goto out;

@@ -22,6 +22,7 @@ struct exec_env {
 	char *vmsup_socket; /* NULL = client default */
 	char *vmctl;	    /* vmctl binary used to run commands in the guest */
 	int ip_wait_s;	    /* VMEXEC_IP_WAIT: how long to wait for the guest address */
+	bool pool;	    /* VMEXEC_POOL=1: take VMs from vmsupd's warm pool */
 };
 
 /* Durations in Mesos units (ns us ms secs mins hrs days weeks, decimals

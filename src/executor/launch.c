@@ -23,7 +23,7 @@ extern char **environ;
 #define CREATE_TIMEOUT_MS 180000L
 #define DELETE_STOP_S	  2
 
-enum req_kind { RQ_CREATE, RQ_QUOTA, RQ_START, RQ_IP, RQ_STOP, RQ_DELETE };
+enum req_kind { RQ_TAKE, RQ_CREATE, RQ_QUOTA, RQ_START, RQ_IP, RQ_STOP, RQ_DELETE };
 
 struct launcher {
 	struct event_base *base;
@@ -305,12 +305,14 @@ static int vcpus_of(struct task *t)
 	return t->spec.cpus > 0 ? (int)ceil(t->spec.cpus) : 1;
 }
 
+static void take_vm(struct launcher *l, struct task *t);
+static void create_vm(struct launcher *l, struct task *t);
+
 void launch_task(struct launcher *l, struct task *t)
 {
 	char *err = NULL;
 	long hostmem = host_mem_mib(), ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	double mem = t->spec.mem_mib >= 0 ? t->spec.mem_mib : LAUNCH_DEFAULT_MEM_MIB;
-	struct json_object *spec, *shares, *share;
 
 	t->phase = PH_CREATING;
 	if (task_vm_name(t->spec.task_id, t->vm, &err) < 0) {
@@ -342,23 +344,51 @@ void launch_task(struct launcher *l, struct task *t)
 		goto out;
 	}
 	free(launcher);
+	t->mem_req_mib = (int64_t)ceil(mem);
+	if (l->env->pool)
+		take_vm(l, t);
+	else
+		create_vm(l, t);
+out:
+	free(err);
+}
 
-	spec = json_object_new_object();
-	json_object_object_add(spec, "name", json_object_new_string(t->vm));
-	json_object_object_add(spec, "mem_mib", json_object_new_int64((int64_t)ceil(mem)));
-	json_object_object_add(spec, "cpus", json_object_new_int(vcpus_of(t)));
-	shares = json_object_new_array();
-	share = json_object_new_object();
+/* The sandbox, shared read-write at its own path: {"path","readonly"}. */
+static struct json_object *sandbox_shares(const struct launcher *l)
+{
+	struct json_object *shares = json_object_new_array(), *share = json_object_new_object();
+
 	json_object_object_add(share, "path", json_object_new_string(l->env->directory));
 	json_object_object_add(share, "readonly", json_object_new_boolean(0));
 	json_object_array_add(shares, share);
-	json_object_object_add(spec, "shares", shares);
+	return shares;
+}
+
+/* VMEXEC_POOL: a warm VM from vmsupd's pool, resized and with the sandbox bound in. */
+static void take_vm(struct launcher *l, struct task *t)
+{
+	struct json_object *b = json_object_new_object();
+
+	json_object_object_add(b, "mem_mib", json_object_new_int64(t->mem_req_mib));
+	json_object_object_add(b, "quota_pct", json_object_new_int64(quota_pct_of(t)));
+	json_object_object_add(b, "shares", sandbox_shares(l));
+	start_req(l, t, RQ_TAKE, "POST", b, CREATE_TIMEOUT_MS, "/v1/pool/take");
+}
+
+static void create_vm(struct launcher *l, struct task *t)
+{
+	struct json_object *spec;
+
+	t->phase = PH_CREATING;
+	spec = json_object_new_object();
+	json_object_object_add(spec, "name", json_object_new_string(t->vm));
+	json_object_object_add(spec, "mem_mib", json_object_new_int64(t->mem_req_mib));
+	json_object_object_add(spec, "cpus", json_object_new_int(vcpus_of(t)));
+	json_object_object_add(spec, "shares", sandbox_shares(l));
 	/* Defined, not started: the quota is set first, so qemu never runs
 	 * unbounded and a quota the host refuses costs no boot. */
 	json_object_object_add(spec, "start", json_object_new_boolean(0));
 	start_req(l, t, RQ_CREATE, "POST", spec, CREATE_TIMEOUT_MS, "/v1/vms");
-out:
-	free(err);
 }
 
 static void spawn_command(struct launcher *l, struct task *t)
@@ -440,6 +470,38 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 	l->inflight--;
 	t->inflight--;
 	switch (r->kind) {
+	case RQ_TAKE:
+		if (t->final_state) {
+			/* a VM taken for a task already over is its to destroy */
+			if (!r->err && r->status == 201 &&
+			    json_object_object_get_ex(r->reply, "name", &v)) {
+				snprintf(t->vm, sizeof(t->vm), "%s", json_object_get_string(v));
+				t->vm_exists = true;
+			}
+			finish_if_idle(l, t);
+			break;
+		}
+		if (!r->err && (r->status == 404 || r->status == 409)) {
+			/* no pool, or the task does not fit its VMs: boot one */
+			fprintf(stderr, "mesos-vm-executor: task %s: pool: %s; booting a VM\n",
+				t->spec.task_id, req_error(r));
+			create_vm(l, t);
+			break;
+		}
+		if (r->err || r->status != 201 ||
+		    !json_object_object_get_ex(r->reply, "name", &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    strlen(json_object_get_string(v)) > TASK_VM_NAME_MAX) {
+			fail_task(l, t, "TASK_ERROR", "no VM from the pool: %s", req_error(r));
+			break;
+		}
+		snprintf(t->vm, sizeof(t->vm), "%s", json_object_get_string(v));
+		t->vm_exists = true;
+		l->ops->send(l->ctx, t, "TASK_STARTING", "VM taken from the warm pool", NULL);
+		t->phase = PH_WAIT_IP;
+		t->ip_deadline = now_s() + l->env->ip_wait_s;
+		ask_ip(l, t);
+		break;
 	case RQ_CREATE:
 		if (r->err || r->status != 201) {
 			/* 409 may be someone else's VM of that name: never delete it. */

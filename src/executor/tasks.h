@@ -36,7 +36,8 @@ struct task_update {
 
 struct task {
 	struct proto_task spec;
-	char vm[TASK_VM_NAME_MAX + 1];
+	char vm[TASK_VM_NAME_MAX + 1]; /* vm-TASKID, or the pool VM's name */
+	int64_t mem_req_mib;
 	enum task_phase phase;
 	bool vm_exists; /* created in vmsupd: must be deleted */
 	bool kill_requested;

@@ -72,7 +72,7 @@ static int spawn_without_cgroups(const char *const *argv, const char *logp)
 	return 0;
 }
 
-static void start_vmsupd_as(bool cgroups)
+static void start_vmsupd_as(bool cgroups, const char *extra_conf)
 {
 	const char *g = getenv("VMSUP_GUEST_DIR");
 	char conf[4200], bin[4200], state[4200], run[4200], logp[4200], append[512] = "";
@@ -96,8 +96,8 @@ static void start_vmsupd_as(bool cgroups)
 	cr_assert_not_null(f);
 	fprintf(f,
 		"accel = tcg\ndefault_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
-		"default_append = %s\nstop_grace_s = 5\n",
-		g, g, append[0] ? append : "console=ttyS0 panic=-1");
+		"default_append = %s\nstop_grace_s = 5\n%s",
+		g, g, append[0] ? append : "console=ttyS0 panic=-1", extra_conf ? extra_conf : "");
 	fclose(f);
 	snprintf(bin, sizeof(bin), "%s/src/vmsupd", builddir());
 	snprintf(sock, sizeof(sock), "%s/api.sock", dir);
@@ -132,7 +132,7 @@ static void start_vmsupd_as(bool cgroups)
 
 static void setup(void)
 {
-	start_vmsupd_as(true);
+	start_vmsupd_as(true, NULL);
 	sandbox = fa_sandbox();
 }
 
@@ -254,31 +254,43 @@ static struct json_object *probed_vm(struct json_object *r)
 	return vm;
 }
 
-static int vm_count(void)
+/* `vmctl --socket SOCK -o json ARGS...`: its stdout into buf; its exit status. */
+static int vmctl_json(const char *const *args, char *buf, size_t len)
 {
-	char p[4300];
-	snprintf(p, sizeof(p), "%s/state", dir);
-	/* One state file per VM that vmsupd still knows. */
-	int n = 0;
-	FILE *f;
 	char cmd[4400];
-	snprintf(cmd, sizeof(cmd), "%s/src/vmctl", builddir());
-	const char *argv[] = {cmd, "--socket", sock, "-o", "json", "list", NULL};
-	int pfd[2];
-	cr_assert_eq(pipe(pfd), 0);
+	const char *argv[16] = {cmd, "--socket", sock, "-o", "json"};
+	int pfd[2], st = -1, n = 5;
+	size_t got;
 	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s/src/vmctl", builddir());
+	for (; *args && n < 15; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	cr_assert_eq(pipe(pfd), 0);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	pid_t pid;
 	cr_assert_eq(posix_spawn(&pid, cmd, &fa, NULL, (char *const *)argv, environ), 0);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
 	f = fdopen(pfd[0], "r");
-	char buf[65536];
-	size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[len] = '\0';
+	got = fread(buf, 1, len - 1, f);
+	buf[got] = '\0';
 	fclose(f);
-	waitpid(pid, NULL, 0);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* How many VMs vmsupd still knows. */
+static int vm_count(void)
+{
+	const char *args[] = {"list", NULL};
+	static char buf[65536];
+	int n = 0;
+
+	vmctl_json(args, buf, sizeof(buf));
 	for (char *s = buf; (s = strstr(s, "\"name\"")); s++)
 		n++;
 	return n;
@@ -438,7 +450,7 @@ Test(executor_vm_figures, figures)
  * CgroupUnavailable); the task still runs, and TASK_RUNNING says so. */
 Test(executor_vm_nocg, quota_unavailable_is_logged_and_the_task_runs)
 {
-	start_vmsupd_as(false);
+	start_vmsupd_as(false, NULL);
 	sandbox = fa_sandbox();
 	const char *args[] = {"--scenario", "finish",	 "--mem", "256",
 			      VMENV,	    "--command", "true",  NULL};
@@ -494,6 +506,88 @@ Test(executor_vm, quota_refused_is_a_task_error)
 	cr_assert(strstr(m, "cgroup") || strstr(m, "quota"), "the reason: %s", m);
 	cr_log_info("TASK_ERROR: %s", m);
 	assert_nothing_left();
+	free(states);
+	json_object_put(r);
+}
+
+/* ---- the warm pool (VMEXEC_POOL=1) ---- */
+
+static struct json_object *pool_status(void)
+{
+	const char *args[] = {"pool", NULL};
+	static char buf[65536];
+
+	cr_assert_eq(vmctl_json(args, buf, sizeof(buf)), 0, "vmctl pool: %s", buf);
+	return json_tokener_parse(buf);
+}
+
+static void setup_pool(void)
+{
+	const char *args[] = {"template", "create", "base", NULL};
+	static char buf[65536];
+	struct json_object *p = NULL;
+
+	start_vmsupd_as(true, "mem_mib = 256\npool_template = base\npool_size = 1\n");
+	sandbox = fa_sandbox();
+	cr_assert_eq(vmctl_json(args, buf, sizeof(buf)), 0, "template create: %s", buf);
+	for (int i = 0; i < 1200; i++) {
+		json_object_put(p);
+		p = pool_status();
+		if (fa_int(p, "ready") == 1)
+			break;
+		usleep(100000);
+	}
+	cr_assert_eq(fa_int(p, "ready"), 1, "the pool did not fill: %s",
+		     json_object_to_json_string(p));
+	json_object_put(p);
+}
+
+TestSuite(executor_vm_pool, .init = setup_pool, .fini = teardown, .timeout = 900);
+
+Test(executor_vm_pool, task_takes_a_warm_vm_with_the_sandbox_bound_in)
+{
+	const char *args[] = {"--scenario",
+			      "finish",
+			      "--mem",
+			      "200",
+			      "--cpus",
+			      "0.5",
+			      VMENV,
+			      "--env",
+			      "VMEXEC_POOL=1",
+			      "--command",
+			      "uname -r > guest-uname",
+			      NULL};
+	struct json_object *r = run(args), *p;
+	char *states = fa_states(r, "t1"), *guest, path[4300], name[64] = "";
+	const char *msg = fa_str(fa_update(r, "t1", "TASK_RUNNING"), "message"), *v;
+	struct utsname u;
+
+	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_FINISHED");
+	cr_expect(strstr(fa_str(fa_update(r, "t1", "TASK_STARTING"), "message"), "warm pool"), "%s",
+		  fa_str(fa_update(r, "t1", "TASK_STARTING"), "message"));
+	cr_assert((v = strstr(msg, "pool-")), "TASK_RUNNING names no pool VM: %s", msg);
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(v, " "), v);
+	/* the command wrote into the sandbox, bound into the pool VM at take time */
+	snprintf(path, sizeof(path), "%s/guest-uname", sandbox);
+	guest = fa_slurp(path);
+	cr_assert_not_null(guest, "the guest wrote no file into the sandbox");
+	guest[strcspn(guest, "\n")] = '\0';
+	uname(&u);
+	cr_assert(*guest && strcmp(guest, u.release), "not the guest kernel: '%s'", guest);
+	cr_assert_eq(fa_int(r, "exit_code"), 0);
+	/* taken once, and destroyed with its task: the pool's next VM is another one */
+	p = pool_status();
+	cr_expect_eq(fa_int(p, "hits"), 1, "%s", json_object_to_json_string(p));
+	cr_expect(!strstr(json_object_to_json_string(p), name), "%s is back in the pool", name);
+	json_object_put(p);
+	{
+		const char *la[] = {"list", NULL};
+		static char buf[65536];
+		vmctl_json(la, buf, sizeof(buf));
+		cr_expect(!strstr(buf, name), "the task's VM %s outlived the task", name);
+	}
+	free(guest);
 	free(states);
 	json_object_put(r);
 }

@@ -193,6 +193,68 @@ Test(pool, fill_take_refill_restart, .fini = teardown, .timeout = 1500)
 	free(bid0);
 	free(bid1);
 
+	/* --- a host directory bound in at take time, both ways; read-only stays so --- */
+	wait_ready(2, names, 300);
+	{
+		char sdir[] = "/tmp/pool-share-XXXXXX", body[256], f1[300], script[600];
+		const char *shname;
+		char *o;
+		int status;
+		cr_assert_not_null(mkdtemp(sdir));
+		snprintf(f1, sizeof(f1), "%s/from-host", sdir);
+		cr_assert_not_null(f = fopen(f1, "w"));
+		fputs("host\n", f);
+		fclose(f);
+		snprintf(body, sizeof(body), "{\"shares\":[{\"path\":\"%s\"}]}", sdir);
+		r = take(body, &st);
+		cr_assert_eq(st, 201, "take with a share: %ld %s", st, r ? td_err_desc(r) : "");
+		shname = td_str(r, "name");
+		snprintf(script, sizeof(script), "cat %s/from-host && echo guest > %s/from-guest",
+			 sdir, sdir);
+		o = tt_sh(&d, shname, script, &status);
+		cr_expect(o && status == 0 && !strcmp(o, "host\n"), "guest read: %s", o ? o : "");
+		free(o);
+		snprintf(f1, sizeof(f1), "%s/from-guest", sdir);
+		o = NULL;
+		cr_expect(access(f1, F_OK) == 0, "the guest's file is not on the host");
+		snprintf(path, sizeof(path), "/v1/vms/%s", shname);
+		json_object_put(td_http(&d, "DELETE", path, NULL, &st));
+		cr_expect_eq(st, 200);
+		json_object_put(r);
+		/* destroyed: nothing of it is left mounted over the run dir */
+		cr_assert_not_null(f = fopen("/proc/self/mountinfo", "r"));
+		{
+			char line[1024];
+			while (fgets(line, sizeof(line), f))
+				cr_expect(!strstr(line, d.dir), "left mounted: %s", line);
+		}
+		fclose(f);
+		/* read-only */
+		wait_ready(2, names, 300);
+		snprintf(body, sizeof(body), "{\"shares\":[{\"path\":\"%s\",\"readonly\":true}]}",
+			 sdir);
+		r = take(body, &st);
+		cr_assert_eq(st, 201, "take with a read-only share: %ld", st);
+		snprintf(script, sizeof(script), "echo x > %s/nope", sdir);
+		o = tt_sh(&d, td_str(r, "name"), script, &status);
+		cr_expect_neq(status, 0, "a read-only share took a write");
+		free(o);
+		snprintf(f1, sizeof(f1), "%s/nope", sdir);
+		cr_expect_neq(access(f1, F_OK), 0);
+		snprintf(path, sizeof(path), "/v1/vms/%s", td_str(r, "name"));
+		json_object_put(td_http(&d, "DELETE", path, NULL, &st));
+		json_object_put(r);
+		/* two shares, or a path that is no directory: refused, nothing lost */
+		snprintf(body, sizeof(body), "{\"shares\":[{\"path\":\"%s\"},{\"path\":\"/tmp\"}]}",
+			 sdir);
+		json_object_put(take(body, &st));
+		cr_expect_eq(st, 400);
+		json_object_put(take("{\"shares\":[{\"path\":\"/nonexistent-dir\"}]}", &st));
+		cr_expect_eq(st, 400);
+		snprintf(script, sizeof(script), "rm -rf %s", sdir);
+		cr_expect_eq(system(script), 0);
+	}
+
 	/* --- refilled; bad takes are refused and lose nothing --- */
 	wait_ready(2, names, 300);
 	r = take("{\"mem_mib\":100000}", &st);
@@ -214,7 +276,7 @@ Test(pool, fill_take_refill_restart, .fini = teardown, .timeout = 1500)
 	json_object_put(r);
 	r = pool_status();
 	cr_expect_eq(td_int(r, "ready"), 2, "bad takes cost pool VMs");
-	cr_expect_eq(td_int(r, "hits"), 2);
+	cr_expect_eq(td_int(r, "hits"), 4);
 	json_object_put(r);
 
 	/* --- the API hands out pool VMs only through a take --- */
