@@ -107,7 +107,18 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 	add(&a, "-name");
 	addf(&a, "guest=%s", s->name);
 	add(&a, "-machine");
-	add(&a, "q35");
+	add(&a, s->ram_file ? "q35,memory-backend=" VM_RAM_ID : "q35");
+	if (s->ram_file) {
+		char *d = esc(s->ram_file);
+		add(&a, "-object");
+		if (d)
+			addf(&a,
+			     "memory-backend-file,id=" VM_RAM_ID ",size=%uM,mem-path=%s,share=%s",
+			     s->mem_mib, d, s->ram_shared ? "on" : "off");
+		else
+			a.oom = 1;
+		free(d);
+	}
 	if (!strcmp(s->accel, "kvm:tcg")) {
 		/* qemu tries each -accel in order and keeps the first that works */
 		add(&a, "-accel");

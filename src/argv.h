@@ -34,6 +34,8 @@ void vm_argv_free(char **argv);
 /* The staging share (vm_spec.stage): its tag, and its directory under the run dir. */
 #define VM_STAGE_TAG "vmstage"
 #define VM_STAGE_DIR "stage"
+/* The memory backend's id when guest RAM is in a file (vm_spec.ram_file). */
+#define VM_RAM_ID "ram"
 
 /* A locally administered unicast MAC in 52:54:00/24 derived from the name. */
 void vm_mac_from_name(const char *name, char out[18]);

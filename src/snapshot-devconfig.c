@@ -97,6 +97,9 @@ static char *normalize_value(const char *opt, const char *val)
 		}
 		n = (size_t)(p - start);
 		if ((n >= 5 && !strncmp(start, "path=", 5)) ||
+		    /* the template maps its RAM file shared, restored VMs private */
+		    (n >= 9 && !strncmp(start, "mem-path=", 9)) ||
+		    (n >= 6 && !strncmp(start, "share=", 6)) ||
 		    (n >= 8 && !strncmp(start, "hostfwd=", 8)) ||
 		    (n >= 8 && !strncmp(start, "logfile=", 8)))
 			fprintf(f, "%.*s*", (int)(strchr(start, '=') - start) + 1, start);

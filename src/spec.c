@@ -260,6 +260,7 @@ void vm_spec_release(struct vm_spec *s)
 	free(s->disk);
 	free(s->disk_format);
 	free(s->restart);
+	free(s->ram_file);
 	for (size_t i = 0; i < s->nshares; i++)
 		free(s->shares[i].path);
 	free(s->shares);

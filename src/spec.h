@@ -38,6 +38,12 @@ struct vm_spec {
 	 * does not mount at boot, so it does not block migration; a pool take
 	 * binds a host directory into it (src/pool.h) */
 	bool stage;
+	/* not in the JSON either: guest RAM in this file (a template's RAM,
+	 * src/template.h), mapped shared (the template VM, whose RAM the save
+	 * then skips: x-ignore-shared) or private (a VM restored from it:
+	 * copy-on-write, so the file stays the template's); NULL = anonymous */
+	char *ram_file;
+	bool ram_shared;
 };
 
 /*

@@ -59,6 +59,7 @@ static void tmpl_new_release(struct tmpl_new *t)
 	free(t->tmp_dir);
 	free(t->final_dir);
 	free(t->state_path);
+	free(t->ram_path);
 	free(t->name);
 	memset(t, 0, sizeof(*t));
 }
@@ -97,6 +98,10 @@ int tmpl_begin(const char *state_dir, const char *name, struct tmpl_new *t, char
 	}
 	if (asprintf(&t->state_path, "%s/state", t->tmp_dir) < 0) {
 		t->state_path = NULL;
+		goto oom;
+	}
+	if (asprintf(&t->ram_path, "%s/ram", t->tmp_dir) < 0) {
+		t->ram_path = NULL;
 		goto oom;
 	}
 	if (!(t->name = strdup(name)))
@@ -168,9 +173,9 @@ static int write_file_sync(const char *path, const char *data, char **err)
 	return 0;
 }
 
-static void fsync_dir(const char *path)
+static void fsync_path(const char *path, int flags)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 
 	if (fd >= 0) {
 		fsync(fd);
@@ -195,7 +200,10 @@ int tmpl_commit(struct tmpl_new *t, struct json_object *meta, char **err)
 	}
 	if (write_file_sync(path, s, err) < 0)
 		goto out;
-	fsync_dir(t->tmp_dir);
+	/* the RAM file was written through the template VM's shared mapping */
+	if (t->ram_path && access(t->ram_path, F_OK) == 0)
+		fsync_path(t->ram_path, 0);
+	fsync_path(t->tmp_dir, O_DIRECTORY);
 	/* rename(2) would replace an empty directory made meanwhile: refuse that too */
 	if (renameat2(AT_FDCWD, t->tmp_dir, AT_FDCWD, t->final_dir, RENAME_NOREPLACE) < 0) {
 		snap_seterr(err,
@@ -206,7 +214,7 @@ int tmpl_commit(struct tmpl_new *t, struct json_object *meta, char **err)
 		goto out;
 	}
 	if ((root = strdup(t->final_dir)))
-		fsync_dir(dirname(root));
+		fsync_path(dirname(root), O_DIRECTORY);
 	free(t->tmp_dir);
 	t->tmp_dir = NULL; /* in place: nothing for abort to remove */
 	r = 0;
@@ -256,6 +264,35 @@ static const char *str_field(struct json_object *m, const char *k)
 	return json_object_object_get_ex(m, k, &v) && json_object_is_type(v, json_type_string)
 		   ? json_object_get_string(v)
 		   : NULL;
+}
+
+void tmpl_meta_set_ram(struct json_object *meta, unsigned long long ram_bytes)
+{
+	json_object_object_add(meta, "ram_file", json_object_new_string("ram"));
+	json_object_object_add(meta, "ram_bytes", json_object_new_int64((int64_t)ram_bytes));
+}
+
+/* The RAM file is there with its size: the state alone would restore garbage. */
+static int check_ram(struct tmpl *t, char **err)
+{
+	struct json_object *v;
+	struct stat sb;
+
+	if (!json_object_object_get_ex(t->meta, "ram_bytes", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    asprintf(&t->ram_path, "%s/ram", t->dir) < 0) {
+		t->ram_path = NULL;
+		snap_seterr(err, "template '%s': meta.json has ram_file without ram_bytes",
+			    t->name);
+		return -1;
+	}
+	if (stat(t->ram_path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    (unsigned long long)sb.st_size != (unsigned long long)json_object_get_int64(v)) {
+		snap_seterr(err, "template '%s': RAM file %s is missing or not %lld bytes", t->name,
+			    t->ram_path, (long long)json_object_get_int64(v));
+		return -1;
+	}
+	return 0;
 }
 
 struct tmpl *tmpl_open(const char *state_dir, const char *name, char **err)
@@ -325,6 +362,8 @@ struct tmpl *tmpl_open(const char *state_dir, const char *name, char **err)
 			    name, (long long)sb.st_size, t->state_bytes);
 		goto fail;
 	}
+	if (json_object_object_get_ex(t->meta, "ram_file", &v) && check_ram(t, err) < 0)
+		goto fail;
 	free(mpath);
 	return t;
 oom:
@@ -339,6 +378,7 @@ void tmpl_close(struct tmpl *t)
 {
 	if (!t)
 		return;
+	free(t->ram_path);
 	json_object_put(t->meta);
 	free(t->dir);
 	free(t->state_path);

@@ -10,7 +10,9 @@
  *    "devconfig":[...],   the qemu argv minus per-VM parts (snapshot.h)
  *    "mac":"52:54:00:..", the NIC MAC the guest booted with
  *    "spec":{...},        the caller's VM spec, opaque here (vmsupd: POST /v1/vms body)
- *    "state_bytes":N, "ram_total":N, "ram_zero_pages":N, "save_ms":X}
+ *    "state_bytes":N, "ram_total":N, "ram_zero_pages":N, "save_ms":X,
+ *    "ram_file":"ram", "ram_bytes":N}  guest RAM in its own file (optional):
+ *                  the state then holds device state only (x-ignore-shared)
  */
 #ifndef VMSUP_TEMPLATE_H
 #define VMSUP_TEMPLATE_H
@@ -30,8 +32,12 @@ struct tmpl_new {
 	char *tmp_dir;	  /* STATE_DIR/templates/.NAME.XXXXXX (0700) */
 	char *final_dir;  /* STATE_DIR/templates/NAME */
 	char *state_path; /* tmp_dir/state: give it to snap_save */
+	char *ram_path;	  /* tmp_dir/ram: the template VM's RAM, mapped shared */
 	char *name;
 };
+
+/* meta.json fields for a RAM file of ram_bytes (tmpl_open checks them). */
+void tmpl_meta_set_ram(struct json_object *meta, unsigned long long ram_bytes);
 
 /*
  * Start a template: creates STATE_DIR/templates (0700) if needed and the
@@ -59,6 +65,7 @@ struct tmpl {
 	const char *name, *qemu_version, *mac; /* borrowed from meta; mac may be NULL */
 	struct json_object *devconfig, *spec;  /* borrowed from meta; spec may be NULL */
 	unsigned long long state_bytes;
+	char *ram_path; /* dir/ram when the template has a RAM file, else NULL */
 };
 
 /*

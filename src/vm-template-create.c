@@ -245,6 +245,7 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 		conclude(j, 500, "InternalError", "out of memory");
 		return;
 	}
+	tmpl_meta_set_ram(j->meta, (unsigned long long)j->spec.mem_mib << 20);
 	if (tmpl_commit(&j->tn, j->meta, &e) < 0) {
 		conclude(j, 500, "InternalError", "template '%s': %s", j->spec.name, e);
 		free(e);
@@ -262,7 +263,8 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 
 static void save(struct vm_tmpl_job *j)
 {
-	struct snap_save_opts o = {.state_path = j->tn.state_path, .timeout_ms = 0};
+	struct snap_save_opts o = {
+	    .state_path = j->tn.state_path, .timeout_ms = 0, .ignore_shared = true};
 	char *err = NULL;
 
 	j->step = J_SAVE;
@@ -587,6 +589,13 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 		reply_now(done, arg, 500, "InternalError", "out of memory", NULL);
 		goto fail;
 	}
+	/* guest RAM in the template's own file, mapped shared: the save skips
+	 * it (x-ignore-shared) and restored VMs map it copy-on-write */
+	if (!(j->spec.ram_file = strdup(j->tn.ram_path))) {
+		reply_now(done, arg, 500, "InternalError", "out of memory", NULL);
+		goto fail;
+	}
+	j->spec.ram_shared = true;
 	if (build(j, &err) || vm_spawn(j->argv, j->qemu_log, &j->pid, &err)) {
 		reply_now(done, arg, 500, "InternalError", err ? err : "cannot start qemu", NULL);
 		goto fail;

@@ -38,6 +38,7 @@ struct vm_restore {
 	char refresh_err[256]; /* snap_refresh could not start */
 	char *fail;	       /* why the restore failed: the VM's error once qemu is gone */
 	bool retried;	       /* the clock was set a second time */
+	bool ignore_shared;    /* RAM in the template's file: the state skips it */
 };
 
 static double now_ms(void)
@@ -168,6 +169,16 @@ int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm,
 		goto fail;
 	/* not part of the spec's JSON: the device set says */
 	vm->spec.stage = snap_devconfig_has_stage(r->t->devconfig);
+	if (r->t->ram_path) {
+		/* copy-on-write: the file stays the template's */
+		if (!(vm->spec.ram_file = strdup(r->t->ram_path))) {
+			vmsup_err(err, "out of memory");
+			st = 500;
+			goto fail;
+		}
+		vm->spec.ram_shared = false;
+		r->ignore_shared = true;
+	}
 	snprintf(vm->mac, sizeof(vm->mac), "%s", r->t->mac);
 	r->vm = vm;
 	r->pending = true;
@@ -232,6 +243,9 @@ int vm_template_argv(struct vm *vm, char ***argv, int *state_fd, char **err)
 		return vmsup_err(err, "template '%s': %s: %s", r->name, r->t->state_path,
 				 strerror(errno));
 	*state_fd = fd;
+	/* only this start maps the template's RAM: a later one boots afresh */
+	free(vm->spec.ram_file);
+	vm->spec.ram_file = NULL;
 	r->loading = true;
 	r->t_spawn = now_ms();
 	r->restore_ms = r->load_ms = r->agent_ms = 0;
@@ -366,6 +380,7 @@ void vm_template_qmp_ready(struct vm *vm)
 
 	if (!r || !r->loading || r->op)
 		return;
+	o.ignore_shared = r->ignore_shared;
 	if (!r->sub)
 		r->sub = vmsup_subscribe(vm->sup, vm->spec.name, on_bus, r);
 	/* until the state is loaded an exit of qemu is a failed start */

@@ -7,14 +7,15 @@
  *    spawn=deny in -sandbox: saving runs `cat` through qemu's exec:), the
  *    agent and an IP awaited, one byte read from the guest's /dev/random
  *    (so the guest's crng is initialised in the saved state: restored VMs
- *    never block on it), the state saved, meta committed, qemu killed;
+ *    never block on it), the state saved (guest RAM lives in the template's
+ *    own file, mapped shared, so the save skips it: x-ignore-shared), meta
+ *    committed, qemu killed;
  *  - VMs restored from one (POST /v1/vms {"name","from"}): the template's
- *    spec and MAC, its state file passed to qemu as fd 3 with -incoming
- *    defer; the supervisor does not `cont` such a VM, the restore does once
- *    the state is loaded; when the agent is ready the guest clock is set and
- *    its RNG reseeded (snap_refresh; the vmgenid device in every VM's device
- *    set forces the crng reseed). Only the first start restores; a later
- *    start of the same VM cold-boots the template's spec.
+ *    spec and MAC, its RAM file mapped copy-on-write, its state file passed
+ *    to qemu as fd 3 with -incoming defer; the supervisor does not `cont` such a VM, the restore
+ * does once the state is loaded; when the agent is ready the guest clock is set and its RNG
+ * reseeded (snap_refresh; the vmgenid device in every VM's device set forces the crng reseed). Only
+ * the first start restores; a later start of the same VM cold-boots the template's spec.
  *
  * Everything runs on the supervisor's loop; one supervisor per process.
  */

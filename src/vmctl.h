@@ -69,7 +69,6 @@ void vmctl_print_event_text(struct json_object *ev);
 /* A field as a string for text output ("-" for null/absent); buf for numbers. */
 const char *vmctl_field(struct json_object *o, const char *key, char *buf, size_t n);
 
-
 /*
  * The VM-spec options shared by create and run (vmctl-create.c): put
  * VMCTL_SPEC_LONGOPTS into a command's longopts and pass each option to

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -150,7 +151,23 @@ Test(template, make_restore_three_break_remove, .fini = teardown, .timeout = 150
 	free(spec);
 	cr_assert_eq(st, 201, "template create: %ld %s", st, r ? td_err_desc(r) : "");
 	cr_expect_str_eq(td_str(r, "name"), "base");
-	cr_expect_gt(td_int(r, "state_bytes"), 1000000);
+	/* device state only: guest RAM is in the template's own file (x-ignore-shared) */
+	cr_expect_gt(td_int(r, "state_bytes"), 100000);
+	cr_expect_lt(td_int(r, "state_bytes"), 16 << 20, "guest RAM went into the state file");
+	cr_expect_str_eq(td_str(r, "ram_file"), "ram");
+	cr_expect_eq(td_int(r, "ram_bytes"), 256LL << 20);
+	{
+		/* pages the guest never wrote are holes in the RAM file, not zeros on disk */
+		char rp[256];
+		struct stat sb;
+		snprintf(rp, sizeof(rp), "%s/state/templates/base/ram", d.dir);
+		cr_assert_eq(stat(rp, &sb), 0, "%s", rp);
+		cr_expect_eq(sb.st_size, 256LL << 20);
+		cr_expect_lt((long long)sb.st_blocks * 512, sb.st_size,
+			     "the RAM file is not sparse");
+		cr_log_info("RAM file: %lld of %lld bytes allocated", (long long)sb.st_blocks * 512,
+			    (long long)sb.st_size);
+	}
 	cr_expect(json_object_object_get_ex(r, "save_ms", &v) && json_object_get_double(v) > 0);
 	cr_expect_gt(td_int(r, "ram_zero_pages"), 0, "zero pages are flags, not stored");
 	cr_expect_lt(td_int(r, "state_bytes"), td_int(r, "ram_total"));
