@@ -114,7 +114,7 @@ int st_save_template(struct st_env *e, struct th_guest *g, const char *name, uns
 		     struct st_res *save, char **err)
 {
 	struct tmpl_new tn = {0};
-	struct snap_save_opts so = {.timeout_ms = timeout_ms};
+	struct snap_save_opts so = {.timeout_ms = timeout_ms, .ignore_shared = e->ignore_shared};
 	struct json_object *dc = NULL, *meta = NULL;
 	int rc = -1;
 
@@ -164,7 +164,8 @@ struct th_opts st_restore_opts(const struct th_opts *base, const char *mac, int 
 int st_restore_begin(struct st_env *e, struct th_guest *g, const char *state_path,
 		     unsigned timeout_ms, struct st_res *r, char **err)
 {
-	struct snap_restore_opts ro = {.state_path = state_path,
+	struct snap_restore_opts ro = {.ignore_shared = e->ignore_shared,
+				       .state_path = state_path,
 				       .state_fd = g->vm.opts.pass_fd ? 3 : -1,
 				       .timeout_ms = timeout_ms,
 				       .resume = 1};

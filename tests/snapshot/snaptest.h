@@ -6,6 +6,7 @@
 #ifndef TESTS_SNAPSHOT_SNAPTEST_H
 #define TESTS_SNAPSHOT_SNAPTEST_H
 
+#include <stdbool.h>
 #include <event2/event.h>
 
 #include "src/snapshot.h"
@@ -15,6 +16,7 @@
 struct st_env {
 	char sdir[64];
 	struct event_base *base;
+	bool ignore_shared; /* saves and restores with x-ignore-shared (RAM in a shared file) */
 };
 
 /* 1 if qemu and the test guest ($VMSUP_GUEST_DIR) are there. */
