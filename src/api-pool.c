@@ -13,6 +13,12 @@ static void detach(void *take)
 	vm_pool_take_detach(take);
 }
 
+static void no_pool(struct evhttp_request *req)
+{
+	http_send_error(req, 404, "NotFound",
+			"no warm pool: set pool_template and pool_size in vmsupd.conf");
+}
+
 static void take(struct vm_pool *p, struct evhttp_request *req)
 {
 	struct json_object *body;
@@ -20,8 +26,14 @@ static void take(struct vm_pool *p, struct evhttp_request *req)
 
 	if (http_read_json(req, &body))
 		return;
-	/* a share is bound into the VM by root: the client must own up to it */
+	/* a share is bound into the VM by root: the client must own up to it
+	 * (checked first: a refusal says nothing about the pool) */
 	if (body && !http_peer_files_ok(req, body)) {
+		json_object_put(body);
+		return;
+	}
+	if (!p) {
+		no_pool(req);
 		json_object_put(body);
 		return;
 	}
@@ -35,13 +47,10 @@ void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const char *a
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct vm_pool *p = vmsup_pool(sup);
 
-	if (!p) {
-		http_send_error(req, 404, "NotFound",
-				"no warm pool: set pool_template and pool_size in vmsupd.conf");
-		return;
-	}
 	if (!action) {
-		if (m == EVHTTP_REQ_GET) {
+		if (!p) {
+			no_pool(req);
+		} else if (m == EVHTTP_REQ_GET) {
 			struct json_object *o = vm_pool_status(p);
 			http_send_json(req, 200, o);
 			json_object_put(o);

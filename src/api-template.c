@@ -41,6 +41,11 @@ static void create(struct vmsup *sup, struct evhttp_request *req)
 
 	if (read_body(req, &body))
 		return;
+	/* the template VM boots the caller's kernel, initrd: theirs to read */
+	if (!http_peer_files_ok(req, body)) {
+		json_object_put(body);
+		return;
+	}
 	/* booting a template VM takes longer than the idle timeout: held without one */
 	if ((h = http_held_new(req)))
 		http_held_wait(h, vm_template_create(sup, body, http_held_done, h), detach);

@@ -272,6 +272,19 @@ Test(files, unreadable_kernel_refused_readable_accepted)
 	snprintf(spec, sizeof(spec), "{\"name\":\"k4\",\"kernel\":\"%s\",\"start\":false}", pub);
 	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 201, "readable: %s", desc);
 
+	/* a template boots the caller's kernel too; a pool take binds the caller's share */
+	{
+		char body[8192];
+		snprintf(spec, sizeof(spec), "{\"name\":\"t1\",\"kernel\":\"%s\"}", secret);
+		cr_expect_eq(
+		    as_nobody("nogroup", NULL, "POST", "/v1/templates", spec, body, sizeof(body)),
+		    403, "template with an unreadable kernel: %s", body);
+		snprintf(spec, sizeof(spec), "{\"shares\":[{\"path\":\"%s\"}]}", hidden_dir);
+		cr_expect_eq(
+		    as_nobody("nogroup", NULL, "POST", "/v1/pool/take", spec, body, sizeof(body)),
+		    403, "pool take with a share nobody may not use: %s", body);
+	}
+
 	/* root may name anything */
 	snprintf(spec, sizeof(spec), "{\"name\":\"k5\",\"kernel\":\"%s\",\"start\":false}", secret);
 	o = td_http(&d, "POST", "/v1/vms", spec, &st);
