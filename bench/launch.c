@@ -14,12 +14,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "bench/benchlib.h"
+#include "src/spawn.h"
 
 #define WARM_NAME "benchwarm0"
 #define MAX_ARGS  256
@@ -92,22 +91,6 @@ static char *replace(const char *s, const char *from, const char *to)
 	return r;
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 /*
  * The baseline: the template argv for a VM called name in dir, spawned and
  * driven to running. Returns the time taken in ms, or -1; *pid is the qemu.
@@ -117,7 +100,7 @@ static double raw_launch(const struct tmpl *t, const char *dir, const char *name
 	char *argv[MAX_ARGS] = {0}, guest[128], qmp[384], log[384], from_port[64], to_port[64];
 	struct bl_raw r = {.fd = -1};
 	double t0, t1 = -1, end;
-	int port = free_port();
+	int port = vm_free_port(NULL);
 
 	*pid = 0;
 	snprintf(guest, sizeof(guest), "guest=%s", name);

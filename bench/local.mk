@@ -11,7 +11,7 @@ BENCH_LDADD = src/libvmclient.la qmp/libqmp.la $(CURL_LIBS) $(JSONC_LIBS) $(LIBE
 bench_programs += bench/launch
 bench_launch_SOURCES = bench/launch.c $(BENCH_COMMON)
 bench_launch_CPPFLAGS = $(BENCH_CPPFLAGS)
-bench_launch_LDADD = $(BENCH_LDADD)
+bench_launch_LDADD = src/libvmsup.la $(BENCH_LDADD)
 
 # QMP round trip: API passthrough vs libqmp vs a raw socket client.
 bench_programs += bench/api-rtt

@@ -1,17 +1,22 @@
 #include "src/spawn.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "src/err.h"
+#include "src/stage.h"
 
 struct child_err {
 	int stage; /* 0 log, 1 stdin, 2 setsid, 3 exec, 4 fd 3 */
@@ -140,4 +145,38 @@ int vm_mkdir(const char *path, mode_t mode, char **err)
 	if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
 		return vmsup_err(err, "chmod %s: %s", path, strerror(errno));
 	return 0;
+}
+
+int vm_rm_run_dir(const char *dir)
+{
+	DIR *d;
+	struct dirent *e;
+
+	vm_stage_remove(dir);
+	if ((d = opendir(dir))) {
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	return rmdir(dir);
+}
+
+int vm_free_port(char **err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+	if (fd < 0)
+		return vmsup_err(err, "socket: %s", strerror(errno));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		close(fd);
+		return vmsup_err(err, "no free port on 127.0.0.1: %s", strerror(errno));
+	}
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
 }

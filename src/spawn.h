@@ -21,4 +21,15 @@ int vm_spawn_fd(char *const argv[], const char *log_path, int extra_fd, pid_t *p
 /* Make a directory with this mode (also when it exists: mode enforced). */
 int vm_mkdir(const char *path, mode_t mode, char **err);
 
+/*
+ * Remove a VM's run dir: its staging share first (src/stage.h), then its
+ * files, then the directory; never recursing below it (a bind mount there
+ * must not be emptied). 0, or -1 with errno from the final rmdir
+ * (ENOENT: it was not there).
+ */
+int vm_rm_run_dir(const char *dir);
+
+/* A TCP port free on 127.0.0.1 right now (for hostfwd), or -1 with *err. */
+int vm_free_port(char **err);
+
 #endif

@@ -1,10 +1,7 @@
 #include "src/supervisor.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -750,25 +747,6 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(vm->connect_timer, &tv);
 }
 
-static int free_port(char **err)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-	if (fd < 0)
-		return vmsup_err(err, "socket: %s", strerror(errno));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-		close(fd);
-		return vmsup_err(err, "no free port on 127.0.0.1: %s", strerror(errno));
-	}
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static int set_path(char **dst, const char *dir, const char *file)
 {
 	free(*dst);
@@ -828,7 +806,7 @@ static int vm_start(struct vm *vm)
 	remove_runtime_files(vm);
 	/* a fresh log per start, so the tail is this run's */
 	unlink(vm->qemu_log);
-	if ((vm->ssh_port = free_port(&err)) < 0)
+	if ((vm->ssh_port = vm_free_port(&err)) < 0)
 		goto out;
 	p = (struct vm_paths){vm->run_dir, vm->qmp_sock,    vm->ops_sock, vm->qga_sock,
 			      vm->pidfile, vm->console_log, vm->ssh_port, vm->mac};
@@ -999,19 +977,7 @@ static void vm_free(struct vm *vm)
 
 static void rm_run_dir(struct vm *vm)
 {
-	DIR *d;
-	struct dirent *e;
-
-	if (!vm->run_dir)
-		return;
-	vm_stage_remove(vm->run_dir);
-	if (!(d = opendir(vm->run_dir)))
-		return;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
-	if (rmdir(vm->run_dir) < 0 && errno != ENOENT)
+	if (vm->run_dir && vm_rm_run_dir(vm->run_dir) < 0 && errno != ENOENT)
 		LOG_W(vm->spec.name, "rmdir %s: %s", vm->run_dir, strerror(errno));
 }
 
@@ -1111,6 +1077,11 @@ const struct vmsup_config *vmsup_config(const struct vmsup *sup)
 const char *vmsup_qemu_version(const struct vmsup *sup)
 {
 	return sup->qemu_version;
+}
+
+bool vmsup_qemu_sandbox(const struct vmsup *sup)
+{
+	return sup->sandbox;
 }
 
 struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done_fn done, void *arg)

@@ -7,6 +7,8 @@
 #ifndef VMSUP_SUPERVISOR_H
 #define VMSUP_SUPERVISOR_H
 
+#include <stdbool.h>
+
 #include <event2/event.h>
 #include <json-c/json.h>
 
@@ -33,6 +35,8 @@ void vmsup_free(struct vmsup *sup);
 
 const struct vmsup_config *vmsup_config(const struct vmsup *sup);
 const char *vmsup_qemu_version(const struct vmsup *sup);
+/* qemu has -sandbox (probed once, at vmsup_new). */
+bool vmsup_qemu_sandbox(const struct vmsup *sup);
 
 /*
  * POST /v1/vms: spec is borrowed. The result comes once the VM is running

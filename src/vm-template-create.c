@@ -6,10 +6,7 @@
  */
 #include "src/vm-template.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,7 +25,6 @@
 #include "src/err.h"
 #include "src/log.h"
 #include "src/pool.h"
-#include "src/probe.h"
 #include "src/snapshot.h"
 #include "src/spawn.h"
 #include "src/stage.h"
@@ -88,23 +84,6 @@ static void reply_now(vmsup_done_fn done, void *arg, int status, const char *cls
 	done(&r, arg);
 }
 
-static void rm_dir(const char *path)
-{
-	DIR *d;
-	struct dirent *e;
-
-	if (!path)
-		return;
-	vm_stage_remove(path);
-	if (!(d = opendir(path)))
-		return;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
-	rmdir(path);
-}
-
 static void job_free(struct vm_tmpl_job *j)
 {
 	for (struct vm_tmpl_job **pp = &jobs; *pp; pp = &(*pp)->next)
@@ -122,7 +101,8 @@ static void job_free(struct vm_tmpl_job *j)
 		event_free(j->deadline);
 	if (j->begun)
 		tmpl_abort(&j->tn);
-	rm_dir(j->dir);
+	if (j->dir)
+		vm_rm_run_dir(j->dir);
 	vm_argv_free(j->argv);
 	vm_spec_release(&j->spec);
 	json_object_put(j->spec_json);
@@ -422,49 +402,15 @@ static int set_path(char **dst, const char *dir, const char *file)
 	return asprintf(dst, "%s/%s", dir, file) < 0 ? (*dst = NULL, -1) : 0;
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-/* qemu's -sandbox support, probed once per process (the supervisor keeps its own private). */
-static int sandbox_supported(const char *qemu, char **err)
-{
-	static int cached = -1;
-	bool sb = false;
-	char *ver = NULL;
-
-	if (cached >= 0)
-		return cached;
-	if (vm_probe_qemu(qemu, &sb, &ver, err))
-		return -1;
-	free(ver);
-	cached = sb;
-	return cached;
-}
-
 static int build(struct vm_tmpl_job *j, char **err)
 {
 	const struct vmsup_config *cfg = vmsup_config(j->sup);
 	struct vm_argv_opts o = {cfg->qemu, false, cfg->qemu_user};
 	struct vm_paths p;
 	char *root = NULL;
-	int sb, port, r = -1;
+	int port, r = -1;
 
-	if ((sb = sandbox_supported(cfg->qemu, err)) < 0)
-		return -1;
-	o.sandbox = sb;
+	o.sandbox = vmsup_qemu_sandbox(j->sup);
 	if (asprintf(&root, "%s/tmpl", cfg->run_dir) < 0 ||
 	    asprintf(&j->dir, "%s/%s", root, j->spec.name) < 0) {
 		j->dir = NULL;
@@ -488,10 +434,8 @@ static int build(struct vm_tmpl_job *j, char **err)
 		goto out;
 	}
 	unlink(j->qemu_log);
-	if ((port = free_port()) < 0) {
-		vmsup_err(err, "no free port on 127.0.0.1");
+	if ((port = vm_free_port(err)) < 0)
 		goto out;
-	}
 	vm_mac_from_name(j->spec.name, j->mac);
 	p = (struct vm_paths){j->dir,	  j->qmp_sock,	  j->ops_sock, j->qga_sock,
 			      j->pidfile, j->console_log, port,	       j->mac};
