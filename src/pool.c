@@ -55,8 +55,7 @@ struct vm_pool_take {
 	int quota_pct;	   /* 0 = as is */
 	char *share;	   /* host dir bound into the VM at the same path, or NULL */
 	bool share_ro;
-	struct gexec *mount; /* the guest's mount of it */
-	struct event *wait;  /* a just restored VM: its agent and refresh */
+	struct event *wait; /* a just restored VM: its agent and refresh */
 	double t0;
 	struct snap_refresh *clock;
 	bool clock_set;
@@ -464,7 +463,6 @@ static void on_mounted(const struct gexec_result *res, const struct qmp_error *e
 	struct vm_pool_take *t = arg;
 	char why[600];
 
-	t->mount = NULL;
 	if (t->finished)
 		return;
 	if (err || res->status != 0) {
@@ -558,9 +556,8 @@ static void take_next(struct vm_pool_take *t)
 		if (t->share) {
 			struct qmp_error e = {0};
 			struct agent *a = vm_agent_of(vm);
-			if (!a ||
-			    !(t->mount = agent_exec(a, vm_stage_guest_argv(t->share, t->share_ro),
-						    NULL, 0, 30000, on_mounted, t, &e))) {
+			if (!a || !agent_exec(a, vm_stage_guest_argv(t->share, t->share_ro), NULL,
+					      0, 30000, on_mounted, t, &e)) {
 				char why[300];
 				snprintf(why, sizeof(why), "mounting %s in the guest: %s", t->share,
 					 a ? e.desc : "no guest agent");

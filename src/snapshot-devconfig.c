@@ -50,6 +50,24 @@ static const struct {
     {"-daemonize", "the VM must stay a child of its supervisor"},
 };
 
+/* The staging export (src/stage.h): never mounted before the save. */
+static int is_stage_fsdev(const char *opt, const char *val)
+{
+	return opt && val && !strcmp(opt, "-fsdev") &&
+	       !strncmp(val, STAGE_FSDEV, strlen(STAGE_FSDEV));
+}
+
+/* Why opt (with its value val, may be NULL) cannot be in a template, or NULL. */
+static const char *refused_why(const char *opt, const char *val)
+{
+	if (is_stage_fsdev(opt, val))
+		return NULL;
+	for (size_t r = 0; r < sizeof(refused) / sizeof(refused[0]); r++)
+		if (!strcmp(opt, refused[r].opt))
+			return refused[r].why;
+	return NULL;
+}
+
 static int in(const char *const *set, const char *s)
 {
 	for (; *set; set++)
@@ -128,7 +146,7 @@ struct json_object *snap_devconfig(const char *const *argv, char **err)
 	if (!(a = json_object_new_array()))
 		goto oom;
 	for (size_t i = 1; argv[i]; i++) {
-		const char *opt = argv[i], *val = NULL;
+		const char *opt = argv[i], *val = NULL, *why;
 		char *norm;
 
 		/* "--opt" is the same as "-opt" to qemu */
@@ -141,17 +159,10 @@ struct json_object *snap_devconfig(const char *const *argv, char **err)
 			goto fail;
 		}
 		snprintf(o, sizeof(o), "%s", opt);
-		/* the staging export is never mounted before the save (src/spec.h) */
-		if (!strcmp(o, "-fsdev") && argv[i + 1] &&
-		    !strncmp(argv[i + 1], STAGE_FSDEV, strlen(STAGE_FSDEV)))
-			goto take;
-		for (size_t r = 0; r < sizeof(refused) / sizeof(refused[0]); r++)
-			if (!strcmp(o, refused[r].opt)) {
-				snap_seterr(err, "cannot make a template of a VM with %s: %s", o,
-					    refused[r].why);
-				goto fail;
-			}
-	take:
+		if ((why = refused_why(o, argv[i + 1]))) {
+			snap_seterr(err, "cannot make a template of a VM with %s: %s", o, why);
+			goto fail;
+		}
 		if (in(no_arg, o)) {
 			if (in(drop_flag, o))
 				continue;
@@ -275,11 +286,9 @@ int snap_devconfig_has_stage(struct json_object *dc)
 {
 	size_t n = json_object_is_type(dc, json_type_array) ? json_object_array_length(dc) : 0;
 
-	for (size_t i = 0; i + 1 < n; i++) {
-		const char *o = at(dc, i), *v = at(dc, i + 1);
-		if (o && v && !strcmp(o, "-fsdev") && !strncmp(v, STAGE_FSDEV, strlen(STAGE_FSDEV)))
+	for (size_t i = 0; i + 1 < n; i++)
+		if (is_stage_fsdev(at(dc, i), at(dc, i + 1)))
 			return 1;
-	}
 	return 0;
 }
 
