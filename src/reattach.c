@@ -462,17 +462,7 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 		goto fail;
 	return vm;
 fail:
-	vm_spec_release(&vm->spec);
-	free(vm->error);
-	free(vm->log_tail);
-	free(vm->accel_used);
-	free(vm->run_dir);
-	free(vm->qmp_sock);
-	free(vm->ops_sock);
-	free(vm->qga_sock);
-	free(vm->pidfile);
-	free(vm->console_log);
-	free(vm->qemu_log);
+	vm_release_fields(vm);
 	free(vm);
 	return NULL;
 }

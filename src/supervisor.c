@@ -960,18 +960,7 @@ static void vm_free(struct vm *vm)
 	vm_template_release(vm);
 	vm_reattach_release(vm);
 	vm_limits_release(vm);
-	vm_spec_release(&vm->spec);
-	free(vm->run_dir);
-	free(vm->qmp_sock);
-	free(vm->ops_sock);
-	free(vm->qga_sock);
-	free(vm->pidfile);
-	free(vm->console_log);
-	free(vm->qemu_log);
-	free(vm->accel_used);
-	free(vm->error);
-	free(vm->log_tail);
-	free(vm->save_error);
+	vm_release_fields(vm);
 	free(vm);
 }
 
@@ -1153,7 +1142,8 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done
 fail:
 	free(err);
 	vm_template_release(vm);
-	vm_spec_release(&vm->spec);
+	/* the paths too: vm_paths_init may fail half-way (socket path too long) */
+	vm_release_fields(vm);
 	free(vm);
 	return NULL;
 }

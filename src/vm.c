@@ -1,6 +1,7 @@
 #include "src/vm.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qmp/qmp.h"
@@ -167,4 +168,20 @@ struct json_object *vm_to_json(const struct vm *vm)
 	vm_restart_status(vm, o);
 	json_object_object_add(o, "created", json_object_new_double(vm->created));
 	return o;
+}
+
+void vm_release_fields(struct vm *vm)
+{
+	vm_spec_release(&vm->spec);
+	free(vm->run_dir);
+	free(vm->qmp_sock);
+	free(vm->ops_sock);
+	free(vm->qga_sock);
+	free(vm->pidfile);
+	free(vm->console_log);
+	free(vm->qemu_log);
+	free(vm->accel_used);
+	free(vm->error);
+	free(vm->log_tail);
+	free(vm->save_error);
 }

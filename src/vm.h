@@ -113,6 +113,10 @@ struct vm {
 	struct vm *next;
 };
 
+/* Free what a struct vm owns by value (spec, paths, messages); not its
+ * modules' state or timers (the supervisor's vm_free does those). */
+void vm_release_fields(struct vm *vm);
+
 /* The VM as the API shows it (a new object). */
 struct json_object *vm_to_json(const struct vm *vm);
 
