@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -179,4 +180,29 @@ int vm_free_port(char **err)
 	port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
+}
+
+static int set_path(char **dst, const char *dir, const char *file)
+{
+	free(*dst);
+	if (asprintf(dst, "%s/%s", dir, file) < 0) {
+		*dst = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int vm_run_files(const char *dir, char **qmp_sock, char **ops_sock, char **qga_sock, char **pidfile,
+		 char **console_log, char **qemu_log, char **err)
+{
+	if (set_path(qmp_sock, dir, "qmp.sock") || set_path(ops_sock, dir, "ops.sock") ||
+	    set_path(qga_sock, dir, "qga.sock") || set_path(pidfile, dir, "qemu.pid") ||
+	    set_path(console_log, dir, "console.log") || set_path(qemu_log, dir, "qemu.log"))
+		return vmsup_err(err, "out of memory");
+	/* the three sockets' names are equally long */
+	if (strlen(*qmp_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return vmsup_err(err,
+				 "socket path %s is too long for a unix socket (run_dir too deep)",
+				 *qmp_sock);
+	return 0;
 }

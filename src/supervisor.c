@@ -7,9 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -747,16 +745,6 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(vm->connect_timer, &tv);
 }
 
-static int set_path(char **dst, const char *dir, const char *file)
-{
-	free(*dst);
-	if (asprintf(dst, "%s/%s", dir, file) < 0) {
-		*dst = NULL;
-		return -1;
-	}
-	return 0;
-}
-
 static int vm_paths_init(struct vm *vm, char **err)
 {
 	struct vmsup *sup = vm->sup;
@@ -766,18 +754,8 @@ static int vm_paths_init(struct vm *vm, char **err)
 		vm->run_dir = NULL;
 		return vmsup_err(err, "out of memory");
 	}
-	if (set_path(&vm->qmp_sock, vm->run_dir, "qmp.sock") ||
-	    set_path(&vm->ops_sock, vm->run_dir, "ops.sock") ||
-	    set_path(&vm->qga_sock, vm->run_dir, "qga.sock") ||
-	    set_path(&vm->pidfile, vm->run_dir, "qemu.pid") ||
-	    set_path(&vm->console_log, vm->run_dir, "console.log") ||
-	    set_path(&vm->qemu_log, vm->run_dir, "qemu.log"))
-		return vmsup_err(err, "out of memory");
-	if (strlen(vm->qmp_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return vmsup_err(err,
-				 "socket path %s is too long for a unix socket (run_dir too deep)",
-				 vm->ops_sock);
-	return 0;
+	return vm_run_files(vm->run_dir, &vm->qmp_sock, &vm->ops_sock, &vm->qga_sock, &vm->pidfile,
+			    &vm->console_log, &vm->qemu_log, err);
 }
 
 /* Spawn qemu; the VM is "starting" (or "failed" with vm->error). */

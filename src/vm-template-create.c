@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -397,11 +395,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	arm(j, j->step == J_BOOT ? CONNECT_RETRY_MS : REAP_POLL_MS);
 }
 
-static int set_path(char **dst, const char *dir, const char *file)
-{
-	return asprintf(dst, "%s/%s", dir, file) < 0 ? (*dst = NULL, -1) : 0;
-}
-
 static int build(struct vm_tmpl_job *j, char **err)
 {
 	const struct vmsup_config *cfg = vmsup_config(j->sup);
@@ -420,19 +413,9 @@ static int build(struct vm_tmpl_job *j, char **err)
 	if (vm_mkdir(root, 0700, err) || vm_mkdir(j->dir, 0700, err) ||
 	    vm_stage_create(j->dir, cfg->qemu_user, err))
 		goto out;
-	if (set_path(&j->qmp_sock, j->dir, "qmp.sock") ||
-	    set_path(&j->ops_sock, j->dir, "ops.sock") ||
-	    set_path(&j->qga_sock, j->dir, "qga.sock") ||
-	    set_path(&j->pidfile, j->dir, "qemu.pid") ||
-	    set_path(&j->console_log, j->dir, "console.log") ||
-	    set_path(&j->qemu_log, j->dir, "qemu.log")) {
-		vmsup_err(err, "out of memory");
+	if (vm_run_files(j->dir, &j->qmp_sock, &j->ops_sock, &j->qga_sock, &j->pidfile,
+			 &j->console_log, &j->qemu_log, err))
 		goto out;
-	}
-	if (strlen(j->qga_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		vmsup_err(err, "socket path %s is too long (run_dir too deep)", j->qga_sock);
-		goto out;
-	}
 	unlink(j->qemu_log);
 	if ((port = vm_free_port(err)) < 0)
 		goto out;
