@@ -217,41 +217,14 @@ static void exec_args_release(struct exec_args *x)
 /* Strict: 0, or -1 after replying 400/413. body and x->argv's strings share a lifetime. */
 static int parse_exec(struct evhttp_request *req, struct json_object **body, struct exec_args *x)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in), n, used;
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
 	struct json_object *v;
-	const char *data;
+	size_t n;
 
-	*body = NULL;
-	if (len > VMSUP_API_BODY_MAX) {
-		http_send_error(req, 413, "TooLarge", "request body is %zu bytes, the limit is %d",
-				len, VMSUP_API_BODY_MAX);
+	if (http_read_json(req, body))
 		return -1;
-	}
-	data = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	while (len && strchr(" \t\r\n", data[len - 1]))
-		len--;
-	if (!len) {
+	if (!*body) {
 		http_send_error(req, 400, "InvalidParameter",
 				"a body {\"argv\":[...]} is required");
-		return -1;
-	}
-	if (!(tok = json_tokener_new_ex(64))) {
-		http_send_error(req, 500, "InternalError", "out of memory");
-		return -1;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	*body = json_tokener_parse_ex(tok, data, (int)len);
-	jerr = json_tokener_get_error(tok);
-	used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr != json_tokener_success || !*body || used != len) {
-		http_send_error(
-		    req, 400, "InvalidParameter", "malformed JSON body: %s (at byte %zu)",
-		    jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "trailing data",
-		    used);
 		return -1;
 	}
 	if (!json_object_is_type(*body, json_type_object)) {
