@@ -333,6 +333,11 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
 	return 0;
 }
 
+void bl_rmrf(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void bl_daemon_stop(struct bl_daemon *d)
 {
 	for (int i = 0; i < MAX_TRACKED; i++)
@@ -363,7 +368,7 @@ void bl_daemon_stop(struct bl_daemon *d)
 	}
 	kill_pidfiles(d->run, d->dir);
 	if (!getenv("BENCH_KEEP"))
-		nftw(d->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		bl_rmrf(d->dir);
 	d->dir[0] = '\0';
 }
 

@@ -61,6 +61,8 @@ int bl_daemon_start(struct bl_daemon *d, const char *extra_conf, char **err);
  * the run dir, and those registered with bl_track_pid) is killed, and the
  * temp dir removed. Safe to call twice. */
 void bl_daemon_stop(struct bl_daemon *d);
+/* rm -r, going on past what cannot be removed. */
+void bl_rmrf(const char *dir);
 
 /*
  * atexit + SIGINT/SIGTERM/SIGHUP handlers that stop the registered daemon

@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -337,15 +336,6 @@ static void kill_qemus(void)
 	closedir(d);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(p);
-	return 0;
-}
-
 static void stop_daemon(void)
 {
 	if (daemon_pid > 0) {
@@ -362,7 +352,7 @@ static void stop_daemon(void)
 	if (dir[0]) {
 		kill_qemus();
 		if (!getenv("LOAD_KEEP"))
-			nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+			bl_rmrf(dir);
 	}
 }
 

@@ -9,7 +9,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,14 +128,6 @@ static double api_once(int i)
 	return t;
 }
 
-static int rm_one(const char *p, const struct stat *st, int f, struct FTW *w)
-{
-	(void)st;
-	(void)f;
-	(void)w;
-	return remove(p), 0;
-}
-
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 15;
@@ -202,7 +193,7 @@ int main(int argc, char **argv)
 out:
 	kill(daemon_pid, SIGTERM);
 	waitpid(daemon_pid, &st, 0);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	bl_rmrf(dir);
 	free(ta);
 	free(tr);
 	return n == rounds ? 0 : 1;

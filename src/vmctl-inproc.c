@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,19 +45,6 @@ int vmctl_daemon_reachable(const char *sock)
 	if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
 		return 0;
 	return -1;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)flag, (void)f;
-	remove(path);
-	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	if (dir)
-		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static char *join(const char *a, const char *b)
@@ -146,7 +132,7 @@ static void serve_child(const struct vmsup_config *c, const char *dir, pid_t par
 		fprintf(stderr, "vmsupd: %s\n", err ? err : "failed");
 	/* Orphaned (vmctl was killed): nobody else will tidy up. */
 	if (getppid() != parent)
-		rm_tree(dir);
+		vmctl_rmrf(dir);
 	free(err);
 	free(log);
 	_exit(rc ? 1 : 0);
@@ -192,7 +178,7 @@ int vmctl_inproc_start(struct vmctl_inproc *p, const char *who,
 	}
 	p->dir = strdup(tmpl);
 	if (!p->dir) {
-		rm_tree(tmpl);
+		vmctl_rmrf(tmpl);
 		return vmctl_fail(who, "out of memory");
 	}
 	inited = 1;
@@ -338,7 +324,7 @@ void vmctl_inproc_stop(struct vmctl_inproc *p)
 	if (p->dir) {
 		/* Even after a clean exit: a qemu the child lost track of. */
 		kill_leftover_qemu(p->dir);
-		rm_tree(p->dir);
+		vmctl_rmrf(p->dir);
 	}
 	free(p->dir);
 	free(p->sock);

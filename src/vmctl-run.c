@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -169,11 +168,6 @@ static int wait_ssh_banner(long port, double deadline)
 		poll(NULL, 0, 100);
 	}
 	return -1;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(path);
 }
 
 /* Kill then delete: the VM is disposable, a graceful stop only costs time. */
@@ -376,7 +370,7 @@ static int run_task(struct run *r, const char *name, struct json_object *vm, cha
 	}
 out:
 	if (khdir && kh)
-		nftw(khdir, rm_entry, 4, FTW_DEPTH | FTW_PHYS);
+		vmctl_rmrf(khdir);
 	free(kh);
 	free(khdir);
 	free(remote);

@@ -5,6 +5,7 @@
 #include "src/client.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,4 +155,17 @@ int vmctl_call(const struct vmctl *g, const char *name, const char *method, cons
 		return VMCTL_EXIT_ERR;
 	}
 	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	remove(path);
+	return 0;
+}
+
+void vmctl_rmrf(const char *dir)
+{
+	if (dir)
+		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }

@@ -66,6 +66,9 @@ void vmctl_print_json(struct json_object *v);
 void vmctl_print_vm_text(struct json_object *vm);
 void vmctl_print_vm_list_text(struct json_object *vms);
 void vmctl_print_event_text(struct json_object *ev);
+/* rm -r (NULL: nothing), going on past what cannot be removed. */
+void vmctl_rmrf(const char *dir);
+
 /* A field as a string for text output ("-" for null/absent); buf for numbers. */
 const char *vmctl_field(struct json_object *o, const char *key, char *buf, size_t n);
 

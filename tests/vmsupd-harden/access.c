@@ -5,7 +5,6 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +22,11 @@ static void down(void)
 	td_stop(&d);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(p);
-	return 0;
-}
-
 static void down_files(void)
 {
 	td_stop(&d);
 	if (fdir[0])
-		nftw(fdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+		td_rmrf(fdir);
 }
 
 static void need_root(void)

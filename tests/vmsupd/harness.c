@@ -173,6 +173,11 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
 	return 0;
 }
 
+void td_rmrf(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void td_stop(struct tdaemon *d)
 {
 	if (d->pid > 0) {
@@ -191,7 +196,7 @@ void td_stop(struct tdaemon *d)
 	if (getenv("VMSUPD_TEST_KEEP"))
 		return;
 	if (d->dir[0])
-		nftw(d->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		td_rmrf(d->dir);
 }
 
 struct buf {

@@ -19,6 +19,8 @@ struct tdaemon {
 
 /* Start vmsupd (extra_conf: more config lines, or NULL); waits until it serves. */
 void td_start(struct tdaemon *d, const char *extra_conf);
+/* rm -r, going on past what cannot be removed. */
+void td_rmrf(const char *dir);
 /* SIGKILL the daemon (its VMs live on) and reap it. */
 void td_kill9(struct tdaemon *d);
 /* Start vmsupd again on the same config, dirs and socket; waits until it serves. */
