@@ -1,6 +1,7 @@
 /* The warm pool (see pool.h). */
 #include "src/pool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -17,12 +18,12 @@
 #include "src/err.h"
 #include "src/log.h"
 #include "src/snapshot.h"
+#include "src/spawn.h"
 #include "src/stage.h"
 #include "src/vm-agent.h"
 #include "src/vm-limits.h"
 #include "src/vm-template.h"
 
-#define MARKER		 "pool-member"
 #define READY_POLL_MS	 20
 #define FILL_TIMEOUT_MS	 180000.0
 #define RETRY_MISSING_MS 2000
@@ -72,6 +73,7 @@ struct vm_pool {
 	struct member *members;
 	struct vm_pool_take *takes;
 	struct event *retry, *reaper;
+	char *mark_dir; /* STATE_DIR/pool: a file per member, for a later daemon */
 	bool stopped, waiting_template;
 	char last_error[512];
 	unsigned long filled, hits, misses, failures;
@@ -105,6 +107,19 @@ static void take_free(struct vm_pool_take *t)
 	free(t);
 }
 
+static void marker_path(const struct vm_pool *p, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", p->mark_dir, name);
+}
+
+static void unmark(const struct vm_pool *p, const char *name)
+{
+	char path[4096];
+
+	marker_path(p, name, path, sizeof(path));
+	unlink(path);
+}
+
 static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm_pool *p = arg;
@@ -113,6 +128,8 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 	for (struct member **pp = &p->members, *m; (m = *pp);) {
 		if (m->dead) {
 			*pp = m->next;
+			unmark(p,
+			       m->name); /* taken, failed or destroyed: not the pool's any more */
 			member_free(m);
 		} else {
 			pp = &m->next;
@@ -135,11 +152,6 @@ static void reap_soon(struct vm_pool *p)
 
 	if (!p->stopped && p->reaper)
 		event_add(p->reaper, &tv);
-}
-
-static void marker_path(const struct vm *vm, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/" MARKER, vm->run_dir ? vm->run_dir : "/nonexistent");
 }
 
 static void ignore_result(const struct vmsup_result *r, void *arg)
@@ -295,8 +307,7 @@ static void create_from_template(struct vm_pool *p, const char *name, vmsup_done
 static void fill_one(struct vm_pool *p)
 {
 	struct member *m = calloc(1, sizeof(*m));
-	struct vm *vm;
-	char path[512];
+	char path[4096];
 	int fd;
 
 	if (!m || random_name(p, m->name, sizeof(m->name)) < 0) {
@@ -308,13 +319,11 @@ static void fill_one(struct vm_pool *p)
 	m->t0 = now_ms();
 	m->next = p->members;
 	p->members = m;
+	/* marked first: whatever becomes of the VM, a later daemon knows it as the pool's */
+	marker_path(p, m->name, path, sizeof(path));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+		close(fd);
 	create_from_template(p, m->name, on_created, m);
-	/* spawned (or failed): mark it as the pool's for a later daemon */
-	if (!m->dead && (vm = vmsup_find(p->sup, m->name)) && vm->run_dir) {
-		marker_path(vm, path, sizeof(path));
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
-			close(fd);
-	}
 }
 
 static void refill(struct vm_pool *p)
@@ -706,7 +715,7 @@ struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, v
 	struct vm_pool_take *t = calloc(1, sizeof(*t));
 	struct member *m;
 	struct vm *vm;
-	char why[300] = "", path[512];
+	char why[300] = "";
 
 	if (!t) {
 		struct vmsup_result r = {500, "InternalError", "out of memory", NULL};
@@ -736,11 +745,9 @@ struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, v
 		snprintf(t->name, sizeof(t->name), "%s", m->name);
 		t->hit = true;
 		p->hits++;
-		if ((vm = vmsup_find(p->sup, m->name))) {
+		unmark(p, m->name);
+		if ((vm = vmsup_find(p->sup, m->name)))
 			vm->pool_member = false;
-			marker_path(vm, path, sizeof(path));
-			unlink(path);
-		}
 		take_next(t);
 	} else {
 		p->misses++;
@@ -785,6 +792,16 @@ struct vm_pool *vm_pool_new(struct vmsup *sup, char **err)
 	p->sup = sup;
 	p->base = vmsup_base(sup);
 	p->size = cfg->pool_size;
+	if (asprintf(&p->mark_dir, "%s/pool", cfg->state_dir) < 0) {
+		p->mark_dir = NULL;
+		vm_pool_free(p);
+		vmsup_err(err, "out of memory");
+		return NULL;
+	}
+	if (vm_mkdir(p->mark_dir, 0700, err)) {
+		vm_pool_free(p);
+		return NULL;
+	}
 	p->retry = evtimer_new(p->base, on_retry, p);
 	p->reaper = evtimer_new(p->base, on_reap, p);
 	if (!p->retry || !p->reaper) {
@@ -798,18 +815,26 @@ struct vm_pool *vm_pool_new(struct vmsup *sup, char **err)
 
 void vm_pool_start(struct vm_pool *p)
 {
-	char path[512];
+	DIR *d;
+	struct dirent *e;
 	unsigned n = 0;
 
 	if (!p)
 		return;
-	/* members of an earlier daemon: paused since who knows when, no entry here */
-	for (struct vm *vm = vmsup_first(p->sup); vm; vm = vm->next) {
-		marker_path(vm, path, sizeof(path));
-		if (access(path, F_OK) == 0 && !vm->destroying) {
-			destroy_vm(p, vm->spec.name);
-			n++;
+	/* members of an earlier daemon: paused since who knows when (or their
+	 * qemu gone meanwhile), no entry here */
+	if ((d = opendir(p->mark_dir))) {
+		while ((e = readdir(d))) {
+			struct vm *vm;
+			if (e->d_name[0] == '.')
+				continue;
+			if ((vm = vmsup_find(p->sup, e->d_name)) && !vm->destroying) {
+				destroy_vm(p, e->d_name);
+				n++;
+			}
+			unlinkat(dirfd(d), e->d_name, 0);
 		}
+		closedir(d);
 	}
 	if (n)
 		LOG_I(NULL, "pool: destroying %u pool VM(s) of an earlier run", n);
@@ -852,6 +877,7 @@ void vm_pool_free(struct vm_pool *p)
 		event_free(p->retry);
 	if (p->reaper)
 		event_free(p->reaper);
+	free(p->mark_dir);
 	free(p->tmpl);
 	free(p);
 }

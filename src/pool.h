@@ -9,9 +9,10 @@
  * a time (restores compete with the tasks for the CPUs).
  *
  * Pool VMs are named pool-XXXXXXXX (random hex, free in the registry); the
- * taker learns the name from the reply. A file "pool-member" in the VM's
- * run dir marks a VM still in the pool: after a daemon restart such VMs
- * are destroyed (their pool entry, like their pause time, is gone) and the
+ * taker learns the name from the reply. A file STATE_DIR/pool/NAME marks
+ * a VM still in the pool (in the state dir, not the run dir: a VM whose
+ * qemu died while no daemon ran has its run dir cleaned at reattach):
+ * after a daemon restart such VMs are destroyed (their pool entry, like their pause time, is gone) and the
  * pool is filled afresh. When the pool is empty, a take restores a VM from
  * the template directly (slower, same result).
  *

@@ -317,12 +317,18 @@ Test(pool, fill_take_refill_restart, .fini = teardown, .timeout = 1500)
 		cr_assert_gt(oldpid[i], 0);
 	}
 	td_kill9(&d);
+	/* one member's qemu dies while no daemon runs: crashed, its run dir cleaned */
+	kill(oldpid[0], SIGKILL);
 	td_restart(&d);
 	for (int i = 0; i < 2; i++)
 		cr_expect(td_pid_gone(oldpid[i], 30000), "pool qemu %d of the old daemon lives on",
 			  (int)oldpid[i]);
 	wait_ready(2, names, 300);
 	for (int i = 0; i < 2; i++) {
+		/* gone from the registry too, the crashed one included */
+		for (int k = 0; k < 100 && strcmp(vm_state(old[i], &st), ""); k++)
+			usleep(100000);
+		cr_expect_eq(st, 404, "old pool VM %s is still listed", old[i]);
 		cr_expect(strcmp(names[i], old[0]) && strcmp(names[i], old[1]), "%s reused",
 			  names[i]);
 		cr_expect_str_eq(vm_state(got[i], &st), "running", "taken VM %s", got[i]);
