@@ -19,7 +19,7 @@
 
 #include "bench/benchlib.h"
 #include "qmp/qmp.h"
-#include "src/client.h"
+#include "src/client/client.h"
 
 #define WARMUP 50
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "bench/benchlib.h"
-#include "src/client.h"
+#include "src/client/client.h"
 
 double bl_now_ms(void)
 {
@@ -240,8 +240,8 @@ const char *bl_vmsupd_path(void)
 
 	if (e && *e)
 		return e;
-	if (access("src/vmsupd", X_OK) == 0)
-		return "src/vmsupd";
+	if (access("src/daemon/vmsupd", X_OK) == 0)
+		return "src/daemon/vmsupd";
 	return "vmsupd";
 }
 

@@ -73,7 +73,7 @@ void bl_cleanup_install(struct bl_daemon *d);
 void bl_track_pid(pid_t pid);
 void bl_untrack_pid(pid_t pid);
 
-/* vmsupd binary: $VMSUPD, else ./src/vmsupd, else "vmsupd" on PATH. */
+/* vmsupd binary: $VMSUPD, else ./src/daemon/vmsupd, else "vmsupd" on PATH. */
 const char *bl_vmsupd_path(void);
 
 /*

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "src/cgroup.h"
+#include "src/limits/cgroup.h"
 
 #define MAX_QUOTAS 16
 

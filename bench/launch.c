@@ -6,7 +6,7 @@
  *
  *   bench/launch [--quick] [-n PAIRS]      (default 20 pairs, --quick 3)
  *
- * Starts its own vmsupd (VMSUPD, else src/vmsupd) in a temp dir.
+ * Starts its own vmsupd (VMSUPD, else src/daemon/vmsupd) in a temp dir.
  * Owned by the bench module (bench/local.mk); bench/vmsupd-launch is the
  * vmsupd module's own, simpler variant.
  */
@@ -25,7 +25,7 @@
 #include <curl/curl.h>
 
 #include "bench/benchlib.h"
-#include "src/spawn.h"
+#include "src/qemu/spawn.h"
 
 #define WARM_NAME "benchwarm0"
 #define MAX_ARGS  256

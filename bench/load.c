@@ -8,7 +8,7 @@
  *
  *   bench/load [--seconds N] [--clients N] [--vms N] [--quick] [--socket PATH]
  *
- * Without --socket a private vmsupd is started (top_builddir/src/vmsupd or
+ * Without --socket a private vmsupd is started (top_builddir/src/daemon/vmsupd or
  * next to this program) in a temp dir and torn down after, qemus included.
  */
 #include <curl/curl.h>
@@ -252,14 +252,14 @@ static int start_daemon(const char *argv0)
 	double until;
 
 	if (b)
-		snprintf(bin, sizeof(bin), "%s/src/vmsupd", b);
+		snprintf(bin, sizeof(bin), "%s/src/daemon/vmsupd", b);
 	else {
 		char self[PATH_MAX], *slash;
 		snprintf(self, sizeof(self), "%s", argv0);
 		slash = strrchr(self, '/');
 		if (slash)
 			*slash = '\0';
-		snprintf(bin, sizeof(bin), "%s/../src/vmsupd", slash ? self : ".");
+		snprintf(bin, sizeof(bin), "%s/../src/daemon/vmsupd", slash ? self : ".");
 	}
 	strcpy(dir, "/tmp/vsl-XXXXXX");
 	if (!mkdtemp(dir)) {

@@ -1,11 +1,11 @@
-# fragment owned by the bench module: the harness (bench/run.sh, run by
-# `make bench`) and the benchmarks nobody else owns. Never part of make check.
+# fragment owned by the bench module: every benchmark program and the
+# harness (bench/run.sh, run by `make bench`). Never part of make check.
 
 # bench/benchlib: shared by every bench program (also qmp/local.mk's
 # bench/qmp-rtt): statistics, BENCH result lines, a private vmsupd, reaping.
 BENCH_COMMON = bench/benchlib.c bench/benchlib.h
 BENCH_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
-BENCH_LDADD = src/libvmclient.la qmp/libqmp.la $(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
+BENCH_LDADD = src/client/libvmclient.la qmp/libqmp.la $(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
 
 # POST /v1/vms -> running vs a bare spawn of the same qemu argv + QMP cont.
 bench_programs += bench/launch
@@ -34,3 +34,51 @@ bench_programs += bench/pool
 bench_pool_SOURCES = bench/pool.c $(BENCH_COMMON)
 bench_pool_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_pool_LDADD = $(BENCH_LDADD)
+
+# QMP round trip: libqmp vs a raw socket client.
+bench_programs += bench/qmp-rtt
+bench_qmp_rtt_SOURCES = bench/qmp-rtt.c $(BENCH_COMMON)
+bench_qmp_rtt_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_qmp_rtt_LDADD = $(BENCH_LDADD)
+
+# Spawn to first guest-ping, median of 10 boots.
+bench_programs += bench/guest-boot
+bench_guest_boot_SOURCES = bench/guest-boot.c
+bench_guest_boot_LDADD = tests/libharness.la qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
+
+# Agent port open -> IP known.
+bench_programs += bench/time-to-ip
+bench_time_to_ip_SOURCES = bench/time-to-ip.c
+bench_time_to_ip_LDADD = tests/libharness-agent.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
+
+# CPU quota: the cgroup's measured CPU time against the quota.
+bench_programs += bench/cpu-quota
+bench_cpu_quota_SOURCES = bench/cpu-quota.c
+bench_cpu_quota_LDADD = src/limits/libvmcg.la
+
+# POST /v1/vms -> running against raw spawn + QMP with the very same argv.
+bench_programs += bench/vmsupd-launch
+bench_vmsupd_launch_SOURCES = bench/vmsupd-launch.c $(BENCH_COMMON)
+bench_vmsupd_launch_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+bench_vmsupd_launch_LDADD = src/libvmsup.la $(BENCH_LDADD)
+
+# 200 API clients against 50 guest-less VMs.
+bench_programs += bench/load
+bench_load_SOURCES = bench/load.c $(BENCH_COMMON)
+bench_load_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) -pthread
+bench_load_LDADD = $(BENCH_LDADD) -lpthread
+# no libtool wrapper: the program finds ../src/daemon/vmsupd from its own path
+bench_load_LDFLAGS = -no-install
+
+# Template -> agent vs cold boot -> agent.
+bench_programs += bench/restore
+bench_restore_SOURCES = bench/restore.c
+bench_restore_LDADD = tests/libsnaptest.la $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
+
+# `vmctl run -- true` split into its phases, through a daemon and in-process.
+bench_programs += bench/vmctl-run
+bench_vmctl_run_SOURCES = bench/vmctl-run.c $(BENCH_COMMON)
+bench_vmctl_run_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_vmctl_run_LDADD = $(BENCH_LDADD)
+# it times the vmctl binary next to it
+EXTRA_bench_vmctl_run_DEPENDENCIES = src/cli/vmctl

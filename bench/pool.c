@@ -23,7 +23,7 @@ static const char *vmctl_path(void)
 {
 	const char *e = getenv("VMCTL");
 
-	return e && *e ? e : access("src/vmctl", X_OK) == 0 ? "src/vmctl" : "vmctl";
+	return e && *e ? e : access("src/cli/vmctl", X_OK) == 0 ? "src/cli/vmctl" : "vmctl";
 }
 
 /* `vmctl --socket S run [--pool] --via agent -- true`: wall ms, or -1. */

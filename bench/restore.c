@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/snapshot.h"
-#include "src/template.h"
+#include "src/snapshot/snapshot.h"
+#include "src/snapshot/template.h"
 #include "tests/snapshot/snaptest.h"
 
 static int cmp(const void *a, const void *b)

@@ -30,7 +30,7 @@ if [ ! -d bench ] || [ ! -f Makefile ]; then
 	exit 2
 fi
 timeout_s=${BENCH_TIMEOUT:-300}
-VMSUPD=${VMSUPD:-$PWD/src/vmsupd}
+VMSUPD=${VMSUPD:-$PWD/src/daemon/vmsupd}
 VMSUP_GUEST_DIR=${VMSUP_GUEST_DIR:-$PWD/guest}
 export VMSUPD VMSUP_GUEST_DIR
 

@@ -24,7 +24,7 @@
 #include <curl/curl.h>
 
 #include "bench/benchlib.h"
-#include "src/client.h"
+#include "src/client/client.h"
 
 #define VM_MIB	     64
 #define OVERHEAD_MIB 128  /* qemu's own memory per guest-less VM, generous for TCG */

@@ -32,7 +32,7 @@ static const char *vmctl_path(void)
 
 	if (e && *e)
 		return e;
-	return access("src/vmctl", X_OK) == 0 ? "src/vmctl" : "vmctl";
+	return access("src/cli/vmctl", X_OK) == 0 ? "src/cli/vmctl" : "vmctl";
 }
 
 static const char *guest_dir(void)

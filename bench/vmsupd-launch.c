@@ -4,7 +4,7 @@
  * (capabilities + cont acknowledged), alternating, and vmsupd's RSS idle
  * and with 20 VMs.
  *
- * usage: bench/vmsupd-launch [ROUNDS]   (vmsupd from $top_builddir/src/vmsupd)
+ * usage: bench/vmsupd-launch [ROUNDS]   (vmsupd from $top_builddir/src/daemon/vmsupd)
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -22,8 +22,8 @@
 #include "bench/benchlib.h"
 
 #include "qmp/qmp.h"
-#include "src/argv.h"
-#include "src/spawn.h"
+#include "src/qemu/argv.h"
+#include "src/qemu/spawn.h"
 
 static char dir[64], sock[128];
 static pid_t daemon_pid;
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: vmsupd-launch [ROUNDS]\n");
 		return 2;
 	}
-	snprintf(bin, sizeof(bin), "%s/src/vmsupd", b ? b : ".");
+	snprintf(bin, sizeof(bin), "%s/src/daemon/vmsupd", b ? b : ".");
 	strcpy(dir, "/tmp/vsb-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;

@@ -5,9 +5,3 @@ qmp_libqmp_la_LIBADD = $(JSONC_LIBS) $(LIBEVENT_LIBS)
 qmp_libqmp_la_LDFLAGS = -version-info 0:0:0
 nobase_include_HEADERS = qmp/qmp.h
 pkgconfig_DATA += qmp/libqmp.pc
-
-# QMP round trip: libqmp vs a raw socket client (`make bench`, not make check).
-bench_programs += bench/qmp-rtt
-bench_qmp_rtt_SOURCES = bench/qmp-rtt.c $(BENCH_COMMON)
-bench_qmp_rtt_CPPFLAGS = $(BENCH_CPPFLAGS)
-bench_qmp_rtt_LDADD = $(BENCH_LDADD)

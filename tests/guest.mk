@@ -14,11 +14,11 @@ noinst_LTLIBRARIES += tests/libharness.la
 tests_libharness_la_SOURCES = tests/harness.c tests/harness.h
 tests_libharness_la_LIBADD = qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
 
-# The same guest with an async QMP session and a src/agent.h agent
+# The same guest with an async QMP session and a src/guest/agent.h agent
 # (tests/harness-agent.h): the agent and snapshot tests and benchmarks.
 noinst_LTLIBRARIES += tests/libharness-agent.la
 tests_libharness_agent_la_SOURCES = tests/harness-agent.c tests/harness-agent.h
-tests_libharness_agent_la_LIBADD = tests/libharness.la src/libvmagent.la
+tests_libharness_agent_la_LIBADD = tests/libharness.la src/guest/libvmagent.la
 
 # The guest itself: agent, network, ssh, 9p share, power-off.
 check_PROGRAMS += tests/test-guest
@@ -28,7 +28,3 @@ tests_test_guest_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_test_guest_LDADD = tests/libharness.la qmp/libqmp.la $(CRITERION_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS)
 
-# Spawn to first guest-ping, median of 10 boots (`make bench`).
-bench_programs += bench/guest-boot
-bench_guest_boot_SOURCES = bench/guest-boot.c
-bench_guest_boot_LDADD = tests/libharness.la qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)

@@ -2,7 +2,7 @@
  * The test guest of tests/harness.h driven the way vmsupd drives a VM: an
  * asynchronous QMP session on the caller's event_base, connected while
  * the vCPUs are still stopped (-S) so that no event is missed, feeding a
- * src/agent.h agent. For the agent and snapshot tests and their
+ * src/guest/agent.h agent. For the agent and snapshot tests and their
  * benchmarks. Every qemu is reaped by th_guest_stop, or at exit.
  */
 #ifndef TESTS_HARNESS_AGENT_H
@@ -10,7 +10,7 @@
 
 #include <event2/event.h>
 
-#include "src/agent.h"
+#include "src/guest/agent.h"
 #include "tests/harness.h"
 
 struct th_guest {

@@ -10,7 +10,7 @@
 
 #include <sys/types.h>
 
-/* The agent's virtserialport id (as vmsupd's src/argv.c): QEMU reports
+/* The agent's virtserialport id (as vmsupd's src/qemu/argv.c): QEMU reports
  * VSERPORT_CHANGE only for a port with an id. */
 #define TH_AGENT_PORT_ID "qga0"
 #define TH_MAC		 "52:54:00:12:34:56"
@@ -62,7 +62,7 @@ int th_free_port(void);
 /*
  * Prepare a boot of the test guest without starting it: the private 0700
  * directory, a free ssh port and vm->argv, laid out as vmsupd's
- * src/argv.c does: qemu-system-x86_64 -name guest=ID -machine q35, -accel
+ * src/qemu/argv.c does: qemu-system-x86_64 -name guest=ID -machine q35, -accel
  * tcg (kvm if VMSUP_TEST_ACCEL=kvm), -nodefaults -no-user-config -display
  * none -no-reboot, kernel + initrd + append from th_guest_dir(), QMP and
  * QGA sockets, virtio-serial with the agent port (id TH_AGENT_PORT_ID),

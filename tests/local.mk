@@ -12,3 +12,4 @@ include tests/vmsupd-limits.mk
 include tests/vmsupd-reattach.mk
 include tests/vmsupd-harden.mk
 include tests/vmsupd-template.mk
+include tests/snapshot.mk

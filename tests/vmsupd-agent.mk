@@ -7,7 +7,7 @@ tests_test_vmsupd_agent_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h 
 	tests/vmsupd-agent/test-ip.c tests/vmsupd-agent/test-exec.c \
 	tests/vmsupd-agent/test-faults.c
 tests_test_vmsupd_agent_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
-tests_test_vmsupd_agent_LDADD = src/libvmagent.la qmp/libqmp.la $(CRITERION_LIBS) \
+tests_test_vmsupd_agent_LDADD = src/guest/libvmagent.la qmp/libqmp.la $(CRITERION_LIBS) \
 	$(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
 # the daemon under test
-EXTRA_tests_test_vmsupd_agent_DEPENDENCIES = src/vmsupd
+EXTRA_tests_test_vmsupd_agent_DEPENDENCIES = src/daemon/vmsupd

@@ -1,7 +1,7 @@
 # tests fragment (issue 9 hardening: API peers, spec files, qemu_user,
-# faults around the daemon) and bench/load
+# faults around the daemon)
 
-# src/peer.c alone (access checks as nobody need root; skipped otherwise)
+# src/util/peer.c alone (access checks as nobody need root; skipped otherwise)
 check_PROGRAMS += tests/test-vmsupd-harden-unit
 TESTS += tests/test-vmsupd-harden-unit
 tests_test_vmsupd_harden_unit_SOURCES = tests/vmsupd-harden/unit-peer.c
@@ -17,12 +17,5 @@ tests_test_vmsupd_harden_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h
 tests_test_vmsupd_harden_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_harden_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
-EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/vmsupd
+EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/daemon/vmsupd
 
-# bench/load: 200 API clients against 50 guest-less VMs (make bench; never make check)
-bench_programs += bench/load
-bench_load_SOURCES = bench/load.c $(BENCH_COMMON)
-bench_load_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) -pthread
-bench_load_LDADD = $(BENCH_LDADD) -lpthread
-# no libtool wrapper: the program finds ../src/vmsupd from its own path
-bench_load_LDFLAGS = -no-install

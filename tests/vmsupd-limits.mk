@@ -10,11 +10,11 @@ tests_test_vmsupd_limits_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h
 tests_test_vmsupd_limits_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_limits_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
-EXTRA_tests_test_vmsupd_limits_DEPENDENCIES = src/vmsupd
+EXTRA_tests_test_vmsupd_limits_DEPENDENCIES = src/daemon/vmsupd
 
 tests_test_vmsupd_limits_guest_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h \
 	tests/vmsupd-limits/util.c tests/vmsupd-limits/util.h tests/vmsupd-limits/guest-limits.c
 tests_test_vmsupd_limits_guest_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_limits_guest_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) \
 	$(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
-EXTRA_tests_test_vmsupd_limits_guest_DEPENDENCIES = src/vmsupd
+EXTRA_tests_test_vmsupd_limits_guest_DEPENDENCIES = src/daemon/vmsupd

@@ -15,19 +15,19 @@ tests_test_vmsupd_reattach_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness
 tests_test_vmsupd_reattach_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_reattach_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
-EXTRA_tests_test_vmsupd_reattach_DEPENDENCIES = src/vmsupd
+EXTRA_tests_test_vmsupd_reattach_DEPENDENCIES = src/daemon/vmsupd
 
 # libFuzzer targets (configure CC=clang --enable-fuzzing), the code under
 # test compiled in so that it is instrumented. Run e.g.
 #   tests/fuzz/fuzz-config -max_total_time=600 CORPUS $(srcdir)/tests/fuzz/config-corpus
 if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz-config tests/fuzz/fuzz-spec
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/config.c src/config.c src/err.c src/log.c
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/config.c src/qemu/config.c src/util/err.c src/util/log.c
 tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_config_LDADD = $(JSONC_LIBS)
-tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/spec.c src/spec.c src/config.c src/name.c src/err.c \
-	src/log.c
+tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/spec.c src/qemu/spec.c src/qemu/config.c src/util/name.c src/util/err.c \
+	src/util/log.c
 tests_fuzz_fuzz_spec_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_spec_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_spec_LDADD = $(JSONC_LIBS)

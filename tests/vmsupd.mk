@@ -18,4 +18,4 @@ tests_test_vmsupd_api_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_api_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 # the daemon under test
-EXTRA_tests_test_vmsupd_api_DEPENDENCIES = src/vmsupd
+EXTRA_tests_test_vmsupd_api_DEPENDENCIES = src/daemon/vmsupd

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "src/client.h"
+#include "src/client/client.h"
 
 extern char **environ;
 

@@ -6,8 +6,8 @@ src_executor_libvmexec_la_SOURCES = \
 	src/executor/protocol.c src/executor/protocol.h \
 	src/executor/env.c src/executor/env.h \
 	src/executor/tasks.c src/executor/tasks.h
-# base64 comes from src/b64.c, which libvmclient carries
-src_executor_libvmexec_la_LIBADD = src/libvmclient.la
+# base64 comes from src/util/b64.c, which libvmclient carries
+src_executor_libvmexec_la_LIBADD = src/client/libvmclient.la
 
 sbin_PROGRAMS += src/executor/mesos-vm-executor
 src_executor_mesos_vm_executor_SOURCES = \
@@ -15,7 +15,7 @@ src_executor_mesos_vm_executor_SOURCES = \
 	src/executor/agent_conn.c src/executor/agent_conn.h \
 	src/executor/launch.c src/executor/launch.h
 src_executor_mesos_vm_executor_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) -pthread
-src_executor_mesos_vm_executor_LDADD = src/executor/libvmexec.la src/libvmclient.la \
+src_executor_mesos_vm_executor_LDADD = src/executor/libvmexec.la src/client/libvmclient.la \
 	$(LIBEVENT_LIBS) $(JSONC_LIBS) $(CURL_LIBS) -lm
 src_executor_mesos_vm_executor_LDFLAGS = -pthread
 

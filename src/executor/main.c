@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "src/client.h"
+#include "src/client/client.h"
 #include "src/executor/agent_conn.h"
 #include "src/executor/env.h"
 #include "src/executor/launch.h"

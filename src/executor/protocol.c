@@ -1,6 +1,6 @@
 #include "src/executor/protocol.h"
 
-#include "src/b64.h"
+#include "src/util/b64.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-/* The codec is the shared one (src/b64.c, in libvmclient); these keep the
+/* The codec is the shared one (src/util/b64.c, in libvmclient); these keep the
  * executor's string-in/-1-out convention for its callers. */
 char *proto_b64_encode(const void *data, size_t len)
 {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include "src/agent.h"
+#include "src/guest/agent.h"
 #include "tests/fakes/fake-agent.h"
 
 #define MAC    "52:54:00:12:34:56"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "src/keys.h"
+#include "src/guest/keys.h"
 #include "tests/harness-agent.h"
 
 static struct event_base *base;

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "src/b64.h"
+#include "src/util/b64.h"
 
 /* RFC 4648 section 10 vectors. */
 Test(b64, rfc4648_vectors)

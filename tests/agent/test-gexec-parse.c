@@ -1,5 +1,5 @@
 #include <criterion/criterion.h>
-#include "src/gexec.h"
+#include "src/guest/gexec.h"
 
 static int parse(const char *json, struct gexec_result *r, struct qmp_error *err)
 {

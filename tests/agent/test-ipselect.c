@@ -1,6 +1,6 @@
 #include <criterion/criterion.h>
 #include <string.h>
-#include "src/ipselect.h"
+#include "src/guest/ipselect.h"
 
 #define MAC "52:54:00:12:34:56"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "src/keys.h"
+#include "src/guest/keys.h"
 
 static char dir[] = "/tmp/vmagent-keys-XXXXXX";
 

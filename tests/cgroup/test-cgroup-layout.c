@@ -13,7 +13,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 
-#include "src/cgroup.h"
+#include "src/limits/cgroup.h"
 #include "tests/cgroup/util.h"
 
 static char tmp[64];

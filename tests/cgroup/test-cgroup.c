@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#include "src/cgroup.h"
+#include "src/limits/cgroup.h"
 #include "tests/cgroup/util.h"
 
 #define MiB (1024ull * 1024)

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "src/pin.h"
+#include "src/limits/pin.h"
 #include "tests/cgroup/util.h"
 
 static cpu_set_t parse_ok(const char *s)

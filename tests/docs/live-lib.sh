@@ -4,8 +4,8 @@
 
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${top_builddir:-.}
-VMSUPD=${VMSUPD:-$builddir/src/vmsupd}
-VMCTL=${VMCTL:-$builddir/src/vmctl}
+VMSUPD=${VMSUPD:-$builddir/src/daemon/vmsupd}
+VMCTL=${VMCTL:-$builddir/src/cli/vmctl}
 SCRIPTS=$srcdir/scripts
 
 live_dir=

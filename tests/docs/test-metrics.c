@@ -1,9 +1,9 @@
 /*
- * The Prometheus writer (src/metrics.c): escaping, refusals, histograms, and
+ * The Prometheus writer (src/metrics/metrics.c): escaping, refusals, histograms, and
  * vmsupd's whole exposition checked by the strict format checker
  * tests/docs/promcheck.py.
  */
-#include "src/metrics.h"
+#include "src/metrics/metrics.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

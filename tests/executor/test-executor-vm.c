@@ -99,7 +99,7 @@ static void start_vmsupd_as(bool cgroups, const char *extra_conf)
 		"default_append = %s\nstop_grace_s = 5\n%s",
 		g, g, append[0] ? append : "console=ttyS0 panic=-1", extra_conf ? extra_conf : "");
 	fclose(f);
-	snprintf(bin, sizeof(bin), "%s/src/vmsupd", builddir());
+	snprintf(bin, sizeof(bin), "%s/src/daemon/vmsupd", builddir());
 	snprintf(sock, sizeof(sock), "%s/api.sock", dir);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(run, sizeof(run), "%s/run", dir);
@@ -121,11 +121,11 @@ static void start_vmsupd_as(bool cgroups, const char *extra_conf)
 		usleep(50000);
 	cr_assert_eq(access(sock, F_OK), 0, "vmsupd did not create %s", sock);
 	snprintf(env_sock, sizeof(env_sock), "VMSUP_SOCKET=%s", sock);
-	snprintf(env_vmctl, sizeof(env_vmctl), "VMEXEC_VMCTL=%s/src/vmctl", builddir());
+	snprintf(env_vmctl, sizeof(env_vmctl), "VMEXEC_VMCTL=%s/src/cli/vmctl", builddir());
 	snprintf(env_key, sizeof(env_key), "VMSUP_SSH_KEY=%s/test_key", g);
 	/* Run by the fake agent at TASK_RUNNING: vmsupd's own view of the VM. */
 	snprintf(probe, sizeof(probe),
-		 "[\"%s/src/vmctl\",\"--socket\",\"%s\",\"-o\",\"json\",\"status\","
+		 "[\"%s/src/cli/vmctl\",\"--socket\",\"%s\",\"-o\",\"json\",\"status\","
 		 "\"mesos-t1\"]",
 		 builddir(), sock);
 }
@@ -265,7 +265,7 @@ static int vmctl_json(const char *const *args, char *buf, size_t len)
 	pid_t pid;
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "%s/src/vmctl", builddir());
+	snprintf(cmd, sizeof(cmd), "%s/src/cli/vmctl", builddir());
 	for (; *args && n < 15; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/template.h"
+#include "src/snapshot/template.h"
 
 int st_have_guest(void)
 {

@@ -1,5 +1,5 @@
 /*
- * What the snapshot tests and bench/restore all do around src/snapshot.h:
+ * What the snapshot tests and bench/restore all do around src/snapshot/snapshot.h:
  * a state directory and event loop, a template saved from a harness VM, a
  * VM restored from a state file. VMs are tests/harness-agent.h guests.
  */
@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <event2/event.h>
 
-#include "src/snapshot.h"
+#include "src/snapshot/snapshot.h"
 #include "tests/harness-agent.h"
 
 /* A state directory (templates/ below it) and the loop everything runs on. */

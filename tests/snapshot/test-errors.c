@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/snapshot.h"
-#include "src/template.h"
+#include "src/snapshot/snapshot.h"
+#include "src/snapshot/template.h"
 #include "tests/snapshot/snaptest.h"
 
 static struct st_env env;

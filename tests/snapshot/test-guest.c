@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "src/snapshot.h"
-#include "src/template.h"
+#include "src/snapshot/snapshot.h"
+#include "src/snapshot/template.h"
 #include "tests/snapshot/snaptest.h"
 
 #define NVM 3

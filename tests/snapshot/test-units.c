@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/snapshot.h"
-#include "src/template.h"
+#include "src/snapshot/snapshot.h"
+#include "src/snapshot/template.h"
 
-/* The daemon's argv for a VM (src/argv.c layout) with the per-VM parts given. */
+/* The daemon's argv for a VM (src/qemu/argv.c layout) with the per-VM parts given. */
 #define VM_ARGV(name, run, port, ...)                                                              \
 	{                                                                                          \
 		"/usr/bin/qemu-system-x86_64", "-name", "guest=" name, "-machine", "q35",          \

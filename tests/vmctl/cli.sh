@@ -5,8 +5,8 @@
 # exec over ssh and the agent, and run.
 set -u
 b=${top_builddir:-.}
-VMCTL=$b/src/vmctl
-VMSUPD=$b/src/vmsupd
+VMCTL=$b/src/cli/vmctl
+VMSUPD=$b/src/daemon/vmsupd
 [ -x "$VMCTL" ] || { echo "SKIP: $VMCTL not built"; exit 77; }
 [ -x "$VMSUPD" ] || { echo "SKIP: $VMSUPD not built"; exit 77; }
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: no qemu"; exit 77; }

@@ -5,9 +5,9 @@
  */
 #include "config.h"
 
-#include "src/vmctl.h"
-#include "src/vmctl-launcher.h"
-#include "src/vmctl-shell.h"
+#include "src/cli/vmctl.h"
+#include "src/cli/vmctl-launcher.h"
+#include "src/cli/vmctl-shell.h"
 
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -416,8 +416,8 @@ Test(names, validation)
 	    !vmctl_valid_name("a234567890123456789012345678901234567890123456789012345678901234"));
 }
 
-#include "src/client.h"
-#include "src/vmctl-inproc.h"
+#include "src/client/client.h"
+#include "src/cli/vmctl-inproc.h"
 
 #include <dirent.h>
 #include <sys/socket.h>

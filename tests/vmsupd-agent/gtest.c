@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "src/b64.h"
+#include "src/util/b64.h"
 
 void gt_create(struct tdaemon *d, const char *name)
 {

@@ -99,7 +99,7 @@ Test(faults, unknown_qemu_user_is_a_startup_error)
 	fputs("qemu_user = no-such-user-vmsup\n", p);
 	fclose(p);
 	snprintf(cmd, sizeof(cmd),
-		 "timeout 120 %s/src/vmsupd -c %s --socket %s/api.sock --state-dir %s/state "
+		 "timeout 120 %s/src/daemon/vmsupd -c %s --socket %s/api.sock --state-dir %s/state "
 		 "--run-dir %s/run -f 2>&1",
 		 b ? b : ".", conf, d.dir, d.dir, d.dir);
 	p = popen(cmd, "r");

@@ -1,4 +1,4 @@
-/* src/peer.c on its own: the access check as another user, user names. */
+/* src/util/peer.c on its own: the access check as another user, user names. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/peer.h"
+#include "src/util/peer.h"
 
 static char tmp[64];
 

@@ -5,8 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "src/reattach.h"
-#include "src/restart.h"
+#include "src/core/reattach.h"
+#include "src/core/restart.h"
 
 Test(restart_unit, backoff_doubles_and_caps)
 {

@@ -336,7 +336,7 @@ Test(pool, fill_take_refill_restart, .fini = teardown, .timeout = 1500)
 
 	/* --- vmctl run --pool: the user's path --- */
 	snprintf(cmd, sizeof(cmd),
-		 "%s/src/vmctl --socket %s run --pool --via agent -- cat "
+		 "%s/src/cli/vmctl --socket %s run --pool --via agent -- cat "
 		 "/proc/sys/kernel/random/boot_id",
 		 getenv("top_builddir") ? getenv("top_builddir") : ".", d.sock);
 	cr_assert_not_null(f = popen(cmd, "r"));

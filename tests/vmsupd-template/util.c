@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/b64.h"
+#include "src/util/b64.h"
 
 void tt_guest(char kernel[512], char initrd[512])
 {

@@ -31,7 +31,7 @@ static const char *vmsupd_bin(void)
 	static char path[512];
 	const char *b = getenv("top_builddir");
 
-	snprintf(path, sizeof(path), "%s/src/vmsupd", b ? b : ".");
+	snprintf(path, sizeof(path), "%s/src/daemon/vmsupd", b ? b : ".");
 	return path;
 }
 

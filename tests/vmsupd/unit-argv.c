@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/argv.h"
+#include "src/qemu/argv.h"
 
 static struct vm_paths paths = {
     .run_dir = "/r/vm/a",

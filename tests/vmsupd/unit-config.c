@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/config.h"
-#include "src/log.h"
+#include "src/qemu/config.h"
+#include "src/util/log.h"
 
 static char path[64];
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/name.h"
+#include "src/util/name.h"
 
 Test(name, valid)
 {

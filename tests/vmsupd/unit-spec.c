@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/spec.h"
+#include "src/qemu/spec.h"
 
 static struct vmsup_config cfg;
 static char dir[64], kernel[128], initrd[128], qcow[128], unreadable[128];

@@ -1,7 +1,7 @@
 /* The lifecycle tables, entry by entry. */
 #include <criterion/criterion.h>
 
-#include "src/vm.h"
+#include "src/core/vm.h"
 
 #define S(x) VM_##x
 

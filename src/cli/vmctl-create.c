@@ -1,0 +1,175 @@
+/* vmctl create, and the VM-spec options it shares with run. */
+#include "config.h"
+
+#include "src/cli/vmctl.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The daemon runs elsewhere: paths go to it absolute and checked here,
+ * where a mistake can still be reported against the option. */
+static int add_path(const char *cmd, struct json_object *spec, const char *key, const char *arg,
+		    int want_dir, char **abs_out)
+{
+	char *abs = realpath(arg, NULL);
+	struct stat st;
+
+	if (!abs)
+		return vmctl_fail(cmd, "--%s %s: %s", key, arg, strerror(errno));
+	if (stat(abs, &st) < 0 || (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+		vmctl_fail(cmd, "--%s %s: not a %s", key, arg, want_dir ? "directory" : "file");
+		free(abs);
+		return VMCTL_EXIT_ERR;
+	}
+	if (abs_out)
+		*abs_out = abs;
+	else {
+		json_object_object_add(spec, key, json_object_new_string(abs));
+		free(abs);
+	}
+	return 0;
+}
+
+static int add_share(const char *cmd, struct json_object *spec, const char *arg)
+{
+	struct json_object *shares, *s;
+	size_t n = strlen(arg);
+	char *dir = strdup(arg), *abs = NULL;
+	int ro = 0, rc;
+
+	if (!dir)
+		return vmctl_fail(cmd, "out of memory");
+	/* Only a trailing :ro / :rw is an option, so other colons stay part
+	 * of the directory name. */
+	if (n > 3 && (strcmp(arg + n - 3, ":ro") == 0 || strcmp(arg + n - 3, ":rw") == 0)) {
+		ro = arg[n - 1] == 'o';
+		dir[n - 3] = '\0';
+	}
+	rc = add_path(cmd, spec, "share", dir, 1, &abs);
+	free(dir);
+	if (rc)
+		return rc;
+	if (!json_object_object_get_ex(spec, "shares", &shares)) {
+		shares = json_object_new_array();
+		json_object_object_add(spec, "shares", shares);
+	}
+	s = json_object_new_object();
+	json_object_object_add(s, "path", json_object_new_string(abs));
+	json_object_object_add(s, "readonly", json_object_new_boolean(ro));
+	json_object_array_add(shares, s);
+	free(abs);
+	return 0;
+}
+
+int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object *spec)
+{
+	long v;
+
+	switch (opt) {
+	case VMCTL_OPT_MEM:
+		if (vmctl_parse_long(arg, 16, 1L << 22, &v) < 0)
+			return vmctl_usage_error(
+			    cmd, "--mem: '%s' is not a size in MiB (16..4194304)", arg);
+		json_object_object_add(spec, "mem_mib", json_object_new_int64(v));
+		return 0;
+	case VMCTL_OPT_CPUS:
+		if (vmctl_parse_long(arg, 1, 1024, &v) < 0)
+			return vmctl_usage_error(cmd, "--cpus: '%s' is not a count (1..1024)", arg);
+		json_object_object_add(spec, "cpus", json_object_new_int64(v));
+		return 0;
+	case VMCTL_OPT_KERNEL:
+		return add_path(cmd, spec, "kernel", arg, 0, NULL);
+	case VMCTL_OPT_INITRD:
+		return add_path(cmd, spec, "initrd", arg, 0, NULL);
+	case VMCTL_OPT_DISK:
+		return add_path(cmd, spec, "disk", arg, 0, NULL);
+	case VMCTL_OPT_APPEND:
+		json_object_object_add(spec, "append", json_object_new_string(arg));
+		return 0;
+	case VMCTL_OPT_ACCEL:
+		if (strcmp(arg, "kvm") && strcmp(arg, "tcg") && strcmp(arg, "kvm:tcg"))
+			return vmctl_usage_error(cmd, "--accel: '%s' is not kvm, tcg or kvm:tcg",
+						 arg);
+		json_object_object_add(spec, "accel", json_object_new_string(arg));
+		return 0;
+	case VMCTL_OPT_SHARE:
+		return add_share(cmd, spec, arg);
+	case VMCTL_OPT_RESTART:
+		json_object_object_add(spec, "restart", json_object_new_string(arg));
+		return 0;
+	case VMCTL_OPT_NO_GUEST:
+		json_object_object_add(spec, "guest", json_object_new_boolean(0));
+		return 0;
+	}
+	return -1;
+}
+
+static int create_opt(const char *cmd, int opt, const char *arg, void *ctx)
+{
+	int rc = vmctl_spec_opt(cmd, opt, arg, ctx);
+
+	if (rc >= 0)
+		return rc;
+	if (opt == VMCTL_OPT_NO_START) {
+		json_object_object_add(ctx, "start", json_object_new_boolean(0));
+		return 0;
+	}
+	return VMCTL_EXIT_USAGE;
+}
+
+int vmctl_cmd_create(const struct vmctl *g, int argc, char **argv)
+{
+	static const struct option lo[] = {VMCTL_SPEC_LONGOPTS,
+					   {"no-start", no_argument, NULL, VMCTL_OPT_NO_START},
+					   {"help", no_argument, NULL, 'h'},
+					   {0}};
+	struct json_object *spec = json_object_new_object(), *vm = NULL, *st;
+	struct vmctl_args a;
+	const char *name;
+	int rc;
+
+	if (vmctl_create_has_from(argc, argv)) {
+		json_object_put(spec);
+		return vmctl_cmd_create_from(g, argc, argv);
+	}
+	rc = vmctl_parse("create", argc, argv, "h", lo, 1, 0, create_opt, spec, &a);
+	if (rc)
+		goto out;
+	if (a.npos != 1) {
+		rc = vmctl_usage_error("create", "missing NAME");
+		goto out;
+	}
+	name = a.pos[0];
+	if (!vmctl_valid_name(name)) {
+		rc = vmctl_usage_error("create",
+				       "'%s' is not a valid VM name "
+				       "([A-Za-z0-9][A-Za-z0-9_.-]{0,62})",
+				       name);
+		goto out;
+	}
+	json_object_object_add(spec, "name", json_object_new_string(name));
+	rc = vmctl_call(g, name, "POST", "/v1/vms", spec, 0, &vm, NULL);
+	if (rc)
+		goto out;
+	if (g->json)
+		vmctl_print_json(vm);
+	if (vm && json_object_object_get_ex(vm, "state", &st) &&
+	    strcmp(json_object_get_string(st), "failed") == 0) {
+		char b[256];
+
+		rc = vmctl_fail(name, "failed: %s", vmctl_field(vm, "error", b, sizeof(b)));
+		goto out;
+	}
+	if (!g->json && !g->quiet) {
+		char b[64];
+
+		printf("%s: %s\n", name, vmctl_field(vm, "state", b, sizeof(b)));
+	}
+out:
+	json_object_put(vm);
+	json_object_put(spec);
+	return rc < 0 ? 0 : rc;
+}

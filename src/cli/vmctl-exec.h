@@ -1,0 +1,33 @@
+/* vmctl: running a command in a guest, over ssh or through the agent. */
+#ifndef VMCTL_EXEC_H
+#define VMCTL_EXEC_H
+
+#include "src/cli/vmctl.h"
+
+#include <stddef.h>
+
+enum vmctl_via { VMCTL_VIA_DEFAULT, VMCTL_VIA_SSH, VMCTL_VIA_AGENT };
+
+struct vmctl_ssh_opts {
+	const char *key;	 /* NULL: $VMSUP_SSH_KEY, the VM's ssh_key, the default */
+	const char *known_hosts; /* NULL: the VM's known_hosts, else ~/.cache/vmctl/ */
+	int probe_err;		 /* >= 0: a probe: stdin, stdout /dev/null, stderr here,
+				    and no message of ours on failure */
+};
+
+/* "ssh" / "agent" → enum; -1 for anything else. */
+int vmctl_via_parse(const char *s);
+
+/*
+ * Runs the remote command string over ssh to vm (its status object) and
+ * waits. Returns 0 with *status (128+N for a signal; 255 = ssh failure,
+ * already reported) or an exit status after printing the error.
+ */
+int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_ssh_opts *o,
+		   const char *remote, int *status);
+
+/* guest-exec through the API; output to our stdout/stderr. Same returns. */
+int vmctl_exec_agent(const struct vmctl *g, const char *name, char *const *argv, size_t argc,
+		     int *status);
+
+#endif

@@ -1,0 +1,97 @@
+/* vmctl: text and JSON output of API objects. */
+#include "config.h"
+
+#include "src/cli/vmctl.h"
+
+#include <string.h>
+
+void vmctl_print_json(struct json_object *v)
+{
+	printf("%s\n",
+	       json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						     JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+const char *vmctl_field(struct json_object *o, const char *key, char *buf, size_t n)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+		return "-";
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	snprintf(buf, n, "%s", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	return buf;
+}
+
+/* Every field, in the daemon's order, so new fields show up unasked. */
+void vmctl_print_vm_text(struct json_object *vm)
+{
+	if (!json_object_is_type(vm, json_type_object))
+		return;
+	json_object_object_foreach(vm, key, val)
+	{
+		const char *s;
+
+		if (!val)
+			s = "-";
+		else if (json_object_is_type(val, json_type_string))
+			s = json_object_get_string(val);
+		else
+			s = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (strchr(s, '\n')) {
+			/* log_tail and the like: indented below the key. */
+			const char *p = s;
+
+			printf("%s:\n", key);
+			while (*p) {
+				size_t l = strcspn(p, "\n");
+
+				printf("    %.*s\n", (int)l, p);
+				p += l + (p[l] == '\n');
+			}
+		} else {
+			printf("%-15s %s\n", key, s);
+		}
+	}
+}
+
+void vmctl_print_vm_list_text(struct json_object *vms)
+{
+	size_t i, n = vms ? json_object_array_length(vms) : 0;
+
+	printf("%-24s %-9s %-8s %-5s %-7s %-4s %s\n", "NAME", "STATE", "PID", "ACCEL", "MEM",
+	       "CPUS", "IP");
+	for (i = 0; i < n; i++) {
+		struct json_object *vm = json_object_array_get_idx(vms, i);
+		char b[7][64];
+
+		printf("%-24s %-9s %-8s %-5s %-7s %-4s %s\n", vmctl_field(vm, "name", b[0], 64),
+		       vmctl_field(vm, "state", b[1], 64), vmctl_field(vm, "pid", b[2], 64),
+		       vmctl_field(vm, "accel", b[3], 64), vmctl_field(vm, "mem_mib", b[4], 64),
+		       vmctl_field(vm, "cpus", b[5], 64), vmctl_field(vm, "ip", b[6], 64));
+	}
+}
+
+void vmctl_print_event_text(struct json_object *ev)
+{
+	char b[4][256];
+	struct json_object *data;
+	const char *type = vmctl_field(ev, "type", b[0], sizeof(b[0]));
+
+	printf("%s %s %s ", vmctl_field(ev, "ts", b[1], sizeof(b[1])),
+	       vmctl_field(ev, "vm", b[2], sizeof(b[2])), type);
+	if (strcmp(type, "state") == 0) {
+		printf("%s\n", vmctl_field(ev, "state", b[3], sizeof(b[3])));
+	} else if (strcmp(type, "qmp") == 0) {
+		printf("%s", vmctl_field(ev, "event", b[3], sizeof(b[3])));
+		if (json_object_object_get_ex(ev, "data", &data) && data &&
+		    json_object_object_length(data))
+			printf(" %s", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN));
+		printf("\n");
+	} else {
+		printf("%s\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+	}
+	fflush(stdout);
+}

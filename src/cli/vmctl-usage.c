@@ -1,0 +1,144 @@
+/* vmctl: help texts, one per command (`vmctl CMD --help`). */
+#include "config.h"
+
+#include "src/cli/vmctl.h"
+
+#include <string.h>
+
+#define CREATE_OPTS                                                                                \
+	"  --mem MiB            memory (default: vmsupd's mem_mib)\n"                              \
+	"  --cpus N             vCPUs (default: vmsupd's cpus)\n"                                  \
+	"  --kernel FILE        kernel to boot (default: the configured default guest)\n"          \
+	"  --initrd FILE        initrd for --kernel\n"                                             \
+	"  --append STRING      kernel command line\n"                                             \
+	"  --disk FILE          disk image to boot instead of a kernel\n"                          \
+	"  --accel kvm|tcg|kvm:tcg  accelerator (kvm:tcg falls back to TCG)\n"                     \
+	"  --share DIR[:ro]     share host DIR into the guest at the same path (repeatable)\n"     \
+	"  --restart POLICY     restart policy passed to vmsupd (e.g. never)\n"                    \
+	"  --no-guest           a guest-less VM (no kernel, no disk)\n"
+
+static const struct help {
+	const char *cmd, *synopsis, *text;
+} helps[] = {
+    {"create", "create NAME [OPTIONS]",
+     "Define a VM and start it; returns once it is running (or failed, with the "
+     "reason).\n\n" CREATE_OPTS "  --no-start           only define it (state defined)\n"
+     "  --from TEMPLATE      restore a template instead of booting (with --from only\n"
+     "                       --no-start and --restart apply; devices are the template's)\n"},
+    {"template", "template create NAME [CREATE OPTIONS] | template list | template rm NAME",
+     "create: boot a VM from the options, wait for its agent and address, save its whole\n"
+     "state as template NAME and remove the VM (prints the state size and save time).\n"
+     "list: the templates, their state size, qemu version and MAC. rm: remove one.\n"
+     "VMs are made from a template with `vmctl create NAME --from TEMPLATE`.\n"},
+    {"list", "list", "List VMs: name, state, pid, accel, memory, cpus, ip.\n"},
+    {"status", "status NAME",
+     "Show one VM. With -o json: name, state, pid, accel, mem_mib, balloon_mib, cpus,\n"
+     "cpu_quota_pct, qmp_ops_socket, ssh_port, ip, agent, ... as the API returns them.\n"},
+    {"start", "start NAME", "Start a defined or stopped VM.\n"},
+    {"pause", "pause NAME", "Pause a running VM (QMP stop).\n"},
+    {"resume", "resume NAME", "Resume a paused VM (QMP cont).\n"},
+    {"reset", "reset NAME", "Hard-reset the VM.\n"},
+    {"stop", "stop NAME [--timeout S]",
+     "ACPI power-off; after the grace period (--timeout S, else vmsupd's stop_grace_s)\n"
+     "quit, then SIGKILL. Returns once the VM is stopped.\n"},
+    {"kill", "kill NAME", "SIGKILL the VM's qemu.\n"},
+    {"destroy", "destroy NAME [--timeout S]",
+     "Stop the VM if needed (graceful, bounded by --timeout S) and remove it.\n"},
+    {"memory", "memory NAME MiB", "Set the balloon target (and the memory limit) in MiB.\n"},
+    {"cpu", "cpu NAME --quota PCT [--period US] [--pin LIST]",
+     "  --quota PCT          cgroup CPU quota in percent of one CPU (e.g. 150)\n"
+     "  --period US          quota period in microseconds\n"
+     "  --pin LIST           pin vCPU threads to host CPUs, e.g. 0-1 or 0,2\n"},
+    {"ip", "ip NAME [--wait S]",
+     "Print the guest's address from the guest agent (IPv4, then IPv6).\n"
+     "  --wait S             wait up to S seconds for the agent and an address\n"
+     "With -o json: every interface with its MAC and addresses.\n"},
+    {"exec", "exec NAME [--via ssh|agent] [--ssh-key FILE] -- CMD [ARG...]",
+     "Run CMD in the guest; stdin/stdout/stderr stream, the exit status passes through\n"
+     "(a signal N gives 128+N).\n"
+     "  --via ssh            openssh to the VM's forwarded port, supervisor key, per-VM\n"
+     "                       known_hosts (default when the VM has an ssh port)\n"
+     "  --via agent          qemu-guest-agent guest-exec (output after the command ends)\n"
+     "  --ssh-key FILE       private key (default: $VMSUP_SSH_KEY, then vmsupd's ssh_key)\n"
+     "Arguments are quoted for the guest's POSIX shell: no word splitting, no expansion.\n"},
+    {"run", "run [CREATE OPTIONS] [--workdir DIR] [--env K=V]... [--via ssh|agent] -- CMD [ARG...]",
+     "One shot: create a VM with a generated name, wait for its address, run CMD in it,\n"
+     "stream the output, destroy the VM, exit with CMD's status. SIGINT/SIGTERM stop the\n"
+     "command and destroy the VM (exit 130/143). Progress on stderr when it is a "
+     "terminal.\n\n" CREATE_OPTS "  --workdir DIR        directory to run CMD in (in the guest)\n"
+     "  --env K=V            environment variable for CMD (repeatable)\n"
+     "  --via ssh|agent      how to run CMD (default ssh)\n"
+     "  --ssh-key FILE       private key for ssh (as for exec)\n"
+     "  --name NAME          use NAME instead of a generated one\n"
+     "  --timeout S          wait at most S seconds for the guest to answer ssh (default 120)\n"
+     "  --pool               take a VM from vmsupd's warm pool (pool_template, pool_size):\n"
+     "                       restored and paused ahead of time, resumed for CMD; only\n"
+     "                       --mem (balloon target), --cpus (CPU quota) and one --share\n"
+     "                       (bound in at the same path) apply\n"
+     "CMD runs through a launcher script (vm-launcher.sh) given to the guest's sh -c: it\n"
+     "mounts shares the guest did not mount, cd's to --workdir, exports --env and runs\n"
+     "CMD; the task's stdin is vmctl's stdin.\n"
+     "With no daemon listening on the socket, run starts its own supervisor for the\n"
+     "length of the command (config: $VMSUP_CONFIG, else " SYSCONFDIR "/vmsupd.conf if\n"
+     "readable; sockets, state and logs in a private 0700 directory under $TMPDIR when\n"
+     "that is short, else /tmp) and removes it, and every qemu, afterwards.\n"
+     "$VMCTL_TIMING=FILE appends the phase times of the run to FILE as a JSON line.\n"},
+    {"qmp", "qmp NAME JSON",
+     "Send a raw QMP command object, e.g. '{\"execute\":\"query-status\"}'; prints the reply.\n"},
+    {"events", "events [NAME]",
+     "Follow the event stream (state changes and QMP events), of one VM or all.\n"},
+    {"metrics", "metrics", "Print vmsupd's Prometheus metrics.\n"},
+    {"pool", "pool",
+     "The warm pool: its template, the VMs ready or being restored, how many were taken\n"
+     "warm or restored on demand, the last error (-o json: GET /v1/pool).\n"},
+    {"version", "version", "Print vmctl's version and vmsupd's (with qemu's).\n"},
+};
+
+static const struct help *find(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; cmd && i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(helps[i].cmd, cmd) == 0)
+			return &helps[i];
+	return NULL;
+}
+
+void vmctl_print_usage_line(FILE *f, const char *cmd)
+{
+	const struct help *h = find(cmd);
+
+	if (h)
+		fprintf(f, "usage: vmctl [GLOBAL OPTIONS] %s\nTry 'vmctl %s --help'.\n",
+			h->synopsis, h->cmd);
+	else
+		fprintf(f, "usage: vmctl [--socket PATH] [-o text|json] [-q] COMMAND ...\n"
+			   "Try 'vmctl --help'.\n");
+}
+
+int vmctl_print_help(FILE *f, const char *cmd)
+{
+	const struct help *h = find(cmd);
+	size_t i;
+
+	if (h) {
+		fprintf(f, "usage: vmctl [GLOBAL OPTIONS] %s\n\n%s", h->synopsis, h->text);
+		return 0;
+	}
+	fprintf(f,
+		"usage: vmctl [GLOBAL OPTIONS] COMMAND [ARGS...]\n\n"
+		"Drive vmsupd, the virtualmesos VM supervisor, over its API socket.\n\n"
+		"Global options:\n"
+		"  --socket PATH   API socket (default: $VMSUP_SOCKET, else vmsupd.conf's socket,\n"
+		"                  else /run/vmsupd/api.sock)\n"
+		"  -o text|json    output format; json prints the API's objects\n"
+		"  -q              quiet: no progress, no informational output\n"
+		"  --help          this help; 'vmctl COMMAND --help' for a command\n"
+		"  --version       same as 'vmctl version'\n\n"
+		"Commands:\n");
+	for (i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		fprintf(f, "  %s\n", helps[i].synopsis);
+	fprintf(f, "\nErrors are one line 'vmctl: NAME: reason' on stderr with exit status 1;\n"
+		   "usage errors exit 2. exec and run exit with the command's status.\n");
+	return 0;
+}

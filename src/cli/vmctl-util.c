@@ -1,0 +1,171 @@
+/* vmctl: error reporting, argument parsing and the API call wrapper. */
+#include "config.h"
+
+#include "src/cli/vmctl.h"
+#include "src/client/client.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vmctl_fail(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vmctl: %s: ", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return VMCTL_EXIT_ERR;
+}
+
+int vmctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cmd)
+		fprintf(stderr, "vmctl: %s: ", cmd);
+	else
+		fputs("vmctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	vmctl_print_usage_line(stderr, cmd);
+	return VMCTL_EXIT_USAGE;
+}
+
+int vmctl_valid_name(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n < 1 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+		int alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+			return 0;
+	}
+	return 1;
+}
+
+int vmctl_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s || (*s != '-' && (*s < '0' || *s > '9')))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int vmctl_parse(const char *cmd, int argc, char **argv, const char *shortopts,
+		const struct option *longopts, int maxpos, int want_rest, vmctl_opt_fn fn,
+		void *ctx, struct vmctl_args *out)
+{
+	char sopts[64];
+	int opt, rc, before;
+
+	memset(out, 0, sizeof(*out));
+	/* '+': stop at the first operand, so a command's own options (after
+	 * "--" or after the positionals) are never taken for ours; ':' lets
+	 * us word the errors ourselves. */
+	snprintf(sopts, sizeof(sopts), "+:%s", shortopts);
+	optind = 0;
+	opterr = 0;
+	for (;;) {
+		before = optind ? optind : 1;
+		opt = getopt_long(argc, argv, sopts, longopts, NULL);
+		if (opt == -1) {
+			int dashdash = optind == before + 1 && strcmp(argv[before], "--") == 0;
+
+			if (optind >= argc)
+				break;
+			if (out->npos < maxpos && !dashdash) {
+				out->pos[out->npos++] = argv[optind++];
+				continue;
+			}
+			if (want_rest) {
+				out->rest = argv + optind;
+				out->nrest = argc - optind;
+				break;
+			}
+			if (out->npos < maxpos) {
+				/* "--" before a positional (e.g. a name): accept the
+				 * rest as positionals, nothing more. */
+				while (optind < argc && out->npos < maxpos)
+					out->pos[out->npos++] = argv[optind++];
+				if (optind < argc)
+					return vmctl_usage_error(cmd, "unexpected argument '%s'",
+								 argv[optind]);
+				break;
+			}
+			return vmctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		}
+		if (opt == 'h') {
+			vmctl_print_help(stdout, cmd);
+			return -1;
+		}
+		if (opt == '?') {
+			if (optopt)
+				return vmctl_usage_error(cmd, "unknown option '-%c'", optopt);
+			return vmctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+		if (opt == ':')
+			return vmctl_usage_error(cmd, "option '%s' needs a value",
+						 argv[optind - 1]);
+		rc = fn ? fn(cmd, opt, optarg, ctx) : VMCTL_EXIT_USAGE;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int vmctl_call(const struct vmctl *g, const char *name, const char *method, const char *path,
+	       struct json_object *body, long timeout_ms, struct json_object **reply, long *http)
+{
+	long status = 0;
+	char *err = NULL;
+
+	*reply = NULL;
+	if (http)
+		*http = 0;
+	if (vmsup_request(g->sock, method, path, body, timeout_ms, &status, reply, &err) < 0) {
+		vmctl_fail(name, "%s", err);
+		free(err);
+		return VMCTL_EXIT_ERR;
+	}
+	if (http)
+		*http = status;
+	if (status < 200 || status > 299) {
+		vmctl_fail(name, "%s", vmsup_error_desc(*reply, status));
+		json_object_put(*reply);
+		*reply = NULL;
+		return VMCTL_EXIT_ERR;
+	}
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	remove(path);
+	return 0;
+}
+
+void vmctl_rmrf(const char *dir)
+{
+	if (dir)
+		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}

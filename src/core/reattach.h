@@ -1,0 +1,43 @@
+/*
+ * Reattach at start-up: vmsupd can be killed (even with SIGKILL) and
+ * started again without touching its VMs. Every state file is read back;
+ * a VM whose qemu still runs (same pid, same start time from
+ * /proc/PID/stat, its QMP socket on the command line) gets its QMP session
+ * back, its state, balloon and accelerator re-read, its cgroup and agent
+ * hooks run as for a fresh VM, and carries on. As it is not our child its
+ * exit is watched through a pidfd (or /proc polling every 50 ms where
+ * pidfd_open is missing). A VM whose qemu died meanwhile becomes crashed
+ * (exit status unknown) and its run dir is removed; run dirs that no state
+ * file claims are removed too (with their qemu, if one still runs).
+ */
+#ifndef VMSUP_REATTACH_H
+#define VMSUP_REATTACH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "src/core/vm.h"
+
+struct vmsup;
+
+/*
+ * Read the state dir into the registry. Problems with one VM are logged
+ * and kept in its status; -1 with *err only when the state dir itself
+ * cannot be read.
+ */
+int vm_reattach_all(struct vmsup *sup, char **err);
+
+/* Watch an adopted qemu (vm->pid) for its exit; then vmsup_vm_exited. */
+int vm_reattach_watch(struct vm *vm, char **err);
+
+/* Free the VM's watch (the VM is freed, or its qemu is gone). */
+void vm_reattach_release(struct vm *vm);
+
+/* /proc/PID/stat field 22 (start time in clock ticks), 0 if unreadable. */
+unsigned long long vm_proc_start_time(pid_t pid);
+
+/* pid is alive (not a zombie), started at start_time, and its command
+ * line names qmp_sock: the very qemu we spawned. */
+bool vm_proc_is_our_qemu(pid_t pid, unsigned long long start_time, const char *qmp_sock);
+
+#endif

@@ -1,0 +1,102 @@
+#include "src/core/statefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/util/err.h"
+
+int vmsup_write_atomic(const char *path, const char *data, size_t len, char **err)
+{
+	char *tmp = NULL;
+	int fd = -1, ret = -1;
+	size_t off = 0;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		tmp = NULL;
+		return vmsup_err(err, "out of memory");
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		vmsup_err(err, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			vmsup_err(err, "%s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	/* the data must be on disk before the name points at it */
+	if (fsync(fd) < 0) {
+		vmsup_err(err, "%s: fsync: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		vmsup_err(err, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		vmsup_err(err, "rename %s: %s", path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret)
+		unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
+int vm_statefile_write(const char *state_dir, const struct vm *vm, char **err)
+{
+	struct json_object *o = vm_to_json(vm);
+	char *path = NULL;
+	const char *s;
+	int ret;
+
+	json_object_object_add(o, "spec", vm_spec_to_json(&vm->spec));
+	json_object_object_add(o, "start_time", json_object_new_uint64(vm->start_time));
+	json_object_object_add(o, "run_dir",
+			       vm->run_dir ? json_object_new_string(vm->run_dir) : NULL);
+	json_object_object_add(o, "qmp_socket",
+			       vm->qmp_sock ? json_object_new_string(vm->qmp_sock) : NULL);
+	json_object_object_add(o, "pidfile",
+			       vm->pidfile ? json_object_new_string(vm->pidfile) : NULL);
+	json_object_object_add(o, "version", json_object_new_int(1));
+	if (asprintf(&path, "%s/%s.json", state_dir, vm->spec.name) < 0) {
+		json_object_put(o);
+		return vmsup_err(err, "out of memory");
+	}
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						  JSON_C_TO_STRING_NOSLASHESCAPE);
+	ret = vmsup_write_atomic(path, s, strlen(s), err);
+	free(path);
+	json_object_put(o);
+	return ret;
+}
+
+int vm_statefile_remove(const char *state_dir, const char *name, char **err)
+{
+	char *path = NULL;
+	int ret = 0;
+
+	if (asprintf(&path, "%s/%s.json", state_dir, name) < 0)
+		return vmsup_err(err, "out of memory");
+	if (unlink(path) < 0 && errno != ENOENT)
+		ret = vmsup_err(err, "%s: %s", path, strerror(errno));
+	free(path);
+	return ret;
+}

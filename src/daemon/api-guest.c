@@ -1,0 +1,383 @@
+#include "src/daemon/http.h"
+#include "src/daemon/api-guest.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "src/daemon/api.h"
+#include "src/util/b64.h"
+#include "src/util/log.h"
+#include "src/guest/vm-agent.h"
+
+#define EXEC_ARGV_MAX	 4096
+#define EXEC_TIMEOUT_MAX 86400
+
+/* A request held until the agent answers. */
+struct gop {
+	struct evhttp_request *req; /* NULL once the client left */
+	struct evhttp_connection *evcon;
+	struct vm *vm;	 /* valid in the agent's callbacks: they all fire before it is freed */
+	struct gexec *g; /* exec in flight */
+	char *name;
+};
+
+static void gop_free(struct gop *op)
+{
+	free(op->name);
+	free(op);
+}
+
+static void on_client_gone(struct evhttp_connection *evcon, void *arg)
+{
+	struct gop *op = arg;
+	struct qmp_error e;
+
+	(void)evcon;
+	/* the request dies with the connection; the agent's callback frees op */
+	op->req = NULL;
+	op->evcon = NULL;
+	if (op->g) {
+		/* nobody will read the output: stop polling for it (done frees op) */
+		qmp_error_set(&e, QMP_ERR_DISCONNECTED, "the client went away");
+		gexec_abort(op->g, &e);
+	}
+}
+
+static struct gop *gop_hold(struct evhttp_request *req, struct vm *vm)
+{
+	struct gop *op = calloc(1, sizeof(*op));
+
+	if (!op || !(op->name = strdup(vm->spec.name))) {
+		free(op);
+		return NULL;
+	}
+	op->req = req;
+	op->vm = vm;
+	return op;
+}
+
+static void gop_watch(struct gop *op)
+{
+	op->evcon = evhttp_request_get_connection(op->req);
+	evhttp_connection_set_closecb(op->evcon, on_client_gone, op);
+	/* a wait of up to 600 s, or a long command, outlasts the idle timeout */
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(op->evcon), NULL, NULL);
+}
+
+/* The client is still there: unhook, so its close is not ours any more. */
+static struct evhttp_request *gop_take(struct gop *op)
+{
+	struct evhttp_request *req = op->req;
+
+	if (op->evcon)
+		evhttp_connection_set_closecb(op->evcon, NULL, NULL);
+	op->req = NULL;
+	op->evcon = NULL;
+	return req;
+}
+
+static void reply_agent_error(struct evhttp_request *req, struct gop *op,
+			      const struct qmp_error *err)
+{
+	const char *gone = vm_agent_gone_reason(op->vm);
+	/* qemu usually closes the agent socket before its exit is reaped: say
+	 * what is going on rather than "connection lost" */
+	bool stopping = op->vm->kill_requested || op->vm->stop_stage || op->vm->shutdown_seen ||
+			op->vm->state == VM_STOPPING;
+
+	if (!strcmp(err->cls, QMP_ERR_DISCONNECTED) &&
+	    ((gone && !strcmp(gone, "destroyed")) || op->vm->destroying))
+		http_send_error(req, 404, "NotFound", "VM '%s' was destroyed", op->name);
+	else if (!strcmp(err->cls, QMP_ERR_DISCONNECTED) && (gone || stopping))
+		http_send_error(req, 409, "Conflict", "VM '%s': qemu %s", op->name,
+				gone ? "exited" : "is stopping");
+	else if (!strcmp(err->cls, QMP_ERR_DISCONNECTED))
+		http_send_error(req, 503, AGENT_ERR_NOT_READY, "agent connection lost: %s",
+				err->desc);
+	else if (!strcmp(err->cls, AGENT_ERR_NOT_READY))
+		http_send_error(req, 503, AGENT_ERR_NOT_READY, "%s", err->desc);
+	else if (!strcmp(err->cls, QMP_ERR_TIMEOUT))
+		http_send_error(req, 504, QMP_ERR_TIMEOUT, "%s", err->desc);
+	else if (!strcmp(err->cls, "InvalidParameter"))
+		http_send_error(req, 400, err->cls, "%s", err->desc);
+	else if (!strcmp(err->cls, "InternalError"))
+		http_send_error(req, 500, err->cls, "%s", err->desc);
+	else
+		/* the guest agent's own error (GenericError ...), as for QMP passthrough */
+		http_send_error(req, 502, err->cls, "guest agent: %s", err->desc);
+}
+
+/* The agent of a VM that can answer now, or NULL after replying. */
+static struct agent *agent_for(struct vmsup *sup, struct evhttp_request *req, const char *name,
+			       struct vm **vmp)
+{
+	struct vm *vm = vmsup_find(sup, name);
+	struct agent *a;
+
+	if (!vm) {
+		http_send_error(req, 404, "NotFound", "no VM named '%s'", name);
+		return NULL;
+	}
+	if (vm->destroying) {
+		http_send_error(req, 409, "Conflict", "VM '%s' is being destroyed", name);
+		return NULL;
+	}
+	if (!vm->spec.kernel && !vm->spec.disk) {
+		http_send_error(req, 503, AGENT_ERR_NOT_READY,
+				"agent not ready: VM '%s' has no guest OS", name);
+		return NULL;
+	}
+	if (!(a = vm_agent_of(vm))) {
+		http_send_error(req, 503, AGENT_ERR_NOT_READY, "agent not ready: VM '%s' is %s",
+				name, vm_state_name(vm->state));
+		return NULL;
+	}
+	*vmp = vm;
+	return a;
+}
+
+/* ---- GET ip ---- */
+
+static void on_ip(struct json_object *ipinfo, const struct qmp_error *err, void *arg)
+{
+	struct gop *op = arg;
+	struct evhttp_request *req = gop_take(op);
+
+	if (req) {
+		if (err)
+			reply_agent_error(req, op, err);
+		else
+			http_send_json(req, 200, ipinfo);
+	}
+	gop_free(op);
+}
+
+void vmsup_api_guest_ip(struct vmsup *sup, struct evhttp_request *req, const char *name,
+			struct evkeyvalq *query)
+{
+	const char *w = query ? evhttp_find_header(query, "wait") : NULL;
+	long wait = 0;
+	struct agent *a;
+	struct vm *vm = NULL;
+	struct gop *op;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		http_send_error(req, 405, "MethodNotAllowed", "use GET");
+		return;
+	}
+	if (w) {
+		char *end;
+		errno = 0;
+		wait = strtol(w, &end, 10);
+		if (!*w || *end || errno || wait < 0 || wait > VMSUP_IP_WAIT_MAX_S ||
+		    !(*w >= '0' && *w <= '9')) {
+			http_send_error(req, 400, "InvalidParameter",
+					"wait: '%s' is not an integer in 0..%d", w,
+					VMSUP_IP_WAIT_MAX_S);
+			return;
+		}
+	}
+	if (!(a = agent_for(sup, req, name, &vm)))
+		return;
+	if (!(op = gop_hold(req, vm))) {
+		http_send_error(req, 500, "InternalError", "out of memory");
+		return;
+	}
+	if (agent_get_ip(a, (unsigned)wait * 1000u, on_ip, op) < 0) {
+		gop_free(op);
+		http_send_error(req, 500, "InternalError", "out of memory");
+		return;
+	}
+	/* the answer never comes inside agent_get_ip */
+	gop_watch(op);
+}
+
+/* ---- POST exec ---- */
+
+struct exec_args {
+	const char **argv;
+	unsigned char *input;
+	size_t input_len;
+	unsigned timeout_s;
+};
+
+static void exec_args_release(struct exec_args *x)
+{
+	free(x->argv);
+	free(x->input);
+}
+
+/* Strict: 0, or -1 after replying 400/413. body and x->argv's strings share a lifetime. */
+static int parse_exec(struct evhttp_request *req, struct json_object **body, struct exec_args *x)
+{
+	struct json_object *v;
+	size_t n;
+
+	if (http_read_json(req, body))
+		return -1;
+	if (!*body) {
+		http_send_error(req, 400, "InvalidParameter",
+				"a body {\"argv\":[...]} is required");
+		return -1;
+	}
+	if (!json_object_is_type(*body, json_type_object)) {
+		http_send_error(req, 400, "InvalidParameter", "the body must be a JSON object");
+		return -1;
+	}
+	json_object_object_foreach(*body, k, val)
+	{
+		(void)val;
+		if (strcmp(k, "argv") && strcmp(k, "input_b64") && strcmp(k, "timeout_s")) {
+			http_send_error(req, 400, "InvalidParameter", "unknown field '%s'", k);
+			return -1;
+		}
+	}
+	if (!json_object_object_get_ex(*body, "argv", &v) ||
+	    !json_object_is_type(v, json_type_array) || !(n = json_object_array_length(v))) {
+		http_send_error(req, 400, "InvalidParameter",
+				"'argv' must be a non-empty array of strings");
+		return -1;
+	}
+	if (n > EXEC_ARGV_MAX) {
+		http_send_error(req, 400, "InvalidParameter", "'argv': at most %d arguments",
+				EXEC_ARGV_MAX);
+		return -1;
+	}
+	if (!(x->argv = calloc(n + 1, sizeof(*x->argv)))) {
+		http_send_error(req, 500, "InternalError", "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *s = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(s, json_type_string)) {
+			http_send_error(req, 400, "InvalidParameter", "'argv[%zu]' is not a string",
+					i);
+			return -1;
+		}
+		x->argv[i] = json_object_get_string(s);
+		/* C strings end at NUL: an argument with one would be cut silently */
+		if (strlen(x->argv[i]) != (size_t)json_object_get_string_len(s)) {
+			http_send_error(req, 400, "InvalidParameter",
+					"'argv[%zu]' contains a NUL byte", i);
+			return -1;
+		}
+	}
+	if (!*x->argv[0]) {
+		http_send_error(req, 400, "InvalidParameter", "'argv[0]' is empty");
+		return -1;
+	}
+	if (json_object_object_get_ex(*body, "input_b64", &v)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			http_send_error(req, 400, "InvalidParameter",
+					"'input_b64' must be a string");
+			return -1;
+		}
+		if (json_object_get_string_len(v) > 0 &&
+		    !(x->input =
+			  b64_decode(json_object_get_string(v),
+				     (size_t)json_object_get_string_len(v), &x->input_len))) {
+			http_send_error(req, 400, "InvalidParameter",
+					"'input_b64' is not padded standard base64");
+			return -1;
+		}
+	}
+	if (json_object_object_get_ex(*body, "timeout_s", &v)) {
+		int64_t t;
+		if (!json_object_is_type(v, json_type_int) || (t = json_object_get_int64(v)) < 0 ||
+		    t > EXEC_TIMEOUT_MAX) {
+			http_send_error(req, 400, "InvalidParameter",
+					"'timeout_s' must be an integer in 0..%d (0: no limit)",
+					EXEC_TIMEOUT_MAX);
+			return -1;
+		}
+		x->timeout_s = (unsigned)t;
+	}
+	return 0;
+}
+
+static struct json_object *b64_or_empty(const unsigned char *p, size_t n)
+{
+	char *s = b64_encode(p ? p : (const unsigned char *)"", n);
+	struct json_object *o = s ? json_object_new_string(s) : NULL;
+
+	free(s);
+	return o;
+}
+
+static void on_exec(const struct gexec_result *res, const struct qmp_error *err, void *arg)
+{
+	struct gop *op = arg;
+	struct evhttp_request *req;
+	struct json_object *o, *out, *errs;
+
+	op->g = NULL;
+	req = gop_take(op);
+	if (!req)
+		goto out;
+	if (err) {
+		reply_agent_error(req, op, err);
+		goto out;
+	}
+	out = b64_or_empty(res->out, res->out_len);
+	errs = b64_or_empty(res->err, res->err_len);
+	if (!out || !errs) {
+		json_object_put(out);
+		json_object_put(errs);
+		http_send_error(req, 500, "InternalError", "out of memory");
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "exitcode",
+			       res->signal ? NULL : json_object_new_int(res->exitcode));
+	json_object_object_add(o, "signal", res->signal ? json_object_new_int(res->signal) : NULL);
+	json_object_object_add(o, "status", json_object_new_int(res->status));
+	json_object_object_add(o, "stdout_b64", out);
+	json_object_object_add(o, "stderr_b64", errs);
+	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(res->out_truncated));
+	json_object_object_add(o, "stderr_truncated", json_object_new_boolean(res->err_truncated));
+	http_send_json(req, 200, o);
+	json_object_put(o);
+out:
+	gop_free(op);
+}
+
+void vmsup_api_guest_exec(struct vmsup *sup, struct evhttp_request *req, const char *name)
+{
+	struct exec_args x = {0};
+	struct json_object *body = NULL;
+	struct qmp_error e;
+	struct agent *a;
+	struct vm *vm = NULL;
+	struct gop *op;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		http_send_error(req, 405, "MethodNotAllowed", "use POST");
+		return;
+	}
+	if (parse_exec(req, &body, &x))
+		goto out;
+	if (!(a = agent_for(sup, req, name, &vm)))
+		goto out;
+	if (!(op = gop_hold(req, vm))) {
+		http_send_error(req, 500, "InternalError", "out of memory");
+		goto out;
+	}
+	/* argv and input are copied into the guest-exec command at once */
+	op->g = agent_exec(a, x.argv, x.input, x.input_len, x.timeout_s * 1000u, on_exec, op, &e);
+	if (!op->g) {
+		reply_agent_error(req, op, &e);
+		gop_free(op);
+		goto out;
+	}
+	gop_watch(op);
+out:
+	exec_args_release(&x);
+	json_object_put(body);
+}

@@ -1,0 +1,30 @@
+/*
+ * The API endpoints of the limits and metrics module, called from api.c's
+ * router: PUT /v1/vms/NAME/memory, PUT /v1/vms/NAME/cpu, GET /metrics, and
+ * the counting of every reply by status code.
+ */
+#ifndef VMSUP_API_LIMITS_H
+#define VMSUP_API_LIMITS_H
+
+#include <event2/http.h>
+#include <json-c/json.h>
+
+#include "src/core/supervisor.h"
+
+/*
+ * action "memory" or "cpu"; name already checked; body borrowed (NULL =
+ * empty). Validates strictly (400 and nothing changed on any bad field),
+ * then replies with the VM once the change is made.
+ */
+void api_limits_put(struct vmsup *sup, struct evhttp_request *req, const char *name,
+		    const char *action, struct json_object *body);
+
+/* GET /metrics: Prometheus text exposition. */
+void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req);
+
+/* Count the reply to req by its status code once sent: set on each request. */
+void api_limits_count_on_complete(struct vmsup *sup, struct evhttp_request *req);
+/* An event stream: counted when it starts (it may never end). */
+void api_limits_count_stream(struct vmsup *sup, struct evhttp_request *req);
+
+#endif

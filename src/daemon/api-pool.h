@@ -1,0 +1,16 @@
+/*
+ * The warm pool's routes (docs/API.md, src/pool/pool.h):
+ *   GET  /v1/pool        -> the pool's status, 404 when none is configured
+ *   POST /v1/pool/take   {"mem_mib":N, "quota_pct":N} -> 201 the VM taken
+ */
+#ifndef VMSUP_API_POOL_H
+#define VMSUP_API_POOL_H
+
+#include <event2/http.h>
+
+#include "src/core/supervisor.h"
+
+/* action: the path segment after /v1/pool, or NULL. */
+void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const char *action);
+
+#endif

@@ -1,0 +1,119 @@
+/* The template routes (see api-template.h). */
+#include "src/daemon/http.h"
+#include "src/daemon/api-template.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "src/daemon/api.h"
+#include "src/util/log.h"
+#include "src/snapshot/template.h"
+#include "src/snapshot/vm-template.h"
+
+/* The body as JSON; an empty body is an error here: 0, or -1 after replying. */
+static int read_body(struct evhttp_request *req, struct json_object **out)
+{
+	if (http_read_json(req, out) < 0)
+		return -1;
+	if (!*out) {
+		http_send_error(req, 400, "InvalidParameter",
+				"a VM spec with the template's name is required");
+		return -1;
+	}
+	return 0;
+}
+
+static void detach(void *job)
+{
+	/* the template is made all the same; nobody hears of it */
+	vm_template_job_detach(job);
+}
+
+static void create(struct vmsup *sup, struct evhttp_request *req)
+{
+	struct json_object *body;
+	struct http_held *h;
+
+	if (read_body(req, &body))
+		return;
+	/* the template VM boots the caller's kernel, initrd: theirs to read */
+	if (!http_peer_files_ok(req, body)) {
+		json_object_put(body);
+		return;
+	}
+	/* booting a template VM takes longer than the idle timeout: held without one */
+	if ((h = http_held_new(req)))
+		http_held_wait(h, vm_template_create(sup, body, http_held_done, h), detach);
+	json_object_put(body);
+}
+
+static void reply(struct evhttp_request *req, int status, struct json_object *o)
+{
+	struct json_object *e;
+
+	if (status >= 400 && json_object_object_get_ex(o, "error", &e) &&
+	    json_object_is_type(e, json_type_string))
+		http_send_error(req, status,
+				status == 404	? "NotFound"
+				: status == 400 ? "InvalidParameter"
+						: "InternalError",
+				"%s", json_object_get_string(e));
+	else
+		http_send_json(req, status, o);
+	json_object_put(o);
+}
+
+void api_template_route(struct vmsup *sup, struct evhttp_request *req, const char *name)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	char *err = NULL;
+	int status;
+
+	if (!name) {
+		if (m == EVHTTP_REQ_GET) {
+			struct json_object *o = vm_template_list(sup, &status);
+			reply(req, status, o);
+		} else if (m == EVHTTP_REQ_POST) {
+			create(sup, req);
+		} else {
+			http_send_error(req, 405, "MethodNotAllowed", "use GET or POST");
+		}
+		return;
+	}
+	if (tmpl_name_check(name, &err) < 0) {
+		http_send_error(req, 400, "InvalidParameter", "bad template name: %s", err);
+		free(err);
+		return;
+	}
+	if (m == EVHTTP_REQ_GET) {
+		/* one template: its entry of the list */
+		struct json_object *l = vm_template_list(sup, &status), *a, *found = NULL;
+		if (status == 200 && json_object_object_get_ex(l, "templates", &a))
+			for (size_t i = 0; i < json_object_array_length(a); i++) {
+				struct json_object *t = json_object_array_get_idx(a, i), *n;
+				if (json_object_object_get_ex(t, "name", &n) &&
+				    !strcmp(json_object_get_string(n), name))
+					found = json_object_get(t);
+			}
+		json_object_put(l);
+		if (found)
+			reply(req, 200, found);
+		else
+			http_send_error(req, 404, "NotFound", "no template named '%s'", name);
+	} else if (m == EVHTTP_REQ_DELETE) {
+		struct json_object *o = vm_template_rm(sup, name, &status);
+		reply(req, status, o);
+	} else {
+		http_send_error(req, 405, "MethodNotAllowed", "use GET or DELETE");
+	}
+}
+
+void api_template_teardown(void)
+{
+	vm_template_teardown();
+}

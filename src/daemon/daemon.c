@@ -1,0 +1,126 @@
+#include "src/daemon/daemon.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "src/daemon/api.h"
+#include "src/util/err.h"
+#include "src/util/log.h"
+#include "src/pool/pool.h"
+#include "src/core/reattach.h"
+#include "src/core/supervisor.h"
+#include "src/guest/vm-agent.h"
+#include "src/limits/vm-limits.h"
+
+struct daemon {
+	struct event_base *base;
+	struct vmsup *sup;
+	struct vmsup_api *api;
+	struct vm_limits *limits;
+	struct vm_pool *pool;
+	int stopping;
+};
+
+static void on_all_stopped(void *arg)
+{
+	struct daemon *d = arg;
+
+	LOG_I(NULL, "every VM stopped");
+	event_base_loopexit(d->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping++) {
+		LOG_W(NULL, "signal %d again: still stopping VMs", (int)sig);
+		return;
+	}
+	LOG_I(NULL, "signal %d: shutting down", (int)sig);
+	vmsup_api_stop_accepting(d->api);
+	vm_pool_stop(d->pool);
+	vmsup_shutdown(d->sup, on_all_stopped, d);
+}
+
+int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
+{
+	struct daemon d = {0};
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	int ret = -1;
+
+	vmsup_log_setup(cfg->log_level, cfg->log_format);
+	/* a client that hangs up mid-reply must not kill the daemon */
+	sigaction(SIGPIPE, &ign, NULL);
+	d.base = event_base_new();
+	if (!d.base) {
+		vmsup_err(err, "event_base_new failed");
+		goto out;
+	}
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+		vmsup_err(err, "cannot watch SIGTERM/SIGINT");
+		goto out;
+	}
+	if (!(d.sup = vmsup_new(d.base, cfg, err)))
+		goto out;
+	{
+		char *warn = NULL;
+		if (vm_limits_new(&d.limits, cfg, &warn, err))
+			goto out;
+		if (warn)
+			LOG_W(NULL, "%s", warn);
+		free(warn);
+		vmsup_set_limits(d.sup, d.limits);
+	}
+	/* after vmsup_new: the state dir, where the key may be generated, exists */
+	vm_agent_setup(d.base, cfg);
+	/* VMs of a previous run (even one ended by SIGKILL) carry on; after
+	 * the limits and agent modules, whose hooks they go through */
+	if (vm_reattach_all(d.sup, err))
+		goto out;
+	/* after the reattach: the pool's VMs of an earlier run are among its VMs */
+	{
+		char *perr = NULL;
+		if (!(d.pool = vm_pool_new(d.sup, &perr)) && perr) {
+			*err = perr;
+			goto out;
+		}
+	}
+	vmsup_set_pool(d.sup, d.pool);
+	vm_pool_start(d.pool);
+	if (!(d.api = vmsup_api_new(d.base, d.sup, cfg->socket, cfg->api_group, err)))
+		goto out;
+	if (ready_fd >= 0) {
+		char c = 1;
+		if (write(ready_fd, &c, 1) < 0) {
+			/* the parent went away; serving on is still right */
+		}
+		close(ready_fd);
+		ready_fd = -1;
+	}
+	event_base_dispatch(d.base);
+	ret = 0;
+	LOG_I(NULL, "exiting");
+out:
+	vmsup_api_free(d.api);
+	vm_pool_stop(d.pool);
+	vmsup_free(d.sup);
+	vm_pool_free(d.pool);	  /* after the VMs: their waiters call into it */
+	vm_limits_free(d.limits); /* after the VMs: their QMP replies count into it */
+	vm_agent_teardown();
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (d.base)
+		event_base_free(d.base);
+	if (ready_fd >= 0)
+		close(ready_fd);
+	return ret;
+}

@@ -1,0 +1,166 @@
+/* The API's reply and body format, one implementation for every route file. */
+#include "src/daemon/http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/keyvalq_struct.h>
+
+#include "src/daemon/api.h"
+#include "src/util/log.h"
+#include "src/util/peer.h"
+#include "src/core/supervisor.h"
+
+void http_send_json(struct evhttp_request *req, int status, struct json_object *o)
+{
+	struct evbuffer *b = evbuffer_new();
+	const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE)
+			  : "{}";
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	if (b)
+		evbuffer_add_printf(b, "%s\n", s);
+	evhttp_send_reply(req, status, status < 400 ? "OK" : "Error", b);
+	if (b)
+		evbuffer_free(b);
+}
+
+void http_send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt, ...)
+{
+	char desc[1024];
+	va_list ap;
+	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+
+	va_start(ap, fmt);
+	vsnprintf(desc, sizeof(desc), fmt, ap);
+	va_end(ap);
+	json_object_object_add(e, "class", json_object_new_string(cls));
+	json_object_object_add(e, "desc", json_object_new_string(desc));
+	json_object_object_add(o, "error", e);
+	LOG_D(NULL, "%s -> %d %s", evhttp_request_get_uri(req), status, desc);
+	http_send_json(req, status, o);
+	json_object_put(o);
+}
+
+int http_read_json(struct evhttp_request *req, struct json_object **out)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in), used;
+	struct json_tokener *tok;
+	enum json_tokener_error jerr;
+	const char *data;
+
+	*out = NULL;
+	if (len > VMSUP_API_BODY_MAX) {
+		http_send_error(req, 413, "TooLarge", "request body is %zu bytes, the limit is %d",
+				len, VMSUP_API_BODY_MAX);
+		return -1;
+	}
+	data = (const char *)evbuffer_pullup(in, -1);
+	while (len && (data[len - 1] == ' ' || data[len - 1] == '\n' || data[len - 1] == '\r' ||
+		       data[len - 1] == '\t'))
+		len--;
+	if (!len)
+		return 0;
+	if (!(tok = json_tokener_new_ex(64))) {
+		http_send_error(req, 500, "InternalError", "out of memory");
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	*out = json_tokener_parse_ex(tok, data, (int)len);
+	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success || !*out || used != len) {
+		json_object_put(*out);
+		*out = NULL;
+		http_send_error(
+		    req, 400, "InvalidParameter", "malformed JSON body: %s (at byte %zu)",
+		    jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "trailing data",
+		    used);
+		return -1;
+	}
+	return 0;
+}
+
+void http_send_result(struct evhttp_request *req, const struct vmsup_result *r)
+{
+	if (r->cls)
+		http_send_error(req, r->status, r->cls, "%s", r->desc ? r->desc : "");
+	else
+		http_send_json(req, r->status, r->body);
+}
+
+/* ---- held requests ---- */
+
+struct http_held {
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	void *job;
+	void (*detach)(void *job);
+};
+
+struct http_held *http_held_new(struct evhttp_request *req)
+{
+	struct http_held *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		http_send_error(req, 500, "InternalError", "out of memory");
+	else
+		h->req = req;
+	return h;
+}
+
+static void on_held_gone(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_held *h = arg;
+	(void)evcon;
+
+	h->detach(h->job);
+	free(h);
+}
+
+void http_held_done(const struct vmsup_result *r, void *arg)
+{
+	struct http_held *h = arg;
+
+	if (h->evcon)
+		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
+	http_send_result(h->req, r);
+	free(h);
+}
+
+void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job))
+{
+	if (!job)
+		return; /* http_held_done ran and freed h */
+	h->job = job;
+	h->detach = detach;
+	h->evcon = evhttp_request_get_connection(h->req);
+	evhttp_connection_set_closecb(h->evcon, on_held_gone, h);
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
+}
+
+int http_peer_files_ok(struct evhttp_request *req, struct json_object *spec)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct vmsup_peer peer;
+	char *err = NULL;
+	int rc;
+
+	rc = vmsup_peer_get(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), &peer,
+			    &err);
+	if (!rc)
+		rc = vmsup_peer_check_spec(&peer, spec, &err);
+	if (rc)
+		http_send_error(req, rc > 0 ? 403 : 500,
+				rc > 0 ? "PermissionDenied" : "InternalError", "%s",
+				err ? err : "file access check failed");
+	free(err);
+	return rc == 0;
+}

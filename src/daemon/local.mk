@@ -1,0 +1,12 @@
+# daemon: vmsupd; the HTTP API (routes, held requests, peer checks) and the
+# only layer that knows HTTP statuses.
+src_libvmsup_la_SOURCES += \
+	src/daemon/daemon.c src/daemon/daemon.h src/daemon/http.c src/daemon/http.h \
+	src/daemon/api.c src/daemon/api.h src/daemon/api-guest.c src/daemon/api-guest.h \
+	src/daemon/api-limits.c src/daemon/api-limits.h \
+	src/daemon/api-template.c src/daemon/api-template.h \
+	src/daemon/api-pool.c src/daemon/api-pool.h
+
+sbin_PROGRAMS += src/daemon/vmsupd
+src_daemon_vmsupd_SOURCES = src/daemon/vmsupd.c
+src_daemon_vmsupd_LDADD = src/libvmsup.la

@@ -1,0 +1,757 @@
+#include "src/guest/agent.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include "src/guest/ipselect.h"
+
+#define DEF_CMD_TIMEOUT_MS  10000u
+#define DEF_SYNC_TIMEOUT_MS 5000u
+#define MAX_RETRY_MS	    50u /* the bound on any polling */
+#define MAX_DEAD	    8
+
+struct waiter {
+	struct agent *a;
+	agent_ip_fn cb;
+	void *arg;
+	struct event *ev; /* deadline, or 0 s once the result is known */
+	unsigned wait_ms;
+	int immediate; /* wait 0: answer after one query, address or not */
+	int has_result;
+	struct json_object *res;
+	struct qmp_error err;
+	int has_err;
+	struct waiter *next;
+};
+
+struct execop {
+	struct agent *a;
+	struct gexec *g;
+	gexec_done_fn cb;
+	void *arg;
+	struct execop *next;
+};
+
+typedef void (*internal_fn)(struct agent *a, struct json_object *ret, const struct qmp_error *err);
+
+struct call {
+	struct agent *a;
+	unsigned gen;
+	qmp_reply_fn fn;
+	void *arg;
+	internal_fn ifn;
+};
+
+struct agent {
+	struct event_base *base;
+	char *path, *mac, *user, *pubkey, *port_id;
+	unsigned cmd_timeout_ms, sync_timeout_ms, retry_ms;
+	struct agent_callbacks cb;
+	void *cbarg;
+
+	enum agent_state st;
+	struct qmp_session *s;
+	unsigned gen; /* bumped whenever s is dropped: replies from older ones are stale */
+	struct qmp_session *dead[MAX_DEAD];
+	int ndead;
+	struct event *reap_ev, *retry_ev, *ping_ev, *requery_ev;
+
+	int port_open;
+	int probing;
+	struct timeval probe_until;
+
+	char *version;
+	char *key_error;
+	int key_pushed;
+	struct json_object *ip;
+	int ifq_inflight, pinging;
+	int execs_lost; /* a session was dropped under the running execs */
+
+	struct waiter *waiters;
+	struct execop *execs;
+	int freeing;
+};
+
+static void start_ifq(struct agent *a);
+static void serve_waiters(struct agent *a, int final);
+
+static void set_state(struct agent *a, enum agent_state st)
+{
+	if (a->st == st)
+		return;
+	a->st = st;
+	if (a->cb.state_changed && !a->freeing)
+		a->cb.state_changed(a, st, a->cbarg);
+}
+
+static void set_ip(struct agent *a, struct json_object *ip)
+{
+	int changed;
+
+	if (!a->ip && !ip)
+		return;
+	changed = !a->ip || !ip || !json_object_equal(a->ip, ip);
+	json_object_put(a->ip);
+	a->ip = ip;
+	if (changed && a->cb.ip_changed && !a->freeing)
+		a->cb.ip_changed(a, ip, a->cbarg);
+}
+
+static void reap(struct agent *a)
+{
+	struct qmp_error e;
+
+	/* Freeing fails their pending commands, whose callbacks see a stale gen. */
+	while (a->ndead > 0)
+		qmp_session_free(a->dead[--a->ndead]);
+	/* Their processes are out of reach (qemu or its agent gone): fail the
+	 * execs between two polls too, as the one polling now just failed,
+	 * rather than let the next poll find no agent (AgentNotReady). */
+	if (a->execs_lost) {
+		a->execs_lost = 0;
+		qmp_error_set(&e, QMP_ERR_DISCONNECTED, "agent connection lost");
+		while (a->execs)
+			gexec_abort(a->execs->g, &e);
+	}
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	reap(arg);
+}
+
+/* Sessions are freed from the loop, never inside one of their own callbacks. */
+static void drop_session(struct agent *a)
+{
+	if (!a->s)
+		return;
+	if (a->ndead == MAX_DEAD)
+		reap(a); /* not reached in practice: the reaper runs every turn */
+	a->dead[a->ndead++] = a->s;
+	a->s = NULL;
+	a->gen++;
+	a->execs_lost = a->execs != NULL;
+	a->ifq_inflight = 0;
+	a->pinging = 0;
+	event_active(a->reap_ev, EV_TIMEOUT, 0);
+}
+
+static void add_ms(struct timeval *tv, unsigned ms)
+{
+	struct timeval d = {ms / 1000, (ms % 1000) * 1000};
+
+	timeradd(tv, &d, tv);
+}
+
+static void after_ms(struct event *ev, unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(ev, &tv);
+}
+
+static int want_connection(struct agent *a)
+{
+	struct timeval now;
+
+	if (a->port_open)
+		return 1;
+	if (!a->probing)
+		return 0;
+	gettimeofday(&now, NULL);
+	if (timercmp(&now, &a->probe_until, <))
+		return 1;
+	a->probing = 0;
+	return 0;
+}
+
+static void retry_later(struct agent *a)
+{
+	if (want_connection(a)) {
+		set_state(a, AGENT_CONNECTING);
+		after_ms(a->retry_ev, a->retry_ms);
+	} else {
+		set_state(a, AGENT_ABSENT);
+	}
+}
+
+static void tramp(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
+		  void *arg)
+{
+	struct call *c = arg;
+	struct agent *a = c->a;
+	int current = !a->freeing && c->gen == a->gen && a->s;
+
+	if (current && err && !strcmp(err->cls, QMP_ERR_TIMEOUT) && a->st == AGENT_READY) {
+		/* libqmp resynchronises before the next command; we send that command. */
+		set_state(a, AGENT_CONNECTING);
+		after_ms(a->ping_ev, 0);
+	}
+	if (c->ifn) {
+		if (current)
+			c->ifn(a, ret, err);
+	} else {
+		c->fn(s, ret, err, c->arg);
+	}
+	free(c);
+}
+
+static int64_t call_internal(struct agent *a, const char *cmd, struct json_object *args,
+			     internal_fn ifn)
+{
+	struct qmp_error err;
+	struct call *c;
+	int64_t id;
+
+	c = calloc(1, sizeof(*c));
+	if (!c || !a->s) {
+		free(c);
+		json_object_put(args);
+		return -1;
+	}
+	c->a = a;
+	c->gen = a->gen;
+	c->ifn = ifn;
+	id = qmp_call(a->s, cmd, args, a->cmd_timeout_ms, tramp, c, &err);
+	if (id < 0)
+		free(c);
+	return id;
+}
+
+int64_t agent_call(struct agent *a, const char *cmd, struct json_object *args, unsigned timeout_ms,
+		   qmp_reply_fn fn, void *arg, struct qmp_error *err)
+{
+	struct call *c;
+	int64_t id;
+
+	if (!a->s || a->freeing) {
+		json_object_put(args);
+		qmp_error_set(err, AGENT_ERR_NOT_READY, "agent not ready");
+		return -1;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		json_object_put(args);
+		qmp_error_set(err, "InternalError", "out of memory");
+		return -1;
+	}
+	c->a = a;
+	c->gen = a->gen;
+	c->fn = fn;
+	c->arg = arg;
+	id = qmp_call(a->s, cmd, args, timeout_ms ? timeout_ms : a->cmd_timeout_ms, tramp, c, err);
+	if (id < 0)
+		free(c);
+	return id;
+}
+
+static void on_ping(struct agent *a, struct json_object *ret, const struct qmp_error *err)
+{
+	a->pinging = 0;
+	if (err) {
+		/* Timeout: tramp did not re-arm (state is not ready), so do it here. */
+		if (!strcmp(err->cls, QMP_ERR_TIMEOUT))
+			after_ms(a->ping_ev, a->retry_ms);
+		return;
+	}
+	set_state(a, AGENT_READY);
+	if (a->waiters)
+		start_ifq(a);
+}
+
+static void ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+
+	if (!a->s || a->pinging)
+		return;
+	if (call_internal(a, "guest-ping", NULL, on_ping) >= 0)
+		a->pinging = 1;
+}
+
+static void on_ifaces(struct agent *a, struct json_object *ret, const struct qmp_error *err)
+{
+	struct json_object *ip;
+	struct qmp_error e;
+
+	a->ifq_inflight = 0;
+	if (err)
+		return; /* waiters keep waiting for the resync or their deadline */
+	ip = ipselect(ret, a->mac, &e);
+	if (!ip)
+		return;
+	set_ip(a, ip);
+	serve_waiters(a, 0);
+}
+
+static void start_ifq(struct agent *a)
+{
+	if (a->ifq_inflight || a->st != AGENT_READY)
+		return;
+	if (call_internal(a, "guest-network-get-interfaces", NULL, on_ifaces) >= 0)
+		a->ifq_inflight = 1;
+}
+
+static void requery_cb(evutil_socket_t fd, short what, void *arg)
+{
+	start_ifq(arg);
+}
+
+static void on_key(struct agent *a, struct json_object *ret, const struct qmp_error *err)
+{
+	free(a->key_error);
+	a->key_error = NULL;
+	if (err) {
+		if (asprintf(&a->key_error, "%s: %s", err->cls, err->desc) < 0)
+			a->key_error = NULL;
+		a->key_pushed = 0;
+	} else {
+		a->key_pushed = 1;
+	}
+}
+
+static void on_info(struct agent *a, struct json_object *ret, const struct qmp_error *err)
+{
+	struct json_object *v, *args, *keys;
+
+	if (err) {
+		drop_session(a);
+		retry_later(a);
+		return;
+	}
+	free(a->version);
+	a->version = NULL;
+	if (json_object_object_get_ex(ret, "version", &v) &&
+	    json_object_is_type(v, json_type_string))
+		a->version = strdup(json_object_get_string(v));
+	set_state(a, AGENT_READY);
+	/* The key goes before the address so whoever waits for the IP can ssh at once. */
+	if (a->pubkey) {
+		args = json_object_new_object();
+		keys = json_object_new_array();
+		json_object_array_add(keys, json_object_new_string(a->pubkey));
+		json_object_object_add(args, "username", json_object_new_string(a->user));
+		json_object_object_add(args, "keys", keys);
+		json_object_object_add(args, "reset", json_object_new_boolean(0));
+		if (call_internal(a, "guest-ssh-add-authorized-keys", args, on_key) < 0)
+			on_key(a, NULL, &(struct qmp_error){"InternalError", "could not queue"});
+	}
+	start_ifq(a);
+}
+
+static void on_ready(struct qmp_session *s, const struct qmp_error *err, void *arg)
+{
+	struct agent *a = arg;
+
+	if (s != a->s || a->freeing)
+		return;
+	if (err) {
+		drop_session(a);
+		retry_later(a);
+		return;
+	}
+	call_internal(a, "guest-info", NULL, on_info);
+}
+
+static void on_close(struct qmp_session *s, const struct qmp_error *why, void *arg)
+{
+	struct agent *a = arg;
+
+	if (s != a->s || a->freeing)
+		return;
+	drop_session(a);
+	set_ip(a, NULL);
+	retry_later(a);
+}
+
+static void attempt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct qmp_options opt = {0, a->sync_timeout_ms};
+	struct qmp_error err;
+
+	reap(a);
+	if (a->s)
+		return;
+	if (!want_connection(a)) {
+		set_state(a, AGENT_ABSENT);
+		return;
+	}
+	set_state(a, AGENT_CONNECTING);
+	a->s = qmp_session_new(a->base, QMP_KIND_QGA, &opt);
+	if (!a->s) {
+		after_ms(a->retry_ev, a->retry_ms);
+		return;
+	}
+	qmp_on_close(a->s, on_close, a);
+	if (qmp_connect(a->s, a->path, on_ready, a, &err) < 0) {
+		/* Not there yet (qemu starting) or refused: poll, bounded by want_connection. */
+		drop_session(a);
+		retry_later(a);
+	}
+}
+
+/* ---- waiters ---- */
+
+static void waiter_free(struct waiter *w)
+{
+	struct waiter **pp;
+
+	for (pp = &w->a->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	if (w->ev)
+		event_free(w->ev);
+	json_object_put(w->res);
+	free(w);
+}
+
+static void waiter_deliver(struct waiter *w)
+{
+	agent_ip_fn cb = w->cb;
+	void *arg = w->arg;
+	struct json_object *res = json_object_get(w->res);
+	struct qmp_error e = w->err;
+	int has_err = w->has_err;
+
+	waiter_free(w);
+	cb(has_err ? NULL : res, has_err ? &e : NULL, arg);
+	json_object_put(res);
+}
+
+static void waiter_settle(struct waiter *w, struct json_object *res, const struct qmp_error *err)
+{
+	w->has_result = 1;
+	if (err) {
+		w->err = *err;
+		w->has_err = 1;
+	} else {
+		w->res = json_object_get(res);
+	}
+	after_ms(w->ev, 0);
+}
+
+static int has_address(struct json_object *ip)
+{
+	struct json_object *v;
+
+	return ip && json_object_object_get_ex(ip, "ip", &v) && v;
+}
+
+static void serve_waiters(struct agent *a, int final)
+{
+	struct waiter *w;
+	int pending = 0;
+
+	for (w = a->waiters; w; w = w->next) {
+		if (w->has_result)
+			continue;
+		if (has_address(a->ip) || w->immediate || (final && a->ip))
+			waiter_settle(w, a->ip, NULL);
+		else
+			pending = 1;
+	}
+	/* No event tells us when DHCP finishes: ask again, at most every 50 ms. */
+	if (pending && a->st == AGENT_READY)
+		after_ms(a->requery_ev, a->retry_ms);
+}
+
+static void waiter_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	struct qmp_error e;
+
+	if (!w->has_result) {
+		if (w->a->st != AGENT_READY)
+			qmp_error_set(&e, AGENT_ERR_NOT_READY, "agent not ready after %u ms",
+				      w->wait_ms);
+		else if (!w->a->ip)
+			qmp_error_set(&e, QMP_ERR_TIMEOUT,
+				      "guest agent did not report interfaces within %u ms",
+				      w->wait_ms);
+		if (w->a->st == AGENT_READY && w->a->ip)
+			waiter_settle(w, w->a->ip, NULL);
+		else
+			waiter_settle(w, NULL, &e);
+	}
+	waiter_deliver(w);
+}
+
+int agent_get_ip(struct agent *a, unsigned wait_ms, agent_ip_fn cb, void *arg)
+{
+	struct waiter *w;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -1;
+	w->a = a;
+	w->cb = cb;
+	w->arg = arg;
+	w->wait_ms = wait_ms;
+	w->ev = evtimer_new(a->base, waiter_cb, w);
+	if (!w->ev) {
+		free(w);
+		return -1;
+	}
+	w->next = a->waiters;
+	a->waiters = w;
+
+	if (a->st == AGENT_READY && has_address(a->ip)) {
+		waiter_settle(w, a->ip, NULL);
+	} else if (wait_ms == 0) {
+		if (a->st != AGENT_READY) {
+			struct qmp_error e;
+			qmp_error_set(&e, AGENT_ERR_NOT_READY, "agent not ready");
+			waiter_settle(w, NULL, &e);
+		} else {
+			w->immediate = 1;
+			w->wait_ms = a->cmd_timeout_ms;
+			after_ms(w->ev, w->wait_ms);
+			start_ifq(a);
+		}
+	} else {
+		after_ms(w->ev, wait_ms);
+		if (a->st == AGENT_READY)
+			start_ifq(a);
+		else if (a->st == AGENT_ABSENT && !a->port_open)
+			agent_probe(a, wait_ms);
+	}
+	return 0;
+}
+
+void agent_invalidate(struct agent *a)
+{
+	set_ip(a, NULL);
+	start_ifq(a);
+}
+
+/* ---- exec ---- */
+
+static int64_t exec_call(void *ctx, const char *cmd, struct json_object *args, unsigned timeout_ms,
+			 qmp_reply_fn fn, void *arg, struct qmp_error *err)
+{
+	return agent_call(ctx, cmd, args, timeout_ms, fn, arg, err);
+}
+
+static void exec_done(const struct gexec_result *res, const struct qmp_error *err, void *arg)
+{
+	struct execop *op = arg, **pp;
+
+	for (pp = &op->a->execs; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	}
+	op->cb(res, err, op->arg);
+	free(op);
+}
+
+struct gexec *agent_exec(struct agent *a, const char *const *argv, const void *input, size_t len,
+			 unsigned timeout_ms, gexec_done_fn cb, void *arg, struct qmp_error *err)
+{
+	struct gexec_request req = {argv, NULL, input, len, timeout_ms, a->cmd_timeout_ms};
+	struct execop *op;
+
+	if (a->st != AGENT_READY) {
+		qmp_error_set(err, AGENT_ERR_NOT_READY, "agent not ready");
+		return NULL;
+	}
+	op = calloc(1, sizeof(*op));
+	if (!op) {
+		qmp_error_set(err, "InternalError", "out of memory");
+		return NULL;
+	}
+	op->a = a;
+	op->cb = cb;
+	op->arg = arg;
+	op->g = gexec_start(a->base, exec_call, a, &req, exec_done, op, err);
+	if (!op->g) {
+		free(op);
+		return NULL;
+	}
+	op->next = a->execs;
+	a->execs = op;
+	return op->g;
+}
+
+/* ---- events and lifecycle ---- */
+
+void agent_port_event(struct agent *a, int open)
+{
+	a->port_open = open;
+	if (!open) {
+		/* The guest closed the port (reset, agent restart): nothing will answer. */
+		a->probing = 0;
+		drop_session(a);
+		set_ip(a, NULL);
+		evtimer_del(a->retry_ev);
+		set_state(a, AGENT_ABSENT);
+		return;
+	}
+	if (a->st == AGENT_READY) {
+		/* Opened again without a close we saw: a new agent, start afresh. */
+		drop_session(a);
+		set_ip(a, NULL);
+	}
+	if (!a->s) {
+		set_state(a, AGENT_CONNECTING);
+		after_ms(a->retry_ev, 0);
+	}
+	/* else: an attempt is under way; its queued sync reaches the agent now. */
+}
+
+int agent_qmp_event(struct agent *a, const char *name, struct json_object *data)
+{
+	struct json_object *id, *open;
+
+	if (!strcmp(name, "VSERPORT_CHANGE")) {
+		if (!json_object_object_get_ex(data, "id", &id) ||
+		    strcmp(json_object_get_string(id), a->port_id) ||
+		    !json_object_object_get_ex(data, "open", &open))
+			return 0;
+		agent_port_event(a, json_object_get_boolean(open));
+		return 1;
+	}
+	if (!strcmp(name, "RESET") || !strcmp(name, "RESUME")) {
+		agent_invalidate(a);
+		return 1;
+	}
+	return 0;
+}
+
+void agent_probe(struct agent *a, unsigned deadline_ms)
+{
+	struct timeval until;
+
+	gettimeofday(&until, NULL);
+	add_ms(&until, deadline_ms);
+	if (!a->probing || timercmp(&until, &a->probe_until, >))
+		a->probe_until = until;
+	a->probing = 1;
+	if (!a->s && a->st != AGENT_READY) {
+		set_state(a, AGENT_CONNECTING);
+		after_ms(a->retry_ev, 0);
+	}
+}
+
+enum agent_state agent_state(const struct agent *a)
+{
+	return a->st;
+}
+
+const char *agent_state_name(enum agent_state st)
+{
+	switch (st) {
+	case AGENT_ABSENT:
+		return "absent";
+	case AGENT_CONNECTING:
+		return "connecting";
+	case AGENT_READY:
+		return "ready";
+	}
+	return "unknown";
+}
+
+const char *agent_version(const struct agent *a)
+{
+	return a->version;
+}
+
+const char *agent_key_error(const struct agent *a)
+{
+	return a->key_error;
+}
+
+int agent_key_pushed(const struct agent *a)
+{
+	return a->key_pushed;
+}
+
+struct json_object *agent_ip_cached(const struct agent *a)
+{
+	return a->ip;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+struct agent *agent_new(struct event_base *base, const char *qga_socket_path, const char *mac,
+			const struct agent_config *cfg, const struct agent_callbacks *cb, void *arg)
+{
+	struct agent_config def = {0};
+	struct agent *a;
+
+	if (!base || !qga_socket_path || !*qga_socket_path)
+		return NULL;
+	if (!cfg)
+		cfg = &def;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->base = base;
+	a->path = strdup(qga_socket_path);
+	a->mac = dup_or_null(mac);
+	a->user = strdup(cfg->user ? cfg->user : "root");
+	a->pubkey = dup_or_null(cfg->pubkey);
+	a->port_id = strdup(cfg->port_id ? cfg->port_id : AGENT_PORT_ID);
+	a->cmd_timeout_ms = cfg->cmd_timeout_ms ? cfg->cmd_timeout_ms : DEF_CMD_TIMEOUT_MS;
+	a->sync_timeout_ms = cfg->sync_timeout_ms ? cfg->sync_timeout_ms : DEF_SYNC_TIMEOUT_MS;
+	a->retry_ms = cfg->retry_ms && cfg->retry_ms < MAX_RETRY_MS ? cfg->retry_ms : MAX_RETRY_MS;
+	if (cb)
+		a->cb = *cb;
+	a->cbarg = arg;
+	a->reap_ev = event_new(base, -1, 0, reap_cb, a);
+	a->retry_ev = evtimer_new(base, attempt_cb, a);
+	a->ping_ev = evtimer_new(base, ping_cb, a);
+	a->requery_ev = evtimer_new(base, requery_cb, a);
+	if (!a->path || !a->user || !a->port_id || (mac && !a->mac) ||
+	    (cfg->pubkey && !a->pubkey) || !a->reap_ev || !a->retry_ev || !a->ping_ev ||
+	    !a->requery_ev) {
+		agent_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void agent_free(struct agent *a)
+{
+	struct qmp_error e;
+
+	if (!a)
+		return;
+	a->freeing = 1;
+	qmp_error_set(&e, QMP_ERR_DISCONNECTED, "agent connection closed");
+	while (a->execs)
+		gexec_abort(a->execs->g, &e);
+	while (a->waiters) {
+		struct waiter *w = a->waiters;
+		if (!w->has_result)
+			waiter_settle(w, NULL, &e);
+		waiter_deliver(w);
+	}
+	drop_session(a);
+	reap(a);
+	if (a->reap_ev)
+		event_free(a->reap_ev);
+	if (a->retry_ev)
+		event_free(a->retry_ev);
+	if (a->ping_ev)
+		event_free(a->ping_ev);
+	if (a->requery_ev)
+		event_free(a->requery_ev);
+	json_object_put(a->ip);
+	free(a->path);
+	free(a->mac);
+	free(a->user);
+	free(a->pubkey);
+	free(a->port_id);
+	free(a->version);
+	free(a->key_error);
+	free(a);
+}

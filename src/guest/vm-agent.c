@@ -1,0 +1,231 @@
+#include "src/guest/vm-agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/qemu/argv.h"
+#include "src/guest/keys.h"
+#include "src/util/log.h"
+#include "src/core/supervisor.h"
+
+#define KNOWN_HOSTS "known_hosts"
+
+struct vm_agent {
+	struct agent *a;
+	struct vm *vm;
+	const char *gone; /* set while vm_agent_stop fails the pending requests */
+};
+
+/* One supervisor per process (vmsupd, or vmctl's in-process daemon). */
+static struct {
+	char *path;   /* private key */
+	char *pubkey; /* its public line, NULL if unusable */
+	char *error;  /* why there is no key */
+	char *user;   /* guest_user */
+	struct event_base *base;
+} keys;
+
+void vm_agent_setup(struct event_base *base, const struct vmsup_config *cfg)
+{
+	struct qmp_error e;
+
+	vm_agent_teardown();
+	keys.base = base;
+	keys.user = strdup(cfg->guest_user && *cfg->guest_user ? cfg->guest_user : "root");
+	if (cfg->ssh_key)
+		keys.path = strdup(cfg->ssh_key);
+	else if (asprintf(&keys.path, "%s/id_ed25519", cfg->state_dir) < 0)
+		keys.path = NULL;
+	if (!keys.path || !keys.user) {
+		keys.error = strdup("out of memory");
+		return;
+	}
+	if (keys_ensure(keys.path, NULL, &keys.pubkey, &e)) {
+		keys.pubkey = NULL;
+		if (asprintf(&keys.error, "ssh key %s: %s", keys.path, e.desc) < 0)
+			keys.error = NULL;
+		/* the agent still gives addresses and exec without a key */
+		LOG_W(NULL, "%s: guests get no key injected",
+		      keys.error ? keys.error : "ssh key unusable");
+		return;
+	}
+	LOG_I(NULL, "ssh key %s (pushed into guests for user %s)", keys.path, keys.user);
+}
+
+void vm_agent_teardown(void)
+{
+	free(keys.path);
+	free(keys.pubkey);
+	free(keys.error);
+	free(keys.user);
+	memset(&keys, 0, sizeof(keys));
+}
+
+static struct vm_agent *va_of(const struct vm *vm)
+{
+	return vm ? vm->agent : NULL;
+}
+
+struct agent *vm_agent_of(const struct vm *vm)
+{
+	struct vm_agent *va = va_of(vm);
+
+	return va ? va->a : NULL;
+}
+
+const char *vm_agent_gone_reason(const struct vm *vm)
+{
+	struct vm_agent *va = va_of(vm);
+
+	return va ? va->gone : NULL;
+}
+
+static const char *cached_ip(struct agent *a)
+{
+	struct json_object *info = a ? agent_ip_cached(a) : NULL, *v;
+
+	if (info && json_object_object_get_ex(info, "ip", &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static struct json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* One "agent" event per change, so `vmctl events` and waiters see it. */
+static void emit_agent(struct vm *vm, struct agent *a)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "vm", json_object_new_string(vm->spec.name));
+	json_object_object_add(ev, "type", json_object_new_string("agent"));
+	json_object_object_add(ev, "agent",
+			       json_object_new_string(vm_agent_state_name(vm->agent_state)));
+	json_object_object_add(ev, "agent_version", str_or_null(a ? agent_version(a) : NULL));
+	json_object_object_add(ev, "ip", str_or_null(cached_ip(a)));
+	vmsup_emit(vm->sup, vm, ev);
+}
+
+static void on_state(struct agent *a, enum agent_state st, void *arg)
+{
+	struct vm_agent *va = arg;
+	struct vm *vm = va->vm;
+
+	vm->agent_state = st == AGENT_READY	   ? VM_AGENT_READY
+			  : st == AGENT_CONNECTING ? VM_AGENT_CONNECTING
+						   : VM_AGENT_ABSENT;
+	LOG_I(vm->spec.name, "guest agent %s%s%s", agent_state_name(st),
+	      st == AGENT_READY && agent_version(a) ? ", version " : "",
+	      st == AGENT_READY && agent_version(a) ? agent_version(a) : "");
+	emit_agent(vm, a);
+}
+
+static void on_ip(struct agent *a, struct json_object *ipinfo, void *arg)
+{
+	struct vm_agent *va = arg;
+
+	(void)ipinfo;
+	LOG_D(va->vm->spec.name, "guest address %s", cached_ip(a) ? cached_ip(a) : "unknown");
+	emit_agent(va->vm, a);
+}
+
+static char *known_hosts_path(const struct vm *vm)
+{
+	char *p;
+
+	if (!vm->run_dir || asprintf(&p, "%s/" KNOWN_HOSTS, vm->run_dir) < 0)
+		return NULL;
+	return p;
+}
+
+void vm_agent_start(struct vm *vm)
+{
+	static const struct agent_callbacks cb = {on_state, on_ip};
+	struct agent_config cfg = {0};
+	struct vm_agent *va;
+	char *kh;
+
+	if (!vm->spec.kernel && !vm->spec.disk)
+		return; /* guest-less: nobody will open the port */
+	vm_agent_stop(vm, false);
+	/* a new qemu is a new boot, usually with a new host key: pin afresh
+	 * (not when reattaching to a qemu that kept running: same boot) */
+	if (vm->state == VM_STARTING && (kh = known_hosts_path(vm))) {
+		if (unlink(kh) < 0 && errno != ENOENT)
+			LOG_W(vm->spec.name, "unlink %s: %s", kh, strerror(errno));
+		free(kh);
+	}
+	if (!(va = calloc(1, sizeof(*va)))) {
+		LOG_E(vm->spec.name, "guest agent: out of memory");
+		return;
+	}
+	va->vm = vm;
+	cfg.user = keys.user;
+	cfg.pubkey = keys.pubkey;
+	cfg.port_id = VM_AGENT_PORT_ID;
+	va->a = keys.base ? agent_new(keys.base, vm->qga_sock, vm->mac, &cfg, &cb, va) : NULL;
+	if (!va->a) {
+		LOG_E(vm->spec.name, "guest agent: cannot set up for %s", vm->qga_sock);
+		free(va);
+		return;
+	}
+	vm->agent = va;
+}
+
+void vm_agent_port(struct vm *vm, bool open)
+{
+	struct agent *a = vm_agent_of(vm);
+
+	if (a)
+		agent_port_event(a, open);
+}
+
+void vm_agent_event(struct vm *vm, const char *event, struct json_object *data)
+{
+	struct agent *a = vm_agent_of(vm);
+
+	/* the port hook already handled VSERPORT_CHANGE: feeding it twice would
+	 * look like a second open and restart a ready agent */
+	if (a && strcmp(event, "VSERPORT_CHANGE") != 0)
+		agent_qmp_event(a, event, data);
+}
+
+void vm_agent_stop(struct vm *vm, bool destroyed)
+{
+	struct vm_agent *va = va_of(vm);
+	bool was_absent = vm->agent_state == VM_AGENT_ABSENT;
+
+	vm->agent_state = VM_AGENT_ABSENT;
+	if (!va)
+		return;
+	/* pending requests are answered inside agent_free: they ask why */
+	va->gone = destroyed || vm->destroying ? "destroyed" : "exited";
+	agent_free(va->a);
+	vm->agent = NULL;
+	free(va);
+	if (!was_absent && !destroyed)
+		emit_agent(vm, NULL);
+}
+
+void vm_agent_status(const struct vm *vm, struct json_object *o)
+{
+	struct agent *a = vm_agent_of(vm);
+	const char *kerr = keys.error ? keys.error : a ? agent_key_error(a) : NULL;
+	char *kh = known_hosts_path(vm);
+
+	json_object_object_add(o, "agent",
+			       json_object_new_string(vm_agent_state_name(vm->agent_state)));
+	json_object_object_add(o, "agent_version", str_or_null(a ? agent_version(a) : NULL));
+	json_object_object_add(o, "agent_key_error", str_or_null(kerr));
+	json_object_object_add(o, "ip", str_or_null(cached_ip(a)));
+	json_object_object_add(o, "ssh_key", str_or_null(keys.pubkey ? keys.path : NULL));
+	json_object_object_add(o, "known_hosts", str_or_null(kh));
+	json_object_object_add(o, "guest_user", str_or_null(keys.user));
+	free(kh);
+}

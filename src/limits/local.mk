@@ -1,0 +1,10 @@
+# limits: cgroups (v1 and v2 backends behind cgroup.h), vCPU pinning, and
+# their glue into the core (vm-limits: ceilings, balloon, CPU quota).
+noinst_LTLIBRARIES += src/limits/libvmcg.la
+src_limits_libvmcg_la_SOURCES = src/limits/cgroup.h src/limits/cgroup-internal.h \
+	src/limits/cgroup.c src/limits/cgroup-v1.c src/limits/cgroup-v2.c \
+	src/limits/pin.h src/limits/pin.c
+src_limits_libvmcg_la_LIBADD = $(JSONC_LIBS) -lm
+
+src_libvmsup_la_SOURCES += src/limits/vm-limits.c src/limits/vm-limits.h
+src_libvmsup_la_LIBADD += src/limits/libvmcg.la

@@ -1,0 +1,625 @@
+#include "src/limits/vm-limits.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qmp/qmp.h"
+#include "src/limits/cgroup.h"
+#include "src/util/err.h"
+#include "src/util/log.h"
+#include "src/metrics/metrics.h"
+#include "src/limits/pin.h"
+#include "src/core/supervisor.h"
+#include "src/metrics/vm-stats.h"
+
+#define MIB (1024ull * 1024ull)
+
+struct vm_limits {
+	struct cg *cg;	/* NULL: running without cgroups */
+	char *cg_error; /* why not */
+	char *state_dir;
+	unsigned mem_overhead_mib, memory_floor_mib;
+	struct vmsup_stats stats;
+};
+
+/* Per VM, in vm->cgroup. */
+struct vm_lim {
+	bool in_cgroup;
+	char *cg_path, *cg_mem_path;
+	uint64_t mem_limit; /* bytes as the kernel holds them, 0 = none */
+	int quota_pct;	    /* CG_CPU_UNLIMITED = none */
+	unsigned period_us;
+	bool pinned, pin_each;
+	char pin[256];
+	cpu_set_t pinset;
+	long long balloon_target_mib; /* -1 = never set */
+};
+
+enum op_kind { OP_BALLOON, OP_CPU };
+
+struct vm_limits_op {
+	enum op_kind kind;
+	struct vm_limits *l;
+	struct vm *vm;
+	vm_limits_done_fn done; /* NULL once cancelled */
+	void *arg;
+	long long target_mib;
+	struct vm_cpu_change c;
+};
+
+/* ---- daemon-wide ---- */
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static int is_live(const char *vm, void *arg)
+{
+	struct vm_limits *l = arg;
+	char path[PATH_MAX];
+
+	/* a VM with a state file may be reattached: its cgroup stays */
+	if (snprintf(path, sizeof(path), "%s/%s.json", l->state_dir, vm) >= (int)sizeof(path))
+		return 1;
+	return access(path, F_OK) == 0;
+}
+
+int vm_limits_new(struct vm_limits **out, const struct vmsup_config *cfg, char **warn, char **err)
+{
+	struct vm_limits *l = calloc(1, sizeof(*l));
+	char parent[32], *why = NULL, real[PATH_MAX];
+	int removed = 0;
+
+	*out = NULL;
+	if (warn)
+		*warn = NULL;
+	if (!l || !(l->state_dir = strdup(cfg->state_dir))) {
+		free(l);
+		return vmsup_err(err, "out of memory");
+	}
+	l->mem_overhead_mib = cfg->mem_overhead_mib;
+	l->memory_floor_mib = cfg->memory_floor_mib;
+	vmsup_stats_init(&l->stats);
+	/* the same state dir spelled differently is still the same daemon */
+	snprintf(parent, sizeof(parent), "vmsupd-%08x",
+		 fnv1a(realpath(cfg->state_dir, real) ? real : cfg->state_dir));
+	if (cg_open(&l->cg, NULL, parent, &why)) {
+		l->cg = NULL;
+		l->cg_error = why;
+		why = NULL;
+		if (warn && asprintf(warn,
+				     "no usable cgroups (%s): VMs run without memory ceiling "
+				     "or CPU quota",
+				     l->cg_error ? l->cg_error : "unknown") < 0)
+			*warn = NULL;
+	} else if (cg_cleanup_stale(l->cg, is_live, l, &removed, &why)) {
+		LOG_W(NULL, "cgroup clean-up: %s", why);
+	} else if (removed) {
+		LOG_I(NULL, "removed %d stale VM cgroup(s) under %s", removed, parent);
+	}
+	free(why);
+	if (l->cg) {
+		char *p = cg_parent_path(l->cg, "cpu");
+		LOG_I(NULL, "cgroups %s, parent %s", cg_mode_name(l->cg), p ? p : parent);
+		free(p);
+	}
+	*out = l;
+	return 0;
+}
+
+void vm_limits_free(struct vm_limits *l)
+{
+	if (!l)
+		return;
+	if (l->cg)
+		cg_close(l->cg);
+	free(l->cg_error);
+	free(l->state_dir);
+	free(l);
+}
+
+struct vmsup_stats *vm_limits_stats(struct vm_limits *l)
+{
+	return l ? &l->stats : NULL;
+}
+
+bool vm_limits_have_cgroups(const struct vm_limits *l)
+{
+	return l && l->cg;
+}
+
+const char *vm_limits_cgroup_error(const struct vm_limits *l)
+{
+	return !l ? "limits module not active" : l->cg ? NULL : l->cg_error;
+}
+
+/* ---- per VM ---- */
+
+static struct vm_lim *lim_get(struct vm *vm)
+{
+	struct vm_lim *m = vm->cgroup;
+
+	if (m)
+		return m;
+	if (!(m = calloc(1, sizeof(*m))))
+		return NULL;
+	m->quota_pct = CG_CPU_UNLIMITED;
+	m->period_us = CG_DEFAULT_PERIOD;
+	m->balloon_target_mib = -1;
+	vm->cgroup = m;
+	return m;
+}
+
+static void lim_leave_cgroup(struct vm_limits *l, struct vm *vm, struct vm_lim *m)
+{
+	char *err = NULL;
+
+	if (!m->in_cgroup)
+		return;
+	if (cg_vm_destroy(l->cg, vm->spec.name, &err)) {
+		LOG_W(vm->spec.name, "cgroup: %s", err);
+		free(err);
+	} else {
+		LOG_D(vm->spec.name, "cgroup removed");
+	}
+	m->in_cgroup = false;
+	m->mem_limit = 0;
+	free(m->cg_path);
+	free(m->cg_mem_path);
+	m->cg_path = m->cg_mem_path = NULL;
+}
+
+int vm_limits_spawned(struct vm_limits *l, struct vm *vm, char **err)
+{
+	struct vm_lim *m;
+	uint64_t bytes;
+	char *why = NULL;
+	int ret = -1;
+
+	if (!l)
+		return 0;
+	if (!(m = lim_get(vm)))
+		return vmsup_err(err, "out of memory");
+	if (!l->cg) {
+		LOG_W(vm->spec.name, "no cgroup (%s): no memory ceiling", l->cg_error);
+		return 0;
+	}
+	/* a qemu adopted by a restarted daemon is already in its cgroup: keep
+	 * the quota the previous daemon set there */
+	vm_limits_reattached(l, vm);
+	bytes = ((uint64_t)vm->spec.mem_mib + l->mem_overhead_mib) * MIB;
+	if (cg_vm_create(l->cg, vm->spec.name, &why))
+		goto out;
+	m->in_cgroup = true;
+	free(m->cg_path);
+	free(m->cg_mem_path);
+	m->cg_path = cg_vm_path(l->cg, vm->spec.name, "cpu");
+	m->cg_mem_path = cg_vm_path(l->cg, vm->spec.name, "memory");
+	/* limits before the move: qemu never runs unlimited in the cgroup */
+	if (cg_vm_set_memory_max(l->cg, vm->spec.name, bytes, &why) ||
+	    cg_vm_read_memory_max(l->cg, vm->spec.name, &m->mem_limit, &why) ||
+	    cg_vm_set_weight(l->cg, vm->spec.name, vm->spec.cpus, &why) ||
+	    cg_vm_set_cpu(l->cg, vm->spec.name, m->quota_pct, m->period_us, &why) ||
+	    cg_vm_attach(l->cg, vm->spec.name, vm->pid, &why))
+		goto out;
+	LOG_I(vm->spec.name, "cgroup %s: memory %llu MiB, cpus %u, quota %d%%", m->cg_path,
+	      (unsigned long long)(m->mem_limit / MIB), vm->spec.cpus, m->quota_pct);
+	ret = 0;
+out:
+	if (ret) {
+		vmsup_err(err, "cgroup: %s", why ? why : "failed");
+		/* the start fails: the exit hook removes the cgroup once qemu is reaped */
+	}
+	free(why);
+	return ret;
+}
+
+void vm_limits_reattached(struct vm_limits *l, struct vm *vm)
+{
+	struct vm_lim *m;
+	struct cg_cpu cpu;
+	char *dir;
+	int n = 0;
+
+	if (!l || !l->cg || vm->pid <= 0 || !(m = lim_get(vm)) || m->in_cgroup)
+		return;
+	dir = cg_vm_path(l->cg, vm->spec.name, "cpu");
+	/* only a cgroup that still holds processes is this qemu's */
+	if (!dir || access(dir, F_OK) || cg_vm_nprocs(l->cg, vm->spec.name, &n, NULL) || n == 0) {
+		free(dir);
+		return;
+	}
+	m->in_cgroup = true;
+	m->cg_path = dir;
+	m->cg_mem_path = cg_vm_path(l->cg, vm->spec.name, "memory");
+	if (cg_vm_read_memory_max(l->cg, vm->spec.name, &m->mem_limit, NULL))
+		m->mem_limit = 0;
+	if (!cg_vm_read_cpu(l->cg, vm->spec.name, &cpu, NULL)) {
+		m->quota_pct = cpu.quota_pct;
+		m->period_us = cpu.period_us;
+	}
+	LOG_I(vm->spec.name, "cgroup %s adopted", dir);
+}
+
+static void on_ready_balloon(struct qmp_session *s, struct json_object *ret,
+			     const struct qmp_error *err, void *arg)
+{
+	struct vm *vm = arg;
+	struct json_object *a;
+
+	(void)s;
+	/* a guest whose balloon driver is not up yet: BALLOON_CHANGE will tell */
+	if (!err && json_object_object_get_ex(ret, "actual", &a))
+		vm->balloon_mib =
+		    (int)((json_object_get_int64(a) + (int64_t)MIB / 2) / (int64_t)MIB);
+}
+
+static void on_ready_cpus(struct qmp_session *s, struct json_object *ret,
+			  const struct qmp_error *err, void *arg)
+{
+	struct vm *vm = arg;
+	struct vm_lim *m = vm->cgroup;
+	char *why = NULL;
+	int n = 0;
+
+	(void)s;
+	if (err || !m || !m->pinned || vm->pid <= 0)
+		return;
+	if (pin_vcpus(ret, vm->pid, &m->pinset, m->pin_each ? PIN_ONE_EACH : PIN_ALL, &n, &why)) {
+		LOG_W(vm->spec.name, "pinning vCPUs to %s: %s", m->pin, why);
+		free(why);
+		return;
+	}
+	LOG_I(vm->spec.name, "%d vCPU thread(s) pinned to %s", n, m->pin);
+}
+
+void vm_limits_qmp_ready(struct vm_limits *l, struct vm *vm)
+{
+	struct vm_lim *m = vm->cgroup;
+	struct qmp_error e;
+
+	if (!l)
+		return;
+	vm_qmp_call(vm, "query-balloon", NULL, 0, on_ready_balloon, vm, &e);
+	if (m && m->pinned)
+		vm_qmp_call(vm, "query-cpus-fast", NULL, 0, on_ready_cpus, vm, &e);
+}
+
+void vm_limits_qmp_event(struct vm_limits *l, struct vm *vm, const char *event,
+			 struct json_object *data)
+{
+	struct json_object *a;
+
+	(void)l;
+	if (!strcmp(event, "BALLOON_CHANGE") && data &&
+	    json_object_object_get_ex(data, "actual", &a))
+		vm->balloon_mib =
+		    (int)((json_object_get_int64(a) + (int64_t)MIB / 2) / (int64_t)MIB);
+}
+
+void vm_limits_exited(struct vm_limits *l, struct vm *vm)
+{
+	struct vm_lim *m = vm->cgroup;
+
+	vm->balloon_mib = -1;
+	if (l && m)
+		lim_leave_cgroup(l, vm, m);
+}
+
+void vm_limits_destroyed(struct vm_limits *l, struct vm *vm)
+{
+	struct vm_lim *m = vm->cgroup;
+
+	if (!m)
+		return;
+	if (l)
+		lim_leave_cgroup(l, vm, m);
+	vm_limits_release(vm);
+}
+
+void vm_limits_release(struct vm *vm)
+{
+	struct vm_lim *m = vm->cgroup;
+
+	if (!m)
+		return;
+	free(m->cg_path);
+	free(m->cg_mem_path);
+	free(m);
+	vm->cgroup = NULL;
+}
+
+void vm_limits_status(const struct vm *vm, struct json_object *o)
+{
+	const struct vm_lim *m = vm->cgroup;
+
+#define ADD(k, v) json_object_object_add(o, k, v)
+	ADD("cpu_quota_pct",
+	    m && m->quota_pct != CG_CPU_UNLIMITED ? json_object_new_int64(m->quota_pct) : NULL);
+	ADD("cpu_period_us", json_object_new_int64(m ? m->period_us : CG_DEFAULT_PERIOD));
+	ADD("pin", m && m->pinned ? json_object_new_string(m->pin) : NULL);
+	ADD("pin_mode", json_object_new_string(m && m->pin_each ? "each" : "all"));
+	ADD("cgroup", m && m->cg_path ? json_object_new_string(m->cg_path) : NULL);
+	ADD("cgroup_memory", m && m->cg_mem_path ? json_object_new_string(m->cg_mem_path) : NULL);
+	ADD("mem_limit_bytes",
+	    m && m->in_cgroup && m->mem_limit ? json_object_new_uint64(m->mem_limit) : NULL);
+	ADD("balloon_target_mib",
+	    m && m->balloon_target_mib >= 0 ? json_object_new_int64(m->balloon_target_mib) : NULL);
+#undef ADD
+}
+
+double vm_limits_cpu_seconds(struct vm_limits *l, const struct vm *vm)
+{
+	const struct vm_lim *m = vm->cgroup;
+	uint64_t ns;
+	double s;
+	char e[128];
+
+	if (vm->pid <= 0)
+		return -1;
+	if (l && l->cg && m && m->in_cgroup && !cg_vm_cpu_usage_ns(l->cg, vm->spec.name, &ns, NULL))
+		return (double)ns / 1e9;
+	return metrics_proc_cpu_seconds(vm->pid, &s, e, sizeof(e)) ? -1 : s;
+}
+
+/* ---- operations ---- */
+
+static void op_finish(struct vm_limits_op *op, int status, const char *cls, const char *desc)
+{
+	struct json_object *o = NULL;
+
+	if (op->done) {
+		if (!cls)
+			o = vm_to_json(op->vm);
+		op->done(status, cls, desc, o, op->arg);
+		json_object_put(o);
+	}
+	free(op);
+}
+
+static void op_qmp_error(struct vm_limits_op *op, const char *what, const struct qmp_error *err)
+{
+	char desc[400];
+	int status = 502;
+
+	snprintf(desc, sizeof(desc), "%s: %s", what, err->desc);
+	if (!strcmp(err->cls, QMP_ERR_TIMEOUT))
+		status = 504;
+	else if (!strcmp(err->cls, QMP_ERR_DISCONNECTED) || !strcmp(err->cls, "DeviceNotActive"))
+		status = 409; /* qemu went away, or the guest has no balloon driver (yet) */
+	op_finish(op, status, err->cls, desc);
+}
+
+static bool qmp_live(const struct vm *vm)
+{
+	return vm->pid > 0 && vm->qmp && qmp_is_ready(vm->qmp) &&
+	       vm_op_allowed(vm->state, VM_OP_QMP);
+}
+
+static struct vm_limits_op *op_new(struct vm_limits *l, struct vm *vm, enum op_kind kind,
+				   vm_limits_done_fn done, void *arg)
+{
+	struct vm_limits_op *op = calloc(1, sizeof(*op));
+
+	if (!op) {
+		done(500, "InternalError", "out of memory", NULL, arg);
+		return NULL;
+	}
+	op->kind = kind;
+	op->l = l;
+	op->vm = vm;
+	op->done = done;
+	op->arg = arg;
+	return op;
+}
+
+void vm_limits_op_cancel(struct vm_limits_op *op)
+{
+	/* the QMP reply, which always comes, frees it */
+	if (op)
+		op->done = NULL;
+}
+
+static void on_balloon_query(struct qmp_session *s, struct json_object *ret,
+			     const struct qmp_error *err, void *arg)
+{
+	struct vm_limits_op *op = arg;
+
+	on_ready_balloon(s, ret, err, op->vm);
+	op_finish(op, 200, NULL, NULL);
+}
+
+static void on_balloon(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
+		       void *arg)
+{
+	struct vm_limits_op *op = arg;
+	struct vm_lim *m;
+	struct qmp_error e;
+
+	(void)s;
+	(void)ret;
+	if (err) {
+		op_qmp_error(op, "balloon", err);
+		return;
+	}
+	if ((m = lim_get(op->vm)))
+		m->balloon_target_mib = op->target_mib;
+	LOG_I(op->vm->spec.name, "balloon target %lld MiB", op->target_mib);
+	if (vm_qmp_call(op->vm, "query-balloon", NULL, 0, on_balloon_query, op, &e) < 0)
+		op_finish(op, 200, NULL, NULL);
+}
+
+struct vm_limits_op *vm_limits_balloon(struct vm_limits *l, struct vm *vm, long long target_mib,
+				       vm_limits_done_fn done, void *arg)
+{
+	struct vm_limits_op *op;
+	struct json_object *args;
+	struct qmp_error e;
+	char desc[300];
+
+	if (target_mib > vm->spec.mem_mib || target_mib < l->memory_floor_mib) {
+		snprintf(desc, sizeof(desc),
+			 "target_mib %lld is outside %u..%u (memory_floor_mib..the boot size)",
+			 target_mib, l->memory_floor_mib, vm->spec.mem_mib);
+		done(400, "InvalidParameter", desc, NULL, arg);
+		return NULL;
+	}
+	if (!qmp_live(vm)) {
+		snprintf(desc, sizeof(desc), "VM '%s' is %s: the balloon needs a running qemu",
+			 vm->spec.name, vm_state_name(vm->state));
+		done(409, "Conflict", desc, NULL, arg);
+		return NULL;
+	}
+	if (!(op = op_new(l, vm, OP_BALLOON, done, arg)))
+		return NULL;
+	op->target_mib = target_mib;
+	args = json_object_new_object();
+	json_object_object_add(args, "value", json_object_new_int64(target_mib * (long long)MIB));
+	if (vm_qmp_call(vm, "balloon", args, 0, on_balloon, op, &e) < 0) {
+		op_qmp_error(op, "balloon", &e);
+		return NULL;
+	}
+	return op;
+}
+
+/* Quota and period into the cgroup (if the VM has one) and the VM. */
+static int apply_quota(struct vm_limits_op *op, struct vm_lim *m, char *desc, size_t len)
+{
+	const struct vm_cpu_change *c = &op->c;
+	int q = c->set_quota ? c->quota_pct : m->quota_pct;
+	unsigned p = c->set_period ? c->period_us : m->period_us;
+	char *why = NULL;
+
+	if (!c->set_quota && !c->set_period)
+		return 0;
+	if (m->in_cgroup && cg_vm_set_cpu(op->l->cg, op->vm->spec.name, q, p, &why)) {
+		snprintf(desc, len, "cgroup: %s", why ? why : "failed");
+		free(why);
+		return -1;
+	}
+	m->quota_pct = q;
+	m->period_us = p;
+	LOG_I(op->vm->spec.name, "CPU quota %d%% of period %u us", q, p);
+	return 0;
+}
+
+static void on_cpus_fast(struct qmp_session *s, struct json_object *ret,
+			 const struct qmp_error *err, void *arg)
+{
+	struct vm_limits_op *op = arg;
+	struct vm_lim *m = op->vm->cgroup;
+	char *why = NULL, desc[400];
+	int n = 0;
+
+	(void)s;
+	if (err) {
+		op_qmp_error(op, "query-cpus-fast", err);
+		return;
+	}
+	if (!m || op->vm->pid <= 0) {
+		op_finish(op, 409, "Conflict", "the VM's qemu exited");
+		return;
+	}
+	if (pin_vcpus(ret, op->vm->pid, &op->c.pinset, op->c.pin_each ? PIN_ONE_EACH : PIN_ALL, &n,
+		      &why)) {
+		snprintf(desc, sizeof(desc), "pinning: %s", why ? why : "failed");
+		free(why);
+		op_finish(op, 500, "InternalError", desc);
+		return;
+	}
+	LOG_I(op->vm->spec.name, "%d vCPU thread(s) pinned to %s", n,
+	      op->c.unpin ? "every CPU (unpinned)" : op->c.pin);
+	m->pinned = !op->c.unpin;
+	m->pin_each = op->c.pin_each;
+	memcpy(m->pin, op->c.pin, sizeof(m->pin));
+	m->pinset = op->c.pinset;
+	if (apply_quota(op, m, desc, sizeof(desc))) {
+		op_finish(op, 500, "InternalError", desc);
+		return;
+	}
+	op_finish(op, 200, NULL, NULL);
+}
+
+struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
+				   const struct vm_cpu_change *c, vm_limits_done_fn done, void *arg)
+{
+	struct vm_limits_op *op;
+	struct vm_lim *m;
+	struct qmp_error e;
+	char desc[400];
+	int q;
+	unsigned p;
+
+	if (!(m = lim_get(vm))) {
+		done(500, "InternalError", "out of memory", NULL, arg);
+		return NULL;
+	}
+	q = c->set_quota ? c->quota_pct : m->quota_pct;
+	p = c->set_period ? c->period_us : m->period_us;
+	if (c->set_quota && q != CG_CPU_UNLIMITED && (q < 1 || q > (int)vm->spec.cpus * 100)) {
+		snprintf(desc, sizeof(desc),
+			 "quota_pct %d is outside 1..%u (100 per vCPU; null removes the quota)", q,
+			 vm->spec.cpus * 100);
+		done(400, "InvalidParameter", desc, NULL, arg);
+		return NULL;
+	}
+	if (p < CG_MIN_PERIOD || p > CG_MAX_PERIOD) {
+		snprintf(desc, sizeof(desc), "period_us %u is outside %u..%u", p, CG_MIN_PERIOD,
+			 CG_MAX_PERIOD);
+		done(400, "InvalidParameter", desc, NULL, arg);
+		return NULL;
+	}
+	if (q != CG_CPU_UNLIMITED && (uint64_t)q * p / 100 < CG_MIN_PERIOD) {
+		snprintf(
+		    desc, sizeof(desc),
+		    "quota_pct %d of period_us %u is %llu us, below the kernel's %u us minimum", q,
+		    p, (unsigned long long)q * p / 100, CG_MIN_PERIOD);
+		done(400, "InvalidParameter", desc, NULL, arg);
+		return NULL;
+	}
+	if ((c->set_quota || c->set_period) && !l->cg) {
+		snprintf(desc, sizeof(desc), "no CPU quota without cgroups: %s",
+			 l->cg_error ? l->cg_error : "unavailable");
+		done(503, "CgroupUnavailable", desc, NULL, arg);
+		return NULL;
+	}
+	if (c->set_pin && vm->pid > 0 && !qmp_live(vm)) {
+		snprintf(desc, sizeof(desc), "VM '%s' is %s: pinning needs its QMP connection",
+			 vm->spec.name, vm_state_name(vm->state));
+		done(409, "Conflict", desc, NULL, arg);
+		return NULL;
+	}
+	if (!(op = op_new(l, vm, OP_CPU, done, arg)))
+		return NULL;
+	op->c = *c;
+	if (c->set_pin && vm->pid > 0) {
+		if (vm_qmp_call(vm, "query-cpus-fast", NULL, 0, on_cpus_fast, op, &e) < 0) {
+			op_qmp_error(op, "query-cpus-fast", &e);
+			return NULL;
+		}
+		return op;
+	}
+	/* no process: kept for the next start */
+	if (c->set_pin) {
+		m->pinned = !c->unpin;
+		m->pin_each = c->pin_each;
+		memcpy(m->pin, c->pin, sizeof(m->pin));
+		m->pinset = c->pinset;
+	}
+	if (apply_quota(op, m, desc, sizeof(desc)))
+		op_finish(op, 500, "InternalError", desc);
+	else
+		op_finish(op, 200, NULL, NULL);
+	return NULL;
+}

@@ -1,0 +1,109 @@
+/*
+ * Resource limits of vmsupd's VMs (issue 5): one cgroup per VM with a hard
+ * memory ceiling (guest memory + mem_overhead_mib), a CPU weight from the
+ * VM's cpus and an optional CPU quota; vCPU pinning; the virtio balloon.
+ * Also owns the daemon-wide counters behind GET /metrics (vm-stats.h).
+ *
+ * Cgroups: the daemon uses the parent cgroup "vmsupd-<8 hex>", a hash of
+ * its state dir, so two daemons on one host never share VM cgroups. When
+ * no usable, writable cgroupfs exists the daemon runs WITHOUT cgroups: it
+ * logs a warning at start-up, VMs start without a memory ceiling (status
+ * "cgroup": null), and a CPU quota request answers 503 CgroupUnavailable
+ * with the reason. Pinning and the balloon work either way.
+ *
+ * Settings made through the API (quota, period, pin) are kept with the VM
+ * and applied again when its qemu is started anew.
+ */
+#ifndef VMSUP_VM_LIMITS_H
+#define VMSUP_VM_LIMITS_H
+
+#include <sched.h>
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "src/qemu/config.h"
+#include "src/core/vm.h"
+
+struct vm_limits;
+struct vmsup_stats;
+
+/*
+ * Open the cgroup parent and remove VM cgroups left by a crashed daemon
+ * (those with no state file in cfg->state_dir). Missing cgroups are not
+ * an error: *warn (malloc'd, may stay NULL) says why the daemon runs
+ * without. -1 with *err only when the daemon cannot run at all.
+ */
+int vm_limits_new(struct vm_limits **out, const struct vmsup_config *cfg, char **warn, char **err);
+/* Call after every VM is freed (pending QMP replies refer to the counters). */
+void vm_limits_free(struct vm_limits *l);
+
+struct vmsup_stats *vm_limits_stats(struct vm_limits *l);
+/* Whether VM cgroups are in use, and why not. */
+bool vm_limits_have_cgroups(const struct vm_limits *l);
+const char *vm_limits_cgroup_error(const struct vm_limits *l);
+
+/* ---- lifecycle (called from hooks.c; l may be NULL: nothing to do) ---- */
+
+/* Create the VM's cgroup, move qemu in, set memory ceiling, weight, quota. */
+int vm_limits_spawned(struct vm_limits *l, struct vm *vm, char **err);
+/*
+ * A qemu found running at daemon start-up (reattach): adopt its cgroup as
+ * it is (limits read back from the kernel) if qemu lives in it.
+ */
+void vm_limits_reattached(struct vm_limits *l, struct vm *vm);
+/* QMP up: read the balloon, pin the vCPUs if a pin list is set. */
+void vm_limits_qmp_ready(struct vm_limits *l, struct vm *vm);
+/* BALLOON_CHANGE updates vm->balloon_mib. */
+void vm_limits_qmp_event(struct vm_limits *l, struct vm *vm, const char *event,
+			 struct json_object *data);
+/* The process is gone: its cgroup is removed (settings are kept). */
+void vm_limits_exited(struct vm_limits *l, struct vm *vm);
+/* The VM is destroyed: cgroup removed, per-VM state freed. */
+void vm_limits_destroyed(struct vm_limits *l, struct vm *vm);
+/* Free the per-VM bookkeeping without touching cgroupfs (the VM leaves the
+ * registry at daemon exit; its cgroup was left when qemu exited). */
+void vm_limits_release(struct vm *vm);
+
+/* Adds cpu_quota_pct, cpu_period_us, pin, cgroup, mem_limit_bytes,
+ * balloon_target_mib to a VM's status object. */
+void vm_limits_status(const struct vm *vm, struct json_object *o);
+
+/* CPU seconds used by the VM's qemu (cgroup counter, else /proc), or -1. */
+double vm_limits_cpu_seconds(struct vm_limits *l, const struct vm *vm);
+
+/* ---- operations: each ends with exactly one call of done ---- */
+
+typedef void (*vm_limits_done_fn)(int status, const char *cls, const char *desc,
+				  struct json_object *body, void *arg);
+struct vm_limits_op;
+
+/* A parsed PUT /v1/vms/NAME/cpu (api-limits.c checks types and fields). */
+struct vm_cpu_change {
+	bool set_quota;
+	int quota_pct; /* CG_CPU_UNLIMITED = remove the quota */
+	bool set_period;
+	unsigned period_us;
+	bool set_pin;
+	bool unpin;	  /* "pin": null */
+	bool pin_each;	  /* vCPU i on the i-th CPU of the list, else all on all */
+	char pin[256];	  /* canonical list */
+	cpu_set_t pinset; /* parsed, checked against our own affinity */
+};
+
+/*
+ * Balloon to target_mib (memory_floor_mib..mem_mib, else 400). Replies
+ * with the VM once qemu accepted the target (balloon_mib then follows as
+ * the guest gives memory back). Returns a handle while pending (cancel it
+ * if the client goes away), NULL once done has been called.
+ */
+struct vm_limits_op *vm_limits_balloon(struct vm_limits *l, struct vm *vm, long long target_mib,
+				       vm_limits_done_fn done, void *arg);
+/* Quota in 1..cpus*100, applied to the cgroup; pin via query-cpus-fast. */
+struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
+				   const struct vm_cpu_change *c, vm_limits_done_fn done,
+				   void *arg);
+/* done will not be called. */
+void vm_limits_op_cancel(struct vm_limits_op *op);
+
+#endif

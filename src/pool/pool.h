@@ -1,0 +1,56 @@
+/*
+ * The warm pool (issue 12): vmsupd keeps pool_size VMs restored from
+ * pool_template, their agent answering, clock set and RNG reseeded, then
+ * paused. POST /v1/pool/take hands one out: resized to the task (balloon
+ * down to mem_mib, CPU quota), resumed, its clock set again (a paused
+ * guest's clock stands still), and it leaves the pool for good: it is an
+ * ordinary VM of the registry from then on, destroyed by its taker. A pool
+ * VM never serves two tasks. The pool refills in the background, one VM at
+ * a time (restores compete with the tasks for the CPUs).
+ *
+ * Pool VMs are named pool-XXXXXXXX (random hex, free in the registry); the
+ * taker learns the name from the reply. A file STATE_DIR/pool/NAME marks
+ * a VM still in the pool (in the state dir, not the run dir: a VM whose
+ * qemu died while no daemon ran has its run dir cleaned at reattach):
+ * after a daemon restart such VMs are destroyed (their pool entry, like their pause time, is gone) and the
+ * pool is filled afresh. When the pool is empty, a take restores a VM from
+ * the template directly (slower, same result).
+ *
+ * Everything runs on the supervisor's loop.
+ */
+#ifndef VMSUP_POOL_H
+#define VMSUP_POOL_H
+
+#include <json-c/json.h>
+
+#include "src/core/supervisor.h"
+
+struct vm_pool;
+struct vm_pool_take;
+
+/* NULL (and no error) when the config has no pool (pool_size 0). */
+struct vm_pool *vm_pool_new(struct vmsup *sup, char **err);
+/* After the reattach: destroy pool VMs of an earlier run, start filling. */
+void vm_pool_start(struct vm_pool *p);
+/* Daemon exit, before vmsup_free: no more fills, callbacks only clean up. */
+void vm_pool_stop(struct vm_pool *p);
+/* After vmsup_free. */
+void vm_pool_free(struct vm_pool *p);
+/* Something changed (a template was made): fill now rather than at the next retry. */
+void vm_pool_kick(struct vm_pool *p);
+
+/* GET /v1/pool: {"template","size","ready","filling","members":[...],...}. */
+struct json_object *vm_pool_status(struct vm_pool *p);
+
+/*
+ * POST /v1/pool/take: body (borrowed, may be NULL) {"mem_mib":N,
+ * "quota_pct":N}, both optional. done gets 201 with the VM (plus
+ * "pool":{"hit","take_ms",...}) once it runs, or an error. Returns a handle
+ * while pending, NULL once done was called.
+ */
+struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, vmsup_done_fn done,
+				  void *arg);
+/* The client went away: the VM it would have got is destroyed (nobody knows its name). */
+void vm_pool_take_detach(struct vm_pool_take *t);
+
+#endif

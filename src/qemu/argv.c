@@ -1,0 +1,251 @@
+#include "src/qemu/argv.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/util/err.h"
+
+struct av {
+	char **v;
+	size_t n, cap;
+	int oom;
+};
+
+static void push(struct av *a, char *s)
+{
+	if (!s) {
+		a->oom = 1;
+		return;
+	}
+	if (a->n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		char **v = realloc(a->v, cap * sizeof(*v));
+		if (!v) {
+			free(s);
+			a->oom = 1;
+			return;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void add(struct av *a, const char *s)
+{
+	push(a, strdup(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void addf(struct av *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	push(a, s);
+}
+
+/* qemu's option syntax: a comma inside a value is written twice. */
+static char *esc(const char *s)
+{
+	size_t n = 0;
+	char *r, *d;
+
+	for (const char *p = s; *p; p++)
+		n += *p == ',' ? 2 : 1;
+	if (!(r = malloc(n + 1)))
+		return NULL;
+	d = r;
+	for (const char *p = s; *p; p++) {
+		*d++ = *p;
+		if (*p == ',')
+			*d++ = ',';
+	}
+	*d = '\0';
+	return r;
+}
+
+/* "-chardev socket,id=ID,path=PATH,server=on,wait=off" */
+static void chardev(struct av *a, const char *id, const char *path)
+{
+	char *p = esc(path);
+
+	add(a, "-chardev");
+	if (p)
+		addf(a, "socket,id=%s,path=%s,server=on,wait=off", id, p);
+	else
+		a->oom = 1;
+	free(p);
+}
+
+void vm_mac_from_name(const char *name, char out[18])
+{
+	/* FNV-1a: stable across runs and hosts, so a VM keeps its MAC */
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+}
+
+char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
+		     const struct vm_argv_opts *o, char **err)
+{
+	struct av a = {0};
+	char *append = NULL;
+	size_t alen = 0;
+	FILE *af;
+
+	add(&a, o->qemu);
+	add(&a, "-name");
+	addf(&a, "guest=%s", s->name);
+	add(&a, "-machine");
+	add(&a, s->ram_file ? "q35,memory-backend=" VM_RAM_ID : "q35");
+	if (s->ram_file) {
+		char *d = esc(s->ram_file);
+		add(&a, "-object");
+		if (d)
+			addf(&a,
+			     "memory-backend-file,id=" VM_RAM_ID ",size=%uM,mem-path=%s,share=%s",
+			     s->mem_mib, d, s->ram_shared ? "on" : "off");
+		else
+			a.oom = 1;
+		free(d);
+	}
+	if (!strcmp(s->accel, "kvm:tcg")) {
+		/* qemu tries each -accel in order and keeps the first that works */
+		add(&a, "-accel");
+		add(&a, "kvm");
+		add(&a, "-accel");
+		add(&a, "tcg");
+	} else {
+		add(&a, "-accel");
+		add(&a, s->accel);
+	}
+	add(&a, "-m");
+	addf(&a, "%u", s->mem_mib);
+	add(&a, "-smp");
+	addf(&a, "%u", s->cpus);
+	add(&a, "-nodefaults");
+	add(&a, "-no-user-config");
+	add(&a, "-display");
+	add(&a, "none");
+	add(&a, "-S");
+
+	if (s->kernel) {
+		add(&a, "-kernel");
+		add(&a, s->kernel);
+		if (s->initrd) {
+			add(&a, "-initrd");
+			add(&a, s->initrd);
+		}
+		/* the guest mounts each share by the tag named on its command line */
+		af = open_memstream(&append, &alen);
+		if (!af) {
+			a.oom = 1;
+		} else {
+			fputs(s->append ? s->append : "", af);
+			for (size_t i = 0; i < s->nshares; i++)
+				fprintf(af, "%svmshare=vmshare%zu:%s",
+					(i || (s->append && *s->append)) ? " " : "", i,
+					s->shares[i].path);
+			fclose(af);
+			if (*append) {
+				add(&a, "-append");
+				add(&a, append);
+			}
+		}
+	} else if (s->disk) {
+		char *d = esc(s->disk);
+		add(&a, "-drive");
+		if (d)
+			addf(&a, "file=%s,if=virtio,format=%s", d,
+			     s->disk_format ? s->disk_format : "raw");
+		else
+			a.oom = 1;
+		free(d);
+	}
+
+	chardev(&a, "qmp", p->qmp_sock);
+	add(&a, "-mon");
+	add(&a, "chardev=qmp,mode=control");
+	chardev(&a, "ops", p->ops_sock);
+	add(&a, "-mon");
+	add(&a, "chardev=ops,mode=control");
+	chardev(&a, "qga0", p->qga_sock);
+	add(&a, "-device");
+	add(&a, "virtio-serial-pci");
+	add(&a, "-device");
+	add(&a, "virtserialport,chardev=qga0,id=qga0,name=org.qemu.guest_agent.0");
+	add(&a, "-device");
+	add(&a, "virtio-balloon-pci,id=balloon0");
+	/* a new generation ID per qemu: a guest restored from a snapshot reseeds its crng */
+	add(&a, "-device");
+	add(&a, "vmgenid");
+	add(&a, "-netdev");
+	addf(&a, "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", p->ssh_port);
+	add(&a, "-device");
+	addf(&a, "virtio-net-pci,netdev=n0,mac=%s", p->mac);
+	for (size_t i = 0; i < s->nshares; i++) {
+		char *d = esc(s->shares[i].path);
+		add(&a, "-virtfs");
+		if (d)
+			addf(&a, "local,path=%s,mount_tag=vmshare%zu,security_model=none%s", d, i,
+			     s->shares[i].readonly ? ",readonly=on" : "");
+		else
+			a.oom = 1;
+		free(d);
+	}
+	if (s->stage) {
+		char *d = esc(p->run_dir);
+		add(&a, "-fsdev");
+		if (d)
+			addf(&a,
+			     "local,id=" VM_STAGE_TAG ",path=%s/" VM_STAGE_DIR
+			     ",security_model=none",
+			     d);
+		else
+			a.oom = 1;
+		free(d);
+		add(&a, "-device");
+		add(&a, "virtio-9p-pci,fsdev=" VM_STAGE_TAG ",mount_tag=" VM_STAGE_TAG);
+	}
+	add(&a, "-serial");
+	addf(&a, "file:%s", p->console_log);
+	if (o->sandbox) {
+		add(&a, "-sandbox");
+		/* -runas calls setgid/setuid after the filter is in place: with
+		 * elevateprivileges=deny qemu dies of SIGSYS (checked on 7.2) */
+		add(&a, o->qemu_user ? VM_SANDBOX_OPTS_RUNAS : VM_SANDBOX_OPTS);
+	}
+	if (o->qemu_user) {
+		add(&a, "-runas");
+		add(&a, o->qemu_user);
+	}
+	add(&a, "-pidfile");
+	add(&a, p->pidfile);
+
+	free(append);
+	if (a.oom) {
+		vm_argv_free(a.v);
+		vmsup_err(err, "out of memory building the qemu command line");
+		return NULL;
+	}
+	return a.v;
+}
+
+void vm_argv_free(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **p = argv; *p; p++)
+		free(*p);
+	free(argv);
+}

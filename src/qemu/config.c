@@ -1,0 +1,308 @@
+#include "src/qemu/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <config.h> /* autoconf's, not src/qemu/config.h */
+#include "src/util/err.h"
+#include "src/util/log.h"
+#include "src/util/name.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef QEMU_DEFAULT
+#define QEMU_DEFAULT "qemu-system-x86_64"
+#endif
+
+enum kind { K_STR, K_PATH, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_FORMAT, K_NAME };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	unsigned min, max; /* K_UINT */
+};
+
+#define S(f) offsetof(struct vmsup_config, f)
+static const struct key keys[] = {
+    {"socket", K_PATH, S(socket), 0, 0},
+    {"state_dir", K_PATH, S(state_dir), 0, 0},
+    {"run_dir", K_PATH, S(run_dir), 0, 0},
+    {"qemu", K_STR, S(qemu), 0, 0},
+    {"accel", K_ACCEL, S(accel), 0, 0},
+    {"mem_mib", K_UINT, S(mem_mib), 16, 1048576},
+    {"cpus", K_UINT, S(cpus), 1, 64},
+    {"default_kernel", K_PATH, S(default_kernel), 0, 0},
+    {"default_initrd", K_PATH, S(default_initrd), 0, 0},
+    {"default_append", K_OPTSTR, S(default_append), 0, 0},
+    {"stop_grace_s", K_UINT, S(stop_grace_s), 0, 86400},
+    {"max_vms", K_UINT, S(max_vms), 1, 100000},
+    {"qemu_user", K_STR, S(qemu_user), 0, 0},
+    {"ssh_key", K_PATH, S(ssh_key), 0, 0},
+    {"guest_user", K_STR, S(guest_user), 0, 0},
+    {"api_group", K_STR, S(api_group), 0, 0},
+    {"memory_floor_mib", K_UINT, S(memory_floor_mib), 1, 1048576},
+    {"mem_overhead_mib", K_UINT, S(mem_overhead_mib), 0, 1048576},
+    {"restart_burst", K_UINT, S(restart_burst), 1, 1000},
+    {"restart_interval_s", K_UINT, S(restart_interval_s), 1, 86400},
+    {"log_level", K_LEVEL, S(log_level), 0, 0},
+    {"log_format", K_FORMAT, S(log_format), 0, 0},
+    {"pool_template", K_NAME, S(pool_template), 0, 0},
+    {"pool_size", K_UINT, S(pool_size), 0, 64},
+};
+#undef S
+
+int vmsup_accel_valid(const char *s)
+{
+	return s && (!strcmp(s, "kvm") || !strcmp(s, "tcg") || !strcmp(s, "kvm:tcg"));
+}
+
+static int set_str(char **dst, const char *v, char **err)
+{
+	char *d = strdup(v);
+	if (!d)
+		return vmsup_err(err, "out of memory");
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+int vmsup_config_init(struct vmsup_config *c, char **err)
+{
+	memset(c, 0, sizeof(*c));
+	c->mem_mib = 512;
+	c->cpus = 1;
+	c->stop_grace_s = 30;
+	c->max_vms = 256;
+	c->memory_floor_mib = 64;
+	c->mem_overhead_mib = 256;
+	c->restart_burst = 5;
+	c->restart_interval_s = 60;
+	c->log_level = VMSUP_LOG_INFO;
+	c->log_format = VMSUP_LOG_TEXT;
+	if (set_str(&c->socket, RUNSTATEDIR "/vmsupd/api.sock", err) ||
+	    set_str(&c->state_dir, LOCALSTATEDIR "/lib/vmsupd", err) ||
+	    set_str(&c->run_dir, RUNSTATEDIR "/vmsupd", err) ||
+	    set_str(&c->qemu, QEMU_DEFAULT, err) || set_str(&c->accel, "kvm:tcg", err) ||
+	    set_str(&c->guest_user, "root", err)) {
+		vmsup_config_release(c);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	if (!isdigit((unsigned char)v[0]))
+		return -1;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+int vmsup_config_set(struct vmsup_config *c, const char *key, const char *v, char **err)
+{
+	const struct key *k = NULL;
+	char *base = (char *)c;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, key) == 0)
+			k = &keys[i];
+	if (!k)
+		return vmsup_err(err, "unknown key '%s'", key);
+	switch (k->kind) {
+	case K_PATH:
+		if (v[0] != '/')
+			return vmsup_err(err, "%s: '%s' is not an absolute path", key, v);
+		/* fallthrough */
+	case K_STR:
+		if (!*v)
+			return vmsup_err(err, "%s: empty value", key);
+		/* fallthrough */
+	case K_OPTSTR:
+		return set_str((char **)(base + k->off), v, err);
+	case K_UINT:
+		if (parse_uint(v, k->min, k->max, (unsigned *)(base + k->off)))
+			return vmsup_err(err, "%s: '%s' is not an integer in %u..%u", key, v,
+					 k->min, k->max);
+		return 0;
+	case K_NAME: {
+		char *why = NULL;
+		/* templates are named like VMs (src/snapshot/template.h) */
+		if (vmsup_name_check(v, &why)) {
+			vmsup_err(err, "%s: '%s' is not a template name: %s", key, v,
+				  why ? why : "invalid");
+			free(why);
+			return -1;
+		}
+		return set_str((char **)(base + k->off), v, err);
+	}
+	case K_ACCEL:
+		if (!vmsup_accel_valid(v))
+			return vmsup_err(err, "%s: '%s' is not one of kvm, tcg, kvm:tcg", key, v);
+		return set_str((char **)(base + k->off), v, err);
+	case K_LEVEL: {
+		int l = vmsup_log_level_parse(v);
+		if (l < 0)
+			return vmsup_err(err, "%s: '%s' is not one of error, warn, info, debug",
+					 key, v);
+		*(int *)(base + k->off) = l;
+		return 0;
+	}
+	case K_FORMAT:
+		if (!strcmp(v, "text"))
+			*(int *)(base + k->off) = VMSUP_LOG_TEXT;
+		else if (!strcmp(v, "json"))
+			*(int *)(base + k->off) = VMSUP_LOG_JSON;
+		else
+			return vmsup_err(err, "%s: '%s' is not one of text, json", key, v);
+		return 0;
+	}
+	return vmsup_err(err, "%s: unhandled key kind", key);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int vmsup_config_load(struct vmsup_config *c, const char *path, char **err)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL, *why = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	int ret = -1;
+
+	if (!f)
+		return vmsup_err(err, "%s: %s", path, strerror(errno));
+	while (getline(&line, &cap, f) >= 0) {
+		char *s, *eq, *key, *val;
+
+		lineno++;
+		if (strlen(line) > 4096) {
+			vmsup_err(err, "%s:%u: line too long", path, lineno);
+			goto out;
+		}
+		s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			vmsup_err(err, "%s:%u: expected 'key = value'", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(s);
+		val = trim(eq + 1);
+		/* values may be quoted to keep spaces at either end or a '#' */
+		if (val[0] == '"') {
+			size_t n = strlen(val);
+			if (n < 2 || val[n - 1] != '"') {
+				vmsup_err(err, "%s:%u: unterminated quote", path, lineno);
+				goto out;
+			}
+			val[n - 1] = '\0';
+			val++;
+		} else {
+			char *hash = strchr(val, '#');
+			if (hash) {
+				*hash = '\0';
+				val = trim(val);
+			}
+		}
+		if (!*key) {
+			vmsup_err(err, "%s:%u: missing key", path, lineno);
+			goto out;
+		}
+		if (vmsup_config_set(c, key, val, &why)) {
+			vmsup_err(err, "%s:%u: %s", path, lineno, why ? why : "bad value");
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		vmsup_err(err, "%s: read error", path);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(why);
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+int vmsup_config_finish(struct vmsup_config *c, char **err)
+{
+	if (c->pool_size && !c->pool_template)
+		return vmsup_err(err,
+				 "pool_size = %u needs pool_template (the template pool VMs "
+				 "are restored from)",
+				 c->pool_size);
+	if (c->pool_size > c->max_vms)
+		return vmsup_err(err, "pool_size = %u is more than max_vms = %u", c->pool_size,
+				 c->max_vms);
+	if (!c->ssh_key) {
+		if (asprintf(&c->ssh_key, "%s/id_ed25519", c->state_dir) < 0) {
+			c->ssh_key = NULL;
+			return vmsup_err(err, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static const size_t str_fields[] = {
+    offsetof(struct vmsup_config, socket),	   offsetof(struct vmsup_config, state_dir),
+    offsetof(struct vmsup_config, run_dir),	   offsetof(struct vmsup_config, qemu),
+    offsetof(struct vmsup_config, accel),	   offsetof(struct vmsup_config, default_kernel),
+    offsetof(struct vmsup_config, default_initrd), offsetof(struct vmsup_config, default_append),
+    offsetof(struct vmsup_config, qemu_user),	   offsetof(struct vmsup_config, ssh_key),
+    offsetof(struct vmsup_config, guest_user),	   offsetof(struct vmsup_config, api_group),
+    offsetof(struct vmsup_config, pool_template),
+};
+
+int vmsup_config_copy(struct vmsup_config *dst, const struct vmsup_config *src, char **err)
+{
+	*dst = *src;
+	for (size_t i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
+		char **d = (char **)((char *)dst + str_fields[i]);
+		if (*d && !(*d = strdup(*d))) {
+			for (size_t j = i + 1; j < sizeof(str_fields) / sizeof(str_fields[0]); j++)
+				*(char **)((char *)dst + str_fields[j]) = NULL;
+			vmsup_config_release(dst);
+			return vmsup_err(err, "out of memory");
+		}
+	}
+	return 0;
+}
+
+void vmsup_config_release(struct vmsup_config *c)
+{
+	for (size_t i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
+		char **d = (char **)((char *)c + str_fields[i]);
+		free(*d);
+		*d = NULL;
+	}
+}

@@ -1,0 +1,56 @@
+/*
+ * vmsupd's configuration: built-in defaults, then a `key = value` file
+ * (# comments), then command-line overrides. Unknown keys and bad values
+ * are errors naming file:line.
+ */
+#ifndef VMSUP_CONFIG_H
+#define VMSUP_CONFIG_H
+
+struct vmsup_config {
+	char *socket;
+	char *state_dir;
+	char *run_dir;
+	char *qemu;
+	char *accel; /* kvm | tcg | kvm:tcg */
+	unsigned mem_mib;
+	unsigned cpus;
+	char *default_kernel; /* NULL = unset */
+	char *default_initrd;
+	char *default_append;
+	unsigned stop_grace_s;
+	unsigned max_vms;
+	char *qemu_user; /* NULL = run qemu as the daemon's user */
+	char *ssh_key;	 /* NULL until finished: <state_dir>/id_ed25519 */
+	char *guest_user;
+	char *api_group; /* NULL = root only */
+	unsigned memory_floor_mib;
+	unsigned mem_overhead_mib;
+	unsigned restart_burst;	     /* automatic restarts allowed per interval */
+	unsigned restart_interval_s; /* ... this window (StartLimitIntervalSec) */
+	int log_level;		     /* enum vmsup_log_level */
+	int log_format;		     /* enum vmsup_log_format */
+	char *pool_template;	     /* warm pool (src/pool/pool.h): NULL = none */
+	unsigned pool_size;
+};
+
+/* Built-in defaults. */
+int vmsup_config_init(struct vmsup_config *c, char **err);
+
+/* Read a file over the current values; errors name path:line. */
+int vmsup_config_load(struct vmsup_config *c, const char *path, char **err);
+
+/* Set one key from its text form (file and command line share this). */
+int vmsup_config_set(struct vmsup_config *c, const char *key, const char *value, char **err);
+
+/* Fill values derived from others (ssh_key from state_dir); call last. */
+int vmsup_config_finish(struct vmsup_config *c, char **err);
+
+/* Deep copy (for the daemon, which outlives its caller's struct). */
+int vmsup_config_copy(struct vmsup_config *dst, const struct vmsup_config *src, char **err);
+
+void vmsup_config_release(struct vmsup_config *c);
+
+/* Valid accelerator spellings: kvm, tcg, kvm:tcg. */
+int vmsup_accel_valid(const char *s);
+
+#endif

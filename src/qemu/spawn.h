@@ -1,0 +1,43 @@
+/*
+ * Starting qemu: fork + execvp of an argv array, in its own session so it
+ * outlives the daemon (reattach), stdin from /dev/null, stdout and stderr
+ * appended to a log file, no other descriptor inherited.
+ */
+#ifndef VMSUP_SPAWN_H
+#define VMSUP_SPAWN_H
+
+#include <sys/types.h>
+
+/*
+ * Returns 0 with *pid once the child has exec'd; -1 with *err if the
+ * fork, the log file or the exec itself failed (reported back through a
+ * close-on-exec pipe, so a missing binary is an error here, not a crash).
+ */
+int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err);
+
+/* As vm_spawn, and qemu also inherits extra_fd as its fd 3 (-1: none). */
+int vm_spawn_fd(char *const argv[], const char *log_path, int extra_fd, pid_t *pid, char **err);
+
+/* Make a directory with this mode (also when it exists: mode enforced). */
+int vm_mkdir(const char *path, mode_t mode, char **err);
+
+/*
+ * Remove a VM's run dir: its staging share first (src/qemu/stage.h), then its
+ * files, then the directory; never recursing below it (a bind mount there
+ * must not be emptied). 0, or -1 with errno from the final rmdir
+ * (ENOENT: it was not there).
+ */
+int vm_rm_run_dir(const char *dir);
+
+/*
+ * The files of a run dir: dir/{qmp,ops,qga}.sock, qemu.pid, console.log,
+ * qemu.log into the six pointers (old values freed). -1 with *err if out
+ * of memory or the socket paths are too long for a unix socket.
+ */
+int vm_run_files(const char *dir, char **qmp_sock, char **ops_sock, char **qga_sock, char **pidfile,
+		 char **console_log, char **qemu_log, char **err);
+
+/* A TCP port free on 127.0.0.1 right now (for hostfwd), or -1 with *err. */
+int vm_free_port(char **err);
+
+#endif

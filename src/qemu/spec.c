@@ -1,0 +1,268 @@
+#include "src/qemu/spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/util/err.h"
+#include "src/util/name.h"
+
+static const char *const known[] = {"name",   "mem_mib", "cpus",   "accel",   "kernel", "initrd",
+				    "append", "disk",	 "shares", "restart", "start",	"guest"};
+
+static int get_str(struct json_object *j, const char *key, char **out, char **err)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(j, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return vmsup_err(err, "'%s' must be a string", key);
+	if (memchr(json_object_get_string(v), '\0', json_object_get_string_len(v)))
+		return vmsup_err(err, "'%s' contains a NUL byte", key);
+	if (!(*out = strdup(json_object_get_string(v))))
+		return vmsup_err(err, "out of memory");
+	return 0;
+}
+
+static int get_uint(struct json_object *j, const char *key, unsigned min, unsigned max,
+		    unsigned *out, char **err)
+{
+	struct json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(j, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return vmsup_err(err, "'%s' must be an integer", key);
+	n = json_object_get_int64(v);
+	if (n < min || n > max)
+		return vmsup_err(err, "'%s' is %lld, must be in %u..%u", key, (long long)n, min,
+				 max);
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int get_bool(struct json_object *j, const char *key, bool *out, char **err)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(j, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return vmsup_err(err, "'%s' must be true or false", key);
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+/* A file qemu will open: absolute, a regular file, readable by us. */
+static int check_file(const char *key, const char *path, char **err)
+{
+	struct stat st;
+
+	if (path[0] != '/')
+		return vmsup_err(err, "'%s': '%s' is not an absolute path", key, path);
+	if (stat(path, &st) < 0)
+		return vmsup_err(err, "'%s': %s: %s", key, path, strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return vmsup_err(err, "'%s': %s: not a regular file", key, path);
+	if (access(path, R_OK) < 0)
+		return vmsup_err(err, "'%s': %s: %s", key, path, strerror(errno));
+	return 0;
+}
+
+static int disk_format(const char *path, char **out, char **err)
+{
+	unsigned char magic[4] = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vmsup_err(err, "'disk': %s: %s", path, strerror(errno));
+	/* Naming the format keeps qemu from probing a raw image, which it
+	 * refuses to write block 0 of. */
+	if (read(fd, magic, sizeof(magic)) < 0) {
+		close(fd);
+		return vmsup_err(err, "'disk': %s: %s", path, strerror(errno));
+	}
+	close(fd);
+	*out = strdup(memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw");
+	return *out ? 0 : vmsup_err(err, "out of memory");
+}
+
+static int get_shares(struct json_object *j, struct vm_spec *s, char **err)
+{
+	struct json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(j, "shares", &arr) ||
+	    json_object_is_type(arr, json_type_null))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return vmsup_err(err, "'shares' must be an array");
+	n = json_object_array_length(arr);
+	if (n > 16)
+		return vmsup_err(err, "'shares': at most 16 shares");
+	if (n && !(s->shares = calloc(n, sizeof(*s->shares))))
+		return vmsup_err(err, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i);
+		struct vm_share *sh = &s->shares[i];
+		struct stat st;
+		char *why = NULL;
+
+		s->nshares = i + 1;
+		if (!json_object_is_type(e, json_type_object))
+			return vmsup_err(err, "'shares[%zu]' must be an object", i);
+		json_object_object_foreach(e, k, v)
+		{
+			(void)v;
+			if (strcmp(k, "path") && strcmp(k, "readonly"))
+				return vmsup_err(err, "'shares[%zu]': unknown field '%s'", i, k);
+		}
+		if (get_str(e, "path", &sh->path, &why) ||
+		    get_bool(e, "readonly", &sh->readonly, &why)) {
+			vmsup_err(err, "'shares[%zu]': %s", i, why);
+			free(why);
+			return -1;
+		}
+		if (!sh->path)
+			return vmsup_err(err, "'shares[%zu]': 'path' is required", i);
+		if (sh->path[0] != '/')
+			return vmsup_err(err, "'shares[%zu]': '%s' is not an absolute path", i,
+					 sh->path);
+		/* the path is also passed on the kernel command line */
+		if (strpbrk(sh->path, " \t\n\"'"))
+			return vmsup_err(err, "'shares[%zu]': '%s' contains blanks or quotes", i,
+					 sh->path);
+		if (stat(sh->path, &st) < 0)
+			return vmsup_err(err, "'shares[%zu]': %s: %s", i, sh->path,
+					 strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return vmsup_err(err, "'shares[%zu]': %s: not a directory", i, sh->path);
+	}
+	return 0;
+}
+
+int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, struct vm_spec *s,
+		      char **err)
+{
+	char *why = NULL;
+
+	memset(s, 0, sizeof(*s));
+	s->mem_mib = cfg->mem_mib;
+	s->cpus = cfg->cpus;
+	s->start = true;
+	s->guest = true;
+	if (!j || !json_object_is_type(j, json_type_object))
+		return vmsup_err(err, "the VM spec must be a JSON object");
+	json_object_object_foreach(j, key, val)
+	{
+		bool ok = false;
+		(void)val;
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			ok |= strcmp(key, known[i]) == 0;
+		if (!ok)
+			return vmsup_err(err, "unknown field '%s'", key);
+	}
+	if (get_str(j, "name", &s->name, err) ||
+	    get_uint(j, "mem_mib", VM_MEM_MIN, VM_MEM_MAX, &s->mem_mib, err) ||
+	    get_uint(j, "cpus", 1, VM_CPUS_MAX, &s->cpus, err) ||
+	    get_str(j, "accel", &s->accel, err) || get_str(j, "kernel", &s->kernel, err) ||
+	    get_str(j, "initrd", &s->initrd, err) || get_str(j, "append", &s->append, err) ||
+	    get_str(j, "disk", &s->disk, err) || get_str(j, "restart", &s->restart, err) ||
+	    get_bool(j, "start", &s->start, err) || get_bool(j, "guest", &s->guest, err) ||
+	    get_shares(j, s, err))
+		return -1;
+	if (!s->name)
+		return vmsup_err(err, "'name' is required");
+	if (vmsup_name_check(s->name, &why)) {
+		vmsup_err(err, "'name': %s", why);
+		free(why);
+		return -1;
+	}
+	if (!s->accel && !(s->accel = strdup(cfg->accel)))
+		return vmsup_err(err, "out of memory");
+	if (!vmsup_accel_valid(s->accel))
+		return vmsup_err(err, "'accel': '%s' is not one of kvm, tcg, kvm:tcg", s->accel);
+	if (!s->restart && !(s->restart = strdup("never")))
+		return vmsup_err(err, "out of memory");
+	if (strcmp(s->restart, "never") && strcmp(s->restart, "on-failure") &&
+	    strcmp(s->restart, "always"))
+		return vmsup_err(err, "'restart': '%s' is not one of never, on-failure, always",
+				 s->restart);
+	if (s->kernel && s->disk)
+		return vmsup_err(err, "'kernel' and 'disk' exclude each other");
+	if ((s->initrd || s->append) && !s->kernel &&
+	    !(s->guest && !s->disk && cfg->default_kernel))
+		return vmsup_err(err, "'initrd' and 'append' need a 'kernel'");
+	if (!s->guest && (s->kernel || s->disk))
+		return vmsup_err(err, "'guest': false excludes 'kernel' and 'disk'");
+	if (s->guest && !s->kernel && !s->disk && cfg->default_kernel) {
+		if (!(s->kernel = strdup(cfg->default_kernel)))
+			return vmsup_err(err, "out of memory");
+		if (!s->initrd && cfg->default_initrd && !(s->initrd = strdup(cfg->default_initrd)))
+			return vmsup_err(err, "out of memory");
+		if (!s->append && cfg->default_append && !(s->append = strdup(cfg->default_append)))
+			return vmsup_err(err, "out of memory");
+	}
+	if (s->kernel && check_file("kernel", s->kernel, err))
+		return -1;
+	if (s->initrd && check_file("initrd", s->initrd, err))
+		return -1;
+	if (s->disk &&
+	    (check_file("disk", s->disk, err) || disk_format(s->disk, &s->disk_format, err)))
+		return -1;
+	return 0;
+}
+
+struct json_object *vm_spec_to_json(const struct vm_spec *s)
+{
+	struct json_object *o = json_object_new_object(), *sh;
+
+	json_object_object_add(o, "name", json_object_new_string(s->name));
+	json_object_object_add(o, "mem_mib", json_object_new_int64(s->mem_mib));
+	json_object_object_add(o, "cpus", json_object_new_int64(s->cpus));
+	json_object_object_add(o, "accel", json_object_new_string(s->accel));
+	if (s->kernel)
+		json_object_object_add(o, "kernel", json_object_new_string(s->kernel));
+	if (s->initrd)
+		json_object_object_add(o, "initrd", json_object_new_string(s->initrd));
+	if (s->append)
+		json_object_object_add(o, "append", json_object_new_string(s->append));
+	if (s->disk)
+		json_object_object_add(o, "disk", json_object_new_string(s->disk));
+	sh = json_object_new_array();
+	for (size_t i = 0; i < s->nshares; i++) {
+		struct json_object *e = json_object_new_object();
+		json_object_object_add(e, "path", json_object_new_string(s->shares[i].path));
+		json_object_object_add(e, "readonly",
+				       json_object_new_boolean(s->shares[i].readonly));
+		json_object_array_add(sh, e);
+	}
+	json_object_object_add(o, "shares", sh);
+	json_object_object_add(o, "restart", json_object_new_string(s->restart));
+	json_object_object_add(o, "start", json_object_new_boolean(s->start));
+	json_object_object_add(o, "guest", json_object_new_boolean(s->guest));
+	return o;
+}
+
+void vm_spec_release(struct vm_spec *s)
+{
+	free(s->name);
+	free(s->accel);
+	free(s->kernel);
+	free(s->initrd);
+	free(s->append);
+	free(s->disk);
+	free(s->disk_format);
+	free(s->restart);
+	free(s->ram_file);
+	for (size_t i = 0; i < s->nshares; i++)
+		free(s->shares[i].path);
+	free(s->shares);
+	memset(s, 0, sizeof(*s));
+}

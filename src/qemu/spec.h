@@ -1,0 +1,61 @@
+/*
+ * A VM spec (the body of POST /v1/vms): strictly typed, unknown fields
+ * rejected, ranges and files checked, defaults filled from the config.
+ */
+#ifndef VMSUP_SPEC_H
+#define VMSUP_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "src/qemu/config.h"
+
+#define VM_MEM_MIN  16u
+#define VM_MEM_MAX  1048576u
+#define VM_CPUS_MAX 64u
+
+struct vm_share {
+	char *path;
+	bool readonly;
+};
+
+struct vm_spec {
+	char *name;
+	unsigned mem_mib;
+	unsigned cpus;
+	char *accel;			       /* kvm | tcg | kvm:tcg */
+	char *kernel, *initrd, *append, *disk; /* NULL when absent */
+	char *disk_format;		       /* "qcow2" or "raw" (from the file) */
+	struct vm_share *shares;
+	size_t nshares;
+	char *restart; /* never | on-failure | always */
+	bool start;
+	bool guest;
+	/* not in the JSON: templates and VMs restored from them get an empty
+	 * 9p export (tag vmstage, host dir RUN_DIR/.../stage) that the guest
+	 * does not mount at boot, so it does not block migration; a pool take
+	 * binds a host directory into it (src/pool/pool.h) */
+	bool stage;
+	/* not in the JSON either: guest RAM in this file (a template's RAM,
+	 * src/snapshot/template.h), mapped shared (the template VM, whose RAM the save
+	 * then skips: x-ignore-shared) or private (a VM restored from it:
+	 * copy-on-write, so the file stays the template's); NULL = anonymous */
+	char *ram_file;
+	bool ram_shared;
+};
+
+/*
+ * Validate j into out (zeroed first). Returns 0, or -1 with *err a message
+ * fit for a 400 reply. cfg gives the defaults.
+ */
+int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, struct vm_spec *out,
+		      char **err);
+
+/* The spec as JSON (for the state file; parses back with vm_spec_from_json). */
+struct json_object *vm_spec_to_json(const struct vm_spec *s);
+
+void vm_spec_release(struct vm_spec *s);
+
+#endif

@@ -1,0 +1,235 @@
+/* After a restore: set the guest clock and reseed the guest RNG (see snapshot.h). */
+#include "src/snapshot/snapshot.h"
+#include "src/snapshot/snapshot-internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define SEED_MAX 4096
+
+struct snap_refresh {
+	struct event_base *base;
+	struct agent *a;
+	snap_refresh_fn done;
+	void *arg;
+	unsigned char seed[SEED_MAX];
+	size_t seed_len;
+	int pending, finished, step;
+	int64_t t_ask_ns; /* host clock when guest-get-time was sent */
+	struct snap_refresh_result r;
+	struct timespec t0;
+};
+
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double since_ms(const struct timespec *t0)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec - t0->tv_sec) * 1e3 + (ts.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void release(struct snap_refresh *f)
+{
+	if (f->finished && !f->pending) {
+		explicit_bzero(f->seed, sizeof(f->seed));
+		free(f);
+	}
+}
+
+static void finish(struct snap_refresh *f)
+{
+	if (f->finished)
+		return;
+	f->finished = 1;
+	f->r.wall_ms = since_ms(&f->t0);
+	if (f->done)
+		f->done(&f->r, f->arg);
+	release(f);
+}
+
+static void next(struct snap_refresh *f);
+
+static void on_reply(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
+		     void *arg)
+{
+	struct snap_refresh *f = arg;
+	(void)s;
+
+	f->pending--;
+	if (f->finished) {
+		release(f);
+		return;
+	}
+	if (f->step == 0) { /* guest-set-time */
+		f->r.time_set = !err;
+		if (err)
+			snprintf(f->r.time_error, sizeof(f->r.time_error), "%s: %s", err->cls,
+				 err->desc);
+	} else { /* guest-get-time: guest minus host at the reply's midpoint */
+		if (err || !ret) {
+			if (!f->r.time_error[0])
+				snprintf(f->r.time_error, sizeof(f->r.time_error),
+					 "guest-get-time: %s: %s", err ? err->cls : "",
+					 err ? err->desc : "no value");
+			f->r.time_set = 0;
+		} else {
+			int64_t mid = f->t_ask_ns + (realtime_ns() - f->t_ask_ns) / 2;
+			f->r.skew_ms = (double)(json_object_get_int64(ret) - mid) / 1e6;
+		}
+		finish(f);
+		return;
+	}
+	f->step++;
+	next(f);
+}
+
+static void on_exec(const struct gexec_result *res, const struct qmp_error *err, void *arg)
+{
+	struct snap_refresh *f = arg;
+
+	f->pending--;
+	if (f->finished) {
+		release(f);
+		return;
+	}
+	if (err)
+		snprintf(f->r.seed_error, sizeof(f->r.seed_error), "%s: %s", err->cls, err->desc);
+	else if (res->status != 0)
+		snprintf(f->r.seed_error, sizeof(f->r.seed_error),
+			 "writing /dev/urandom in the guest failed (status %d): %.*s", res->status,
+			 (int)(res->err_len > 160 ? 160 : res->err_len),
+			 res->err ? (const char *)res->err : "");
+	else
+		f->r.reseeded = 1;
+	f->r.seed_bytes = f->r.reseeded ? f->seed_len : 0;
+	explicit_bzero(f->seed, sizeof(f->seed));
+	f->step++;
+	next(f);
+}
+
+static void next(struct snap_refresh *f)
+{
+	struct qmp_error err = {0};
+	struct json_object *a;
+	/* cat, not dd: no block-size arithmetic, and every byte of stdin is written */
+	static const char *const argv[] = {"/bin/sh", "-c", "exec cat > /dev/urandom", NULL};
+
+	switch (f->step) {
+	case 0:
+		a = json_object_new_object();
+		json_object_object_add(a, "time", json_object_new_int64(realtime_ns()));
+		f->pending++;
+		if (agent_call(f->a, "guest-set-time", a, 0, on_reply, f, &err) < 0) {
+			f->pending--;
+			snprintf(f->r.time_error, sizeof(f->r.time_error), "%s: %s", err.cls,
+				 err.desc);
+			f->step++;
+			next(f);
+		}
+		break;
+	case 1:
+		if (!f->seed_len) { /* SNAP_REFRESH_NO_SEED */
+			f->step++;
+			next(f);
+			break;
+		}
+		f->pending++;
+		if (!agent_exec(f->a, argv, f->seed, f->seed_len, 30000, on_exec, f, &err)) {
+			f->pending--;
+			snprintf(f->r.seed_error, sizeof(f->r.seed_error), "%s: %s", err.cls,
+				 err.desc);
+			f->step++;
+			next(f);
+		}
+		break;
+	case 2:
+		f->t_ask_ns = realtime_ns();
+		f->pending++;
+		if (agent_call(f->a, "guest-get-time", NULL, 0, on_reply, f, &err) < 0) {
+			f->pending--;
+			snprintf(f->r.time_error, sizeof(f->r.time_error), "guest-get-time: %s: %s",
+				 err.cls, err.desc);
+			f->r.time_set = 0;
+			finish(f);
+		}
+		break;
+	}
+}
+
+static void on_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct snap_refresh *f = arg;
+	(void)fd, (void)what;
+
+	f->pending--;
+	if (f->finished)
+		release(f);
+	else
+		next(f);
+}
+
+struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size_t seed_bytes,
+				  snap_refresh_fn done, void *arg, char **err)
+{
+	struct snap_refresh *f;
+	struct timeval tv = {0, 0};
+	size_t got = 0;
+
+	if (agent_state(a) != AGENT_READY) {
+		snap_seterr(err, "the guest agent is not ready");
+		return NULL;
+	}
+	if (seed_bytes == SNAP_REFRESH_NO_SEED)
+		seed_bytes = 0;
+	else if (!seed_bytes)
+		seed_bytes = 64;
+	if (seed_bytes > SEED_MAX) {
+		snap_seterr(err, "seed of %zu bytes is larger than %d", seed_bytes, SEED_MAX);
+		return NULL;
+	}
+	if (!(f = calloc(1, sizeof(*f)))) {
+		snap_seterr(err, "out of memory");
+		return NULL;
+	}
+	f->base = base;
+	f->a = a;
+	f->done = done;
+	f->arg = arg;
+	f->seed_len = seed_bytes;
+	clock_gettime(CLOCK_MONOTONIC, &f->t0);
+	while (got < seed_bytes) {
+		ssize_t n = getrandom(f->seed + got, seed_bytes - got, 0);
+		if (n <= 0) {
+			snap_seterr(err, "getrandom failed");
+			free(f);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	f->pending++;
+	if (event_base_once(base, -1, EV_TIMEOUT, on_start, f, &tv) < 0) {
+		explicit_bzero(f->seed, sizeof(f->seed));
+		free(f);
+		snap_seterr(err, "out of memory");
+		return NULL;
+	}
+	return f;
+}
+
+void snap_refresh_cancel(struct snap_refresh *f)
+{
+	if (!f || f->finished)
+		return;
+	f->finished = 1;
+	release(f);
+}

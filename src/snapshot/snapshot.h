@@ -1,0 +1,173 @@
+/*
+ * Boot-once snapshots: save the whole state of a running VM to a file with
+ * QEMU's own migration, restore it into a fresh qemu started with the same
+ * devices, and refresh what must differ per VM afterwards (guest clock,
+ * guest RNG). Asynchronous, on the owner's event_base and libqmp session.
+ *
+ * Transport. QEMU 7.2 has no file: URI. Saving uses
+ *   exec:cat > 'STATE.tmp' && mv -f 'STATE.tmp' 'STATE.written'
+ * (run by /bin/sh inside qemu, so the qemu being saved must be allowed to
+ * spawn: no -sandbox spawn=deny on a template VM). The rename inside the
+ * shell is there because QMP reports "completed" before qemu has reaped cat:
+ * only once STATE.written exists is every byte in the file; this module then
+ * fsyncs it and renames it to STATE. Restoring reads either
+ *   fd:N          a descriptor qemu inherited at spawn (works under
+ *                 -sandbox spawn=deny, no shell involved: preferred), or
+ *   exec:cat 'STATE'  (qemu must be allowed to spawn).
+ * Paths are single-quoted for the shell; a path with a character outside
+ * [A-Za-z0-9 /._+,:@%=-] is refused rather than quoted.
+ *
+ * Device configuration. A snapshot only loads into a qemu with exactly the
+ * same devices (else "Unknown savevm section or instance ..."). The device
+ * configuration is the qemu argv minus what is per VM (binary, -name,
+ * -pidfile, socket paths, the hostfwd port, the -serial file, -S,
+ * -sandbox, -runas, -daemonize, -incoming): snap_devconfig() makes it, the
+ * template stores it, snap_devconfig_compare() checks a new VM's argv
+ * against it before qemu is started. The NIC's MAC is part of it: the
+ * guest's virtio-net state carries the MAC it booted with, so a restored VM
+ * must be given the template's MAC (snap_devconfig_mac()).
+ *
+ * Per-VM freshness after restore (snap_refresh): guest-set-time with the
+ * host clock, then host random bytes written into the guest's /dev/urandom.
+ * Why: every VM restored from one template starts with the same kernel RNG
+ * state (crng key, input pool) — two of them would hand out the same
+ * "random" numbers (TLS keys, UUIDs, ASLR of new processes) until their
+ * pools diverge. Writing to /dev/urandom mixes host entropy into the input
+ * pool but does not force a crng reseed on Linux 5.18+; the forced reseed
+ * comes from a vmgenid device in the device set (`-device vmgenid`, guid
+ * auto): each restoring qemu generates a new generation ID, the guest's
+ * vmgenid driver sees it change and calls add_vmfork_randomness(), which
+ * reseeds the crng at once and logs "crng reseeded due to virtual machine
+ * fork". snap_devconfig() reports has_vmgenid so callers can insist on it.
+ */
+#ifndef VMSUP_SNAPSHOT_H
+#define VMSUP_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "qmp/qmp.h"
+#include "src/guest/agent.h"
+
+/* ---- device configuration ---- */
+
+/*
+ * The device configuration of argv (NULL-terminated; argv[0] is the binary)
+ * as a JSON array of strings: the argv with per-VM options dropped and
+ * per-VM values replaced by "*". Refuses (NULL, *err) what a snapshot cannot
+ * carry: -drive/-hda/-blockdev (disk contents are not in the migration
+ * stream; restored VMs would share one disk), -virtfs (9p blocks migration
+ * once mounted), -loadvm, -daemonize. *err is malloc'd.
+ */
+struct json_object *snap_devconfig(const char *const *argv, char **err);
+
+/* 0 if equal; else -1 with *err naming the first difference. */
+int snap_devconfig_compare(struct json_object *tmpl, struct json_object *vm, char **err);
+
+/* The MAC of the first -device virtio-net-pci in a devconfig, or NULL (borrowed). */
+const char *snap_devconfig_mac(struct json_object *devconfig, char *buf, size_t len);
+
+/* 1 if the devconfig has a vmgenid device (see above). */
+int snap_devconfig_has_vmgenid(struct json_object *devconfig);
+/* 1 if it has the staging 9p export (src/qemu/stage.h): the only 9p device a template may have. */
+int snap_devconfig_has_stage(struct json_object *devconfig);
+
+/*
+ * 'path' single-quoted for /bin/sh, or NULL with *err when the path is
+ * empty, not absolute or has a character outside the safe set. malloc'd.
+ */
+char *snap_shell_quote(const char *path, char **err);
+
+/* ---- save / restore ---- */
+
+struct snap_stats {
+	double wall_ms;		  /* this operation, start to done */
+	double qemu_ms;		  /* query-migrate total-time (save) */
+	uint64_t file_bytes;	  /* size of the state file */
+	uint64_t ram_total;	  /* guest RAM size */
+	uint64_t ram_transferred; /* RAM bytes put in the stream */
+	uint64_t ram_zero_pages;  /* "duplicate": zero pages, stored as a flag only */
+	uint64_t ram_normal_pages;
+};
+
+/* err is NULL on success (st filled), else a message; both borrowed. */
+typedef void (*snap_done_fn)(const struct snap_stats *st, const char *err, void *arg);
+
+struct snap_op;
+
+struct snap_save_opts {
+	const char *state_path; /* absolute; written as state_path.tmp first */
+	unsigned timeout_ms;	/* whole operation; 0 = 300 s */
+	bool ignore_shared;	/* x-ignore-shared: skip RAM in a share=on memory backend */
+};
+
+/*
+ * Pause the VM (`stop`) and save it to opts->state_path (fsync'd, renamed
+ * into place). The VM stays paused ("postmigrate") afterwards; the caller
+ * usually destroys it. done is called once, never from inside this call.
+ * Returns NULL with *err on invalid input.
+ */
+struct snap_op *snap_save(struct event_base *base, struct qmp_session *qmp,
+			  const struct snap_save_opts *opts, snap_done_fn done, void *arg,
+			  char **err);
+
+/* Extra argv for a qemu that is to be restored: {"-incoming", "defer", NULL}. */
+const char *const *snap_restore_argv(void);
+
+struct snap_restore_opts {
+	const char *state_path; /* used when state_fd < 0 (exec:cat) */
+	int state_fd;		/* >= 0: the descriptor number qemu inherited (fd:N) */
+	unsigned timeout_ms;	/* 0 = 300 s */
+	bool resume;		/* `cont` once loaded; else the VM stays paused */
+	bool ignore_shared;	/* the template was saved with ignore_shared */
+};
+
+/*
+ * On a qemu started with snap_restore_argv() and the template's devices:
+ * migrate-incoming, wait for completion, optionally `cont`. If loading
+ * fails, qemu 7.2 exits by itself: done gets an error and the caller reaps
+ * qemu and adds its stderr (snap_stderr_tail) to the message.
+ */
+struct snap_op *snap_restore(struct event_base *base, struct qmp_session *qmp,
+			     const struct snap_restore_opts *opts, snap_done_fn done, void *arg,
+			     char **err);
+
+/* Abandon an operation: done is not called. */
+void snap_op_cancel(struct snap_op *op);
+
+/* The last lines (at most max bytes) of a log file, malloc'd ("" if none). */
+char *snap_stderr_tail(const char *path, size_t max);
+
+/* ---- per-VM refresh after a restore ---- */
+
+struct snap_refresh_result {
+	double skew_ms;	      /* guest-get-time minus host time, after setting it */
+	int time_set;	      /* guest-set-time succeeded */
+	char time_error[384]; /* why not, "" if it did */
+	int reseeded;	      /* host random bytes reached /dev/urandom */
+	char seed_error[384]; /* why not */
+	size_t seed_bytes;
+	double wall_ms;
+};
+typedef void (*snap_refresh_fn)(const struct snap_refresh_result *r, void *arg);
+
+/*
+ * On a ready agent of a just restored and resumed VM: guest-set-time with
+ * the host clock (ns), reseed (seed_bytes of getrandom() into /dev/urandom
+ * via guest-exec; 0 = 64), guest-get-time for the skew. Failures are
+ * reported in the result, not fatal (the VM runs either way; the caller
+ * decides). done is never called from inside this call. Returns NULL with
+ * *err if the agent is not ready. seed_bytes SNAP_REFRESH_NO_SEED: the clock
+ * only (a pool VM taken after a pause: reseeded when it was restored).
+ */
+#define SNAP_REFRESH_NO_SEED ((size_t)-1)
+struct snap_refresh;
+struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size_t seed_bytes,
+				  snap_refresh_fn done, void *arg, char **err);
+/* done is not called afterwards. */
+void snap_refresh_cancel(struct snap_refresh *r);
+
+#endif

@@ -1,0 +1,480 @@
+/* VMs restored from a template, and the template store's routes (see vm-template.h). */
+#include "src/snapshot/vm-template.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "src/qemu/argv.h"
+#include "src/util/err.h"
+#include "src/util/log.h"
+#include "src/snapshot/snapshot.h"
+#include "src/snapshot/template.h"
+#include "src/guest/vm-agent.h"
+
+#define RESTORE_TIMEOUT_MS 120000u
+#define SEED_BYTES	   64
+#define TAIL_BYTES	   600
+#define SKEW_RETRY_MS	   250.0
+
+struct vm_restore {
+	struct vm *vm;
+	struct tmpl *t;
+	char *name;	    /* the template's */
+	bool pending;	    /* the next spawn restores (first start only) */
+	bool loading;	    /* spawned with -incoming, not yet resumed */
+	struct snap_op *op; /* migrate-incoming in flight */
+	struct snap_refresh *refresh;
+	int sub; /* event bus handle (agent readiness), 0 = none */
+	double t_spawn, restore_ms, load_ms, agent_ms;
+	bool refreshed;
+	struct snap_refresh_result res;
+	char refresh_err[256]; /* snap_refresh could not start */
+	char *fail;	       /* why the restore failed: the VM's error once qemu is gone */
+	bool retried;	       /* the clock was set a second time */
+	bool ignore_shared;    /* RAM in the template's file: the state skips it */
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static struct vm_restore *rs_of(const struct vm *vm)
+{
+	return vm ? vm->tmpl : NULL;
+}
+
+/* ---- list / rm ---- */
+
+struct json_object *vm_template_list(struct vmsup *sup, int *status)
+{
+	char *err = NULL;
+	struct json_object *o = tmpl_list(vmsup_config(sup)->state_dir, &err);
+
+	if (o) {
+		*status = 200;
+		return o;
+	}
+	*status = 500;
+	o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(err ? err : "out of memory"));
+	free(err);
+	return o;
+}
+
+struct json_object *vm_template_rm(struct vmsup *sup, const char *name, int *status)
+{
+	char *err = NULL;
+	struct json_object *o = json_object_new_object();
+
+	if (tmpl_rm(vmsup_config(sup)->state_dir, name, &err) == 0) {
+		*status = 200;
+		LOG_I(NULL, "template '%s' removed", name);
+		return o;
+	}
+	*status = err && !strncmp(err, "no template", 11) ? 404 : 400;
+	json_object_object_add(o, "error", json_object_new_string(err ? err : "out of memory"));
+	free(err);
+	return o;
+}
+
+/* ---- resolving "from" ---- */
+
+static const char *const from_fields[] = {"name", "from", "start", "restart", NULL};
+
+int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm, char **err)
+{
+	const struct vmsup_config *cfg = vmsup_config(sup);
+	struct json_object *from, *spec = NULL, *v;
+	struct vm_restore *r = NULL;
+	struct stat sb;
+	char *dir = NULL;
+	int st = 400;
+
+	if (!json_object_is_type(j, json_type_object) ||
+	    !json_object_object_get_ex(j, "from", &from))
+		return 0;
+	if (!json_object_is_type(from, json_type_string)) {
+		vmsup_err(err, "'from' must be a template name (a string)");
+		return 400;
+	}
+	json_object_object_foreach(j, k, val)
+	{
+		size_t i = 0;
+		(void)val;
+		while (from_fields[i] && strcmp(from_fields[i], k))
+			i++;
+		if (!from_fields[i]) {
+			vmsup_err(err,
+				  "'%s' cannot be given with 'from': a restored VM has the "
+				  "template's devices (allowed: name, start, restart)",
+				  k);
+			return 400;
+		}
+	}
+	if (tmpl_name_check(json_object_get_string(from), err) < 0)
+		return 400;
+	if (!(r = calloc(1, sizeof(*r))) || !(r->name = strdup(json_object_get_string(from))) ||
+	    asprintf(&dir, "%s/templates/%s", cfg->state_dir, r->name) < 0) {
+		dir = NULL;
+		vmsup_err(err, "out of memory");
+		st = 500;
+		goto fail;
+	}
+	if (stat(dir, &sb) < 0) {
+		vmsup_err(err, "no template named '%s'", r->name);
+		st = 404;
+		goto fail;
+	}
+	if (!(r->t = tmpl_open(cfg->state_dir, r->name, err)))
+		goto fail;
+	if (!r->t->spec || !json_object_is_type(r->t->spec, json_type_object) || !r->t->mac) {
+		vmsup_err(err, "template '%s' has no VM spec or MAC in its meta.json", r->name);
+		goto fail;
+	}
+	if (strcmp(r->t->qemu_version, vmsup_qemu_version(sup))) {
+		vmsup_err(err,
+			  "template '%s' was saved by qemu %s, this daemon runs qemu %s: a "
+			  "snapshot only loads into the qemu that made it",
+			  r->name, r->t->qemu_version, vmsup_qemu_version(sup));
+		goto fail;
+	}
+	if (json_object_deep_copy(r->t->spec, &spec, NULL) < 0) {
+		vmsup_err(err, "out of memory");
+		st = 500;
+		goto fail;
+	}
+	json_object_object_del(spec, "name");
+	json_object_object_del(spec, "start");
+	json_object_object_foreach(j, k2, val2)
+	{
+		if (strcmp(k2, "from"))
+			json_object_object_add(spec, k2, json_object_get(val2));
+	}
+	if (!json_object_object_get_ex(spec, "name", &v)) {
+		vmsup_err(err, "'name' is required");
+		goto fail;
+	}
+	if (vm_spec_from_json(spec, cfg, &vm->spec, err))
+		goto fail;
+	/* not part of the spec's JSON: the device set says */
+	vm->spec.stage = snap_devconfig_has_stage(r->t->devconfig);
+	if (r->t->ram_path) {
+		/* copy-on-write: the file stays the template's */
+		if (!(vm->spec.ram_file = strdup(r->t->ram_path))) {
+			vmsup_err(err, "out of memory");
+			st = 500;
+			goto fail;
+		}
+		vm->spec.ram_shared = false;
+		r->ignore_shared = true;
+	}
+	snprintf(vm->mac, sizeof(vm->mac), "%s", r->t->mac);
+	r->vm = vm;
+	r->pending = true;
+	vm->tmpl = r;
+	json_object_put(spec);
+	free(dir);
+	return 1;
+fail:
+	json_object_put(spec);
+	free(dir);
+	if (r) {
+		tmpl_close(r->t);
+		free(r->name);
+		free(r);
+	}
+	return st;
+}
+
+/* ---- spawning ---- */
+
+static int append(char ***argv, const char *const *more)
+{
+	size_t n = 0, m = 0;
+	char **v;
+
+	while ((*argv)[n])
+		n++;
+	while (more[m])
+		m++;
+	if (!(v = realloc(*argv, (n + m + 1) * sizeof(*v))))
+		return -1;
+	*argv = v;
+	for (size_t i = 0; i < m; i++) {
+		v[n + i] = strdup(more[i]);
+		v[n + i + 1] = NULL;
+		if (!v[n + i])
+			return -1;
+	}
+	v[n + m] = NULL;
+	return 0;
+}
+
+int vm_template_argv(struct vm *vm, char ***argv, int *state_fd, char **err)
+{
+	struct vm_restore *r = rs_of(vm);
+	char *why = NULL;
+	int fd;
+
+	*state_fd = -1;
+	if (!r || !r->pending)
+		return 0;
+	/* one attempt: a failed restore must not repeat on restart */
+	r->pending = false;
+	if (tmpl_check_vm(r->t, vmsup_qemu_version(vm->sup), (const char *const *)*argv, &why)) {
+		vmsup_err(err, "%s", why ? why : "the VM does not fit the template");
+		free(why);
+		return -1;
+	}
+	if (append(argv, snap_restore_argv()))
+		return vmsup_err(err, "out of memory");
+	if ((fd = open(r->t->state_path, O_RDONLY | O_CLOEXEC)) < 0)
+		return vmsup_err(err, "template '%s': %s: %s", r->name, r->t->state_path,
+				 strerror(errno));
+	*state_fd = fd;
+	/* only this start maps the template's RAM: a later one boots afresh */
+	free(vm->spec.ram_file);
+	vm->spec.ram_file = NULL;
+	r->loading = true;
+	r->t_spawn = now_ms();
+	r->restore_ms = r->load_ms = r->agent_ms = 0;
+	r->refreshed = r->retried = false;
+	r->refresh_err[0] = '\0';
+	return 0;
+}
+
+bool vm_template_restoring(const struct vm *vm)
+{
+	struct vm_restore *r = rs_of(vm);
+
+	return r && r->loading;
+}
+
+bool vm_template_refreshed(const struct vm *vm)
+{
+	struct vm_restore *r = rs_of(vm);
+
+	return r && !r->loading && r->refreshed && !r->refresh;
+}
+
+/* ---- after the restore: clock and RNG ---- */
+
+static void maybe_refresh(struct vm_restore *r);
+
+static void on_refreshed(const struct snap_refresh_result *res, void *arg)
+{
+	struct vm_restore *r = arg;
+
+	r->refresh = NULL;
+	r->refreshed = true;
+	r->res = *res;
+	/* the first set can land late when the agent and the host are busy
+	 * (the time is taken when the command is queued): once more, idle */
+	if (res->time_set && (res->skew_ms > SKEW_RETRY_MS || res->skew_ms < -SKEW_RETRY_MS) &&
+	    !r->retried) {
+		LOG_I(r->vm->spec.name, "after restore: clock %.0f ms off, setting it again",
+		      res->skew_ms);
+		r->retried = true;
+		r->refreshed = false;
+		maybe_refresh(r);
+		return;
+	}
+	if (!res->time_set || !res->reseeded)
+		LOG_W(r->vm->spec.name, "after restore: clock %s%s, RNG %s%s",
+		      res->time_set ? "set" : "not set: ", res->time_error,
+		      res->reseeded ? "reseeded" : "not reseeded: ", res->seed_error);
+	else
+		LOG_I(r->vm->spec.name,
+		      "after restore: clock set (skew %.1f ms), RNG reseeded with %zu bytes",
+		      res->skew_ms, res->seed_bytes);
+}
+
+static void maybe_refresh(struct vm_restore *r)
+{
+	struct agent *a = vm_agent_of(r->vm);
+	char *err = NULL;
+
+	if (r->loading || r->refresh || r->refreshed || r->t_spawn == 0 || !a ||
+	    agent_state(a) != AGENT_READY)
+		return;
+	if (r->agent_ms == 0)
+		r->agent_ms = now_ms() - r->t_spawn;
+	if (!(r->refresh =
+		  snap_refresh(vmsup_base(r->vm->sup), a, SEED_BYTES, on_refreshed, r, &err))) {
+		r->refreshed = true;
+		snprintf(r->refresh_err, sizeof(r->refresh_err), "%s", err ? err : "failed");
+		LOG_W(r->vm->spec.name, "after restore: %s", r->refresh_err);
+		free(err);
+	}
+}
+
+static void on_bus(struct json_object *ev, void *arg)
+{
+	struct vm_restore *r = arg;
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(ev, "type", &v))
+		return;
+	if (!strcmp(json_object_get_string(v), "agent")) {
+		maybe_refresh(r);
+	} else if (!strcmp(json_object_get_string(v), "state") && r->loading && r->op &&
+		   json_object_object_get_ex(ev, "state", &v) &&
+		   !strcmp(json_object_get_string(v), "running")) {
+		/* the restore's cont resumed it: the create reply goes out next */
+		r->restore_ms = now_ms() - r->t_spawn;
+	}
+}
+
+static void on_restored(const struct snap_stats *st, const char *err, void *arg)
+{
+	struct vm_restore *r = arg;
+	struct vm *vm = r->vm;
+
+	r->op = NULL;
+	r->loading = false;
+	if (err) {
+		char *tail = snap_stderr_tail(vm->qemu_log, TAIL_BYTES);
+		char *msg = NULL;
+		if (asprintf(&msg, "restoring template '%s': %s%s%s", r->name, err,
+			     tail && *tail ? "; qemu: " : "", tail ? tail : "") < 0)
+			msg = NULL;
+		free(tail);
+		LOG_E(vm->spec.name, "%s", msg ? msg : err);
+		free(r->fail);
+		r->fail = msg;
+		/* start_failed is set: the exit makes the VM "failed", and
+		 * vm_template_exited gives it this error. Without a monitor qemu
+		 * is exiting (or already reaped: its pid may be reused) */
+		if (vm->pid > 0 && vm->qmp)
+			kill(vm->pid, SIGKILL);
+		else if (vm->pid <= 0)
+			vm_template_exited(vm);
+		return;
+	}
+	vm->start_failed = false;
+	r->load_ms = st->wall_ms;
+	if (r->restore_ms == 0)
+		r->restore_ms = now_ms() - r->t_spawn;
+	LOG_I(vm->spec.name, "restored from template '%s' in %.0f ms (state loaded in %.0f ms)",
+	      r->name, r->restore_ms, r->load_ms);
+	maybe_refresh(r);
+}
+
+void vm_template_qmp_ready(struct vm *vm)
+{
+	struct vm_restore *r = rs_of(vm);
+	struct snap_restore_opts o = {
+	    .state_path = NULL, .state_fd = 3, .timeout_ms = RESTORE_TIMEOUT_MS, .resume = true};
+	char *err = NULL;
+
+	if (!r || !r->loading || r->op)
+		return;
+	o.ignore_shared = r->ignore_shared;
+	if (!r->sub)
+		r->sub = vmsup_subscribe(vm->sup, vm->spec.name, on_bus, r);
+	/* until the state is loaded an exit of qemu is a failed start */
+	vm->start_failed = true;
+	if (!(r->op = snap_restore(vmsup_base(vm->sup), vm->qmp, &o, on_restored, r, &err))) {
+		struct snap_stats st = {0};
+		on_restored(&st, err ? err : "cannot start the restore", r);
+		free(err);
+	}
+}
+
+void vm_template_exited(struct vm *vm)
+{
+	struct vm_restore *r = rs_of(vm);
+
+	if (!r)
+		return;
+	if (r->op) {
+		/* qemu exits by itself when the state does not load */
+		char *tail = snap_stderr_tail(vm->qemu_log, TAIL_BYTES);
+		char *msg = NULL;
+		snap_op_cancel(r->op);
+		r->op = NULL;
+		if (asprintf(&msg,
+			     "restoring template '%s': qemu exited while loading the state%s%s",
+			     r->name, tail && *tail ? ": " : "", tail ? tail : "") >= 0) {
+			free(vm->error);
+			vm->error = msg;
+		}
+		free(tail);
+	}
+	if (r->fail) {
+		free(vm->error);
+		vm->error = r->fail;
+		r->fail = NULL;
+		vmsup_vm_save(vm);
+	}
+	r->loading = false;
+	snap_refresh_cancel(r->refresh);
+	r->refresh = NULL;
+}
+
+void vm_template_release(struct vm *vm)
+{
+	struct vm_restore *r = rs_of(vm);
+
+	if (!r)
+		return;
+	snap_op_cancel(r->op);
+	snap_refresh_cancel(r->refresh);
+	if (r->sub)
+		vmsup_unsubscribe(vm->sup, r->sub);
+	tmpl_close(r->t);
+	free(r->fail);
+	free(r->name);
+	free(r);
+	vm->tmpl = NULL;
+}
+
+static struct json_object *ms_or_null(double ms)
+{
+	return ms > 0 ? json_object_new_double((double)(long long)(ms * 10) / 10) : NULL;
+}
+
+void vm_template_status(const struct vm *vm, struct json_object *o)
+{
+	struct vm_restore *r = rs_of(vm);
+	struct json_object *t, *f = NULL;
+
+	if (!r) {
+		json_object_object_add(o, "template", NULL);
+		return;
+	}
+	t = json_object_new_object();
+	json_object_object_add(t, "name", json_object_new_string(r->name));
+	json_object_object_add(t, "state_bytes", json_object_new_int64((int64_t)r->t->state_bytes));
+	json_object_object_add(t, "restore_ms", ms_or_null(r->restore_ms));
+	json_object_object_add(t, "load_ms", ms_or_null(r->load_ms));
+	json_object_object_add(t, "agent_ms", ms_or_null(r->agent_ms));
+	if (r->refreshed) {
+		f = json_object_new_object();
+		json_object_object_add(f, "time_set", json_object_new_boolean(r->res.time_set));
+		json_object_object_add(
+		    f, "skew_ms", r->res.time_set ? json_object_new_double(r->res.skew_ms) : NULL);
+		json_object_object_add(f, "reseeded", json_object_new_boolean(r->res.reseeded));
+		json_object_object_add(f, "seed_bytes",
+				       json_object_new_int64((int64_t)r->res.seed_bytes));
+		json_object_object_add(
+		    f, "error",
+		    r->refresh_err[0]	   ? json_object_new_string(r->refresh_err)
+		    : r->res.time_error[0] ? json_object_new_string(r->res.time_error)
+		    : r->res.seed_error[0] ? json_object_new_string(r->res.seed_error)
+					   : NULL);
+	}
+	json_object_object_add(t, "refresh", f);
+	json_object_object_add(o, "template", t);
+}

@@ -1,0 +1,86 @@
+/*
+ * Templates in the daemon (issue 12), on top of src/snapshot/snapshot.h and
+ * src/snapshot/template.h:
+ *
+ *  - making one (POST /v1/templates): a throwaway qemu booted from a VM
+ *    spec outside the registry (its own run dir RUN_DIR/tmpl/NAME, no
+ *    spawn=deny in -sandbox: saving runs `cat` through qemu's exec:), the
+ *    agent and an IP awaited, one byte read from the guest's /dev/random
+ *    (so the guest's crng is initialised in the saved state: restored VMs
+ *    never block on it), the state saved (guest RAM lives in the template's
+ *    own file, mapped shared, so the save skips it: x-ignore-shared), meta
+ *    committed, qemu killed;
+ *  - VMs restored from one (POST /v1/vms {"name","from"}): the template's
+ *    spec and MAC, its RAM file mapped copy-on-write, its state file passed
+ *    to qemu as fd 3 with -incoming defer; the supervisor does not `cont` such a VM, the restore
+ * does once the state is loaded; when the agent is ready the guest clock is set and its RNG
+ * reseeded (snap_refresh; the vmgenid device in every VM's device set forces the crng reseed). Only
+ * the first start restores; a later start of the same VM cold-boots the template's spec.
+ *
+ * Everything runs on the supervisor's loop; one supervisor per process.
+ */
+#ifndef VMSUP_VM_TEMPLATE_H
+#define VMSUP_VM_TEMPLATE_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "src/core/supervisor.h"
+#include "src/core/vm.h"
+
+/* ---- making, listing, removing templates ---- */
+
+struct vm_tmpl_job;
+
+/*
+ * POST /v1/templates: body (borrowed) is a VM spec with the template's
+ * name. done gets 201 with the template's meta (plus "save_ms",
+ * "state_bytes") once the template VM is gone again, or an error. Returns
+ * the job while pending (for vm_template_job_detach), NULL if done was
+ * already called.
+ */
+struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *body,
+				       vmsup_done_fn done, void *arg);
+/* The client went away: the job carries on, done is not called. */
+void vm_template_job_detach(struct vm_tmpl_job *j);
+/* Daemon exit: kill and reap every template qemu still being made (blocks briefly). */
+void vm_template_teardown(void);
+
+/* GET /v1/templates and DELETE /v1/templates/NAME: status, and body or error. */
+struct json_object *vm_template_list(struct vmsup *sup, int *status);
+struct json_object *vm_template_rm(struct vmsup *sup, const char *name, int *status);
+
+/* ---- restoring VMs (called by the supervisor) ---- */
+
+/*
+ * POST /v1/vms: 0 when j has no "from" (the caller parses it as usual).
+ * Else vm->spec (the template's spec with j's name, start, restart),
+ * vm->mac (the template's) and vm->tmpl are set: 1; or an HTTP status
+ * (400 bad body or unusable template, 404 no such template) with *err.
+ */
+int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm, char **err);
+
+/*
+ * Spawning: for a VM to be restored, check *argv against the template
+ * (qemu version, device set), append -incoming defer, and open the state
+ * file: *state_fd is to be passed to qemu as fd 3 (the caller closes it
+ * after the spawn). Otherwise nothing (*state_fd -1). 0, or -1 with *err.
+ */
+int vm_template_argv(struct vm *vm, char ***argv, int *state_fd, char **err);
+
+/* Restored, and the clock set and RNG reseeded (or that failed and was logged). */
+bool vm_template_refreshed(const struct vm *vm);
+
+/* The spawned qemu is to be restored: the supervisor must not `cont` it. */
+bool vm_template_restoring(const struct vm *vm);
+
+/* Hooks: QMP up (start the restore), process gone, VM freed. */
+void vm_template_qmp_ready(struct vm *vm);
+void vm_template_exited(struct vm *vm);
+void vm_template_release(struct vm *vm);
+
+/* "template": {"name","restore_ms","load_ms","agent_ms","refresh":{...}} or null. */
+void vm_template_status(const struct vm *vm, struct json_object *o);
+
+#endif

@@ -1,0 +1,8 @@
+# util: errors, logging, base64, names, peer credentials. Knows nothing of
+# VMs; every other layer may use it.
+noinst_LTLIBRARIES += src/util/libvmutil.la
+src_util_libvmutil_la_SOURCES = \
+	src/util/err.c src/util/err.h src/util/log.c src/util/log.h \
+	src/util/b64.c src/util/b64.h src/util/name.c src/util/name.h \
+	src/util/peer.c src/util/peer.h
+src_util_libvmutil_la_LIBADD = $(JSONC_LIBS)
