@@ -4,17 +4,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int vmsup_err(char **err, const char *fmt, ...)
+static void err_vset(char **err, const char *fmt, va_list ap)
 {
-	va_list ap;
 	char *s = NULL;
 
 	if (!err || *err)
-		return -1;
-	va_start(ap, fmt);
+		return;
 	if (vasprintf(&s, fmt, ap) < 0)
 		s = NULL;
-	va_end(ap);
 	*err = s;
+}
+
+int vmsup_err(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(err, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int vmsup_errc(char **err, const char **cls, const char *class, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cls && !*cls)
+		*cls = class;
+	va_start(ap, fmt);
+	err_vset(err, fmt, ap);
+	va_end(ap);
 	return -1;
 }
