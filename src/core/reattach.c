@@ -14,18 +14,14 @@
 #include <event2/event.h>
 
 #include "qmp/qmp.h"
-#include "src/guest/agent.h"
 #include "src/qemu/argv.h"
 #include "src/util/err.h"
-#include "src/core/hooks.h"
+#include "src/core/module.h"
 #include "src/util/log.h"
 #include "src/core/supervisor.h"
-#include "src/guest/vm-agent.h"
-#include "src/metrics/vm-stats.h"
 
-#define POLL_MS		   50	 /* without pidfd: exit seen within this */
-#define QMP_RETRY_MS	   1000	 /* a qemu that does not answer (stopped) */
-#define AGENT_PROBE_MS	   60000 /* the guest may be busy after our absence */
+#define POLL_MS		   50	/* without pidfd: exit seen within this */
+#define QMP_RETRY_MS	   1000 /* a qemu that does not answer (stopped) */
 #define STATE_FILE_MAX	   (1 << 20)
 #define STATE_FILE_VERSION 1
 
@@ -295,7 +291,6 @@ static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, voi
 {
 	struct vm *vm = arg;
 	struct qmp_error e;
-	struct agent *a;
 
 	if (err) {
 		/* the session is closed; it is freed on the next attempt */
@@ -314,10 +309,9 @@ static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, voi
 	    vm_qmp_call(vm, "query-balloon", NULL, 0, on_balloon, vm, &e) < 0 ||
 	    vm_qmp_call(vm, "query-status", NULL, 0, on_status, vm, &e) < 0)
 		LOG_W(vm->spec.name, "reattach: %s", e.desc);
-	vmsup_hook_qmp_ready(vm);
-	/* the agent port may be open for long: no VSERPORT_CHANGE will come */
-	if ((a = vm_agent_of(vm)))
-		agent_probe(a, AGENT_PROBE_MS);
+	/* vm->adopted: the agent module probes a port that may have been open
+	 * for long (no VSERPORT_CHANGE will come) */
+	vmsup_modules_qmp_ready(vm);
 }
 
 static void qmp_connect_again(struct vm *vm)
@@ -510,7 +504,7 @@ static void reattach_live(struct vm *vm)
 	w = vm->watch;
 	w->resume = recorded == VM_STARTING;
 	/* the cgroup module finds (or re-creates) the VM's cgroup */
-	if (vmsup_hook_spawned(vm, &err)) {
+	if (vmsup_modules_spawned(vm, &err)) {
 		LOG_W(vm->spec.name, "reattach: %s", err);
 		free(err);
 		err = NULL;

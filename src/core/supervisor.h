@@ -13,18 +13,20 @@
 #include <json-c/json.h>
 
 #include "src/qemu/config.h"
+#include "qmp/qmp.h"
 #include "src/core/vm.h"
 
 struct vmsup;
 struct waiter;
 
-/* An operation's outcome as the API sends it: HTTP status, and either an
- * error (cls + desc) or a body (borrowed for the duration of the call). */
+/* An operation's outcome: either an error (cls, one of src/util/err.h's
+ * classes or qemu's own, + desc) or a body, borrowed for the duration of
+ * the call. The daemon turns cls into an HTTP status. */
 struct vmsup_result {
-	int status;
 	const char *cls; /* NULL on success */
 	const char *desc;
 	struct json_object *body;
+	bool created; /* success that created a VM (POST /v1/vms) */
 };
 typedef void (*vmsup_done_fn)(const struct vmsup_result *r, void *arg);
 
@@ -65,17 +67,6 @@ struct vm *vmsup_find(struct vmsup *sup, const char *name);
 struct vm *vmsup_first(struct vmsup *sup);
 size_t vmsup_count(const struct vmsup *sup);
 
-/* The limits and metrics module's daemon-wide state (src/limits/vm-limits.h),
- * set by the daemon after vmsup_new; NULL (the default) = not active. */
-struct vm_limits;
-void vmsup_set_limits(struct vmsup *sup, struct vm_limits *l);
-struct vm_limits *vmsup_limits(const struct vmsup *sup);
-
-/* The warm pool (src/pool/pool.h), set by the daemon; NULL = none. */
-struct vm_pool;
-void vmsup_set_pool(struct vmsup *sup, struct vm_pool *p);
-struct vm_pool *vmsup_pool(const struct vmsup *sup);
-
 /* Event bus: ev borrowed; vm_filter NULL = all VMs. Returns a handle > 0. */
 typedef void (*vmsup_event_fn)(struct json_object *ev, void *arg);
 int vmsup_subscribe(struct vmsup *sup, const char *vm_filter, vmsup_event_fn fn, void *arg);
@@ -87,7 +78,7 @@ void vmsup_unsubscribe(struct vmsup *sup, int handle);
  */
 void vmsup_shutdown(struct vmsup *sup, void (*done)(void *arg), void *arg);
 
-/* Publish an event for vm (used by the hooks' modules): ev taken. */
+/* Publish an event for vm (NULL: about no VM, e.g. a template): ev taken. */
 void vmsup_emit(struct vmsup *sup, struct vm *vm, struct json_object *ev);
 
 /* ---- for reattach (src/core/reattach.c) and restart policy (src/core/restart.c) ---- */
@@ -108,5 +99,19 @@ void vmsup_vm_rm_run_dir(struct vm *vm);
 /* Start the VM's qemu again, counting it in vm->restarts; -1 if it failed
  * at once (vm->state failed, vm->error says why). */
 int vmsup_vm_restart(struct vm *vm);
+
+/*
+ * qmp_call / qmp_call_raw on vm->qmp for the supervisor and its modules:
+ * the round trip is timed (module op qmp_rtt) and a timeout marks the
+ * monitor unresponsive in the status. Same contract as libqmp's: fn is
+ * called exactly once unless -1 is returned; args / cmd are taken over.
+ */
+int64_t vm_qmp_call(struct vm *vm, const char *cmd, struct json_object *args, unsigned timeout_ms,
+		    qmp_reply_fn fn, void *arg, struct qmp_error *err);
+int64_t vm_qmp_call_raw(struct vm *vm, struct json_object *cmd, unsigned timeout_ms,
+			qmp_reply_fn fn, void *arg, struct qmp_error *err);
+
+/* The VM is on its way down (stop, kill or a guest power-off seen). */
+bool vmsup_vm_stopping(const struct vm *vm);
 
 #endif

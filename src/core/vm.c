@@ -6,9 +6,7 @@
 
 #include "qmp/qmp.h"
 #include "src/core/restart.h"
-#include "src/guest/vm-agent.h"
-#include "src/limits/vm-limits.h"
-#include "src/snapshot/vm-template.h"
+#include "src/core/module.h"
 
 static const char *const state_names[VM_NSTATES] = {
     "defined", "starting", "running", "paused", "stopping", "stopped", "crashed", "failed",
@@ -142,7 +140,6 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(
 	    o, "balloon_mib", vm->balloon_mib >= 0 ? json_object_new_int64(vm->balloon_mib) : NULL);
 	json_object_object_add(o, "cpus", json_object_new_int64(vm->spec.cpus));
-	vm_limits_status(vm, o); /* cpu_quota_pct, pin, cgroup, mem_limit_bytes ... */
 	json_object_object_add(o, "qmp_ops_socket", str_or_null(vm->ops_sock));
 	json_object_object_add(o, "qga_socket", str_or_null(vm->qga_sock));
 	json_object_object_add(o, "console_log", str_or_null(vm->console_log));
@@ -151,8 +148,6 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(o, "mac", json_object_new_string(vm->mac));
 	json_object_object_add(o, "guest",
 			       json_object_new_boolean(vm->spec.kernel || vm->spec.disk));
-	vm_agent_status(vm, o);
-	vm_template_status(vm, o);
 	json_object_object_add(o, "shares", vm_shares_json(vm));
 	json_object_object_add(o, "exit_status",
 			       vm->exit_code >= 0 ? json_object_new_int64(vm->exit_code) : NULL);
@@ -166,6 +161,8 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(o, "pool_member", json_object_new_boolean(vm->pool_member));
 	json_object_object_add(o, "restart", json_object_new_string(vm->spec.restart));
 	vm_restart_status(vm, o);
+	/* the features' own fields: limits, agent, template */
+	vmsup_modules_status(vm, o);
 	json_object_object_add(o, "created", json_object_new_double(vm->created));
 	return o;
 }

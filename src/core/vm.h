@@ -104,7 +104,7 @@ struct vm {
 	enum vm_agent_state agent_state; /* the agent module drives this */
 	void *agent;			 /* opaque, owned by the agent module */
 	void *cgroup;			 /* opaque, owned by the cgroup module */
-	void *tmpl;			 /* opaque, src/snapshot/vm-template.c: restored from a template */
+	void *tmpl;	  /* opaque, src/snapshot/vm-template.c: restored from a template */
 	bool pool_member; /* paused in the warm pool (src/pool/pool.h): only destroy, kill, qmp */
 	int balloon_mib;  /* -1 = unknown */
 

@@ -40,17 +40,13 @@ static void on_held_close(struct evhttp_connection *evcon, void *arg)
 	free(h);
 }
 
-static void on_done(int status, const char *cls, const char *desc, struct json_object *body,
-		    void *arg)
+static void on_done(const char *cls, const char *desc, struct json_object *body, void *arg)
 {
 	struct held *h = arg;
 
 	if (h->evcon)
 		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
-	if (cls)
-		http_send_error(h->req, status, cls, "%s", desc ? desc : "");
-	else
-		http_send_json(h->req, status, body);
+	http_send_outcome(h->req, cls, desc, body, false);
 	free(h);
 }
 
@@ -223,7 +219,7 @@ static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_reques
 void api_limits_put(struct vmsup *sup, struct evhttp_request *req, const char *name,
 		    const char *action, struct json_object *body)
 {
-	struct vm_limits *l = vmsup_limits(sup);
+	struct vm_limits *l = vm_limits_of(sup);
 	struct vm *vm;
 
 	if (!body || !json_object_is_type(body, json_type_object)) {
@@ -253,8 +249,8 @@ void api_limits_put(struct vmsup *sup, struct evhttp_request *req, const char *n
 
 void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
 {
-	struct vm_limits *l = vmsup_limits(sup);
-	struct vmsup_stats *st = vm_limits_stats(l);
+	struct vm_limits *l = vm_limits_of(sup);
+	struct vmsup_stats *st = vm_stats_of(sup);
 	size_t n = vmsup_count(sup), i = 0;
 	struct metrics_vm *mv = calloc(n ? n : 1, sizeof(*mv));
 	struct metrics_daemon md = {0};
@@ -299,7 +295,7 @@ out:
 
 static void on_complete(struct evhttp_request *req, void *arg)
 {
-	struct vmsup_stats *st = vm_limits_stats(vmsup_limits(arg));
+	struct vmsup_stats *st = vm_stats_of(arg);
 
 	if (st)
 		metrics_api_count(&st->api, evhttp_request_get_response_code(req));
@@ -312,7 +308,7 @@ void api_limits_count_on_complete(struct vmsup *sup, struct evhttp_request *req)
 
 void api_limits_count_stream(struct vmsup *sup, struct evhttp_request *req)
 {
-	struct vmsup_stats *st = vm_limits_stats(vmsup_limits(sup));
+	struct vmsup_stats *st = vm_stats_of(sup);
 
 	evhttp_request_set_on_complete_cb(req, NULL, NULL);
 	if (st)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/core/module.h"
 #include "src/daemon/http.h"
 #include "src/pool/pool.h"
 
@@ -45,7 +46,7 @@ static void take(struct vm_pool *p, struct evhttp_request *req)
 void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const char *action)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	struct vm_pool *p = vmsup_pool(sup);
+	struct vm_pool *p = vmsup_module_ctx(sup, VM_POOL_MODULE);
 
 	if (!action) {
 		if (!p) {

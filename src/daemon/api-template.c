@@ -52,19 +52,15 @@ static void create(struct vmsup *sup, struct evhttp_request *req)
 	json_object_put(body);
 }
 
-static void reply(struct evhttp_request *req, int status, struct json_object *o)
+static void reply(struct evhttp_request *req, const char *cls, struct json_object *o)
 {
 	struct json_object *e;
 
-	if (status >= 400 && json_object_object_get_ex(o, "error", &e) &&
+	if (cls && json_object_object_get_ex(o, "error", &e) &&
 	    json_object_is_type(e, json_type_string))
-		http_send_error(req, status,
-				status == 404	? "NotFound"
-				: status == 400 ? "InvalidParameter"
-						: "InternalError",
-				"%s", json_object_get_string(e));
+		http_send_outcome(req, cls, json_object_get_string(e), NULL, false);
 	else
-		http_send_json(req, status, o);
+		http_send_outcome(req, NULL, NULL, o, false);
 	json_object_put(o);
 }
 
@@ -72,12 +68,12 @@ void api_template_route(struct vmsup *sup, struct evhttp_request *req, const cha
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	char *err = NULL;
-	int status;
+	const char *cls = NULL;
 
 	if (!name) {
 		if (m == EVHTTP_REQ_GET) {
-			struct json_object *o = vm_template_list(sup, &status);
-			reply(req, status, o);
+			struct json_object *o = vm_template_list(sup, &cls);
+			reply(req, cls, o);
 		} else if (m == EVHTTP_REQ_POST) {
 			create(sup, req);
 		} else {
@@ -92,8 +88,8 @@ void api_template_route(struct vmsup *sup, struct evhttp_request *req, const cha
 	}
 	if (m == EVHTTP_REQ_GET) {
 		/* one template: its entry of the list */
-		struct json_object *l = vm_template_list(sup, &status), *a, *found = NULL;
-		if (status == 200 && json_object_object_get_ex(l, "templates", &a))
+		struct json_object *l = vm_template_list(sup, &cls), *a, *found = NULL;
+		if (!cls && json_object_object_get_ex(l, "templates", &a))
 			for (size_t i = 0; i < json_object_array_length(a); i++) {
 				struct json_object *t = json_object_array_get_idx(a, i), *n;
 				if (json_object_object_get_ex(t, "name", &n) &&
@@ -102,12 +98,12 @@ void api_template_route(struct vmsup *sup, struct evhttp_request *req, const cha
 			}
 		json_object_put(l);
 		if (found)
-			reply(req, 200, found);
+			reply(req, NULL, found);
 		else
 			http_send_error(req, 404, "NotFound", "no template named '%s'", name);
 	} else if (m == EVHTTP_REQ_DELETE) {
-		struct json_object *o = vm_template_rm(sup, name, &status);
-		reply(req, status, o);
+		struct json_object *o = vm_template_rm(sup, name, &cls);
+		reply(req, cls, o);
 	} else {
 		http_send_error(req, 405, "MethodNotAllowed", "use GET or DELETE");
 	}

@@ -14,15 +14,58 @@
 #include "src/core/supervisor.h"
 #include "src/guest/vm-agent.h"
 #include "src/limits/vm-limits.h"
+#include "src/metrics/vm-stats.h"
+#include "src/snapshot/vm-template.h"
 
 struct daemon {
 	struct event_base *base;
 	struct vmsup *sup;
 	struct vmsup_api *api;
 	struct vm_limits *limits;
+	struct vmsup_stats stats;
 	struct vm_pool *pool;
 	int stopping;
 };
+
+/* ---- the pool's view of the other features ---- */
+
+static void pool_balloon(struct vmsup *sup, struct vm *vm, long long mib, vm_pool_step_fn done,
+			 void *arg)
+{
+	vm_limits_balloon(vm_limits_of(sup), vm, mib, done, arg);
+}
+
+static void pool_quota(struct vmsup *sup, struct vm *vm, int pct, vm_pool_step_fn done, void *arg)
+{
+	struct vm_cpu_change c = {.set_quota = true, .quota_pct = pct};
+
+	vm_limits_cpu(vm_limits_of(sup), vm, &c, done, arg);
+}
+
+static const struct vm_pool_ops pool_ops = {
+    .refreshed = vm_template_refreshed,
+    .agent_of = vm_agent_of,
+    .balloon = pool_balloon,
+    .quota = pool_quota,
+};
+
+static const struct vm_module pool_module = {.name = VM_POOL_MODULE};
+
+/*
+ * The features, in the order the core calls them forward (teardown goes
+ * in reverse): counters first, then limits (a cgroup before anything
+ * runs), the agent, and templates last (a restore's refresh needs the
+ * agent, and must be stopped before it on an exit).
+ */
+static int register_modules(struct daemon *d, char **err)
+{
+	if (vmsup_register(d->sup, &vm_stats_module, &d->stats) ||
+	    vmsup_register(d->sup, &vm_limits_module, d->limits) ||
+	    vmsup_register(d->sup, &vm_agent_module, NULL) ||
+	    vmsup_register(d->sup, &vm_template_module, NULL))
+		return vmsup_err(err, "too many modules");
+	return 0;
+}
 
 static void on_all_stopped(void *arg)
 {
@@ -76,8 +119,10 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 		if (warn)
 			LOG_W(NULL, "%s", warn);
 		free(warn);
-		vmsup_set_limits(d.sup, d.limits);
 	}
+	vmsup_stats_init(&d.stats);
+	if (register_modules(&d, err))
+		goto out;
 	/* after vmsup_new: the state dir, where the key may be generated, exists */
 	vm_agent_setup(d.base, cfg);
 	/* VMs of a previous run (even one ended by SIGKILL) carry on; after
@@ -87,12 +132,15 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	/* after the reattach: the pool's VMs of an earlier run are among its VMs */
 	{
 		char *perr = NULL;
-		if (!(d.pool = vm_pool_new(d.sup, &perr)) && perr) {
+		if (!(d.pool = vm_pool_new(d.sup, &pool_ops, &perr)) && perr) {
 			*err = perr;
 			goto out;
 		}
 	}
-	vmsup_set_pool(d.sup, d.pool);
+	if (d.pool && vmsup_register(d.sup, &pool_module, d.pool)) {
+		vmsup_err(err, "too many modules");
+		goto out;
+	}
 	vm_pool_start(d.pool);
 	if (!(d.api = vmsup_api_new(d.base, d.sup, cfg->socket, cfg->api_group, err)))
 		goto out;

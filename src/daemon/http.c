@@ -4,12 +4,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 
 #include "src/daemon/api.h"
+#include "src/util/err.h"
 #include "src/util/log.h"
 #include "src/util/peer.h"
 #include "src/core/supervisor.h"
@@ -88,12 +90,52 @@ int http_read_json(struct evhttp_request *req, struct json_object **out)
 	return 0;
 }
 
+/*
+ * The one place an error class becomes an HTTP status. Classes not listed
+ * are qemu's own (GenericError, CommandNotFound ...) relayed from QMP: the
+ * upstream failed, 502.
+ */
+static const struct {
+	const char *cls;
+	int status;
+} class_status[] = {
+    {VMSUP_EC_INVALID, 400},	   {"MethodNotAllowed", 405},
+    {VMSUP_EC_FORBIDDEN, 403},	   {VMSUP_EC_NOT_FOUND, 404},
+    {VMSUP_EC_CONFLICT, 409},	   {VMSUP_EC_POOL_MEMBER, 409},
+    {VMSUP_EC_POOL_MISMATCH, 409}, {VMSUP_EC_DISCONNECTED, 409},
+    {"DeviceNotActive", 409},	   {"TooLarge", 413},
+    {VMSUP_EC_INTERNAL, 500},	   {VMSUP_EC_QEMU, 500},
+    {VMSUP_EC_SAVE, 500},	   {VMSUP_EC_SHARE, 500},
+    {VMSUP_EC_UNSUPPORTED, 501},   {VMSUP_EC_AGENT, 502},
+    {VMSUP_EC_MOUNT, 502},	   {VMSUP_EC_SHUTTING_DOWN, 503},
+    {VMSUP_EC_NO_CGROUP, 503},	   {VMSUP_EC_POOL_EMPTY, 503},
+    {VMSUP_EC_TIMEOUT, 504},
+};
+
+int http_status_of(const char *cls, bool created)
+{
+	if (!cls)
+		return created ? 201 : 200;
+	for (size_t i = 0; i < sizeof(class_status) / sizeof(class_status[0]); i++)
+		if (!strcmp(class_status[i].cls, cls))
+			return class_status[i].status;
+	return 502;
+}
+
+void http_send_outcome(struct evhttp_request *req, const char *cls, const char *desc,
+		       struct json_object *body, bool created)
+{
+	int status = http_status_of(cls, created);
+
+	if (cls)
+		http_send_error(req, status, cls, "%s", desc ? desc : "");
+	else
+		http_send_json(req, status, body);
+}
+
 void http_send_result(struct evhttp_request *req, const struct vmsup_result *r)
 {
-	if (r->cls)
-		http_send_error(req, r->status, r->cls, "%s", r->desc ? r->desc : "");
-	else
-		http_send_json(req, r->status, r->body);
+	http_send_outcome(req, r->cls, r->desc, r->body, r->created);
 }
 
 /* ---- held requests ---- */

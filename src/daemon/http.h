@@ -6,6 +6,8 @@
 #define VMSUP_HTTP_H
 
 #include <event2/http.h>
+#include <stdbool.h>
+
 #include <json-c/json.h>
 
 /* Reply with o as the JSON body ("{}" when o is NULL); o stays the caller's. */
@@ -29,6 +31,12 @@ int http_peer_files_ok(struct evhttp_request *req, struct json_object *spec);
 
 struct vmsup_result;
 /* Reply with a supervisor result: its error, else its body. */
+/* An error class (src/util/err.h, or qemu's own) as an HTTP status; no
+ * class: 200, or 201 when created. */
+int http_status_of(const char *cls, bool created);
+/* Reply with an outcome: the error (cls, desc) or body. */
+void http_send_outcome(struct evhttp_request *req, const char *cls, const char *desc,
+		       struct json_object *body, bool created);
 void http_send_result(struct evhttp_request *req, const struct vmsup_result *r);
 
 /*

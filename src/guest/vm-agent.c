@@ -229,3 +229,58 @@ void vm_agent_status(const struct vm *vm, struct json_object *o)
 	json_object_object_add(o, "guest_user", str_or_null(keys.user));
 	free(kh);
 }
+
+/* ---- the module table the daemon registers (no ctx) ---- */
+
+#define AGENT_PROBE_MS 60000 /* an adopted guest may be busy after our absence */
+
+static void mod_qmp_ready(void *ctx, struct vm *vm)
+{
+	struct agent *a;
+
+	vm_agent_start(vm);
+	/* a VM adopted from an earlier daemon: its agent port may have been
+	 * open for long, so no VSERPORT_CHANGE will come */
+	if (vm->adopted && (a = vm_agent_of(vm)))
+		agent_probe(a, AGENT_PROBE_MS);
+}
+
+static void mod_qmp_event(void *ctx, struct vm *vm, const char *event, struct json_object *data)
+{
+	struct json_object *id, *open;
+
+	/* qemu names the port by its device id (set in argv.c) */
+	if (!strcmp(event, "VSERPORT_CHANGE") && data &&
+	    json_object_object_get_ex(data, "open", &open) &&
+	    json_object_object_get_ex(data, "id", &id) &&
+	    !strcmp(json_object_get_string(id), VM_AGENT_PORT_ID)) {
+		bool o = json_object_get_boolean(open);
+		LOG_I(vm->spec.name, "guest agent port %s", o ? "opened" : "closed");
+		vm_agent_port(vm, o);
+	}
+	vm_agent_event(vm, event, data);
+}
+
+static void mod_exited(void *ctx, struct vm *vm)
+{
+	vm_agent_stop(vm, false);
+}
+
+static void mod_destroyed(void *ctx, struct vm *vm)
+{
+	vm_agent_stop(vm, true);
+}
+
+static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
+{
+	vm_agent_status(vm, o);
+}
+
+const struct vm_module vm_agent_module = {
+    .name = "agent",
+    .qmp_ready = mod_qmp_ready,
+    .qmp_event = mod_qmp_event,
+    .exited = mod_exited,
+    .destroyed = mod_destroyed,
+    .status = mod_status,
+};

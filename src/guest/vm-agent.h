@@ -14,6 +14,7 @@
 
 #include "src/guest/agent.h"
 #include "src/qemu/config.h"
+#include "src/core/module.h"
 #include "src/core/vm.h"
 
 /*
@@ -53,5 +54,8 @@ const char *vm_agent_gone_reason(const struct vm *vm);
  * agent_key_error, ip, ssh_key, known_hosts, guest_user.
  */
 void vm_agent_status(const struct vm *vm, struct json_object *o);
+
+/* The module the daemon registers (ctx NULL), after the limits module. */
+extern const struct vm_module vm_agent_module;
 
 #endif

@@ -14,7 +14,7 @@
 #include "src/metrics/metrics.h"
 #include "src/limits/pin.h"
 #include "src/core/supervisor.h"
-#include "src/metrics/vm-stats.h"
+#include "src/core/module.h"
 
 #define MIB (1024ull * 1024ull)
 
@@ -23,7 +23,6 @@ struct vm_limits {
 	char *cg_error; /* why not */
 	char *state_dir;
 	unsigned mem_overhead_mib, memory_floor_mib;
-	struct vmsup_stats stats;
 };
 
 /* Per VM, in vm->cgroup. */
@@ -90,7 +89,6 @@ int vm_limits_new(struct vm_limits **out, const struct vmsup_config *cfg, char *
 	}
 	l->mem_overhead_mib = cfg->mem_overhead_mib;
 	l->memory_floor_mib = cfg->memory_floor_mib;
-	vmsup_stats_init(&l->stats);
 	/* the same state dir spelled differently is still the same daemon */
 	snprintf(parent, sizeof(parent), "vmsupd-%08x",
 		 fnv1a(realpath(cfg->state_dir, real) ? real : cfg->state_dir));
@@ -127,11 +125,6 @@ void vm_limits_free(struct vm_limits *l)
 	free(l->cg_error);
 	free(l->state_dir);
 	free(l);
-}
-
-struct vmsup_stats *vm_limits_stats(struct vm_limits *l)
-{
-	return l ? &l->stats : NULL;
 }
 
 bool vm_limits_have_cgroups(const struct vm_limits *l)
@@ -375,14 +368,14 @@ double vm_limits_cpu_seconds(struct vm_limits *l, const struct vm *vm)
 
 /* ---- operations ---- */
 
-static void op_finish(struct vm_limits_op *op, int status, const char *cls, const char *desc)
+static void op_finish(struct vm_limits_op *op, const char *cls, const char *desc)
 {
 	struct json_object *o = NULL;
 
 	if (op->done) {
 		if (!cls)
 			o = vm_to_json(op->vm);
-		op->done(status, cls, desc, o, op->arg);
+		op->done(cls, desc, o, op->arg);
 		json_object_put(o);
 	}
 	free(op);
@@ -391,14 +384,11 @@ static void op_finish(struct vm_limits_op *op, int status, const char *cls, cons
 static void op_qmp_error(struct vm_limits_op *op, const char *what, const struct qmp_error *err)
 {
 	char desc[400];
-	int status = 502;
 
+	/* qemu's class: Timeout, Disconnected, DeviceNotActive (no balloon
+	 * driver in the guest yet) ... the daemon's table maps each */
 	snprintf(desc, sizeof(desc), "%s: %s", what, err->desc);
-	if (!strcmp(err->cls, QMP_ERR_TIMEOUT))
-		status = 504;
-	else if (!strcmp(err->cls, QMP_ERR_DISCONNECTED) || !strcmp(err->cls, "DeviceNotActive"))
-		status = 409; /* qemu went away, or the guest has no balloon driver (yet) */
-	op_finish(op, status, err->cls, desc);
+	op_finish(op, err->cls, desc);
 }
 
 static bool qmp_live(const struct vm *vm)
@@ -413,7 +403,7 @@ static struct vm_limits_op *op_new(struct vm_limits *l, struct vm *vm, enum op_k
 	struct vm_limits_op *op = calloc(1, sizeof(*op));
 
 	if (!op) {
-		done(500, "InternalError", "out of memory", NULL, arg);
+		done(VMSUP_EC_INTERNAL, "out of memory", NULL, arg);
 		return NULL;
 	}
 	op->kind = kind;
@@ -437,7 +427,7 @@ static void on_balloon_query(struct qmp_session *s, struct json_object *ret,
 	struct vm_limits_op *op = arg;
 
 	on_ready_balloon(s, ret, err, op->vm);
-	op_finish(op, 200, NULL, NULL);
+	op_finish(op, NULL, NULL);
 }
 
 static void on_balloon(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
@@ -457,7 +447,7 @@ static void on_balloon(struct qmp_session *s, struct json_object *ret, const str
 		m->balloon_target_mib = op->target_mib;
 	LOG_I(op->vm->spec.name, "balloon target %lld MiB", op->target_mib);
 	if (vm_qmp_call(op->vm, "query-balloon", NULL, 0, on_balloon_query, op, &e) < 0)
-		op_finish(op, 200, NULL, NULL);
+		op_finish(op, NULL, NULL);
 }
 
 struct vm_limits_op *vm_limits_balloon(struct vm_limits *l, struct vm *vm, long long target_mib,
@@ -472,13 +462,13 @@ struct vm_limits_op *vm_limits_balloon(struct vm_limits *l, struct vm *vm, long 
 		snprintf(desc, sizeof(desc),
 			 "target_mib %lld is outside %u..%u (memory_floor_mib..the boot size)",
 			 target_mib, l->memory_floor_mib, vm->spec.mem_mib);
-		done(400, "InvalidParameter", desc, NULL, arg);
+		done(VMSUP_EC_INVALID, desc, NULL, arg);
 		return NULL;
 	}
 	if (!qmp_live(vm)) {
 		snprintf(desc, sizeof(desc), "VM '%s' is %s: the balloon needs a running qemu",
 			 vm->spec.name, vm_state_name(vm->state));
-		done(409, "Conflict", desc, NULL, arg);
+		done(VMSUP_EC_CONFLICT, desc, NULL, arg);
 		return NULL;
 	}
 	if (!(op = op_new(l, vm, OP_BALLOON, done, arg)))
@@ -528,14 +518,14 @@ static void on_cpus_fast(struct qmp_session *s, struct json_object *ret,
 		return;
 	}
 	if (!m || op->vm->pid <= 0) {
-		op_finish(op, 409, "Conflict", "the VM's qemu exited");
+		op_finish(op, VMSUP_EC_CONFLICT, "the VM's qemu exited");
 		return;
 	}
 	if (pin_vcpus(ret, op->vm->pid, &op->c.pinset, op->c.pin_each ? PIN_ONE_EACH : PIN_ALL, &n,
 		      &why)) {
 		snprintf(desc, sizeof(desc), "pinning: %s", why ? why : "failed");
 		free(why);
-		op_finish(op, 500, "InternalError", desc);
+		op_finish(op, VMSUP_EC_INTERNAL, desc);
 		return;
 	}
 	LOG_I(op->vm->spec.name, "%d vCPU thread(s) pinned to %s", n,
@@ -545,10 +535,10 @@ static void on_cpus_fast(struct qmp_session *s, struct json_object *ret,
 	memcpy(m->pin, op->c.pin, sizeof(m->pin));
 	m->pinset = op->c.pinset;
 	if (apply_quota(op, m, desc, sizeof(desc))) {
-		op_finish(op, 500, "InternalError", desc);
+		op_finish(op, VMSUP_EC_INTERNAL, desc);
 		return;
 	}
-	op_finish(op, 200, NULL, NULL);
+	op_finish(op, NULL, NULL);
 }
 
 struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
@@ -562,7 +552,7 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 	unsigned p;
 
 	if (!(m = lim_get(vm))) {
-		done(500, "InternalError", "out of memory", NULL, arg);
+		done(VMSUP_EC_INTERNAL, "out of memory", NULL, arg);
 		return NULL;
 	}
 	q = c->set_quota ? c->quota_pct : m->quota_pct;
@@ -571,13 +561,13 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 		snprintf(desc, sizeof(desc),
 			 "quota_pct %d is outside 1..%u (100 per vCPU; null removes the quota)", q,
 			 vm->spec.cpus * 100);
-		done(400, "InvalidParameter", desc, NULL, arg);
+		done(VMSUP_EC_INVALID, desc, NULL, arg);
 		return NULL;
 	}
 	if (p < CG_MIN_PERIOD || p > CG_MAX_PERIOD) {
 		snprintf(desc, sizeof(desc), "period_us %u is outside %u..%u", p, CG_MIN_PERIOD,
 			 CG_MAX_PERIOD);
-		done(400, "InvalidParameter", desc, NULL, arg);
+		done(VMSUP_EC_INVALID, desc, NULL, arg);
 		return NULL;
 	}
 	if (q != CG_CPU_UNLIMITED && (uint64_t)q * p / 100 < CG_MIN_PERIOD) {
@@ -585,19 +575,19 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 		    desc, sizeof(desc),
 		    "quota_pct %d of period_us %u is %llu us, below the kernel's %u us minimum", q,
 		    p, (unsigned long long)q * p / 100, CG_MIN_PERIOD);
-		done(400, "InvalidParameter", desc, NULL, arg);
+		done(VMSUP_EC_INVALID, desc, NULL, arg);
 		return NULL;
 	}
 	if ((c->set_quota || c->set_period) && !l->cg) {
 		snprintf(desc, sizeof(desc), "no CPU quota without cgroups: %s",
 			 l->cg_error ? l->cg_error : "unavailable");
-		done(503, "CgroupUnavailable", desc, NULL, arg);
+		done(VMSUP_EC_NO_CGROUP, desc, NULL, arg);
 		return NULL;
 	}
 	if (c->set_pin && vm->pid > 0 && !qmp_live(vm)) {
 		snprintf(desc, sizeof(desc), "VM '%s' is %s: pinning needs its QMP connection",
 			 vm->spec.name, vm_state_name(vm->state));
-		done(409, "Conflict", desc, NULL, arg);
+		done(VMSUP_EC_CONFLICT, desc, NULL, arg);
 		return NULL;
 	}
 	if (!(op = op_new(l, vm, OP_CPU, done, arg)))
@@ -618,8 +608,61 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 		m->pinset = c->pinset;
 	}
 	if (apply_quota(op, m, desc, sizeof(desc)))
-		op_finish(op, 500, "InternalError", desc);
+		op_finish(op, VMSUP_EC_INTERNAL, desc);
 	else
-		op_finish(op, 200, NULL, NULL);
+		op_finish(op, NULL, NULL);
 	return NULL;
+}
+
+/* ---- the module table the daemon registers (ctx: struct vm_limits) ---- */
+
+static int mod_spawned(void *ctx, struct vm *vm, char **err)
+{
+	return vm_limits_spawned(ctx, vm, err);
+}
+
+static void mod_qmp_ready(void *ctx, struct vm *vm)
+{
+	vm_limits_qmp_ready(ctx, vm);
+}
+
+static void mod_qmp_event(void *ctx, struct vm *vm, const char *event, struct json_object *data)
+{
+	vm_limits_qmp_event(ctx, vm, event, data);
+}
+
+static void mod_exited(void *ctx, struct vm *vm)
+{
+	vm_limits_exited(ctx, vm);
+}
+
+static void mod_destroyed(void *ctx, struct vm *vm)
+{
+	vm_limits_destroyed(ctx, vm);
+}
+
+static void mod_release(void *ctx, struct vm *vm)
+{
+	vm_limits_release(vm);
+}
+
+static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
+{
+	vm_limits_status(vm, o);
+}
+
+const struct vm_module vm_limits_module = {
+    .name = VM_LIMITS_MODULE,
+    .spawned = mod_spawned,
+    .qmp_ready = mod_qmp_ready,
+    .qmp_event = mod_qmp_event,
+    .exited = mod_exited,
+    .destroyed = mod_destroyed,
+    .release = mod_release,
+    .status = mod_status,
+};
+
+struct vm_limits *vm_limits_of(const struct vmsup *sup)
+{
+	return vmsup_module_ctx(sup, VM_LIMITS_MODULE);
 }

@@ -2,7 +2,6 @@
  * Resource limits of vmsupd's VMs (issue 5): one cgroup per VM with a hard
  * memory ceiling (guest memory + mem_overhead_mib), a CPU weight from the
  * VM's cpus and an optional CPU quota; vCPU pinning; the virtio balloon.
- * Also owns the daemon-wide counters behind GET /metrics (vm-stats.h).
  *
  * Cgroups: the daemon uses the parent cgroup "vmsupd-<8 hex>", a hash of
  * its state dir, so two daemons on one host never share VM cgroups. When
@@ -23,10 +22,10 @@
 #include <json-c/json.h>
 
 #include "src/qemu/config.h"
+#include "src/core/module.h"
 #include "src/core/vm.h"
 
 struct vm_limits;
-struct vmsup_stats;
 
 /*
  * Open the cgroup parent and remove VM cgroups left by a crashed daemon
@@ -38,7 +37,6 @@ int vm_limits_new(struct vm_limits **out, const struct vmsup_config *cfg, char *
 /* Call after every VM is freed (pending QMP replies refer to the counters). */
 void vm_limits_free(struct vm_limits *l);
 
-struct vmsup_stats *vm_limits_stats(struct vm_limits *l);
 /* Whether VM cgroups are in use, and why not. */
 bool vm_limits_have_cgroups(const struct vm_limits *l);
 const char *vm_limits_cgroup_error(const struct vm_limits *l);
@@ -74,8 +72,8 @@ double vm_limits_cpu_seconds(struct vm_limits *l, const struct vm *vm);
 
 /* ---- operations: each ends with exactly one call of done ---- */
 
-typedef void (*vm_limits_done_fn)(int status, const char *cls, const char *desc,
-				  struct json_object *body, void *arg);
+typedef void (*vm_limits_done_fn)(const char *cls, const char *desc, struct json_object *body,
+				  void *arg);
 struct vm_limits_op;
 
 /* A parsed PUT /v1/vms/NAME/cpu (api-limits.c checks types and fields). */
@@ -105,5 +103,12 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 				   void *arg);
 /* done will not be called. */
 void vm_limits_op_cancel(struct vm_limits_op *op);
+
+/* The module the daemon registers with ctx = the struct vm_limits, and
+ * how others find it (NULL when not registered). */
+#define VM_LIMITS_MODULE "limits"
+extern const struct vm_module vm_limits_module;
+struct vmsup;
+struct vm_limits *vm_limits_of(const struct vmsup *sup);
 
 #endif

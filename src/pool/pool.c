@@ -20,9 +20,6 @@
 #include "src/snapshot/snapshot.h"
 #include "src/qemu/spawn.h"
 #include "src/qemu/stage.h"
-#include "src/guest/vm-agent.h"
-#include "src/limits/vm-limits.h"
-#include "src/snapshot/vm-template.h"
 
 #define READY_POLL_MS	 20
 #define FILL_TIMEOUT_MS	 180000.0
@@ -67,6 +64,8 @@ struct vm_pool_take {
 
 struct vm_pool {
 	struct vmsup *sup;
+	const struct vm_pool_ops *ops;
+	int sub; /* bus: templates saved */
 	struct event_base *base;
 	char *tmpl;
 	unsigned size;
@@ -206,7 +205,7 @@ static void on_paused(const struct vmsup_result *r, void *arg)
 
 	if (m->dead || m->p->stopped)
 		return;
-	if (r->status != 200) {
+	if (r->cls) {
 		member_fail(m, "pausing: %s", r->desc ? r->desc : "failed");
 		return;
 	}
@@ -234,7 +233,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 			    vm ? vm_state_name(vm->state) : "gone");
 		return;
 	}
-	if (!vm_template_refreshed(vm)) {
+	if (!m->p->ops->refreshed(vm)) {
 		if (now_ms() - m->t0 > FILL_TIMEOUT_MS)
 			member_fail(m, "the guest agent did not answer within %.0f s",
 				    FILL_TIMEOUT_MS / 1000);
@@ -254,7 +253,7 @@ static void on_created(const struct vmsup_result *r, void *arg)
 
 	if (m->dead || p->stopped)
 		return;
-	if (r->status == 404 && r->cls && !strcmp(r->cls, "NotFound")) {
+	if (r->cls && !strcmp(r->cls, VMSUP_EC_NOT_FOUND)) {
 		/* the template is not made yet: wait quietly, check again soon */
 		struct timeval w = {RETRY_MISSING_MS / 1000, 0};
 		if (!p->waiting_template)
@@ -267,7 +266,7 @@ static void on_created(const struct vmsup_result *r, void *arg)
 		return;
 	}
 	p->waiting_template = false;
-	if (r->status != 201) {
+	if (r->cls) {
 		member_fail(m, "restoring from template '%s': %s", p->tmpl,
 			    r->desc ? r->desc : "failed");
 		return;
@@ -350,12 +349,35 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A member meddled with (resumed, stopped, destroyed by someone else) leaves the pool. */
+static void kick(struct vm_pool *p)
+{
+	if (p->stopped)
+		return;
+	evtimer_del(p->retry);
+	reap_soon(p);
+}
+
+/* A template saved: ours fills now, not at the next retry. */
+static void on_template(struct vm_pool *p, struct json_object *ev)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(ev, "template", &v) &&
+	    !strcmp(json_object_get_string(v), p->tmpl))
+		kick(p);
+}
+
 static void on_bus(struct json_object *ev, void *arg)
 {
 	struct vm_pool *p = arg;
 	struct json_object *v;
 	const char *name, *state;
 
+	if (!p->stopped && json_object_object_get_ex(ev, "type", &v) &&
+	    !strcmp(json_object_get_string(v), "template")) {
+		on_template(p, ev);
+		return;
+	}
 	if (p->stopped || !json_object_object_get_ex(ev, "type", &v) ||
 	    strcmp(json_object_get_string(v), "state") ||
 	    !json_object_object_get_ex(ev, "vm", &v) || !(name = json_object_get_string(v)) ||
@@ -384,16 +406,16 @@ static void on_bus(struct json_object *ev, void *arg)
 
 /* ---- taking ---- */
 
-static void take_finish(struct vm_pool_take *t, int status, const char *cls, const char *desc)
+static void take_finish(struct vm_pool_take *t, const char *cls, const char *desc)
 {
 	struct vm_pool *p = t->p;
-	struct vmsup_result r = {status, cls, desc, NULL};
+	struct vmsup_result r = {cls, desc, NULL, !cls};
 	struct json_object *o = NULL, *po;
 
 	if (t->finished)
 		return;
 	t->finished = true;
-	if (!status || status >= 300 || t->detached) {
+	if (cls || t->detached) {
 		/* a VM half handed out, or to nobody: it must not live on */
 		if (t->name[0])
 			destroy_vm(p, t->name);
@@ -414,8 +436,8 @@ static void take_finish(struct vm_pool_take *t, int status, const char *cls, con
 		LOG_I(t->name, "pool: taken (%s) in %.1f ms", t->hit ? "warm" : "restored",
 		      now_ms() - t->t0);
 	} else {
-		r = (struct vmsup_result){409, "Conflict", "the VM was destroyed meanwhile", NULL};
-		status = 409;
+		r = (struct vmsup_result){VMSUP_EC_CONFLICT, "the VM was destroyed meanwhile", NULL,
+					  false};
 	}
 	if (t->done && !t->detached)
 		t->done(&r, t->arg);
@@ -426,16 +448,15 @@ static void take_finish(struct vm_pool_take *t, int status, const char *cls, con
 
 static void take_next(struct vm_pool_take *t);
 
-static void on_limit(int status, const char *cls, const char *desc, struct json_object *body,
-		     void *arg)
+static void on_limit(const char *cls, const char *desc, struct json_object *body, void *arg)
 {
 	struct vm_pool_take *t = arg;
 	(void)body;
 
 	if (t->finished)
 		return;
-	if (status != 200) {
-		take_finish(t, status, cls, desc);
+	if (cls) {
+		take_finish(t, cls, desc);
 		return;
 	}
 	take_next(t);
@@ -447,8 +468,8 @@ static void on_step_result(const struct vmsup_result *r, void *arg)
 
 	if (t->finished)
 		return;
-	if (r->status < 200 || r->status > 299) {
-		take_finish(t, r->status, r->cls, r->desc);
+	if (r->cls) {
+		take_finish(t, r->cls, r->desc);
 		return;
 	}
 	take_next(t);
@@ -479,7 +500,7 @@ static void on_mounted(const struct gexec_result *res, const struct qmp_error *e
 			 err ? err->desc : "",
 			 err ? 0 : (int)(res->err_len > 300 ? 300 : res->err_len),
 			 err ? "" : (const char *)res->err);
-		take_finish(t, 502, "GuestMountFailed", why);
+		take_finish(t, VMSUP_EC_MOUNT, why);
 		return;
 	}
 	take_next(t);
@@ -495,7 +516,7 @@ static void on_agent_wait(evutil_socket_t fd, short what, void *arg)
 
 	if (t->finished)
 		return;
-	if (vm && !vm_template_refreshed(vm) && now_ms() - t->t0 < FILL_TIMEOUT_MS) {
+	if (vm && !t->p->ops->refreshed(vm) && now_ms() - t->t0 < FILL_TIMEOUT_MS) {
 		evtimer_add(t->wait, &tv);
 		return;
 	}
@@ -514,29 +535,28 @@ static void take_next(struct vm_pool_take *t)
 	if (t->finished)
 		return;
 	if (p->stopped || !vm) {
-		take_finish(t, 503, "ShuttingDown",
+		take_finish(t, VMSUP_EC_SHUTTING_DOWN,
 			    p->stopped ? "the daemon is shutting down" : "the VM is gone");
 		return;
 	}
 	switch (t->step++) {
 	case S_BALLOON:
 		if (t->mem_mib && t->mem_mib < vm->spec.mem_mib) {
-			vm_limits_balloon(vmsup_limits(p->sup), vm, t->mem_mib, on_limit, t);
+			p->ops->balloon(p->sup, vm, t->mem_mib, on_limit, t);
 			return;
 		}
 		/* fallthrough */
 	case S_CPU:
 		t->step = S_BIND;
 		if (t->quota_pct) {
-			struct vm_cpu_change c = {.set_quota = true, .quota_pct = t->quota_pct};
-			vm_limits_cpu(vmsup_limits(p->sup), vm, &c, on_limit, t);
+			p->ops->quota(p->sup, vm, t->quota_pct, on_limit, t);
 			return;
 		}
 		/* fallthrough */
 	case S_BIND:
 		t->step = S_RESUME;
 		if (t->share && vm_stage_bind(vm->run_dir, t->share, t->share_ro, &err)) {
-			take_finish(t, 500, "ShareFailed", err);
+			take_finish(t, VMSUP_EC_SHARE, err);
 			free(err);
 			return;
 		}
@@ -550,10 +570,10 @@ static void take_next(struct vm_pool_take *t)
 		/* fallthrough */
 	case S_AGENT:
 		t->step = S_MOUNT;
-		if (t->share && !t->hit && !vm_template_refreshed(vm)) {
+		if (t->share && !t->hit && !p->ops->refreshed(vm)) {
 			struct timeval tv = {0, READY_POLL_MS * 1000};
 			if (!t->wait && !(t->wait = evtimer_new(p->base, on_agent_wait, t))) {
-				take_finish(t, 500, "InternalError", "out of memory");
+				take_finish(t, VMSUP_EC_INTERNAL, "out of memory");
 				return;
 			}
 			evtimer_add(t->wait, &tv);
@@ -564,13 +584,13 @@ static void take_next(struct vm_pool_take *t)
 		t->step = S_CLOCK;
 		if (t->share) {
 			struct qmp_error e = {0};
-			struct agent *a = vm_agent_of(vm);
+			struct agent *a = p->ops->agent_of(vm);
 			if (!a || !agent_exec(a, vm_stage_guest_argv(t->share, t->share_ro), NULL,
 					      0, 30000, on_mounted, t, &e)) {
 				char why[300];
 				snprintf(why, sizeof(why), "mounting %s in the guest: %s", t->share,
 					 a ? e.desc : "no guest agent");
-				take_finish(t, 502, "GuestMountFailed", why);
+				take_finish(t, VMSUP_EC_MOUNT, why);
 			}
 			return;
 		}
@@ -579,9 +599,9 @@ static void take_next(struct vm_pool_take *t)
 		t->step = S_DONE;
 		/* a restored-now VM gets its clock from the restore's refresh */
 		if (t->hit) {
-			if (vm_agent_of(vm) &&
-			    (t->clock = snap_refresh(p->base, vm_agent_of(vm), SNAP_REFRESH_NO_SEED,
-						     on_clock, t, &err)))
+			if (p->ops->agent_of(vm) &&
+			    (t->clock = snap_refresh(p->base, p->ops->agent_of(vm),
+						     SNAP_REFRESH_NO_SEED, on_clock, t, &err)))
 				return;
 			snprintf(t->clock_error, sizeof(t->clock_error), "%s",
 				 err ? err : "no guest agent");
@@ -590,7 +610,7 @@ static void take_next(struct vm_pool_take *t)
 		}
 		/* fallthrough */
 	default:
-		take_finish(t, 201, NULL, NULL);
+		take_finish(t, NULL, NULL);
 	}
 }
 
@@ -600,9 +620,9 @@ static void on_miss_created(const struct vmsup_result *r, void *arg)
 
 	if (t->finished)
 		return;
-	if (r->status != 201) {
-		take_finish(t, r->status == 404 ? 503 : r->status,
-			    r->status == 404 ? "PoolEmpty" : r->cls, r->desc);
+	if (r->cls) {
+		take_finish(t, !strcmp(r->cls, VMSUP_EC_NOT_FOUND) ? VMSUP_EC_POOL_EMPTY : r->cls,
+			    r->desc);
 		return;
 	}
 	take_next(t);
@@ -634,13 +654,13 @@ static int take_share(struct vm_pool_take *t, struct json_object *v, char *why, 
 	return rc;
 }
 
-/* 0, or -1 after finishing t with a 400. */
+/* 0, or -1 after finishing t with InvalidParameter. */
 static int take_parse(struct vm_pool_take *t, struct json_object *body)
 {
 	char why[200] = "";
 
 	if (body && !json_object_is_type(body, json_type_object)) {
-		take_finish(t, 400, "InvalidParameter", "the body must be a JSON object");
+		take_finish(t, VMSUP_EC_INVALID, "the body must be a JSON object");
 		return -1;
 	}
 	if (!body)
@@ -673,7 +693,7 @@ static int take_parse(struct vm_pool_take *t, struct json_object *body)
 			break;
 	}
 	if (why[0]) {
-		take_finish(t, 400, "InvalidParameter", why);
+		take_finish(t, VMSUP_EC_INVALID, why);
 		return -1;
 	}
 	return 0;
@@ -718,7 +738,7 @@ struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, v
 	char why[300] = "";
 
 	if (!t) {
-		struct vmsup_result r = {500, "InternalError", "out of memory", NULL};
+		struct vmsup_result r = {VMSUP_EC_INTERNAL, "out of memory", NULL, false};
 		done(&r, arg);
 		return NULL;
 	}
@@ -731,12 +751,12 @@ struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, v
 	if (take_parse(t, body) < 0)
 		return NULL;
 	if (p->stopped || vmsup_shutting_down(p->sup)) {
-		take_finish(t, 503, "ShuttingDown", "the daemon is shutting down");
+		take_finish(t, VMSUP_EC_SHUTTING_DOWN, "the daemon is shutting down");
 		return NULL;
 	}
 	m = pick(t, why, sizeof(why));
 	if (why[0]) {
-		take_finish(t, 409, "PoolMismatch", why);
+		take_finish(t, VMSUP_EC_POOL_MISMATCH, why);
 		return NULL;
 	}
 	if (m) {
@@ -753,7 +773,7 @@ struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, v
 		p->misses++;
 		if (random_name(p, t->name, sizeof(t->name)) < 0) {
 			t->name[0] = '\0';
-			take_finish(t, 500, "InternalError", "cannot make a VM name");
+			take_finish(t, VMSUP_EC_INTERNAL, "cannot make a VM name");
 			return NULL;
 		}
 		create_from_template(p, t->name, on_miss_created, t);
@@ -777,7 +797,7 @@ void vm_pool_take_detach(struct vm_pool_take *t)
 
 /* ---- life ---- */
 
-struct vm_pool *vm_pool_new(struct vmsup *sup, char **err)
+struct vm_pool *vm_pool_new(struct vmsup *sup, const struct vm_pool_ops *ops, char **err)
 {
 	const struct vmsup_config *cfg = vmsup_config(sup);
 	struct vm_pool *p;
@@ -790,6 +810,7 @@ struct vm_pool *vm_pool_new(struct vmsup *sup, char **err)
 		return NULL;
 	}
 	p->sup = sup;
+	p->ops = ops;
 	p->base = vmsup_base(sup);
 	p->size = cfg->pool_size;
 	if (asprintf(&p->mark_dir, "%s/pool", cfg->state_dir) < 0) {
@@ -839,14 +860,6 @@ void vm_pool_start(struct vm_pool *p)
 	if (n)
 		LOG_I(NULL, "pool: destroying %u pool VM(s) of an earlier run", n);
 	LOG_I(NULL, "pool: %u VM(s) from template '%s'", p->size, p->tmpl);
-	reap_soon(p);
-}
-
-void vm_pool_kick(struct vm_pool *p)
-{
-	if (!p || p->stopped)
-		return;
-	evtimer_del(p->retry);
 	reap_soon(p);
 }
 

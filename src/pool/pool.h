@@ -12,9 +12,9 @@
  * taker learns the name from the reply. A file STATE_DIR/pool/NAME marks
  * a VM still in the pool (in the state dir, not the run dir: a VM whose
  * qemu died while no daemon ran has its run dir cleaned at reattach):
- * after a daemon restart such VMs are destroyed (their pool entry, like their pause time, is gone) and the
- * pool is filled afresh. When the pool is empty, a take restores a VM from
- * the template directly (slower, same result).
+ * after a daemon restart such VMs are destroyed (their pool entry, like their pause time, is gone)
+ * and the pool is filled afresh. When the pool is empty, a take restores a VM from the template
+ * directly (slower, same result).
  *
  * Everything runs on the supervisor's loop.
  */
@@ -25,26 +25,47 @@
 
 #include "src/core/supervisor.h"
 
+/* The daemon registers the pool as a module (no ops) so routes find it. */
+#define VM_POOL_MODULE "pool"
+
 struct vm_pool;
 struct vm_pool_take;
+struct agent;
 
-/* NULL (and no error) when the config has no pool (pool_size 0). */
-struct vm_pool *vm_pool_new(struct vmsup *sup, char **err);
+/* A step of a take is done: cls NULL on success (body unused). */
+typedef void (*vm_pool_step_fn)(const char *cls, const char *desc, struct json_object *body,
+				void *arg);
+
+/* What the pool needs of the other features; the daemon fills it (a
+ * feature never calls another by name). */
+struct vm_pool_ops {
+	/* the restore's agent wait, clock and RNG refresh are done */
+	bool (*refreshed)(const struct vm *vm);
+	/* the VM's guest agent, NULL if none */
+	struct agent *(*agent_of)(const struct vm *vm);
+	/* balloon down to mib / set the CPU quota; done called once */
+	void (*balloon)(struct vmsup *sup, struct vm *vm, long long mib, vm_pool_step_fn done,
+			void *arg);
+	void (*quota)(struct vmsup *sup, struct vm *vm, int pct, vm_pool_step_fn done, void *arg);
+};
+
+/* NULL (and no error) when the config has no pool (pool_size 0); ops is
+ * borrowed for the pool's life. The pool listens on the bus for templates
+ * saved ({"type":"template","event":"saved"}) and fills at once. */
+struct vm_pool *vm_pool_new(struct vmsup *sup, const struct vm_pool_ops *ops, char **err);
 /* After the reattach: destroy pool VMs of an earlier run, start filling. */
 void vm_pool_start(struct vm_pool *p);
 /* Daemon exit, before vmsup_free: no more fills, callbacks only clean up. */
 void vm_pool_stop(struct vm_pool *p);
 /* After vmsup_free. */
 void vm_pool_free(struct vm_pool *p);
-/* Something changed (a template was made): fill now rather than at the next retry. */
-void vm_pool_kick(struct vm_pool *p);
 
 /* GET /v1/pool: {"template","size","ready","filling","members":[...],...}. */
 struct json_object *vm_pool_status(struct vm_pool *p);
 
 /*
  * POST /v1/pool/take: body (borrowed, may be NULL) {"mem_mib":N,
- * "quota_pct":N}, both optional. done gets 201 with the VM (plus
+ * "quota_pct":N}, both optional. done gets the VM (created) (plus
  * "pool":{"hit","take_ms",...}) once it runs, or an error. Returns a handle
  * while pending, NULL once done was called.
  */

@@ -22,7 +22,6 @@
 #include "src/qemu/argv.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
-#include "src/pool/pool.h"
 #include "src/snapshot/snapshot.h"
 #include "src/qemu/spawn.h"
 #include "src/qemu/stage.h"
@@ -58,7 +57,6 @@ struct vm_tmpl_job {
 	struct event *timer, *deadline;
 	double connect_until;
 	/* outcome, sent once qemu is reaped */
-	int status;
 	char *cls, *desc;
 	struct json_object *meta;
 	struct vm_tmpl_job *next;
@@ -74,10 +72,11 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void reply_now(vmsup_done_fn done, void *arg, int status, const char *cls, const char *desc,
+static void reply_now(vmsup_done_fn done, void *arg, const char *cls, const char *desc,
 		      struct json_object *body)
 {
-	struct vmsup_result r = {status, cls, desc, body};
+	/* success creates the template */
+	struct vmsup_result r = {cls, desc, body, !cls};
 
 	done(&r, arg);
 }
@@ -127,15 +126,14 @@ static void arm(struct vm_tmpl_job *j, unsigned ms)
 }
 
 /* The outcome is fixed: drop the agent and QMP, kill qemu, reply once reaped. */
-static void conclude(struct vm_tmpl_job *j, int status, const char *cls, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void conclude(struct vm_tmpl_job *j, int status, const char *cls, const char *fmt, ...)
+static void conclude(struct vm_tmpl_job *j, const char *cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void conclude(struct vm_tmpl_job *j, const char *cls, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (j->step >= J_REAP)
 		return;
-	j->status = status;
 	if (cls) {
 		char *tail = snap_stderr_tail(j->qemu_log, TAIL_BYTES), *d = NULL;
 		j->cls = strdup(cls);
@@ -171,10 +169,9 @@ static void finish(struct vm_tmpl_job *j)
 	j->step = J_DONE;
 	if (j->done) {
 		if (j->cls)
-			reply_now(j->done, j->arg, j->status, j->cls, j->desc ? j->desc : j->cls,
-				  NULL);
+			reply_now(j->done, j->arg, j->cls, j->desc ? j->desc : j->cls, NULL);
 		else
-			reply_now(j->done, j->arg, j->status, NULL, NULL, j->meta);
+			reply_now(j->done, j->arg, NULL, NULL, j->meta);
 	}
 	job_free(j);
 }
@@ -196,7 +193,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	struct vm_tmpl_job *j = arg;
 	(void)fd, (void)what;
 
-	conclude(j, 504, "Timeout", "template '%s': gave up after %d s %s", j->spec.name,
+	conclude(j, VMSUP_EC_TIMEOUT, "template '%s': gave up after %d s %s", j->spec.name,
 		 JOB_TIMEOUT_S, step_name(j->step));
 }
 
@@ -208,11 +205,11 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 
 	j->save = NULL;
 	if (err) {
-		conclude(j, 500, "SaveFailed", "template '%s': %s", j->spec.name, err);
+		conclude(j, VMSUP_EC_SAVE, "template '%s': %s", j->spec.name, err);
 		return;
 	}
 	if (!(dc = snap_devconfig((const char *const *)j->argv, &e))) {
-		conclude(j, 500, "InternalError", "template '%s': %s", j->spec.name, e);
+		conclude(j, VMSUP_EC_INTERNAL, "template '%s': %s", j->spec.name, e);
 		free(e);
 		return;
 	}
@@ -220,12 +217,12 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 	    tmpl_meta_new(j->spec.name, vmsup_qemu_version(j->sup), NULL, dc, j->spec_json, st);
 	json_object_put(dc);
 	if (!j->meta) {
-		conclude(j, 500, "InternalError", "out of memory");
+		conclude(j, VMSUP_EC_INTERNAL, "out of memory");
 		return;
 	}
 	tmpl_meta_set_ram(j->meta, (unsigned long long)j->spec.mem_mib << 20);
 	if (tmpl_commit(&j->tn, j->meta, &e) < 0) {
-		conclude(j, 500, "InternalError", "template '%s': %s", j->spec.name, e);
+		conclude(j, VMSUP_EC_INTERNAL, "template '%s': %s", j->spec.name, e);
 		free(e);
 		return;
 	}
@@ -235,8 +232,8 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 	      (unsigned long long)st->file_bytes, st->wall_ms,
 	      (unsigned long long)st->ram_zero_pages);
 	/* a pool waiting for this template fills now, not at its next retry */
-	vm_pool_kick(vmsup_pool(j->sup));
-	conclude(j, 201, NULL, NULL);
+	vm_template_emit_saved(j->sup, j->spec.name);
+	conclude(j, NULL, NULL);
 }
 
 static void save(struct vm_tmpl_job *j)
@@ -247,7 +244,7 @@ static void save(struct vm_tmpl_job *j)
 
 	j->step = J_SAVE;
 	if (!(j->save = snap_save(j->base, j->qmp, &o, on_saved, j, &err))) {
-		conclude(j, 500, "SaveFailed", "template '%s': %s", j->spec.name, err);
+		conclude(j, VMSUP_EC_SAVE, "template '%s': %s", j->spec.name, err);
 		free(err);
 	}
 }
@@ -259,12 +256,12 @@ static void on_rng(const struct gexec_result *res, const struct qmp_error *err, 
 	if (j->step != J_RNG)
 		return;
 	if (err) {
-		conclude(j, 502, "AgentError", "template '%s': reading /dev/random: %s: %s",
+		conclude(j, VMSUP_EC_AGENT, "template '%s': reading /dev/random: %s: %s",
 			 j->spec.name, err->cls, err->desc);
 		return;
 	}
 	if (res->status != 0 || res->out_len < 1) {
-		conclude(j, 502, "AgentError",
+		conclude(j, VMSUP_EC_AGENT,
 			 "template '%s': reading /dev/random in the guest failed (status %d)",
 			 j->spec.name, res->status);
 		return;
@@ -283,7 +280,7 @@ static void on_ip(struct json_object *ipinfo, const struct qmp_error *err, void 
 		return;
 	if (err || !ipinfo || !json_object_object_get_ex(ipinfo, "ip", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
-		conclude(j, 504, "Timeout", "template '%s': the guest got no IP address%s%s",
+		conclude(j, VMSUP_EC_TIMEOUT, "template '%s': the guest got no IP address%s%s",
 			 j->spec.name, err ? ": " : "", err ? err->desc : "");
 		return;
 	}
@@ -291,8 +288,7 @@ static void on_ip(struct json_object *ipinfo, const struct qmp_error *err, void 
 	/* a crng initialised before the save: restored VMs never wait for entropy */
 	j->step = J_RNG;
 	if (!agent_exec(j->agent, rng, NULL, 0, 120000, on_rng, j, &e))
-		conclude(j, 502, "AgentError", "template '%s': guest-exec: %s", j->spec.name,
-			 e.desc);
+		conclude(j, VMSUP_EC_AGENT, "template '%s': guest-exec: %s", j->spec.name, e.desc);
 }
 
 static void on_agent_state(struct agent *a, enum agent_state st, void *arg)
@@ -304,7 +300,7 @@ static void on_agent_state(struct agent *a, enum agent_state st, void *arg)
 		return;
 	j->step = J_IP;
 	if (agent_get_ip(j->agent, 120000, on_ip, j) < 0)
-		conclude(j, 500, "InternalError", "out of memory");
+		conclude(j, VMSUP_EC_INTERNAL, "out of memory");
 }
 
 static void on_event(struct qmp_session *s, const char *name, struct json_object *data, int64_t sec,
@@ -324,7 +320,7 @@ static void on_cont(struct qmp_session *s, struct json_object *ret, const struct
 	(void)s, (void)ret;
 
 	if (err && j->step < J_REAP)
-		conclude(j, 500, "QemuError", "template '%s': cont: %s", j->spec.name, err->desc);
+		conclude(j, VMSUP_EC_QEMU, "template '%s': cont: %s", j->spec.name, err->desc);
 }
 
 static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, void *arg)
@@ -336,17 +332,17 @@ static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, voi
 	(void)s;
 
 	if (err) {
-		conclude(j, 500, "QemuError", "template '%s': QMP: %s", j->spec.name, err->desc);
+		conclude(j, VMSUP_EC_QEMU, "template '%s': QMP: %s", j->spec.name, err->desc);
 		return;
 	}
 	/* no ssh key in the template: each restored VM's agent pushes its own */
 	if (!(j->agent = agent_new(j->base, j->qga_sock, j->mac, &ac, &cb, j))) {
-		conclude(j, 500, "InternalError", "cannot set up the guest agent");
+		conclude(j, VMSUP_EC_INTERNAL, "cannot set up the guest agent");
 		return;
 	}
 	j->step = J_AGENT;
 	if (qmp_call(j->qmp, "cont", NULL, 0, on_cont, j, &e) < 0)
-		conclude(j, 500, "QemuError", "template '%s': cont: %s", j->spec.name, e.desc);
+		conclude(j, VMSUP_EC_QEMU, "template '%s': cont: %s", j->spec.name, e.desc);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -364,7 +360,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		if (r == j->pid || (r < 0 && errno == ECHILD)) {
 			j->pid = 0;
 			if (j->step < J_REAP)
-				conclude(j, 500, "QemuError", "template '%s': qemu exited while %s",
+				conclude(j, VMSUP_EC_QEMU, "template '%s': qemu exited while %s",
 					 j->spec.name, step_name(j->step));
 		}
 	}
@@ -378,7 +374,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	if (j->step == J_BOOT && !j->qmp) {
 		if (!(j->qmp = qmp_session_new(j->base, QMP_KIND_QMP, NULL))) {
-			conclude(j, 500, "InternalError", "out of memory");
+			conclude(j, VMSUP_EC_INTERNAL, "out of memory");
 			return;
 		}
 	}
@@ -387,7 +383,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			qmp_subscribe(j->qmp, on_event, j);
 			j->step = J_AGENT; /* on_qmp_ready moves on; the poll only reaps now */
 		} else if (now_mono() > j->connect_until) {
-			conclude(j, 500, "QemuError", "template '%s': QMP socket never came up: %s",
+			conclude(j, VMSUP_EC_QEMU, "template '%s': QMP socket never came up: %s",
 				 j->spec.name, e.desc);
 			return;
 		}
@@ -465,21 +461,20 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 	struct timeval tv = {JOB_TIMEOUT_S, 0};
 
 	if (vmsup_shutting_down(sup)) {
-		reply_now(done, arg, 503, "ShuttingDown", "the daemon is shutting down", NULL);
+		reply_now(done, arg, VMSUP_EC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
 		return NULL;
 	}
 	if (!json_object_is_type(body, json_type_object)) {
-		reply_now(done, arg, 400, "InvalidParameter", "the body must be a VM spec object",
-			  NULL);
+		reply_now(done, arg, VMSUP_EC_INVALID, "the body must be a VM spec object", NULL);
 		return NULL;
 	}
 	if (json_object_object_get_ex(body, "from", &v)) {
-		reply_now(done, arg, 400, "InvalidParameter",
+		reply_now(done, arg, VMSUP_EC_INVALID,
 			  "a template is made from a VM spec, not from another template", NULL);
 		return NULL;
 	}
 	if (!(j = calloc(1, sizeof(*j)))) {
-		reply_now(done, arg, 500, "InternalError", "out of memory", NULL);
+		reply_now(done, arg, VMSUP_EC_INTERNAL, "out of memory", NULL);
 		return NULL;
 	}
 	j->sup = sup;
@@ -487,14 +482,14 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 	j->step = J_BOOT;
 	if (vm_spec_from_json(body, cfg, &j->spec, &err) || tmpl_name_check(j->spec.name, &err) ||
 	    check_spec(j, &err)) {
-		reply_now(done, arg, 400, "InvalidParameter", err ? err : "bad spec", NULL);
+		reply_now(done, arg, VMSUP_EC_INVALID, err ? err : "bad spec", NULL);
 		goto fail;
 	}
 	/* restored VMs can have a host directory bound in later (a pool take) */
 	j->spec.stage = true;
 	for (struct vm_tmpl_job *o = jobs; o; o = o->next)
 		if (!strcmp(o->spec.name, j->spec.name)) {
-			reply_now(done, arg, 409, "Conflict", "template is being made already",
+			reply_now(done, arg, VMSUP_EC_CONFLICT, "template is being made already",
 				  NULL);
 			goto fail;
 		}
@@ -504,7 +499,7 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 		int exists = asprintf(&d, "%s/templates/%s", cfg->state_dir, j->spec.name) >= 0 &&
 			     stat(d, &sb) == 0;
 		free(d);
-		reply_now(done, arg, exists ? 409 : 500, exists ? "Conflict" : "InternalError",
+		reply_now(done, arg, exists ? VMSUP_EC_CONFLICT : VMSUP_EC_INTERNAL,
 			  err ? err : "cannot start the template", NULL);
 		goto fail;
 	}
@@ -513,18 +508,18 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 	j->spec_json = vm_spec_to_json(&j->spec);
 	if (!j->spec_json || !(j->timer = evtimer_new(j->base, on_timer, j)) ||
 	    !(j->deadline = evtimer_new(j->base, on_deadline, j))) {
-		reply_now(done, arg, 500, "InternalError", "out of memory", NULL);
+		reply_now(done, arg, VMSUP_EC_INTERNAL, "out of memory", NULL);
 		goto fail;
 	}
 	/* guest RAM in the template's own file, mapped shared: the save skips
 	 * it (x-ignore-shared) and restored VMs map it copy-on-write */
 	if (!(j->spec.ram_file = strdup(j->tn.ram_path))) {
-		reply_now(done, arg, 500, "InternalError", "out of memory", NULL);
+		reply_now(done, arg, VMSUP_EC_INTERNAL, "out of memory", NULL);
 		goto fail;
 	}
 	j->spec.ram_shared = true;
 	if (build(j, &err) || vm_spawn(j->argv, j->qemu_log, &j->pid, &err)) {
-		reply_now(done, arg, 500, "InternalError", err ? err : "cannot start qemu", NULL);
+		reply_now(done, arg, VMSUP_EC_INTERNAL, err ? err : "cannot start qemu", NULL);
 		goto fail;
 	}
 	LOG_I(j->spec.name, "making template: qemu pid %d", (int)j->pid);

@@ -56,33 +56,30 @@ static struct vm_restore *rs_of(const struct vm *vm)
 
 /* ---- list / rm ---- */
 
-struct json_object *vm_template_list(struct vmsup *sup, int *status)
+struct json_object *vm_template_list(struct vmsup *sup, const char **cls)
 {
 	char *err = NULL;
 	struct json_object *o = tmpl_list(vmsup_config(sup)->state_dir, &err);
 
-	if (o) {
-		*status = 200;
+	if (o)
 		return o;
-	}
-	*status = 500;
+	*cls = VMSUP_EC_INTERNAL;
 	o = json_object_new_object();
 	json_object_object_add(o, "error", json_object_new_string(err ? err : "out of memory"));
 	free(err);
 	return o;
 }
 
-struct json_object *vm_template_rm(struct vmsup *sup, const char *name, int *status)
+struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const char **cls)
 {
 	char *err = NULL;
 	struct json_object *o = json_object_new_object();
 
 	if (tmpl_rm(vmsup_config(sup)->state_dir, name, &err) == 0) {
-		*status = 200;
 		LOG_I(NULL, "template '%s' removed", name);
 		return o;
 	}
-	*status = err && !strncmp(err, "no template", 11) ? 404 : 400;
+	*cls = err && !strncmp(err, "no template", 11) ? VMSUP_EC_NOT_FOUND : VMSUP_EC_INVALID;
 	json_object_object_add(o, "error", json_object_new_string(err ? err : "out of memory"));
 	free(err);
 	return o;
@@ -92,21 +89,22 @@ struct json_object *vm_template_rm(struct vmsup *sup, const char *name, int *sta
 
 static const char *const from_fields[] = {"name", "from", "start", "restart", NULL};
 
-int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm, char **err)
+static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struct vm *vm,
+		      const char **cls, char **err)
 {
 	const struct vmsup_config *cfg = vmsup_config(sup);
 	struct json_object *from, *spec = NULL, *v;
 	struct vm_restore *r = NULL;
 	struct stat sb;
 	char *dir = NULL;
-	int st = 400;
+	const char *c = VMSUP_EC_INVALID;
 
 	if (!json_object_is_type(j, json_type_object) ||
 	    !json_object_object_get_ex(j, "from", &from))
 		return 0;
 	if (!json_object_is_type(from, json_type_string)) {
-		vmsup_err(err, "'from' must be a template name (a string)");
-		return 400;
+		return vmsup_errc(err, cls, VMSUP_EC_INVALID,
+				  "'from' must be a template name (a string)");
 	}
 	json_object_object_foreach(j, k, val)
 	{
@@ -115,25 +113,26 @@ int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm,
 		while (from_fields[i] && strcmp(from_fields[i], k))
 			i++;
 		if (!from_fields[i]) {
-			vmsup_err(err,
-				  "'%s' cannot be given with 'from': a restored VM has the "
-				  "template's devices (allowed: name, start, restart)",
-				  k);
-			return 400;
+			return vmsup_errc(err, cls, VMSUP_EC_INVALID,
+					  "'%s' cannot be given with 'from': a restored VM has "
+					  "the template's devices (allowed: name, start, restart)",
+					  k);
 		}
 	}
-	if (tmpl_name_check(json_object_get_string(from), err) < 0)
-		return 400;
+	if (tmpl_name_check(json_object_get_string(from), err) < 0) {
+		*cls = VMSUP_EC_INVALID;
+		return -1;
+	}
 	if (!(r = calloc(1, sizeof(*r))) || !(r->name = strdup(json_object_get_string(from))) ||
 	    asprintf(&dir, "%s/templates/%s", cfg->state_dir, r->name) < 0) {
 		dir = NULL;
 		vmsup_err(err, "out of memory");
-		st = 500;
+		c = VMSUP_EC_INTERNAL;
 		goto fail;
 	}
 	if (stat(dir, &sb) < 0) {
 		vmsup_err(err, "no template named '%s'", r->name);
-		st = 404;
+		c = VMSUP_EC_NOT_FOUND;
 		goto fail;
 	}
 	if (!(r->t = tmpl_open(cfg->state_dir, r->name, err)))
@@ -151,7 +150,7 @@ int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm,
 	}
 	if (json_object_deep_copy(r->t->spec, &spec, NULL) < 0) {
 		vmsup_err(err, "out of memory");
-		st = 500;
+		c = VMSUP_EC_INTERNAL;
 		goto fail;
 	}
 	json_object_object_del(spec, "name");
@@ -173,7 +172,7 @@ int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm,
 		/* copy-on-write: the file stays the template's */
 		if (!(vm->spec.ram_file = strdup(r->t->ram_path))) {
 			vmsup_err(err, "out of memory");
-			st = 500;
+			c = VMSUP_EC_INTERNAL;
 			goto fail;
 		}
 		vm->spec.ram_shared = false;
@@ -194,7 +193,9 @@ fail:
 		free(r->name);
 		free(r);
 	}
-	return st;
+	if (!*cls)
+		*cls = c;
+	return -1;
 }
 
 /* ---- spawning ---- */
@@ -477,4 +478,60 @@ void vm_template_status(const struct vm *vm, struct json_object *o)
 	}
 	json_object_object_add(t, "refresh", f);
 	json_object_object_add(o, "template", t);
+}
+
+/* ---- the module table the daemon registers (no ctx) ---- */
+
+static int mod_argv(void *ctx, struct vm *vm, char ***argv, int *fd, char **err)
+{
+	return vm_template_argv(vm, argv, fd, err);
+}
+
+static bool mod_holds_cont(void *ctx, const struct vm *vm)
+{
+	return vm_template_restoring(vm);
+}
+
+static void mod_qmp_ready(void *ctx, struct vm *vm)
+{
+	vm_template_qmp_ready(vm);
+}
+
+/* first among the modules (registered last): a refresh in flight must not
+ * outlive the agent */
+static void mod_exited(void *ctx, struct vm *vm)
+{
+	vm_template_exited(vm);
+}
+
+static void mod_release(void *ctx, struct vm *vm)
+{
+	vm_template_release(vm);
+}
+
+static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
+{
+	vm_template_status(vm, o);
+}
+
+const struct vm_module vm_template_module = {
+    .name = "template",
+    .create = mod_create,
+    .argv = mod_argv,
+    .holds_cont = mod_holds_cont,
+    .qmp_ready = mod_qmp_ready,
+    .exited = mod_exited,
+    .destroyed = mod_exited,
+    .release = mod_release,
+    .status = mod_status,
+};
+
+void vm_template_emit_saved(struct vmsup *sup, const char *name)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "type", json_object_new_string("template"));
+	json_object_object_add(ev, "template", json_object_new_string(name));
+	json_object_object_add(ev, "event", json_object_new_string("saved"));
+	vmsup_emit(sup, NULL, ev);
 }

@@ -26,6 +26,7 @@
 
 #include <json-c/json.h>
 
+#include "src/core/module.h"
 #include "src/core/supervisor.h"
 #include "src/core/vm.h"
 
@@ -47,19 +48,12 @@ void vm_template_job_detach(struct vm_tmpl_job *j);
 /* Daemon exit: kill and reap every template qemu still being made (blocks briefly). */
 void vm_template_teardown(void);
 
-/* GET /v1/templates and DELETE /v1/templates/NAME: status, and body or error. */
-struct json_object *vm_template_list(struct vmsup *sup, int *status);
-struct json_object *vm_template_rm(struct vmsup *sup, const char *name, int *status);
+/* GET /v1/templates and DELETE /v1/templates/NAME: the body, or an error
+ * object with *cls set. */
+struct json_object *vm_template_list(struct vmsup *sup, const char **cls);
+struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const char **cls);
 
 /* ---- restoring VMs (called by the supervisor) ---- */
-
-/*
- * POST /v1/vms: 0 when j has no "from" (the caller parses it as usual).
- * Else vm->spec (the template's spec with j's name, start, restart),
- * vm->mac (the template's) and vm->tmpl are set: 1; or an HTTP status
- * (400 bad body or unusable template, 404 no such template) with *err.
- */
-int vm_template_resolve(struct vmsup *sup, struct json_object *j, struct vm *vm, char **err);
 
 /*
  * Spawning: for a VM to be restored, check *argv against the template
@@ -82,5 +76,12 @@ void vm_template_release(struct vm *vm);
 
 /* "template": {"name","restore_ms","load_ms","agent_ms","refresh":{...}} or null. */
 void vm_template_status(const struct vm *vm, struct json_object *o);
+
+/* Tell the bus a template was saved: {"type":"template","template":NAME,
+ * "event":"saved"} (the pool waiting for it fills at once). */
+void vm_template_emit_saved(struct vmsup *sup, const char *name);
+
+/* The module the daemon registers (ctx NULL), after the agent module. */
+extern const struct vm_module vm_template_module;
 
 #endif

@@ -1,0 +1,266 @@
+/* Spawning a VM's qemu, and what its exit means for the VM's state. */
+#include "src/core/sup-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "src/core/restart.h"
+#include "src/qemu/argv.h"
+#include "src/qemu/spawn.h"
+#include "src/qemu/stage.h"
+#include "src/util/err.h"
+#include "src/util/log.h"
+#include "src/util/peer.h"
+
+static char *read_tail(const char *path)
+{
+	char buf[LOG_TAIL_BYTES + 1];
+	ssize_t n;
+	off_t size;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > LOG_TAIL_BYTES ? size - LOG_TAIL_BYTES : 0, SEEK_SET);
+	n = read(fd, buf, LOG_TAIL_BYTES);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	/* NUL bytes would cut the JSON string short */
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = '?';
+	return strdup(buf);
+}
+
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long st = 0;
+	ssize_t n;
+	char *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may contain spaces and parentheses: fields count from the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%llu", &st);
+	return st;
+}
+
+void sup_remove_runtime_files(struct vm *vm)
+{
+	const char *files[] = {vm->qmp_sock, vm->ops_sock, vm->qga_sock, vm->pidfile};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i])
+			unlink(files[i]);
+}
+
+/* "signal 9", "status 1", or "exit status unknown" (a reattached qemu) */
+static const char *exit_what(const struct vm *vm, char *buf, size_t size)
+{
+	if (vm->exit_signal >= 0)
+		snprintf(buf, size, "signal %d", vm->exit_signal);
+	else if (vm->exit_code >= 0)
+		snprintf(buf, size, "status %d", vm->exit_code);
+	else
+		snprintf(buf, size, "exit status unknown");
+	return buf;
+}
+
+/* The last non-empty line of text into out (empty if none). */
+static const char *last_line(const char *text, char *out, size_t size)
+{
+	const char *end = text ? text + strlen(text) : NULL, *start;
+
+	out[0] = '\0';
+	while (end && end > text && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	if (!end || end == text)
+		return out;
+	for (start = end; start > text && start[-1] != '\n';)
+		start--;
+	snprintf(out, size, "%.*s", (int)(end - start), start);
+	return out;
+}
+
+/* status: as from waitpid, or -1 when unknown (not our child) */
+void sup_process_gone(struct vm *vm, int status)
+{
+	enum vm_state to;
+	char what[32], line[256];
+
+	sup_drop_qmp(vm);
+	if (vm->stop_timer) {
+		event_free(vm->stop_timer);
+		vm->stop_timer = NULL;
+	}
+	vm->exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	vm->exit_signal = status != -1 && WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+	exit_what(vm, what, sizeof(what));
+	free(vm->log_tail);
+	vm->log_tail = read_tail(vm->qemu_log);
+	if (vm->start_failed || (!vm->qmp_ready_once && !vm->kill_requested)) {
+		to = VM_FAILED;
+		/* qemu's own last words (e.g. no /dev/kvm) say more than the
+		 * QMP side's symptom of its exit */
+		if (vm->exit_code > 0 && *last_line(vm->log_tail, line, sizeof(line)))
+			sup_set_error(vm, "qemu exited during start-up (%s): %s", what, line);
+		else if (!vm->error)
+			sup_set_error(vm, "qemu exited during start-up (%s)", what);
+	} else if (vm->shutdown_seen || vm->kill_requested) {
+		to = VM_STOPPED;
+	} else {
+		to = VM_CRASHED;
+		sup_set_error(vm, "qemu exited without a SHUTDOWN event (%s)", what);
+	}
+	LOG_I(vm->spec.name, "qemu pid %d exited (%s)", (int)vm->pid, what);
+	vm->pid = 0;
+	vm->agent_state = VM_AGENT_ABSENT;
+	sup_remove_runtime_files(vm);
+	vmsup_modules_exited(vm);
+	if (vm->state == VM_DEFINED || vm->state == VM_STOPPED || vm->state == VM_CRASHED ||
+	    vm->state == VM_FAILED)
+		sup_save(vm);
+	else
+		sup_set_state(vm, to);
+	/* only arms a timer: a destroy below frees it with the VM */
+	vm_restart_exited(vm);
+	sup_check_waiters(vm);
+}
+
+void sup_on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	struct vmsup *sup = arg;
+	struct vm *vm, *next;
+
+	/* waitpid per VM, never -1: the process may have other children */
+	for (vm = sup->vms; vm; vm = next) {
+		int st;
+		pid_t r;
+		next = vm->next;
+		/* an adopted qemu is no child of ours: its pidfd watch reports it */
+		if (vm->pid <= 0 || vm->adopted)
+			continue;
+		do
+			r = waitpid(vm->pid, &st, WNOHANG);
+		while (r < 0 && errno == EINTR);
+		if (r == vm->pid || (r < 0 && errno == ECHILD)) {
+			if (r < 0)
+				st = 0;
+			/* vm may be freed by a destroy waiter: next was read before */
+			sup_process_gone(vm, st);
+		}
+	}
+	sup_maybe_shutdown_done(sup);
+}
+
+void sup_fail_start(struct vm *vm, const char *why)
+{
+	sup_set_error(vm, "%s", why);
+	vm->start_failed = true;
+	LOG_E(vm->spec.name, "start failed: %s", why);
+	/* the exit handler turns this into "failed" (qmp never became ready) */
+	if (vm->pid > 0)
+		kill(vm->pid, SIGKILL);
+}
+
+int sup_paths_init(struct vm *vm, char **err)
+{
+	struct vmsup *sup = vm->sup;
+
+	free(vm->run_dir);
+	if (asprintf(&vm->run_dir, "%s/%s", sup->vm_root, vm->spec.name) < 0) {
+		vm->run_dir = NULL;
+		return vmsup_err(err, "out of memory");
+	}
+	return vm_run_files(vm->run_dir, &vm->qmp_sock, &vm->ops_sock, &vm->qga_sock, &vm->pidfile,
+			    &vm->console_log, &vm->qemu_log, err);
+}
+
+/* Spawn qemu; the VM is "starting" (or "failed" with vm->error). */
+int sup_vm_start(struct vm *vm)
+{
+	struct vmsup *sup = vm->sup;
+	struct vm_argv_opts o = {sup->cfg.qemu, sup->sandbox, sup->cfg.qemu_user};
+	struct vm_paths p;
+	char **argv = NULL, *err = NULL;
+	int ret = -1, state_fd = -1;
+
+	free(vm->error);
+	vm->error = NULL;
+	free(vm->log_tail);
+	vm->log_tail = NULL;
+	free(vm->accel_used);
+	vm->accel_used = NULL;
+	vm->exit_code = vm->exit_signal = -1;
+	vm->qmp_ready_once = vm->shutdown_seen = vm->kill_requested = vm->start_failed = false;
+	vm->stop_stage = 0;
+	vm->qmp_unresponsive = false;
+	if (sup_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err) ||
+	    (sup->cfg.qemu_user && vmsup_chown_for_user(vm->run_dir, sup->cfg.qemu_user, &err)) ||
+	    (vm->spec.stage && vm_stage_create(vm->run_dir, sup->cfg.qemu_user, &err)))
+		goto out;
+	sup_remove_runtime_files(vm);
+	/* a fresh log per start, so the tail is this run's */
+	unlink(vm->qemu_log);
+	if ((vm->ssh_port = vm_free_port(&err)) < 0)
+		goto out;
+	p = (struct vm_paths){vm->run_dir, vm->qmp_sock,    vm->ops_sock, vm->qga_sock,
+			      vm->pidfile, vm->console_log, vm->ssh_port, vm->mac};
+	if (!(argv = vm_argv_build(&vm->spec, &p, &o, &err)) ||
+	    vmsup_modules_argv(vm, &argv, &state_fd, &err))
+		goto out;
+	if (vm_spawn_fd(argv, vm->qemu_log, state_fd, &vm->pid, &err))
+		goto out;
+	vm->start_time = proc_start_time(vm->pid);
+	LOG_I(vm->spec.name, "spawned qemu pid %d", (int)vm->pid);
+	sup_set_state(vm, VM_STARTING);
+	if (vmsup_modules_spawned(vm, &err)) {
+		sup_fail_start(vm, err);
+		ret = 0; /* the exit handler finishes the job */
+		goto out;
+	}
+	if (sup_connect_start(vm)) {
+		sup_fail_start(vm, "out of memory");
+		ret = 0;
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret) {
+		sup_set_error(vm, "%s", err ? err : "start failed");
+		LOG_E(vm->spec.name, "%s", vm->error);
+		vm->pid = 0;
+		sup_set_state(vm, VM_FAILED);
+		sup_save(vm);
+	}
+	free(err);
+	vm_argv_free(argv);
+	if (state_fd >= 0)
+		close(state_fd);
+	return ret;
+}

@@ -1,0 +1,318 @@
+/*
+ * The registry of VMs: creating and removing them, finding them, the
+ * supervisor's own life (vmsup_new, vmsup_free), and the entry points
+ * reattach and the restart policy use.
+ */
+#include "src/core/sup-internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/core/reattach.h"
+#include "src/core/restart.h"
+#include "src/core/statefile.h"
+#include "src/qemu/argv.h"
+#include "src/qemu/probe.h"
+#include "src/qemu/spawn.h"
+#include "src/util/err.h"
+#include "src/util/log.h"
+#include "src/util/peer.h"
+
+void sup_vm_free(struct vm *vm)
+{
+	if (vm->save_timer) {
+		/* a change not yet on disk must not be lost (daemon exit) */
+		if (evtimer_pending(vm->save_timer, NULL) && !vm->destroying)
+			sup_save_now(vm);
+		event_free(vm->save_timer);
+	}
+	sup_drop_qmp(vm);
+	if (vm->stop_timer)
+		event_free(vm->stop_timer);
+	vm_restart_release(vm);
+	vm_reattach_release(vm);
+	vmsup_modules_release(vm);
+	vm_release_fields(vm);
+	free(vm);
+}
+
+void sup_rm_run_dir(struct vm *vm)
+{
+	if (vm->run_dir && vm_rm_run_dir(vm->run_dir) < 0 && errno != ENOENT)
+		LOG_W(vm->spec.name, "rmdir %s: %s", vm->run_dir, strerror(errno));
+}
+
+void sup_vm_remove(struct vm *vm)
+{
+	struct vmsup *sup = vm->sup;
+	char *err = NULL;
+
+	vmsup_modules_destroyed(vm);
+	if (vm_statefile_remove(sup->cfg.state_dir, vm->spec.name, &err)) {
+		LOG_E(vm->spec.name, "%s", err);
+		free(err);
+	}
+	sup_rm_run_dir(vm);
+	for (struct vm **pp = &sup->vms; *pp; pp = &(*pp)->next)
+		if (*pp == vm) {
+			*pp = vm->next;
+			sup->nvms--;
+			break;
+		}
+	LOG_I(vm->spec.name, "destroyed");
+	sup_emit_destroyed(vm);
+	/* remaining waiters (pause etc.) learn the VM is gone */
+	sup_waiters_fail(vm, VMSUP_EC_NOT_FOUND, "the VM was destroyed");
+	sup_vm_free(vm);
+}
+
+struct vm *vmsup_find(struct vmsup *sup, const char *name)
+{
+	for (struct vm *vm = sup->vms; vm; vm = vm->next)
+		if (strcmp(vm->spec.name, name) == 0)
+			return vm;
+	return NULL;
+}
+
+struct vm *vmsup_first(struct vmsup *sup)
+{
+	return sup->vms;
+}
+
+size_t vmsup_count(const struct vmsup *sup)
+{
+	return sup->nvms;
+}
+
+struct json_object *vmsup_list(struct vmsup *sup)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	for (struct vm *vm = sup->vms; vm; vm = vm->next)
+		json_object_array_add(a, vm_to_json(vm));
+	json_object_object_add(o, "vms", a);
+	return o;
+}
+
+struct json_object *vmsup_get(struct vmsup *sup, const char *name)
+{
+	struct vm *vm = vmsup_find(sup, name);
+	return vm ? vm_to_json(vm) : NULL;
+}
+
+const struct vmsup_config *vmsup_config(const struct vmsup *sup)
+{
+	return &sup->cfg;
+}
+
+const char *vmsup_qemu_version(const struct vmsup *sup)
+{
+	return sup->qemu_version;
+}
+
+bool vmsup_qemu_sandbox(const struct vmsup *sup)
+{
+	return sup->sandbox;
+}
+
+struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done_fn done, void *arg)
+{
+	struct vm *vm;
+	char *err = NULL;
+	struct waiter *w;
+	const char *cls = NULL;
+	int from;
+
+	if (sup->shutting_down) {
+		sup_reply_err(done, arg, VMSUP_EC_SHUTTING_DOWN, "the daemon is shutting down");
+		return NULL;
+	}
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		sup_reply_err(done, arg, VMSUP_EC_INTERNAL, "out of memory");
+		return NULL;
+	}
+	/* a module may build the spec from fields it owns ({"from": TEMPLATE}) */
+	if ((from = vmsup_modules_create(sup, j, vm, &cls, &err)) < 0) {
+		sup_reply_err(done, arg, cls ? cls : VMSUP_EC_INVALID, "%s",
+			      err ? err : "bad spec");
+		goto fail;
+	}
+	if (!from && vm_spec_from_json(j, &sup->cfg, &vm->spec, &err)) {
+		sup_reply_err(done, arg, VMSUP_EC_INVALID, "%s", err ? err : "bad spec");
+		goto fail;
+	}
+	if (vmsup_find(sup, vm->spec.name)) {
+		sup_reply_err(done, arg, VMSUP_EC_CONFLICT, "VM '%s' already exists",
+			      vm->spec.name);
+		goto fail;
+	}
+	if (sup->nvms >= sup->cfg.max_vms) {
+		sup_reply_err(done, arg, VMSUP_EC_CONFLICT, "max_vms (%u) reached",
+			      sup->cfg.max_vms);
+		goto fail;
+	}
+	vm->sup = sup;
+	vm->state = VM_DEFINED;
+	vm->exit_code = vm->exit_signal = -1;
+	vm->balloon_mib = -1;
+	vm->created = vm->state_since = sup_now_wall();
+	if (!vm->mac[0])
+		vm_mac_from_name(vm->spec.name, vm->mac);
+	if (sup_paths_init(vm, &err)) {
+		sup_reply_err(done, arg, VMSUP_EC_INVALID, "%s", err);
+		goto fail;
+	}
+	vm->next = sup->vms;
+	sup->vms = vm;
+	sup->nvms++;
+	LOG_I(vm->spec.name, "defined (%u MiB, %u cpus, accel %s%s)", vm->spec.mem_mib,
+	      vm->spec.cpus, vm->spec.accel,
+	      vm->spec.kernel || vm->spec.disk ? "" : ", guest-less");
+	sup_save(vm);
+	sup_emit_state(vm);
+	if (!vm->spec.start) {
+		sup_reply_vm(done, arg, true, vm);
+		return NULL;
+	}
+	sup_vm_start(vm);
+	if (vm->state != VM_STARTING) {
+		sup_reply_vm(done, arg, true, vm);
+		return NULL;
+	}
+	w = sup_waiter_add(vm, W_START, 0, true, 0, done, arg);
+	if (!w)
+		sup_reply_vm(done, arg, true, vm);
+	return w;
+fail:
+	free(err);
+	vm->sup = sup;
+	vmsup_modules_release(vm);
+	/* the paths too: vm_paths_init may fail half-way (socket path too long) */
+	vm_release_fields(vm);
+	free(vm);
+	return NULL;
+}
+
+struct vmsup *vmsup_new(struct event_base *base, const struct vmsup_config *cfg, char **err)
+{
+	struct vmsup *sup = calloc(1, sizeof(*sup));
+
+	if (!sup) {
+		vmsup_err(err, "out of memory");
+		return NULL;
+	}
+	sup->base = base;
+	if (vmsup_config_copy(&sup->cfg, cfg, err)) {
+		free(sup);
+		return NULL;
+	}
+	if (asprintf(&sup->vm_root, "%s/vm", sup->cfg.run_dir) < 0) {
+		sup->vm_root = NULL;
+		vmsup_err(err, "out of memory");
+		goto fail;
+	}
+	if (vm_mkdir(sup->cfg.run_dir, 0755, err) || vm_mkdir(sup->vm_root, 0700, err) ||
+	    vm_mkdir(sup->cfg.state_dir, 0700, err))
+		goto fail;
+	if (vm_probe_qemu(sup->cfg.qemu, &sup->sandbox, &sup->qemu_version, err))
+		goto fail;
+	if (sup->cfg.qemu_user) {
+		uid_t u;
+		gid_t g;
+		/* a typo in qemu_user is a start-up error, not a failure of every VM */
+		if (vmsup_user_resolve(sup->cfg.qemu_user, &u, &g, err))
+			goto fail;
+	}
+	LOG_I(NULL, "qemu %s (%s), -sandbox %s", sup->qemu_version, sup->cfg.qemu,
+	      sup->sandbox ? "on" : "unavailable");
+	sup->sigchld = evsignal_new(base, SIGCHLD, sup_on_sigchld, sup);
+	if (!sup->sigchld || evsignal_add(sup->sigchld, NULL) < 0) {
+		vmsup_err(err, "cannot watch SIGCHLD");
+		goto fail;
+	}
+	return sup;
+fail:
+	vmsup_free(sup);
+	return NULL;
+}
+
+void vmsup_free(struct vmsup *sup)
+{
+	if (!sup)
+		return;
+	while (sup->vms) {
+		struct vm *vm = sup->vms;
+		sup->vms = vm->next;
+		sup_waiters_fail(vm, VMSUP_EC_SHUTTING_DOWN, "the daemon is shutting down");
+		sup_vm_free(vm);
+	}
+	sup_bus_free(sup);
+	if (sup->sigchld)
+		event_free(sup->sigchld);
+	free(sup->vm_root);
+	free(sup->qemu_version);
+	vmsup_config_release(&sup->cfg);
+	free(sup);
+}
+
+struct event_base *vmsup_base(const struct vmsup *sup)
+{
+	return sup->base;
+}
+
+bool vmsup_shutting_down(const struct vmsup *sup)
+{
+	return sup->shutting_down;
+}
+
+int vmsup_vm_paths(struct vm *vm, char **err)
+{
+	return sup_paths_init(vm, err);
+}
+
+void vmsup_adopt(struct vm *vm)
+{
+	struct vmsup *sup = vm->sup;
+
+	vm->next = sup->vms;
+	sup->vms = vm;
+	sup->nvms++;
+	sup_save(vm);
+	sup_emit_state(vm);
+}
+
+void vmsup_vm_set_state(struct vm *vm, enum vm_state to)
+{
+	sup_set_state(vm, to);
+	sup_check_waiters(vm);
+}
+
+void vmsup_vm_save(struct vm *vm)
+{
+	sup_save(vm);
+}
+
+void vmsup_vm_exited(struct vm *vm)
+{
+	struct vmsup *sup = vm->sup;
+
+	vm->adopted = false;
+	sup_process_gone(vm, -1); /* may free vm */
+	sup_maybe_shutdown_done(sup);
+}
+
+void vmsup_vm_rm_run_dir(struct vm *vm)
+{
+	sup_rm_run_dir(vm);
+}
+
+int vmsup_vm_restart(struct vm *vm)
+{
+	vm->restarts++;
+	sup_vm_start(vm);
+	return vm->state == VM_STARTING ? 0 : -1;
+}

@@ -1,0 +1,145 @@
+/*
+ * The supervisor's private state, shared by the files of src/core/ that
+ * make it up (registry, waiters, event bus, state, process, monitor, stop,
+ * operations, modules). Nothing outside src/core/ includes this.
+ */
+#ifndef VMSUP_SUP_INTERNAL_H
+#define VMSUP_SUP_INTERNAL_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "qmp/qmp.h"
+#include "src/core/module.h"
+#include "src/core/supervisor.h"
+#include "src/core/vm.h"
+
+#define CONNECT_RETRY_MS 2
+#define CONNECT_DEADLINE 20.0 /* s: qemu creates its monitor socket early */
+#define QUIT_TO_KILL_S	 5
+#define OP_TIMEOUT_MS	 30000
+#define LOG_TAIL_BYTES	 2048
+#define SAVE_DELAY_MS	 10
+
+enum waiter_kind {
+	W_START,   /* until running, or the process is gone */
+	W_STATE,   /* until a state in mask, or the process is gone */
+	W_GONE,	   /* until no process (stop, kill) */
+	W_DESTROY, /* until no process, then the VM is removed */
+	W_QMP,	   /* a QMP reply */
+};
+
+struct waiter {
+	struct vmsup *sup;
+	struct vm *vm; /* NULL once detached (QMP waiters after destroy) */
+	enum waiter_kind kind;
+	unsigned mask;
+	bool created;	    /* the reply creates the VM (POST /v1/vms) */
+	vmsup_done_fn done; /* NULL once cancelled */
+	void *arg;
+	struct event *timer;
+	bool in_list;
+	struct waiter *next;
+};
+
+struct sub {
+	int handle;
+	char *vm; /* filter */
+	vmsup_event_fn fn;
+	void *arg;
+	struct sub *next;
+};
+
+struct vmsup {
+	struct event_base *base;
+	struct vmsup_config cfg;
+	char *vm_root; /* run_dir/vm */
+	bool sandbox;
+	char *qemu_version;
+	struct vm *vms;
+	size_t nvms;
+	struct event *sigchld;
+	struct sub *subs;
+	int next_sub;
+	int emitting;
+	bool shutting_down;
+	struct {
+		const struct vm_module *ops;
+		void *ctx;
+	} modules[VMSUP_MAX_MODULES];
+	int nmodules;
+	void (*shutdown_done)(void *);
+	void *shutdown_arg;
+};
+
+static inline double sup_now_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline double sup_now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline struct timeval sup_tv_ms(unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	return tv;
+}
+
+/* waiter.c: API requests waiting on a VM */
+void sup_finish(struct waiter *w, const char *cls, const char *desc, struct json_object *body);
+void sup_reply_err(vmsup_done_fn done, void *arg, const char *cls, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void sup_reply_vm(vmsup_done_fn done, void *arg, bool created, struct vm *vm);
+struct waiter *sup_waiter_add(struct vm *vm, enum waiter_kind kind, unsigned mask, bool created,
+			      unsigned timeout_ms, vmsup_done_fn done, void *arg);
+void sup_waiter_unlink(struct waiter *w);
+void sup_waiter_free(struct waiter *w);
+/* Answer every waiter of vm with an error (VM destroyed, daemon exit). */
+void sup_waiters_fail(struct vm *vm, const char *cls, const char *desc);
+/* Complete the waiters the VM's new situation satisfies; may free vm. */
+void sup_check_waiters(struct vm *vm);
+
+/* bus.c */
+void sup_emit_state(struct vm *vm);
+void sup_emit_destroyed(struct vm *vm);
+void sup_bus_free(struct vmsup *sup);
+
+/* lifecycle.c: state changes and the state file */
+void sup_save_now(struct vm *vm);
+void sup_save(struct vm *vm);
+void sup_set_state(struct vm *vm, enum vm_state to);
+void sup_set_error(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* process.c: spawning qemu and its exit */
+int sup_paths_init(struct vm *vm, char **err);
+int sup_vm_start(struct vm *vm);
+void sup_fail_start(struct vm *vm, const char *why);
+void sup_remove_runtime_files(struct vm *vm);
+void sup_process_gone(struct vm *vm, int status);
+void sup_on_sigchld(evutil_socket_t sig, short what, void *arg);
+
+/* monitor.c: the supervisor's QMP session */
+int sup_connect_start(struct vm *vm);
+void sup_drop_qmp(struct vm *vm);
+
+/* stop.c */
+bool sup_send_cmd(struct vm *vm, const char *cmd);
+void sup_vm_stop(struct vm *vm, unsigned grace);
+void sup_maybe_shutdown_done(struct vmsup *sup);
+
+/* registry.c */
+void sup_vm_free(struct vm *vm);
+void sup_rm_run_dir(struct vm *vm);
+void sup_vm_remove(struct vm *vm);
+
+#endif
