@@ -31,7 +31,7 @@ CACHE=$OUT/.cache
 DEBS=$CACHE/debs
 mkdir -p "$DEBS"
 
-for t in apt-get apt-cache dpkg-deb cpio gzip sha256sum readelf ssh-keygen; do
+for t in apt-get apt-cache dpkg-deb cpio gzip sha256sum readelf ssh-keygen perl; do
 	command -v $t >/dev/null 2>&1 || die "$t is required"
 done
 
@@ -325,6 +325,23 @@ chmod 0700 root root/.ssh
 chmod 1777 tmp
 mv etc.modules etc/modules
 cp "$PKGS/bin/busybox" bin/busybox
+# Debian 12's busybox is built without FEATURE_WGET_TIMEOUT, yet wget still
+# declares -T as a number option ("T:+") whose destination is then NULL:
+# `wget -T 10 URL` dies of SIGSEGV while parsing its options. The guest's
+# sh runs applets before PATH (FEATURE_SH_STANDALONE), so no wrapper can
+# stand in: drop the "+" from the option string (the literal, with its
+# complementary part after the NUL, moves one byte left and keeps its
+# length) so that -T is taken as a string and ignored, as upstream does
+# when the feature is off. A busybox with another string is left as it is;
+# either way a -T that still crashes stops the build. A fetch that needs a
+# bound runs as `timeout N wget ...`.
+perl -0777 -pi -e '
+	$n = s/\^cqSO:o:P:Y:U:T:\+t:n::\0([^\0]*)\0/^cqSO:o:P:Y:U:T:t:n::\0$1\0\0/g;
+	die "mkguest: busybox wget option string found $n times\n" if $n > 1;
+' bin/busybox || die "cannot patch busybox wget"
+rc=0
+bin/busybox wget -q -T 1 -O /dev/null http://127.0.0.1:1/ 2>/dev/null || rc=$?
+[ $rc -lt 128 ] || die "busybox wget -T still crashes (exit $rc)"
 # Applet links where the applets say they live.
 bin/busybox --list-full | while read -r a; do
 	case $a in */busybox) continue ;; esac
