@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/run.sh [--quick] [NAME...]: run the benchmark programs built under
 # bench/ (all of them, or the NAMEs given), print one Markdown table and
-# write it, with the machine's description, to bench/results.md.
+# write it, with the machine's description, to bench-results.md in the build
+# directory ($BENCH_RESULTS overrides). The committed bench/results.md is an
+# example run: an in-tree build must not overwrite it.
 # bench/run.sh --report: only render bench/logs/results.tsv again.
 # Run from the build directory (`make bench` does). See bench/README.md.
 set -u
@@ -220,7 +222,8 @@ report() {
 	echo "Raw output of each program: bench/logs/NAME.out and NAME.err in the build directory."
 }
 
-report >bench/results.md
-cat bench/results.md
-echo "bench: written to $PWD/bench/results.md" >&2
+results=${BENCH_RESULTS:-bench-results.md}
+report >"$results"
+cat "$results"
+echo "bench: written to $(cd "$(dirname "$results")" && pwd)/$(basename "$results")" >&2
 [ "$failed" -eq 0 ]

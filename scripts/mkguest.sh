@@ -21,6 +21,10 @@ die() {
 	echo "mkguest: $*" >&2
 	exit 1
 }
+# Progress on stderr: a first build downloads and unpacks for minutes.
+say() {
+	echo "mkguest: $*" >&2
+}
 
 [ $# -eq 1 ] || usage
 case $1 in -*) usage ;; esac
@@ -31,7 +35,7 @@ CACHE=$OUT/.cache
 DEBS=$CACHE/debs
 mkdir -p "$DEBS"
 
-for t in apt-get apt-cache dpkg-deb cpio gzip sha256sum readelf ssh-keygen; do
+for t in apt-get apt-cache dpkg-deb cpio gzip sha256sum readelf ssh-keygen perl; do
 	command -v $t >/dev/null 2>&1 || die "$t is required"
 done
 
@@ -65,6 +69,7 @@ candidate() {
 	versions "$1" | awk '{ print $2 }'
 }
 
+say "checking package versions"
 # The generic kernel (not -cloud: it lacks virtio-9p) that the metapackage
 # points at.
 KMETA_VER=$(candidate linux-image-amd64)
@@ -91,8 +96,10 @@ up_to_date() {
 }
 
 if up_to_date; then
+	say "$OUT is up to date"
 	exit 0
 fi
+say "building the guest in $OUT"
 
 # The cached .deb of PKG VERSION, if any (apt-get download names files
 # PKG_VERSION_ARCH.deb with ':' written as %3a).
@@ -109,6 +116,7 @@ fetch() {
 		debfile "$pkg" "$ver" >/dev/null || missing="$missing $pkg=$ver"
 	done
 	[ -n "$missing" ] || return 0
+	say "downloading$missing"
 	(cd "$DEBS" && apt-get -q $APT_OPTS download $missing >/dev/null) ||
 		die "apt-get download$missing failed"
 }
@@ -135,6 +143,7 @@ for p in $KPKG $TOP; do
 	grep -q "^$p " "$WORK/top" || die "apt knows no $p"
 done
 fetch <"$WORK/top"
+say "unpacking $TOP"
 grep -v "^$KPKG " "$WORK/top" | unpack
 sed 's/^/package /' "$WORK/top" >>"$VERSIONS"
 DONE_PKGS=" $TOP "
@@ -143,6 +152,7 @@ DONE_PKGS=" $TOP "
 KDEB=$(debfile $(grep "^$KPKG " "$WORK/top"))
 KDIR=$WORK/kernel
 mkdir -p "$KDIR"
+say "unpacking the kernel ($KPKG)"
 # Only the kernel image and the module tree: the rest of the package is
 # not needed and unpacking it costs seconds.
 dpkg-deb --fsys-tarfile "$KDEB" | tar -x -C "$KDIR" --wildcards './boot/vmlinuz-*' './lib/modules/*' ||
@@ -204,6 +214,7 @@ visit() {
 	done
 	grep -qx "$n" "$WORK/modorder" || echo "$n" >>"$WORK/modorder"
 }
+say "resolving kernel modules: $MODULES"
 for m in $MODULES; do
 	visit "$m"
 done
@@ -278,6 +289,7 @@ scan_libs() {
 for f in $PROGS; do
 	[ -f "$PKGS/$f" ] || die "$f missing from the packages"
 done
+say "finding shared libraries"
 : >"$WORK/libpkgs"
 tries=0
 while scan_libs && [ -s "$WORK/missing" ]; do
@@ -325,6 +337,23 @@ chmod 0700 root root/.ssh
 chmod 1777 tmp
 mv etc.modules etc/modules
 cp "$PKGS/bin/busybox" bin/busybox
+# Debian 12's busybox is built without FEATURE_WGET_TIMEOUT, yet wget still
+# declares -T as a number option ("T:+") whose destination is then NULL:
+# `wget -T 10 URL` dies of SIGSEGV while parsing its options. The guest's
+# sh runs applets before PATH (FEATURE_SH_STANDALONE), so no wrapper can
+# stand in: drop the "+" from the option string (the literal, with its
+# complementary part after the NUL, moves one byte left and keeps its
+# length) so that -T is taken as a string and ignored, as upstream does
+# when the feature is off. A busybox with another string is left as it is;
+# either way a -T that still crashes stops the build. A fetch that needs a
+# bound runs as `timeout N wget ...`.
+perl -0777 -pi -e '
+	$n = s/\^cqSO:o:P:Y:U:T:\+t:n::\0([^\0]*)\0/^cqSO:o:P:Y:U:T:t:n::\0$1\0\0/g;
+	die "mkguest: busybox wget option string found $n times\n" if $n > 1;
+' bin/busybox || die "cannot patch busybox wget"
+rc=0
+bin/busybox wget -q -T 1 -O /dev/null http://127.0.0.1:1/ 2>/dev/null || rc=$?
+[ $rc -lt 128 ] || die "busybox wget -T still crashes (exit $rc)"
 # Applet links where the applets say they live.
 bin/busybox --list-full | while read -r a; do
 	case $a in */busybox) continue ;; esac
@@ -496,6 +525,7 @@ chmod 0755 init etc/rc etc/vports etc/svc/qemu-ga sbin/shutdown etc/acpi/PWRF/00
 	usr/share/udhcpc/default.script
 [ -e sbin/init ] || die "busybox has no init applet"
 
+say "writing the initramfs"
 # Reproducible archive: sorted names, fixed owner and times.
 find . -exec touch -h -d @0 {} +
 find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet | gzip -n >"$WORK/initrd.img" ||

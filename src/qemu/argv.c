@@ -85,6 +85,25 @@ static void chardev(struct av *a, const char *id, const char *path)
 	free(p);
 }
 
+/* Whether the kernel command line names a console (words after "--" are init's). */
+static int names_console(const char *cmdline)
+{
+	const char *p = cmdline;
+
+	while (p && *p) {
+		size_t n;
+
+		p += strspn(p, " \t\n");
+		n = strcspn(p, " \t\n");
+		if (n == 2 && !strncmp(p, "--", 2))
+			return 0;
+		if (n >= 8 && !strncmp(p, "console=", 8))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
 void vm_mac_from_name(const char *name, char out[18])
 {
 	/* FNV-1a: stable across runs and hosts, so a VM keeps its MAC */
@@ -146,21 +165,24 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 			add(&a, "-initrd");
 			add(&a, s->initrd);
 		}
-		/* the guest mounts each share by the tag named on its command line */
 		af = open_memstream(&append, &alen);
 		if (!af) {
 			a.oom = 1;
 		} else {
-			fputs(s->append ? s->append : "", af);
+			/* The console log is the serial port: without a console= the
+			 * kernel writes nowhere we keep, and a panic or an init that
+			 * dies goes unseen. A console the user names is theirs to
+			 * choose; put ours first, before any "--" and init's words. */
+			if (!names_console(s->append))
+				fputs("console=ttyS0", af);
+			if (s->append && *s->append)
+				fprintf(af, "%s%s", ftell(af) ? " " : "", s->append);
+			/* the guest mounts each share by the tag named on its command line */
 			for (size_t i = 0; i < s->nshares; i++)
-				fprintf(af, "%svmshare=vmshare%zu:%s",
-					(i || (s->append && *s->append)) ? " " : "", i,
-					s->shares[i].path);
+				fprintf(af, " vmshare=vmshare%zu:%s", i, s->shares[i].path);
 			fclose(af);
-			if (*append) {
-				add(&a, "-append");
-				add(&a, append);
-			}
+			add(&a, "-append");
+			add(&a, append);
 		}
 	} else if (s->disk) {
 		char *d = esc(s->disk);

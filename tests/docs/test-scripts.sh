@@ -47,6 +47,19 @@ for s in vm-qmp vm-balloon-all vm-top vm-ip; do
 	[ $rc = 2 ] || bad "$s --no-such-option exits $rc, not 2"
 	case $err in *usage:*) ;; *) bad "$s: no usage on a usage error: $err" ;; esac
 done
+
+# stdout closed by its reader before a word is written (`vm-ip --help |
+# head` where head is done first): stop quietly, as cat does, with no
+# traceback. The pipe's read end is closed before the script starts.
+for s in vm-qmp vm-balloon-all vm-top vm-ip; do
+	python3 -c 'import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+sys.exit(subprocess.call(sys.argv[1:], stdout=w))' "$S/$s" --help 2>"$tmp/err"
+	rc=$?
+	[ $rc = 141 ] && [ ! -s "$tmp/err" ] ||
+		bad "$s --help into a closed pipe: exit $rc, stderr: $(tail -n 3 "$tmp/err")"
+done
 echo "ok --help and usage errors"
 
 # No daemon at that socket: exit 1 with one line naming the script and why.

@@ -1,7 +1,7 @@
 /*
  * Integration tests of the test guest (scripts/mkguest.sh) booted under
- * QEMU through the harness: the agent, the network, ssh, the 9p share and
- * both ways of powering the guest off.
+ * QEMU through the harness: the agent, the network, ssh, the 9p share, the
+ * guest's wget and both ways of powering the guest off.
  */
 #include <criterion/criterion.h>
 
@@ -228,6 +228,20 @@ Test(guest, agent_network_ssh_share)
 	gassert(krel && !strcmp(krel, "hello host"), "host read '%s' from the share",
 		krel ? krel : "(nothing)");
 	free(krel);
+
+	/* wget, as health checks and token fetches use it, from the guest's own
+	 * httpd: "-T" made Debian 12's busybox wget die of SIGSEGV (139). */
+	gassert(ssh_retry("mkdir -p /tmp/www && echo hello wget >/tmp/www/index.html && "
+			  "httpd -p 127.0.0.1:8080 -h /tmp/www && "
+			  "wget -q -T 10 -O - http://127.0.0.1:8080/ && "
+			  "wget -qT5 -O /tmp/got http://127.0.0.1:8080/ && cat /tmp/got && "
+			  "busybox wget -q -O - http://127.0.0.1:8080/",
+			  &out, &status) == 0,
+		"ssh never connected");
+	gassert(status == 0, "wget: exit status %d, output '%s'", status, out);
+	gassert(!strcmp(out, "hello wget\nhello wget\nhello wget\n"), "wget fetched '%s'", out);
+	free(out);
+	out = NULL;
 
 	/* The exit status of the remote command passes through. */
 	gassert(ssh_retry("exit 7", &out, &status) == 0 && status == 7, "exit 7 gave %d", status);

@@ -163,7 +163,8 @@ Test(argv, kernel_initrd_append_shares)
 	vm_argv_free(v);
 }
 
-Test(argv, kernel_without_append_gets_share_only)
+/* The console log is the serial port: a kernel always writes there. */
+Test(argv, kernel_without_append_gets_serial_console)
 {
 	struct vm_spec s;
 	struct vm_share sh = {"/srv/x", false};
@@ -173,13 +174,45 @@ Test(argv, kernel_without_append_gets_share_only)
 	base_spec(&s);
 	s.kernel = "/g/vmlinuz";
 	v = vm_argv_build(&s, &paths, &o, NULL);
-	cr_expect_eq(find(v, "-append", NULL), -1, "no empty -append");
+	cr_expect_geq(find(v, "-append", "console=ttyS0"), 0);
 	cr_expect_eq(find(v, "-initrd", NULL), -1);
+	vm_argv_free(v);
+	s.append = "";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_geq(find(v, "-append", "console=ttyS0"), 0);
 	vm_argv_free(v);
 	s.shares = &sh;
 	s.nshares = 1;
 	v = vm_argv_build(&s, &paths, &o, NULL);
-	cr_expect_geq(find(v, "-append", "vmshare=vmshare0:/srv/x"), 0);
+	cr_expect_geq(find(v, "-append", "console=ttyS0 vmshare=vmshare0:/srv/x"), 0);
+	vm_argv_free(v);
+}
+
+Test(argv, append_without_console_gets_serial_console_first)
+{
+	struct vm_spec s;
+	struct vm_argv_opts o = {"q", false, NULL};
+	char **v;
+
+	base_spec(&s);
+	s.kernel = "/g/vmlinuz";
+	s.append = "quiet -- init-arg console=tty0";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_geq(find(v, "-append", "console=ttyS0 quiet -- init-arg console=tty0"), 0);
+	vm_argv_free(v);
+}
+
+Test(argv, append_naming_a_console_is_kept)
+{
+	struct vm_spec s;
+	struct vm_argv_opts o = {"q", false, NULL};
+	char **v;
+
+	base_spec(&s);
+	s.kernel = "/g/vmlinuz";
+	s.append = "quiet console=hvc0";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_geq(find(v, "-append", "quiet console=hvc0"), 0);
 	vm_argv_free(v);
 }
 
