@@ -121,6 +121,7 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 		free(warn);
 	}
 	vmsup_stats_init(&d.stats);
+	vm_template_setup(vm_agent_of);
 	if (register_modules(&d, err))
 		goto out;
 	/* after vmsup_new: the state dir, where the key may be generated, exists */

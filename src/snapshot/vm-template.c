@@ -16,7 +16,6 @@
 #include "src/util/log.h"
 #include "src/snapshot/snapshot.h"
 #include "src/snapshot/template.h"
-#include "src/guest/vm-agent.h"
 
 #define RESTORE_TIMEOUT_MS 120000u
 #define SEED_BYTES	   64
@@ -40,6 +39,14 @@ struct vm_restore {
 	bool retried;	       /* the clock was set a second time */
 	bool ignore_shared;    /* RAM in the template's file: the state skips it */
 };
+
+/* The VM's guest agent, from the agent module (set by the daemon). */
+static struct agent *(*agent_of)(const struct vm *vm);
+
+void vm_template_setup(struct agent *(*fn)(const struct vm *vm))
+{
+	agent_of = fn;
+}
 
 static double now_ms(void)
 {
@@ -303,7 +310,7 @@ static void on_refreshed(const struct snap_refresh_result *res, void *arg)
 
 static void maybe_refresh(struct vm_restore *r)
 {
-	struct agent *a = vm_agent_of(r->vm);
+	struct agent *a = agent_of ? agent_of(r->vm) : NULL;
 	char *err = NULL;
 
 	if (r->loading || r->refresh || r->refreshed || r->t_spawn == 0 || !a ||

@@ -81,6 +81,11 @@ void vm_template_status(const struct vm *vm, struct json_object *o);
  * "event":"saved"} (the pool waiting for it fills at once). */
 void vm_template_emit_saved(struct vmsup *sup, const char *name);
 
+/* How a restore's refresh finds the VM's guest agent (the agent module's
+ * vm_agent_of): the daemon sets it, a feature never calls another. */
+struct agent;
+void vm_template_setup(struct agent *(*agent_of)(const struct vm *vm));
+
 /* The module the daemon registers (ctx NULL), after the agent module. */
 extern const struct vm_module vm_template_module;
 
