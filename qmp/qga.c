@@ -120,12 +120,8 @@ void qga_value(struct qmp_session *s, struct json_object *v)
 		return;
 	if (error) {
 		struct qmp_error err;
-		struct json_object *cls = NULL, *desc = NULL;
 
-		json_object_object_get_ex(error, "class", &cls);
-		json_object_object_get_ex(error, "desc", &desc);
-		qmp_error_set(&err, cls ? json_object_get_string(cls) : "GenericError", "%s",
-			      desc ? json_object_get_string(desc) : "");
+		cmd_reply_error(error, &err);
 		cmd_finish(s, s->inflight, NULL, &err);
 	} else {
 		cmd_finish(s, s->inflight, ret, NULL);
