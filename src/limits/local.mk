@@ -6,5 +6,6 @@ src_limits_libvmcg_la_SOURCES = src/limits/cgroup.h src/limits/cgroup-internal.h
 	src/limits/pin.h src/limits/pin.c
 src_limits_libvmcg_la_LIBADD = $(JSONC_LIBS) -lm
 
-src_libvmsup_la_SOURCES += src/limits/vm-limits.c src/limits/vm-limits.h
+src_libvmsup_la_SOURCES += src/limits/vm-limits.c src/limits/vm-limits.h \
+	src/limits/vm-limits-internal.h src/limits/vm-limits-ops.c
 src_libvmsup_la_LIBADD += src/limits/libvmcg.la

@@ -1,0 +1,53 @@
+/* The limits module's private state, shared by vm-limits.c (cgroups and
+ * the VM lifecycle) and vm-limits-ops.c (balloon and CPU changes). */
+#ifndef VMSUP_VM_LIMITS_INTERNAL_H
+#define VMSUP_VM_LIMITS_INTERNAL_H
+
+#include <stdint.h>
+
+#include "qmp/qmp.h"
+
+#include "src/limits/cgroup.h"
+#include "src/limits/vm-limits.h"
+
+#define MIB (1024ull * 1024ull)
+
+struct vm_limits {
+	struct cg *cg;	/* NULL: running without cgroups */
+	char *cg_error; /* why not */
+	char *state_dir;
+	unsigned mem_overhead_mib, memory_floor_mib;
+};
+
+/* Per VM, in vm->cgroup. */
+struct vm_lim {
+	bool in_cgroup;
+	char *cg_path, *cg_mem_path;
+	uint64_t mem_limit; /* bytes as the kernel holds them, 0 = none */
+	int quota_pct;	    /* CG_CPU_UNLIMITED = none */
+	unsigned period_us;
+	bool pinned, pin_each;
+	char pin[256];
+	cpu_set_t pinset;
+	long long balloon_target_mib; /* -1 = never set */
+};
+
+enum op_kind { OP_BALLOON, OP_CPU };
+
+struct vm_limits_op {
+	enum op_kind kind;
+	struct vm_limits *l;
+	struct vm *vm;
+	vm_limits_done_fn done; /* NULL once cancelled */
+	void *arg;
+	long long target_mib;
+	struct vm_cpu_change c;
+};
+
+/* The VM's per-VM state (vm->cgroup), made on first use; NULL if out of memory. */
+struct vm_lim *lim_get(struct vm *vm);
+/* A query-balloon reply (arg: the VM): vm->balloon_mib from "actual". */
+void lim_on_balloon(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
+		    void *arg);
+
+#endif
