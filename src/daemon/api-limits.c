@@ -22,44 +22,10 @@
 
 /* ---- replies (api.c's format: JSON, errors as {"error":{class,desc}}) ---- */
 
-/* ---- held requests ---- */
-
-struct held {
-	struct evhttp_request *req;
-	struct evhttp_connection *evcon; /* set once the operation is pending */
-	struct vm_limits_op *op;
-};
-
-static void on_held_close(struct evhttp_connection *evcon, void *arg)
+/* the client left: the change goes on, nobody hears of it */
+static void detach_op(void *op)
 {
-	struct held *h = arg;
-
-	(void)evcon;
-	/* the client left: the change goes on, nobody hears of it */
-	vm_limits_op_cancel(h->op);
-	free(h);
-}
-
-static void on_done(const char *cls, const char *desc, struct json_object *body, void *arg)
-{
-	struct held *h = arg;
-
-	if (h->evcon)
-		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
-	http_send_outcome(h->req, cls, desc, body, false);
-	free(h);
-}
-
-static void held_wait(struct held *h, struct vm_limits_op *op)
-{
-	/* op == NULL: on_done already ran and freed h */
-	if (!op)
-		return;
-	h->op = op;
-	h->evcon = evhttp_request_get_connection(h->req);
-	evhttp_connection_set_closecb(h->evcon, on_held_close, h);
-	/* a QMP round trip on a loaded TCG guest may outlast the idle timeout */
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
+	vm_limits_op_cancel(op);
 }
 
 /* ---- validation ---- */
@@ -109,7 +75,7 @@ static void put_memory(struct vmsup *sup, struct vm_limits *l, struct evhttp_req
 		       struct vm *vm, struct json_object *body)
 {
 	static const char *const known[] = {"target_mib", NULL};
-	struct held *h;
+	struct http_held *h;
 	int64_t target;
 	int rc;
 
@@ -123,12 +89,9 @@ static void put_memory(struct vmsup *sup, struct vm_limits *l, struct evhttp_req
 		return;
 	}
 	(void)sup;
-	if (!(h = calloc(1, sizeof(*h)))) {
-		http_send_error(req, 500, "InternalError", "out of memory");
-		return;
-	}
-	h->req = req;
-	held_wait(h, vm_limits_balloon(l, vm, target, on_done, h));
+	if ((h = http_held_new(req)))
+		http_held_wait(h, vm_limits_balloon(l, vm, target, http_held_outcome, h),
+			       detach_op);
 }
 
 static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_request *req,
@@ -137,7 +100,7 @@ static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_reques
 	static const char *const known[] = {"quota_pct", "period_us", "pin", "pin_mode", NULL};
 	struct vm_cpu_change c;
 	struct json_object *v;
-	struct held *h;
+	struct http_held *h;
 	int64_t n;
 	int rc;
 	char *err = NULL;
@@ -208,12 +171,8 @@ static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_reques
 				"nothing to change: give quota_pct, period_us or pin");
 		return;
 	}
-	if (!(h = calloc(1, sizeof(*h)))) {
-		http_send_error(req, 500, "InternalError", "out of memory");
-		return;
-	}
-	h->req = req;
-	held_wait(h, vm_limits_cpu(l, vm, &c, on_done, h));
+	if ((h = http_held_new(req)))
+		http_held_wait(h, vm_limits_cpu(l, vm, &c, http_held_outcome, h), detach_op);
 }
 
 void api_limits_put(struct vmsup *sup, struct evhttp_request *req, const char *name,

@@ -44,15 +44,6 @@ struct vmsup_api {
 	struct stream *streams;
 };
 
-/* A request held while the supervisor works, or an event stream. */
-struct held {
-	struct vmsup_api *api;
-	struct evhttp_request *req;
-	struct evhttp_connection *evcon;
-	struct waiter *w;
-	int created; /* the operation created the VM: 201 */
-};
-
 struct stream {
 	struct vmsup_api *api;
 	struct evhttp_request *req;
@@ -69,46 +60,10 @@ static void no_timeouts(struct evhttp_connection *evcon)
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, NULL);
 }
 
-static void on_held_close(struct evhttp_connection *evcon, void *arg)
+/* the client left: the operation goes on, nobody hears of it */
+static void detach_waiter(void *w)
 {
-	struct held *h = arg;
-
-	/* the client left: the operation goes on, nobody hears of it */
-	vmsup_cancel(h->w);
-	free(h);
-}
-
-static void on_done(const struct vmsup_result *r, void *arg)
-{
-	struct held *h = arg;
-
-	if (h->evcon)
-		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
-	http_send_result(h->req, r);
-	free(h);
-}
-
-/* Synchronous completions reply directly; pending ones are held. */
-static struct held *held_new(struct vmsup_api *api, struct evhttp_request *req)
-{
-	struct held *h = calloc(1, sizeof(*h));
-
-	if (!h)
-		return NULL;
-	h->api = api;
-	h->req = req;
-	return h;
-}
-
-static void held_wait(struct held *h, struct waiter *w)
-{
-	/* w == NULL: on_done already ran and freed h */
-	if (!w)
-		return;
-	h->w = w;
-	h->evcon = evhttp_request_get_connection(h->req);
-	evhttp_connection_set_closecb(h->evcon, on_held_close, h);
-	no_timeouts(h->evcon);
+	vmsup_cancel(w);
 }
 
 /* ---- event streams ---- */
@@ -261,7 +216,7 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct json_object *body = NULL, *args = NULL;
-	struct held *h;
+	struct http_held *h;
 	char *err = NULL;
 
 	if (vmsup_name_check(name, &err)) {
@@ -297,12 +252,12 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 			}
 			json_object_object_add(args, "timeout_s", json_object_new_int64(n));
 		}
-		if (!(h = held_new(api, req))) {
+		if (!(h = http_held_new(req))) {
 			json_object_put(args);
-			http_send_error(req, 500, "InternalError", "out of memory");
 			return;
 		}
-		held_wait(h, vmsup_op(api->sup, name, VM_OP_DESTROY, args, on_done, h));
+		http_held_wait(h, vmsup_op(api->sup, name, VM_OP_DESTROY, args, http_held_done, h),
+			       detach_waiter);
 		json_object_put(args);
 		return;
 	}
@@ -359,12 +314,12 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 					"the body must be a QMP command object {\"execute\":...}");
 			return;
 		}
-		if (!(h = held_new(api, req))) {
+		if (!(h = http_held_new(req))) {
 			json_object_put(body);
-			http_send_error(req, 500, "InternalError", "out of memory");
 			return;
 		}
-		held_wait(h, vmsup_op(api->sup, name, actions[i].op, body, on_done, h));
+		http_held_wait(h, vmsup_op(api->sup, name, actions[i].op, body, http_held_done, h),
+			       detach_waiter);
 		json_object_put(body);
 		return;
 	}
@@ -441,7 +396,7 @@ static void route(struct evhttp_request *req, void *arg)
 			json_object_put(o);
 		} else if (m == EVHTTP_REQ_POST) {
 			struct json_object *body;
-			struct held *h;
+			struct http_held *h;
 			if (http_read_json(req, &body))
 				goto out;
 			if (!body) {
@@ -453,12 +408,12 @@ static void route(struct evhttp_request *req, void *arg)
 				json_object_put(body);
 				goto out;
 			}
-			if (!(h = held_new(api, req))) {
+			if (!(h = http_held_new(req))) {
 				json_object_put(body);
-				http_send_error(req, 500, "InternalError", "out of memory");
 				goto out;
 			}
-			held_wait(h, vmsup_create(api->sup, body, on_done, h));
+			http_held_wait(h, vmsup_create(api->sup, body, http_held_done, h),
+				       detach_waiter);
 			json_object_put(body);
 		} else {
 			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET or POST",

@@ -177,6 +177,13 @@ void http_held_done(const struct vmsup_result *r, void *arg)
 	free(h);
 }
 
+void http_held_outcome(const char *cls, const char *desc, struct json_object *body, void *arg)
+{
+	struct vmsup_result r = {cls, desc, body, false};
+
+	http_held_done(&r, arg);
+}
+
 void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job))
 {
 	if (!job)

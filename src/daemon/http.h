@@ -50,6 +50,8 @@ void http_send_result(struct evhttp_request *req, const struct vmsup_result *r);
 struct http_held;
 struct http_held *http_held_new(struct evhttp_request *req); /* NULL: replied 500 */
 void http_held_done(const struct vmsup_result *r, void *held);
+/* The same for a job that reports (cls, desc, body) (vm_limits_done_fn). */
+void http_held_outcome(const char *cls, const char *desc, struct json_object *body, void *held);
 void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job));
 
 #endif
