@@ -19,3 +19,10 @@ tests_test_vmsupd_api_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSO
 	$(LIBEVENT_LIBS) -lpthread
 # the daemon under test
 EXTRA_tests_test_vmsupd_api_DEPENDENCIES = src/daemon/vmsupd
+
+# The core in-process with a real guest-less qemu: the waiter list.
+check_PROGRAMS += tests/test-vmsupd-core
+TESTS += tests/test-vmsupd-core
+tests_test_vmsupd_core_SOURCES = tests/vmsupd/core-waiters.c
+tests_test_vmsupd_core_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_test_vmsupd_core_LDADD = src/libvmsup.la $(CRITERION_LIBS)
