@@ -238,7 +238,7 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 	struct json_object *vm = NULL, *v;
 	struct vmctl_ssh_opts so = {.probe_err = -1};
 	struct vmctl_args a;
-	char path[160], *cmd = NULL, *remote = NULL;
+	char path[160], why[600], *cmd = NULL, *remote = NULL;
 	int rc, status = 0;
 
 	rc = vmctl_parse("exec", argc, argv, "h", lo, 1, 1, exec_opt, &c, &a);
@@ -275,6 +275,9 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 	so.key = c.key;
 	vmctl_catch_signals();
 	rc = vmctl_exec_ssh(a.pos[0], vm, &so, remote, &status);
+	/* ssh's 255: say whether the VM itself died */
+	if (rc && !vmctl_signal && vmctl_vm_dead(g, a.pos[0], why, sizeof(why)))
+		vmctl_fail(a.pos[0], "%s", why);
 out:
 	free(remote);
 	free(cmd);

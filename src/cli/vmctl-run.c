@@ -40,8 +40,9 @@ struct run {
 	size_t nenv;
 	int via;
 	long timeout_s;
-	int pool;     /* --pool: take a VM from the daemon's warm pool */
-	int pool_hit; /* ... and got a paused one, its sshd long up */
+	int pool;	/* --pool: take a VM from the daemon's warm pool */
+	int pool_hit;	/* ... and got a paused one, its sshd long up */
+	int death_told; /* the VM's death is reported */
 	int progress;
 	double t0, wall0;
 	double deadline; /* for the guest to become usable */
@@ -141,11 +142,32 @@ static int run_socket(struct run *r, const char *name)
 	return 0;
 }
 
+/*
+ * The VM died while we wait for its guest (qemu crashed, OOM-killed,
+ * destroyed by someone else): say why, once, and stop waiting. Asked at
+ * most every half second, so a dead VM is noticed within a second.
+ */
+static int vm_died(struct run *r, const char *name, double *next_check)
+{
+	char why[600];
+
+	if (now() < *next_check)
+		return 0;
+	*next_check = now() + 0.5;
+	if (!vmctl_vm_dead(&r->g, name, why, sizeof(why)))
+		return 0;
+	vmctl_fail(name, "%s", why);
+	r->death_told = 1;
+	return 1;
+}
+
 /* sshd answering on the forwarded port: its banner, not just qemu's
- * listener (which accepts before anything runs in the guest). */
-static int wait_ssh_banner(long port, double deadline)
+ * listener (which accepts before anything runs in the guest). -1 when it
+ * never came, -2 when the VM died (already reported). */
+static int wait_ssh_banner(struct run *r, const char *name, long port, double deadline)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	double check = 0;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	while (!vmctl_signal && now() < deadline) {
@@ -165,6 +187,8 @@ static int wait_ssh_banner(long port, double deadline)
 		close(fd);
 		if (ok)
 			return 0;
+		if (vm_died(r, name, &check))
+			return -2;
 		poll(NULL, 0, 100);
 	}
 	return -1;
@@ -261,6 +285,7 @@ static int ssh_ready(struct run *r, const char *name, struct json_object *vm, co
 {
 	char *errpath = NULL, line[512] = "", last[512] = "";
 	int fd = -1, status = 255, rc = VMCTL_EXIT_ERR, tries = 0;
+	double check = 0;
 	FILE *f;
 
 	if (asprintf(&errpath, "%s/ssh-probe.err", dir) < 0)
@@ -281,6 +306,10 @@ static int ssh_ready(struct run *r, const char *name, struct json_object *vm, co
 			goto out;
 		if (status == 0)
 			break;
+		if (vm_died(r, name, &check)) {
+			rc = VMCTL_EXIT_ERR;
+			goto out;
+		}
 		if (now() >= r->deadline) {
 			if ((f = fopen(errpath, "re"))) {
 				while (fgets(line, sizeof(line), f))
@@ -519,7 +548,7 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	struct json_object *vm = NULL, *ipr = NULL, *v;
 	struct vmctl_args a;
 	struct timespec ts;
-	char name[64], path[160], b[64];
+	char name[64], path[160], b[64], b2[600];
 	int rc, status = 0, created = 0;
 	double deadline;
 	long http = 0;
@@ -594,10 +623,14 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 		if (rc || vmctl_signal)
 			goto out;
 		if (json_object_object_get_ex(vm, "ssh_port", &v) &&
-		    wait_ssh_banner(json_object_get_int(v), deadline) < 0 && !vmctl_signal) {
-			rc = vmctl_fail(name, "no ssh server answers in the guest");
+		    (rc = wait_ssh_banner(&r, name, json_object_get_int(v), deadline)) < 0 &&
+		    !vmctl_signal) {
+			if (rc == -1)
+				vmctl_fail(name, "no ssh server answers in the guest");
+			rc = VMCTL_EXIT_ERR;
 			goto out;
 		}
+		rc = 0;
 		if (vmctl_signal)
 			goto out;
 		r.t.banner = now();
@@ -605,6 +638,10 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	rc = run_task(&r, name, vm, a.rest, a.nrest, &status);
 	r.t.task_end = now();
 out:
+	/* an agent wait that ended, ssh's 255: say whether the VM itself died */
+	if (rc && created && !vmctl_signal && !r.death_told &&
+	    vmctl_vm_dead(&r.g, name, b2, sizeof(b2)))
+		vmctl_fail(name, "%s", b2);
 	if (created) {
 		progress(&r, "destroying", name);
 		destroy(&r, name);

@@ -157,6 +157,35 @@ int vmctl_call(const struct vmctl *g, const char *name, const char *method, cons
 	return 0;
 }
 
+int vmctl_vm_dead(const struct vmctl *g, const char *name, char *why, size_t size)
+{
+	struct json_object *vm = NULL, *v;
+	char path[160], *err = NULL;
+	const char *state;
+	long status = 0;
+	int dead = 0;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", name);
+	if (vmsup_request(g->sock, "GET", path, NULL, 5000, &status, &vm, &err) < 0) {
+		free(err);
+		return 0;
+	}
+	if (status == 404) {
+		snprintf(why, size, "the VM is gone (destroyed)");
+		dead = 1;
+	} else if (status == 200 && json_object_object_get_ex(vm, "state", &v) &&
+		   (state = json_object_get_string(v)) &&
+		   (!strcmp(state, "crashed") || !strcmp(state, "failed") ||
+		    !strcmp(state, "stopped") || !strcmp(state, "stopping"))) {
+		const char *e =
+		    json_object_object_get_ex(vm, "error", &v) ? json_object_get_string(v) : NULL;
+		snprintf(why, size, "the VM is %s%s%s", state, e ? ": " : "", e ? e : "");
+		dead = 1;
+	}
+	json_object_put(vm);
+	return dead;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
 	(void)st, (void)flag, (void)f;

@@ -61,6 +61,15 @@ int vmctl_parse(const char *cmd, int argc, char **argv, const char *shortopts,
 int vmctl_call(const struct vmctl *g, const char *name, const char *method, const char *path,
 	       struct json_object *body, long timeout_ms, struct json_object **reply, long *http);
 
+/*
+ * 1 when the VM no longer runs (crashed, failed, stopped, or gone from the
+ * daemon), with why[] saying so in the daemon's words ("crashed: killed by
+ * the kernel's OOM killer ..."); 0 while it runs or when the daemon does
+ * not answer (the caller's own wait decides then). For loops that wait on
+ * a guest: they fail at once instead of retrying into a dead VM.
+ */
+int vmctl_vm_dead(const struct vmctl *g, const char *name, char *why, size_t size);
+
 /* Output (vmctl-output.c). */
 void vmctl_print_json(struct json_object *v);
 void vmctl_print_vm_text(struct json_object *vm);

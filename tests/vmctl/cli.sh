@@ -278,6 +278,34 @@ host" ] || fail "guest in the workdir, read the host file: $out"
 	"$VMCTL" status r1 >/dev/null 2>&1 && fail "r1 still exists after SIGTERM"
 	no_vm_left "SIGTERM"
 
+	# qemu killed mid-boot: run notices within 2 s and names the reason
+	# (it used to retry ssh until its timeout).
+	$T "$VMCTL" -q run --name r3 --accel tcg --mem 256 $keyopt -- true \
+		>/dev/null 2>"$tmp/r3.err" &
+	rpid=$!
+	i=0
+	while [ "$(state_of r3 2>/dev/null)" != running ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	qpid=$(pgrep -f "qemu-system.*guest=r3 .*$tmp/" | head -1)
+	if [ -z "$qpid" ]; then
+		fail "r3's qemu never ran"
+	else
+		sleep 1
+		t0=$(date +%s%N)
+		kill -KILL "$qpid"
+		wait "$rpid"
+		rc=$?
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		[ $rc -ne 0 ] || fail "run of a killed VM exited 0"
+		[ $ms -lt 2000 ] && ok "run failed ${ms} ms after its qemu was killed" ||
+			fail "run took ${ms} ms to notice its qemu was killed"
+		grep -q "crashed.*signal 9" "$tmp/r3.err" && ok "run names the reason" ||
+			fail "run's reason: $(cat "$tmp/r3.err")"
+	fi
+	no_vm_left "killed qemu"
+
 	# Progress on a terminal (script(1) gives vmctl one), none with -q.
 	if script -qec true /dev/null >/dev/null 2>&1; then
 		$T script -qec "$VMCTL run --accel tcg --mem 256 $keyopt -- true" /dev/null \
