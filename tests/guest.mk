@@ -9,6 +9,15 @@ guest/initrd.img: $(srcdir)/scripts/mkguest.sh
 	$(SHELL) $(srcdir)/scripts/mkguest.sh guest && touch $@
 guest/vmlinuz: guest/initrd.img
 
+# The Debian systemd guest (scripts/mkdistro.sh, root only: mmdebstrap
+# builds in a chroot) for the few tests that need a distribution; as
+# another user its tests skip and say so.
+dist_noinst_SCRIPTS += scripts/mkdistro.sh
+check_DATA += distro/MANIFEST
+distro/MANIFEST: $(srcdir)/scripts/mkdistro.sh
+	if [ "$$(id -u)" -eq 0 ]; then $(SHELL) $(srcdir)/scripts/mkdistro.sh distro; \
+	else echo "not root: no distro image, the tests that need it skip"; fi
+
 # Harness for tests that boot the guest (tests/harness.h).
 noinst_LTLIBRARIES += tests/libharness.la
 tests_libharness_la_SOURCES = tests/harness.c tests/harness.h

@@ -18,3 +18,13 @@ tests_test_vmsupd_limits_guest_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_
 tests_test_vmsupd_limits_guest_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) \
 	$(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_limits_guest_DEPENDENCIES = src/daemon/vmsupd
+
+# The ceiling against a Debian systemd guest and an OOM kill (issue 27).
+check_PROGRAMS += tests/test-vmsupd-oom
+TESTS += tests/test-vmsupd-oom
+tests_test_vmsupd_oom_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h \
+	tests/vmsupd-limits/util.c tests/vmsupd-limits/util.h tests/vmsupd-limits/guest-oom.c
+tests_test_vmsupd_oom_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_oom_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) \
+	$(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
+EXTRA_tests_test_vmsupd_oom_DEPENDENCIES = src/daemon/vmsupd

@@ -108,6 +108,18 @@ void vmsup_modules_status(const struct vm *vm, struct json_object *o)
 			M(i)->status(C(i), vm, o);
 }
 
+/* The first module that knows wins. */
+const char *vmsup_modules_exit_reason(struct vm *vm, char *desc, size_t size)
+{
+	struct vmsup *sup = vm->sup;
+	const char *why;
+
+	for (int i = 0; i < sup->nmodules; i++)
+		if (M(i)->exit_reason && (why = M(i)->exit_reason(C(i), vm, desc, size)))
+			return why;
+	return NULL;
+}
+
 /* Teardown goes in reverse: a module may rely on those registered before
  * it until it is done (the template's refresh on the agent). */
 void vmsup_modules_exited(struct vm *vm)

@@ -45,6 +45,10 @@ struct vm_module {
 	void (*qmp_event)(void *ctx, struct vm *vm, const char *event, struct json_object *data);
 	/* a QMP command of the supervisor got its reply after seconds. */
 	void (*qmp_rtt)(void *ctx, double seconds);
+	/* qemu is gone and the core asks why, before exited: a module that
+	 * knows (the kernel's OOM killer in its cgroup) returns a short
+	 * token for the status ("oom") and writes a sentence into desc. */
+	const char *(*exit_reason)(void *ctx, struct vm *vm, char *desc, size_t size);
 	/* the qemu process is gone (reaped or its pidfd fired). */
 	void (*exited)(void *ctx, struct vm *vm);
 	/* the VM is being removed from the registry. */
@@ -72,6 +76,7 @@ bool vmsup_modules_hold_cont(const struct vm *vm);
 void vmsup_modules_qmp_ready(struct vm *vm);
 void vmsup_modules_qmp_event(struct vm *vm, const char *event, struct json_object *data);
 void vmsup_modules_qmp_rtt(struct vmsup *sup, double seconds);
+const char *vmsup_modules_exit_reason(struct vm *vm, char *desc, size_t size);
 void vmsup_modules_exited(struct vm *vm);
 void vmsup_modules_destroyed(struct vm *vm);
 void vmsup_modules_release(struct vm *vm);

@@ -111,7 +111,7 @@ static const char *last_line(const char *text, char *out, size_t size)
 void sup_process_gone(struct vm *vm, int status)
 {
 	enum vm_state to;
-	char what[32], line[256];
+	char what[32], line[256], why[256] = "";
 
 	sup_drop_qmp(vm);
 	if (vm->stop_timer) {
@@ -121,13 +121,16 @@ void sup_process_gone(struct vm *vm, int status)
 	vm->exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	vm->exit_signal = status != -1 && WIFSIGNALED(status) ? WTERMSIG(status) : -1;
 	exit_what(vm, what, sizeof(what));
+	vm->exit_reason = vmsup_modules_exit_reason(vm, why, sizeof(why));
 	free(vm->log_tail);
 	vm->log_tail = read_tail(vm->qemu_log);
 	if (vm->start_failed || (!vm->qmp_ready_once && !vm->kill_requested)) {
 		to = VM_FAILED;
 		/* qemu's own last words (e.g. no /dev/kvm) say more than the
 		 * QMP side's symptom of its exit */
-		if (vm->exit_code > 0 && *last_line(vm->log_tail, line, sizeof(line)))
+		if (vm->exit_reason)
+			sup_set_error(vm, "qemu exited during start-up (%s): %s", what, why);
+		else if (vm->exit_code > 0 && *last_line(vm->log_tail, line, sizeof(line)))
 			sup_set_error(vm, "qemu exited during start-up (%s): %s", what, line);
 		else if (!vm->error)
 			sup_set_error(vm, "qemu exited during start-up (%s)", what);
@@ -135,7 +138,10 @@ void sup_process_gone(struct vm *vm, int status)
 		to = VM_STOPPED;
 	} else {
 		to = VM_CRASHED;
-		sup_set_error(vm, "qemu exited without a SHUTDOWN event (%s)", what);
+		if (vm->exit_reason)
+			sup_set_error(vm, "%s (qemu: %s)", why, what);
+		else
+			sup_set_error(vm, "qemu exited without a SHUTDOWN event (%s)", what);
 	}
 	LOG_I(vm->spec.name, "qemu pid %d exited (%s)", (int)vm->pid, what);
 	vm->pid = 0;
@@ -205,7 +211,8 @@ int sup_paths_init(struct vm *vm, char **err)
 int sup_vm_start(struct vm *vm)
 {
 	struct vmsup *sup = vm->sup;
-	struct vm_argv_opts o = {sup->cfg.qemu, sup->sandbox, sup->cfg.qemu_user};
+	struct vm_argv_opts o = {sup->cfg.qemu, sup->sandbox, sup->cfg.qemu_user,
+				 sup->cfg.tcg_tb_size_mib};
 	struct vm_paths p;
 	char **argv = NULL, *err = NULL;
 	int ret = -1, state_fd = -1;
@@ -217,6 +224,7 @@ int sup_vm_start(struct vm *vm)
 	free(vm->accel_used);
 	vm->accel_used = NULL;
 	vm->exit_code = vm->exit_signal = -1;
+	vm->exit_reason = NULL;
 	vm->qmp_ready_once = vm->shutdown_seen = vm->kill_requested = vm->start_failed = false;
 	vm->stop_stage = 0;
 	vm->qmp_unresponsive = false;

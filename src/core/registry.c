@@ -158,6 +158,7 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done
 	vm->sup = sup;
 	vm->state = VM_DEFINED;
 	vm->exit_code = vm->exit_signal = -1;
+	vm->exit_reason = NULL;
 	vm->balloon_mib = -1;
 	vm->created = vm->state_since = sup_now_wall();
 	if (!vm->mac[0])

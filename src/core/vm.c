@@ -154,6 +154,7 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(
 	    o, "exit_signal", vm->exit_signal >= 0 ? json_object_new_int64(vm->exit_signal) : NULL);
 	json_object_object_add(o, "error", str_or_null(vm->error));
+	json_object_object_add(o, "exit_reason", str_or_null(vm->exit_reason));
 	json_object_object_add(o, "qmp", qmp_status(vm));
 	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
 	json_object_object_add(o, "log_tail", str_or_null(vm->log_tail));

@@ -81,10 +81,11 @@ struct vm {
 	void *watch; /* opaque, owned by src/core/reattach.c */
 
 	/* exit facts of the last process */
-	int exit_code;	 /* -1 = none */
-	int exit_signal; /* -1 = none */
-	char *error;	 /* why failed / crashed */
-	char *log_tail;	 /* tail of qemu.log at exit */
+	int exit_code;		 /* -1 = none */
+	int exit_signal;	 /* -1 = none */
+	const char *exit_reason; /* static token from a module ("oom"), NULL = none known */
+	char *error;		 /* why failed / crashed */
+	char *log_tail;		 /* tail of qemu.log at exit */
 
 	/* supervisor QMP connection */
 	struct qmp_session *qmp;

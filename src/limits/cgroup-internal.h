@@ -27,6 +27,7 @@ struct cg_ops {
 	int (*read_memory_max)(struct cg *cg, const char *vm, uint64_t *bytes, char **err);
 	int (*read_cpu)(struct cg *cg, const char *vm, struct cg_cpu *out, char **err);
 	int (*cpu_usage_ns)(struct cg *cg, const char *vm, uint64_t *ns, char **err);
+	int (*oom_kills)(struct cg *cg, const char *vm, uint64_t *n, char **err);
 };
 
 struct cg {
@@ -71,6 +72,8 @@ int cg_read(const char *path, char **out, char **err);
 /* One decimal number (optionally followed by whitespace), strictly. */
 int cg_read_i64(const char *path, int64_t *v, char **err);
 int cg_parse_i64(const char *s, int64_t *v);
+/* The number after "key " in a flat keyed file (memory.events, memory.oom_control). */
+int cg_read_key_i64(const char *path, const char *key, int64_t *v, char **err);
 
 int cg_exists(const char *path);
 

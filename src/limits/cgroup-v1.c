@@ -152,6 +152,23 @@ static int v1_cpu_usage_ns(struct cg *cg, const char *vm, uint64_t *ns, char **e
 	return 0;
 }
 
+/* memory.oom_control's oom_kill line (kernel 4.13 and later) */
+static int v1_oom_kills(struct cg *cg, const char *vm, uint64_t *n, char **err)
+{
+	char *f = cg_file(cg, cg->mem_dir, vm, "memory.oom_control");
+	int64_t v = 0;
+	int r;
+
+	if (!f) {
+		cg_err(err, "out of memory");
+		return -1;
+	}
+	r = cg_read_key_i64(f, "oom_kill", &v, err);
+	free(f);
+	*n = r < 0 || v < 0 ? 0 : (uint64_t)v;
+	return r;
+}
+
 const struct cg_ops cg_v1_ops = {
     .name = "v1",
     .open = v1_open,
@@ -161,4 +178,5 @@ const struct cg_ops cg_v1_ops = {
     .read_memory_max = v1_read_memory_max,
     .read_cpu = v1_read_cpu,
     .cpu_usage_ns = v1_cpu_usage_ns,
+    .oom_kills = v1_oom_kills,
 };

@@ -268,6 +268,21 @@ out:
 	return r;
 }
 
+/* memory.events counts kills in the cgroup and below it */
+static int v2_oom_kills(struct cg *cg, const char *vm, uint64_t *n, char **err)
+{
+	char *f = vm_file(cg, vm, "memory.events", err);
+	int64_t v = 0;
+	int r;
+
+	if (!f)
+		return -1;
+	r = cg_read_key_i64(f, "oom_kill", &v, err);
+	free(f);
+	*n = r < 0 || v < 0 ? 0 : (uint64_t)v;
+	return r;
+}
+
 const struct cg_ops cg_v2_ops = {
     .name = "v2",
     .open = v2_open,
@@ -277,4 +292,5 @@ const struct cg_ops cg_v2_ops = {
     .read_memory_max = v2_read_memory_max,
     .read_cpu = v2_read_cpu,
     .cpu_usage_ns = v2_cpu_usage_ns,
+    .oom_kills = v2_oom_kills,
 };

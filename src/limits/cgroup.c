@@ -246,6 +246,25 @@ int cg_read_i64(const char *path, int64_t *v, char **err)
 	return r;
 }
 
+int cg_read_key_i64(const char *path, const char *key, int64_t *v, char **err)
+{
+	size_t klen = strlen(key);
+	char *s, *line, *save = NULL;
+	int r = -1;
+
+	if (cg_read(path, &s, err) < 0)
+		return -1;
+	for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, key, klen) && line[klen] == ' ') {
+			r = cg_parse_i64(line + klen + 1, v);
+			break;
+		}
+	if (r < 0)
+		cg_err(err, "%s: no number for \"%s\"", path, key);
+	free(s);
+	return r;
+}
+
 static int valid_component(const char *s, size_t len)
 {
 	if (len == 0 || len > 255)
@@ -644,6 +663,13 @@ int cg_vm_read_memory_max(struct cg *cg, const char *vm, uint64_t *bytes, char *
 	if (cg_name_valid(vm, err) < 0)
 		return -1;
 	return cg->ops->read_memory_max(cg, vm, bytes, err);
+}
+
+int cg_vm_oom_kills(struct cg *cg, const char *vm, uint64_t *n, char **err)
+{
+	if (cg_name_valid(vm, err) < 0)
+		return -1;
+	return cg->ops->oom_kills(cg, vm, n, err);
 }
 
 int cg_vm_read_cpu(struct cg *cg, const char *vm, struct cg_cpu *out, char **err)

@@ -100,6 +100,8 @@ int cg_vm_set_memory_max(struct cg *cg, const char *vm, uint64_t bytes, char **e
 
 /* Reads back what the kernel holds. *bytes = 0 means unlimited. */
 int cg_vm_read_memory_max(struct cg *cg, const char *vm, uint64_t *bytes, char **err);
+/* Processes of the VM's cgroup the kernel's OOM killer has killed. */
+int cg_vm_oom_kills(struct cg *cg, const char *vm, uint64_t *n, char **err);
 int cg_vm_read_cpu(struct cg *cg, const char *vm, struct cg_cpu *out, char **err);
 
 /* CPU time used by everything in the VM's cgroup, in ns (v2: usage_usec * 1000). */

@@ -17,6 +17,7 @@ struct vm_limits {
 	char *cg_error; /* why not */
 	char *state_dir;
 	unsigned mem_overhead_mib, memory_floor_mib;
+	unsigned tcg_tb_mib; /* qemu's TCG translation cache (-accel tcg,tb-size=) */
 };
 
 /* Per VM, in vm->cgroup. */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ int vm_limits_new(struct vm_limits **out, const struct vmsup_config *cfg, char *
 		return vmsup_err(err, "out of memory");
 	}
 	l->mem_overhead_mib = cfg->mem_overhead_mib;
+	l->tcg_tb_mib = cfg->tcg_tb_size_mib;
 	l->memory_floor_mib = cfg->memory_floor_mib;
 	/* the same state dir spelled differently is still the same daemon */
 	snprintf(parent, sizeof(parent), "vmsupd-%08x",
@@ -139,6 +141,22 @@ static void lim_leave_cgroup(struct vm_limits *l, struct vm *vm, struct vm_lim *
 	m->cg_path = m->cg_mem_path = NULL;
 }
 
+/*
+ * The cgroup's memory ceiling: the guest's RAM, qemu's own overhead, and
+ * under TCG the translation cache, which qemu fills as the guest runs new
+ * code and which on its own default (1 GiB here) killed 512 MiB systemd
+ * guests at the old ceiling of RAM + 256 MiB. With kvm:tcg the cache is
+ * counted too: which accelerator qemu keeps is known only after the move.
+ */
+static uint64_t ceiling_mib(const struct vm_limits *l, const struct vm *vm)
+{
+	uint64_t mib = (uint64_t)vm->spec.mem_mib + l->mem_overhead_mib;
+
+	if (vmsup_accel_may_tcg(vm->spec.accel))
+		mib += l->tcg_tb_mib;
+	return mib;
+}
+
 int vm_limits_spawned(struct vm_limits *l, struct vm *vm, char **err)
 {
 	struct vm_lim *m;
@@ -157,7 +175,7 @@ int vm_limits_spawned(struct vm_limits *l, struct vm *vm, char **err)
 	/* a qemu adopted by a restarted daemon is already in its cgroup: keep
 	 * the quota the previous daemon set there */
 	vm_limits_reattached(l, vm);
-	bytes = ((uint64_t)vm->spec.mem_mib + l->mem_overhead_mib) * MIB;
+	bytes = ceiling_mib(l, vm) * MIB;
 	if (cg_vm_create(l->cg, vm->spec.name, &why))
 		goto out;
 	m->in_cgroup = true;
@@ -267,6 +285,32 @@ void vm_limits_qmp_event(struct vm_limits *l, struct vm *vm, const char *event,
 		    (int)((json_object_get_int64(a) + (int64_t)MIB / 2) / (int64_t)MIB);
 }
 
+/*
+ * A SIGKILL while the cgroup counts an OOM kill: the kernel killed qemu at
+ * the memory ceiling. Read before vm_limits_exited removes the cgroup.
+ */
+const char *vm_limits_exit_reason(struct vm_limits *l, struct vm *vm, char *desc, size_t size)
+{
+	struct vm_lim *m = vm->cgroup;
+	uint64_t kills = 0;
+	char *err = NULL;
+
+	if (!l || !m || !m->in_cgroup || vm->exit_signal != SIGKILL)
+		return NULL;
+	if (cg_vm_oom_kills(l->cg, vm->spec.name, &kills, &err)) {
+		LOG_W(vm->spec.name, "cgroup: %s", err);
+		free(err);
+		return NULL;
+	}
+	if (!kills)
+		return NULL;
+	snprintf(desc, size,
+		 "killed by the kernel's OOM killer: the VM's memory ceiling of %llu MiB "
+		 "(guest %u MiB + qemu's overhead) was reached",
+		 (unsigned long long)(m->mem_limit / MIB), vm->spec.mem_mib);
+	return "oom";
+}
+
 void vm_limits_exited(struct vm_limits *l, struct vm *vm)
 {
 	struct vm_lim *m = vm->cgroup;
@@ -349,6 +393,11 @@ static void mod_qmp_event(void *ctx, struct vm *vm, const char *event, struct js
 	vm_limits_qmp_event(ctx, vm, event, data);
 }
 
+static const char *mod_exit_reason(void *ctx, struct vm *vm, char *desc, size_t size)
+{
+	return vm_limits_exit_reason(ctx, vm, desc, size);
+}
+
 static void mod_exited(void *ctx, struct vm *vm)
 {
 	vm_limits_exited(ctx, vm);
@@ -374,6 +423,7 @@ const struct vm_module vm_limits_module = {
     .spawned = mod_spawned,
     .qmp_ready = mod_qmp_ready,
     .qmp_event = mod_qmp_event,
+    .exit_reason = mod_exit_reason,
     .exited = mod_exited,
     .destroyed = mod_destroyed,
     .release = mod_release,

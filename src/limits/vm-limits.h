@@ -56,6 +56,7 @@ void vm_limits_qmp_ready(struct vm_limits *l, struct vm *vm);
 void vm_limits_qmp_event(struct vm_limits *l, struct vm *vm, const char *event,
 			 struct json_object *data);
 /* The process is gone: its cgroup is removed (settings are kept). */
+const char *vm_limits_exit_reason(struct vm_limits *l, struct vm *vm, char *desc, size_t size);
 void vm_limits_exited(struct vm_limits *l, struct vm *vm);
 /* The VM is destroyed: cgroup removed, per-VM state freed. */
 void vm_limits_destroyed(struct vm_limits *l, struct vm *vm);

@@ -138,15 +138,21 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 			a.oom = 1;
 		free(d);
 	}
-	if (!strcmp(s->accel, "kvm:tcg")) {
-		/* qemu tries each -accel in order and keeps the first that works */
+	/* qemu tries each -accel in order and keeps the first that works */
+	if (strcmp(s->accel, "tcg")) {
 		add(&a, "-accel");
 		add(&a, "kvm");
+	}
+	/* qemu 7.2 sizes TCG's translation cache at min(1 GiB, host RAM / 8)
+	 * when not told: memory outside the guest's RAM that fills as a big
+	 * guest boots and that the cgroup ceiling must cover. Say how big it
+	 * is, so the ceiling can count it (vm-limits.c). */
+	if (strcmp(s->accel, "kvm")) {
 		add(&a, "-accel");
-		add(&a, "tcg");
-	} else {
-		add(&a, "-accel");
-		add(&a, s->accel);
+		if (o->tcg_tb_mib)
+			addf(&a, "tcg,tb-size=%u", o->tcg_tb_mib);
+		else
+			add(&a, "tcg");
 	}
 	add(&a, "-m");
 	addf(&a, "%u", s->mem_mib);
@@ -184,7 +190,10 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 			add(&a, "-append");
 			add(&a, append);
 		}
-	} else if (s->disk) {
+	}
+	/* with a kernel, the disk is its root (direct kernel boot, append
+	 * root=/dev/vda); without, the firmware boots from it */
+	if (s->disk) {
 		char *d = esc(s->disk);
 		add(&a, "-drive");
 		if (d)

@@ -24,6 +24,7 @@ struct vm_argv_opts {
 	const char *qemu;      /* binary */
 	bool sandbox;	       /* qemu supports -sandbox (probed once) */
 	const char *qemu_user; /* -runas, or NULL */
+	unsigned tcg_tb_mib;   /* -accel tcg,tb-size= (0 = qemu's own default) */
 };
 
 /* A NULL-terminated argv, or NULL with *err; free with vm_argv_free. */

@@ -52,6 +52,7 @@ static const struct key keys[] = {
     {"api_group", K_STR, S(api_group), 0, 0},
     {"memory_floor_mib", K_UINT, S(memory_floor_mib), 1, 1048576},
     {"mem_overhead_mib", K_UINT, S(mem_overhead_mib), 0, 1048576},
+    {"tcg_tb_size_mib", K_UINT, S(tcg_tb_size_mib), 1, 4096},
     {"restart_burst", K_UINT, S(restart_burst), 1, 1000},
     {"restart_interval_s", K_UINT, S(restart_interval_s), 1, 86400},
     {"log_level", K_LEVEL, S(log_level), 0, 0},
@@ -64,6 +65,11 @@ static const struct key keys[] = {
 int vmsup_accel_valid(const char *s)
 {
 	return s && (!strcmp(s, "kvm") || !strcmp(s, "tcg") || !strcmp(s, "kvm:tcg"));
+}
+
+int vmsup_accel_may_tcg(const char *s)
+{
+	return s && (!strcmp(s, "tcg") || !strcmp(s, "kvm:tcg"));
 }
 
 static int set_str(char **dst, const char *v, char **err)
@@ -85,6 +91,7 @@ int vmsup_config_init(struct vmsup_config *c, char **err)
 	c->max_vms = 256;
 	c->memory_floor_mib = 64;
 	c->mem_overhead_mib = 256;
+	c->tcg_tb_size_mib = 128;
 	c->restart_burst = 5;
 	c->restart_interval_s = 60;
 	c->log_level = VMSUP_LOG_INFO;

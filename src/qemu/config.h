@@ -25,6 +25,7 @@ struct vmsup_config {
 	char *api_group; /* NULL = root only */
 	unsigned memory_floor_mib;
 	unsigned mem_overhead_mib;
+	unsigned tcg_tb_size_mib;    /* TCG translation cache, counted in the ceiling */
 	unsigned restart_burst;	     /* automatic restarts allowed per interval */
 	unsigned restart_interval_s; /* ... this window (StartLimitIntervalSec) */
 	int log_level;		     /* enum vmsup_log_level */
@@ -52,5 +53,7 @@ void vmsup_config_release(struct vmsup_config *c);
 
 /* Valid accelerator spellings: kvm, tcg, kvm:tcg. */
 int vmsup_accel_valid(const char *s);
+/* The accelerator may turn out to be TCG (tcg, or kvm:tcg's fallback). */
+int vmsup_accel_may_tcg(const char *s);
 
 #endif

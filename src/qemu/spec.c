@@ -194,8 +194,6 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 	    strcmp(s->restart, "always"))
 		return vmsup_err(err, "'restart': '%s' is not one of never, on-failure, always",
 				 s->restart);
-	if (s->kernel && s->disk)
-		return vmsup_err(err, "'kernel' and 'disk' exclude each other");
 	if ((s->initrd || s->append) && !s->kernel &&
 	    !(s->guest && !s->disk && cfg->default_kernel))
 		return vmsup_err(err, "'initrd' and 'append' need a 'kernel'");

@@ -394,7 +394,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 static int build(struct vm_tmpl_job *j, char **err)
 {
 	const struct vmsup_config *cfg = vmsup_config(j->sup);
-	struct vm_argv_opts o = {cfg->qemu, false, cfg->qemu_user};
+	struct vm_argv_opts o = {cfg->qemu, false, cfg->qemu_user, cfg->tcg_tb_size_mib};
 	struct vm_paths p;
 	char *root = NULL;
 	int port, r = -1;

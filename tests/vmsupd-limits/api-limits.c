@@ -18,7 +18,7 @@ static void up(void)
 {
 	if (geteuid() != 0)
 		cr_skip_test("needs root for cgroups");
-	td_start(&d, "mem_overhead_mib = 100\nmemory_floor_mib = 32");
+	td_start(&d, "mem_overhead_mib = 100\ntcg_tb_size_mib = 40\nmemory_floor_mib = 32");
 }
 
 static void down(void)
@@ -96,9 +96,9 @@ Test(limits, cgroup_holds_what_the_api_says_and_goes_with_the_vm)
 	long st;
 
 	cr_assert_not_null(td_str(r, "cgroup"), "no cgroup: %s", json_object_to_json_string(r));
-	/* guest memory + mem_overhead_mib from the config */
-	cr_expect_eq(td_int(r, "mem_limit_bytes"), (128 + 100) * 1048576LL);
-	cr_expect_eq(read_mem(mem), (128 + 100) * 1048576LL);
+	/* guest memory + mem_overhead_mib + the TCG translation cache (accel tcg) */
+	cr_expect_eq(td_int(r, "mem_limit_bytes"), (128 + 100 + 40) * 1048576LL);
+	cr_expect_eq(read_mem(mem), (128 + 100 + 40) * 1048576LL);
 	cr_expect(pid_in(cg, pid), "qemu %d not in %s", (int)pid, cg);
 	cr_expect(pid_in(mem, pid), "qemu %d not in %s", (int)pid, mem);
 	char wpath[512];

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "src/qemu/argv.h"
+#include "src/qemu/config.h"
 
 static struct vm_paths paths = {
     .run_dir = "/r/vm/a",
@@ -47,7 +48,7 @@ static void base_spec(struct vm_spec *s)
 Test(argv, guestless_exact)
 {
 	struct vm_spec s;
-	struct vm_argv_opts o = {"qemu-system-x86_64", true, NULL};
+	struct vm_argv_opts o = {"qemu-system-x86_64", true, NULL, 96};
 	const char *want[] = {
 	    "qemu-system-x86_64",
 	    "-name",
@@ -55,7 +56,7 @@ Test(argv, guestless_exact)
 	    "-machine",
 	    "q35",
 	    "-accel",
-	    "tcg",
+	    "tcg,tb-size=96",
 	    "-m",
 	    "256",
 	    "-smp",
@@ -109,7 +110,7 @@ Test(argv, guestless_exact)
 Test(argv, kvm_tcg_fallback_is_two_accels)
 {
 	struct vm_spec s;
-	struct vm_argv_opts o = {"q", false, NULL};
+	struct vm_argv_opts o = {"q", false, NULL, 0};
 	char **v;
 	int i;
 
@@ -130,11 +131,32 @@ Test(argv, kvm_tcg_fallback_is_two_accels)
 	vm_argv_free(v);
 }
 
+/* The translation cache the memory ceiling counts is the one qemu gets. */
+Test(argv, tcg_cache_size_is_explicit)
+{
+	struct vm_spec s;
+	struct vm_argv_opts o = {"q", false, NULL, 128};
+	char **v;
+
+	base_spec(&s);
+	s.accel = "kvm:tcg";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_geq(find(v, "-accel", "kvm"), 0);
+	cr_expect_geq(find(v, "-accel", "tcg,tb-size=128"), 0);
+	vm_argv_free(v);
+	s.accel = "kvm";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_eq(find(v, "-accel", "tcg,tb-size=128"), -1, "no TCG option for kvm only");
+	vm_argv_free(v);
+	cr_expect(vmsup_accel_may_tcg("tcg") && vmsup_accel_may_tcg("kvm:tcg"));
+	cr_expect_not(vmsup_accel_may_tcg("kvm"));
+}
+
 Test(argv, kernel_initrd_append_shares)
 {
 	struct vm_spec s;
 	struct vm_share sh[2] = {{"/srv/x", false}, {"/srv/y,z", true}};
-	struct vm_argv_opts o = {"q", false, "nobody"};
+	struct vm_argv_opts o = {"q", false, "nobody", 0};
 	char **v;
 	int i;
 
@@ -168,7 +190,7 @@ Test(argv, kernel_without_append_gets_serial_console)
 {
 	struct vm_spec s;
 	struct vm_share sh = {"/srv/x", false};
-	struct vm_argv_opts o = {"q", false, NULL};
+	struct vm_argv_opts o = {"q", false, NULL, 0};
 	char **v;
 
 	base_spec(&s);
@@ -191,7 +213,7 @@ Test(argv, kernel_without_append_gets_serial_console)
 Test(argv, append_without_console_gets_serial_console_first)
 {
 	struct vm_spec s;
-	struct vm_argv_opts o = {"q", false, NULL};
+	struct vm_argv_opts o = {"q", false, NULL, 0};
 	char **v;
 
 	base_spec(&s);
@@ -205,7 +227,7 @@ Test(argv, append_without_console_gets_serial_console_first)
 Test(argv, append_naming_a_console_is_kept)
 {
 	struct vm_spec s;
-	struct vm_argv_opts o = {"q", false, NULL};
+	struct vm_argv_opts o = {"q", false, NULL, 0};
 	char **v;
 
 	base_spec(&s);
@@ -219,7 +241,7 @@ Test(argv, append_naming_a_console_is_kept)
 Test(argv, disk)
 {
 	struct vm_spec s;
-	struct vm_argv_opts o = {"q", false, NULL};
+	struct vm_argv_opts o = {"q", false, NULL, 0};
 	char **v;
 
 	base_spec(&s);

@@ -45,6 +45,7 @@ Test(config, defaults)
 	cr_expect_eq(c.max_vms, 256);
 	cr_expect_eq(c.memory_floor_mib, 64);
 	cr_expect_eq(c.mem_overhead_mib, 256);
+	cr_expect_eq(c.tcg_tb_size_mib, 128);
 	cr_expect_str_eq(c.guest_user, "root");
 	cr_expect_null(c.api_group);
 	cr_expect_null(c.default_kernel);

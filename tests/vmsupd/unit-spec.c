@@ -153,6 +153,23 @@ Test(spec, disk_format_from_magic)
 	vm_spec_release(&s);
 }
 
+/* Direct kernel boot with a root disk: both kept, the default guest not used. */
+Test(spec, kernel_with_disk)
+{
+	struct vm_spec s;
+	char *err = NULL, json[512];
+
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"a\",\"kernel\":\"%s\",\"disk\":\"%s\",\"append\":\"root=/dev/vda\"}",
+		 kernel, qcow);
+	cr_assert_eq(parse(json, &s, &err), 0, "%s", err);
+	cr_expect_str_eq(s.kernel, kernel);
+	cr_expect_str_eq(s.disk, qcow);
+	cr_expect_str_eq(s.disk_format, "qcow2");
+	cr_expect_null(s.initrd);
+	vm_spec_release(&s);
+}
+
 Test(spec, rejects)
 {
 	char json[512];
@@ -187,9 +204,6 @@ Test(spec, rejects)
 	bad("{\"name\":\"a\",\"shares\":[{\"path\":\"/etc/passwd\"}]}", "not a directory");
 	bad("{\"name\":\"a\",\"shares\":[{\"path\":\"/tmp\",\"readonly\":\"yes\"}]}",
 	    "'readonly' must be true or false");
-	snprintf(json, sizeof(json), "{\"name\":\"a\",\"kernel\":\"%s\",\"disk\":\"%s\"}", kernel,
-		 qcow);
-	bad(json, "exclude each other");
 	snprintf(json, sizeof(json), "{\"name\":\"a\",\"guest\":false,\"kernel\":\"%s\"}", kernel);
 	bad(json, "'guest': false excludes");
 	if (geteuid() != 0) {
