@@ -13,7 +13,7 @@ check_PROGRAMS += tests/test-vmsupd-harden
 TESTS += tests/test-vmsupd-harden
 tests_test_vmsupd_harden_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h \
 	tests/vmsupd-reattach/util.c tests/vmsupd-reattach/util.h \
-	tests/vmsupd-harden/access.c tests/vmsupd-harden/faults.c
+	tests/vmsupd-harden/access.c tests/vmsupd-harden/faults.c tests/vmsupd-harden/flood.c
 tests_test_vmsupd_harden_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_harden_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread

@@ -20,7 +20,7 @@ static void no_pool(struct evhttp_request *req)
 			"no warm pool: set pool_template and pool_size in vmsupd.conf");
 }
 
-static void take(struct vm_pool *p, struct evhttp_request *req)
+static void take(struct vm_pool *p, struct evhttp_request *req, const struct vmsup_peer *peer)
 {
 	struct json_object *body;
 	struct http_held *h;
@@ -29,7 +29,7 @@ static void take(struct vm_pool *p, struct evhttp_request *req)
 		return;
 	/* a share is bound into the VM by root: the client must own up to it
 	 * (checked first: a refusal says nothing about the pool) */
-	if (body && !http_peer_files_ok(req, body)) {
+	if (body && !http_peer_files_ok(req, peer, body)) {
 		json_object_put(body);
 		return;
 	}
@@ -43,7 +43,8 @@ static void take(struct vm_pool *p, struct evhttp_request *req)
 	json_object_put(body);
 }
 
-void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const char *action)
+void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer,
+		    const char *action)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct vm_pool *p = vmsup_module_ctx(sup, VM_POOL_MODULE);
@@ -60,7 +61,7 @@ void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const char *a
 		}
 	} else if (!strcmp(action, "take")) {
 		if (m == EVHTTP_REQ_POST)
-			take(p, req);
+			take(p, req, peer);
 		else
 			http_send_error(req, 405, "MethodNotAllowed", "use POST");
 	} else {

@@ -11,6 +11,9 @@
 #include "src/core/supervisor.h"
 
 /* action: the path segment after /v1/pool, or NULL. */
-void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const char *action);
+struct vmsup_peer;
+/* peer: the client's credentials (http_peer_get), for the files a take names */
+void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer,
+		    const char *action);
 
 #endif

@@ -34,7 +34,7 @@ static void detach(void *job)
 	vm_template_job_detach(job);
 }
 
-static void create(struct vmsup *sup, struct evhttp_request *req)
+static void create(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer)
 {
 	struct json_object *body;
 	struct http_held *h;
@@ -42,7 +42,7 @@ static void create(struct vmsup *sup, struct evhttp_request *req)
 	if (read_body(req, &body))
 		return;
 	/* the template VM boots the caller's kernel, initrd: theirs to read */
-	if (!http_peer_files_ok(req, body)) {
+	if (!http_peer_files_ok(req, peer, body)) {
 		json_object_put(body);
 		return;
 	}
@@ -64,7 +64,8 @@ static void reply(struct evhttp_request *req, const char *cls, struct json_objec
 	json_object_put(o);
 }
 
-void api_template_route(struct vmsup *sup, struct evhttp_request *req, const char *name)
+void api_template_route(struct vmsup *sup, struct evhttp_request *req,
+			const struct vmsup_peer *peer, const char *name)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	char *err = NULL;
@@ -75,7 +76,7 @@ void api_template_route(struct vmsup *sup, struct evhttp_request *req, const cha
 			struct json_object *o = vm_template_list(sup, &cls);
 			reply(req, cls, o);
 		} else if (m == EVHTTP_REQ_POST) {
-			create(sup, req);
+			create(sup, req, peer);
 		} else {
 			http_send_error(req, 405, "MethodNotAllowed", "use GET or POST");
 		}

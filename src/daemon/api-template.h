@@ -13,7 +13,10 @@
 #include "src/core/supervisor.h"
 
 /* name: the path segment after /v1/templates, or NULL. */
-void api_template_route(struct vmsup *sup, struct evhttp_request *req, const char *name);
+struct vmsup_peer;
+/* peer: the client's credentials (http_peer_get), for the files a template names */
+void api_template_route(struct vmsup *sup, struct evhttp_request *req,
+			const struct vmsup_peer *peer, const char *name);
 
 /* Daemon exit (before the HTTP server is freed): templates being made are abandoned. */
 void api_template_teardown(void);

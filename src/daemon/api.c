@@ -40,7 +40,7 @@ struct vmsup_api {
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	char *path;
-	unsigned api_gid;
+	gid_t api_gid; /* (gid_t)-1: none */
 	struct stream *streams;
 };
 
@@ -157,50 +157,6 @@ static const char *method_name(enum evhttp_cmd_type m)
 	default:
 		return "other";
 	}
-}
-
-static int peer_ok(struct vmsup_api *api, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct ucred uc;
-	socklen_t len = sizeof(uc);
-	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
-		return 0;
-	return vmsup_api_peer_allowed(uc.uid, uc.gid, uc.pid, api->api_gid);
-}
-
-int vmsup_api_peer_allowed(unsigned uid, unsigned gid, int pid, unsigned api_gid)
-{
-	char path[64], line[4096];
-	FILE *f;
-	int ok = 0;
-
-	if (uid == 0 || uid == geteuid())
-		return 1;
-	if (api_gid == (unsigned)-1)
-		return 0;
-	if (gid == api_gid)
-		return 1;
-	/* supplementary groups are not in SO_PEERCRED */
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if (!(f = fopen(path, "re")))
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "Groups:", 7) == 0) {
-			char *p = line + 7, *end;
-			for (;;) {
-				unsigned long g = strtoul(p, &end, 10);
-				if (end == p)
-					break;
-				if (g == api_gid)
-					ok = 1;
-				p = end;
-			}
-		}
-	fclose(f);
-	return ok;
 }
 
 static const struct {
@@ -334,12 +290,17 @@ static void route(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct evkeyvalq query = {0};
+	struct vmsup_peer peer;
 	char *copy = NULL, *seg[6] = {0}, *save = NULL, *p;
 	int n = 0;
 
 	TAILQ_INIT(&query);
 	api_limits_count_on_complete(api->sup, req);
-	if (!peer_ok(api, req)) {
+	/* one read of the socket's credentials decides both who may use the
+	 * API and which files a spec may name */
+	if (http_peer_get(req, &peer))
+		return;
+	if (!vmsup_peer_api_allowed(&peer, api->api_gid)) {
 		http_send_error(req, 403, "PermissionDenied",
 				"peer is neither root nor in api_group");
 		return;
@@ -404,7 +365,7 @@ static void route(struct evhttp_request *req, void *arg)
 						"a VM spec is required");
 				goto out;
 			}
-			if (!http_peer_files_ok(req, body)) {
+			if (!http_peer_files_ok(req, &peer, body)) {
 				json_object_put(body);
 				goto out;
 			}
@@ -420,9 +381,9 @@ static void route(struct evhttp_request *req, void *arg)
 					method_name(m));
 		}
 	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "pool")) {
-		api_pool_route(api->sup, req, n == 3 ? seg[2] : NULL);
+		api_pool_route(api->sup, req, &peer, n == 3 ? seg[2] : NULL);
 	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "templates")) {
-		api_template_route(api->sup, req, n == 3 ? seg[2] : NULL);
+		api_template_route(api->sup, req, &peer, n == 3 ? seg[2] : NULL);
 	} else if ((n == 3 || n == 4) && !strcmp(seg[1], "vms")) {
 		route_vm(api, req, seg[2], n == 4 ? seg[3] : NULL, &query);
 	} else {
@@ -433,12 +394,12 @@ out:
 	free(copy);
 }
 
-static int bind_socket(const char *path, const char *group, unsigned *gid, char **err)
+static int bind_socket(const char *path, const char *group, gid_t *gid, char **err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, probe;
 
-	*gid = (unsigned)-1;
+	*gid = (gid_t)-1;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return vmsup_err(err, "%s: socket path too long", path);
 	strcpy(sa.sun_path, path);

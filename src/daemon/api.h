@@ -26,8 +26,4 @@ void vmsup_api_stop_accepting(struct vmsup_api *api);
 /* End the event streams, close every connection, remove the socket. */
 void vmsup_api_free(struct vmsup_api *api);
 
-/* Whether a peer (uid, gid, pid) may use the API: root, our own uid, or a
- * member of the api group (gid (gid_t)-1 = no group). Exposed for tests. */
-int vmsup_api_peer_allowed(unsigned uid, unsigned gid, int pid, unsigned api_gid);
-
 #endif

@@ -27,6 +27,54 @@ struct daemon {
 	int stopping;
 };
 
+/* ---- libevent's own messages (accept() failing, say) ---- */
+
+/*
+ * Through the daemon's logger, so they carry its prefix and stay JSON under
+ * log_format = json; a budget per severity, since some repeat on every
+ * turn of the loop (accept() with no descriptor left: EMFILE).
+ */
+#define LIBEVENT_LINES_PER_S 10
+
+static struct vmsup_log_limit libevent_limit[4] = {
+    {.what = "libevent", .per_s = LIBEVENT_LINES_PER_S},
+    {.what = "libevent", .per_s = LIBEVENT_LINES_PER_S},
+    {.what = "libevent", .per_s = LIBEVENT_LINES_PER_S},
+    {.what = "libevent", .per_s = LIBEVENT_LINES_PER_S},
+};
+
+static enum vmsup_log_level libevent_level(int severity)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		return VMSUP_LOG_DEBUG;
+	case EVENT_LOG_MSG:
+		return VMSUP_LOG_INFO;
+	case EVENT_LOG_WARN:
+		return VMSUP_LOG_WARN;
+	default:
+		return VMSUP_LOG_ERROR;
+	}
+}
+
+/* Called by libevent, which must not be called back from here. */
+static void on_libevent_log(int severity, const char *msg)
+{
+	enum vmsup_log_level l = libevent_level(severity);
+
+	vmsup_log_limited(&libevent_limit[l], l, msg);
+}
+
+/* Once a second: the count of a flood that has stopped goes out. */
+static void on_log_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (int l = 0; l < 4; l++)
+		vmsup_log_limit_flush(&libevent_limit[l], (enum vmsup_log_level)l);
+}
+
 /* ---- the pool's view of the other features ---- */
 
 static void pool_balloon(struct vmsup *sup, struct vm *vm, long long mib, vm_pool_step_fn done,
@@ -92,11 +140,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 {
 	struct daemon d = {0};
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *log_tick = NULL;
+	const struct timeval one_s = {1, 0};
 	struct sigaction ign = {.sa_handler = SIG_IGN};
 	int ret = -1;
 
 	vmsup_log_setup(cfg->log_level, cfg->log_format);
+	event_set_log_callback(on_libevent_log);
 	/* a client that hangs up mid-reply must not kill the daemon */
 	sigaction(SIGPIPE, &ign, NULL);
 	d.base = event_base_new();
@@ -108,6 +158,11 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
 	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
 		vmsup_err(err, "cannot watch SIGTERM/SIGINT");
+		goto out;
+	}
+	log_tick = event_new(d.base, -1, EV_PERSIST, on_log_tick, NULL);
+	if (!log_tick || event_add(log_tick, &one_s)) {
+		vmsup_err(err, "cannot add the log timer");
 		goto out;
 	}
 	if (!(d.sup = vmsup_new(d.base, cfg, err)))
@@ -167,6 +222,9 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	if (log_tick)
+		event_free(log_tick);
+	on_log_tick(-1, 0, NULL);
 	if (d.base)
 		event_base_free(d.base);
 	if (ready_fd >= 0)

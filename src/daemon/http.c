@@ -195,17 +195,26 @@ void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job))
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
 }
 
-int http_peer_files_ok(struct evhttp_request *req, struct json_object *spec)
+int http_peer_get(struct evhttp_request *req, struct vmsup_peer *peer)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct vmsup_peer peer;
 	char *err = NULL;
-	int rc;
 
-	rc = vmsup_peer_get(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), &peer,
-			    &err);
-	if (!rc)
-		rc = vmsup_peer_check_spec(&peer, spec, &err);
+	if (!vmsup_peer_get(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), peer,
+			    &err))
+		return 0;
+	http_send_error(req, 500, "InternalError", "peer credentials: %s",
+			err ? err : "unknown error");
+	free(err);
+	return -1;
+}
+
+int http_peer_files_ok(struct evhttp_request *req, const struct vmsup_peer *peer,
+		       struct json_object *spec)
+{
+	char *err = NULL;
+	int rc = vmsup_peer_check_spec(peer, spec, &err);
+
 	if (rc)
 		http_send_error(req, rc > 0 ? 403 : 500,
 				rc > 0 ? "PermissionDenied" : "InternalError", "%s",

@@ -23,11 +23,20 @@ void http_send_error(struct evhttp_request *req, int status, const char *cls, co
  */
 int http_read_json(struct evhttp_request *req, struct json_object **out);
 
+struct vmsup_peer;
 /*
- * May the client (SO_PEERCRED) read and write the files a spec-like body
- * names (kernel, initrd, disk, shares)? 1, or 0 after replying 403/500.
+ * The client's credentials, read once per request from its socket
+ * (SO_PEERCRED, SO_PEERGROUPS: what the kernel recorded at connect()).
+ * 0, or -1 after replying 500.
  */
-int http_peer_files_ok(struct evhttp_request *req, struct json_object *spec);
+int http_peer_get(struct evhttp_request *req, struct vmsup_peer *peer);
+
+/*
+ * May the peer (from http_peer_get) read and write the files a spec-like
+ * body names (kernel, initrd, disk, shares)? 1, or 0 after replying 403/500.
+ */
+int http_peer_files_ok(struct evhttp_request *req, const struct vmsup_peer *peer,
+		       struct json_object *spec);
 
 struct vmsup_result;
 /* Reply with a supervisor result: its error, else its body. */

@@ -62,3 +62,44 @@ void vmsup_log(enum vmsup_log_level level, const char *vm, const char *fmt, ...)
 		fprintf(stderr, "vmsupd: %s: %s\n", names[level], msg);
 	}
 }
+
+static long long mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
+static void report_suppressed(struct vmsup_log_limit *lim, enum vmsup_log_level level)
+{
+	if (!lim->suppressed)
+		return;
+	vmsup_log(level, NULL, "%s: suppressed %llu messages (over %u a second)", lim->what,
+		  lim->suppressed, lim->per_s);
+	lim->suppressed = 0;
+}
+
+void vmsup_log_limited(struct vmsup_log_limit *lim, enum vmsup_log_level level, const char *msg)
+{
+	long long now = mono_s();
+
+	if (!vmsup_log_enabled(level))
+		return;
+	if (now != lim->window) {
+		report_suppressed(lim, level);
+		lim->window = now;
+		lim->used = 0;
+	}
+	if (lim->used >= lim->per_s) {
+		lim->suppressed++;
+		return;
+	}
+	lim->used++;
+	vmsup_log(level, NULL, "%s: %s", lim->what, msg);
+}
+
+void vmsup_log_limit_flush(struct vmsup_log_limit *lim, enum vmsup_log_level level)
+{
+	report_suppressed(lim, level);
+}

@@ -43,6 +43,13 @@ bool vmsup_peer_in_group(const struct vmsup_peer *p, gid_t gid)
 	return false;
 }
 
+bool vmsup_peer_api_allowed(const struct vmsup_peer *p, gid_t api_gid)
+{
+	if (p->uid == 0 || p->uid == geteuid())
+		return true;
+	return api_gid != (gid_t)-1 && vmsup_peer_in_group(p, api_gid);
+}
+
 struct verdict {
 	int index; /* -1: all passed */
 	int errnum;

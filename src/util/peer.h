@@ -29,6 +29,15 @@ int vmsup_peer_get(int fd, struct vmsup_peer *p, char **err);
 bool vmsup_peer_in_group(const struct vmsup_peer *p, gid_t gid);
 
 /*
+ * May the peer use the API: root, the daemon's own uid, or a member of
+ * api_gid ((gid_t)-1: no api group) by its primary or a supplementary
+ * group. Decided on the credentials vmsup_peer_get read from the socket
+ * (the kernel's copy from connect()), never on /proc/PID: the same ones
+ * the file checks use, and a pid that is reused cannot lend its groups.
+ */
+bool vmsup_peer_api_allowed(const struct vmsup_peer *p, gid_t api_gid);
+
+/*
  * Could the peer access each path itself with the given access(2) mode
  * (R_OK, W_OK, X_OK)? Checked by the kernel in a short-lived child that
  * takes on the peer's uid, gid and groups (so directory search rights,

@@ -5,10 +5,13 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,6 +189,102 @@ Test(perm, api_group_members_allowed)
 		     "supplementary api_group member");
 	cr_expect_eq(as_nobody("daemon", NULL, "GET", "/v1/vms", NULL, NULL, 0), 0,
 		     "not a member: the socket mode keeps it out");
+}
+
+/*
+ * GET /v1/version from a process that connects as uid nobody, gid gid and
+ * supplementary groups at_connect (n1 of them), then, before it sends the
+ * request, changes its supplementary groups to at_request (n2). It keeps
+ * uid 0 as its saved uid for that, so its effective uid stays nobody.
+ * Returns the HTTP status, 0 if it could not connect, -1 on other errors.
+ */
+static long regrouped_request(gid_t gid, const gid_t *at_connect, int n1, const gid_t *at_request,
+			      int n2)
+{
+	int p[2], st;
+	long code = -1;
+	pid_t c;
+
+	cr_assert_eq(pipe(p), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		static const char rq[] = "GET /v1/version HTTP/1.0\r\nHost: localhost\r\n\r\n";
+		char buf[256] = "";
+		long rc = -1;
+		int fd;
+		ssize_t r;
+
+		close(p[0]);
+		memcpy(sa.sun_path, d.sock, strlen(d.sock) + 1);
+		if (setgroups((size_t)n1, at_connect) || setresgid(gid, gid, gid) ||
+		    setresuid(65534, 65534, 0))
+			goto out;
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0)
+			goto out;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			rc = 0;
+			goto out;
+		}
+		/* the groups change after connect(), before the request */
+		if (seteuid(0) || setgroups((size_t)n2, at_request) || seteuid(65534))
+			goto out;
+		if (write(fd, rq, sizeof(rq) - 1) != (ssize_t)sizeof(rq) - 1)
+			goto out;
+		r = read(fd, buf, sizeof(buf) - 1);
+		if (r > 0) {
+			buf[r] = '\0';
+			if (sscanf(buf, "HTTP/1.%*d %ld", &rc) != 1)
+				rc = -1;
+		}
+	out:
+		if (write(p[1], &rc, sizeof(rc)) != (ssize_t)sizeof(rc))
+			_exit(2);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &code, sizeof(code)) != (ssize_t)sizeof(code))
+		code = -1;
+	close(p[0]);
+	while (waitpid(c, &st, 0) < 0)
+		;
+	return code;
+}
+
+/*
+ * The api_group check goes by the groups the socket carries (SO_PEERGROUPS,
+ * recorded at connect()), the same credentials the file checks use: not by
+ * what /proc/PID/status shows when the request is read. A member that drops
+ * the group after connecting is still let in (the connection was made as a
+ * member); a non-member that takes the group on after connecting is not.
+ */
+Test(perm, api_group_decided_by_the_sockets_groups)
+{
+	struct group *g;
+	gid_t nogroup, daemon_gid;
+
+	need_root();
+	cr_assert_not_null(g = getgrnam("nogroup"));
+	nogroup = g->gr_gid;
+	cr_assert_not_null(g = getgrnam("daemon"));
+	daemon_gid = g->gr_gid;
+	td_start(&d, "api_group = nogroup");
+	open_dir();
+	/* controls: the groups unchanged */
+	cr_expect_eq(regrouped_request(daemon_gid, &nogroup, 1, &nogroup, 1), 200,
+		     "supplementary member");
+	cr_expect_eq(regrouped_request(daemon_gid, NULL, 0, NULL, 0), 0,
+		     "non-member: the socket mode keeps it out");
+	/* member at connect(), not at the request */
+	cr_expect_eq(regrouped_request(daemon_gid, &nogroup, 1, NULL, 0), 200,
+		     "the groups at connect() decide, not /proc at request time");
+	/* the socket opened to everyone: only SO_PEERGROUPS stands in the way */
+	cr_assert_eq(chmod(d.sock, 0666), 0);
+	cr_expect_eq(regrouped_request(daemon_gid, NULL, 0, NULL, 0), 403, "non-member");
+	cr_expect_eq(regrouped_request(daemon_gid, NULL, 0, &nogroup, 1), 403,
+		     "a group taken on after connect() does not count");
 }
 
 /* ---- files named by a spec ---- */

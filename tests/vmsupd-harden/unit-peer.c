@@ -115,3 +115,19 @@ Test(peer, user_resolve)
 	cr_expect_eq(vmsup_user_resolve("12:x", &u, &g, NULL), -1);
 	cr_expect_eq(vmsup_user_resolve("", &u, &g, NULL), -1);
 }
+
+/* The API's group decision reads only the struct (the socket's credentials). */
+Test(peer, api_allowed)
+{
+	struct vmsup_peer p = {
+	    .pid = 1, .uid = 4242, .gid = 100, .ngroups = 2, .groups = {7, 4243}};
+	struct vmsup_peer root = {.uid = 0, .gid = 0};
+	struct vmsup_peer self = {.uid = geteuid(), .gid = 4244};
+
+	cr_expect(vmsup_peer_api_allowed(&p, 100), "primary group");
+	cr_expect(vmsup_peer_api_allowed(&p, 4243), "supplementary group");
+	cr_expect_not(vmsup_peer_api_allowed(&p, 4244), "not a member");
+	cr_expect_not(vmsup_peer_api_allowed(&p, (gid_t)-1), "no api group: members of nothing");
+	cr_expect(vmsup_peer_api_allowed(&root, (gid_t)-1), "root");
+	cr_expect(vmsup_peer_api_allowed(&self, (gid_t)-1), "the daemon's own uid");
+}
