@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/harness.h"
+#include "tests/lib/guest-harness.h"
 
 #define BOOT_TIMEOUT_MS 180000u
 #define MAX_BOOTS	1000

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tests/harness-agent.h"
+#include "tests/lib/agent-harness.h"
 
 struct ipwait {
 	int done;

@@ -1,15 +1,14 @@
-# Test fragments, one per owner.
-include tests/qmp.mk
-include tests/guest.mk
-include tests/vmsupd.mk
-include tests/vmctl.mk
-include tests/cgroup.mk
-include tests/agent.mk
-include tests/executor.mk
-include tests/docs.mk
-include tests/vmsupd-agent.mk
-include tests/vmsupd-limits.mk
-include tests/vmsupd-reattach.mk
-include tests/vmsupd-harden.mk
-include tests/vmsupd-template.mk
-include tests/snapshot.mk
+# Test fragments, one per layer (the folders mirror src/), helpers first.
+include tests/lib/local.mk
+include tests/image/local.mk
+include tests/qmp/local.mk
+include tests/qemu/local.mk
+include tests/core/local.mk
+include tests/guest/local.mk
+include tests/limits/local.mk
+include tests/snapshot/local.mk
+include tests/pool/local.mk
+include tests/daemon/local.mk
+include tests/cli/local.mk
+include tests/executor/local.mk
+include tests/docs/local.mk

@@ -1,7 +1,7 @@
 /*
  * What the snapshot tests and bench/restore all do around src/snapshot/snapshot.h:
  * a state directory and event loop, a template saved from a harness VM, a
- * VM restored from a state file. VMs are tests/harness-agent.h guests.
+ * VM restored from a state file. VMs are tests/lib/agent-harness.h guests.
  */
 #ifndef TESTS_SNAPSHOT_SNAPTEST_H
 #define TESTS_SNAPSHOT_SNAPTEST_H
@@ -10,7 +10,7 @@
 #include <event2/event.h>
 
 #include "src/snapshot/snapshot.h"
-#include "tests/harness-agent.h"
+#include "tests/lib/agent-harness.h"
 
 /* A state directory (templates/ below it) and the loop everything runs on. */
 struct st_env {

@@ -1,0 +1,8 @@
+# tests fragment (vmctl)
+check_PROGRAMS += tests/cli/test-vmctl
+tests_cli_test_vmctl_SOURCES = tests/cli/test-vmctl.c
+tests_cli_test_vmctl_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_cli_test_vmctl_LDADD = src/cli/libvmctl.la src/client/libvmclient.la src/libvmsup.la \
+	$(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS)
+TESTS += tests/cli/test-vmctl tests/cli/cli.sh
+EXTRA_DIST += tests/cli/cli.sh

@@ -1,0 +1,43 @@
+# tests fragment (issue 9: reattach, restart policies, fuzzing)
+
+check_PROGRAMS += tests/test-vmsupd-reattach-unit
+TESTS += tests/test-vmsupd-reattach-unit
+tests_test_vmsupd_reattach_unit_SOURCES = tests/core/reattach-unit.c
+tests_test_vmsupd_reattach_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_test_vmsupd_reattach_unit_LDADD = src/libvmsup.la $(CRITERION_LIBS)
+
+# The real daemon killed with SIGKILL and restarted, real qemu (guest-less).
+check_PROGRAMS += tests/test-vmsupd-reattach
+TESTS += tests/test-vmsupd-reattach
+tests_test_vmsupd_reattach_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/core/reattach-util.c tests/core/reattach-util.h \
+	tests/core/reattach.c tests/core/reattach-policy.c
+tests_test_vmsupd_reattach_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_reattach_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS) -lpthread
+EXTRA_tests_test_vmsupd_reattach_DEPENDENCIES = src/daemon/vmsupd
+
+# libFuzzer targets (configure CC=clang --enable-fuzzing), the code under
+# test compiled in so that it is instrumented. Run e.g.
+#   tests/fuzz/fuzz-config -max_total_time=600 CORPUS $(srcdir)/tests/fuzz/config-corpus
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-config tests/fuzz/fuzz-spec
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/config.c src/qemu/config.c src/util/err.c src/util/log.c
+tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_config_LDADD = $(JSONC_LIBS)
+tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/spec.c src/qemu/spec.c src/qemu/config.c src/util/name.c src/util/err.c \
+	src/util/log.c
+tests_fuzz_fuzz_spec_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_spec_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_spec_LDADD = $(JSONC_LIBS)
+endif
+EXTRA_DIST += tests/fuzz/config-corpus tests/fuzz/spec-corpus
+
+# The core in-process with a real guest-less qemu: the waiter list.
+check_PROGRAMS += tests/test-vmsupd-core
+TESTS += tests/test-vmsupd-core
+tests_test_vmsupd_core_SOURCES = tests/core/waiters.c
+tests_test_vmsupd_core_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_test_vmsupd_core_LDADD = src/libvmsup.la $(CRITERION_LIBS)
+

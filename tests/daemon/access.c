@@ -1,0 +1,415 @@
+/*
+ * Who may use the API and which files a VM spec may name: real vmsupd,
+ * clients run as an unprivileged user through setpriv(1) and curl(1), so
+ * the kernel (socket mode, SO_PEERCRED) is what decides, not a fake.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/lib/daemon-harness.h"
+
+static struct tdaemon d;
+static char fdir[64]; /* files for the specs, readable by some, not by others */
+
+static void down(void)
+{
+	td_stop(&d);
+}
+
+static void down_files(void)
+{
+	td_stop(&d);
+	if (fdir[0])
+		td_rmrf(fdir);
+}
+
+static void need_root(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root (setpriv to nobody)");
+	if (system("command -v setpriv >/dev/null && command -v curl >/dev/null") != 0)
+		cr_skip_test("needs setpriv(1) and curl(1)");
+}
+
+/* argv run to its end, stdout into out; returns the exit status (or -1). */
+static int run(char *const argv[], char *out, size_t size)
+{
+	int p[2], st;
+	size_t n = 0;
+	ssize_t r;
+	pid_t c;
+
+	cr_assert_eq(pipe(p), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while (n + 1 < size && (r = read(p[0], out + n, size - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(p[0]);
+	while (waitpid(c, &st, 0) < 0)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * curl as uid nobody with gid and supplementary groups as given (groups
+ * NULL: none). Returns the HTTP status, 0 if no connection was made;
+ * body (if non-NULL) receives the reply body.
+ */
+static long as_nobody(const char *gid, const char *groups, const char *method, const char *path,
+		      const char *data, char *body, size_t bsize)
+{
+	char url[256], regid[64], grp[64], out[8192], *nl;
+	char *argv[32];
+	int i = 0, rc;
+	long code = 0;
+
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	snprintf(regid, sizeof(regid), "--regid=%s", gid);
+	argv[i++] = "setpriv";
+	argv[i++] = "--reuid=nobody";
+	argv[i++] = regid;
+	if (groups) {
+		snprintf(grp, sizeof(grp), "--groups=%s", groups);
+		argv[i++] = grp;
+	} else {
+		argv[i++] = "--clear-groups";
+	}
+	argv[i++] = "curl";
+	argv[i++] = "-s";
+	argv[i++] = "--max-time";
+	argv[i++] = "120";
+	argv[i++] = "--unix-socket";
+	argv[i++] = d.sock;
+	argv[i++] = "-X";
+	argv[i++] = (char *)method;
+	if (data) {
+		argv[i++] = "-H";
+		argv[i++] = "Content-Type: application/json";
+		argv[i++] = "--data-binary";
+		argv[i++] = (char *)data;
+	}
+	argv[i++] = "-w";
+	argv[i++] = "\n%{http_code}";
+	argv[i++] = url;
+	argv[i] = NULL;
+	rc = run(argv, out, sizeof(out));
+	/* the last line is the status; curl says 000 when it never connected */
+	if ((nl = strrchr(out, '\n'))) {
+		*nl = '\0';
+		code = strtol(nl + 1, NULL, 10);
+	}
+	if (body)
+		snprintf(body, bsize, "%s", out);
+	cr_log_info("nobody(%s%s%s) %s %s -> curl %d, HTTP %ld %s", gid, groups ? "+" : "",
+		    groups ? groups : "", method, path, rc, code, out);
+	return code;
+}
+
+/* The test dir is 0700: let nobody reach the socket itself. */
+static void open_dir(void)
+{
+	cr_assert_eq(chmod(d.dir, 0711), 0);
+}
+
+TestSuite(perm, .fini = down, .timeout = 300);
+
+/* No api_group: the socket is 0660 root:root, nobody cannot even connect. */
+Test(perm, nobody_refused_by_socket_mode)
+{
+	struct stat st;
+
+	need_root();
+	td_start(&d, NULL);
+	open_dir();
+	cr_assert_eq(stat(d.sock, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0660, "socket mode %o", st.st_mode & 0777);
+	cr_expect_eq(as_nobody("nogroup", NULL, "GET", "/v1/version", NULL, NULL, 0), 0,
+		     "nobody must not get through");
+	cr_expect_eq(as_nobody("nogroup", NULL, "POST", "/v1/vms",
+			       "{\"name\":\"x\",\"guest\":false}", NULL, 0),
+		     0);
+}
+
+/* Socket mode opened by mistake: SO_PEERCRED still refuses with 403, and
+ * nothing happens on the daemon's side. */
+Test(perm, nobody_refused_by_peercred)
+{
+	long st;
+	struct json_object *o;
+	char body[4096];
+
+	need_root();
+	td_start(&d, NULL);
+	open_dir();
+	cr_assert_eq(chmod(d.sock, 0666), 0);
+	cr_expect_eq(as_nobody("nogroup", NULL, "GET", "/v1/vms", NULL, body, sizeof(body)), 403);
+	cr_expect(strstr(body, "PermissionDenied"), "body: %s", body);
+	cr_expect_eq(as_nobody("nogroup", NULL, "POST", "/v1/vms",
+			       "{\"name\":\"sneak\",\"guest\":false,\"accel\":\"tcg\"}", NULL, 0),
+		     403);
+	o = td_http(&d, "GET", "/v1/vms/sneak", NULL, &st);
+	cr_expect_eq(st, 404, "the refused create left no VM behind");
+	json_object_put(o);
+}
+
+/* api_group members get in: by primary group and by a supplementary group
+ * only (which SO_PEERCRED alone does not carry); others still do not. */
+Test(perm, api_group_members_allowed)
+{
+	struct stat st;
+	char body[4096];
+
+	need_root();
+	td_start(&d, "api_group = nogroup");
+	open_dir();
+	cr_assert_eq(stat(d.sock, &st), 0);
+	cr_expect_eq(st.st_gid, 65534u, "socket group %u", (unsigned)st.st_gid);
+	cr_expect_eq(as_nobody("nogroup", NULL, "GET", "/v1/version", NULL, body, sizeof(body)),
+		     200);
+	cr_expect(strstr(body, "\"version\""), "body: %s", body);
+	cr_expect_eq(as_nobody("daemon", "nogroup", "GET", "/v1/vms", NULL, NULL, 0), 200,
+		     "supplementary api_group member");
+	cr_expect_eq(as_nobody("daemon", NULL, "GET", "/v1/vms", NULL, NULL, 0), 0,
+		     "not a member: the socket mode keeps it out");
+}
+
+/*
+ * GET /v1/version from a process that connects as uid nobody, gid gid and
+ * supplementary groups at_connect (n1 of them), then, before it sends the
+ * request, changes its supplementary groups to at_request (n2). It keeps
+ * uid 0 as its saved uid for that, so its effective uid stays nobody.
+ * Returns the HTTP status, 0 if it could not connect, -1 on other errors.
+ */
+static long regrouped_request(gid_t gid, const gid_t *at_connect, int n1, const gid_t *at_request,
+			      int n2)
+{
+	int p[2], st;
+	long code = -1;
+	pid_t c;
+
+	cr_assert_eq(pipe(p), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		static const char rq[] = "GET /v1/version HTTP/1.0\r\nHost: localhost\r\n\r\n";
+		char buf[256] = "";
+		long rc = -1;
+		int fd;
+		ssize_t r;
+
+		close(p[0]);
+		memcpy(sa.sun_path, d.sock, strlen(d.sock) + 1);
+		if (setgroups((size_t)n1, at_connect) || setresgid(gid, gid, gid) ||
+		    setresuid(65534, 65534, 0))
+			goto out;
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0)
+			goto out;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			rc = 0;
+			goto out;
+		}
+		/* the groups change after connect(), before the request */
+		if (seteuid(0) || setgroups((size_t)n2, at_request) || seteuid(65534))
+			goto out;
+		if (write(fd, rq, sizeof(rq) - 1) != (ssize_t)sizeof(rq) - 1)
+			goto out;
+		r = read(fd, buf, sizeof(buf) - 1);
+		if (r > 0) {
+			buf[r] = '\0';
+			if (sscanf(buf, "HTTP/1.%*d %ld", &rc) != 1)
+				rc = -1;
+		}
+	out:
+		if (write(p[1], &rc, sizeof(rc)) != (ssize_t)sizeof(rc))
+			_exit(2);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &code, sizeof(code)) != (ssize_t)sizeof(code))
+		code = -1;
+	close(p[0]);
+	while (waitpid(c, &st, 0) < 0)
+		;
+	return code;
+}
+
+/*
+ * The api_group check goes by the groups the socket carries (SO_PEERGROUPS,
+ * recorded at connect()), the same credentials the file checks use: not by
+ * what /proc/PID/status shows when the request is read. A member that drops
+ * the group after connecting is still let in (the connection was made as a
+ * member); a non-member that takes the group on after connecting is not.
+ */
+Test(perm, api_group_decided_by_the_sockets_groups)
+{
+	struct group *g;
+	gid_t nogroup, daemon_gid;
+
+	need_root();
+	cr_assert_not_null(g = getgrnam("nogroup"));
+	nogroup = g->gr_gid;
+	cr_assert_not_null(g = getgrnam("daemon"));
+	daemon_gid = g->gr_gid;
+	td_start(&d, "api_group = nogroup");
+	open_dir();
+	/* controls: the groups unchanged */
+	cr_expect_eq(regrouped_request(daemon_gid, &nogroup, 1, &nogroup, 1), 200,
+		     "supplementary member");
+	cr_expect_eq(regrouped_request(daemon_gid, NULL, 0, NULL, 0), 0,
+		     "non-member: the socket mode keeps it out");
+	/* member at connect(), not at the request */
+	cr_expect_eq(regrouped_request(daemon_gid, &nogroup, 1, NULL, 0), 200,
+		     "the groups at connect() decide, not /proc at request time");
+	/* the socket opened to everyone: only SO_PEERGROUPS stands in the way */
+	cr_assert_eq(chmod(d.sock, 0666), 0);
+	cr_expect_eq(regrouped_request(daemon_gid, NULL, 0, NULL, 0), 403, "non-member");
+	cr_expect_eq(regrouped_request(daemon_gid, NULL, 0, &nogroup, 1), 403,
+		     "a group taken on after connect() does not count");
+}
+
+/* ---- files named by a spec ---- */
+
+static void mkfile(const char *name, mode_t mode, char *path, size_t size)
+{
+	int fd;
+
+	snprintf(path, size, "%s/%s", fdir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	cr_assert_geq(fd, 0, "%s", path);
+	cr_assert_eq(write(fd, "not a kernel\n", 13), 13);
+	close(fd);
+	cr_assert_eq(chmod(path, mode), 0);
+}
+
+static void mksub(const char *name, mode_t mode, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s", fdir, name);
+	cr_assert_eq(mkdir(path, mode), 0, "%s", path);
+	cr_assert_eq(chmod(path, mode), 0);
+}
+
+static void up_files(void)
+{
+	td_start(&d, "api_group = nogroup");
+	open_dir();
+	strcpy(fdir, "/tmp/vsh-f-XXXXXX");
+	cr_assert_not_null(mkdtemp(fdir));
+	cr_assert_eq(chmod(fdir, 0755), 0);
+}
+
+TestSuite(files, .init = up_files, .fini = down_files, .timeout = 300);
+
+/* POST as nobody: status, and the body's error text in desc. */
+static long create_as_nobody(const char *spec, char *desc, size_t size)
+{
+	char body[8192];
+	long code = as_nobody("nogroup", NULL, "POST", "/v1/vms", spec, body, sizeof(body));
+	struct json_object *o = json_tokener_parse(body);
+
+	snprintf(desc, size, "%s", td_err_desc(o) ? td_err_desc(o) : "");
+	json_object_put(o);
+	return code;
+}
+
+Test(files, unreadable_kernel_refused_readable_accepted)
+{
+	char secret[128], pub[128], hidden_dir[128], hidden[160], spec[1024], desc[1024];
+	long st;
+	struct json_object *o;
+
+	need_root();
+	mkfile("secret", 0600, secret, sizeof(secret));
+	mkfile("pub", 0644, pub, sizeof(pub));
+	/* readable file, but in a directory nobody may not search */
+	mksub("closed", 0700, hidden_dir, sizeof(hidden_dir));
+	snprintf(hidden, sizeof(hidden), "%s/pub", hidden_dir);
+	cr_assert_eq(link(pub, hidden), 0);
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"k1\",\"kernel\":\"%s\",\"start\":false}", secret);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403);
+	cr_expect(strstr(desc, secret) && strstr(desc, "read"), "desc: %s", desc);
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"k2\",\"kernel\":\"%s\",\"start\":false}", hidden);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403, "directory search rights");
+	cr_expect(strstr(desc, hidden), "desc: %s", desc);
+
+	snprintf(spec, sizeof(spec),
+		 "{\"name\":\"k3\",\"kernel\":\"%s\",\"initrd\":\"%s\",\"start\":false}", pub,
+		 secret);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403, "the initrd counts too");
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"k4\",\"kernel\":\"%s\",\"start\":false}", pub);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 201, "readable: %s", desc);
+
+	/* a template boots the caller's kernel too; a pool take binds the caller's share */
+	{
+		char body[8192];
+		snprintf(spec, sizeof(spec), "{\"name\":\"t1\",\"kernel\":\"%s\"}", secret);
+		cr_expect_eq(
+		    as_nobody("nogroup", NULL, "POST", "/v1/templates", spec, body, sizeof(body)),
+		    403, "template with an unreadable kernel: %s", body);
+		snprintf(spec, sizeof(spec), "{\"shares\":[{\"path\":\"%s\"}]}", hidden_dir);
+		cr_expect_eq(
+		    as_nobody("nogroup", NULL, "POST", "/v1/pool/take", spec, body, sizeof(body)),
+		    403, "pool take with a share nobody may not use: %s", body);
+	}
+
+	/* root may name anything */
+	snprintf(spec, sizeof(spec), "{\"name\":\"k5\",\"kernel\":\"%s\",\"start\":false}", secret);
+	o = td_http(&d, "POST", "/v1/vms", spec, &st);
+	cr_expect_eq(st, 201, "root: %s", td_err_desc(o));
+	json_object_put(o);
+
+	o = td_http(&d, "GET", "/v1/vms/k1", NULL, &st);
+	cr_expect_eq(st, 404, "refused specs leave no VM");
+	json_object_put(o);
+}
+
+/* qemu opens disks and writable shares read-write: the peer must be able to write them. */
+Test(files, disk_and_shares_need_the_peers_rights)
+{
+	char rodisk[128], rwdisk[128], shared[128], spec[1024], desc[1024];
+
+	need_root();
+	mkfile("ro.img", 0644, rodisk, sizeof(rodisk));
+	mkfile("rw.img", 0666, rwdisk, sizeof(rwdisk));
+	mksub("share", 0755, shared, sizeof(shared));
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"d1\",\"disk\":\"%s\",\"start\":false}", rodisk);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403, "read-only disk for nobody");
+	cr_expect(strstr(desc, "write"), "desc: %s", desc);
+	snprintf(spec, sizeof(spec), "{\"name\":\"d2\",\"disk\":\"%s\",\"start\":false}", rwdisk);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 201, "%s", desc);
+
+	snprintf(spec, sizeof(spec),
+		 "{\"name\":\"s1\",\"guest\":false,\"start\":false,"
+		 "\"shares\":[{\"path\":\"%s\"}]}",
+		 shared);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403,
+		     "writable share of root's dir");
+	snprintf(spec, sizeof(spec),
+		 "{\"name\":\"s2\",\"guest\":false,\"start\":false,"
+		 "\"shares\":[{\"path\":\"%s\",\"readonly\":true}]}",
+		 shared);
+	cr_expect_neq(create_as_nobody(spec, desc, sizeof(desc)), 403, "read-only share: %s", desc);
+}

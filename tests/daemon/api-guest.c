@@ -1,0 +1,87 @@
+/*
+ * The test guest under TCG: graceful stop is an ACPI power-off, and a
+ * kernel given no command line still writes its console to console.log.
+ */
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lib/daemon-harness.h"
+
+static struct tdaemon d;
+
+static void down(void)
+{
+	td_stop(&d);
+}
+
+TestSuite(guest, .fini = down, .timeout = 300);
+
+/* Whether the file at path contains needle. */
+static bool file_has(const char *path, const char *needle)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+	bool found = false;
+
+	if (!f)
+		return false;
+	/* the log has no NULs: read it whole as one "line" */
+	if (getdelim(&buf, &n, '\0', f) > 0)
+		found = strstr(buf, needle) != NULL;
+	free(buf);
+	fclose(f);
+	return found;
+}
+
+/* No "append" and no default_append: the console still reaches console.log. */
+Test(guest, graceful_stop_is_acpi_poweroff)
+{
+	const char *gd = getenv("VMSUP_GUEST_DIR");
+	char kernel[512], initrd[512], body[2048], console[512] = "";
+	struct json_object *r;
+	long st;
+	int ev;
+	pid_t pid;
+
+	if (!gd)
+		gd = "/tmp/guest";
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", gd);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", gd);
+	if (access(kernel, R_OK) || access(initrd, R_OK))
+		cr_skip_test("no test guest in %s (scripts/mkguest.sh builds it)", gd);
+	td_start(&d, NULL);
+	ev = td_events_open(&d, "g");
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"g\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s\","
+		 "\"initrd\":\"%s\"}",
+		 kernel, initrd);
+	r = td_http(&d, "POST", "/v1/vms", body, &st);
+	cr_assert_eq(st, 201);
+	cr_assert_str_eq(td_str(r, "state"), "running");
+	pid = (pid_t)td_int(r, "pid");
+	if (td_str(r, "console_log"))
+		snprintf(console, sizeof(console), "%s", td_str(r, "console_log"));
+	json_object_put(r);
+	/* the guest's userland (acpid) is up once it opens the agent port */
+	cr_assert(td_events_wait(ev, "VSERPORT_CHANGE", 120000), "guest did not boot in 120 s");
+	/* the kernel's first line, and the init script's last (via /dev/console) */
+	cr_expect(*console && file_has(console, "Linux version"),
+		  "no kernel messages in the console log '%s'", console);
+	cr_expect(*console && file_has(console, "rc: guest up"),
+		  "no init output in the console log '%s'", console);
+	r = td_http(&d, "POST", "/v1/vms/g/stop", "{\"timeout_s\":90}", &st);
+	cr_expect_eq(st, 200);
+	cr_expect_str_eq(td_str(r, "state"), "stopped");
+	cr_expect_eq(td_int(r, "exit_status"), 0);
+	json_object_put(r);
+	/* the guest powered itself off: SHUTDOWN came from the guest, not from quit */
+	cr_expect(td_events_wait(ev, "\"guest\":true", 1000),
+		  "no guest-initiated SHUTDOWN event (power-off timed out into quit?)");
+	cr_expect(td_pid_gone(pid, 5000));
+	close(ev);
+}

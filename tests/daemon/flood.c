@@ -1,0 +1,136 @@
+/*
+ * The daemon out of file descriptors: accept() fails with EMFILE while
+ * clients pile up. libevent reports that itself; with log_format = json
+ * its lines must come through the daemon's logger (every line of the log
+ * still JSON), rate-limited, and the daemon must serve again once the
+ * clients are gone.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tests/lib/daemon-harness.h"
+
+#define NCLIENTS 96 /* under the listen backlog (128): every connect completes */
+
+static struct tdaemon d;
+static int clients[NCLIENTS];
+
+static void down(void)
+{
+	for (int i = 0; i < NCLIENTS; i++)
+		if (clients[i] > 0)
+			close(clients[i]);
+	memset(clients, 0, sizeof(clients));
+	td_stop(&d);
+}
+
+TestSuite(flood, .fini = down, .timeout = 120);
+
+static int open_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	cr_assert_not_null(dir = opendir(path));
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static int connect_api(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(strlen(d.sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, d.sock, strlen(d.sock) + 1);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %s", d.sock);
+	return fd;
+}
+
+Test(flood, emfile_keeps_the_json_log_json)
+{
+	struct rlimit lim;
+	struct json_object *o;
+	char line[8192];
+	long st = 0;
+	int nlines = 0, naccept = 0, nsuppressed = 0, first_bad = 0;
+	double deadline, t0, t1;
+	FILE *f;
+
+	td_start(&d, "log_format = json");
+	/* a few descriptors to spare, then none */
+	lim.rlim_cur = lim.rlim_max = (rlim_t)open_fds(d.pid) + 4;
+	cr_assert_eq(prlimit(d.pid, RLIMIT_NOFILE, &lim, NULL), 0, "prlimit");
+	t0 = td_now();
+	for (int i = 0; i < NCLIENTS; i++)
+		clients[i] = connect_api();
+	/* two seconds of a daemon that cannot accept: more than one rate window */
+	usleep(2200 * 1000);
+	for (int i = 0; i < NCLIENTS; i++) {
+		close(clients[i]);
+		clients[i] = 0;
+	}
+
+	/* serves again once the clients are gone, without its limit raised */
+	deadline = td_now() + 10;
+	do {
+		o = td_http(&d, "GET", "/v1/version", NULL, &st);
+		json_object_put(o);
+		if (st == 200)
+			break;
+		usleep(100 * 1000);
+	} while (td_now() < deadline);
+	t1 = td_now();
+	cr_expect_eq(st, 200, "the daemon serves after the flood (last status %ld)", st);
+	/* the log's last lines: the suppressed count is written when the next window opens */
+	usleep(1500 * 1000);
+
+	cr_assert_not_null(f = fopen(d.log, "r"));
+	while (fgets(line, sizeof(line), f)) {
+		struct json_object *m;
+		const char *msg;
+
+		nlines++;
+		line[strcspn(line, "\n")] = '\0';
+		o = json_tokener_parse(line);
+		if (!o || !json_object_is_type(o, json_type_object)) {
+			if (!first_bad++)
+				cr_log_error("line %d is not a JSON object: %.200s", nlines, line);
+			json_object_put(o);
+			continue;
+		}
+		msg = json_object_object_get_ex(o, "msg", &m) ? json_object_get_string(m) : "";
+		if (strstr(msg, "libevent: Error from accept() call") &&
+		    strstr(msg, "Too many open files"))
+			naccept++;
+		if (strstr(msg, "libevent:") && strstr(msg, "suppressed"))
+			nsuppressed++;
+		json_object_put(o);
+	}
+	fclose(f);
+	cr_log_info("%d log lines: %d accept errors, %d suppressed-count lines, %d not JSON",
+		    nlines, naccept, nsuppressed, first_bad);
+	cr_expect_eq(first_bad, 0, "%d of %d log lines are not JSON", first_bad, nlines);
+	cr_expect_gt(naccept, 0, "libevent's accept() error is in the log, routed");
+	/* rate-limited: 10 a second for as long as the flood can have lasted
+	 * (each second it touched, partial ones at both ends); unlimited, it
+	 * is tens of thousands of lines a second */
+	cr_expect_leq(naccept, 10 * ((int)(t1 - t0) + 2),
+		      "%d accept-error lines in %.1f s: not rate-limited", naccept, t1 - t0);
+	cr_expect_gt(nsuppressed, 0, "the lines over the limit are counted");
+}

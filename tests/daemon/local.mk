@@ -1,0 +1,36 @@
+# tests of the daemon: the real vmsupd binary and its API
+
+# Integration: the real vmsupd binary and real qemu (guest-less VMs, and the
+# test guest from $VMSUP_GUEST_DIR under TCG for the graceful stop).
+check_PROGRAMS += tests/test-vmsupd-api
+TESTS += tests/test-vmsupd-api
+tests_test_vmsupd_api_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/daemon/api-lifecycle.c tests/daemon/api-input.c tests/daemon/api-guest.c
+tests_test_vmsupd_api_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_api_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS) -lpthread
+# the daemon under test
+EXTRA_tests_test_vmsupd_api_DEPENDENCIES = src/daemon/vmsupd
+
+# tests fragment (issue 9 hardening: API peers, spec files, qemu_user,
+# faults around the daemon)
+
+# src/util/peer.c alone (access checks as nobody need root; skipped otherwise)
+check_PROGRAMS += tests/test-vmsupd-harden-unit
+TESTS += tests/test-vmsupd-harden-unit
+tests_test_vmsupd_harden_unit_SOURCES = tests/daemon/unit-peer.c
+tests_test_vmsupd_harden_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_test_vmsupd_harden_unit_LDADD = src/libvmsup.la $(CRITERION_LIBS)
+
+# Real vmsupd and qemu (guest-less); clients as nobody through setpriv + curl.
+check_PROGRAMS += tests/test-vmsupd-harden
+TESTS += tests/test-vmsupd-harden
+tests_test_vmsupd_harden_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/core/reattach-util.c tests/core/reattach-util.h \
+	tests/daemon/access.c tests/daemon/faults.c tests/daemon/flood.c
+tests_test_vmsupd_harden_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_harden_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS) -lpthread
+EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/daemon/vmsupd
+
+

@@ -1,0 +1,400 @@
+#include "tests/lib/daemon-harness.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmp/qmp.h"
+
+double td_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const char *vmsupd_bin(void)
+{
+	static char path[512];
+	const char *b = getenv("top_builddir");
+
+	snprintf(path, sizeof(path), "%s/src/daemon/vmsupd", b ? b : ".");
+	return path;
+}
+
+static int try_connect(const char *sock)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strncpy(sa.sun_path, sock, sizeof(sa.sun_path) - 1);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Fork vmsupd on d's dirs and wait (bounded) until it serves. */
+static void spawn_daemon(struct tdaemon *d, int wait_s)
+{
+	char conf[160], state[128], run[128];
+	double deadline;
+
+	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
+	snprintf(state, sizeof(state), "%s/state", d->dir);
+	snprintf(run, sizeof(run), "%s/run", d->dir);
+	cr_assert_eq(d->pid, 0, "the previous daemon still runs");
+	d->pid = fork();
+	cr_assert_geq(d->pid, 0);
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, 2);
+		execl(vmsupd_bin(), "vmsupd", "-c", conf, "--socket", d->sock, "--state-dir", state,
+		      "--run-dir", run, "-f", (char *)NULL);
+		_exit(127);
+	}
+	deadline = td_now() + wait_s;
+	while (td_now() < deadline) {
+		int fd = try_connect(d->sock);
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+			d->pid = 0;
+			cr_assert_fail("vmsupd exited at start-up (log %s)", d->log);
+		}
+		usleep(5000);
+	}
+	cr_assert_fail("vmsupd did not listen within %d s", wait_s);
+}
+
+void td_start(struct tdaemon *d, const char *extra)
+{
+	char conf[160];
+	FILE *f;
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/vsd-XXXXXX");
+	cr_assert_not_null(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s/api.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "stop_grace_s = 60\nlog_level = debug\n%s\n", extra ? extra : "");
+	fclose(f);
+	spawn_daemon(d, 30);
+}
+
+void td_kill9(struct tdaemon *d)
+{
+	cr_assert_gt(d->pid, 0);
+	kill(d->pid, SIGKILL);
+	while (waitpid(d->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	d->pid = 0;
+}
+
+void td_restart(struct tdaemon *d)
+{
+	/* reattaching many VMs under load takes a while */
+	spawn_daemon(d, 60);
+}
+
+/* Live qemus by pidfile under run/vm/<x>/ and run/tmpl/<x>/ (template VMs). */
+static int each_qemu(struct tdaemon *d, bool kill_them)
+{
+	static const char *const sub[] = {"vm", "tmpl"};
+	int n = 0;
+
+	for (size_t s = 0; s < sizeof(sub) / sizeof(sub[0]); s++) {
+		char root[256];
+		DIR *dir;
+		struct dirent *e;
+
+		snprintf(root, sizeof(root), "%s/run/%s", d->dir, sub[s]);
+		if (!(dir = opendir(root)))
+			continue;
+		while ((e = readdir(dir))) {
+			char pf[600];
+			FILE *f;
+			int pid = 0;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(pf, sizeof(pf), "%s/%s/qemu.pid", root, e->d_name);
+			if (!(f = fopen(pf, "r")))
+				continue;
+			if (fscanf(f, "%d", &pid) == 1 && pid > 1 && td_pid_is_qemu(pid)) {
+				n++;
+				if (kill_them) {
+					kill(pid, SIGKILL);
+					td_pid_gone(pid, 5000);
+				}
+			}
+			fclose(f);
+		}
+		closedir(dir);
+	}
+	return n;
+}
+
+void td_kill_qemus(struct tdaemon *d)
+{
+	each_qemu(d, true);
+}
+
+int td_count_qemus(struct tdaemon *d)
+{
+	return each_qemu(d, false);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(p);
+	return 0;
+}
+
+void td_rmrf(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void td_stop(struct tdaemon *d)
+{
+	if (d->pid > 0) {
+		double deadline = td_now() + 120;
+		int st;
+		kill(d->pid, SIGTERM);
+		while (td_now() < deadline && waitpid(d->pid, &st, WNOHANG) == 0)
+			usleep(10000);
+		if (waitpid(d->pid, &st, WNOHANG) == 0) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, &st, 0);
+		}
+		d->pid = 0;
+	}
+	td_kill_qemus(d);
+	if (getenv("VMSUPD_TEST_KEEP"))
+		return;
+	if (d->dir[0])
+		td_rmrf(d->dir);
+}
+
+struct buf {
+	char *p;
+	size_t n;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t add = size * nmemb;
+	char *p = realloc(b->p, b->n + add + 1);
+
+	if (!p)
+		return 0;
+	memcpy(p + b->n, ptr, add);
+	b->p = p;
+	b->n += add;
+	p[b->n] = '\0';
+	return add;
+}
+
+struct json_object *td_http_raw(struct tdaemon *d, const char *method, const char *path,
+				const char *body, size_t len, long *status)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct buf b = {0};
+	char url[512];
+	struct json_object *o = NULL;
+	CURLcode rc;
+
+	cr_assert_not_null(c);
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 180L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (body) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		h = curl_slist_append(h, "Expect:");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	}
+	rc = curl_easy_perform(c);
+	cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (b.p)
+		o = json_tokener_parse(b.p);
+	free(b.p);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return o;
+}
+
+struct json_object *td_http(struct tdaemon *d, const char *method, const char *path,
+			    const char *body, long *status)
+{
+	return td_http_raw(d, method, path, body, body ? strlen(body) : 0, status);
+}
+
+const char *td_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+long long td_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return -1;
+	return json_object_get_int64(v);
+}
+
+static struct json_object *err_obj(struct json_object *o)
+{
+	struct json_object *e;
+	return o && json_object_object_get_ex(o, "error", &e) ? e : NULL;
+}
+
+const char *td_err_class(struct json_object *o)
+{
+	return td_str(err_obj(o), "class");
+}
+
+const char *td_err_desc(struct json_object *o)
+{
+	return td_str(err_obj(o), "desc");
+}
+
+bool td_pid_is_qemu(pid_t pid)
+{
+	char path[64], buf[256] = {0};
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && strstr(buf, "qemu-system") != NULL;
+}
+
+bool td_pid_gone(pid_t pid, int timeout_ms)
+{
+	double deadline = td_now() + timeout_ms / 1000.0;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	do {
+		FILE *f = fopen(path, "r");
+		char state = 0;
+		if (!f)
+			return true;
+		/* a zombie (not ours to reap) counts as gone */
+		if (fscanf(f, "%*d (%*[^)]) %c", &state) == 1 && state == 'Z') {
+			fclose(f);
+			return true;
+		}
+		fclose(f);
+		usleep(2000);
+	} while (td_now() < deadline);
+	return false;
+}
+
+int td_events_open(struct tdaemon *d, const char *vm)
+{
+	char req[256];
+	int fd = try_connect(d->sock);
+
+	cr_assert_geq(fd, 0);
+	snprintf(req, sizeof(req), "GET /v1/events%s%s HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		 vm ? "?vm=" : "", vm ? vm : "");
+	cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	/* the reply head arrives at once: the subscription is in place */
+	cr_assert(td_events_wait(fd, "200 OK", 5000), "no event stream");
+	return fd;
+}
+
+bool td_events_wait(int fd, const char *needle, int timeout_ms)
+{
+	static char acc[1 << 16];
+	static size_t n;
+	static int last_fd = -1;
+	double deadline = td_now() + timeout_ms / 1000.0;
+
+	if (fd != last_fd) {
+		n = 0;
+		last_fd = fd;
+	}
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		int left = (int)((deadline - td_now()) * 1000);
+		char *hit;
+		ssize_t r;
+
+		acc[n] = '\0';
+		if ((hit = strstr(acc, needle))) {
+			/* consume through the hit so the next wait looks further on */
+			size_t used = (size_t)(hit - acc) + strlen(needle);
+			memmove(acc, acc + used, n - used);
+			n -= used;
+			return true;
+		}
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return false;
+		if (n >= sizeof(acc) - 1) {
+			memmove(acc, acc + sizeof(acc) / 2, n - sizeof(acc) / 2);
+			n -= sizeof(acc) / 2;
+		}
+		r = read(fd, acc + n, sizeof(acc) - 1 - n);
+		if (r <= 0)
+			return false;
+		n += (size_t)r;
+	}
+}
+
+char *td_ops_status(const char *ops_sock)
+{
+	struct qmp_error e;
+	struct json_object *ret = NULL, *st;
+	struct qmp_sync *c = qmp_sync_open(ops_sock, QMP_KIND_QMP, 10000, &e);
+	char *s = NULL;
+
+	cr_assert_not_null(c, "ops socket %s: %s", ops_sock, e.desc);
+	cr_assert_eq(qmp_sync_call(c, "query-status", NULL, 10000, &ret, &e), 0, "%s", e.desc);
+	if (json_object_object_get_ex(ret, "status", &st))
+		s = strdup(json_object_get_string(st));
+	json_object_put(ret);
+	qmp_sync_close(c);
+	return s;
+}
