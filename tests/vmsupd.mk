@@ -13,7 +13,8 @@ tests_test_vmsupd_unit_LDADD = src/libvmsup.la $(CRITERION_LIBS)
 check_PROGRAMS += tests/test-vmsupd-api
 TESTS += tests/test-vmsupd-api
 tests_test_vmsupd_api_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h \
-	tests/vmsupd/api-lifecycle.c tests/vmsupd/api-input.c tests/vmsupd/api-guest.c
+	tests/vmsupd/api-lifecycle.c tests/vmsupd/api-input.c tests/vmsupd/api-guest.c \
+	tests/vmsupd/api-qmp-guard.c
 tests_test_vmsupd_api_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_api_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
