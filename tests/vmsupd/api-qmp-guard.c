@@ -5,9 +5,12 @@
  * and the VM keeps running (issue 27, item 5).
  */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "qmp/qmp.h"
@@ -143,5 +146,78 @@ Test(qmpguard, api_refuses_spawn_and_host_paths)
 		     r ? json_object_to_json_string(r) : "");
 	json_object_put(r);
 	expect_alive("g", pid);
+	json_object_put(vm);
+}
+
+/* Read from fd until needle has been seen (or 10 s); the bytes in buf. */
+static bool read_until(int fd, char *buf, size_t size, size_t *len, const char *needle)
+{
+	double end = td_now() + 10;
+
+	while (!strstr(buf, needle) && td_now() < end && *len < size - 1) {
+		struct pollfd p = {fd, POLLIN, 0};
+		ssize_t n;
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		if ((n = read(fd, buf + *len, size - 1 - *len)) <= 0)
+			break;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+	return strstr(buf, needle) != NULL;
+}
+
+Test(qmpguard, ops_socket_refuses_like_qemu)
+{
+	pid_t pid;
+	struct json_object *vm = create("o", &pid), *ret = NULL;
+	const char *ops = td_str(vm, "qmp_ops_socket");
+	struct qmp_error e;
+	struct qmp_sync *c;
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	char buf[8192] = "", *line;
+	size_t len = 0;
+	int fd;
+
+	/* a QMP client (libqmp) gets qemu's error form, matched by its id */
+	c = qmp_sync_open(ops, QMP_KIND_QMP, 10000, &e);
+	cr_assert_not_null(c, "ops socket %s: %s", ops, e.desc);
+	cr_expect_neq(qmp_sync_call(c, "migrate",
+				    json_tokener_parse("{\"uri\":\"exec:cat > /dev/null\"}"), 10000,
+				    &ret, &e),
+		      0, "migrate exec: went through the ops socket");
+	cr_expect_str_eq(e.cls, "GenericError");
+	cr_expect(strstr(e.desc, "exec:"), "desc: %s", e.desc);
+	cr_expect_neq(qmp_sync_call(c, "human-monitor-command",
+				    json_tokener_parse("{\"command-line\":\"migrate exec:true\"}"),
+				    10000, &ret, &e),
+		      0, "HMP migrate exec: went through the ops socket");
+	cr_expect_str_eq(e.cls, "GenericError");
+	/* the same connection still reaches qemu, which still runs */
+	cr_expect_eq(qmp_sync_call(c, "query-status", NULL, 10000, &ret, &e), 0, "%s", e.desc);
+	cr_expect(ret && strstr(json_object_to_json_string(ret), "running"));
+	json_object_put(ret);
+	qmp_sync_close(c);
+	expect_alive("o", pid);
+
+	/* byte for byte as qemu writes an error: id first, ", " and ": ", CRLF */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", ops);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	cr_assert(read_until(fd, buf, sizeof(buf), &len, "\r\n"), "no greeting: %s", buf);
+	cr_expect(!strncmp(buf, "{\"QMP\": {", 9), "greeting: %s", buf);
+	len = 0;
+	buf[0] = '\0';
+	dprintf(fd, "{\"execute\":\"qmp_capabilities\"}\n"
+		    "{\"execute\":\"migrate\",\"id\":\"m/1\",\"arguments\":{\"uri\":\"exec:true\"}}"
+		    "{\"execute\":\"query-status\",\"id\":7}\n");
+	cr_assert(read_until(fd, buf, sizeof(buf), &len, "\"id\": 7}\r\n"), "got: %s", buf);
+	line =
+	    strstr(buf, "{\"id\": \"m/1\", \"error\": {\"class\": \"GenericError\", \"desc\": \"");
+	cr_expect_not_null(line, "refusal not in qemu's form: %s", buf);
+	cr_expect(line && strstr(line, "\"}}\r\n"), "%s", buf);
+	cr_expect(strstr(buf, "{\"return\": {\"status\": \"running\""), "%s", buf);
+	close(fd);
+	expect_alive("o", pid);
 	json_object_put(vm);
 }
