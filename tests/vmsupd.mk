@@ -4,7 +4,8 @@
 check_PROGRAMS += tests/test-vmsupd-unit
 TESTS += tests/test-vmsupd-unit
 tests_test_vmsupd_unit_SOURCES = tests/vmsupd/unit-argv.c tests/vmsupd/unit-config.c \
-	tests/vmsupd/unit-name.c tests/vmsupd/unit-spec.c tests/vmsupd/unit-states.c
+	tests/vmsupd/unit-name.c tests/vmsupd/unit-spec.c tests/vmsupd/unit-states.c \
+	tests/vmsupd/unit-qmp-guard.c
 tests_test_vmsupd_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_test_vmsupd_unit_LDADD = src/libvmsup.la $(CRITERION_LIBS)
 
