@@ -6,9 +6,9 @@
  * vm_qmp_guard() what would make qemu spawn a process or open a host path.
  * A refusal is answered the way qemu answers an error:
  *   {"id": ID, "error": {"class": "GenericError", "desc": "..."}}\r\n
- * (ID only if the command had one). It is written at once, so it may come
- * before the replies to commands sent earlier and still running; QMP
- * clients match replies by id or wait for each.
+ * (ID only if the command had one), in its place: after the answers to
+ * the commands sent before it (qemu writes one line per answer or event,
+ * so the relay counts answers), as if qemu had answered it.
  */
 #include "src/core/sup-internal.h"
 
@@ -28,11 +28,20 @@
 #include "src/util/err.h"
 #include "src/util/log.h"
 
+/* a refusal waiting for the answers to the commands sent before it */
+struct held {
+	uint64_t after; /* written once this many answers came from qemu */
+	struct evbuffer *text;
+	struct held *next;
+};
+
 struct ops_conn {
 	struct ops_proxy *p;
 	struct bufferevent *client, *qemu;
 	struct json_tokener *tok;
 	bool client_eof, qemu_eof;
+	uint64_t sent, answered; /* commands passed to qemu, answers from it */
+	struct held *held, **held_tail;
 	struct ops_conn *next;
 };
 
@@ -55,6 +64,12 @@ static void conn_free(struct ops_conn *c)
 		bufferevent_free(c->qemu);
 	if (c->tok)
 		json_tokener_free(c->tok);
+	while (c->held) {
+		struct held *h = c->held;
+		c->held = h->next;
+		evbuffer_free(h->text);
+		free(h);
+	}
 	free(c);
 }
 
@@ -91,11 +106,29 @@ static void put_json(struct evbuffer *out, struct json_object *o)
 	}
 }
 
+/* Write the refusals whose turn has come (all of them once qemu is gone). */
+static void flush_held(struct ops_conn *c, bool all)
+{
+	while (c->held && (all || c->held->after <= c->answered)) {
+		struct held *h = c->held;
+		if (!(c->held = h->next))
+			c->held_tail = &c->held;
+		bufferevent_write_buffer(c->client, h->text);
+		evbuffer_free(h->text);
+		free(h);
+	}
+}
+
 static void reply_error(struct ops_conn *c, struct json_object *id, const char *desc)
 {
-	struct evbuffer *out = bufferevent_get_output(c->client);
+	struct evbuffer *out = evbuffer_new();
 	struct json_object *d = json_object_new_string(desc);
+	struct held *h;
 
+	if (!out) {
+		json_object_put(d);
+		return;
+	}
 	evbuffer_add(out, "{", 1);
 	if (id) {
 		evbuffer_add(out, "\"id\": ", 6);
@@ -106,6 +139,19 @@ static void reply_error(struct ops_conn *c, struct json_object *id, const char *
 	put_json(out, d);
 	evbuffer_add(out, "}}\r\n", 4);
 	json_object_put(d);
+	if (c->answered >= c->sent && !c->held) {
+		bufferevent_write_buffer(c->client, out);
+		evbuffer_free(out);
+		return;
+	}
+	if (!(h = calloc(1, sizeof(*h)))) {
+		evbuffer_free(out);
+		return;
+	}
+	h->after = c->sent;
+	h->text = out;
+	*c->held_tail = h;
+	c->held_tail = &h->next;
 }
 
 static void command(struct ops_conn *c, struct json_object *cmd)
@@ -122,6 +168,7 @@ static void command(struct ops_conn *c, struct json_object *cmd)
 		return;
 	}
 	/* qemu gets what was checked: the parsed object, written out again */
+	c->sent++;
 	evbuffer_add_printf(bufferevent_get_output(c->qemu), "%s\n",
 			    json_object_to_json_string_ext(
 				cmd, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -159,11 +206,41 @@ static void on_client_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* An answer (not the greeting, not an event): {"return"...} or {"error"...}. */
+static bool is_answer(const char *line, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
+	bool yes = o && (json_object_object_get_ex(o, "return", NULL) ||
+			 json_object_object_get_ex(o, "error", NULL));
+
+	json_object_put(o);
+	if (tok)
+		json_tokener_free(tok);
+	return yes;
+}
+
+/* qemu writes one JSON object per line (CRLF): passed on line by line as
+ * it came, counting the answers */
 static void on_qemu_read(struct bufferevent *bev, void *arg)
 {
 	struct ops_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
 
-	bufferevent_write_buffer(c->client, bufferevent_get_input(bev));
+	for (;;) {
+		size_t eol_len = 0, n;
+		struct evbuffer_ptr e = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		bool answer;
+		if (e.pos < 0)
+			break;
+		n = (size_t)e.pos + eol_len;
+		answer = is_answer((const char *)evbuffer_pullup(in, (ssize_t)n), n);
+		evbuffer_remove_buffer(in, bufferevent_get_output(c->client), n);
+		if (answer) {
+			c->answered++;
+			flush_held(c, false);
+		}
+	}
 }
 
 /* Output drained: pass a half-close on once all has been written. */
@@ -208,6 +285,8 @@ static void on_qemu_event(struct bufferevent *bev, short what, void *arg)
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		/* qemu closed (or is gone): what it said still goes out */
 		on_qemu_read(bev, c);
+		bufferevent_write_buffer(c->client, bufferevent_get_input(bev));
+		flush_held(c, true);
 		c->qemu_eof = true;
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
 		if (!evbuffer_get_length(bufferevent_get_output(c->client)))
@@ -228,6 +307,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->p = p;
+	c->held_tail = &c->held;
 	c->next = p->conns;
 	p->conns = c;
 	c->client = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);

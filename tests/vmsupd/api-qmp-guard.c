@@ -200,7 +200,8 @@ Test(qmpguard, ops_socket_refuses_like_qemu)
 	qmp_sync_close(c);
 	expect_alive("o", pid);
 
-	/* byte for byte as qemu writes an error: id first, ", " and ": ", CRLF */
+	/* byte for byte as qemu writes an error: id first, ", " and ": ", CRLF;
+	 * and in its place: after the answers to what was sent before it */
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	snprintf(un.sun_path, sizeof(un.sun_path), "%s", ops);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&un, sizeof(un)), 0);
@@ -209,6 +210,7 @@ Test(qmpguard, ops_socket_refuses_like_qemu)
 	len = 0;
 	buf[0] = '\0';
 	dprintf(fd, "{\"execute\":\"qmp_capabilities\"}\n"
+		    "{\"execute\":\"query-status\",\"id\":1}\n"
 		    "{\"execute\":\"migrate\",\"id\":\"m/1\",\"arguments\":{\"uri\":\"exec:true\"}}"
 		    "{\"execute\":\"query-status\",\"id\":7}\n");
 	cr_assert(read_until(fd, buf, sizeof(buf), &len, "\"id\": 7}\r\n"), "got: %s", buf);
@@ -217,6 +219,9 @@ Test(qmpguard, ops_socket_refuses_like_qemu)
 	cr_expect_not_null(line, "refusal not in qemu's form: %s", buf);
 	cr_expect(line && strstr(line, "\"}}\r\n"), "%s", buf);
 	cr_expect(strstr(buf, "{\"return\": {\"status\": \"running\""), "%s", buf);
+	cr_expect(line && strstr(buf, "\"id\": 1}\r\n") && strstr(buf, "\"id\": 1}\r\n") < line,
+		  "the refusal overtook the answer to the command before it: %s", buf);
+	cr_expect(line && strstr(buf, "\"id\": 7}\r\n") > line, "%s", buf);
 	close(fd);
 	expect_alive("o", pid);
 	json_object_put(vm);
