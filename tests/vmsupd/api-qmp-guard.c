@@ -226,3 +226,39 @@ Test(qmpguard, ops_socket_refuses_like_qemu)
 	expect_alive("o", pid);
 	json_object_put(vm);
 }
+
+/* after a kill -9 and restart of the daemon, the reattached VM's ops socket
+ * is relayed (and checked) again */
+Test(qmpguard, ops_socket_after_reattach)
+{
+	pid_t pid;
+	struct json_object *vm = create("r", &pid), *ret = NULL, *cur = NULL;
+	const char *ops = td_str(vm, "qmp_ops_socket");
+	struct qmp_error e;
+	struct qmp_sync *c;
+	double end;
+	long st;
+
+	td_kill9(&d);
+	cr_assert(td_pid_is_qemu(pid), "qemu died with the daemon");
+	td_restart(&d);
+	for (end = td_now() + 30; td_now() < end; usleep(100 * 1000)) {
+		json_object_put(cur);
+		cur = td_http(&d, "GET", "/v1/vms/r", NULL, &st);
+		if (td_str(cur, "qmp") && !strcmp(td_str(cur, "qmp"), "ok"))
+			break;
+	}
+	cr_assert(td_str(cur, "qmp") && !strcmp(td_str(cur, "qmp"), "ok"), "not reattached");
+	json_object_put(cur);
+	c = qmp_sync_open(ops, QMP_KIND_QMP, 10000, &e);
+	cr_assert_not_null(c, "ops socket after reattach: %s", e.desc);
+	cr_expect_neq(qmp_sync_call(c, "migrate", json_tokener_parse("{\"uri\":\"exec:true\"}"),
+				    10000, &ret, &e),
+		      0, "migrate exec: went through after reattach");
+	cr_expect_str_eq(e.cls, "GenericError");
+	cr_expect_eq(qmp_sync_call(c, "query-status", NULL, 10000, &ret, &e), 0, "%s", e.desc);
+	json_object_put(ret);
+	qmp_sync_close(c);
+	expect_alive("r", pid);
+	json_object_put(vm);
+}
