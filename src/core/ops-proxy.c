@@ -6,9 +6,9 @@
  * vm_qmp_guard() what would make qemu spawn a process or open a host path.
  * A refusal is answered the way qemu answers an error:
  *   {"id": ID, "error": {"class": "GenericError", "desc": "..."}}\r\n
- * (ID only if the command had one), in its place: after the answers to
- * the commands sent before it (qemu writes one line per answer or event,
- * so the relay counts answers), as if qemu had answered it.
+ * (ID only if the command had one), in its place: after qemu's greeting
+ * and the answers to the commands sent before it (qemu writes one line per
+ * answer or event, so the relay counts answers), as if qemu had answered.
  */
 #include "src/core/sup-internal.h"
 
@@ -40,6 +40,7 @@ struct ops_conn {
 	struct bufferevent *client, *qemu;
 	struct json_tokener *tok;
 	bool client_eof, qemu_eof;
+	bool greeted;		 /* qemu's greeting (its first line) passed on */
 	uint64_t sent, answered; /* commands passed to qemu, answers from it */
 	struct held *held, **held_tail;
 	struct ops_conn *next;
@@ -109,7 +110,7 @@ static void put_json(struct evbuffer *out, struct json_object *o)
 /* Write the refusals whose turn has come (all of them once qemu is gone). */
 static void flush_held(struct ops_conn *c, bool all)
 {
-	while (c->held && (all || c->held->after <= c->answered)) {
+	while (c->held && (all || (c->greeted && c->held->after <= c->answered))) {
 		struct held *h = c->held;
 		if (!(c->held = h->next))
 			c->held_tail = &c->held;
@@ -139,7 +140,7 @@ static void reply_error(struct ops_conn *c, struct json_object *id, const char *
 	put_json(out, d);
 	evbuffer_add(out, "}}\r\n", 4);
 	json_object_put(d);
-	if (c->answered >= c->sent && !c->held) {
+	if (c->greeted && c->answered >= c->sent && !c->held) {
 		bufferevent_write_buffer(c->client, out);
 		evbuffer_free(out);
 		return;
@@ -236,10 +237,10 @@ static void on_qemu_read(struct bufferevent *bev, void *arg)
 		n = (size_t)e.pos + eol_len;
 		answer = is_answer((const char *)evbuffer_pullup(in, (ssize_t)n), n);
 		evbuffer_remove_buffer(in, bufferevent_get_output(c->client), n);
-		if (answer) {
+		if (answer)
 			c->answered++;
-			flush_held(c, false);
-		}
+		c->greeted = true; /* the first line is the greeting */
+		flush_held(c, false);
 	}
 }
 

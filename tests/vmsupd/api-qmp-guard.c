@@ -223,6 +223,17 @@ Test(qmpguard, ops_socket_refuses_like_qemu)
 		  "the refusal overtook the answer to the command before it: %s", buf);
 	cr_expect(line && strstr(buf, "\"id\": 7}\r\n") > line, "%s", buf);
 	close(fd);
+
+	/* sent before qemu's greeting came: the refusal still follows it */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	dprintf(fd,
+		"{\"execute\":\"migrate\",\"id\":\"early\",\"arguments\":{\"uri\":\"exec:x\"}}\n");
+	len = 0;
+	buf[0] = '\0';
+	cr_assert(read_until(fd, buf, sizeof(buf), &len, "\"early\""), "got: %s", buf);
+	cr_expect(!strncmp(buf, "{\"QMP\": {", 9), "the refusal came before the greeting: %s", buf);
+	close(fd);
 	expect_alive("o", pid);
 	json_object_put(vm);
 }
