@@ -103,8 +103,11 @@ static const char *const block_keys[] = {"filename",	  "dir",	"path",
 static const char *const chardev_keys[] = {"path", "device", "out", "in", "logfile", NULL};
 static const char *const netdev_keys[] = {"helper", "smb",  "tftp",	"guestfwd", "bootfile",
 					  "sock",   "path", "vhostdev", NULL};
-static const char *const object_keys[] = {"mem-path", "file",  "filename", "dir",
-					  "path",     "evdev", "rootdir",  NULL};
+/* sev-guest reads dh-cert-file and session-file; dbus-vmstate's addr is a
+ * D-Bus address (unix:path=...) */
+static const char *const object_keys[] = {"mem-path",	  "file",  "filename", "dir",
+					  "path",	  "evdev", "rootdir",  "dh-cert-file",
+					  "session-file", "addr",  NULL};
 static const char *const device_keys[] = {"file",   "romfile", "sysfsdev", "hostdevice",
 					  "hidraw", "rootdir", "host",	   NULL};
 /* every key above: a qom-set of one of these properties is refused too */

@@ -56,6 +56,8 @@ Test(qmpguard, refused)
 	    "{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":\"secret\",\"id\":\"s\","
 	    "\"file\":\"/etc/shadow\"}}",
 	    "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"loader\",\"file\":\"/x\"}}",
+	    "{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":\"sev-guest\",\"id\":\"s\","
+	    "\"dh-cert-file\":\"/x\"}}",
 	    "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"e1000\",\"romfile\":\"/x\"}}",
 	    "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vfio-pci\"}}",
 	    "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/m\",\"property\":\"mem-path\","
