@@ -4,7 +4,8 @@
 check_PROGRAMS += tests/test-vmsupd-unit
 TESTS += tests/test-vmsupd-unit
 tests_test_vmsupd_unit_SOURCES = tests/vmsupd/unit-argv.c tests/vmsupd/unit-config.c \
-	tests/vmsupd/unit-name.c tests/vmsupd/unit-spec.c tests/vmsupd/unit-states.c
+	tests/vmsupd/unit-name.c tests/vmsupd/unit-spec.c tests/vmsupd/unit-states.c \
+	tests/vmsupd/unit-qmp-guard.c
 tests_test_vmsupd_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_test_vmsupd_unit_LDADD = src/libvmsup.la $(CRITERION_LIBS)
 
@@ -13,7 +14,8 @@ tests_test_vmsupd_unit_LDADD = src/libvmsup.la $(CRITERION_LIBS)
 check_PROGRAMS += tests/test-vmsupd-api
 TESTS += tests/test-vmsupd-api
 tests_test_vmsupd_api_SOURCES = tests/vmsupd/harness.c tests/vmsupd/harness.h \
-	tests/vmsupd/api-lifecycle.c tests/vmsupd/api-input.c tests/vmsupd/api-guest.c
+	tests/vmsupd/api-lifecycle.c tests/vmsupd/api-input.c tests/vmsupd/api-guest.c \
+	tests/vmsupd/api-qmp-guard.c
 tests_test_vmsupd_api_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_api_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
