@@ -59,7 +59,17 @@ PKGS="systemd,systemd-sysv,udev,dbus,libpam-systemd,qemu-guest-agent,openssh-ser
 PKGS="$PKGS,linux-image-amd64,initramfs-tools,procps,iproute2,busybox"
 APPEND="root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4"
 TMP=$(mktemp -d "$OUT/.build.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+# mmdebstrap mounts /proc and /sys (rbind) inside the root while it works:
+# a build killed half-way may leave them there, and a plain rm -r would
+# walk into the host's /sys. Unmount what is left, and never cross into
+# another file system.
+cleanup() {
+	findmnt -rn -o TARGET | grep "^$TMP/" | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null
+	done
+	rm -rf --one-file-system "$TMP"
+}
+trap cleanup EXIT
 
 rm -f "$OUT/test_key" "$OUT/test_key.pub"
 ssh-keygen -q -t ed25519 -N '' -C mkdistro -f "$OUT/test_key"

@@ -2,8 +2,10 @@
 #include "src/core/sup-internal.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "src/qemu/qmp-guard.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 
@@ -92,6 +94,7 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 	struct vm *vm = vmsup_find(sup, name);
 	struct waiter *w = NULL;
 	unsigned grace;
+	char *why = NULL;
 	int bad;
 
 	if (!vm) {
@@ -159,6 +162,13 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 		if (!args || !json_object_is_type(args, json_type_object)) {
 			sup_reply_err(done, arg, VMSUP_EC_INVALID,
 				      "the body must be a QMP command object {\"execute\":...}");
+			return NULL;
+		}
+		if (vm_qmp_guard(args, &why)) {
+			/* refused before qemu sees it: it would spawn or open a host path */
+			LOG_W(name, "%s", why);
+			sup_reply_err(done, arg, VMSUP_EC_FORBIDDEN, "%s", why);
+			free(why);
 			return NULL;
 		}
 		return qmp_request(vm, NULL, json_object_get(args), on_qmp_passthrough, done, arg);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,8 +73,10 @@ static unsigned long long proc_start_time(pid_t pid)
 
 void sup_remove_runtime_files(struct vm *vm)
 {
-	const char *files[] = {vm->qmp_sock, vm->ops_sock, vm->qga_sock, vm->pidfile};
+	const char *files[] = {vm->qmp_sock, vm->ops_sock, vm->ops_qemu_sock, vm->qga_sock,
+			       vm->pidfile};
 
+	sup_ops_proxy_stop(vm);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (files[i])
 			unlink(files[i]);
@@ -203,8 +206,18 @@ int sup_paths_init(struct vm *vm, char **err)
 		vm->run_dir = NULL;
 		return vmsup_err(err, "out of memory");
 	}
-	return vm_run_files(vm->run_dir, &vm->qmp_sock, &vm->ops_sock, &vm->qga_sock, &vm->pidfile,
-			    &vm->console_log, &vm->qemu_log, err);
+	if (vm_run_files(vm->run_dir, &vm->qmp_sock, &vm->ops_sock, &vm->qga_sock, &vm->pidfile,
+			 &vm->console_log, &vm->qemu_log, err))
+		return -1;
+	free(vm->ops_qemu_sock);
+	if (asprintf(&vm->ops_qemu_sock, "%s/ops-qemu.sock", vm->run_dir) < 0) {
+		vm->ops_qemu_sock = NULL;
+		return vmsup_err(err, "out of memory");
+	}
+	if (strlen(vm->ops_qemu_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return vmsup_err(err, "socket path %s is too long for a unix socket",
+				 vm->ops_qemu_sock);
+	return 0;
 }
 
 /* Spawn qemu; the VM is "starting" (or "failed" with vm->error). */
@@ -237,8 +250,9 @@ int sup_vm_start(struct vm *vm)
 	unlink(vm->qemu_log);
 	if ((vm->ssh_port = vm_free_port(&err)) < 0)
 		goto out;
-	p = (struct vm_paths){vm->run_dir, vm->qmp_sock,    vm->ops_sock, vm->qga_sock,
-			      vm->pidfile, vm->console_log, vm->ssh_port, vm->mac};
+	/* qemu's ops monitor is private: vmsupd serves ops_sock (ops-proxy.c) */
+	p = (struct vm_paths){vm->run_dir, vm->qmp_sock,    vm->ops_qemu_sock, vm->qga_sock,
+			      vm->pidfile, vm->console_log, vm->ssh_port,      vm->mac};
 	if (!(argv = vm_argv_build(&vm->spec, &p, &o, &err)) ||
 	    vmsup_modules_argv(vm, &argv, &state_fd, &err))
 		goto out;
@@ -246,6 +260,12 @@ int sup_vm_start(struct vm *vm)
 		goto out;
 	vm->start_time = proc_start_time(vm->pid);
 	LOG_I(vm->spec.name, "spawned qemu pid %d", (int)vm->pid);
+	if (sup_ops_proxy_start(vm, &err)) {
+		/* the VM runs; only operators' socket is missing */
+		LOG_W(vm->spec.name, "%s", err);
+		free(err);
+		err = NULL;
+	}
 	sup_set_state(vm, VM_STARTING);
 	if (vmsup_modules_spawned(vm, &err)) {
 		sup_fail_start(vm, err);

@@ -516,6 +516,11 @@ static void reattach_live(struct vm *vm)
 		kill(vm->pid, SIGKILL);
 		return;
 	}
+	if (vmsup_vm_ops_reattach(vm, &err)) {
+		LOG_W(vm->spec.name, "reattach: %s", err);
+		free(err);
+		err = NULL;
+	}
 	qmp_connect_again(vm);
 }
 

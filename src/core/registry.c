@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "src/core/reattach.h"
 #include "src/core/restart.h"
@@ -30,6 +31,7 @@ void sup_vm_free(struct vm *vm)
 		event_free(vm->save_timer);
 	}
 	sup_drop_qmp(vm);
+	sup_ops_proxy_stop(vm);
 	if (vm->stop_timer)
 		event_free(vm->stop_timer);
 	vm_restart_release(vm);
@@ -273,6 +275,15 @@ bool vmsup_shutting_down(const struct vmsup *sup)
 int vmsup_vm_paths(struct vm *vm, char **err)
 {
 	return sup_paths_init(vm, err);
+}
+
+int vmsup_vm_ops_reattach(struct vm *vm, char **err)
+{
+	struct stat sb;
+
+	if (!vm->ops_qemu_sock || stat(vm->ops_qemu_sock, &sb) || !S_ISSOCK(sb.st_mode))
+		return 0;
+	return sup_ops_proxy_start(vm, err);
 }
 
 void vmsup_adopt(struct vm *vm)

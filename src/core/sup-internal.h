@@ -128,6 +128,11 @@ void sup_remove_runtime_files(struct vm *vm);
 void sup_process_gone(struct vm *vm, int status);
 void sup_on_sigchld(evutil_socket_t sig, short what, void *arg);
 
+/* ops-proxy.c: the ops socket, relayed to qemu's second monitor with
+ * caller QMP checked by vm_qmp_guard() */
+int sup_ops_proxy_start(struct vm *vm, char **err);
+void sup_ops_proxy_stop(struct vm *vm);
+
 /* monitor.c: the supervisor's QMP session */
 int sup_connect_start(struct vm *vm);
 void sup_drop_qmp(struct vm *vm);

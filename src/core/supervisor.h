@@ -87,6 +87,10 @@ struct event_base *vmsup_base(const struct vmsup *sup);
 bool vmsup_shutting_down(const struct vmsup *sup);
 /* Fill vm->run_dir and the socket/log paths from the daemon's run_dir. */
 int vmsup_vm_paths(struct vm *vm, char **err);
+/* Serve vm->ops_sock again for a reattached qemu whose ops monitor is the
+ * private ops-qemu.sock (a qemu started before the ops proxy serves
+ * ops.sock itself: 0, nothing done). */
+int vmsup_vm_ops_reattach(struct vm *vm, char **err);
 /* Add a VM rebuilt from its state file to the registry (vm->sup set). */
 void vmsup_adopt(struct vm *vm);
 /* vm->qmp (connected) feeds the state machine as a spawned VM's does. */

@@ -174,6 +174,7 @@ void vm_release_fields(struct vm *vm)
 	free(vm->run_dir);
 	free(vm->qmp_sock);
 	free(vm->ops_sock);
+	free(vm->ops_qemu_sock);
 	free(vm->qga_sock);
 	free(vm->pidfile);
 	free(vm->console_log);

@@ -67,6 +67,9 @@ struct vm {
 	pid_t pid;		       /* 0 when no process */
 	unsigned long long start_time; /* /proc/PID/stat field 22, against pid reuse */
 	char *run_dir, *qmp_sock, *ops_sock, *qga_sock, *pidfile, *console_log, *qemu_log;
+	/* qemu's side of the ops socket; vmsupd serves ops_sock (ops-proxy.c) */
+	char *ops_qemu_sock;
+	struct ops_proxy *ops_proxy;
 	char mac[18];
 	int ssh_port;
 	char *accel_used; /* "kvm" or "tcg" from query-kvm, NULL before */

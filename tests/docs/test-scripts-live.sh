@@ -52,6 +52,25 @@ run "$SCRIPTS/vm-qmp" ops-a no-such-command
 [ $rc = 1 ] && echo "$err" | grep -q "CommandNotFound" || bad "vm-qmp QEMU error: $rc $err"
 echo "ok vm-qmp"
 
+# socat on the ops socket (vmsupd relays it to qemu): a half-close after the
+# last command still gets every answer; a migrate to exec: is refused in
+# qemu's error form and the VM runs on (issue 27 item 5)
+if command -v socat >/dev/null 2>&1; then
+	api GET /v1/vms/ops-a >/dev/null
+	ops=$(json_get "$api_out" 'd["qmp_ops_socket"]')
+	printf '%s\n' '{"execute":"qmp_capabilities"}' \
+		'{"execute":"migrate","arguments":{"uri":"exec:cat >/dev/null"}}' \
+		'{"execute":"query-status"}' |
+		timeout 10 socat -t 5 - "UNIX-CONNECT:$ops" >"$live_dir/socat" 2>&1
+	grep -q '"error": {"class": "GenericError", "desc": "QMP command .migrate. refused' \
+		"$live_dir/socat" || bad "socat migrate exec: not refused: $(cat "$live_dir/socat")"
+	grep -q '"status": "running"' "$live_dir/socat" ||
+		bad "socat: no query-status answer after the half-close: $(cat "$live_dir/socat")"
+	run "$SCRIPTS/vm-qmp" ops-a query-status
+	echo "$out" | grep -q running || bad "ops-a not running after migrate exec:: $out $err"
+	echo "ok socat ops socket"
+fi
+
 # vm-ip: a guest-less VM has no agent: a fast, clear error, no hang.
 t0=$(date +%s)
 run "$SCRIPTS/vm-ip" ops-a

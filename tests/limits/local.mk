@@ -18,7 +18,7 @@ tests_test_pin_LDADD = src/limits/libvmcg.la $(JSONC_LIBS) $(CRITERION_LIBS)
 
 # tests fragment (vmsupd limits, issue 5): the real vmsupd binary, real
 # qemu, real cgroups (root), the test guest under TCG. Reuses the daemon
-# harness of tests/vmsupd/.
+# harness of tests/lib/.
 check_PROGRAMS += tests/test-vmsupd-limits tests/test-vmsupd-limits-guest
 TESTS += tests/test-vmsupd-limits tests/test-vmsupd-limits-guest
 EXTRA_DIST += tests/limits/limits-util.h
