@@ -15,3 +15,8 @@ EXTRA_DIST += tests/docs/promcheck.py tests/docs/test_promcheck.py \
 	tests/docs/test-promcheck.sh tests/docs/test-man.sh tests/docs/test-scripts.sh \
 	tests/docs/test-scripts-live.sh tests/docs/test-metrics-live.sh tests/docs/live-lib.sh \
 	tests/docs/test-unit.sh
+
+# The include check (scripts/check-includes, DESIGN.md "Layers"): the tree
+# passes, planted bad includes fail with file:line and the rule.
+TESTS += tests/docs/test-includes.sh
+EXTRA_DIST += tests/docs/test-includes.sh
