@@ -6,7 +6,7 @@ TESTS += tests/docs/test-metrics
 tests_docs_test_metrics_SOURCES = tests/docs/test-metrics.c
 tests_docs_test_metrics_CPPFLAGS = $(AM_CPPFLAGS) -DDOCS_SRCDIR='"$(abs_top_srcdir)"'
 tests_docs_test_metrics_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-tests_docs_test_metrics_LDADD = src/metrics/libvmmetrics.la $(CRITERION_LIBS) $(LIBEVENT_LIBS) -lm
+tests_docs_test_metrics_LDADD = src/metrics/libvmmetrics.la src/util/libvmutil.la $(CRITERION_LIBS) $(LIBEVENT_LIBS) -lm
 
 # The checker's own tests, man page lint, ops scripts (also live), /metrics live.
 TESTS += tests/docs/test-promcheck.sh tests/docs/test-man.sh tests/docs/test-scripts.sh \
