@@ -1,5 +1,7 @@
 dist_noinst_SCRIPTS += scripts/deps autogen.sh
 dist_noinst_SCRIPTS += scripts/setup
+# The include check (make check runs it through tests/docs/test-includes.sh).
+dist_noinst_SCRIPTS += scripts/check-includes
 
 # Ops scripts (python3 standard library only).
 dist_bin_SCRIPTS += scripts/vm-qmp scripts/vm-balloon-all scripts/vm-top scripts/vm-ip

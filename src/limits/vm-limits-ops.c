@@ -11,7 +11,6 @@
 #include "src/limits/cgroup.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
-#include "src/metrics/metrics.h"
 #include "src/limits/pin.h"
 #include "src/core/supervisor.h"
 #include "src/core/module.h"

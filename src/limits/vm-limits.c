@@ -12,7 +12,7 @@
 #include "src/limits/cgroup.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
-#include "src/metrics/metrics.h"
+#include "src/util/proc.h"
 #include "src/limits/pin.h"
 #include "src/core/supervisor.h"
 #include "src/core/module.h"
@@ -367,13 +367,17 @@ double vm_limits_cpu_seconds(struct vm_limits *l, const struct vm *vm)
 	const struct vm_lim *m = vm->cgroup;
 	uint64_t ns;
 	double s;
-	char e[128];
+	char *err = NULL;
 
 	if (vm->pid <= 0)
 		return -1;
 	if (l && l->cg && m && m->in_cgroup && !cg_vm_cpu_usage_ns(l->cg, vm->spec.name, &ns, NULL))
 		return (double)ns / 1e9;
-	return metrics_proc_cpu_seconds(vm->pid, &s, e, sizeof(e)) ? -1 : s;
+	if (vmsup_proc_cpu_seconds(vm->pid, &s, &err)) {
+		free(err);
+		return -1;
+	}
+	return s;
 }
 
 /* ---- the module table the daemon registers (ctx: struct vm_limits) ---- */

@@ -120,10 +120,5 @@ int metrics_render_vmsup(struct evbuffer *out, const struct metrics_daemon *d,
 /* The Content-Type a /metrics reply must carry. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/*
- * CPU time (user + system, seconds) of a process from /proc/PID/stat:
- * 0, or -1 with a message in err.
- */
-int metrics_proc_cpu_seconds(pid_t pid, double *seconds, char *err, size_t errlen);
 
 #endif

@@ -4,6 +4,7 @@
  * tests/docs/promcheck.py.
  */
 #include "src/metrics/metrics.h"
+#include "src/util/proc.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -256,8 +257,8 @@ Test(metrics, api_counts_ignore_out_of_range)
 Test(metrics, proc_cpu_seconds)
 {
 	double before, after;
-	char err[128];
-	cr_assert_eq(metrics_proc_cpu_seconds(getpid(), &before, err, sizeof(err)), 0, "%s", err);
+	char *perr = NULL;
+	cr_assert_eq(vmsup_proc_cpu_seconds(getpid(), &before, &perr), 0, "%s", perr);
 	/* burn ~0.2 s of CPU so the counter must move */
 	struct timespec t0, t;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
@@ -267,11 +268,14 @@ Test(metrics, proc_cpu_seconds)
 			x += (unsigned long)i;
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
 	} while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < 0.2);
-	cr_assert_eq(metrics_proc_cpu_seconds(getpid(), &after, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(vmsup_proc_cpu_seconds(getpid(), &after, &perr), 0, "%s", perr);
 	cr_assert_geq(after - before, 0.1, "cpu time went %f -> %f", before, after);
-	cr_assert_eq(metrics_proc_cpu_seconds(0, &after, err, sizeof(err)), -1);
-	cr_assert_eq(metrics_proc_cpu_seconds(0x3fffffff, &after, err, sizeof(err)), -1);
-	cr_assert_not_null(strstr(err, "/proc/"), "%s", err);
+	cr_assert_eq(vmsup_proc_cpu_seconds(0, &after, &perr), -1);
+	free(perr);
+	perr = NULL;
+	cr_assert_eq(vmsup_proc_cpu_seconds(0x3fffffff, &after, &perr), -1);
+	cr_assert_not_null(strstr(perr, "/proc/"), "%s", perr);
+	free(perr);
 }
 
 /* Run promcheck.py on a file; its stderr lands in *msg (malloc'd). */

@@ -1,5 +1,8 @@
-/* CPU time of a process from /proc, for vmsup_vm_cpu_seconds_total. */
-#include "src/metrics/metrics.h"
+/* CPU time of a process from /proc (the CPU metric and quota checks of a VM
+ * without a cgroup). */
+#include "src/util/proc.h"
+
+#include "src/util/err.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,17 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
-int metrics_proc_cpu_seconds(pid_t pid, double *seconds, char *err, size_t errlen)
+int vmsup_proc_cpu_seconds(pid_t pid, double *seconds, char **err)
 {
 	char path[64], buf[1024];
 	if (pid <= 0) {
-		snprintf(err, errlen, "invalid pid %ld", (long)pid);
-		return -1;
+		return vmsup_err(err, "invalid pid %ld", (long)pid);
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	FILE *f = fopen(path, "re");
 	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		vmsup_err(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -30,7 +32,7 @@ int metrics_proc_cpu_seconds(pid_t pid, double *seconds, char *err, size_t errle
 	 */
 	char *p = strrchr(buf, ')');
 	if (!p) {
-		snprintf(err, errlen, "%s: unexpected format", path);
+		vmsup_err(err, "%s: unexpected format", path);
 		return -1;
 	}
 	p++;
@@ -47,12 +49,12 @@ int metrics_proc_cpu_seconds(pid_t pid, double *seconds, char *err, size_t errle
 		}
 	}
 	if (field != 15) {
-		snprintf(err, errlen, "%s: too few fields", path);
+		vmsup_err(err, "%s: too few fields", path);
 		return -1;
 	}
 	long hz = sysconf(_SC_CLK_TCK);
 	if (hz <= 0) {
-		snprintf(err, errlen, "sysconf(_SC_CLK_TCK) failed");
+		vmsup_err(err, "sysconf(_SC_CLK_TCK) failed");
 		return -1;
 	}
 	*seconds = (double)(utime + stime) / (double)hz;
