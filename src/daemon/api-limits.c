@@ -214,7 +214,7 @@ void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
 	struct metrics_vm *mv = calloc(n ? n : 1, sizeof(*mv));
 	struct metrics_daemon md = {0};
 	struct evbuffer *b = evbuffer_new();
-	char err[256];
+	char *err = NULL;
 
 	if (!mv || !b) {
 		http_send_error(req, 500, "InternalError", "out of memory");
@@ -237,7 +237,7 @@ void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
 		md.api = &st->api;
 		md.qmp = &st->qmp_rt;
 	}
-	if (metrics_render_vmsup(b, &md, mv, i, err, sizeof(err)) < 0) {
+	if (metrics_render_vmsup(b, &md, mv, i, &err) < 0) {
 		http_send_error(req, 500, "InternalError", "metrics: %s", err);
 		goto out;
 	}
@@ -248,6 +248,7 @@ out:
 	if (b)
 		evbuffer_free(b);
 	free(mv);
+	free(err);
 }
 
 /* ---- request counting ---- */

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "src/util/err.h"
+
 #include <event2/buffer.h>
 
 /*
@@ -73,16 +75,15 @@ static int render_vms(struct metrics_buf *m, const struct metrics_vm *vms, size_
 }
 
 int metrics_render_vmsup(struct evbuffer *out, const struct metrics_daemon *d,
-			 const struct metrics_vm *vms, size_t nvms, char *err, size_t errlen)
+			 const struct metrics_vm *vms, size_t nvms, char **err)
 {
 	struct metrics_buf m;
 	metrics_buf_init(&m, out);
 
 	for (size_t i = 0; i < nvms; i++) {
 		if (!vms[i].name) {
-			snprintf(err, errlen, "VM %zu has no name", i);
 			metrics_buf_release(&m);
-			return -1;
+			return vmsup_err(err, "VM %zu has no name", i);
 		}
 	}
 	render_vms(&m, vms, nvms);
@@ -116,8 +117,7 @@ int metrics_render_vmsup(struct evbuffer *out, const struct metrics_daemon *d,
 
 	int rc = 0;
 	if (metrics_error(&m)) {
-		snprintf(err, errlen, "%s", metrics_error(&m));
-		rc = -1;
+		rc = vmsup_err(err, "%s", metrics_error(&m));
 	}
 	metrics_buf_release(&m);
 	return rc;

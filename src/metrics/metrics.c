@@ -9,6 +9,8 @@
 
 #include <event2/buffer.h>
 
+#include "src/util/err.h"
+
 static int fail(struct metrics_buf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int fail(struct metrics_buf *m, const char *fmt, ...)
@@ -292,19 +294,16 @@ int metrics_sample(struct metrics_buf *m, const char *name, double value, ...)
 	return metrics_samplev(m, name, value, labels);
 }
 
-int metrics_hist_init(struct metrics_hist *h, const double *bounds, size_t nbounds, char *err,
-		      size_t errlen)
+int metrics_hist_init(struct metrics_hist *h, const double *bounds, size_t nbounds, char **err)
 {
 	memset(h, 0, sizeof(*h));
 	if (nbounds == 0 || nbounds > METRICS_HIST_MAX) {
-		snprintf(err, errlen, "histogram needs 1..%d bounds, got %zu", METRICS_HIST_MAX,
-			 nbounds);
-		return -1;
+		return vmsup_err(err, "histogram needs 1..%d bounds, got %zu", METRICS_HIST_MAX,
+				 nbounds);
 	}
 	for (size_t i = 0; i < nbounds; i++) {
 		if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
-			snprintf(err, errlen, "histogram bounds must be finite and increasing");
-			return -1;
+			return vmsup_err(err, "histogram bounds must be finite and increasing");
 		}
 		h->bounds[i] = bounds[i];
 	}
@@ -367,9 +366,8 @@ void metrics_qmp_hist_init(struct metrics_hist *h)
 {
 	static const double b[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				   0.1,	   0.25,  0.5,	  1,	 2.5,  5,     10};
-	char err[64];
 	/* constant, valid bounds: cannot fail */
-	(void)metrics_hist_init(h, b, sizeof(b) / sizeof(b[0]), err, sizeof(err));
+	(void)metrics_hist_init(h, b, sizeof(b) / sizeof(b[0]), NULL);
 }
 
 void metrics_qmp_observe(struct metrics_hist *h, double seconds)

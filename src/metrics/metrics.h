@@ -72,9 +72,8 @@ struct metrics_hist {
 	double sum;
 };
 
-/* 0, or -1 with a message in err (errlen bytes) for bad bounds. */
-int metrics_hist_init(struct metrics_hist *h, const double *bounds, size_t nbounds, char *err,
-		      size_t errlen);
+/* 0, or -1 with *err (first error wins) for bad bounds. */
+int metrics_hist_init(struct metrics_hist *h, const double *bounds, size_t nbounds, char **err);
 /* NaN and negative observations are ignored (a clock can step back). */
 void metrics_hist_observe(struct metrics_hist *h, double value);
 /* name_bucket{labels...,le="..."}, name_sum, name_count for family name. */
@@ -112,13 +111,12 @@ struct metrics_daemon {
 /*
  * The whole vmsupd exposition into out. Families without samples are
  * still declared, so a scraper sees every name from the first scrape.
- * Returns 0, or -1 with a message in err.
+ * Returns 0, or -1 with *err (first error wins).
  */
 int metrics_render_vmsup(struct evbuffer *out, const struct metrics_daemon *d,
-			 const struct metrics_vm *vms, size_t nvms, char *err, size_t errlen);
+			 const struct metrics_vm *vms, size_t nvms, char **err);
 
 /* The Content-Type a /metrics reply must carry. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-
 
 #endif
