@@ -3,7 +3,10 @@
  * the rendered launcher (ssh `sh -c SCRIPT`, so the task keeps our stdin)
  * → destroy, whatever happened in between, and exit with the task's status.
  */
+
 #include "config.h"
+
+#include "src/cli/vmctl-run-internal.h"
 
 #include "src/client/client.h"
 #include "src/cli/vmctl-exec.h"
@@ -11,14 +14,11 @@
 #include "src/cli/vmctl-launcher.h"
 #include "src/cli/vmctl-shell.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,28 +32,7 @@ enum {
 	OPT_POOL,
 };
 
-struct run {
-	struct vmctl g; /* the caller's, with sock possibly the private one */
-	struct json_object *spec;
-	const char *workdir, *key, *name;
-	char **env;
-	size_t nenv;
-	int via;
-	long timeout_s;
-	int pool;	/* --pool: take a VM from the daemon's warm pool */
-	int pool_hit;	/* ... and got a paused one, its sshd long up */
-	int death_told; /* the VM's death is reported */
-	int progress;
-	double t0, wall0;
-	double deadline; /* for the guest to become usable */
-	struct {	 /* phase ends (monotonic); 0 = not reached */
-		double supervisor, created, ip, banner, sshd, task_start, task_end, destroyed;
-	} t;
-	struct vmctl_inproc inproc; /* pid 0: a daemon serves us */
-	int inproc_used;
-};
-
-static double now(void)
+double vmctl_run_now(void)
 {
 	struct timespec ts;
 
@@ -61,10 +40,10 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void progress(struct run *r, const char *what, const char *arg)
+void vmctl_run_progress(struct run *r, const char *what, const char *arg)
 {
 	if (r->progress)
-		fprintf(stderr, "vmctl run: %6.1fs %s %s\n", now() - r->t0, what, arg);
+		fprintf(stderr, "vmctl run: %6.1fs %s %s\n", vmctl_run_now() - r->t0, what, arg);
 }
 
 static int run_opt(const char *cmd, int opt, const char *arg, void *ctx)
@@ -138,60 +117,8 @@ static int run_socket(struct run *r, const char *name)
 		return rc;
 	r->g.sock = r->inproc.sock;
 	r->inproc_used = 1;
-	progress(r, "supervisor", "in-process (no daemon)");
+	vmctl_run_progress(r, "supervisor", "in-process (no daemon)");
 	return 0;
-}
-
-/*
- * The VM died while we wait for its guest (qemu crashed, OOM-killed,
- * destroyed by someone else): say why, once, and stop waiting. Asked at
- * most every half second, so a dead VM is noticed within a second.
- */
-static int vm_died(struct run *r, const char *name, double *next_check)
-{
-	char why[600];
-
-	if (now() < *next_check)
-		return 0;
-	*next_check = now() + 0.5;
-	if (!vmctl_vm_dead(&r->g, name, why, sizeof(why)))
-		return 0;
-	vmctl_fail(name, "%s", why);
-	r->death_told = 1;
-	return 1;
-}
-
-/* sshd answering on the forwarded port: its banner, not just qemu's
- * listener (which accepts before anything runs in the guest). -1 when it
- * never came, -2 when the VM died (already reported). */
-static int wait_ssh_banner(struct run *r, const char *name, long port, double deadline)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	double check = 0;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	while (!vmctl_signal && now() < deadline) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		char buf[8] = "";
-		int ok = 0;
-
-		if (fd < 0)
-			return -1;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-
-			if (poll(&p, 1, 2000) == 1 && read(fd, buf, 4) == 4 &&
-			    memcmp(buf, "SSH-", 4) == 0)
-				ok = 1;
-		}
-		close(fd);
-		if (ok)
-			return 0;
-		if (vm_died(r, name, &check))
-			return -2;
-		poll(NULL, 0, 100);
-	}
-	return -1;
 }
 
 /* Kill then delete: the VM is disposable, a graceful stop only costs time. */
@@ -273,70 +200,6 @@ static int shares_of(struct json_object *vm, struct json_object *spec, struct vm
 	return 0;
 }
 
-/*
- * A session that logs in and runs `true` before the task's: an sshd that
- * answers its banner may still drop connections (a guest generating its
- * host key, the agent still pushing ours), and the task's own session
- * cannot be retried, as its command may have run. Retried until the
- * deadline; the last failure's message is reported.
- */
-static int ssh_ready(struct run *r, const char *name, struct json_object *vm, const char *dir,
-		     const char *kh)
-{
-	char *errpath = NULL, line[512] = "", last[512] = "";
-	int fd = -1, status = 255, rc = VMCTL_EXIT_ERR, tries = 0;
-	double check = 0;
-	FILE *f;
-
-	if (asprintf(&errpath, "%s/ssh-probe.err", dir) < 0)
-		return vmctl_fail(name, "out of memory");
-	while (!vmctl_signal) {
-		struct vmctl_ssh_opts so = {.key = r->key, .known_hosts = kh};
-
-		fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			rc = vmctl_fail(name, "%s: %s", errpath, strerror(errno));
-			goto out;
-		}
-		so.probe_err = fd;
-		rc = vmctl_exec_ssh(name, vm, &so, "true", &status);
-		close(fd);
-		tries++;
-		if (rc)
-			goto out;
-		if (status == 0)
-			break;
-		if (vm_died(r, name, &check)) {
-			rc = VMCTL_EXIT_ERR;
-			goto out;
-		}
-		if (now() >= r->deadline) {
-			if ((f = fopen(errpath, "re"))) {
-				while (fgets(line, sizeof(line), f))
-					if (line[strspn(line, " \t\r\n")])
-						memcpy(last, line, sizeof(last));
-				fclose(f);
-			}
-			last[strcspn(last, "\r\n")] = '\0';
-			rc = vmctl_fail(name, "ssh into the guest failed %d times, last: %s", tries,
-					*last ? last : "no message");
-			goto out;
-		}
-		poll(NULL, 0, 500);
-	}
-	r->t.sshd = now();
-	if (tries > 1) {
-		snprintf(line, sizeof(line), "after %d tries", tries);
-		progress(r, "ssh ready", line);
-	} else {
-		progress(r, "ssh ready", "");
-	}
-	rc = 0;
-out:
-	free(errpath);
-	return rc;
-}
-
 static int run_task(struct run *r, const char *name, struct json_object *vm, char **cmd,
 		    size_t ncmd, int *status)
 {
@@ -364,8 +227,8 @@ static int run_task(struct run *r, const char *name, struct json_object *vm, cha
 		goto out;
 	}
 	if (r->via == VMCTL_VIA_AGENT) {
-		r->t.task_start = now();
-		progress(r, "running", cmd[0]);
+		r->t.task_start = vmctl_run_now();
+		vmctl_run_progress(r, "running", cmd[0]);
 		char *argv[] = {"sh", "-c", script, "vm-launcher", NULL};
 
 		rc = vmctl_exec_agent(&r->g, name, argv, 4, status);
@@ -387,11 +250,11 @@ static int run_task(struct run *r, const char *name, struct json_object *vm, cha
 	}
 	/* a warm pool VM's sshd has answered for as long as it waited: no probe
 	 * session (under TCG each ssh handshake costs the guest ~0.3 s) */
-	rc = r->pool_hit ? 0 : ssh_ready(r, name, vm, khdir, kh);
+	rc = r->pool_hit ? 0 : vmctl_run_ssh_ready(r, name, vm, khdir, kh);
 	if (rc || vmctl_signal)
 		goto out;
-	r->t.task_start = now();
-	progress(r, "running", cmd[0]);
+	r->t.task_start = vmctl_run_now();
+	vmctl_run_progress(r, "running", cmd[0]);
 	{
 		struct vmctl_ssh_opts so = {.key = r->key, .known_hosts = kh, .probe_err = -1};
 
@@ -411,103 +274,6 @@ out:
 	return rc;
 }
 
-/*
- * The guest's address through the agent. A daemon without the agent
- * (503 AgentNotReady or 501 at once, not after the wait) still lets ssh
- * proceed on the forwarded port: NO_AGENT = go on without an address.
- * Else 0, or an exit status after printing.
- */
-#define NO_AGENT (-2)
-static int wait_ip(struct run *r, const char *name, double deadline, struct json_object **ipr)
-{
-	char path[160], *err = NULL, b[64];
-	long status = 0, left = (long)(deadline - now()) + 1;
-	double t = now();
-	int rc;
-
-	snprintf(path, sizeof(path), "/v1/vms/%s/ip?wait=%ld", name, left > 1 ? left : 1);
-	rc = vmsup_request(r->g.sock, "GET", path, NULL, (left + 30) * 1000, &status, ipr, &err);
-	if (rc < 0) {
-		rc = vmctl_fail(name, "%s", err);
-		free(err);
-		return rc;
-	}
-	if (status >= 200 && status <= 299) {
-		r->t.ip = now();
-		progress(r, "agent ready, address", vmctl_field(*ipr, "ip", b, sizeof(b)));
-		return 0;
-	}
-	if (r->via == VMCTL_VIA_SSH && (status == 501 || status == 503) && now() - t < 1.0 &&
-	    left > 2) {
-		progress(r, "no guest agent, waiting for ssh:", vmsup_error_desc(*ipr, status));
-		json_object_put(*ipr);
-		*ipr = NULL;
-		return NO_AGENT;
-	}
-	rc = vmctl_fail(name, "%s", vmsup_error_desc(*ipr, status));
-	json_object_put(*ipr);
-	*ipr = NULL;
-	return rc;
-}
-
-/*
- * --pool: the take request from the spec options: --mem becomes the balloon
- * target, --cpus N a quota of N CPUs; any other option would need other
- * devices than the pool's template has. 0, or an exit status.
- */
-static int pool_request(struct run *r, struct json_object **out)
-{
-	struct json_object *b = json_object_new_object();
-
-	json_object_object_foreach(r->spec, k, v)
-	{
-		if (!strcmp(k, "mem_mib")) {
-			json_object_object_add(b, "mem_mib", json_object_get(v));
-		} else if (!strcmp(k, "cpus")) {
-			json_object_object_add(
-			    b, "quota_pct", json_object_new_int64(json_object_get_int64(v) * 100));
-		} else if (!strcmp(k, "shares")) {
-			/* bound into the pool VM's staging export at take time */
-			json_object_object_add(b, "shares", json_object_get(v));
-		} else {
-			json_object_put(b);
-			return vmctl_usage_error("run", "--pool: a pool VM has its template's "
-							"devices; only --mem, --cpus and one "
-							"--share apply");
-		}
-	}
-	*out = b;
-	return 0;
-}
-
-/* POST /v1/pool/take; name gets the VM's (the daemon names pool VMs). */
-static int take_from_pool(struct run *r, char *name, size_t len, struct json_object **vm,
-			  long *http)
-{
-	struct json_object *b = NULL, *v, *hit;
-	int rc = pool_request(r, &b);
-
-	if (rc)
-		return rc;
-	rc = vmctl_call(&r->g, "pool", "POST", "/v1/pool/take", b, 0, vm, http);
-	json_object_put(b);
-	if (rc)
-		return rc;
-	if (!json_object_object_get_ex(*vm, "name", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return vmctl_fail("pool", "the daemon's reply names no VM");
-	snprintf(name, len, "%s", json_object_get_string(v));
-	if (json_object_object_get_ex(*vm, "pool", &v) &&
-	    json_object_object_get_ex(v, "hit", &hit)) {
-		r->pool_hit = json_object_get_boolean(hit);
-		progress(r,
-			 r->pool_hit ? "taken from the warm pool"
-				     : "pool empty, restored from its template",
-			 name);
-	}
-	return 0;
-}
-
 /* $VMCTL_TIMING: one JSON line of wall-clock phase ends appended to that
  * file, for bench/vmctl-run (wall clock: the daemon's events use it too). */
 static void write_timing(const struct run *r, int status)
@@ -525,8 +291,8 @@ static void write_timing(const struct run *r, int status)
 		"%.6f,"
 		"\"end\":%.6f,\"inproc\":%s,\"status\":%d}\n",
 		T(r->t0), T(r->t.supervisor), T(r->t.created), T(r->t.ip), T(r->t.banner),
-		T(r->t.sshd), T(r->t.task_start), T(r->t.task_end), T(r->t.destroyed), T(now()),
-		r->inproc_used ? "true" : "false", status);
+		T(r->t.sshd), T(r->t.task_start), T(r->t.task_end), T(r->t.destroyed),
+		T(vmctl_run_now()), r->inproc_used ? "true" : "false", status);
 #undef T
 	fclose(f);
 }
@@ -553,7 +319,7 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	double deadline;
 	long http = 0;
 
-	r.t0 = now();
+	r.t0 = vmctl_run_now();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r.wall0 = ts.tv_sec + ts.tv_nsec / 1e9;
 	rc = vmctl_parse("run", argc, argv, "h", lo, 0, 1, run_opt, &r, &a);
@@ -575,7 +341,7 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0 || read(fd, &rnd, sizeof(rnd)) != sizeof(rnd))
-			rnd = (unsigned)(now() * 1e6);
+			rnd = (unsigned)(vmctl_run_now() * 1e6);
 		if (fd >= 0)
 			close(fd);
 		snprintf(name, sizeof(name), "vmctl-run-%ld-%04x", (long)getpid(), rnd & 0xffff);
@@ -585,10 +351,10 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	rc = run_socket(&r, name);
 	if (rc || vmctl_signal)
 		goto out;
-	r.t.supervisor = now();
+	r.t.supervisor = vmctl_run_now();
 
 	if (r.pool) {
-		rc = take_from_pool(&r, name, sizeof(name), &vm, &http);
+		rc = vmctl_run_take_from_pool(&r, name, sizeof(name), &vm, &http);
 	} else {
 		json_object_object_add(r.spec, "name", json_object_new_string(name));
 		rc = vmctl_call(&r.g, name, "POST", "/v1/vms", r.spec, 0, &vm, &http);
@@ -599,17 +365,17 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	created = (http >= 200 && http < 300) || http >= 500 || vmctl_signal;
 	if (rc || vmctl_signal)
 		goto out;
-	r.t.created = now();
+	r.t.created = vmctl_run_now();
 	if (json_object_object_get_ex(vm, "state", &v) &&
 	    strcmp(json_object_get_string(v), "failed") == 0) {
 		rc = vmctl_fail(name, "failed: %s", vmctl_field(vm, "error", b, sizeof(b)));
 		goto out;
 	}
-	progress(&r, "spawned", name);
+	vmctl_run_progress(&r, "spawned", name);
 
 	/* One budget for the whole way to a usable guest. */
-	r.deadline = deadline = now() + r.timeout_s;
-	rc = wait_ip(&r, name, deadline, &ipr);
+	r.deadline = deadline = vmctl_run_now() + r.timeout_s;
+	rc = vmctl_run_wait_ip(&r, name, deadline, &ipr);
 	if (rc == NO_AGENT)
 		rc = 0;
 	if (rc || vmctl_signal)
@@ -623,7 +389,8 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 		if (rc || vmctl_signal)
 			goto out;
 		if (json_object_object_get_ex(vm, "ssh_port", &v) &&
-		    (rc = wait_ssh_banner(&r, name, json_object_get_int(v), deadline)) < 0 &&
+		    (rc = vmctl_run_wait_ssh_banner(&r, name, json_object_get_int(v), deadline)) <
+			0 &&
 		    !vmctl_signal) {
 			if (rc == -1)
 				vmctl_fail(name, "no ssh server answers in the guest");
@@ -633,19 +400,19 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 		rc = 0;
 		if (vmctl_signal)
 			goto out;
-		r.t.banner = now();
+		r.t.banner = vmctl_run_now();
 	}
 	rc = run_task(&r, name, vm, a.rest, a.nrest, &status);
-	r.t.task_end = now();
+	r.t.task_end = vmctl_run_now();
 out:
 	/* an agent wait that ended, ssh's 255: say whether the VM itself died */
 	if (rc && created && !vmctl_signal && !r.death_told &&
 	    vmctl_vm_dead(&r.g, name, b2, sizeof(b2)))
 		vmctl_fail(name, "%s", b2);
 	if (created) {
-		progress(&r, "destroying", name);
+		vmctl_run_progress(&r, "destroying", name);
 		destroy(&r, name);
-		r.t.destroyed = now();
+		r.t.destroyed = vmctl_run_now();
 	}
 	if (r.inproc.pid)
 		vmctl_inproc_stop(&r.inproc);
@@ -655,7 +422,7 @@ out:
 		rc = status;
 		if (r.progress) {
 			snprintf(b, sizeof(b), "%d", status);
-			progress(&r, "done, exit", b);
+			vmctl_run_progress(&r, "done, exit", b);
 		}
 	}
 	if (created)

@@ -1,17 +1,12 @@
-#include "src/core/reattach.h"
+#include "src/core/reattach-internal.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <event2/event.h>
 
 #include "qmp/qmp.h"
 #include "src/qemu/argv.h"
@@ -20,321 +15,8 @@
 #include "src/util/log.h"
 #include "src/core/supervisor.h"
 
-#define POLL_MS		   50	/* without pidfd: exit seen within this */
-#define QMP_RETRY_MS	   1000 /* a qemu that does not answer (stopped) */
 #define STATE_FILE_MAX	   (1 << 20)
 #define STATE_FILE_VERSION 1
-
-struct watch {
-	struct vm *vm;
-	int pidfd;		 /* -1: polling /proc instead */
-	struct event *ev;	 /* pidfd readable, or the poll timer */
-	struct event *qmp_retry; /* reconnect after a failed handshake */
-	bool resume;		 /* the old daemon died mid-start: finish it (cont) */
-	double t0;		 /* reattach began (log) */
-};
-
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ---- /proc ---- */
-
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n >= 0)
-		buf[n] = '\0';
-	return n;
-}
-
-/* The state letter and field 22 of /proc/PID/stat. */
-static int proc_stat(pid_t pid, char *state, unsigned long long *start)
-{
-	char path[64], buf[1024], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
-		return -1;
-	/* comm may hold spaces and ')': fields count from the last ')' */
-	if (!(p = strrchr(buf, ')')) || sscanf(p + 1, " %c", state) != 1)
-		return -1;
-	p++;
-	for (int field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu", start) != 1)
-		return -1;
-	return 0;
-}
-
-unsigned long long vm_proc_start_time(pid_t pid)
-{
-	unsigned long long st = 0;
-	char state;
-
-	return proc_stat(pid, &state, &st) == 0 ? st : 0;
-}
-
-bool vm_proc_is_our_qemu(pid_t pid, unsigned long long start_time, const char *qmp_sock)
-{
-	char path[64], buf[8192];
-	unsigned long long st;
-	char state;
-	ssize_t n;
-
-	if (pid <= 1 || !start_time || !qmp_sock || proc_stat(pid, &state, &st) ||
-	    st != start_time || state == 'Z' || state == 'X')
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((n = read_small(path, buf, sizeof(buf))) <= 0)
-		return false;
-	/* argv is NUL-separated: make it one searchable string */
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	return strstr(buf, qmp_sock) != NULL;
-}
-
-/* ---- exit watch ---- */
-
-void vm_reattach_release(struct vm *vm)
-{
-	struct watch *w = vm->watch;
-
-	if (!w)
-		return;
-	if (w->ev)
-		event_free(w->ev);
-	if (w->qmp_retry)
-		event_free(w->qmp_retry);
-	if (w->pidfd >= 0)
-		close(w->pidfd);
-	free(w);
-	vm->watch = NULL;
-}
-
-static void gone(struct vm *vm)
-{
-	LOG_I(vm->spec.name, "adopted qemu pid %d is gone", (int)vm->pid);
-	vm_reattach_release(vm);
-	vmsup_vm_exited(vm); /* may free vm */
-}
-
-static void on_pidfd(evutil_socket_t fd, short what, void *arg)
-{
-	gone(arg);
-}
-
-static void on_poll(evutil_socket_t fd, short what, void *arg)
-{
-	struct vm *vm = arg;
-
-	if (!vm_proc_is_our_qemu(vm->pid, vm->start_time, vm->qmp_sock))
-		gone(vm);
-}
-
-static struct watch *watch_get(struct vm *vm)
-{
-	struct watch *w = vm->watch;
-
-	if (w)
-		return w;
-	if (!(w = calloc(1, sizeof(*w))))
-		return NULL;
-	w->vm = vm;
-	w->pidfd = -1;
-	w->t0 = now_mono();
-	vm->watch = w;
-	return w;
-}
-
-int vm_reattach_watch(struct vm *vm, char **err)
-{
-	struct event_base *base = vmsup_base(vm->sup);
-	struct watch *w = watch_get(vm);
-	int fd = -1;
-
-	if (!w)
-		return vmsup_err(err, "out of memory");
-	if (w->ev)
-		return 0;
-#ifdef SYS_pidfd_open
-	fd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
-#endif
-	if (fd >= 0) {
-		/* readable once the process has exited */
-		w->pidfd = fd;
-		w->ev = event_new(base, fd, EV_READ, on_pidfd, vm);
-		if (!w->ev || event_add(w->ev, NULL) < 0)
-			return vmsup_err(err, "cannot watch pidfd of pid %d", (int)vm->pid);
-		return 0;
-	}
-	if (errno == ESRCH)
-		return vmsup_err(err, "pid %d is gone", (int)vm->pid);
-	LOG_D(vm->spec.name, "pidfd_open: %s: polling /proc every %d ms", strerror(errno), POLL_MS);
-	w->ev = event_new(base, -1, EV_PERSIST, on_poll, vm);
-	if (!w->ev)
-		return vmsup_err(err, "out of memory");
-	{
-		struct timeval tv = {0, POLL_MS * 1000};
-		event_add(w->ev, &tv);
-	}
-	return 0;
-}
-
-/* ---- QMP ---- */
-
-static void qmp_connect_again(struct vm *vm);
-
-static void on_qmp_retry(evutil_socket_t fd, short what, void *arg)
-{
-	qmp_connect_again(arg);
-}
-
-static void retry_later(struct vm *vm, const char *why)
-{
-	struct watch *w = vm->watch;
-	struct timeval tv = {QMP_RETRY_MS / 1000, (QMP_RETRY_MS % 1000) * 1000};
-	char *e = NULL;
-
-	LOG_W(vm->spec.name, "reattach: QMP: %s (retrying)", why);
-	if (asprintf(&e, "reattach: QMP: %s", why) >= 0) {
-		free(vm->error);
-		vm->error = e;
-	}
-	if (!w)
-		return;
-	if (!w->qmp_retry && !(w->qmp_retry = evtimer_new(vmsup_base(vm->sup), on_qmp_retry, vm)))
-		return;
-	evtimer_add(w->qmp_retry, &tv);
-}
-
-static void on_ignore(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
-		      void *arg)
-{
-	struct vm *vm = arg;
-
-	if (err && strcmp(err->cls, QMP_ERR_DISCONNECTED) != 0)
-		LOG_W(vm->spec.name, "%s: %s", err->cls, err->desc);
-}
-
-static void on_status(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
-		      void *arg)
-{
-	struct vm *vm = arg;
-	struct json_object *st, *running;
-	struct watch *w = vm->watch;
-	struct qmp_error e;
-
-	if (err || vm->pid <= 0)
-		return; /* disconnected: the exit watch speaks */
-	json_object_object_get_ex(ret, "status", &st);
-	json_object_object_get_ex(ret, "running", &running);
-	LOG_I(vm->spec.name, "reattached qemu pid %d: %s (%.0f ms)", (int)vm->pid,
-	      st ? json_object_get_string(st) : "?", w ? (now_mono() - w->t0) * 1000 : 0.0);
-	if (running && json_object_get_boolean(running)) {
-		if (vm->state == VM_STARTING || vm->state == VM_PAUSED)
-			vmsup_vm_set_state(vm, VM_RUNNING);
-		return;
-	}
-	/* the daemon died between spawn and cont: finish the start */
-	if (vm->state == VM_STARTING && w && w->resume) {
-		w->resume = false;
-		if (vm_qmp_call(vm, "cont", NULL, 0, on_ignore, vm, &e) < 0)
-			LOG_W(vm->spec.name, "cont: %s", e.desc);
-		return;
-	}
-	if (vm->state == VM_RUNNING)
-		vmsup_vm_set_state(vm, VM_PAUSED);
-}
-
-static void on_balloon(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
-		       void *arg)
-{
-	struct vm *vm = arg;
-	struct json_object *actual;
-
-	/* no balloon device is no error worth telling */
-	if (!err && json_object_object_get_ex(ret, "actual", &actual))
-		vm->balloon_mib = (int)(json_object_get_int64(actual) >> 20);
-}
-
-static void on_kvm(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
-		   void *arg)
-{
-	struct vm *vm = arg;
-	struct json_object *en;
-	char *a;
-
-	if (err)
-		return;
-	a = strdup(json_object_object_get_ex(ret, "enabled", &en) && json_object_get_boolean(en)
-		       ? "kvm"
-		       : "tcg");
-	if (a) {
-		free(vm->accel_used);
-		vm->accel_used = a;
-	}
-	vmsup_vm_save(vm);
-}
-
-static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, void *arg)
-{
-	struct vm *vm = arg;
-	struct qmp_error e;
-
-	if (err) {
-		/* the session is closed; it is freed on the next attempt */
-		retry_later(vm, err->desc);
-		return;
-	}
-	/* from now on an exit is a crash (a failed start cannot leave running) */
-	vm->qmp_ready_once = true;
-	if (vm->error && !strncmp(vm->error, "reattach: ", 10)) {
-		free(vm->error);
-		vm->error = NULL;
-	}
-	/* in flight together: qemu answers in order, one round trip; the
-	 * status last, so that "running" shows with the rest known */
-	if (vm_qmp_call(vm, "query-kvm", NULL, 0, on_kvm, vm, &e) < 0 ||
-	    vm_qmp_call(vm, "query-balloon", NULL, 0, on_balloon, vm, &e) < 0 ||
-	    vm_qmp_call(vm, "query-status", NULL, 0, on_status, vm, &e) < 0)
-		LOG_W(vm->spec.name, "reattach: %s", e.desc);
-	/* vm->adopted: the agent module probes a port that may have been open
-	 * for long (no VSERPORT_CHANGE will come) */
-	vmsup_modules_qmp_ready(vm);
-}
-
-static void qmp_connect_again(struct vm *vm)
-{
-	struct qmp_error e;
-
-	if (vm->pid <= 0)
-		return;
-	if (vm->qmp) {
-		struct qmp_session *old = vm->qmp;
-		vm->qmp = NULL;
-		qmp_session_free(old);
-	}
-	if (!(vm->qmp = qmp_session_new(vmsup_base(vm->sup), QMP_KIND_QMP, NULL))) {
-		retry_later(vm, "out of memory");
-		return;
-	}
-	if (qmp_connect(vm->qmp, vm->qmp_sock, on_qmp_ready, vm, &e) < 0) {
-		retry_later(vm, e.desc);
-		return;
-	}
-	vmsup_vm_qmp_attach(vm);
-}
 
 /* ---- state files ---- */
 
@@ -371,7 +53,7 @@ static struct json_object *read_json(const char *path, char **err)
 		vmsup_err(err, "out of memory");
 		return NULL;
 	}
-	n = read_small(path, buf, STATE_FILE_MAX + 1);
+	n = reattach_read_small(path, buf, STATE_FILE_MAX + 1);
 	if (n < 0)
 		vmsup_err(err, "%s: %s", path, strerror(errno));
 	else if (n >= STATE_FILE_MAX)
@@ -521,7 +203,7 @@ static void reattach_live(struct vm *vm)
 		free(err);
 		err = NULL;
 	}
-	qmp_connect_again(vm);
+	reattach_qmp_connect_again(vm);
 }
 
 static void reattach_file(struct vmsup *sup, const char *dir, const char *file)
@@ -596,7 +278,7 @@ static void clean_run_dirs(struct vmsup *sup)
 			continue;
 		if (asprintf(&pf, "%s/qemu.pid", dir) >= 0 &&
 		    asprintf(&sock, "%s/qmp.sock", dir) >= 0 &&
-		    read_small(pf, buf, sizeof(buf)) > 0)
+		    reattach_read_small(pf, buf, sizeof(buf)) > 0)
 			kill_orphan((pid_t)atoi(buf), 0, sock, "no state file claims it");
 		LOG_I(e->d_name, "removing stale run dir %s", dir);
 		tmp.spec.name = e->d_name;
@@ -613,7 +295,7 @@ static void clean_run_dirs(struct vmsup *sup)
 int vm_reattach_all(struct vmsup *sup, char **err)
 {
 	const char *dir = vmsup_config(sup)->state_dir;
-	double t0 = now_mono();
+	double t0 = reattach_now_mono();
 	struct dirent *e;
 	DIR *d = opendir(dir);
 	size_t n = 0;
@@ -630,6 +312,7 @@ int vm_reattach_all(struct vmsup *sup, char **err)
 	closedir(d);
 	clean_run_dirs(sup);
 	if (n)
-		LOG_I(NULL, "state dir: %zu VMs read back in %.1f ms", n, (now_mono() - t0) * 1000);
+		LOG_I(NULL, "state dir: %zu VMs read back in %.1f ms", n,
+		      (reattach_now_mono() - t0) * 1000);
 	return 0;
 }

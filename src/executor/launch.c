@@ -1,16 +1,14 @@
-#include "src/executor/launch.h"
+#include "src/executor/launch-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,109 +20,6 @@ extern char **environ;
 /* Guest boot under TCG is slow on a loaded host: be generous. */
 #define CREATE_TIMEOUT_MS 180000L
 #define DELETE_STOP_S	  2
-
-enum req_kind { RQ_TAKE, RQ_CREATE, RQ_QUOTA, RQ_START, RQ_IP, RQ_STOP, RQ_DELETE };
-
-struct launcher {
-	struct event_base *base;
-	const struct exec_env *env;
-	const struct launch_ops *ops;
-	void *ctx;
-	const char *sock;
-	int pipe[2];
-	struct event *pipe_ev;
-	struct event *chld_ev;
-	int inflight;
-	int children;
-	struct task_table *tasks;
-};
-
-struct vreq {
-	struct launcher *l;
-	struct task *t;
-	enum req_kind kind;
-	const char *method;
-	char path[256];
-	struct json_object *body;
-	long timeout_ms;
-	long status;
-	struct json_object *reply;
-	char *err;
-};
-
-static void finish_if_idle(struct launcher *l, struct task *t);
-
-static void *req_thread(void *arg)
-{
-	struct vreq *r = arg;
-	if (vmsup_request(r->l->sock, r->method, r->path, r->body, r->timeout_ms, &r->status,
-			  &r->reply, &r->err) < 0 &&
-	    !r->err)
-		r->err = strdup("vmsupd request failed");
-	/* A pointer is far below PIPE_BUF: the write is atomic. */
-	while (write(r->l->pipe[1], &r, sizeof(r)) < 0 && errno == EINTR)
-		;
-	return NULL;
-}
-
-static void start_req(struct launcher *l, struct task *t, enum req_kind kind, const char *method,
-		      struct json_object *body, long timeout_ms, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-
-static void on_req_done(struct launcher *l, struct vreq *r);
-
-static void start_req(struct launcher *l, struct task *t, enum req_kind kind, const char *method,
-		      struct json_object *body, long timeout_ms, const char *fmt, ...)
-{
-	struct vreq *r = calloc(1, sizeof(*r));
-	pthread_attr_t attr;
-	pthread_t th;
-	va_list ap;
-
-	if (!r) {
-		json_object_put(body);
-		task_set_final(t, "TASK_FAILED", "out of memory");
-		finish_if_idle(l, t);
-		return;
-	}
-	r->l = l;
-	r->t = t;
-	r->kind = kind;
-	r->method = method;
-	r->body = body;
-	r->timeout_ms = timeout_ms;
-	va_start(ap, fmt);
-	vsnprintf(r->path, sizeof(r->path), fmt, ap);
-	va_end(ap);
-	l->inflight++;
-	t->inflight++;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, req_thread, r) != 0) {
-		r->err = strdup("cannot start a thread for the vmsupd request");
-		on_req_done(l, r);
-	}
-	pthread_attr_destroy(&attr);
-}
-
-/* "desc" from an error reply, or the transport error. */
-static const char *req_error(struct vreq *r)
-{
-	if (r->err)
-		return r->err;
-	return vmsup_error_desc(r->reply, r->status);
-}
-
-/* "class" from an error reply {"error":{"class","desc"}}, or "". */
-static const char *req_class(struct vreq *r)
-{
-	struct json_object *e, *c;
-
-	if (r->err || !json_object_object_get_ex(r->reply, "error", &e) ||
-	    !json_object_object_get_ex(e, "class", &c) || !json_object_is_type(c, json_type_string))
-		return "";
-	return json_object_get_string(c);
-}
 
 /* The VM's "state" in a VM reply is "failed": its "error", else NULL. */
 static const char *vm_failed(struct json_object *vm)
@@ -164,18 +59,18 @@ static void start_stop(struct launcher *l, struct task *t)
 		s = 1;
 	json_object_object_add(b, "timeout_s", json_object_new_int64(s));
 	t->stop_in_flight = true;
-	start_req(l, t, RQ_STOP, "POST", b, (s + 60) * 1000L, "/v1/vms/%s/stop", t->vm);
+	launch_start_req(l, t, RQ_STOP, "POST", b, (s + 60) * 1000L, "/v1/vms/%s/stop", t->vm);
 }
 
-static void finish_if_idle(struct launcher *l, struct task *t)
+void launch_finish_if_idle(struct launcher *l, struct task *t)
 {
 	if (t->phase == PH_DONE || t->phase == PH_DELETING || !t->final_state || t->inflight ||
 	    t->pid)
 		return;
 	if (t->vm_exists) {
 		t->phase = PH_DELETING;
-		start_req(l, t, RQ_DELETE, "DELETE", NULL, (DELETE_STOP_S + 90) * 1000L,
-			  "/v1/vms/%s?timeout=%d", t->vm, DELETE_STOP_S);
+		launch_start_req(l, t, RQ_DELETE, "DELETE", NULL, (DELETE_STOP_S + 90) * 1000L,
+				 "/v1/vms/%s?timeout=%d", t->vm, DELETE_STOP_S);
 		return;
 	}
 	t->phase = PH_DONE;
@@ -195,103 +90,7 @@ static void fail_task(struct launcher *l, struct task *t, const char *state, con
 	va_end(ap);
 	task_set_final(t, state, msg ? msg : state);
 	free(msg);
-	finish_if_idle(l, t);
-}
-
-/* Single-quoted for /bin/sh. */
-static void sh_quote(FILE *f, const char *s)
-{
-	fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('\'', f);
-}
-
-static int path_is_plain(const char *p)
-{
-	for (; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= '0' && *p <= '9') || strchr("/_.-:=+,@", *p)))
-			return 0;
-	return 1;
-}
-
-/*
- * The launcher script lives in the sandbox, which the guest sees at the same
- * path, so the command never crosses ssh as a quoted string.
- */
-static char *write_launcher(struct launcher *l, struct task *t, char **err)
-{
-	const char *dir = l->env->directory;
-	char *path = NULL, *tmp = NULL;
-	FILE *f = NULL;
-	int fd = -1;
-
-	if (asprintf(&path, "%s/.vm-launcher-%s.sh", dir, t->spec.task_id) < 0 ||
-	    asprintf(&tmp, "%s.tmp", path) < 0) {
-		*err = strdup("out of memory");
-		goto bad;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		if (asprintf(err, "cannot write %s: %s", tmp, strerror(errno)) < 0)
-			*err = NULL;
-		if (fd >= 0)
-			close(fd);
-		goto bad;
-	}
-	fputs("#!/bin/sh\n# written by mesos-vm-executor; runs inside the task's VM\n", f);
-	if (t->spec.user && strcmp(t->spec.user, "root") != 0) {
-		/* ssh lands as root; drop to the task's user, then run this again. */
-		fputs("if [ -z \"$VMEXEC_AS_USER\" ]; then exec su -s /bin/sh ", f);
-		sh_quote(f, t->spec.user);
-		fputs(" -c \"VMEXEC_AS_USER=1 exec /bin/sh '$0'\"; fi\n", f);
-	}
-	fputs("cd ", f);
-	sh_quote(f, dir);
-	fputs(" || exit 127\nexport MESOS_SANDBOX=", f);
-	sh_quote(f, dir);
-	fputs(" MESOS_DIRECTORY=", f);
-	sh_quote(f, dir);
-	fputs(" MESOS_TASK_ID=", f);
-	sh_quote(f, t->spec.task_id);
-	fputc('\n', f);
-	for (size_t i = 0; i < t->spec.nenv; i++) {
-		fprintf(f, "export %s=", t->spec.env[i].name);
-		sh_quote(f, t->spec.env[i].value);
-		fputc('\n', f);
-	}
-	if (t->spec.shell) {
-		fputs("exec /bin/sh -c ", f);
-		sh_quote(f, t->spec.value);
-	} else {
-		/* sh cannot set argv[0]: the program gets arguments[1..]. */
-		fputs("exec ", f);
-		sh_quote(f, t->spec.value);
-		for (size_t i = 1; i < t->spec.argc; i++) {
-			fputc(' ', f);
-			sh_quote(f, t->spec.argv[i]);
-		}
-	}
-	fputc('\n', f);
-	if (fclose(f) != 0 || rename(tmp, path) < 0) {
-		f = NULL;
-		if (asprintf(err, "cannot write %s: %s", path, strerror(errno)) < 0)
-			*err = NULL;
-		goto bad;
-	}
-	free(tmp);
-	return path;
-bad:
-	if (tmp)
-		unlink(tmp);
-	free(tmp);
-	free(path);
-	return NULL;
+	launch_finish_if_idle(l, t);
 }
 
 static long host_mem_mib(void)
@@ -319,7 +118,7 @@ void launch_task(struct launcher *l, struct task *t)
 		fail_task(l, t, "TASK_ERROR", "%s", err ? err : "bad task id");
 		goto out;
 	}
-	if (!path_is_plain(l->env->directory)) {
+	if (!launch_path_is_plain(l->env->directory)) {
 		fail_task(l, t, "TASK_ERROR", "sandbox path %s has characters we do not share",
 			  l->env->directory);
 		goto out;
@@ -338,7 +137,7 @@ void launch_task(struct launcher *l, struct task *t)
 		fail_task(l, t, "TASK_ERROR", "cpus %g: the host has %ld CPUs", t->spec.cpus, ncpu);
 		goto out;
 	}
-	char *launcher = write_launcher(l, t, &err);
+	char *launcher = launch_write_launcher(l, t, &err);
 	if (!launcher) {
 		fail_task(l, t, "TASK_ERROR", "%s", err ? err : "cannot write the launcher");
 		goto out;
@@ -372,7 +171,7 @@ static void take_vm(struct launcher *l, struct task *t)
 	json_object_object_add(b, "mem_mib", json_object_new_int64(t->mem_req_mib));
 	json_object_object_add(b, "quota_pct", json_object_new_int64(quota_pct_of(t)));
 	json_object_object_add(b, "shares", sandbox_shares(l));
-	start_req(l, t, RQ_TAKE, "POST", b, CREATE_TIMEOUT_MS, "/v1/pool/take");
+	launch_start_req(l, t, RQ_TAKE, "POST", b, CREATE_TIMEOUT_MS, "/v1/pool/take");
 }
 
 static void create_vm(struct launcher *l, struct task *t)
@@ -388,7 +187,7 @@ static void create_vm(struct launcher *l, struct task *t)
 	/* Defined, not started: the quota is set first, so qemu never runs
 	 * unbounded and a quota the host refuses costs no boot. */
 	json_object_object_add(spec, "start", json_object_new_boolean(0));
-	start_req(l, t, RQ_CREATE, "POST", spec, CREATE_TIMEOUT_MS, "/v1/vms");
+	launch_start_req(l, t, RQ_CREATE, "POST", spec, CREATE_TIMEOUT_MS, "/v1/vms");
 }
 
 static void spawn_command(struct launcher *l, struct task *t)
@@ -438,8 +237,8 @@ static void ask_ip(struct launcher *l, struct task *t)
 	long left = (long)ceil(t->ip_deadline - now_s());
 	if (left < 1)
 		left = 1;
-	start_req(l, t, RQ_IP, "GET", NULL, (left + 30) * 1000L, "/v1/vms/%s/ip?wait=%ld", t->vm,
-		  left);
+	launch_start_req(l, t, RQ_IP, "GET", NULL, (left + 30) * 1000L, "/v1/vms/%s/ip?wait=%ld",
+			 t->vm, left);
 }
 
 struct ip_retry {
@@ -456,12 +255,12 @@ static void on_ip_retry(evutil_socket_t fd, short what, void *arg)
 	t->inflight--;
 	l->inflight--;
 	if (t->final_state)
-		finish_if_idle(l, t);
+		launch_finish_if_idle(l, t);
 	else
 		ask_ip(l, t);
 }
 
-static void on_req_done(struct launcher *l, struct vreq *r)
+void launch_on_req_done(struct launcher *l, struct vreq *r)
 {
 	struct task *t = r->t;
 	struct json_object *v;
@@ -478,13 +277,13 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 				snprintf(t->vm, sizeof(t->vm), "%s", json_object_get_string(v));
 				t->vm_exists = true;
 			}
-			finish_if_idle(l, t);
+			launch_finish_if_idle(l, t);
 			break;
 		}
 		if (!r->err && (r->status == 404 || r->status == 409)) {
 			/* no pool, or the task does not fit its VMs: boot one */
 			fprintf(stderr, "mesos-vm-executor: task %s: pool: %s; booting a VM\n",
-				t->spec.task_id, req_error(r));
+				t->spec.task_id, launch_req_error(r));
 			create_vm(l, t);
 			break;
 		}
@@ -492,7 +291,8 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 		    !json_object_object_get_ex(r->reply, "name", &v) ||
 		    !json_object_is_type(v, json_type_string) ||
 		    strlen(json_object_get_string(v)) > TASK_VM_NAME_MAX) {
-			fail_task(l, t, "TASK_ERROR", "no VM from the pool: %s", req_error(r));
+			fail_task(l, t, "TASK_ERROR", "no VM from the pool: %s",
+				  launch_req_error(r));
 			break;
 		}
 		snprintf(t->vm, sizeof(t->vm), "%s", json_object_get_string(v));
@@ -506,7 +306,7 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 		if (r->err || r->status != 201) {
 			/* 409 may be someone else's VM of that name: never delete it. */
 			fail_task(l, t, "TASK_ERROR", "VM %s could not be created: %s", t->vm,
-				  req_error(r));
+				  launch_req_error(r));
 			break;
 		}
 		t->vm_exists = true;
@@ -515,25 +315,27 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 			break;
 		}
 		if (t->final_state) {
-			finish_if_idle(l, t);
+			launch_finish_if_idle(l, t);
 			break;
 		}
 		l->ops->send(l->ctx, t, "TASK_STARTING", "VM created", NULL);
 		t->phase = PH_QUOTA;
 		v = json_object_new_object();
 		json_object_object_add(v, "quota_pct", json_object_new_int64(quota_pct_of(t)));
-		start_req(l, t, RQ_QUOTA, "PUT", v, 30000L, "/v1/vms/%s/cpu", t->vm);
+		launch_start_req(l, t, RQ_QUOTA, "PUT", v, 30000L, "/v1/vms/%s/cpu", t->vm);
 		break;
 	case RQ_QUOTA:
 		if (t->final_state) {
-			finish_if_idle(l, t);
+			launch_finish_if_idle(l, t);
 			break;
 		}
-		if (!r->err && r->status == 503 && strcmp(req_class(r), "CgroupUnavailable") == 0) {
+		if (!r->err && r->status == 503 &&
+		    strcmp(launch_req_class(r), "CgroupUnavailable") == 0) {
 			/* The host has no cgroup CPU control at all: the vCPU count
 			 * still bounds the task. Said in the log and in TASK_RUNNING. */
 			free(t->note);
-			if (asprintf(&t->note, "CPU quota not enforced: %s", req_error(r)) < 0)
+			if (asprintf(&t->note, "CPU quota not enforced: %s", launch_req_error(r)) <
+			    0)
 				t->note = NULL;
 			fprintf(stderr, "mesos-vm-executor: VM %s: %s\n", t->vm,
 				t->note ? t->note : "CPU quota not enforced");
@@ -541,21 +343,21 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 			/* The host can enforce quotas but not this one: the task
 			 * would get more CPU than its offer says. */
 			fail_task(l, t, "TASK_ERROR", "VM %s: CPU quota %lld%% refused: %s", t->vm,
-				  (long long)quota_pct_of(t), req_error(r));
+				  (long long)quota_pct_of(t), launch_req_error(r));
 			break;
 		}
 		t->phase = PH_STARTING;
-		start_req(l, t, RQ_START, "POST", NULL, CREATE_TIMEOUT_MS, "/v1/vms/%s/start",
-			  t->vm);
+		launch_start_req(l, t, RQ_START, "POST", NULL, CREATE_TIMEOUT_MS,
+				 "/v1/vms/%s/start", t->vm);
 		break;
 	case RQ_START:
 		if (t->final_state) {
-			finish_if_idle(l, t);
+			launch_finish_if_idle(l, t);
 			break;
 		}
 		if (r->err || r->status != 200) {
 			fail_task(l, t, "TASK_ERROR", "VM %s could not be started: %s", t->vm,
-				  req_error(r));
+				  launch_req_error(r));
 			break;
 		}
 		if ((s = vm_failed(r->reply))) {
@@ -569,7 +371,7 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 		break;
 	case RQ_IP:
 		if (t->final_state) {
-			finish_if_idle(l, t);
+			launch_finish_if_idle(l, t);
 			break;
 		}
 		if (!r->err && r->status == 200 && json_object_object_get_ex(r->reply, "ip", &v) &&
@@ -603,27 +405,29 @@ static void on_req_done(struct launcher *l, struct vreq *r)
 		 * through: without it the task cannot run. */
 		fail_task(l, t, "TASK_FAILED", "VM %s: no guest address within %d s: %s", t->vm,
 			  l->env->ip_wait_s,
-			  r->err || r->status != 200 ? req_error(r)
+			  r->err || r->status != 200 ? launch_req_error(r)
 						     : "the guest reports no IPv4 address");
 		break;
 	case RQ_STOP:
 		t->stop_in_flight = false;
 		if (r->err || r->status != 200)
 			fprintf(stderr, "mesos-vm-executor: stop %s: %s (deleting it anyway)\n",
-				t->vm, req_error(r));
+				t->vm, launch_req_error(r));
 		/* The guest is down; the ssh session ends with it, but do not trust it. */
 		if (t->pid)
 			kill(t->pid, SIGTERM);
-		finish_if_idle(l, t);
+		launch_finish_if_idle(l, t);
 		break;
 	case RQ_DELETE:
 		if (!r->err && (r->status == 200 || r->status == 404)) {
 			t->vm_exists = false;
 		} else {
 			char *m = NULL;
-			fprintf(stderr, "mesos-vm-executor: delete %s: %s\n", t->vm, req_error(r));
+			fprintf(stderr, "mesos-vm-executor: delete %s: %s\n", t->vm,
+				launch_req_error(r));
 			if (asprintf(&m, "%s (VM %s not deleted: %s)",
-				     t->final_msg ? t->final_msg : "", t->vm, req_error(r)) >= 0) {
+				     t->final_msg ? t->final_msg : "", t->vm,
+				     launch_req_error(r)) >= 0) {
 				free(t->final_msg);
 				t->final_msg = m;
 			}
@@ -652,7 +456,7 @@ void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns)
 	if (t->vm_exists && (t->phase == PH_WAIT_IP || t->phase == PH_RUNNING))
 		start_stop(l, t);
 	else
-		finish_if_idle(l, t);
+		launch_finish_if_idle(l, t);
 }
 
 static void on_pipe(evutil_socket_t fd, short what, void *arg)
@@ -662,7 +466,7 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	while ((n = read(fd, &r, sizeof(r))) == (ssize_t)sizeof(r))
-		on_req_done(l, r);
+		launch_on_req_done(l, r);
 }
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
@@ -678,7 +482,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 		l->children--;
 		t->pid = 0;
 		if (t->kill_requested) {
-			finish_if_idle(l, t);
+			launch_finish_if_idle(l, t);
 		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			fail_task(l, t, "TASK_FINISHED", "command exited with status 0");
 		} else if (WIFEXITED(status)) {

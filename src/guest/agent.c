@@ -1,4 +1,4 @@
-#include "src/guest/agent.h"
+#include "src/guest/agent-internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,72 +8,6 @@
 #define DEF_CMD_TIMEOUT_MS  10000u
 #define DEF_SYNC_TIMEOUT_MS 5000u
 #define MAX_RETRY_MS	    50u /* the bound on any polling */
-#define MAX_DEAD	    8
-
-struct waiter {
-	struct agent *a;
-	agent_ip_fn cb;
-	void *arg;
-	struct event *ev; /* deadline, or 0 s once the result is known */
-	unsigned wait_ms;
-	int immediate; /* wait 0: answer after one query, address or not */
-	int has_result;
-	struct json_object *res;
-	struct qmp_error err;
-	int has_err;
-	struct waiter *next;
-};
-
-struct execop {
-	struct agent *a;
-	struct gexec *g;
-	gexec_done_fn cb;
-	void *arg;
-	struct execop *next;
-};
-
-typedef void (*internal_fn)(struct agent *a, struct json_object *ret, const struct qmp_error *err);
-
-struct call {
-	struct agent *a;
-	unsigned gen;
-	qmp_reply_fn fn;
-	void *arg;
-	internal_fn ifn;
-};
-
-struct agent {
-	struct event_base *base;
-	char *path, *mac, *user, *pubkey, *port_id;
-	unsigned cmd_timeout_ms, sync_timeout_ms, retry_ms;
-	struct agent_callbacks cb;
-	void *cbarg;
-
-	enum agent_state st;
-	struct qmp_session *s;
-	unsigned gen; /* bumped whenever s is dropped: replies from older ones are stale */
-	struct qmp_session *dead[MAX_DEAD];
-	int ndead;
-	struct event *reap_ev, *retry_ev, *ping_ev, *requery_ev;
-
-	int port_open;
-	int probing;
-	struct timeval probe_until;
-
-	char *version;
-	char *key_error;
-	int key_pushed;
-	struct json_object *ip;
-	int ifq_inflight, pinging;
-	int execs_lost; /* a session was dropped under the running execs */
-
-	struct waiter *waiters;
-	struct execop *execs;
-	int freeing;
-};
-
-static void start_ifq(struct agent *a);
-static void serve_waiters(struct agent *a, int final);
 
 static void set_state(struct agent *a, enum agent_state st)
 {
@@ -84,7 +18,7 @@ static void set_state(struct agent *a, enum agent_state st)
 		a->cb.state_changed(a, st, a->cbarg);
 }
 
-static void set_ip(struct agent *a, struct json_object *ip)
+void agent_set_ip(struct agent *a, struct json_object *ip)
 {
 	int changed;
 
@@ -143,7 +77,7 @@ static void add_ms(struct timeval *tv, unsigned ms)
 	timeradd(tv, &d, tv);
 }
 
-static void after_ms(struct event *ev, unsigned ms)
+void agent_after_ms(struct event *ev, unsigned ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
@@ -169,7 +103,7 @@ static void retry_later(struct agent *a)
 {
 	if (want_connection(a)) {
 		set_state(a, AGENT_CONNECTING);
-		after_ms(a->retry_ev, a->retry_ms);
+		agent_after_ms(a->retry_ev, a->retry_ms);
 	} else {
 		set_state(a, AGENT_ABSENT);
 	}
@@ -185,7 +119,7 @@ static void tramp(struct qmp_session *s, struct json_object *ret, const struct q
 	if (current && err && !strcmp(err->cls, QMP_ERR_TIMEOUT) && a->st == AGENT_READY) {
 		/* libqmp resynchronises before the next command; we send that command. */
 		set_state(a, AGENT_CONNECTING);
-		after_ms(a->ping_ev, 0);
+		agent_after_ms(a->ping_ev, 0);
 	}
 	if (c->ifn) {
 		if (current)
@@ -251,12 +185,12 @@ static void on_ping(struct agent *a, struct json_object *ret, const struct qmp_e
 	if (err) {
 		/* Timeout: tramp did not re-arm (state is not ready), so do it here. */
 		if (!strcmp(err->cls, QMP_ERR_TIMEOUT))
-			after_ms(a->ping_ev, a->retry_ms);
+			agent_after_ms(a->ping_ev, a->retry_ms);
 		return;
 	}
 	set_state(a, AGENT_READY);
 	if (a->waiters)
-		start_ifq(a);
+		agent_start_ifq(a);
 }
 
 static void ping_cb(evutil_socket_t fd, short what, void *arg)
@@ -280,11 +214,11 @@ static void on_ifaces(struct agent *a, struct json_object *ret, const struct qmp
 	ip = ipselect(ret, a->mac, &e);
 	if (!ip)
 		return;
-	set_ip(a, ip);
-	serve_waiters(a, 0);
+	agent_set_ip(a, ip);
+	agent_serve_waiters(a, 0);
 }
 
-static void start_ifq(struct agent *a)
+void agent_start_ifq(struct agent *a)
 {
 	if (a->ifq_inflight || a->st != AGENT_READY)
 		return;
@@ -294,7 +228,7 @@ static void start_ifq(struct agent *a)
 
 static void requery_cb(evutil_socket_t fd, short what, void *arg)
 {
-	start_ifq(arg);
+	agent_start_ifq(arg);
 }
 
 static void on_key(struct agent *a, struct json_object *ret, const struct qmp_error *err)
@@ -336,7 +270,7 @@ static void on_info(struct agent *a, struct json_object *ret, const struct qmp_e
 		if (call_internal(a, "guest-ssh-add-authorized-keys", args, on_key) < 0)
 			on_key(a, NULL, &(struct qmp_error){"InternalError", "could not queue"});
 	}
-	start_ifq(a);
+	agent_start_ifq(a);
 }
 
 static void on_ready(struct qmp_session *s, const struct qmp_error *err, void *arg)
@@ -360,7 +294,7 @@ static void on_close(struct qmp_session *s, const struct qmp_error *why, void *a
 	if (s != a->s || a->freeing)
 		return;
 	drop_session(a);
-	set_ip(a, NULL);
+	agent_set_ip(a, NULL);
 	retry_later(a);
 }
 
@@ -380,7 +314,7 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg)
 	set_state(a, AGENT_CONNECTING);
 	a->s = qmp_session_new(a->base, QMP_KIND_QGA, &opt);
 	if (!a->s) {
-		after_ms(a->retry_ev, a->retry_ms);
+		agent_after_ms(a->retry_ev, a->retry_ms);
 		return;
 	}
 	qmp_on_close(a->s, on_close, a);
@@ -389,193 +323,6 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg)
 		drop_session(a);
 		retry_later(a);
 	}
-}
-
-/* ---- waiters ---- */
-
-static void waiter_free(struct waiter *w)
-{
-	struct waiter **pp;
-
-	for (pp = &w->a->waiters; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
-	if (w->ev)
-		event_free(w->ev);
-	json_object_put(w->res);
-	free(w);
-}
-
-static void waiter_deliver(struct waiter *w)
-{
-	agent_ip_fn cb = w->cb;
-	void *arg = w->arg;
-	struct json_object *res = json_object_get(w->res);
-	struct qmp_error e = w->err;
-	int has_err = w->has_err;
-
-	waiter_free(w);
-	cb(has_err ? NULL : res, has_err ? &e : NULL, arg);
-	json_object_put(res);
-}
-
-static void waiter_settle(struct waiter *w, struct json_object *res, const struct qmp_error *err)
-{
-	w->has_result = 1;
-	if (err) {
-		w->err = *err;
-		w->has_err = 1;
-	} else {
-		w->res = json_object_get(res);
-	}
-	after_ms(w->ev, 0);
-}
-
-static int has_address(struct json_object *ip)
-{
-	struct json_object *v;
-
-	return ip && json_object_object_get_ex(ip, "ip", &v) && v;
-}
-
-static void serve_waiters(struct agent *a, int final)
-{
-	struct waiter *w;
-	int pending = 0;
-
-	for (w = a->waiters; w; w = w->next) {
-		if (w->has_result)
-			continue;
-		if (has_address(a->ip) || w->immediate || (final && a->ip))
-			waiter_settle(w, a->ip, NULL);
-		else
-			pending = 1;
-	}
-	/* No event tells us when DHCP finishes: ask again, at most every 50 ms. */
-	if (pending && a->st == AGENT_READY)
-		after_ms(a->requery_ev, a->retry_ms);
-}
-
-static void waiter_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct waiter *w = arg;
-	struct qmp_error e;
-
-	if (!w->has_result) {
-		if (w->a->st != AGENT_READY)
-			qmp_error_set(&e, AGENT_ERR_NOT_READY, "agent not ready after %u ms",
-				      w->wait_ms);
-		else if (!w->a->ip)
-			qmp_error_set(&e, QMP_ERR_TIMEOUT,
-				      "guest agent did not report interfaces within %u ms",
-				      w->wait_ms);
-		if (w->a->st == AGENT_READY && w->a->ip)
-			waiter_settle(w, w->a->ip, NULL);
-		else
-			waiter_settle(w, NULL, &e);
-	}
-	waiter_deliver(w);
-}
-
-int agent_get_ip(struct agent *a, unsigned wait_ms, agent_ip_fn cb, void *arg)
-{
-	struct waiter *w;
-
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -1;
-	w->a = a;
-	w->cb = cb;
-	w->arg = arg;
-	w->wait_ms = wait_ms;
-	w->ev = evtimer_new(a->base, waiter_cb, w);
-	if (!w->ev) {
-		free(w);
-		return -1;
-	}
-	w->next = a->waiters;
-	a->waiters = w;
-
-	if (a->st == AGENT_READY && has_address(a->ip)) {
-		waiter_settle(w, a->ip, NULL);
-	} else if (wait_ms == 0) {
-		if (a->st != AGENT_READY) {
-			struct qmp_error e;
-			qmp_error_set(&e, AGENT_ERR_NOT_READY, "agent not ready");
-			waiter_settle(w, NULL, &e);
-		} else {
-			w->immediate = 1;
-			w->wait_ms = a->cmd_timeout_ms;
-			after_ms(w->ev, w->wait_ms);
-			start_ifq(a);
-		}
-	} else {
-		after_ms(w->ev, wait_ms);
-		if (a->st == AGENT_READY)
-			start_ifq(a);
-		else if (a->st == AGENT_ABSENT && !a->port_open)
-			agent_probe(a, wait_ms);
-	}
-	return 0;
-}
-
-void agent_invalidate(struct agent *a)
-{
-	set_ip(a, NULL);
-	start_ifq(a);
-}
-
-/* ---- exec ---- */
-
-static int64_t exec_call(void *ctx, const char *cmd, struct json_object *args, unsigned timeout_ms,
-			 qmp_reply_fn fn, void *arg, struct qmp_error *err)
-{
-	return agent_call(ctx, cmd, args, timeout_ms, fn, arg, err);
-}
-
-static void exec_done(const struct gexec_result *res, const struct qmp_error *err, void *arg)
-{
-	struct execop *op = arg, **pp;
-
-	for (pp = &op->a->execs; *pp; pp = &(*pp)->next) {
-		if (*pp == op) {
-			*pp = op->next;
-			break;
-		}
-	}
-	op->cb(res, err, op->arg);
-	free(op);
-}
-
-struct gexec *agent_exec(struct agent *a, const char *const *argv, const void *input, size_t len,
-			 unsigned timeout_ms, gexec_done_fn cb, void *arg, struct qmp_error *err)
-{
-	struct gexec_request req = {argv, NULL, input, len, timeout_ms, a->cmd_timeout_ms};
-	struct execop *op;
-
-	if (a->st != AGENT_READY) {
-		qmp_error_set(err, AGENT_ERR_NOT_READY, "agent not ready");
-		return NULL;
-	}
-	op = calloc(1, sizeof(*op));
-	if (!op) {
-		qmp_error_set(err, "InternalError", "out of memory");
-		return NULL;
-	}
-	op->a = a;
-	op->cb = cb;
-	op->arg = arg;
-	op->g = gexec_start(a->base, exec_call, a, &req, exec_done, op, err);
-	if (!op->g) {
-		free(op);
-		return NULL;
-	}
-	op->next = a->execs;
-	a->execs = op;
-	return op->g;
 }
 
 /* ---- events and lifecycle ---- */
@@ -587,7 +334,7 @@ void agent_port_event(struct agent *a, int open)
 		/* The guest closed the port (reset, agent restart): nothing will answer. */
 		a->probing = 0;
 		drop_session(a);
-		set_ip(a, NULL);
+		agent_set_ip(a, NULL);
 		evtimer_del(a->retry_ev);
 		set_state(a, AGENT_ABSENT);
 		return;
@@ -595,11 +342,11 @@ void agent_port_event(struct agent *a, int open)
 	if (a->st == AGENT_READY) {
 		/* Opened again without a close we saw: a new agent, start afresh. */
 		drop_session(a);
-		set_ip(a, NULL);
+		agent_set_ip(a, NULL);
 	}
 	if (!a->s) {
 		set_state(a, AGENT_CONNECTING);
-		after_ms(a->retry_ev, 0);
+		agent_after_ms(a->retry_ev, 0);
 	}
 	/* else: an attempt is under way; its queued sync reaches the agent now. */
 }
@@ -634,7 +381,7 @@ void agent_probe(struct agent *a, unsigned deadline_ms)
 	a->probing = 1;
 	if (!a->s && a->st != AGENT_READY) {
 		set_state(a, AGENT_CONNECTING);
-		after_ms(a->retry_ev, 0);
+		agent_after_ms(a->retry_ev, 0);
 	}
 }
 
@@ -732,8 +479,8 @@ void agent_free(struct agent *a)
 	while (a->waiters) {
 		struct waiter *w = a->waiters;
 		if (!w->has_result)
-			waiter_settle(w, NULL, &e);
-		waiter_deliver(w);
+			agent_waiter_settle(w, NULL, &e);
+		agent_waiter_deliver(w);
 	}
 	drop_session(a);
 	reap(a);

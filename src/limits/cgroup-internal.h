@@ -46,6 +46,8 @@ extern const struct cg_ops cg_v1_ops;
 extern const struct cg_ops cg_v2_ops;
 
 void cg_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* vasprintf into a fresh string; NULL when out of memory. */
+char *cg_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* "<hier>/<parent>[/vm-<vm>]" (vm may be NULL), malloc'd. */
 char *cg_dir(const struct cg *cg, const char *hier, const char *vm);

@@ -2,7 +2,8 @@
 # their glue into the core (vm-limits: ceilings, balloon, CPU quota).
 noinst_LTLIBRARIES += src/limits/libvmcg.la
 src_limits_libvmcg_la_SOURCES = src/limits/cgroup.h src/limits/cgroup-internal.h \
-	src/limits/cgroup.c src/limits/cgroup-v1.c src/limits/cgroup-v2.c \
+	src/limits/cgroup.c src/limits/cgroup-file.c src/limits/cgroup-open.c \
+	src/limits/cgroup-procs.c src/limits/cgroup-v1.c src/limits/cgroup-v2.c \
 	src/limits/pin.h src/limits/pin.c
 src_limits_libvmcg_la_LIBADD = $(JSONC_LIBS) -lm
 

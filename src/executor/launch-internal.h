@@ -1,0 +1,63 @@
+/*
+ * Private to mesos-vm-executor's launcher: the state behind struct launcher,
+ * the vmsupd requests it runs in threads (launch-req.c), the launcher script
+ * (launch-script.c) and the steps of a launch (launch.c). The interface is
+ * launch.h.
+ */
+#ifndef VMSUP_LAUNCH_INTERNAL_H
+#define VMSUP_LAUNCH_INTERNAL_H
+
+#include <json-c/json.h>
+#include "src/executor/launch.h"
+
+enum req_kind { RQ_TAKE, RQ_CREATE, RQ_QUOTA, RQ_START, RQ_IP, RQ_STOP, RQ_DELETE };
+
+struct launcher {
+	struct event_base *base;
+	const struct exec_env *env;
+	const struct launch_ops *ops;
+	void *ctx;
+	const char *sock;
+	int pipe[2];
+	struct event *pipe_ev;
+	struct event *chld_ev;
+	int inflight;
+	int children;
+	struct task_table *tasks;
+};
+
+struct vreq {
+	struct launcher *l;
+	struct task *t;
+	enum req_kind kind;
+	const char *method;
+	char path[256];
+	struct json_object *body;
+	long timeout_ms;
+	long status;
+	struct json_object *reply;
+	char *err;
+};
+
+/* launch-req.c: ask vmsupd (a detached thread); the answer comes back through the pipe. */
+void launch_start_req(struct launcher *l, struct task *t, enum req_kind kind, const char *method,
+		      struct json_object *body, long timeout_ms, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* "desc" from an error reply, or the transport error. */
+const char *launch_req_error(struct vreq *r);
+/* "class" from an error reply {"error":{"class","desc"}}, or "". */
+const char *launch_req_class(struct vreq *r);
+
+/* launch-script.c */
+/* Only characters that need no quoting anywhere (the sandbox path). */
+int launch_path_is_plain(const char *p);
+/* Write the in-guest launcher script into the sandbox; its path, malloc'd. */
+char *launch_write_launcher(struct launcher *l, struct task *t, char **err);
+
+/* launch.c */
+/* Once t has its final state and nothing is in flight: delete its VM, else report t. */
+void launch_finish_if_idle(struct launcher *l, struct task *t);
+/* One vmsupd answer: the next step of its task. */
+void launch_on_req_done(struct launcher *l, struct vreq *r);
+
+#endif
