@@ -13,10 +13,8 @@
 #include "src/util/err.h"
 #include "src/core/module.h"
 #include "src/util/log.h"
+#include "src/core/statefile.h"
 #include "src/core/supervisor.h"
-
-#define STATE_FILE_MAX	   (1 << 20)
-#define STATE_FILE_VERSION 1
 
 /* ---- state files ---- */
 
@@ -41,30 +39,6 @@ static long long jint(struct json_object *o, const char *key, long long dflt)
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-static struct json_object *read_json(const char *path, char **err)
-{
-	char *buf = malloc(STATE_FILE_MAX + 1);
-	struct json_object *j = NULL;
-	ssize_t n;
-
-	if (!buf) {
-		vmsup_err(err, "out of memory");
-		return NULL;
-	}
-	n = reattach_read_small(path, buf, STATE_FILE_MAX + 1);
-	if (n < 0)
-		vmsup_err(err, "%s: %s", path, strerror(errno));
-	else if (n >= STATE_FILE_MAX)
-		vmsup_err(err, "%s: larger than %d bytes", path, STATE_FILE_MAX);
-	else if (!(j = json_tokener_parse(buf)) || !json_object_is_type(j, json_type_object)) {
-		json_object_put(j);
-		j = NULL;
-		vmsup_err(err, "%s: not a JSON object", path);
-	}
-	free(buf);
-	return j;
 }
 
 /* A state file we cannot use is kept aside for a human, not retried. */
@@ -99,7 +73,7 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 		vmsup_err(err, "out of memory");
 		return NULL;
 	}
-	if (jint(j, "version", -1) != STATE_FILE_VERSION) {
+	if (jint(j, "version", -1) != VM_STATEFILE_VERSION) {
 		vmsup_err(err, "unknown state file version %lld", jint(j, "version", -1));
 		goto fail;
 	}
@@ -215,7 +189,7 @@ static void reattach_file(struct vmsup *sup, const char *dir, const char *file)
 
 	if (asprintf(&path, "%s/%s", dir, file) < 0 || !(name = strndup(file, len - 5)))
 		goto out;
-	if (!(j = read_json(path, &err)))
+	if (!(j = vm_statefile_read(path, &err)))
 		goto bad;
 	if (vmsup_find(sup, name)) {
 		vmsup_err(&err, "VM '%s' is already known", name);

@@ -75,7 +75,7 @@ int vm_statefile_write(const char *state_dir, const struct vm *vm, char **err)
 			       vm->qmp_sock ? json_object_new_string(vm->qmp_sock) : NULL);
 	json_object_object_add(o, "pidfile",
 			       vm->pidfile ? json_object_new_string(vm->pidfile) : NULL);
-	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "version", json_object_new_int(VM_STATEFILE_VERSION));
 	if (asprintf(&path, "%s/%s.json", state_dir, vm->spec.name) < 0) {
 		json_object_put(o);
 		return vmsup_err(err, "out of memory");
@@ -99,4 +99,42 @@ int vm_statefile_remove(const char *state_dir, const char *name, char **err)
 		ret = vmsup_err(err, "%s: %s", path, strerror(errno));
 	free(path);
 	return ret;
+}
+
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+struct json_object *vm_statefile_read(const char *path, char **err)
+{
+	char *buf = malloc(VM_STATEFILE_MAX + 1);
+	struct json_object *j = NULL;
+	ssize_t n;
+
+	if (!buf) {
+		vmsup_err(err, "out of memory");
+		return NULL;
+	}
+	n = read_small(path, buf, VM_STATEFILE_MAX + 1);
+	if (n < 0)
+		vmsup_err(err, "%s: %s", path, strerror(errno));
+	else if (n >= VM_STATEFILE_MAX)
+		vmsup_err(err, "%s: larger than %d bytes", path, VM_STATEFILE_MAX);
+	else if (!(j = json_tokener_parse(buf)) || !json_object_is_type(j, json_type_object)) {
+		json_object_put(j);
+		j = NULL;
+		vmsup_err(err, "%s: not a JSON object", path);
+	}
+	free(buf);
+	return j;
 }
