@@ -54,7 +54,7 @@ bench_time_to_ip_LDADD = tests/libharness-agent.la $(JSONC_LIBS) $(LIBEVENT_LIBS
 # CPU quota: the cgroup's measured CPU time against the quota.
 bench_programs += bench/cpu-quota
 bench_cpu_quota_SOURCES = bench/cpu-quota.c
-bench_cpu_quota_LDADD = src/limits/libvmcg.la
+bench_cpu_quota_LDADD = src/limits/libvmcg.la src/util/libvmutil.la
 
 # POST /v1/vms -> running against raw spawn + QMP with the very same argv.
 bench_programs += bench/vmsupd-launch

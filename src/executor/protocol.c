@@ -1,4 +1,5 @@
 #include "src/executor/protocol.h"
+#include "src/util/err.h"
 
 #include "src/util/b64.h"
 
@@ -38,19 +39,6 @@ static const char *const EVENT_NAMES[] = {
 const char *proto_event_name(enum proto_event_type t)
 {
 	return (size_t)t < sizeof(EVENT_NAMES) / sizeof(EVENT_NAMES[0]) ? EVENT_NAMES[t] : "?";
-}
-
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
 }
 
 /* obj.key as an object, or NULL. */
@@ -107,13 +95,13 @@ int proto_event_parse(const char *json, size_t len, struct proto_event *ev, char
 	memset(ev, 0, sizeof(*ev));
 	ev->grace_ns = -1;
 	if (!tok) {
-		set_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	root = json_tokener_parse_ex(tok, json, (int)len);
 	if (!root || json_tokener_get_parse_end(tok) != len) {
-		set_err(err, "event is not one JSON value: %s",
-			json_tokener_error_desc(json_tokener_get_error(tok)));
+		vmsup_err(err, "event is not one JSON value: %s",
+			  json_tokener_error_desc(json_tokener_get_error(tok)));
 		json_object_put(root);
 		json_tokener_free(tok);
 		return -1;
@@ -121,28 +109,28 @@ int proto_event_parse(const char *json, size_t len, struct proto_event *ev, char
 	json_tokener_free(tok);
 	ev->root = root;
 	if (!json_object_is_type(root, json_type_object) || !(type = get_str(root, "type"))) {
-		set_err(err, "event has no \"type\"");
+		vmsup_err(err, "event has no \"type\"");
 		goto bad;
 	}
 	for (i = 0; i < sizeof(EVENT_NAMES) / sizeof(EVENT_NAMES[0]); i++)
 		if (strcmp(type, EVENT_NAMES[i]) == 0)
 			break;
 	if (i == sizeof(EVENT_NAMES) / sizeof(EVENT_NAMES[0])) {
-		set_err(err, "unknown event type '%s'", type);
+		vmsup_err(err, "unknown event type '%s'", type);
 		goto bad;
 	}
 	ev->type = (enum proto_event_type)i;
 	switch (ev->type) {
 	case EV_SUBSCRIBED:
 		if (!get_obj(root, "subscribed")) {
-			set_err(err, "SUBSCRIBED without \"subscribed\"");
+			vmsup_err(err, "SUBSCRIBED without \"subscribed\"");
 			goto bad;
 		}
 		break;
 	case EV_LAUNCH:
 		sub = get_obj(root, "launch");
 		if (!sub || !(v = get_obj(sub, "task"))) {
-			set_err(err, "LAUNCH without \"launch.task\"");
+			vmsup_err(err, "LAUNCH without \"launch.task\"");
 			goto bad;
 		}
 		/* Seen as a group of one, so both launch paths are the same. */
@@ -154,7 +142,7 @@ int proto_event_parse(const char *json, size_t len, struct proto_event *ev, char
 		sub = get_obj(get_obj(root, "launch_group"), "task_group");
 		if (!sub || !json_object_object_get_ex(sub, "tasks", &v) ||
 		    !json_object_is_type(v, json_type_array)) {
-			set_err(err, "LAUNCH_GROUP without \"launch_group.task_group.tasks\"");
+			vmsup_err(err, "LAUNCH_GROUP without \"launch_group.task_group.tasks\"");
 			goto bad;
 		}
 		ev->tasks = v;
@@ -162,7 +150,7 @@ int proto_event_parse(const char *json, size_t len, struct proto_event *ev, char
 	case EV_KILL:
 		sub = get_obj(root, "kill");
 		if (!(ev->task_id = get_id(sub, "task_id"))) {
-			set_err(err, "KILL without \"kill.task_id.value\"");
+			vmsup_err(err, "KILL without \"kill.task_id.value\"");
 			goto bad;
 		}
 		ev->grace_ns = get_grace(get_obj(sub, "kill_policy"));
@@ -171,7 +159,7 @@ int proto_event_parse(const char *json, size_t len, struct proto_event *ev, char
 		sub = get_obj(root, "acknowledged");
 		if (!(ev->task_id = get_id(sub, "task_id")) ||
 		    !(ev->uuid_b64 = get_str(sub, "uuid"))) {
-			set_err(err, "ACKNOWLEDGED without task_id or uuid");
+			vmsup_err(err, "ACKNOWLEDGED without task_id or uuid");
 			goto bad;
 		}
 		break;
@@ -237,12 +225,12 @@ int proto_task_parse(struct json_object *info, struct proto_task *t, char **err)
 	t->cpus = t->mem_mib = -1;
 	t->grace_ns = -1;
 	if (!info || !json_object_is_type(info, json_type_object)) {
-		set_err(err, "TaskInfo is not an object");
+		vmsup_err(err, "TaskInfo is not an object");
 		return -1;
 	}
 	t->info = json_object_get(info);
 	if (!(s = get_id(info, "task_id"))) {
-		set_err(err, "TaskInfo without task_id");
+		vmsup_err(err, "TaskInfo without task_id");
 		return -1;
 	}
 	t->task_id = strdup(s);
@@ -257,31 +245,31 @@ int proto_task_parse(struct json_object *info, struct proto_task *t, char **err)
 	t->grace_ns = get_grace(get_obj(info, "kill_policy"));
 
 	if (get_obj(info, "container")) {
-		set_err(err, "TaskInfo.container is not supported: the task runs in its own VM");
+		vmsup_err(err, "TaskInfo.container is not supported: the task runs in its own VM");
 		return -1;
 	}
 	if (!(cmd = get_obj(info, "command"))) {
-		set_err(err, "TaskInfo has no command (the VM executor runs a CommandInfo)");
+		vmsup_err(err, "TaskInfo has no command (the VM executor runs a CommandInfo)");
 		return -1;
 	}
 	t->shell = true;
 	if (json_object_object_get_ex(cmd, "shell", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
-			set_err(err, "command.shell is not a boolean");
+			vmsup_err(err, "command.shell is not a boolean");
 			return -1;
 		}
 		t->shell = json_object_get_boolean(v);
 	}
 	s = get_str(cmd, "value");
 	if (!s || !*s) {
-		set_err(err, "command has no value");
+		vmsup_err(err, "command has no value");
 		return -1;
 	}
 	t->value = strdup(s);
 	if (!t->shell && json_object_object_get_ex(cmd, "arguments", &v)) {
 		size_t n;
 		if (!json_object_is_type(v, json_type_array)) {
-			set_err(err, "command.arguments is not an array");
+			vmsup_err(err, "command.arguments is not an array");
 			return -1;
 		}
 		n = json_object_array_length(v);
@@ -291,7 +279,7 @@ int proto_task_parse(struct json_object *info, struct proto_task *t, char **err)
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *a = json_object_array_get_idx(v, i);
 			if (!json_object_is_type(a, json_type_string)) {
-				set_err(err, "command.arguments[%zu] is not a string", i);
+				vmsup_err(err, "command.arguments[%zu] is not a string", i);
 				return -1;
 			}
 			if (!(t->argv[i] = strdup(json_object_get_string(a))))
@@ -303,7 +291,7 @@ int proto_task_parse(struct json_object *info, struct proto_task *t, char **err)
 	    json_object_object_get_ex(envo, "variables", &v)) {
 		size_t n;
 		if (!json_object_is_type(v, json_type_array)) {
-			set_err(err, "command.environment.variables is not an array");
+			vmsup_err(err, "command.environment.variables is not an array");
 			return -1;
 		}
 		n = json_object_array_length(v);
@@ -315,21 +303,22 @@ int proto_task_parse(struct json_object *info, struct proto_task *t, char **err)
 			const char *name = get_str(e, "name"), *val = get_str(e, "value"),
 				   *type = get_str(e, "type");
 			if (type && strcmp(type, "VALUE") != 0) {
-				set_err(err, "environment variable %s: type %s is not supported",
-					name ? name : "?", type);
+				vmsup_err(err, "environment variable %s: type %s is not supported",
+					  name ? name : "?", type);
 				return -1;
 			}
 			if (!name || !*name || strchr(name, '=') || !val) {
-				set_err(err, "environment variable %zu has no valid name and value",
-					i);
+				vmsup_err(
+				    err, "environment variable %zu has no valid name and value", i);
 				return -1;
 			}
 			for (const char *c = name; *c; c++) {
 				if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') ||
 				      (*c >= 'a' && *c <= 'z') ||
 				      (c != name && *c >= '0' && *c <= '9'))) {
-					set_err(err, "environment variable name '%s' is not valid",
-						name);
+					vmsup_err(err,
+						  "environment variable name '%s' is not valid",
+						  name);
 					return -1;
 				}
 			}
@@ -345,7 +334,7 @@ int proto_task_parse(struct json_object *info, struct proto_task *t, char **err)
 		t->user = strdup(s);
 	return 0;
 oom:
-	set_err(err, "out of memory");
+	vmsup_err(err, "out of memory");
 	return -1;
 }
 

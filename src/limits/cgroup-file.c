@@ -17,21 +17,6 @@
 
 #define CG_READ_MAX (1024 * 1024) /* cgroup.procs of a VM is far smaller */
 
-void cg_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*err);
-	*err = s ? s : strdup("out of memory");
-}
-
 char *cg_asprintf(const char *fmt, ...)
 {
 	va_list ap;
@@ -58,7 +43,7 @@ int cg_mkdir_parents(const struct cg *cg, const char *hier,
 	int r = -1;
 
 	if (!dir) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	for (char *p = dir + strlen(hier) + 1;; p++) {
@@ -68,10 +53,10 @@ int cg_mkdir_parents(const struct cg *cg, const char *hier,
 			continue;
 		*p = '\0';
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			cg_err(err,
-			       "cannot create cgroup %s: %s (cgroupfs must be writable: run as "
-			       "root, or give a delegated, writable root)",
-			       dir, strerror(errno));
+			vmsup_err(err,
+				  "cannot create cgroup %s: %s (cgroupfs must be writable: run as "
+				  "root, or give a delegated, writable root)",
+				  dir, strerror(errno));
 			goto out;
 		}
 		if (each && each(dir, err) < 0)
@@ -108,7 +93,7 @@ int cg_write(const char *path, const char *s, char **err)
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0) {
 		e = errno;
-		cg_err(err, "%s: %s", path, strerror(e));
+		vmsup_err(err, "%s: %s", path, strerror(e));
 		errno = e;
 		return -1;
 	}
@@ -119,14 +104,14 @@ int cg_write(const char *path, const char *s, char **err)
 		e = errno;
 	}
 	if (n < 0) {
-		cg_err(err, "writing \"%s\" to %s: %s", s, path, strerror(e));
+		vmsup_err(err, "writing \"%s\" to %s: %s", s, path, strerror(e));
 		/* Callers explain some errnos (EBUSY, ESRCH) further. */
 		errno = e;
 		return -1;
 	}
 	if ((size_t)n != len) {
-		cg_err(err, "writing \"%s\" to %s: short write (%zd of %zu bytes)", s, path, n,
-		       len);
+		vmsup_err(err, "writing \"%s\" to %s: short write (%zd of %zu bytes)", s, path, n,
+			  len);
 		return -1;
 	}
 	return 0;
@@ -142,7 +127,7 @@ int cg_writef(const char *path, char **err, const char *fmt, ...)
 	r = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (r < 0) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	r = cg_write(path, s, err);
@@ -160,23 +145,23 @@ int cg_read(const char *path, char **out, char **err)
 	*out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		cg_err(err, "%s: %s", path, strerror(errno));
+		vmsup_err(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	buf = malloc(cap);
 	if (!buf) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		goto out;
 	}
 	for (;;) {
 		if (len + 1 >= cap) {
 			if (cap >= CG_READ_MAX) {
-				cg_err(err, "%s: larger than %d bytes", path, CG_READ_MAX);
+				vmsup_err(err, "%s: larger than %d bytes", path, CG_READ_MAX);
 				goto out;
 			}
 			nb = realloc(buf, cap * 2);
 			if (!nb) {
-				cg_err(err, "out of memory");
+				vmsup_err(err, "out of memory");
 				goto out;
 			}
 			buf = nb;
@@ -186,7 +171,7 @@ int cg_read(const char *path, char **out, char **err)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			cg_err(err, "reading %s: %s", path, strerror(errno));
+			vmsup_err(err, "reading %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -233,7 +218,7 @@ int cg_read_i64(const char *path, int64_t *v, char **err)
 		return -1;
 	r = cg_parse_i64(s, v);
 	if (r < 0)
-		cg_err(err, "%s: expected a number, got \"%.40s\"", path, s);
+		vmsup_err(err, "%s: expected a number, got \"%.40s\"", path, s);
 	free(s);
 	return r;
 }
@@ -252,7 +237,7 @@ int cg_read_key_i64(const char *path, const char *key, int64_t *v, char **err)
 			break;
 		}
 	if (r < 0)
-		cg_err(err, "%s: no number for \"%s\"", path, key);
+		vmsup_err(err, "%s: no number for \"%s\"", path, key);
 	free(s);
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "src/limits/cgroup.h"
+#include "src/util/err.h"
 
 #define CG_VM_PREFIX "vm-"
 #define CG_MAX_HIER  3 /* v1: cpu, cpuacct, memory (fewer when co-mounted) */
@@ -45,7 +46,6 @@ struct cg {
 extern const struct cg_ops cg_v1_ops;
 extern const struct cg_ops cg_v2_ops;
 
-void cg_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* vasprintf into a fresh string; NULL when out of memory. */
 char *cg_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -31,13 +31,13 @@ int cg_name_valid(const char *vm, char **err)
 	size_t len;
 
 	if (!vm || !*vm) {
-		cg_err(err, "empty VM name");
+		vmsup_err(err, "empty VM name");
 		return -1;
 	}
 	len = strlen(vm);
 	if (len > CG_NAME_MAX || !isalnum((unsigned char)vm[0]) || !valid_component(vm, len)) {
-		cg_err(err, "invalid VM name \"%.80s\": want [A-Za-z0-9][A-Za-z0-9_.-]{0,%d}", vm,
-		       CG_NAME_MAX - 1);
+		vmsup_err(err, "invalid VM name \"%.80s\": want [A-Za-z0-9][A-Za-z0-9_.-]{0,%d}",
+			  vm, CG_NAME_MAX - 1);
 		return -1;
 	}
 	return 0;
@@ -120,16 +120,16 @@ static int detect(struct cg *cg, char **err)
 	int v2;
 
 	if (stat(cg->root, &st) < 0) {
-		cg_err(err, "cgroup root %s: %s", cg->root, strerror(errno));
+		vmsup_err(err, "cgroup root %s: %s", cg->root, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		cg_err(err, "cgroup root %s: not a directory", cg->root);
+		vmsup_err(err, "cgroup root %s: not a directory", cg->root);
 		return -1;
 	}
 	p = cg_asprintf("%s/cgroup.controllers", cg->root);
 	if (!p) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	v2 = cg_exists(p);
@@ -139,7 +139,7 @@ static int detect(struct cg *cg, char **err)
 		cg->ops = &cg_v2_ops;
 		cg->hier[0] = strdup(cg->root);
 		if (!cg->hier[0]) {
-			cg_err(err, "out of memory");
+			vmsup_err(err, "out of memory");
 			return -1;
 		}
 		cg->nhier = 1;
@@ -151,15 +151,15 @@ static int detect(struct cg *cg, char **err)
 	mem = find_v1(cg->root, "memory", "memory.limit_in_bytes");
 	if (!cpu || !acct || !mem) {
 		if (!cpu && !acct && !mem)
-			cg_err(
+			vmsup_err(
 			    err,
 			    "no cgroup filesystem under %s: neither cgroup v2 (cgroup.controllers) "
 			    "nor v1 cpu, cpuacct, memory hierarchies",
 			    cg->root);
 		else
-			cg_err(err, "cgroup v1 under %s lacks controller(s):%s%s%s", cg->root,
-			       cpu ? "" : " cpu (with CFS bandwidth, cpu.cfs_quota_us)",
-			       acct ? "" : " cpuacct", mem ? "" : " memory");
+			vmsup_err(err, "cgroup v1 under %s lacks controller(s):%s%s%s", cg->root,
+				  cpu ? "" : " cpu (with CFS bandwidth, cpu.cfs_quota_us)",
+				  acct ? "" : " cpuacct", mem ? "" : " memory");
 		free(cpu);
 		free(acct);
 		free(mem);
@@ -183,25 +183,25 @@ int cg_open(struct cg **out, const char *root, const char *parent, char **err)
 
 	*out = NULL;
 	if (!valid_parent(parent)) {
-		cg_err(err,
-		       "invalid cgroup parent \"%.80s\": want components of [A-Za-z0-9_.-] "
-		       "separated by '/'",
-		       parent ? parent : "(null)");
+		vmsup_err(err,
+			  "invalid cgroup parent \"%.80s\": want components of [A-Za-z0-9_.-] "
+			  "separated by '/'",
+			  parent ? parent : "(null)");
 		return -1;
 	}
 	if (root && (!*root || root[0] != '/')) {
-		cg_err(err, "cgroup root \"%.80s\" must be an absolute path", root);
+		vmsup_err(err, "cgroup root \"%.80s\" must be an absolute path", root);
 		return -1;
 	}
 	cg = calloc(1, sizeof(*cg));
 	if (!cg) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	cg->root = strdup(root ? root : CG_DEFAULT_ROOT);
 	cg->parent = strdup(parent);
 	if (!cg->root || !cg->parent) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		goto fail;
 	}
 	/* A trailing slash would double up in every path we build. */

@@ -32,7 +32,7 @@ static int read_procs(const char *path, pid_t **list, int *n, char **err)
 		int64_t pid;
 
 		if (cg_parse_i64(line, &pid) < 0 || pid <= 0 || pid > INT_MAX) {
-			cg_err(err, "%s: bad pid line \"%.20s\"", path, line);
+			vmsup_err(err, "%s: bad pid line \"%.20s\"", path, line);
 			free(v);
 			free(s);
 			return -1;
@@ -41,7 +41,7 @@ static int read_procs(const char *path, pid_t **list, int *n, char **err)
 			cap = cap ? cap * 2 : 16;
 			nv = realloc(v, sizeof(*v) * cap);
 			if (!nv) {
-				cg_err(err, "out of memory");
+				vmsup_err(err, "out of memory");
 				free(v);
 				free(s);
 				return -1;
@@ -66,7 +66,7 @@ int cg_vm_nprocs(struct cg *cg, const char *vm, int *n, char **err)
 		return -1;
 	f = cg_file(cg, cg->hier[0], vm, "cgroup.procs");
 	if (!f) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	r = read_procs(f, &list, n, err);
@@ -85,7 +85,7 @@ int cg_vm_kill(struct cg *cg, const char *vm, char **err)
 		int r = 1;
 
 		if (!f) {
-			cg_err(err, "out of memory");
+			vmsup_err(err, "out of memory");
 			return -1;
 		}
 		/* cgroup.kill (5.14+) also catches processes forked while we kill. */
@@ -101,7 +101,7 @@ int cg_vm_kill(struct cg *cg, const char *vm, char **err)
 		int n, r;
 
 		if (!f) {
-			cg_err(err, "out of memory");
+			vmsup_err(err, "out of memory");
 			return -1;
 		}
 		if (!cg_exists(f)) {
@@ -114,7 +114,7 @@ int cg_vm_kill(struct cg *cg, const char *vm, char **err)
 			return -1;
 		for (int j = 0; j < n; j++)
 			if (kill(list[j], SIGKILL) < 0 && errno != ESRCH) {
-				cg_err(err, "kill %d: %s", (int)list[j], strerror(errno));
+				vmsup_err(err, "kill %d: %s", (int)list[j], strerror(errno));
 				free(list);
 				return -1;
 			}
@@ -149,13 +149,13 @@ static int rmdir_wait(const char *dir, char **err)
 				if (*c == '\n')
 					*c = ' ';
 		}
-		cg_err(err, "cannot remove cgroup %s: still in use by process(es) %s", dir,
-		       s && *s ? s : "(none listed; exiting)");
+		vmsup_err(err, "cannot remove cgroup %s: still in use by process(es) %s", dir,
+			  s && *s ? s : "(none listed; exiting)");
 		free(s);
 		free(procs);
 		return -1;
 	}
-	cg_err(err, "cannot remove cgroup %s: %s", dir, strerror(errno));
+	vmsup_err(err, "cannot remove cgroup %s: %s", dir, strerror(errno));
 	return -1;
 }
 
@@ -170,7 +170,7 @@ int cg_vm_destroy(struct cg *cg, const char *vm, char **err)
 		char *dir = cg_dir(cg, cg->hier[i], vm);
 
 		if (!dir) {
-			cg_err(err, "out of memory");
+			vmsup_err(err, "out of memory");
 			return -1;
 		}
 		if (rmdir_wait(dir, r < 0 ? NULL : err) < 0)
@@ -191,12 +191,12 @@ int cg_cleanup_stale(struct cg *cg, int (*is_live)(const char *vm, void *arg), v
 		DIR *d;
 
 		if (!dir) {
-			cg_err(err, "out of memory");
+			vmsup_err(err, "out of memory");
 			return -1;
 		}
 		d = opendir(dir);
 		if (!d) {
-			cg_err(err, "%s: %s", dir, strerror(errno));
+			vmsup_err(err, "%s: %s", dir, strerror(errno));
 			free(dir);
 			return -1;
 		}

@@ -30,7 +30,7 @@ static int write_vm(const struct cg *cg, const char *hier, const char *vm, const
 	int r;
 
 	if (!f) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	r = cg_writef(f, err, "%lld", v);
@@ -45,7 +45,7 @@ static int read_vm(const struct cg *cg, const char *hier, const char *vm, const 
 	int r;
 
 	if (!f) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	r = cg_read_i64(f, v, err);
@@ -87,7 +87,7 @@ static int v1_set_memory_max(struct cg *cg, const char *vm, uint64_t bytes, char
 	int has_memsw, r = -1;
 
 	if (!memsw) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	has_memsw = cg_exists(memsw);
@@ -128,8 +128,8 @@ static int v1_read_cpu(struct cg *cg, const char *vm, struct cg_cpu *out, char *
 	    read_vm(cg, cg->cpu_dir, vm, "cpu.shares", &s, err) < 0)
 		return -1;
 	if (p <= 0 || p > UINT32_MAX || s < 0) {
-		cg_err(err, "cgroup %s: implausible cpu values (period %lld, shares %lld)", vm,
-		       (long long)p, (long long)s);
+		vmsup_err(err, "cgroup %s: implausible cpu values (period %lld, shares %lld)", vm,
+			  (long long)p, (long long)s);
 		return -1;
 	}
 	out->quota_us = q < 0 ? -1 : q;
@@ -145,7 +145,7 @@ static int v1_cpu_usage_ns(struct cg *cg, const char *vm, uint64_t *ns, char **e
 	if (read_vm(cg, cg->acct_dir, vm, "cpuacct.usage", &v, err) < 0)
 		return -1;
 	if (v < 0) {
-		cg_err(err, "cgroup %s: negative cpuacct.usage", vm);
+		vmsup_err(err, "cgroup %s: negative cpuacct.usage", vm);
 		return -1;
 	}
 	*ns = (uint64_t)v;
@@ -160,7 +160,7 @@ static int v1_oom_kills(struct cg *cg, const char *vm, uint64_t *n, char **err)
 	int r;
 
 	if (!f) {
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	r = cg_read_key_i64(f, "oom_kill", &v, err);

@@ -39,7 +39,7 @@ static int enable_controllers(const char *dir, char **err)
 
 	if (asprintf(&f, "%s/cgroup.subtree_control", dir) < 0) {
 		f = NULL;
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		goto out;
 	}
 	if (cg_read(f, &have, err) < 0)
@@ -53,10 +53,10 @@ static int enable_controllers(const char *dir, char **err)
 			char *e = *err;
 
 			*err = NULL;
-			cg_err(err,
-			       "%s (a non-root cgroup that holds processes cannot delegate "
-			       "controllers)",
-			       e);
+			vmsup_err(err,
+				  "%s (a non-root cgroup that holds processes cannot delegate "
+				  "controllers)",
+				  e);
 			free(e);
 		}
 		goto out;
@@ -75,7 +75,7 @@ static int v2_open(struct cg *cg, char **err)
 
 	if (asprintf(&ctl, "%s/cgroup.controllers", cg->root) < 0) {
 		ctl = NULL;
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		goto out;
 	}
 	if (cg_read(ctl, &have, err) < 0)
@@ -86,7 +86,7 @@ static int v2_open(struct cg *cg, char **err)
 
 			if (nl)
 				*nl = '\0';
-			cg_err(
+			vmsup_err(
 			    err,
 			    "cgroup v2 at %s does not offer the %s controller (cgroup.controllers: "
 			    "\"%s\"); it may be bound to a v1 hierarchy",
@@ -110,7 +110,7 @@ static char *vm_file(const struct cg *cg, const char *vm, const char *file, char
 	char *f = cg_file(cg, cg->root, vm, file);
 
 	if (!f)
-		cg_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 	return f;
 }
 
@@ -190,7 +190,7 @@ static int v2_read_memory_max(struct cg *cg, const char *vm, uint64_t *bytes, ch
 	} else if (cg_parse_i64(s, &v) == 0 && v >= 0) {
 		*bytes = (uint64_t)v;
 	} else {
-		cg_err(err, "%s: unexpected \"%.40s\"", f, s);
+		vmsup_err(err, "%s: unexpected \"%.40s\"", f, s);
 		goto out;
 	}
 	r = 0;
@@ -214,21 +214,21 @@ static int v2_read_cpu(struct cg *cg, const char *vm, struct cg_cpu *out, char *
 		goto out;
 	/* "QUOTA PERIOD" or "max PERIOD" */
 	if (sscanf(s, "%31s %llu %c", q, &p, &extra) != 2 || p == 0 || p > UINT32_MAX) {
-		cg_err(err, "%s: unexpected \"%.40s\"", f, s);
+		vmsup_err(err, "%s: unexpected \"%.40s\"", f, s);
 		goto out;
 	}
 	out->period_us = (unsigned)p;
 	if (strcmp(q, "max") == 0) {
 		out->quota_us = -1;
 	} else if (cg_parse_i64(q, &out->quota_us) < 0 || out->quota_us <= 0) {
-		cg_err(err, "%s: unexpected quota \"%s\"", f, q);
+		vmsup_err(err, "%s: unexpected quota \"%s\"", f, q);
 		goto out;
 	}
 	wf = vm_file(cg, vm, "cpu.weight", err);
 	if (!wf || cg_read_i64(wf, &w, err) < 0)
 		goto out;
 	if (w < 0) {
-		cg_err(err, "%s: negative weight", wf);
+		vmsup_err(err, "%s: negative weight", wf);
 		goto out;
 	}
 	out->weight = (uint64_t)w;
@@ -261,7 +261,7 @@ static int v2_cpu_usage_ns(struct cg *cg, const char *vm, uint64_t *ns, char **e
 		r = 0;
 		goto out;
 	}
-	cg_err(err, "%s: no usable usage_usec line", f);
+	vmsup_err(err, "%s: no usable usage_usec line", f);
 out:
 	free(s);
 	free(f);

@@ -25,13 +25,13 @@ int cg_vm_create(struct cg *cg, const char *vm, char **err)
 		char *dir = cg_dir(cg, cg->hier[i], vm);
 
 		if (!dir) {
-			cg_err(err, "out of memory");
+			vmsup_err(err, "out of memory");
 			goto out;
 		}
 		if (mkdir(dir, 0755) == 0) {
 			made[i] = 1;
 		} else if (errno != EEXIST) {
-			cg_err(err, "cannot create cgroup %s: %s", dir, strerror(errno));
+			vmsup_err(err, "cannot create cgroup %s: %s", dir, strerror(errno));
 			free(dir);
 			goto out;
 		}
@@ -55,7 +55,7 @@ int cg_vm_attach(struct cg *cg, const char *vm, pid_t pid, char **err)
 	if (cg_name_valid(vm, err) < 0)
 		return -1;
 	if (pid <= 0) {
-		cg_err(err, "invalid pid %d", (int)pid);
+		vmsup_err(err, "invalid pid %d", (int)pid);
 		return -1;
 	}
 	for (int i = 0; i < cg->nhier; i++) {
@@ -63,7 +63,7 @@ int cg_vm_attach(struct cg *cg, const char *vm, pid_t pid, char **err)
 		int r;
 
 		if (!f) {
-			cg_err(err, "out of memory");
+			vmsup_err(err, "out of memory");
 			return -1;
 		}
 		r = cg_writef(f, err, "%d", (int)pid);
@@ -83,22 +83,22 @@ int cg_vm_set_cpu(struct cg *cg, const char *vm, int quota_pct, unsigned period_
 	if (period_us == 0)
 		period_us = CG_DEFAULT_PERIOD;
 	if (period_us < CG_MIN_PERIOD || period_us > CG_MAX_PERIOD) {
-		cg_err(err, "CPU period %u µs out of range %u..%u", period_us, CG_MIN_PERIOD,
-		       CG_MAX_PERIOD);
+		vmsup_err(err, "CPU period %u µs out of range %u..%u", period_us, CG_MIN_PERIOD,
+			  CG_MAX_PERIOD);
 		return -1;
 	}
 	if (quota_pct != CG_CPU_UNLIMITED) {
 		if (quota_pct <= 0 || quota_pct > CG_MAX_QUOTA_PCT) {
-			cg_err(err, "CPU quota %d%% out of range 1..%d (or %d for unlimited)",
-			       quota_pct, CG_MAX_QUOTA_PCT, CG_CPU_UNLIMITED);
+			vmsup_err(err, "CPU quota %d%% out of range 1..%d (or %d for unlimited)",
+				  quota_pct, CG_MAX_QUOTA_PCT, CG_CPU_UNLIMITED);
 			return -1;
 		}
 		quota_us = (int64_t)quota_pct * period_us / 100;
 		if (quota_us < CG_MIN_PERIOD) {
-			cg_err(err,
-			       "CPU quota %d%% of a %u µs period is %lld µs, below the kernel's "
-			       "%u µs minimum (use a longer period)",
-			       quota_pct, period_us, (long long)quota_us, CG_MIN_PERIOD);
+			vmsup_err(err,
+				  "CPU quota %d%% of a %u µs period is %lld µs, below the kernel's "
+				  "%u µs minimum (use a longer period)",
+				  quota_pct, period_us, (long long)quota_us, CG_MIN_PERIOD);
 			return -1;
 		}
 	}
@@ -110,7 +110,7 @@ int cg_vm_set_weight(struct cg *cg, const char *vm, double cpus, char **err)
 	if (cg_name_valid(vm, err) < 0)
 		return -1;
 	if (!isfinite(cpus) || cpus <= 0 || cpus > CG_MAX_CPUS) {
-		cg_err(err, "cpus %g out of range (0, %g]", cpus, CG_MAX_CPUS);
+		vmsup_err(err, "cpus %g out of range (0, %g]", cpus, CG_MAX_CPUS);
 		return -1;
 	}
 	return cg->ops->set_weight(cg, vm, cpus, err);
@@ -122,7 +122,7 @@ int cg_vm_set_memory_max(struct cg *cg, const char *vm, uint64_t bytes, char **e
 		return -1;
 	/* Both versions parse a signed 64-bit value. */
 	if (bytes > (uint64_t)INT64_MAX / 2) {
-		cg_err(err, "memory limit %llu bytes is too large", (unsigned long long)bytes);
+		vmsup_err(err, "memory limit %llu bytes is too large", (unsigned long long)bytes);
 		return -1;
 	}
 	return cg->ops->set_memory_max(cg, vm, bytes, err);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "src/limits/pin.h"
+#include "src/util/err.h"
 
 #define PIN_LIST_MAX 4096
 
@@ -21,22 +22,6 @@ struct vcpu {
 	pid_t tid;
 };
 
-static void pin_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pin_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*err);
-	*err = s ? s : strdup("out of memory");
-}
-
 /* One CPU number at *p; advances *p. */
 static int parse_cpu(const char **p, const char *list, long *out, char **err)
 {
@@ -44,15 +29,15 @@ static int parse_cpu(const char **p, const char *list, long *out, char **err)
 	long v = 0;
 
 	if (*s < '0' || *s > '9') {
-		pin_err(err, "CPU list \"%s\": expected a CPU number at offset %td", list,
-			s - list);
+		vmsup_err(err, "CPU list \"%s\": expected a CPU number at offset %td", list,
+			  s - list);
 		return -1;
 	}
 	while (*s >= '0' && *s <= '9') {
 		v = v * 10 + (*s - '0');
 		if (v >= CPU_SETSIZE) {
-			pin_err(err, "CPU list \"%s\": CPU number at offset %td is above %d", list,
-				*p - list, CPU_SETSIZE - 1);
+			vmsup_err(err, "CPU list \"%s\": CPU number at offset %td is above %d",
+				  list, *p - list, CPU_SETSIZE - 1);
 			return -1;
 		}
 		s++;
@@ -68,11 +53,11 @@ int pin_parse(const char *list, cpu_set_t *out, char **err)
 
 	CPU_ZERO(out);
 	if (!list || !*list) {
-		pin_err(err, "empty CPU list");
+		vmsup_err(err, "empty CPU list");
 		return -1;
 	}
 	if (strlen(list) > PIN_LIST_MAX) {
-		pin_err(err, "CPU list longer than %d characters", PIN_LIST_MAX);
+		vmsup_err(err, "CPU list longer than %d characters", PIN_LIST_MAX);
 		return -1;
 	}
 	for (;;) {
@@ -86,8 +71,8 @@ int pin_parse(const char *list, cpu_set_t *out, char **err)
 			if (parse_cpu(&p, list, &b, err) < 0)
 				goto fail;
 			if (b < a) {
-				pin_err(err, "CPU list \"%s\": range %ld-%ld is backwards", list, a,
-					b);
+				vmsup_err(err, "CPU list \"%s\": range %ld-%ld is backwards", list,
+					  a, b);
 				goto fail;
 			}
 		}
@@ -96,8 +81,8 @@ int pin_parse(const char *list, cpu_set_t *out, char **err)
 		if (*p == '\0')
 			return 0;
 		if (*p != ',') {
-			pin_err(err, "CPU list \"%s\": unexpected '%c' at offset %td", list, *p,
-				p - list);
+			vmsup_err(err, "CPU list \"%s\": unexpected '%c' at offset %td", list, *p,
+				  p - list);
 			goto fail;
 		}
 		p++;
@@ -142,11 +127,11 @@ int pin_check_available(const cpu_set_t *set, char **err)
 	char buf[256];
 
 	if (sched_getaffinity(0, sizeof(mine), &mine) < 0) {
-		pin_err(err, "sched_getaffinity: %s", strerror(errno));
+		vmsup_err(err, "sched_getaffinity: %s", strerror(errno));
 		return -1;
 	}
 	if (CPU_COUNT(set) == 0) {
-		pin_err(err, "empty CPU set");
+		vmsup_err(err, "empty CPU set");
 		return -1;
 	}
 	/* extra = set minus mine */
@@ -159,7 +144,7 @@ int pin_check_available(const cpu_set_t *set, char **err)
 			snprintf(buf, sizeof(buf), "(%d CPUs)", CPU_COUNT(&extra));
 		if (pin_format(&mine, have, sizeof(have)) < 0)
 			snprintf(have, sizeof(have), "(%d CPUs)", CPU_COUNT(&mine));
-		pin_err(err, "CPU(s) %s not available (this process may use %s)", buf, have);
+		vmsup_err(err, "CPU(s) %s not available (this process may use %s)", buf, have);
 		return -1;
 	}
 	return 0;
@@ -168,11 +153,11 @@ int pin_check_available(const cpu_set_t *set, char **err)
 int pin_thread(pid_t tid, const cpu_set_t *set, char **err)
 {
 	if (tid <= 0) {
-		pin_err(err, "invalid thread id %d", (int)tid);
+		vmsup_err(err, "invalid thread id %d", (int)tid);
 		return -1;
 	}
 	if (sched_setaffinity(tid, sizeof(*set), set) < 0) {
-		pin_err(err, "sched_setaffinity(thread %d): %s", (int)tid, strerror(errno));
+		vmsup_err(err, "sched_setaffinity(thread %d): %s", (int)tid, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -181,11 +166,11 @@ int pin_thread(pid_t tid, const cpu_set_t *set, char **err)
 int pin_get_thread(pid_t tid, cpu_set_t *out, char **err)
 {
 	if (tid <= 0) {
-		pin_err(err, "invalid thread id %d", (int)tid);
+		vmsup_err(err, "invalid thread id %d", (int)tid);
 		return -1;
 	}
 	if (sched_getaffinity(tid, sizeof(*out), out) < 0) {
-		pin_err(err, "sched_getaffinity(thread %d): %s", (int)tid, strerror(errno));
+		vmsup_err(err, "sched_getaffinity(thread %d): %s", (int)tid, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -203,7 +188,8 @@ static int get_int(struct json_object *o, const char *key, size_t i, int64_t *v,
 	struct json_object *m;
 
 	if (!json_object_object_get_ex(o, key, &m) || !json_object_is_type(m, json_type_int)) {
-		pin_err(err, "query-cpus-fast entry %zu: \"%s\" missing or not an integer", i, key);
+		vmsup_err(err, "query-cpus-fast entry %zu: \"%s\" missing or not an integer", i,
+			  key);
 		return -1;
 	}
 	*v = json_object_get_int64(m);
@@ -219,17 +205,17 @@ static int read_vcpus(struct json_object *arr, pid_t pid, struct vcpu **out, siz
 	*out = NULL;
 	*n = 0;
 	if (!arr || !json_object_is_type(arr, json_type_array)) {
-		pin_err(err, "query-cpus-fast: expected an array");
+		vmsup_err(err, "query-cpus-fast: expected an array");
 		return -1;
 	}
 	len = json_object_array_length(arr);
 	if (len == 0 || len > CPU_SETSIZE) {
-		pin_err(err, "query-cpus-fast: %zu vCPUs (want 1..%d)", len, CPU_SETSIZE);
+		vmsup_err(err, "query-cpus-fast: %zu vCPUs (want 1..%d)", len, CPU_SETSIZE);
 		return -1;
 	}
 	v = calloc(len, sizeof(*v));
 	if (!v) {
-		pin_err(err, "out of memory");
+		vmsup_err(err, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -239,31 +225,31 @@ static int read_vcpus(struct json_object *arr, pid_t pid, struct vcpu **out, siz
 		struct stat st;
 
 		if (!json_object_is_type(o, json_type_object)) {
-			pin_err(err, "query-cpus-fast entry %zu: not an object", i);
+			vmsup_err(err, "query-cpus-fast entry %zu: not an object", i);
 			goto fail;
 		}
 		if (get_int(o, "cpu-index", i, &v[i].index, err) < 0 ||
 		    get_int(o, "thread-id", i, &tid, err) < 0)
 			goto fail;
 		if (v[i].index < 0 || tid <= 0 || tid > INT_MAX) {
-			pin_err(err,
-				"query-cpus-fast entry %zu: bad cpu-index %lld / thread-id %lld", i,
-				(long long)v[i].index, (long long)tid);
+			vmsup_err(err,
+				  "query-cpus-fast entry %zu: bad cpu-index %lld / thread-id %lld",
+				  i, (long long)v[i].index, (long long)tid);
 			goto fail;
 		}
 		v[i].tid = (pid_t)tid;
 		snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)v[i].tid);
 		if (stat(path, &st) < 0) {
-			pin_err(err, "vCPU %lld: thread %d is not a thread of process %d",
-				(long long)v[i].index, (int)v[i].tid, (int)pid);
+			vmsup_err(err, "vCPU %lld: thread %d is not a thread of process %d",
+				  (long long)v[i].index, (int)v[i].tid, (int)pid);
 			goto fail;
 		}
 	}
 	qsort(v, len, sizeof(*v), by_index);
 	for (size_t i = 1; i < len; i++)
 		if (v[i].index == v[i - 1].index) {
-			pin_err(err, "query-cpus-fast: cpu-index %lld listed twice",
-				(long long)v[i].index);
+			vmsup_err(err, "query-cpus-fast: cpu-index %lld listed twice",
+				  (long long)v[i].index);
 			goto fail;
 		}
 	*out = v;
@@ -284,18 +270,18 @@ int pin_vcpus(struct json_object *cpus_fast, pid_t pid, const cpu_set_t *set, en
 	if (npinned)
 		*npinned = 0;
 	if (pid <= 0) {
-		pin_err(err, "invalid pid %d", (int)pid);
+		vmsup_err(err, "invalid pid %d", (int)pid);
 		return -1;
 	}
 	if (mode != PIN_ALL && mode != PIN_ONE_EACH) {
-		pin_err(err, "invalid pin mode %d", (int)mode);
+		vmsup_err(err, "invalid pin mode %d", (int)mode);
 		return -1;
 	}
 	for (int c = 0; c < CPU_SETSIZE; c++)
 		if (CPU_ISSET(c, set))
 			cpus[ncpus++] = c;
 	if (ncpus == 0) {
-		pin_err(err, "empty CPU set");
+		vmsup_err(err, "empty CPU set");
 		return -1;
 	}
 	if (read_vcpus(cpus_fast, pid, &v, &n, err) < 0)

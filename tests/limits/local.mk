@@ -6,15 +6,15 @@ EXTRA_DIST += tests/limits/cg-util.h
 
 tests_test_cgroup_SOURCES = tests/limits/test-cgroup.c tests/limits/cg-util.h
 tests_test_cgroup_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-tests_test_cgroup_LDADD = src/limits/libvmcg.la $(CRITERION_LIBS)
+tests_test_cgroup_LDADD = src/limits/libvmcg.la src/util/libvmutil.la $(CRITERION_LIBS)
 
 tests_test_cgroup_layout_SOURCES = tests/limits/test-cgroup-layout.c tests/limits/cg-util.h
 tests_test_cgroup_layout_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-tests_test_cgroup_layout_LDADD = src/limits/libvmcg.la $(CRITERION_LIBS)
+tests_test_cgroup_layout_LDADD = src/limits/libvmcg.la src/util/libvmutil.la $(CRITERION_LIBS)
 
 tests_test_pin_SOURCES = tests/limits/test-pin.c tests/limits/cg-util.h
 tests_test_pin_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-tests_test_pin_LDADD = src/limits/libvmcg.la $(JSONC_LIBS) $(CRITERION_LIBS)
+tests_test_pin_LDADD = src/limits/libvmcg.la src/util/libvmutil.la $(JSONC_LIBS) $(CRITERION_LIBS)
 
 # tests fragment (vmsupd limits, issue 5): the real vmsupd binary, real
 # qemu, real cgroups (root), the test guest under TCG. Reuses the daemon
