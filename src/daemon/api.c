@@ -1,4 +1,5 @@
 #include "src/daemon/http.h"
+#include "src/daemon/accept.h"
 #include "src/daemon/api.h"
 #include "src/daemon/api-guest.h"
 #include "src/daemon/api-limits.h"
@@ -39,6 +40,7 @@ struct vmsup_api {
 	struct vmsup *sup;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
+	struct accept_guard *guard; /* pauses accepting when out of fds */
 	char *path;
 	gid_t api_gid; /* (gid_t)-1: none */
 	struct stream *streams;
@@ -482,6 +484,11 @@ struct vmsup_api *vmsup_api_new(struct event_base *base, struct vmsup *sup, cons
 		vmsup_api_free(api);
 		return NULL;
 	}
+	if (!(api->guard = accept_guard_new(base, api->bound))) {
+		vmsup_err(err, "out of memory");
+		vmsup_api_free(api);
+		return NULL;
+	}
 	LOG_I(NULL, "API on %s", path);
 	return api;
 }
@@ -489,6 +496,8 @@ struct vmsup_api *vmsup_api_new(struct event_base *base, struct vmsup *sup, cons
 void vmsup_api_stop_accepting(struct vmsup_api *api)
 {
 	if (api && api->bound) {
+		accept_guard_free(api->guard);
+		api->guard = NULL;
 		evhttp_del_accept_socket(api->http, api->bound);
 		api->bound = NULL;
 		unlink(api->path);

@@ -5,7 +5,8 @@ src_libvmsup_la_SOURCES += \
 	src/daemon/api.c src/daemon/api.h src/daemon/api-guest.c src/daemon/api-guest.h \
 	src/daemon/api-limits.c src/daemon/api-limits.h \
 	src/daemon/api-template.c src/daemon/api-template.h \
-	src/daemon/api-pool.c src/daemon/api-pool.h
+	src/daemon/api-pool.c src/daemon/api-pool.h \
+	src/daemon/accept.c src/daemon/accept.h
 
 sbin_PROGRAMS += src/daemon/vmsupd
 src_daemon_vmsupd_SOURCES = src/daemon/vmsupd.c
