@@ -242,28 +242,20 @@ out:
 
 static int v2_cpu_usage_ns(struct cg *cg, const char *vm, uint64_t *ns, char **err)
 {
-	char *f = vm_file(cg, vm, "cpu.stat", err), *s = NULL, *line, *save = NULL;
+	char *f = vm_file(cg, vm, "cpu.stat", err);
+	int64_t us = -1;
 	int r = -1;
 
 	if (!f)
 		return -1;
-	if (cg_read(f, &s, err) < 0)
-		goto out;
-	for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned long long us;
-		char extra;
-
-		if (strncmp(line, "usage_usec ", 11) != 0)
-			continue;
-		if (sscanf(line + 11, "%llu %c", &us, &extra) != 1 || us > UINT64_MAX / 1000)
-			break;
-		*ns = us * 1000;
-		r = 0;
-		goto out;
+	if (cg_read_key_i64(f, "usage_usec", &us, err) == 0) {
+		if (us < 0 || (uint64_t)us > UINT64_MAX / 1000) {
+			vmsup_err(err, "%s: no usable usage_usec line", f);
+		} else {
+			*ns = (uint64_t)us * 1000;
+			r = 0;
+		}
 	}
-	vmsup_err(err, "%s: no usable usage_usec line", f);
-out:
-	free(s);
 	free(f);
 	return r;
 }
