@@ -25,8 +25,6 @@ struct watch {
 /* reattach-watch.c */
 /* CLOCK_MONOTONIC in seconds. */
 double reattach_now_mono(void);
-/* A small file, NUL-terminated in buf; its length, or -1. */
-ssize_t reattach_read_small(const char *path, char *buf, size_t size);
 /* The adopted qemu exited: release the watch and tell the supervisor (may free vm). */
 void reattach_gone(struct vm *vm);
 

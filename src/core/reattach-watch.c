@@ -13,6 +13,7 @@
 
 #include "src/util/err.h"
 #include "src/util/log.h"
+#include "src/util/proc.h"
 #include "src/core/supervisor.h"
 
 #define POLL_MS 50 /* without pidfd: exit seen within this */
@@ -26,27 +27,13 @@ double reattach_now_mono(void)
 
 /* ---- /proc ---- */
 
-ssize_t reattach_read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n >= 0)
-		buf[n] = '\0';
-	return n;
-}
-
 /* The state letter and field 22 of /proc/PID/stat. */
 static int proc_stat(pid_t pid, char *state, unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (reattach_read_small(path, buf, sizeof(buf)) <= 0)
+	if (vmsup_read_small(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	/* comm may hold spaces and ')': fields count from the last ')' */
 	if (!(p = strrchr(buf, ')')) || sscanf(p + 1, " %c", state) != 1)
@@ -78,7 +65,7 @@ bool vm_proc_is_our_qemu(pid_t pid, unsigned long long start_time, const char *q
 	    st != start_time || state == 'Z' || state == 'X')
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((n = reattach_read_small(path, buf, sizeof(buf))) <= 0)
+	if ((n = vmsup_read_small(path, buf, sizeof(buf))) <= 0)
 		return false;
 	/* argv is NUL-separated: make it one searchable string */
 	for (ssize_t i = 0; i < n; i++)

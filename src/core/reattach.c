@@ -13,6 +13,7 @@
 #include "src/util/err.h"
 #include "src/core/module.h"
 #include "src/util/log.h"
+#include "src/util/proc.h"
 #include "src/core/statefile.h"
 #include "src/core/supervisor.h"
 
@@ -252,7 +253,7 @@ static void clean_run_dirs(struct vmsup *sup)
 			continue;
 		if (asprintf(&pf, "%s/qemu.pid", dir) >= 0 &&
 		    asprintf(&sock, "%s/qmp.sock", dir) >= 0 &&
-		    reattach_read_small(pf, buf, sizeof(buf)) > 0)
+		    vmsup_read_small(pf, buf, sizeof(buf)) > 0)
 			kill_orphan((pid_t)atoi(buf), 0, sock, "no state file claims it");
 		LOG_I(e->d_name, "removing stale run dir %s", dir);
 		tmp.spec.name = e->d_name;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "src/util/err.h"
+#include "src/util/proc.h"
 
 int vmsup_write_atomic(const char *path, const char *data, size_t len, char **err)
 {
@@ -101,20 +102,6 @@ int vm_statefile_remove(const char *state_dir, const char *name, char **err)
 	return ret;
 }
 
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n >= 0)
-		buf[n] = '\0';
-	return n;
-}
-
 struct json_object *vm_statefile_read(const char *path, char **err)
 {
 	char *buf = malloc(VM_STATEFILE_MAX + 1);
@@ -125,7 +112,7 @@ struct json_object *vm_statefile_read(const char *path, char **err)
 		vmsup_err(err, "out of memory");
 		return NULL;
 	}
-	n = read_small(path, buf, VM_STATEFILE_MAX + 1);
+	n = vmsup_read_small(path, buf, VM_STATEFILE_MAX + 1);
 	if (n < 0)
 		vmsup_err(err, "%s: %s", path, strerror(errno));
 	else if (n >= VM_STATEFILE_MAX)

@@ -1,14 +1,29 @@
-/* CPU time of a process from /proc (the CPU metric and quota checks of a VM
- * without a cgroup). */
+/* Small files read whole, and the CPU time of a process from /proc (the
+ * CPU metric and quota checks of a VM without a cgroup). */
 #include "src/util/proc.h"
 
 #include "src/util/err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+ssize_t vmsup_read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
 
 int vmsup_proc_cpu_seconds(pid_t pid, double *seconds, char **err)
 {
@@ -17,14 +32,8 @@ int vmsup_proc_cpu_seconds(pid_t pid, double *seconds, char **err)
 		return vmsup_err(err, "invalid pid %ld", (long)pid);
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		vmsup_err(err, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	if (vmsup_read_small(path, buf, sizeof(buf)) < 0)
+		return vmsup_err(err, "%s: %s", path, strerror(errno));
 
 	/*
 	 * comm (field 2) may hold spaces and parentheses: fields are counted

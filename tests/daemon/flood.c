@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "src/util/proc.h"
 #include "tests/lib/daemon-harness.h"
 
 #define NCLIENTS 96 /* under the listen backlog (128): every connect completes */
@@ -53,20 +54,11 @@ static int open_fds(pid_t pid)
 /* user + system CPU seconds of pid */
 static double cpu_s(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
+	double s = -1;
+	char *err = NULL;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	cr_assert_not_null(f = fopen(path, "re"));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	cr_assert_not_null(p = strrchr(buf, ')'));
-	cr_assert_eq(
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	cr_assert_eq(vmsup_proc_cpu_seconds(pid, &s, &err), 0, "%s", err);
+	return s;
 }
 
 static int connect_api(void)

@@ -30,7 +30,7 @@ tests_test_vmsupd_harden_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-h
 	tests/core/reattach-util.c tests/core/reattach-util.h \
 	tests/daemon/access.c tests/daemon/faults.c tests/daemon/flood.c
 tests_test_vmsupd_harden_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
-tests_test_vmsupd_harden_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+tests_test_vmsupd_harden_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/daemon/vmsupd
 

@@ -26,14 +26,14 @@ EXTRA_DIST += tests/limits/limits-util.h
 tests_test_vmsupd_limits_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/limits/limits-util.c tests/limits/limits-util.h tests/limits/api-limits.c
 tests_test_vmsupd_limits_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
-tests_test_vmsupd_limits_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+tests_test_vmsupd_limits_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_limits_DEPENDENCIES = src/daemon/vmsupd
 
 tests_test_vmsupd_limits_guest_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/limits/limits-util.c tests/limits/limits-util.h tests/limits/guest-limits.c
 tests_test_vmsupd_limits_guest_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
-tests_test_vmsupd_limits_guest_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) \
+tests_test_vmsupd_limits_guest_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) \
 	$(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_limits_guest_DEPENDENCIES = src/daemon/vmsupd
 
@@ -43,7 +43,7 @@ TESTS += tests/test-vmsupd-oom
 tests_test_vmsupd_oom_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/limits/limits-util.c tests/limits/limits-util.h tests/limits/guest-oom.c
 tests_test_vmsupd_oom_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
-tests_test_vmsupd_oom_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) \
+tests_test_vmsupd_oom_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) \
 	$(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_oom_DEPENDENCIES = src/daemon/vmsupd
 
