@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,18 +205,8 @@ int sup_paths_init(struct vm *vm, char **err)
 		vm->run_dir = NULL;
 		return vmsup_err(err, "out of memory");
 	}
-	if (vm_run_files(vm->run_dir, &vm->qmp_sock, &vm->ops_sock, &vm->qga_sock, &vm->pidfile,
-			 &vm->console_log, &vm->qemu_log, err))
-		return -1;
-	free(vm->ops_qemu_sock);
-	if (asprintf(&vm->ops_qemu_sock, "%s/ops-qemu.sock", vm->run_dir) < 0) {
-		vm->ops_qemu_sock = NULL;
-		return vmsup_err(err, "out of memory");
-	}
-	if (strlen(vm->ops_qemu_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return vmsup_err(err, "socket path %s is too long for a unix socket",
-				 vm->ops_qemu_sock);
-	return 0;
+	return vm_run_files(vm->run_dir, &vm->qmp_sock, &vm->ops_sock, &vm->ops_qemu_sock,
+			    &vm->qga_sock, &vm->pidfile, &vm->console_log, &vm->qemu_log, err);
 }
 
 /* Spawn qemu; the VM is "starting" (or "failed" with vm->error). */

@@ -192,17 +192,21 @@ static int set_path(char **dst, const char *dir, const char *file)
 	return 0;
 }
 
-int vm_run_files(const char *dir, char **qmp_sock, char **ops_sock, char **qga_sock, char **pidfile,
-		 char **console_log, char **qemu_log, char **err)
+int vm_run_files(const char *dir, char **qmp_sock, char **ops_sock, char **ops_qemu_sock,
+		 char **qga_sock, char **pidfile, char **console_log, char **qemu_log, char **err)
 {
+	const char *longest;
+
 	if (set_path(qmp_sock, dir, "qmp.sock") || set_path(ops_sock, dir, "ops.sock") ||
+	    (ops_qemu_sock && set_path(ops_qemu_sock, dir, "ops-qemu.sock")) ||
 	    set_path(qga_sock, dir, "qga.sock") || set_path(pidfile, dir, "qemu.pid") ||
 	    set_path(console_log, dir, "console.log") || set_path(qemu_log, dir, "qemu.log"))
 		return vmsup_err(err, "out of memory");
-	/* the three sockets' names are equally long */
-	if (strlen(*qmp_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	/* qmp, ops and qga.sock are equally long; ops-qemu.sock is longer */
+	longest = ops_qemu_sock ? *ops_qemu_sock : *qmp_sock;
+	if (strlen(longest) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return vmsup_err(err,
 				 "socket path %s is too long for a unix socket (run_dir too deep)",
-				 *qmp_sock);
+				 longest);
 	return 0;
 }

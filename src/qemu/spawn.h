@@ -31,11 +31,13 @@ int vm_rm_run_dir(const char *dir);
 
 /*
  * The files of a run dir: dir/{qmp,ops,qga}.sock, qemu.pid, console.log,
- * qemu.log into the six pointers (old values freed). -1 with *err if out
- * of memory or the socket paths are too long for a unix socket.
+ * qemu.log into the six pointers, and dir/ops-qemu.sock (qemu's own ops
+ * monitor behind the daemon's relay) into ops_qemu_sock unless it is NULL
+ * (old values freed). -1 with *err if out of memory or a socket path is
+ * too long for a unix socket.
  */
-int vm_run_files(const char *dir, char **qmp_sock, char **ops_sock, char **qga_sock, char **pidfile,
-		 char **console_log, char **qemu_log, char **err);
+int vm_run_files(const char *dir, char **qmp_sock, char **ops_sock, char **ops_qemu_sock,
+		 char **qga_sock, char **pidfile, char **console_log, char **qemu_log, char **err);
 
 /* A TCP port free on 127.0.0.1 right now (for hostfwd), or -1 with *err. */
 int vm_free_port(char **err);

@@ -409,7 +409,7 @@ static int build(struct vm_tmpl_job *j, char **err)
 	if (vm_mkdir(root, 0700, err) || vm_mkdir(j->dir, 0700, err) ||
 	    vm_stage_create(j->dir, cfg->qemu_user, err))
 		goto out;
-	if (vm_run_files(j->dir, &j->qmp_sock, &j->ops_sock, &j->qga_sock, &j->pidfile,
+	if (vm_run_files(j->dir, &j->qmp_sock, &j->ops_sock, NULL, &j->qga_sock, &j->pidfile,
 			 &j->console_log, &j->qemu_log, err))
 		goto out;
 	unlink(j->qemu_log);
