@@ -2,11 +2,13 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "src/daemon/api.h"
+#include "src/util/dirlock.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 #include "src/pool/pool.h"
@@ -25,6 +27,7 @@ struct daemon {
 	struct vmsup_stats stats;
 	struct vm_pool *pool;
 	int stopping;
+	int lock_fd[2]; /* state_dir's and run_dir's vmsupd.lock */
 };
 
 /* ---- libevent's own messages (accept() failing, say) ---- */
@@ -137,15 +140,33 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	vmsup_shutdown(d->sup, on_all_stopped, d);
 }
 
+/* One daemon per state dir and per run dir (both, so that neither is
+ * shared by two daemons; once if they are the same directory). */
+static int lock_dirs(struct daemon *d, const struct vmsup_config *cfg, char **err)
+{
+	if ((d->lock_fd[0] = vmsup_dir_lock(cfg->state_dir, 0700, err)) < 0)
+		return -1;
+	if (!strcmp(cfg->state_dir, cfg->run_dir))
+		return 0;
+	if ((d->lock_fd[1] = vmsup_dir_lock(cfg->run_dir, 0755, err)) < 0)
+		return -1;
+	return 0;
+}
+
 int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 {
-	struct daemon d = {0};
+	struct daemon d = {.lock_fd = {-1, -1}};
 	struct event *sigterm = NULL, *sigint = NULL, *log_tick = NULL;
 	const struct timeval one_s = {1, 0};
 	struct sigaction ign = {.sa_handler = SIG_IGN};
 	int ret = -1;
 
 	vmsup_log_setup(cfg->log_level, cfg->log_format);
+	/* before anything that acts on VMs (reattach, cgroups, the pool):
+	 * a second daemon on these directories stops here, having done
+	 * nothing */
+	if (lock_dirs(&d, cfg, err))
+		goto out;
 	event_set_log_callback(on_libevent_log);
 	/* a client that hangs up mid-reply must not kill the daemon */
 	sigaction(SIGPIPE, &ign, NULL);
@@ -229,5 +250,8 @@ out:
 		event_base_free(d.base);
 	if (ready_fd >= 0)
 		close(ready_fd);
+	for (int i = 0; i < 2; i++)
+		if (d.lock_fd[i] >= 0)
+			close(d.lock_fd[i]);
 	return ret;
 }
