@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "src/util/err.h"
 #include "src/util/log.h"
 
 static void on_stop_timer(evutil_socket_t fd, short what, void *arg);
@@ -124,6 +125,15 @@ void vmsup_shutdown(struct vmsup *sup, void (*done)(void *arg), void *arg)
 		if (vm->pid > 0)
 			sup_vm_stop(vm, sup->cfg.stop_grace_s);
 	sup_maybe_shutdown_done(sup);
+}
+
+void vmsup_detach(struct vmsup *sup)
+{
+	sup->shutting_down = true;
+	LOG_I(NULL, "leaving %zu VMs running for the next daemon", sup->nvms);
+	for (struct vm *vm = sup->vms; vm; vm = vm->next)
+		sup_waiters_fail(vm, VMSUP_EC_SHUTTING_DOWN,
+				 "the daemon is exiting (the VM runs on; ask the next daemon)");
 }
 
 bool vmsup_vm_stopping(const struct vm *vm)

@@ -78,6 +78,13 @@ void vmsup_unsubscribe(struct vmsup *sup, int handle);
  */
 void vmsup_shutdown(struct vmsup *sup, void (*done)(void *arg), void *arg);
 
+/*
+ * The daemon exits and leaves every VM running for the next one (which
+ * reattaches them): pending requests fail with ShuttingDown now, nothing
+ * new starts. State files are flushed and monitors closed by vmsup_free.
+ */
+void vmsup_detach(struct vmsup *sup);
+
 /* Publish an event for vm (NULL: about no VM, e.g. a template): ev taken. */
 void vmsup_emit(struct vmsup *sup, struct vm *vm, struct json_object *ev);
 

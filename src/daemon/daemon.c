@@ -28,6 +28,7 @@ struct daemon {
 	struct vm_pool *pool;
 	int stopping;
 	int lock_fd[2]; /* state_dir's and run_dir's vmsupd.lock */
+	const struct vmsup_config *cfg;
 };
 
 /* ---- libevent's own messages (accept() failing, say) ---- */
@@ -122,22 +123,36 @@ static void on_all_stopped(void *arg)
 {
 	struct daemon *d = arg;
 
-	LOG_I(NULL, "every VM stopped");
+	LOG_I(NULL, "every VM stopped (on_exit = stop)");
 	event_base_loopexit(d->base, NULL);
 }
+
+/* Time for the replies that fail the pending requests to go out. */
+#define EXIT_FLUSH_MS 100
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
+	const struct timeval flush = {0, EXIT_FLUSH_MS * 1000};
 
 	if (d->stopping++) {
-		LOG_W(NULL, "signal %d again: still stopping VMs", (int)sig);
+		LOG_W(NULL, "signal %d again: %s", (int)sig,
+		      d->cfg->on_exit_stop ? "still stopping VMs" : "already exiting");
 		return;
 	}
-	LOG_I(NULL, "signal %d: shutting down", (int)sig);
 	vmsup_api_stop_accepting(d->api);
 	vm_pool_stop(d->pool);
-	vmsup_shutdown(d->sup, on_all_stopped, d);
+	if (d->cfg->on_exit_stop) {
+		LOG_I(NULL, "signal %d: stopping every VM, then exiting (on_exit = stop)",
+		      (int)sig);
+		vmsup_shutdown(d->sup, on_all_stopped, d);
+		return;
+	}
+	/* on_exit = keep: the VMs (pool members too) run on; the next daemon
+	 * reattaches them, as after a kill -9, and replaces the pool's */
+	LOG_I(NULL, "signal %d: exiting, VMs keep running (on_exit = keep)", (int)sig);
+	vmsup_detach(d->sup);
+	event_base_loopexit(d->base, &flush);
 }
 
 /* One daemon per state dir and per run dir (both, so that neither is
@@ -155,7 +170,7 @@ static int lock_dirs(struct daemon *d, const struct vmsup_config *cfg, char **er
 
 int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 {
-	struct daemon d = {.lock_fd = {-1, -1}};
+	struct daemon d = {.lock_fd = {-1, -1}, .cfg = cfg};
 	struct event *sigterm = NULL, *sigint = NULL, *log_tick = NULL;
 	const struct timeval one_s = {1, 0};
 	struct sigaction ign = {.sa_handler = SIG_IGN};

@@ -27,7 +27,10 @@ static void usage(FILE *f)
 		"  -v, --verbose         log debug messages\n"
 		"  -q, --quiet           log errors only\n"
 		"  -h, --help            this text\n\n"
-		"Stops on SIGTERM/SIGINT after stopping every VM (bounded by stop_grace_s).\n");
+		"On SIGTERM/SIGINT it exits at once and leaves every VM running for the next\n"
+		"vmsupd, which reattaches them (on_exit = keep, the default); with\n"
+		"on_exit = stop it first stops every VM (bounded by stop_grace_s).\n"
+		"One vmsupd per state and run directory (a lock file in each).\n");
 }
 
 int main(int argc, char **argv)

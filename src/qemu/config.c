@@ -23,7 +23,7 @@
 #define QEMU_DEFAULT "qemu-system-x86_64"
 #endif
 
-enum kind { K_STR, K_PATH, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_FORMAT, K_NAME };
+enum kind { K_STR, K_PATH, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_FORMAT, K_NAME, K_ON_EXIT };
 
 struct key {
 	const char *name;
@@ -45,6 +45,7 @@ static const struct key keys[] = {
     {"default_initrd", K_PATH, S(default_initrd), 0, 0},
     {"default_append", K_OPTSTR, S(default_append), 0, 0},
     {"stop_grace_s", K_UINT, S(stop_grace_s), 0, 86400},
+    {"on_exit", K_ON_EXIT, S(on_exit_stop), 0, 0},
     {"max_vms", K_UINT, S(max_vms), 1, 100000},
     {"qemu_user", K_STR, S(qemu_user), 0, 0},
     {"ssh_key", K_PATH, S(ssh_key), 0, 0},
@@ -178,6 +179,14 @@ int vmsup_config_set(struct vmsup_config *c, const char *key, const char *v, cha
 			*(int *)(base + k->off) = VMSUP_LOG_JSON;
 		else
 			return vmsup_err(err, "%s: '%s' is not one of text, json", key, v);
+		return 0;
+	case K_ON_EXIT:
+		if (!strcmp(v, "keep"))
+			*(int *)(base + k->off) = 0;
+		else if (!strcmp(v, "stop"))
+			*(int *)(base + k->off) = 1;
+		else
+			return vmsup_err(err, "%s: '%s' is not one of keep, stop", key, v);
 		return 0;
 	}
 	return vmsup_err(err, "%s: unhandled key kind", key);

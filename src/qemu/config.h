@@ -18,6 +18,7 @@ struct vmsup_config {
 	char *default_initrd;
 	char *default_append;
 	unsigned stop_grace_s;
+	int on_exit_stop; /* on_exit = stop: SIGTERM stops every VM (default keep: they run on) */
 	unsigned max_vms;
 	char *qemu_user; /* NULL = run qemu as the daemon's user */
 	char *ssh_key;	 /* NULL until finished: <state_dir>/id_ed25519 */

@@ -64,6 +64,8 @@ guest=${VMSUP_GUEST_DIR:-}
 
 {
 	echo "stop_grace_s = 10"
+	# the cleanup's SIGTERM takes the VMs down with the daemon
+	echo "on_exit = stop"
 	if [ -n "$guest" ]; then
 		echo "default_kernel = $guest/vmlinuz"
 		echo "default_initrd = $guest/initrd.img"

@@ -19,7 +19,7 @@ static struct tdaemon d;
 
 static void up(void)
 {
-	td_start(&d, "stop_grace_s = 30");
+	td_start(&d, "stop_grace_s = 30\non_exit = keep");
 }
 
 static void down(void)
@@ -149,4 +149,99 @@ Test(restart, second_daemon_refused)
 	for (int i = 0; i < 2; i++)
 		cr_expect(td_pid_is_qemu(pids[i]), "l%d's qemu is gone", i);
 	free(before);
+}
+
+/* Pids of the VMs named t0..t(n-1), by their status. */
+static void vm_pids(const char *prefix, int n, pid_t *pids)
+{
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		struct json_object *vm;
+
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		vm = rt_get(&d, name);
+		pids[i] = (pid_t)td_int(vm, "pid");
+		json_object_put(vm);
+	}
+}
+
+/* SIGTERM the daemon; returns the seconds to its exit (asserted exit 0). */
+static double sigterm_daemon(void)
+{
+	double t0 = td_now();
+	int st = 0;
+
+	cr_assert_eq(kill(d.pid, SIGTERM), 0);
+	while (waitpid(d.pid, &st, WNOHANG) == 0) {
+		if (td_now() > t0 + 60) {
+			kill(d.pid, SIGKILL);
+			waitpid(d.pid, &st, 0);
+			d.pid = 0;
+			cr_assert_fail("vmsupd did not exit within 60 s of SIGTERM");
+		}
+		usleep(2000);
+	}
+	d.pid = 0;
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "vmsupd exit status %#x", st);
+	return td_now() - t0;
+}
+
+/* on_exit = keep (the default, said explicitly here as the harness's is
+ * stop): SIGTERM with 3 guest-less VMs running
+ * exits within 2 s and leaves the 3 qemus running; the next daemon
+ * reattaches them (same pids, running) and a stop through its API works. */
+Test(restart, sigterm_keeps_vms)
+{
+	pid_t pids[3], again[3];
+	double secs, t0;
+	long st;
+
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "k%d", i);
+		pids[i] = rt_create(&d, name, NULL);
+	}
+	secs = sigterm_daemon();
+	fprintf(stderr, "measured: SIGTERM -> exit: %.3f s\n", secs);
+	cr_expect_lt(secs, 2.0, "SIGTERM -> exit took %.2f s", secs);
+	for (int i = 0; i < 3; i++)
+		cr_expect(td_pid_is_qemu(pids[i]), "k%d's qemu (pid %d) is gone", i, (int)pids[i]);
+	cr_expect_eq(td_count_qemus(&d), 3);
+
+	td_restart(&d);
+	vm_pids("k", 3, again);
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+		struct json_object *vm;
+
+		snprintf(name, sizeof(name), "k%d", i);
+		vm = rt_get(&d, name);
+		cr_expect_eq(again[i], pids[i], "k%d: same qemu", i);
+		cr_expect_str_eq(td_str(vm, "state"), "running", "k%d: %s (%s)", i,
+				 td_str(vm, "state"), td_str(vm, "error"));
+		json_object_put(vm);
+	}
+	t0 = td_now();
+	json_object_put(td_http(&d, "POST", "/v1/vms/k1/stop", NULL, &st));
+	cr_expect_eq(st, 200, "stop of a reattached VM: %ld", st);
+	cr_expect(td_pid_gone(pids[1], 10000), "k1's qemu still runs after its stop");
+	fprintf(stderr, "measured: stop of reattached guest-less k1: %.3f s\n", td_now() - t0);
+	json_object_put(rt_wait_state(&d, "k1", "stopped", 0, 10000));
+	/* td_stop (fini) kills k0 and k2 by their pidfiles */
+}
+
+/* on_exit = stop: SIGTERM stops every VM before the exit. */
+Test(restart, sigterm_on_exit_stop)
+{
+	pid_t pid;
+	double secs;
+
+	td_stop(&d);
+	td_start(&d, "stop_grace_s = 30\non_exit = stop");
+	pid = rt_create(&d, "s0", NULL);
+	secs = sigterm_daemon();
+	fprintf(stderr, "measured: SIGTERM -> exit (on_exit = stop, 1 guest-less VM): %.3f s\n",
+		secs);
+	cr_expect(td_pid_gone(pid, 5000), "on_exit = stop left qemu %d running", (int)pid);
+	cr_expect_lt(secs, 10.0, "took %.2f s", secs);
 }

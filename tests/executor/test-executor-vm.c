@@ -96,7 +96,7 @@ static void start_vmsupd_as(bool cgroups, const char *extra_conf)
 	cr_assert_not_null(f);
 	fprintf(f,
 		"accel = tcg\ndefault_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
-		"default_append = %s\nstop_grace_s = 5\n%s",
+		"default_append = %s\nstop_grace_s = 5\non_exit = stop\n%s",
 		g, g, append[0] ? append : "console=ttyS0 panic=-1", extra_conf ? extra_conf : "");
 	fclose(f);
 	snprintf(bin, sizeof(bin), "%s/src/daemon/vmsupd", builddir());
@@ -170,7 +170,7 @@ static int our_qemus(bool kill_them)
 	return n;
 }
 
-/* Every VM goes with vmsupd: it stops them all on SIGTERM. */
+/* Every VM goes with vmsupd: it stops them all on SIGTERM (on_exit = stop). */
 static void teardown(void)
 {
 	if (vmsupd_pid > 0) {

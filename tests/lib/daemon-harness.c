@@ -96,7 +96,10 @@ void td_start(struct tdaemon *d, const char *extra)
 	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
 	f = fopen(conf, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "stop_grace_s = 60\nlog_level = debug\n%s\n", extra ? extra : "");
+	/* on_exit = stop: td_stop's SIGTERM takes the VMs down with the daemon
+	 * (extra may say keep: a later line wins) */
+	fprintf(f, "stop_grace_s = 60\non_exit = stop\nlog_level = debug\n%s\n",
+		extra ? extra : "");
 	fclose(f);
 	spawn_daemon(d, 30);
 }

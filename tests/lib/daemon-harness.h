@@ -17,7 +17,8 @@ struct tdaemon {
 	pid_t pid;
 };
 
-/* Start vmsupd (extra_conf: more config lines, or NULL); waits until it serves. */
+/* Start vmsupd (extra_conf: more config lines, or NULL); waits until it serves.
+ * The config says on_exit = stop unless extra_conf says otherwise. */
 void td_start(struct tdaemon *d, const char *extra_conf);
 /* rm -r, going on past what cannot be removed. */
 void td_rmrf(const char *dir);

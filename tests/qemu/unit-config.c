@@ -42,6 +42,7 @@ Test(config, defaults)
 	cr_expect_eq(c.mem_mib, 512);
 	cr_expect_eq(c.cpus, 1);
 	cr_expect_eq(c.stop_grace_s, 30);
+	cr_expect_eq(c.on_exit_stop, 0, "on_exit defaults to keep");
 	cr_expect_eq(c.max_vms, 256);
 	cr_expect_eq(c.memory_floor_mib, 64);
 	cr_expect_eq(c.mem_overhead_mib, 256);
@@ -108,6 +109,7 @@ Test(config, bad_files_name_file_and_line)
 	expect_bad("\n\n\ncpus = 0\n", ":4: cpus: '0' is not an integer in 1..64");
 	expect_bad("cpus = 65\n", ":1: cpus");
 	expect_bad("cpus = 2x\n", ":1: cpus");
+	expect_bad("on_exit = halt\n", ":1: on_exit: 'halt' is not one of keep, stop");
 	expect_bad("cpus = -1\n", ":1: cpus");
 	expect_bad("mem_mib = 99999999999999999999\n", ":1: mem_mib");
 	expect_bad("accel = xen\n", ":1: accel: 'xen'");
@@ -178,4 +180,17 @@ Test(config, set_overrides_and_copy)
 	vmsup_config_release(&c);
 	cr_expect_str_eq(d.run_dir, "/tmp/r");
 	vmsup_config_release(&d);
+}
+
+Test(config, on_exit)
+{
+	struct vmsup_config c;
+
+	vmsup_config_init(&c, NULL);
+	cr_expect_eq(vmsup_config_set(&c, "on_exit", "stop", NULL), 0);
+	cr_expect_eq(c.on_exit_stop, 1);
+	cr_expect_eq(vmsup_config_set(&c, "on_exit", "keep", NULL), 0);
+	cr_expect_eq(c.on_exit_stop, 0);
+	cr_expect_eq(vmsup_config_set(&c, "on_exit", "", NULL), -1);
+	vmsup_config_release(&c);
 }
