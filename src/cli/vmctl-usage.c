@@ -40,7 +40,8 @@ static const struct help {
     {"reset", "reset NAME", "Hard-reset the VM.\n"},
     {"stop", "stop NAME [--timeout S]",
      "ACPI power-off; after the grace period (--timeout S, else vmsupd's stop_grace_s)\n"
-     "quit, then SIGKILL. Returns once the VM is stopped.\n"},
+     "quit, then SIGKILL; quit at once when there is no guest or its agent never\n"
+     "answered. Returns once the VM is stopped (at once if it already is).\n"},
     {"kill", "kill NAME", "SIGKILL the VM's qemu.\n"},
     {"destroy", "destroy NAME [--timeout S]",
      "Stop the VM if needed (graceful, bounded by --timeout S) and remove it.\n"},

@@ -88,6 +88,13 @@ static struct waiter *qmp_request(struct vm *vm, const char *cmd, struct json_ob
 	return w;
 }
 
+/* Stopped, crashed or failed: a stop has nothing to do (a VM never
+ * started, "defined", still refuses one). */
+static bool already_down(const struct vm *vm)
+{
+	return vm->state == VM_STOPPED || vm->state == VM_CRASHED || vm->state == VM_FAILED;
+}
+
 struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 			struct json_object *args, vmsup_done_fn done, void *arg)
 {
@@ -112,7 +119,7 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 			      name);
 		return NULL;
 	}
-	if (!vm_op_allowed(vm->state, op)) {
+	if (!vm_op_allowed(vm->state, op) && !(op == VM_OP_STOP && already_down(vm))) {
 		sup_reply_err(done, arg, VMSUP_EC_CONFLICT, "cannot %s VM '%s': it is %s",
 			      vm_op_name(op), name, vm_state_name(vm->state));
 		return NULL;
@@ -145,6 +152,11 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 		if (bad) {
 			sup_reply_err(done, arg, VMSUP_EC_INVALID,
 				      "'timeout_s' must be an integer in 0..86400");
+			return NULL;
+		}
+		if (already_down(vm)) {
+			/* the wanted outcome holds: a stop is idempotent */
+			sup_reply_vm(done, arg, false, vm);
 			return NULL;
 		}
 		w = sup_waiter_add(vm, W_GONE, 0, false, 0, done, arg);

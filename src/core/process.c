@@ -228,6 +228,7 @@ int sup_vm_start(struct vm *vm)
 	vm->exit_code = vm->exit_signal = -1;
 	vm->exit_reason = NULL;
 	vm->qmp_ready_once = vm->shutdown_seen = vm->kill_requested = vm->start_failed = false;
+	vm->agent_seen = false;
 	vm->stop_stage = 0;
 	vm->qmp_unresponsive = false;
 	if (sup_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err) ||

@@ -150,6 +150,9 @@ static void reattach_live(struct vm *vm)
 	vm->adopted = true;
 	/* it did run: an exit from now on is a crash, not a failed start */
 	vm->qmp_ready_once = recorded != VM_STARTING;
+	/* whether its agent ever answered is not recorded: a guest that ran
+	 * is given its ACPI power-off */
+	vm->agent_seen = recorded != VM_STARTING;
 	vmsup_adopt(vm);
 	if (vm_reattach_watch(vm, &err)) {
 		LOG_W(vm->spec.name, "reattach: %s", err);

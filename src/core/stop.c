@@ -78,10 +78,15 @@ static void on_stop_timer(evutil_socket_t fd, short what, void *arg)
 		stop_stage(vm, vm->stop_stage + 1, 0);
 }
 
-/* Begin a stop unless one is under way. */
+/*
+ * Begin a stop unless one is under way. ACPI power-off only where a guest
+ * may answer it: not for a guest-less VM, nor a guest whose agent (where
+ * the agent module watches one) never answered: it has not booted, or
+ * has no agent, or is hung; waiting the grace for it waits for nothing.
+ */
 void sup_vm_stop(struct vm *vm, unsigned grace)
 {
-	bool guest = vm->spec.kernel || vm->spec.disk;
+	bool guest = (vm->spec.kernel || vm->spec.disk) && (!vm->agent || vm->agent_seen);
 	enum vm_state was = vm->state;
 
 	if (vm->pid <= 0)
@@ -94,7 +99,8 @@ void sup_vm_stop(struct vm *vm, unsigned grace)
 	}
 	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->state == VM_STARTING)
 		sup_set_state(vm, VM_STOPPING);
-	/* no guest OS, a paused or half-started VM: nobody would answer ACPI */
+	/* no (live) guest OS, a paused or half-started VM: nobody would
+	 * answer ACPI */
 	if (!guest || grace == 0 || was != VM_RUNNING || !vm->qmp_ready_once)
 		stop_stage(vm, 2, 0);
 	else

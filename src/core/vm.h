@@ -106,6 +106,7 @@ struct vm {
 
 	/* hooks for later modules */
 	enum vm_agent_state agent_state; /* the agent module drives this */
+	bool agent_seen;		 /* ... and this once it opened its port or answered */
 	void *agent;			 /* opaque, owned by the agent module */
 	void *cgroup;			 /* opaque, owned by the cgroup module */
 	void *tmpl;	  /* opaque, src/snapshot/vm-template.c: restored from a template */

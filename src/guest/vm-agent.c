@@ -120,6 +120,8 @@ static void on_state(struct agent *a, enum agent_state st, void *arg)
 	vm->agent_state = st == AGENT_READY	   ? VM_AGENT_READY
 			  : st == AGENT_CONNECTING ? VM_AGENT_CONNECTING
 						   : VM_AGENT_ABSENT;
+	if (st == AGENT_READY)
+		vm->agent_seen = true; /* a stop may ask the guest (src/core/stop.c) */
 	LOG_I(vm->spec.name, "guest agent %s%s%s", agent_state_name(st),
 	      st == AGENT_READY && agent_version(a) ? ", version " : "",
 	      st == AGENT_READY && agent_version(a) ? agent_version(a) : "");
@@ -182,6 +184,10 @@ void vm_agent_port(struct vm *vm, bool open)
 {
 	struct agent *a = vm_agent_of(vm);
 
+	/* the guest's agent opened its port: a userland runs that will
+	 * answer a power-off (src/core/stop.c) */
+	if (open)
+		vm->agent_seen = true;
 	if (a)
 		agent_port_event(a, open);
 }

@@ -245,3 +245,68 @@ Test(restart, sigterm_on_exit_stop)
 	cr_expect(td_pid_gone(pid, 5000), "on_exit = stop left qemu %d running", (int)pid);
 	cr_expect_lt(secs, 10.0, "took %.2f s", secs);
 }
+
+/* POST /v1/vms/NAME/stop: seconds it took, status asserted 200. */
+static double timed_stop(const char *name)
+{
+	char path[128];
+	double t0 = td_now();
+	long st;
+	struct json_object *r;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s/stop", name);
+	r = td_http(&d, "POST", path, NULL, &st);
+	cr_expect_eq(st, 200, "stop %s: %ld %s", name, st, td_err_desc(r));
+	cr_expect_str_eq(td_str(r, "state"), "stopped", "stop %s", name);
+	json_object_put(r);
+	return td_now() - t0;
+}
+
+/* stop_grace_s = 30: a guest-less VM is quit at once, not powered off
+ * through ACPI and waited for; a stop of a stopped VM succeeds. */
+Test(restart, guestless_stop_is_quick)
+{
+	pid_t pid = rt_create(&d, "g0", NULL);
+	double secs = timed_stop("g0");
+
+	fprintf(stderr, "measured: stop of guest-less g0 (stop_grace_s = 30): %.3f s\n", secs);
+	cr_expect_lt(secs, 5.0, "stop took %.2f s", secs);
+	cr_expect(td_pid_gone(pid, 5000));
+	secs = timed_stop("g0");
+	cr_expect_lt(secs, 1.0, "second stop took %.2f s", secs);
+}
+
+/* A VM with a kernel whose guest never brings an agent up (here it panics:
+ * no root fs, panic=0 keeps it there): the stop quits it at once instead
+ * of ACPI and 30 s of grace. */
+Test(restart, agentless_guest_stop_is_quick)
+{
+	const char *g = getenv("VMSUP_GUEST_DIR");
+	char body[768], kernel[512];
+	struct json_object *vm;
+	double secs;
+	pid_t pid;
+	long st;
+
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", g ? g : "");
+	if (!g || access(kernel, R_OK) != 0)
+		cr_skip_test("no test guest kernel (VMSUP_GUEST_DIR)");
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"nb\",\"kernel\":\"%s\",\"append\":\"console=ttyS0 panic=0\","
+		 "\"accel\":\"tcg\",\"mem_mib\":128}",
+		 kernel);
+	vm = td_http(&d, "POST", "/v1/vms", body, &st);
+	cr_assert_eq(st, 201, "create: %ld %s", st, td_err_desc(vm));
+	cr_assert_str_eq(td_str(vm, "state"), "running", "%s", td_str(vm, "error"));
+	pid = (pid_t)td_int(vm, "pid");
+	json_object_put(vm);
+	usleep(1500 * 1000); /* the kernel is up to something, no agent */
+	vm = rt_get(&d, "nb");
+	cr_expect_str_neq(td_str(vm, "agent"), "ready", "this guest must have no agent");
+	json_object_put(vm);
+	secs = timed_stop("nb");
+	fprintf(stderr, "measured: stop of agent-less guest nb (stop_grace_s = 30): %.3f s\n",
+		secs);
+	cr_expect_lt(secs, 5.0, "stop took %.2f s", secs);
+	cr_expect(td_pid_gone(pid, 5000));
+}
