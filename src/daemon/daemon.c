@@ -8,6 +8,7 @@
 #include <event2/event.h>
 
 #include "src/daemon/api.h"
+#include "src/daemon/notify.h"
 #include "src/util/dirlock.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
@@ -145,12 +146,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	if (d->cfg->on_exit_stop) {
 		LOG_I(NULL, "signal %d: stopping every VM, then exiting (on_exit = stop)",
 		      (int)sig);
+		daemon_notify("STOPPING=1\nSTATUS=stopping %zu VMs (on_exit = stop)",
+			      vmsup_count(d->sup));
 		vmsup_shutdown(d->sup, on_all_stopped, d);
 		return;
 	}
 	/* on_exit = keep: the VMs (pool members too) run on; the next daemon
 	 * reattaches them, as after a kill -9, and replaces the pool's */
 	LOG_I(NULL, "signal %d: exiting, VMs keep running (on_exit = keep)", (int)sig);
+	daemon_notify("STOPPING=1\nSTATUS=exiting, %zu VMs keep running (on_exit = keep)",
+		      vmsup_count(d->sup));
 	vmsup_detach(d->sup);
 	event_base_loopexit(d->base, &flush);
 }
@@ -219,6 +224,7 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	vm_agent_setup(d.base, cfg);
 	/* VMs of a previous run (even one ended by SIGKILL) carry on; after
 	 * the limits and agent modules, whose hooks they go through */
+	daemon_notify("STATUS=reattaching the VMs of the state dir");
 	if (vm_reattach_all(d.sup, err))
 		goto out;
 	/* after the reattach: the pool's VMs of an earlier run are among its VMs */
@@ -236,6 +242,8 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	vm_pool_start(d.pool);
 	if (!(d.api = vmsup_api_new(d.base, d.sup, cfg->socket, cfg->api_group, err)))
 		goto out;
+	/* the API listens and every VM of an earlier run is back */
+	daemon_notify("READY=1\nSTATUS=serving %zu VMs on %s", vmsup_count(d.sup), cfg->socket);
 	if (ready_fd >= 0) {
 		char c = 1;
 		if (write(ready_fd, &c, 1) < 0) {

@@ -6,7 +6,10 @@ src_libvmsup_la_SOURCES += \
 	src/daemon/api-limits.c src/daemon/api-limits.h \
 	src/daemon/api-template.c src/daemon/api-template.h \
 	src/daemon/api-pool.c src/daemon/api-pool.h \
-	src/daemon/accept.c src/daemon/accept.h
+	src/daemon/accept.c src/daemon/accept.h \
+	src/daemon/notify.c src/daemon/notify.h
+# sd_notify (Type=notify)
+src_libvmsup_la_LIBADD += $(SYSTEMD_LIBS)
 
 sbin_PROGRAMS += src/daemon/vmsupd
 src_daemon_vmsupd_SOURCES = src/daemon/vmsupd.c

@@ -1,7 +1,9 @@
 /*
  * Real vmsupd, real qemu (guest-less VMs): the daemon as a service one can
  * restart (issue 20). One daemon per state dir: a second one exits at once
- * having touched nothing.
+ * having touched nothing; SIGTERM leaves the VMs running (on_exit = keep)
+ * for the next daemon; a stop never waits for a guest that is not there;
+ * sd_notify's READY=1 / STOPPING=1 to a fake NOTIFY_SOCKET.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -9,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -309,4 +314,65 @@ Test(restart, agentless_guest_stop_is_quick)
 		secs);
 	cr_expect_lt(secs, 5.0, "stop took %.2f s", secs);
 	cr_expect(td_pid_gone(pid, 5000));
+}
+
+/* A fake systemd: a unix datagram socket bound at path; returns its fd. */
+static int notify_socket(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind %s", path);
+	return fd;
+}
+
+/* Datagrams until one contains needle (within timeout_ms); all of them
+ * appended to log (size n). */
+static bool notify_wait(int fd, const char *needle, int timeout_ms, char *log, size_t n)
+{
+	double deadline = td_now() + timeout_ms / 1000.0;
+
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		char buf[1024];
+		ssize_t r;
+		int left = (int)((deadline - td_now()) * 1000);
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return false;
+		if ((r = recv(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			return false;
+		buf[r] = '\0';
+		strncat(log, buf, n - strlen(log) - 2);
+		strcat(log, "|");
+		if (strstr(buf, needle))
+			return true;
+	}
+}
+
+/* The notify protocol (Type=notify): READY=1 with a STATUS= once the API
+ * serves and the VMs of the previous run are back; STOPPING=1 on SIGTERM. */
+Test(restart, sd_notify)
+{
+	char dir[] = "/tmp/vsn-XXXXXX", path[64], log[4096] = "";
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/notify.sock", dir);
+	fd = notify_socket(path);
+	rt_create(&d, "n0", NULL);
+	td_kill9(&d);
+	setenv("NOTIFY_SOCKET", path, 1);
+	td_restart(&d);
+	unsetenv("NOTIFY_SOCKET");
+	cr_expect(notify_wait(fd, "READY=1", 5000, log, sizeof(log)), "no READY=1: %s", log);
+	cr_expect(strstr(log, "STATUS=serving 1 VMs"), "READY without the reattached VM: %s", log);
+	sigterm_daemon();
+	cr_expect(notify_wait(fd, "STOPPING=1", 5000, log, sizeof(log)), "no STOPPING=1: %s", log);
+	fprintf(stderr, "measured: notify datagrams: %s\n", log);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
 }

@@ -3,7 +3,7 @@
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 in=$srcdir/etc/vmsupd.service.in
 fail=0
-for k in 'Type=simple' 'KillMode=process' 'RuntimeDirectory=vmsupd' 'StateDirectory=vmsupd' \
+for k in 'Type=notify' 'NotifyAccess=main' 'KillMode=process' 'RuntimeDirectory=vmsupd' 'StateDirectory=vmsupd' \
 	'ExecStart=@sbindir@/vmsupd -f' 'WantedBy=multi-user.target'; do
 	grep -qx "$k" "$in" || { echo "FAIL: $k missing"; fail=1; }
 done
