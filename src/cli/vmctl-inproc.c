@@ -82,6 +82,11 @@ static int build_config(struct vmsup_config *c, const char *dir, char **err)
 	 * graceful stop (ACPI, then quit) must not keep qemu around long. */
 	if (c->stop_grace_s > 5 && vmsup_config_set(c, "stop_grace_s", "5", err))
 		goto out;
+	/* ... and no daemon comes after it to reattach them: its SIGTERM
+	 * (vmctl's stop, or vmctl gone) takes them down, whatever the file's
+	 * on_exit says */
+	if (vmsup_config_set(c, "on_exit", "stop", err))
+		goto out;
 	if (vmsup_config_finish(c, err))
 		goto out;
 	rc = 0;

@@ -327,7 +327,10 @@ host" ] || fail "guest in the workdir, read the host file: $out"
 	# No daemon: vmctl runs its own supervisor for the command, in a
 	# private dir under $TMPDIR, and leaves nothing behind.
 	mkdir "$tmp/t"
-	RUNENV="VMSUP_SOCKET=$tmp/nodaemon.sock VMSUP_CONFIG=$tmp/vmsupd.conf TMPDIR=$tmp/t"
+	# the file's on_exit left at its default (keep): the in-process
+	# supervisor stops its VMs on exit all the same
+	grep -v '^on_exit' "$tmp/vmsupd.conf" >"$tmp/inproc.conf"
+	RUNENV="VMSUP_SOCKET=$tmp/nodaemon.sock VMSUP_CONFIG=$tmp/inproc.conf TMPDIR=$tmp/t"
 	runs 7 "in-process run (no daemon)" -- sh -c 'echo out; echo err >&2; exit 7' &&
 		{ [ "$out" = out ] && [ "$err" = err ] || fail "in-process streams: '$out' / '$err'"; }
 	[ -z "$(ls -A "$tmp/t")" ] || fail "in-process left $(ls -A "$tmp/t")"
