@@ -35,12 +35,12 @@ int vmsup_modules_create(struct vmsup *sup, struct json_object *body, struct vm 
 	return 0;
 }
 
-int vmsup_modules_argv(struct vm *vm, char ***argv, int *fd, char **err)
+int vmsup_modules_argv(struct vm *vm, char ***argv, int *fds, char **err)
 {
 	struct vmsup *sup = vm->sup;
 
 	for (int i = 0; i < sup->nmodules; i++)
-		if (M(i)->argv && M(i)->argv(C(i), vm, argv, fd, err))
+		if (M(i)->argv && M(i)->argv(C(i), vm, argv, fds, err))
 			return -1;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "src/core/vm.h"
+#include "src/qemu/spawn.h"
 
 struct vmsup;
 
@@ -30,8 +31,9 @@ struct vm_module {
 	 * its business, -1 with *cls and *err = refuse the create. */
 	int (*create)(void *ctx, struct vmsup *sup, struct json_object *body, struct vm *vm,
 		      const char **cls, char **err);
-	/* qemu's argv is built: add arguments and an fd for it (restore). */
-	int (*argv)(void *ctx, struct vm *vm, char ***argv, int *fd, char **err);
+	/* qemu's argv is built: add arguments, and descriptors for qemu's
+	 * fds 3.. in fds[VM_SPAWN_FDS] (restore: the state, the RAM). */
+	int (*argv)(void *ctx, struct vm *vm, char ***argv, int *fds, char **err);
 	/* qemu forked, still -S: a failure fails the start (VM killed). */
 	int (*spawned)(void *ctx, struct vm *vm, char **err);
 	/* qemu of an earlier daemon was adopted (reattach). */
@@ -69,7 +71,7 @@ void *vmsup_module_ctx(const struct vmsup *sup, const char *name);
 /* The core's side: call op on every module (see the order above). */
 int vmsup_modules_create(struct vmsup *sup, struct json_object *body, struct vm *vm,
 			 const char **cls, char **err);
-int vmsup_modules_argv(struct vm *vm, char ***argv, int *fd, char **err);
+int vmsup_modules_argv(struct vm *vm, char ***argv, int *fds, char **err);
 int vmsup_modules_spawned(struct vm *vm, char **err);
 void vmsup_modules_adopted(struct vm *vm);
 bool vmsup_modules_hold_cont(const struct vm *vm);

@@ -217,7 +217,7 @@ int sup_vm_start(struct vm *vm)
 				 sup->cfg.tcg_tb_size_mib};
 	struct vm_paths p;
 	char **argv = NULL, *err = NULL;
-	int ret = -1, state_fd = -1;
+	int ret = -1, fds[VM_SPAWN_FDS] = {-1, -1};
 
 	free(vm->error);
 	vm->error = NULL;
@@ -244,9 +244,9 @@ int sup_vm_start(struct vm *vm)
 	p = (struct vm_paths){vm->run_dir, vm->qmp_sock,    vm->ops_qemu_sock, vm->qga_sock,
 			      vm->pidfile, vm->console_log, vm->ssh_port,      vm->mac};
 	if (!(argv = vm_argv_build(&vm->spec, &p, &o, &err)) ||
-	    vmsup_modules_argv(vm, &argv, &state_fd, &err))
+	    vmsup_modules_argv(vm, &argv, fds, &err))
 		goto out;
-	if (vm_spawn_fd(argv, vm->qemu_log, state_fd, &vm->pid, &err))
+	if (vm_spawn_fds(argv, vm->qemu_log, fds, VM_SPAWN_FDS, &vm->pid, &err))
 		goto out;
 	vm->start_time = proc_start_time(vm->pid);
 	LOG_I(vm->spec.name, "spawned qemu pid %d", (int)vm->pid);
@@ -278,7 +278,8 @@ out:
 	}
 	free(err);
 	vm_argv_free(argv);
-	if (state_fd >= 0)
-		close(state_fd);
+	for (int i = 0; i < VM_SPAWN_FDS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return ret;
 }

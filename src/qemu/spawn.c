@@ -35,9 +35,10 @@ static void close_from(int lowfd)
 }
 
 /* Runs between fork and exec: async-signal-safe calls only. */
-static void child(char *const argv[], const char *log_path, int extra_fd, int errfd)
+static void child(char *const argv[], const char *log_path, const int *fds, int nfds, int errfd)
 {
 	struct child_err ce = {0, 0};
+	int hi[VM_SPAWN_FDS];
 	sigset_t all;
 	int fd;
 
@@ -67,19 +68,27 @@ static void child(char *const argv[], const char *log_path, int extra_fd, int er
 		ce.stage = 1;
 		goto fail;
 	}
-	if (extra_fd >= 0) {
-		/* fd 3 is taken by extra_fd: errfd moves above it first */
-		if (errfd <= 3 && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 4)) < 0) {
-			ce.stage = 4;
-			goto fail;
-		}
-		/* dup2 onto itself would keep close-on-exec */
-		if (extra_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(extra_fd, 3) < 0) {
+	/* fds 3.. are the extra fds': errfd and the fds themselves move above
+	 * them first, so no dup2 lands on a descriptor still to be moved */
+	if (nfds > 0 && errfd < 3 + nfds && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 3 + nfds)) < 0) {
+		ce.stage = 4;
+		goto fail;
+	}
+	for (int i = 0; i < nfds; i++) {
+		hi[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds);
+		if (fds[i] >= 0 && hi[i] < 0) {
 			ce.stage = 4;
 			goto fail;
 		}
 	}
-	for (int f = extra_fd >= 0 ? 4 : 3; f < errfd; f++)
+	for (int i = 0; i < nfds; i++) {
+		/* dup2 clears close-on-exec on the copy: this one is inherited */
+		if (hi[i] >= 0 ? dup2(hi[i], 3 + i) < 0 : (close(3 + i), 0)) {
+			ce.stage = 4;
+			goto fail;
+		}
+	}
+	for (int f = 3 + nfds; f < errfd; f++)
 		close(f);
 	close_from(errfd + 1);
 	execvp(argv[0], argv);
@@ -94,13 +103,14 @@ fail:
 
 int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err)
 {
-	return vm_spawn_fd(argv, log_path, -1, pid, err);
+	return vm_spawn_fds(argv, log_path, NULL, 0, pid, err);
 }
 
-int vm_spawn_fd(char *const argv[], const char *log_path, int extra_fd, pid_t *pid, char **err)
+int vm_spawn_fds(char *const argv[], const char *log_path, const int *fds, int nfds, pid_t *pid,
+		 char **err)
 {
 	static const char *const stages[] = {"opening the log", "redirecting stdin", "setsid",
-					     "exec", "passing fd 3"};
+					     "exec", "passing fds 3.."};
 	struct child_err ce;
 	int p[2];
 	ssize_t n;
@@ -116,7 +126,7 @@ int vm_spawn_fd(char *const argv[], const char *log_path, int extra_fd, pid_t *p
 	}
 	if (c == 0) {
 		close(p[0]);
-		child(argv, log_path, extra_fd, p[1]);
+		child(argv, log_path, fds, nfds > VM_SPAWN_FDS ? VM_SPAWN_FDS : nfds, p[1]);
 	}
 	close(p[1]);
 	do

@@ -15,8 +15,13 @@
  */
 int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err);
 
-/* As vm_spawn, and qemu also inherits extra_fd as its fd 3 (-1: none). */
-int vm_spawn_fd(char *const argv[], const char *log_path, int extra_fd, pid_t *pid, char **err);
+/* At most this many extra descriptors for qemu. */
+#define VM_SPAWN_FDS 2
+
+/* As vm_spawn, and qemu also inherits fds[i] as its fd 3 + i (-1: that fd
+ * stays closed), i < nfds <= VM_SPAWN_FDS. */
+int vm_spawn_fds(char *const argv[], const char *log_path, const int *fds, int nfds, pid_t *pid,
+		 char **err);
 
 /* Make a directory with this mode (also when it exists: mode enforced). */
 int vm_mkdir(const char *path, mode_t mode, char **err);

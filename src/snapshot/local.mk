@@ -8,5 +8,5 @@ src_snapshot_libvmsnap_la_LIBADD = qmp/libqmp.la src/guest/libvmagent.la $(JSONC
 	$(LIBEVENT_LIBS)
 
 src_libvmsup_la_SOURCES += src/snapshot/vm-template.c src/snapshot/vm-template-create.c \
-	src/snapshot/vm-template.h
+	src/snapshot/vm-template.h src/snapshot/tmpl-ram.c src/snapshot/tmpl-ram.h
 src_libvmsup_la_LIBADD += src/snapshot/libvmsnap.la

@@ -292,6 +292,7 @@ static int check_ram(struct tmpl *t, char **err)
 			    t->ram_path, (long long)json_object_get_int64(v));
 		return -1;
 	}
+	t->ram_bytes = (unsigned long long)sb.st_size;
 	return 0;
 }
 

@@ -65,7 +65,8 @@ struct tmpl {
 	const char *name, *qemu_version, *mac; /* borrowed from meta; mac may be NULL */
 	struct json_object *devconfig, *spec;  /* borrowed from meta; spec may be NULL */
 	unsigned long long state_bytes;
-	char *ram_path; /* dir/ram when the template has a RAM file, else NULL */
+	char *ram_path;		      /* dir/ram when the template has a RAM file, else NULL */
+	unsigned long long ram_bytes; /* its recorded size */
 };
 
 /*

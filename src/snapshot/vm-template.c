@@ -16,11 +16,17 @@
 #include "src/util/log.h"
 #include "src/snapshot/snapshot.h"
 #include "src/snapshot/template.h"
+#include "src/snapshot/tmpl-ram.h"
 
 #define RESTORE_TIMEOUT_MS 120000u
 #define SEED_BYTES	   64
 #define TAIL_BYTES	   600
 #define SKEW_RETRY_MS	   250.0
+/* qemu's fds 3 and 4 (vm_spawn_fds): the state, the RAM's sealed copy */
+#define STATE_FD 3
+#define RAM_FD	 4
+#define STR_(x)	 #x
+#define STR(x)	 STR_(x)
 
 struct vm_restore {
 	struct vm *vm;
@@ -79,13 +85,19 @@ struct json_object *vm_template_list(struct vmsup *sup, const char **cls)
 
 struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const char **cls)
 {
-	char *err = NULL;
+	char *err = NULL, *path;
 	struct json_object *o = json_object_new_object();
 
+	if (asprintf(&path, "%s/templates/%s/ram", vmsup_config(sup)->state_dir, name) < 0)
+		path = NULL;
 	if (tmpl_rm(vmsup_config(sup)->state_dir, name, &err) == 0) {
+		if (path)
+			tmpl_ram_forget(path);
+		free(path);
 		LOG_I(NULL, "template '%s' removed", name);
 		return o;
 	}
+	free(path);
 	*cls = err && !strncmp(err, "no template", 11) ? VMSUP_EC_NOT_FOUND : VMSUP_EC_INVALID;
 	json_object_object_add(o, "error", json_object_new_string(err ? err : "out of memory"));
 	free(err);
@@ -176,8 +188,9 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 	/* not part of the spec's JSON: the device set says */
 	vm->spec.stage = snap_devconfig_has_stage(r->t->devconfig);
 	if (r->t->ram_path) {
-		/* copy-on-write: the file stays the template's */
-		if (!(vm->spec.ram_file = strdup(r->t->ram_path))) {
+		/* copy-on-write of a sealed copy (tmpl-ram.h): qemu never
+		 * opens the template's file */
+		if (!(vm->spec.ram_file = strdup("/proc/self/fd/" STR(RAM_FD)))) {
 			vmsup_err(err, "out of memory");
 			c = VMSUP_EC_INTERNAL;
 			goto fail;
@@ -229,13 +242,12 @@ static int append(char ***argv, const char *const *more)
 	return 0;
 }
 
-int vm_template_argv(struct vm *vm, char ***argv, int *state_fd, char **err)
+int vm_template_argv(struct vm *vm, char ***argv, int *fds, char **err)
 {
 	struct vm_restore *r = rs_of(vm);
 	char *why = NULL;
 	int fd;
 
-	*state_fd = -1;
 	if (!r || !r->pending)
 		return 0;
 	/* one attempt: a failed restore must not repeat on restart */
@@ -250,7 +262,10 @@ int vm_template_argv(struct vm *vm, char ***argv, int *state_fd, char **err)
 	if ((fd = open(r->t->state_path, O_RDONLY | O_CLOEXEC)) < 0)
 		return vmsup_err(err, "template '%s': %s: %s", r->name, r->t->state_path,
 				 strerror(errno));
-	*state_fd = fd;
+	fds[STATE_FD - 3] = fd;
+	if (r->t->ram_path &&
+	    (fds[RAM_FD - 3] = tmpl_ram_fd(r->t->ram_path, r->t->ram_bytes, err)) < 0)
+		return -1;
 	/* only this start maps the template's RAM: a later one boots afresh */
 	free(vm->spec.ram_file);
 	vm->spec.ram_file = NULL;
@@ -382,8 +397,10 @@ static void on_restored(const struct snap_stats *st, const char *err, void *arg)
 void vm_template_qmp_ready(struct vm *vm)
 {
 	struct vm_restore *r = rs_of(vm);
-	struct snap_restore_opts o = {
-	    .state_path = NULL, .state_fd = 3, .timeout_ms = RESTORE_TIMEOUT_MS, .resume = true};
+	struct snap_restore_opts o = {.state_path = NULL,
+				      .state_fd = STATE_FD,
+				      .timeout_ms = RESTORE_TIMEOUT_MS,
+				      .resume = true};
 	char *err = NULL;
 
 	if (!r || !r->loading || r->op)
@@ -489,9 +506,9 @@ void vm_template_status(const struct vm *vm, struct json_object *o)
 
 /* ---- the module table the daemon registers (no ctx) ---- */
 
-static int mod_argv(void *ctx, struct vm *vm, char ***argv, int *fd, char **err)
+static int mod_argv(void *ctx, struct vm *vm, char ***argv, int *fds, char **err)
 {
-	return vm_template_argv(vm, argv, fd, err);
+	return vm_template_argv(vm, argv, fds, err);
 }
 
 static bool mod_holds_cont(void *ctx, const struct vm *vm)

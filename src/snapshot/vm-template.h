@@ -57,11 +57,12 @@ struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const ch
 
 /*
  * Spawning: for a VM to be restored, check *argv against the template
- * (qemu version, device set), append -incoming defer, and open the state
- * file: *state_fd is to be passed to qemu as fd 3 (the caller closes it
- * after the spawn). Otherwise nothing (*state_fd -1). 0, or -1 with *err.
+ * (qemu version, device set), append -incoming defer, open the state file
+ * into fds[0] (qemu's fd 3) and, for a template with a RAM file, its sealed
+ * copy (tmpl-ram.h) into fds[1] (fd 4, the memory backend's mem-path). The
+ * caller closes both after the spawn. Otherwise nothing. 0, or -1 with *err.
  */
-int vm_template_argv(struct vm *vm, char ***argv, int *state_fd, char **err);
+int vm_template_argv(struct vm *vm, char ***argv, int *fds, char **err);
 
 /* Restored, and the clock set and RNG reseeded (or that failed and was logged). */
 bool vm_template_refreshed(const struct vm *vm);
