@@ -1,5 +1,6 @@
 /* The template store (see template.h). */
 #include "src/snapshot/template.h"
+#include "src/snapshot/tmpl-hash.h"
 #include "src/snapshot/snapshot-internal.h"
 
 #include <dirent.h>
@@ -272,6 +273,47 @@ void tmpl_meta_set_ram(struct json_object *meta, unsigned long long ram_bytes)
 	json_object_object_add(meta, "ram_bytes", json_object_new_int64((int64_t)ram_bytes));
 }
 
+static int hash_into(struct json_object *meta, const char *key, const char *path, char **err)
+{
+	char hex[TMPL_SHA256_HEX];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		snap_seterr(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	r = tmpl_hash_fd(fd, path, hex, err);
+	close(fd);
+	if (r == 0)
+		json_object_object_add(meta, key, json_object_new_string(hex));
+	return r;
+}
+
+int tmpl_meta_set_hashes(struct tmpl_new *t, struct json_object *meta, char **err)
+{
+	if (hash_into(meta, "state_sha256", t->state_path, err))
+		return -1;
+	return json_object_object_get_ex(meta, "ram_file", NULL)
+		   ? hash_into(meta, "ram_sha256", t->ram_path, err)
+		   : 0;
+}
+
+/* A recorded sha256: absent, or 64 lower-case hex digits. */
+static int hash_field(struct tmpl *t, const char *key, const char **out, char **err)
+{
+	const char *s = str_field(t->meta, key);
+
+	*out = NULL;
+	if (!json_object_object_get_ex(t->meta, key, NULL))
+		return 0;
+	if (!s || strlen(s) != 64 || strspn(s, "0123456789abcdef") != 64) {
+		snap_seterr(err, "template '%s': meta.json's %s is not a sha256", t->name, key);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
 /* The RAM file is there with its size: the state alone would restore garbage. */
 static int check_ram(struct tmpl *t, char **err)
 {
@@ -364,6 +406,9 @@ struct tmpl *tmpl_open(const char *state_dir, const char *name, char **err)
 		goto fail;
 	}
 	if (json_object_object_get_ex(t->meta, "ram_file", &v) && check_ram(t, err) < 0)
+		goto fail;
+	if (hash_field(t, "state_sha256", &t->state_sha256, err) ||
+	    hash_field(t, "ram_sha256", &t->ram_sha256, err))
 		goto fail;
 	free(mpath);
 	return t;

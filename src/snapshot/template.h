@@ -13,6 +13,7 @@
  *    "state_bytes":N, "ram_total":N, "ram_zero_pages":N, "save_ms":X,
  *    "ram_file":"ram", "ram_bytes":N}  guest RAM in its own file (optional):
  *                  the state then holds device state only (x-ignore-shared)
+ *    "state_sha256":"..", "ram_sha256":".."  the files at save (tmpl-hash.h)
  */
 #ifndef VMSUP_TEMPLATE_H
 #define VMSUP_TEMPLATE_H
@@ -53,6 +54,9 @@ struct json_object *tmpl_meta_new(const char *name, const char *qemu_version,
 				  const char *qemu_package, struct json_object *devconfig,
 				  struct json_object *spec, const struct snap_stats *st);
 
+/* Hash t's state and RAM files into meta (state_sha256, ram_sha256). */
+int tmpl_meta_set_hashes(struct tmpl_new *t, struct json_object *meta, char **err);
+
 /* Write meta.json (fsync'd) and move the template into place; t is released. */
 int tmpl_commit(struct tmpl_new *t, struct json_object *meta, char **err);
 /* Remove the temporary directory; t is released. Safe on a zeroed t. */
@@ -67,6 +71,9 @@ struct tmpl {
 	unsigned long long state_bytes;
 	char *ram_path;		      /* dir/ram when the template has a RAM file, else NULL */
 	unsigned long long ram_bytes; /* its recorded size */
+	/* sha256 (hex) of the files at save, borrowed from meta; NULL for a
+	 * template saved before they were recorded */
+	const char *state_sha256, *ram_sha256;
 };
 
 /*

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "src/util/err.h"
 #include "src/util/log.h"
+#include "src/snapshot/tmpl-hash.h"
 
 #define CHUNK (1u << 20)
 #define BLOCK 4096u
@@ -40,9 +42,10 @@ static bool zero(const unsigned char *p, size_t n)
 	return p[0] == 0 && !memcmp(p, p + 1, n - 1);
 }
 
-/* Copy the data of src into dst, leaving holes (in src, or all-zero
- * blocks) as holes: the guest's untouched RAM costs nothing. */
-static int copy_data(int src, int dst, off_t size, const char *path, char **err)
+/* Copy src into dst, leaving all-zero blocks as holes (the guest's
+ * untouched RAM costs nothing), and hash every byte on the way. */
+static int copy_data(int src, int dst, off_t size, const char *path, struct tmpl_hash *h,
+		     char **err)
 {
 	unsigned char *buf = malloc(CHUNK);
 	off_t off = 0;
@@ -51,16 +54,14 @@ static int copy_data(int src, int dst, off_t size, const char *path, char **err)
 	if (!buf)
 		return vmsup_err(err, "out of memory");
 	while (off < size) {
-		off_t data = lseek(src, off, SEEK_DATA);
 		ssize_t n;
-		if (data < 0 && errno == ENXIO)
-			break; /* a hole up to the end */
-		if (data < 0)
-			data = off; /* no SEEK_DATA here: read it all */
-		off = data;
 		if ((n = pread(src, buf, CHUNK, off)) <= 0) {
 			vmsup_err(err, "reading %s: %s", path,
 				  n < 0 ? strerror(errno) : "short file");
+			goto out;
+		}
+		if (tmpl_hash_add(h, buf, (size_t)n) < 0) {
+			vmsup_err(err, "hashing %s failed", path);
 			goto out;
 		}
 		for (size_t b = 0; b < (size_t)n; b += BLOCK) {
@@ -79,18 +80,32 @@ out:
 	return ret;
 }
 
-static int make_copy(int src, const struct stat *sb, const char *path, char **err)
+static int make_copy(int src, const struct stat *sb, const char *path, const char *sha256,
+		     char **err)
 {
 	int fd = memfd_create("vmsup-template-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct tmpl_hash *h = tmpl_hash_new();
+	char got[TMPL_SHA256_HEX] = "";
 
-	if (fd < 0)
-		return vmsup_err(err, "memfd_create: %s", strerror(errno));
+	if (fd < 0 || !h) {
+		vmsup_err(err, "memfd_create: %s", fd < 0 ? strerror(errno) : "out of memory");
+		goto fail;
+	}
 	if (ftruncate(fd, sb->st_size) < 0) {
 		vmsup_err(err, "sizing the copy of %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (copy_data(src, fd, sb->st_size, path, err))
+	if (copy_data(src, fd, sb->st_size, path, h, err))
 		goto fail;
+	tmpl_hash_end(h, got);
+	h = NULL;
+	if (sha256 && strcmp(got, sha256)) {
+		vmsup_err(err,
+			  "%s does not match the sha256 recorded when the template was saved "
+			  "(damaged template: make it again)",
+			  path);
+		goto fail;
+	}
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		vmsup_err(err, "sealing the copy of %s: %s", path, strerror(errno));
 		goto fail;
@@ -99,7 +114,9 @@ static int make_copy(int src, const struct stat *sb, const char *path, char **er
 	posix_fadvise(src, 0, 0, POSIX_FADV_DONTNEED);
 	return fd;
 fail:
-	close(fd);
+	tmpl_hash_end(h, NULL);
+	if (fd >= 0)
+		close(fd);
 	return -1;
 }
 
@@ -113,9 +130,10 @@ static void drop(struct copy **pp)
 	free(c);
 }
 
-int tmpl_ram_fd(const char *ram_path, uint64_t bytes, char **err)
+int tmpl_ram_fd(const char *ram_path, uint64_t bytes, const char *sha256, char **err)
 {
 	struct copy **pp = &copies, *c;
+	struct timespec t0, t1;
 	struct stat sb;
 	int src, fd;
 
@@ -144,7 +162,9 @@ int tmpl_ram_fd(const char *ram_path, uint64_t bytes, char **err)
 		close(src);
 		return vmsup_err(err, "out of memory");
 	}
-	c->fd = make_copy(src, &sb, ram_path, err);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c->fd = make_copy(src, &sb, ram_path, sha256, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	close(src);
 	if (c->fd < 0) {
 		free(c->path);
@@ -155,7 +175,8 @@ int tmpl_ram_fd(const char *ram_path, uint64_t bytes, char **err)
 	c->mtime = sb.st_mtim, c->ctime = sb.st_ctim;
 	c->next = copies;
 	copies = c;
-	LOG_I(NULL, "%s: sealed in-memory copy made for restores", ram_path);
+	LOG_I(NULL, "%s: checked (sha256) and copied into sealed memory for restores in %.0f ms",
+	      ram_path, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if ((fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		return vmsup_err(err, "dup: %s", strerror(errno));
 	return fd;

@@ -28,9 +28,10 @@
 
 /*
  * A descriptor (the caller closes it) of the sealed copy of ram_path,
- * which must be a regular file of exactly bytes. -1 with *err.
+ * which must be a regular file of exactly bytes and, when the copy is made,
+ * hash to sha256 (hex; NULL: not recorded). -1 with *err naming the file.
  */
-int tmpl_ram_fd(const char *ram_path, uint64_t bytes, char **err);
+int tmpl_ram_fd(const char *ram_path, uint64_t bytes, const char *sha256, char **err);
 
 /* Forget the copy of ram_path (its template is gone); clones keep theirs. */
 void tmpl_ram_forget(const char *ram_path);

@@ -221,7 +221,8 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 		return;
 	}
 	tmpl_meta_set_ram(j->meta, (unsigned long long)j->spec.mem_mib << 20);
-	if (tmpl_commit(&j->tn, j->meta, &e) < 0) {
+	/* the VM is stopped since the migration ended: its RAM is final */
+	if (tmpl_meta_set_hashes(&j->tn, j->meta, &e) < 0 || tmpl_commit(&j->tn, j->meta, &e) < 0) {
 		conclude(j, VMSUP_EC_INTERNAL, "template '%s': %s", j->spec.name, e);
 		free(e);
 		return;

@@ -16,6 +16,7 @@
 #include "src/util/log.h"
 #include "src/snapshot/snapshot.h"
 #include "src/snapshot/template.h"
+#include "src/snapshot/tmpl-hash.h"
 #include "src/snapshot/tmpl-ram.h"
 
 #define RESTORE_TIMEOUT_MS 120000u
@@ -106,6 +107,37 @@ struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const ch
 
 /* ---- resolving "from" ---- */
 
+/*
+ * The files are what was saved: the state (under a megabyte) hashed every
+ * time, the RAM when its sealed copy is made (the first restore after the
+ * daemon starts or the file changes; later restores share that copy, which
+ * nothing can change). 0, or -1 with *err naming the file.
+ */
+static int check_files(const struct tmpl *t, char **err)
+{
+	char hex[TMPL_SHA256_HEX];
+	int fd, r;
+
+	if (t->state_sha256) {
+		if ((fd = open(t->state_path, O_RDONLY | O_CLOEXEC)) < 0)
+			return vmsup_err(err, "%s: %s", t->state_path, strerror(errno));
+		r = tmpl_hash_fd(fd, t->state_path, hex, err);
+		close(fd);
+		if (r)
+			return -1;
+		if (strcmp(hex, t->state_sha256))
+			return vmsup_err(err,
+					 "%s does not match the sha256 recorded when the template "
+					 "was saved (damaged template: make it again)",
+					 t->state_path);
+	}
+	if (t->ram_path && (fd = tmpl_ram_fd(t->ram_path, t->ram_bytes, t->ram_sha256, err)) < 0)
+		return -1;
+	if (t->ram_path)
+		close(fd);
+	return 0;
+}
+
 static const char *const from_fields[] = {"name", "from", "start", "restart", NULL};
 
 static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struct vm *vm,
@@ -154,7 +186,7 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 		c = VMSUP_EC_NOT_FOUND;
 		goto fail;
 	}
-	if (!(r->t = tmpl_open(cfg->state_dir, r->name, err)))
+	if (!(r->t = tmpl_open(cfg->state_dir, r->name, err)) || check_files(r->t, err))
 		goto fail;
 	if (!r->t->spec || !json_object_is_type(r->t->spec, json_type_object) || !r->t->mac) {
 		vmsup_err(err, "template '%s' has no VM spec or MAC in its meta.json", r->name);
@@ -263,8 +295,8 @@ int vm_template_argv(struct vm *vm, char ***argv, int *fds, char **err)
 		return vmsup_err(err, "template '%s': %s: %s", r->name, r->t->state_path,
 				 strerror(errno));
 	fds[STATE_FD - 3] = fd;
-	if (r->t->ram_path &&
-	    (fds[RAM_FD - 3] = tmpl_ram_fd(r->t->ram_path, r->t->ram_bytes, err)) < 0)
+	if (r->t->ram_path && (fds[RAM_FD - 3] = tmpl_ram_fd(r->t->ram_path, r->t->ram_bytes,
+							     r->t->ram_sha256, err)) < 0)
 		return -1;
 	/* only this start maps the template's RAM: a later one boots afresh */
 	free(vm->spec.ram_file);

@@ -136,3 +136,61 @@ Test(template, clones_never_write_the_template, .fini = teardown, .timeout = 150
 	free(h_ram);
 	free(h_state);
 }
+
+/* Change one byte of path in place (size and name kept). */
+static void flip_byte(const char *path, long off)
+{
+	char cmd[700];
+
+	snprintf(cmd, sizeof(cmd),
+		 "printf '\\252' | dd of='%s' bs=1 seek=%ld conv=notrunc status=none", path, off);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void expect_refused(const char *tmpl, const char *file)
+{
+	char body[128];
+	struct json_object *r;
+	long st;
+
+	snprintf(body, sizeof(body), "{\"name\":\"x-%s\",\"from\":\"%s\"}", tmpl, tmpl);
+	r = td_http(&d, "POST", "/v1/vms", body, &st);
+	cr_expect_eq(st, 400, "restore from damaged %s: %ld", tmpl, st);
+	cr_expect(r && td_err_desc(r) && strstr(td_err_desc(r), file) &&
+		      strstr(td_err_desc(r), "sha256"),
+		  "the error names %s: %s", file, r ? td_err_desc(r) : "");
+	json_object_put(r);
+	cr_expect_eq(tt_qemus(&d), 0, "a qemu was started for a damaged template");
+}
+
+Test(template, damaged_template_refused, .fini = teardown, .timeout = 900)
+{
+	char *spec = tt_spec("t", 128), path[600], cmd[1400];
+	struct json_object *r, *m;
+	long st;
+
+	tt_start(&d);
+	r = td_http(&d, "POST", "/v1/templates", spec, &st);
+	free(spec);
+	cr_assert_eq(st, 201, "template: %ld %s", st, r ? td_err_desc(r) : "");
+	cr_expect(td_str(r, "state_sha256") && strlen(td_str(r, "state_sha256")) == 64);
+	cr_expect(td_str(r, "ram_sha256") && strlen(td_str(r, "ram_sha256")) == 64);
+	json_object_put(r);
+	/* a second template "s", a copy of "t" */
+	snprintf(cmd, sizeof(cmd), "cp -r %s/state/templates/t %s/state/templates/s", d.dir, d.dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/state/templates/s/meta.json", d.dir);
+	cr_assert_not_null(m = json_object_from_file(path));
+	json_object_object_add(m, "name", json_object_new_string("s"));
+	cr_assert_eq(json_object_to_file(path, m), 0);
+	json_object_put(m);
+
+	/* RAM: one byte in the middle */
+	snprintf(path, sizeof(path), "%s/state/templates/t/ram", d.dir);
+	flip_byte(path, 64L << 20);
+	expect_refused("t", "templates/t/ram");
+	/* state: one byte */
+	snprintf(path, sizeof(path), "%s/state/templates/s/state", d.dir);
+	flip_byte(path, 4096);
+	expect_refused("s", "templates/s/state");
+}

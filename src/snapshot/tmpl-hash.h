@@ -1,0 +1,24 @@
+/*
+ * What identifies a template's files: their sha256, recorded in meta.json
+ * at save ("state_sha256", "ram_sha256") and checked before a restore, so
+ * a file changed on disk (by hand, by a bug, by a disk) is refused with its
+ * name instead of restored into guests that crash.
+ */
+#ifndef VMSUP_TMPL_HASH_H
+#define VMSUP_TMPL_HASH_H
+
+#include <stddef.h>
+
+#define TMPL_SHA256_HEX 65 /* 64 hex digits and a NUL */
+
+struct tmpl_hash;
+
+/* Incremental: new, add any number of times, end (frees; out may be NULL). */
+struct tmpl_hash *tmpl_hash_new(void);
+int tmpl_hash_add(struct tmpl_hash *h, const void *p, size_t n);
+void tmpl_hash_end(struct tmpl_hash *h, char out[TMPL_SHA256_HEX]);
+
+/* The whole file behind fd (pread: the offset does not move). -1 with *err. */
+int tmpl_hash_fd(int fd, const char *path, char out[TMPL_SHA256_HEX], char **err);
+
+#endif
