@@ -92,7 +92,7 @@ static double one_restore(struct st_env *e, struct tmpl *t, const struct th_opts
 		goto out;
 	}
 	ms = g.t_agent - g.t_spawn;
-	if (snap_refresh(e->base, g.agent, 64, st_on_refresh, &f, &err)) {
+	if (snap_refresh(e->base, g.agent, 64, NULL, st_on_refresh, &f, &err)) {
 		th_run_until(e->base, &f.done, 120000);
 		*ref_ms = f.done ? f.r.wall_ms : -1;
 	}

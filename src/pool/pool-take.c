@@ -206,8 +206,9 @@ static void take_next(struct vm_pool_take *t)
 		/* a restored-now VM gets its clock from the restore's refresh */
 		if (t->hit) {
 			if (p->ops->agent_of(vm) &&
-			    (t->clock = snap_refresh(p->base, p->ops->agent_of(vm),
-						     SNAP_REFRESH_NO_SEED, on_clock, t, &err)))
+			    (t->clock =
+				 snap_refresh(p->base, p->ops->agent_of(vm), SNAP_REFRESH_NO_SEED,
+					      NULL, on_clock, t, &err)))
 				return;
 			snprintf(t->clock_error, sizeof(t->clock_error), "%s",
 				 err ? err : "no guest agent");

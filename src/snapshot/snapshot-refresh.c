@@ -20,7 +20,34 @@ struct snap_refresh {
 	int64_t t_ask_ns; /* host clock when guest-get-time was sent */
 	struct snap_refresh_result r;
 	struct timespec t0;
+	char hostname[64]; /* "" = no identity step */
 };
+
+/*
+ * Runs in the guest as root through guest-exec, after the reseed (so the
+ * ids and keys come from fresh entropy). POSIX sh for busybox and bash.
+ * machine-id: written in place (on systemd it may be a bind mount from
+ * /run); processes that cached the old one (journald) keep it until they
+ * restart. dropbear (test guest, -R): a listener started without keys (as
+ * at boot) makes them in each connection's process from the files, or
+ * anew when they are gone; so removing them is enough. openssh:
+ * ssh-keygen -A, then SIGHUP re-execs the listener.
+ */
+const char snap_identity_script[] = "set -e\n"
+				    "n=$1\n"
+				    "id=$(tr -d '-' </proc/sys/kernel/random/uuid)\n"
+				    "printf '%s\\n' \"$id\" >/etc/machine-id\n"
+				    "hostname \"$n\"\n"
+				    "printf '%s\\n' \"$n\" >/etc/hostname\n"
+				    "if [ -d /etc/dropbear ]; then\n"
+				    "  rm -f /etc/dropbear/dropbear_*_host_key\n"
+				    "fi\n"
+				    "if ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1; then\n"
+				    "  rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub\n"
+				    "  ssh-keygen -A >/dev/null\n"
+				    "  p=$(cat /run/sshd.pid 2>/dev/null || true)\n"
+				    "  [ -z \"$p\" ] || kill -HUP \"$p\" 2>/dev/null || true\n"
+				    "fi\n";
 
 static int64_t realtime_ns(void)
 {
@@ -93,9 +120,13 @@ static void on_reply(struct qmp_session *s, struct json_object *ret, const struc
 	next(f);
 }
 
+/* The reseed (step 1) and the identity script (step 2) ended. */
 static void on_exec(const struct gexec_result *res, const struct qmp_error *err, void *arg)
 {
 	struct snap_refresh *f = arg;
+	int seed = f->step == 1;
+	char *e = seed ? f->r.seed_error : f->r.identity_error;
+	size_t elen = seed ? sizeof(f->r.seed_error) : sizeof(f->r.identity_error);
 
 	f->pending--;
 	if (f->finished) {
@@ -103,16 +134,20 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 		return;
 	}
 	if (err)
-		snprintf(f->r.seed_error, sizeof(f->r.seed_error), "%s: %s", err->cls, err->desc);
+		snprintf(e, elen, "%s: %s", err->cls, err->desc);
 	else if (res->status != 0)
-		snprintf(f->r.seed_error, sizeof(f->r.seed_error),
-			 "writing /dev/urandom in the guest failed (status %d): %.*s", res->status,
+		snprintf(e, elen, "%s in the guest failed (status %d): %.*s",
+			 seed ? "writing /dev/urandom" : "renewing the identity", res->status,
 			 (int)(res->err_len > 160 ? 160 : res->err_len),
 			 res->err ? (const char *)res->err : "");
-	else
+	else if (seed)
 		f->r.reseeded = 1;
-	f->r.seed_bytes = f->r.reseeded ? f->seed_len : 0;
-	explicit_bzero(f->seed, sizeof(f->seed));
+	else
+		f->r.identity = 1;
+	if (seed) {
+		f->r.seed_bytes = f->r.reseeded ? f->seed_len : 0;
+		explicit_bzero(f->seed, sizeof(f->seed));
+	}
 	f->step++;
 	next(f);
 }
@@ -152,7 +187,25 @@ static void next(struct snap_refresh *f)
 			next(f);
 		}
 		break;
-	case 2:
+	case 2: {
+		const char *const id_argv[] = {"/bin/sh",	 "-c",	      snap_identity_script,
+					       "vmsup-identity", f->hostname, NULL};
+		if (!f->hostname[0]) {
+			f->step++;
+			next(f);
+			break;
+		}
+		f->pending++;
+		if (!agent_exec(f->a, id_argv, NULL, 0, 60000, on_exec, f, &err)) {
+			f->pending--;
+			snprintf(f->r.identity_error, sizeof(f->r.identity_error), "%s: %s",
+				 err.cls, err.desc);
+			f->step++;
+			next(f);
+		}
+		break;
+	}
+	case 3:
 		f->t_ask_ns = realtime_ns();
 		f->pending++;
 		if (agent_call(f->a, "guest-get-time", NULL, 0, on_reply, f, &err) < 0) {
@@ -179,7 +232,7 @@ static void on_start(evutil_socket_t fd, short what, void *arg)
 }
 
 struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size_t seed_bytes,
-				  snap_refresh_fn done, void *arg, char **err)
+				  const char *hostname, snap_refresh_fn done, void *arg, char **err)
 {
 	struct snap_refresh *f;
 	struct timeval tv = {0, 0};
@@ -206,6 +259,8 @@ struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size
 	f->done = done;
 	f->arg = arg;
 	f->seed_len = seed_bytes;
+	if (hostname)
+		snprintf(f->hostname, sizeof(f->hostname), "%s", hostname);
 	clock_gettime(CLOCK_MONOTONIC, &f->t0);
 	while (got < seed_bytes) {
 		ssize_t n = getrandom(f->seed + got, seed_bytes - got, 0);

@@ -150,6 +150,8 @@ struct snap_refresh_result {
 	int reseeded;	      /* host random bytes reached /dev/urandom */
 	char seed_error[384]; /* why not */
 	size_t seed_bytes;
+	int identity;		  /* machine-id, hostname, ssh host keys renewed */
+	char identity_error[384]; /* why not ("" if it was, or not asked) */
 	double wall_ms;
 };
 typedef void (*snap_refresh_fn)(const struct snap_refresh_result *r, void *arg);
@@ -162,11 +164,17 @@ typedef void (*snap_refresh_fn)(const struct snap_refresh_result *r, void *arg);
  * decides). done is never called from inside this call. Returns NULL with
  * *err if the agent is not ready. seed_bytes SNAP_REFRESH_NO_SEED: the clock
  * only (a pool VM taken after a pause: reseeded when it was restored).
+ * hostname (not NULL): after the reseed, the guest becomes its own machine
+ * (snap_identity_script): a new /etc/machine-id, this hostname, new ssh
+ * host keys (dropbear or openssh) and its sshd restarted.
  */
 #define SNAP_REFRESH_NO_SEED ((size_t)-1)
 struct snap_refresh;
 struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size_t seed_bytes,
-				  snap_refresh_fn done, void *arg, char **err);
+				  const char *hostname, snap_refresh_fn done, void *arg,
+				  char **err);
+/* The guest-side script of the identity step ($1 = the hostname). */
+extern const char snap_identity_script[];
 /* done is not called afterwards. */
 void snap_refresh_cancel(struct snap_refresh *r);
 

@@ -345,6 +345,9 @@ static void on_refreshed(const struct snap_refresh_result *res, void *arg)
 		maybe_refresh(r);
 		return;
 	}
+	if (!res->identity)
+		LOG_W(r->vm->spec.name, "after restore: identity not renewed: %s",
+		      res->identity_error);
 	if (!res->time_set || !res->reseeded)
 		LOG_W(r->vm->spec.name, "after restore: clock %s%s, RNG %s%s",
 		      res->time_set ? "set" : "not set: ", res->time_error,
@@ -365,8 +368,8 @@ static void maybe_refresh(struct vm_restore *r)
 		return;
 	if (r->agent_ms == 0)
 		r->agent_ms = now_ms() - r->t_spawn;
-	if (!(r->refresh =
-		  snap_refresh(vmsup_base(r->vm->sup), a, SEED_BYTES, on_refreshed, r, &err))) {
+	if (!(r->refresh = snap_refresh(vmsup_base(r->vm->sup), a, SEED_BYTES, r->vm->spec.name,
+					on_refreshed, r, &err))) {
 		r->refreshed = true;
 		snprintf(r->refresh_err, sizeof(r->refresh_err), "%s", err ? err : "failed");
 		LOG_W(r->vm->spec.name, "after restore: %s", r->refresh_err);
@@ -525,12 +528,14 @@ void vm_template_status(const struct vm *vm, struct json_object *o)
 		json_object_object_add(f, "reseeded", json_object_new_boolean(r->res.reseeded));
 		json_object_object_add(f, "seed_bytes",
 				       json_object_new_int64((int64_t)r->res.seed_bytes));
+		json_object_object_add(f, "identity", json_object_new_boolean(r->res.identity));
 		json_object_object_add(
 		    f, "error",
-		    r->refresh_err[0]	   ? json_object_new_string(r->refresh_err)
-		    : r->res.time_error[0] ? json_object_new_string(r->res.time_error)
-		    : r->res.seed_error[0] ? json_object_new_string(r->res.seed_error)
-					   : NULL);
+		    r->refresh_err[0]	       ? json_object_new_string(r->refresh_err)
+		    : r->res.time_error[0]     ? json_object_new_string(r->res.time_error)
+		    : r->res.seed_error[0]     ? json_object_new_string(r->res.seed_error)
+		    : r->res.identity_error[0] ? json_object_new_string(r->res.identity_error)
+					       : NULL);
 	}
 	json_object_object_add(t, "refresh", f);
 	json_object_object_add(o, "template", t);

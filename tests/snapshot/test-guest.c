@@ -170,8 +170,8 @@ Test(guest, template_restores_three_vms)
 	/* --- per-VM refresh, all three at once --- */
 	for (int i = 0; i < NVM; i++)
 		cr_assert_not_null(
-		    snap_refresh(env.base, vm[i].agent, 64, st_on_refresh, &ref[i], &err), "%s",
-		    err);
+		    snap_refresh(env.base, vm[i].agent, 64, NULL, st_on_refresh, &ref[i], &err),
+		    "%s", err);
 	for (int i = 0; i < NVM; i++) {
 		th_run_until(env.base, &ref[i].done, 120000);
 		cr_assert(ref[i].done, "refresh %d never finished", i);

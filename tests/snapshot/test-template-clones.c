@@ -72,6 +72,58 @@ static bool qemu_log_says(const char *vm, const char *needle)
 	return system(cmd) == 0;
 }
 
+/* GET the VM once its post-restore refresh is reported. */
+static struct json_object *refreshed(const char *vm)
+{
+	char path[128];
+	struct json_object *r = NULL, *t, *f;
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", vm);
+	for (int k = 0; k < 1200; k++) {
+		r = td_http(&d, "GET", path, NULL, &st);
+		if (json_object_object_get_ex(r, "template", &t) &&
+		    json_object_object_get_ex(t, "refresh", &f) && f)
+			return r;
+		json_object_put(r);
+		usleep(100000);
+	}
+	cr_assert_fail("%s: refresh never reported", vm);
+	return NULL;
+}
+
+/* What makes a clone its own machine, as seen from inside and outside. */
+struct ident {
+	char *machine_id, *hostname, *keys;
+};
+
+static void identity_of(const char *vm, struct ident *id)
+{
+	struct json_object *r = refreshed(vm), *t, *f;
+	char cmd[256];
+	FILE *p;
+	size_t n = 0;
+	int s;
+
+	json_object_object_get_ex(r, "template", &t);
+	json_object_object_get_ex(t, "refresh", &f);
+	cr_expect(json_object_get_boolean(json_object_object_get(f, "identity")),
+		  "%s: identity not renewed: %s", vm, td_str(f, "error") ? td_str(f, "error") : "");
+	snprintf(cmd, sizeof(cmd),
+		 "ssh-keyscan -T 60 -p %d 127.0.0.1 2>/dev/null | ssh-keygen -lf - | sort",
+		 (int)td_int(r, "ssh_port"));
+	json_object_put(r);
+	id->machine_id = tt_sh(&d, vm, "cat /etc/machine-id", &s);
+	id->hostname = tt_sh(&d, vm, "hostname", &s);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	id->keys = NULL;
+	cr_expect_geq(getdelim(&id->keys, &n, '\0', p), 40, "%s: no ssh host key: %s", vm, cmd);
+	pclose(p);
+	cr_assert(id->machine_id && id->hostname && id->keys, "%s", vm);
+	cr_log_info("%s: machine-id %s hostname %s keys %s", vm, id->machine_id, id->hostname,
+		    id->keys);
+}
+
 Test(template, clones_never_write_the_template, .fini = teardown, .timeout = 1500)
 {
 	char *spec = tt_spec("t", 256), ram[512], state[512], *h_ram, *h_state, *out, *h;
@@ -116,6 +168,19 @@ Test(template, clones_never_write_the_template, .fini = teardown, .timeout = 150
 		h = sha256(ram);
 		cr_expect_str_eq(h, h_ram, "%s: the template's RAM file changed", vm);
 		free(h);
+	}
+	{
+		/* each clone is its own machine */
+		struct ident a, b;
+		identity_of("c0", &a);
+		identity_of("c1", &b);
+		cr_expect_str_eq(a.hostname, "c0\n");
+		cr_expect_str_eq(b.hostname, "c1\n");
+		cr_expect_eq(strlen(a.machine_id), 33, "machine-id: %s", a.machine_id);
+		cr_expect_str_neq(a.machine_id, b.machine_id);
+		cr_expect_str_neq(a.keys, b.keys, "two clones with one ssh host key");
+		free(a.machine_id), free(a.hostname), free(a.keys);
+		free(b.machine_id), free(b.hostname), free(b.keys);
 	}
 	h = sha256(state);
 	cr_expect_str_eq(h, h_state, "the template's state file changed");
