@@ -23,43 +23,48 @@
 #define QEMU_DEFAULT "qemu-system-x86_64"
 #endif
 
-enum kind { K_STR, K_PATH, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_FORMAT, K_NAME, K_ON_EXIT };
+enum kind { K_STR, K_PATH, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_WORD, K_NAME };
 
 struct key {
 	const char *name;
 	enum kind kind;
 	size_t off;
-	unsigned min, max; /* K_UINT */
+	unsigned min, max;	  /* K_UINT */
+	const char *const *words; /* K_WORD: the value is the index of the word */
 };
+
+/* in the order of the values they stand for */
+static const char *const formats[] = {"text", "json", NULL};  /* VMSUP_LOG_TEXT, _JSON */
+static const char *const on_exits[] = {"keep", "stop", NULL}; /* on_exit_stop false, true */
 
 #define S(f) offsetof(struct vmsup_config, f)
 static const struct key keys[] = {
-    {"socket", K_PATH, S(socket), 0, 0},
-    {"state_dir", K_PATH, S(state_dir), 0, 0},
-    {"run_dir", K_PATH, S(run_dir), 0, 0},
-    {"qemu", K_STR, S(qemu), 0, 0},
-    {"accel", K_ACCEL, S(accel), 0, 0},
-    {"mem_mib", K_UINT, S(mem_mib), 16, 1048576},
-    {"cpus", K_UINT, S(cpus), 1, 64},
-    {"default_kernel", K_PATH, S(default_kernel), 0, 0},
-    {"default_initrd", K_PATH, S(default_initrd), 0, 0},
-    {"default_append", K_OPTSTR, S(default_append), 0, 0},
-    {"stop_grace_s", K_UINT, S(stop_grace_s), 0, 86400},
-    {"on_exit", K_ON_EXIT, S(on_exit_stop), 0, 0},
-    {"max_vms", K_UINT, S(max_vms), 1, 100000},
-    {"qemu_user", K_STR, S(qemu_user), 0, 0},
-    {"ssh_key", K_PATH, S(ssh_key), 0, 0},
-    {"guest_user", K_STR, S(guest_user), 0, 0},
-    {"api_group", K_STR, S(api_group), 0, 0},
-    {"memory_floor_mib", K_UINT, S(memory_floor_mib), 1, 1048576},
-    {"mem_overhead_mib", K_UINT, S(mem_overhead_mib), 0, 1048576},
-    {"tcg_tb_size_mib", K_UINT, S(tcg_tb_size_mib), 1, 4096},
-    {"restart_burst", K_UINT, S(restart_burst), 1, 1000},
-    {"restart_interval_s", K_UINT, S(restart_interval_s), 1, 86400},
-    {"log_level", K_LEVEL, S(log_level), 0, 0},
-    {"log_format", K_FORMAT, S(log_format), 0, 0},
-    {"pool_template", K_NAME, S(pool_template), 0, 0},
-    {"pool_size", K_UINT, S(pool_size), 0, 64},
+    {"socket", K_PATH, S(socket), 0, 0, NULL},
+    {"state_dir", K_PATH, S(state_dir), 0, 0, NULL},
+    {"run_dir", K_PATH, S(run_dir), 0, 0, NULL},
+    {"qemu", K_STR, S(qemu), 0, 0, NULL},
+    {"accel", K_ACCEL, S(accel), 0, 0, NULL},
+    {"mem_mib", K_UINT, S(mem_mib), 16, 1048576, NULL},
+    {"cpus", K_UINT, S(cpus), 1, 64, NULL},
+    {"default_kernel", K_PATH, S(default_kernel), 0, 0, NULL},
+    {"default_initrd", K_PATH, S(default_initrd), 0, 0, NULL},
+    {"default_append", K_OPTSTR, S(default_append), 0, 0, NULL},
+    {"stop_grace_s", K_UINT, S(stop_grace_s), 0, 86400, NULL},
+    {"on_exit", K_WORD, S(on_exit_stop), 0, 0, on_exits},
+    {"max_vms", K_UINT, S(max_vms), 1, 100000, NULL},
+    {"qemu_user", K_STR, S(qemu_user), 0, 0, NULL},
+    {"ssh_key", K_PATH, S(ssh_key), 0, 0, NULL},
+    {"guest_user", K_STR, S(guest_user), 0, 0, NULL},
+    {"api_group", K_STR, S(api_group), 0, 0, NULL},
+    {"memory_floor_mib", K_UINT, S(memory_floor_mib), 1, 1048576, NULL},
+    {"mem_overhead_mib", K_UINT, S(mem_overhead_mib), 0, 1048576, NULL},
+    {"tcg_tb_size_mib", K_UINT, S(tcg_tb_size_mib), 1, 4096, NULL},
+    {"restart_burst", K_UINT, S(restart_burst), 1, 1000, NULL},
+    {"restart_interval_s", K_UINT, S(restart_interval_s), 1, 86400, NULL},
+    {"log_level", K_LEVEL, S(log_level), 0, 0, NULL},
+    {"log_format", K_WORD, S(log_format), 0, 0, formats},
+    {"pool_template", K_NAME, S(pool_template), 0, 0, NULL},
+    {"pool_size", K_UINT, S(pool_size), 0, 64, NULL},
 };
 #undef S
 
@@ -123,6 +128,21 @@ static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
 	return 0;
 }
 
+static int set_word(const struct key *k, int *out, const char *key, const char *v, char **err)
+{
+	char list[128] = "";
+
+	for (int i = 0; k->words[i]; i++) {
+		if (!strcmp(v, k->words[i])) {
+			*out = i;
+			return 0;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			 k->words[i]);
+	}
+	return vmsup_err(err, "%s: '%s' is not one of %s", key, v, list);
+}
+
 int vmsup_config_set(struct vmsup_config *c, const char *key, const char *v, char **err)
 {
 	const struct key *k = NULL;
@@ -172,22 +192,8 @@ int vmsup_config_set(struct vmsup_config *c, const char *key, const char *v, cha
 		*(int *)(base + k->off) = l;
 		return 0;
 	}
-	case K_FORMAT:
-		if (!strcmp(v, "text"))
-			*(int *)(base + k->off) = VMSUP_LOG_TEXT;
-		else if (!strcmp(v, "json"))
-			*(int *)(base + k->off) = VMSUP_LOG_JSON;
-		else
-			return vmsup_err(err, "%s: '%s' is not one of text, json", key, v);
-		return 0;
-	case K_ON_EXIT:
-		if (!strcmp(v, "keep"))
-			*(int *)(base + k->off) = 0;
-		else if (!strcmp(v, "stop"))
-			*(int *)(base + k->off) = 1;
-		else
-			return vmsup_err(err, "%s: '%s' is not one of keep, stop", key, v);
-		return 0;
+	case K_WORD:
+		return set_word(k, (int *)(base + k->off), key, v, err);
 	}
 	return vmsup_err(err, "%s: unhandled key kind", key);
 }
