@@ -34,15 +34,6 @@ static void down(void)
 
 TestSuite(restart, .init = up, .fini = down, .timeout = 300);
 
-static const char *vmsupd_bin(void)
-{
-	static char path[512];
-	const char *b = getenv("top_builddir");
-
-	snprintf(path, sizeof(path), "%s/src/daemon/vmsupd", b ? b : ".");
-	return path;
-}
-
 /* Run a second vmsupd on d's config and dirs with socket sock; its stderr
  * into errfile. Returns its exit status (-1: still running after 10 s,
  * then killed), *secs the time it took. */
@@ -61,7 +52,7 @@ static int second_daemon(const char *sock, const char *errfile, double *secs)
 	if (pid == 0) {
 		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 2);
-		execl(vmsupd_bin(), "vmsupd", "-c", conf, "--socket", sock, "--state-dir", state,
+		execl(td_vmsupd_bin(), "vmsupd", "-c", conf, "--socket", sock, "--state-dir", state,
 		      "--run-dir", run, "-f", (char *)NULL);
 		_exit(127);
 	}

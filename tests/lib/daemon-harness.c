@@ -26,7 +26,7 @@ double td_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static const char *vmsupd_bin(void)
+const char *td_vmsupd_bin(void)
 {
 	static char path[512];
 	const char *b = getenv("top_builddir");
@@ -63,8 +63,8 @@ static void spawn_daemon(struct tdaemon *d, int wait_s)
 	if (d->pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, 2);
-		execl(vmsupd_bin(), "vmsupd", "-c", conf, "--socket", d->sock, "--state-dir", state,
-		      "--run-dir", run, "-f", (char *)NULL);
+		execl(td_vmsupd_bin(), "vmsupd", "-c", conf, "--socket", d->sock, "--state-dir",
+		      state, "--run-dir", run, "-f", (char *)NULL);
 		_exit(127);
 	}
 	deadline = td_now() + wait_s;

@@ -41,6 +41,9 @@ struct json_object *td_http(struct tdaemon *d, const char *method, const char *p
 struct json_object *td_http_raw(struct tdaemon *d, const char *method, const char *path,
 				const char *body, size_t len, long *status);
 
+/* The vmsupd under test ($top_builddir/src/daemon/vmsupd). */
+const char *td_vmsupd_bin(void);
+
 /* Field helpers on a reply. */
 const char *td_str(struct json_object *o, const char *key);
 long long td_int(struct json_object *o, const char *key); /* -1 if null/missing */
