@@ -116,6 +116,8 @@ int vm_spawn_fds(char *const argv[], const char *log_path, const int *fds, int n
 	ssize_t n;
 	pid_t c;
 
+	if (nfds < 0 || nfds > VM_SPAWN_FDS)
+		return vmsup_err(err, "%d descriptors for qemu, at most %d", nfds, VM_SPAWN_FDS);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return vmsup_err(err, "pipe: %s", strerror(errno));
 	c = fork();
@@ -126,7 +128,7 @@ int vm_spawn_fds(char *const argv[], const char *log_path, const int *fds, int n
 	}
 	if (c == 0) {
 		close(p[0]);
-		child(argv, log_path, fds, nfds > VM_SPAWN_FDS ? VM_SPAWN_FDS : nfds, p[1]);
+		child(argv, log_path, fds, nfds, p[1]);
 	}
 	close(p[1]);
 	do

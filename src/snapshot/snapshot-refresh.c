@@ -33,21 +33,22 @@ struct snap_refresh {
  * anew when they are gone; so removing them is enough. openssh:
  * ssh-keygen -A, then SIGHUP re-execs the listener.
  */
-const char snap_identity_script[] = "set -e\n"
-				    "n=$1\n"
-				    "id=$(tr -d '-' </proc/sys/kernel/random/uuid)\n"
-				    "printf '%s\\n' \"$id\" >/etc/machine-id\n"
-				    "hostname \"$n\"\n"
-				    "printf '%s\\n' \"$n\" >/etc/hostname\n"
-				    "if [ -d /etc/dropbear ]; then\n"
-				    "  rm -f /etc/dropbear/dropbear_*_host_key\n"
-				    "fi\n"
-				    "if ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1; then\n"
-				    "  rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub\n"
-				    "  ssh-keygen -A >/dev/null\n"
-				    "  p=$(cat /run/sshd.pid 2>/dev/null || true)\n"
-				    "  [ -z \"$p\" ] || kill -HUP \"$p\" 2>/dev/null || true\n"
-				    "fi\n";
+static const char snap_identity_script[] =
+    "set -e\n"
+    "n=$1\n"
+    "id=$(tr -d '-' </proc/sys/kernel/random/uuid)\n"
+    "printf '%s\\n' \"$id\" >/etc/machine-id\n"
+    "hostname \"$n\"\n"
+    "printf '%s\\n' \"$n\" >/etc/hostname\n"
+    "if [ -d /etc/dropbear ]; then\n"
+    "  rm -f /etc/dropbear/dropbear_*_host_key\n"
+    "fi\n"
+    "if ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1; then\n"
+    "  rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub\n"
+    "  ssh-keygen -A >/dev/null\n"
+    "  p=$(cat /run/sshd.pid 2>/dev/null || true)\n"
+    "  [ -z \"$p\" ] || kill -HUP \"$p\" 2>/dev/null || true\n"
+    "fi\n";
 
 static int64_t realtime_ns(void)
 {

@@ -173,8 +173,6 @@ struct snap_refresh;
 struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size_t seed_bytes,
 				  const char *hostname, snap_refresh_fn done, void *arg,
 				  char **err);
-/* The guest-side script of the identity step ($1 = the hostname). */
-extern const char snap_identity_script[];
 /* done is not called afterwards. */
 void snap_refresh_cancel(struct snap_refresh *r);
 

@@ -276,17 +276,11 @@ void tmpl_meta_set_ram(struct json_object *meta, unsigned long long ram_bytes)
 static int hash_into(struct json_object *meta, const char *key, const char *path, char **err)
 {
 	char hex[TMPL_SHA256_HEX];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 
-	if (fd < 0) {
-		snap_seterr(err, "%s: %s", path, strerror(errno));
+	if (tmpl_hash_path(path, hex, err))
 		return -1;
-	}
-	r = tmpl_hash_fd(fd, path, hex, err);
-	close(fd);
-	if (r == 0)
-		json_object_object_add(meta, key, json_object_new_string(hex));
-	return r;
+	json_object_object_add(meta, key, json_object_new_string(hex));
+	return 0;
 }
 
 int tmpl_meta_set_hashes(struct tmpl_new *t, struct json_object *meta, char **err)

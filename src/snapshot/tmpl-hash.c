@@ -2,6 +2,7 @@
 #include "src/snapshot/tmpl-hash.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +43,20 @@ void tmpl_hash_end(struct tmpl_hash *h, char out[TMPL_SHA256_HEX])
 	EVP_MD_CTX_free((EVP_MD_CTX *)h);
 }
 
-int tmpl_hash_fd(int fd, const char *path, char out[TMPL_SHA256_HEX], char **err)
+int tmpl_hash_path(const char *path, char out[TMPL_SHA256_HEX], char **err)
 {
-	struct tmpl_hash *h = tmpl_hash_new();
-	unsigned char *buf = malloc(CHUNK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct tmpl_hash *h = NULL;
+	unsigned char *buf = NULL;
 	off_t off = 0;
 	ssize_t n;
 	int ret = -1;
 
-	if (!h || !buf) {
+	if (fd < 0) {
+		snap_seterr(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!(h = tmpl_hash_new()) || !(buf = malloc(CHUNK))) {
 		snap_seterr(err, "out of memory");
 		goto out;
 	}
@@ -71,5 +77,6 @@ int tmpl_hash_fd(int fd, const char *path, char out[TMPL_SHA256_HEX], char **err
 out:
 	tmpl_hash_end(h, NULL);
 	free(buf);
+	close(fd);
 	return ret;
 }

@@ -18,7 +18,7 @@ struct tmpl_hash *tmpl_hash_new(void);
 int tmpl_hash_add(struct tmpl_hash *h, const void *p, size_t n);
 void tmpl_hash_end(struct tmpl_hash *h, char out[TMPL_SHA256_HEX]);
 
-/* The whole file behind fd (pread: the offset does not move). -1 with *err. */
-int tmpl_hash_fd(int fd, const char *path, char out[TMPL_SHA256_HEX], char **err);
+/* The whole file at path. -1 with *err naming it. */
+int tmpl_hash_path(const char *path, char out[TMPL_SHA256_HEX], char **err);
 
 #endif

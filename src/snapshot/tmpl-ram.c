@@ -24,7 +24,7 @@ struct copy {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
-	struct timespec mtime, ctime;
+	struct timespec ctime; /* any write or utimes() moves it */
 	int fd;
 };
 
@@ -33,7 +33,6 @@ static struct copy *copies;
 static bool same(const struct copy *c, const struct stat *sb)
 {
 	return c->dev == sb->st_dev && c->ino == sb->st_ino && c->size == sb->st_size &&
-	       c->mtime.tv_sec == sb->st_mtim.tv_sec && c->mtime.tv_nsec == sb->st_mtim.tv_nsec &&
 	       c->ctime.tv_sec == sb->st_ctim.tv_sec && c->ctime.tv_nsec == sb->st_ctim.tv_nsec;
 }
 
@@ -172,7 +171,7 @@ int tmpl_ram_fd(const char *ram_path, uint64_t bytes, const char *sha256, char *
 		return -1;
 	}
 	c->dev = sb.st_dev, c->ino = sb.st_ino, c->size = sb.st_size;
-	c->mtime = sb.st_mtim, c->ctime = sb.st_ctim;
+	c->ctime = sb.st_ctim;
 	c->next = copies;
 	copies = c;
 	LOG_I(NULL, "%s: checked (sha256) and copied into sealed memory for restores in %.0f ms",

@@ -19,7 +19,7 @@
  *
  * One copy per template file, shared by every clone on the host (pages the
  * template never wrote stay holes); made at the first restore after the
- * daemon starts, again if the file changed (new inode, size or mtime).
+ * daemon starts, again if the file changed (new inode, size or ctime).
  */
 #ifndef VMSUP_TMPL_RAM_H
 #define VMSUP_TMPL_RAM_H

@@ -116,14 +116,10 @@ struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const ch
 static int check_files(const struct tmpl *t, char **err)
 {
 	char hex[TMPL_SHA256_HEX];
-	int fd, r;
+	int fd;
 
 	if (t->state_sha256) {
-		if ((fd = open(t->state_path, O_RDONLY | O_CLOEXEC)) < 0)
-			return vmsup_err(err, "%s: %s", t->state_path, strerror(errno));
-		r = tmpl_hash_fd(fd, t->state_path, hex, err);
-		close(fd);
-		if (r)
+		if (tmpl_hash_path(t->state_path, hex, err))
 			return -1;
 		if (strcmp(hex, t->state_sha256))
 			return vmsup_err(err,
