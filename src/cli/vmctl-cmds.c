@@ -419,7 +419,7 @@ int vmctl_cmd_pool(const struct vmctl *g, int argc, char **argv)
 {
 	struct json_object *r = NULL, *m, *e;
 	struct vmctl_args a;
-	char b[4][96];
+	char b[5][96];
 	int rc = vmctl_parse("pool", argc, argv, "h", help_only, 0, 0, NULL, NULL, &a);
 
 	if (rc)
@@ -430,8 +430,9 @@ int vmctl_cmd_pool(const struct vmctl *g, int argc, char **argv)
 	if (g->json) {
 		vmctl_print_json(r);
 	} else {
-		printf("template %s: %s of %s ready, %s filling\n",
+		printf("template %s (%s): %s of %s ready, %s filling\n",
 		       vmctl_field(r, "template", b[0], sizeof(b[0])),
+		       vmctl_field(r, "template_state", b[4], sizeof(b[4])),
 		       vmctl_field(r, "ready", b[1], sizeof(b[1])),
 		       vmctl_field(r, "size", b[2], sizeof(b[2])),
 		       vmctl_field(r, "filling", b[3], sizeof(b[3])));

@@ -1,7 +1,8 @@
 /*
- * vmctl template create|list|rm, and `vmctl create NAME --from TEMPLATE`
- * (POST /v1/templates, GET /v1/templates, DELETE /v1/templates/NAME,
- * POST /v1/vms {"name","from"}).
+ * vmctl template create|list|rm|verify, and `vmctl create NAME --from
+ * TEMPLATE` (POST /v1/templates, GET /v1/templates, DELETE
+ * /v1/templates/NAME, POST /v1/templates/NAME/verify, POST /v1/vms
+ * {"name","from"}).
  */
 #include "config.h"
 
@@ -91,25 +92,67 @@ static int tmpl_list(const struct vmctl *g, int argc, char **argv)
 	return 0;
 }
 
-static int tmpl_rm(const struct vmctl *g, int argc, char **argv)
+/*
+ * `template SUB NAME`: parse, check NAME, send method to
+ * /v1/templates/NAME then suffix, with no client timeout (a verify reads every byte of the RAM
+ * file). 0 with *r and *name set, else the exit status (-1: --help shown).
+ */
+static int name_call(const struct vmctl *g, int argc, char **argv, const char *sub,
+		     const char *method, const char *suffix, struct json_object **r,
+		     const char **name)
 {
 	static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	struct json_object *r = NULL;
 	struct vmctl_args a;
 	char path[128];
 	int rc = vmctl_parse("template", argc, argv, "h", lo, 1, 0, NULL, NULL, &a);
 
 	if (rc)
-		return rc < 0 ? 0 : rc;
+		return rc;
 	if (a.npos != 1)
-		return vmctl_usage_error("template", "template rm: missing NAME");
+		return vmctl_usage_error("template", "template %s: missing NAME", sub);
 	if ((rc = check_name("template", "template", a.pos[0])))
 		return rc;
-	snprintf(path, sizeof(path), "/v1/templates/%s", a.pos[0]);
-	if ((rc = vmctl_call(g, a.pos[0], "DELETE", path, NULL, 0, &r, NULL)))
-		return rc;
+	*name = a.pos[0];
+	snprintf(path, sizeof(path), "/v1/templates/%s%s", a.pos[0], suffix);
+	return vmctl_call(g, a.pos[0], method, path, NULL, 0, r, NULL);
+}
+
+static int tmpl_rm(const struct vmctl *g, int argc, char **argv)
+{
+	struct json_object *r = NULL;
+	const char *name;
+	int rc = name_call(g, argc, argv, "rm", "DELETE", "", &r, &name);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
 	if (g->json)
 		printf("{}\n");
+	json_object_put(r);
+	return 0;
+}
+
+static int tmpl_verify(const struct vmctl *g, int argc, char **argv)
+{
+	struct json_object *r = NULL, *files;
+	const char *name;
+	int rc = name_call(g, argc, argv, "verify", "POST", "/verify", &r, &name);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (g->json) {
+		vmctl_print_json(r);
+	} else if (!g->quiet && json_object_object_get_ex(r, "files", &files)) {
+		for (size_t i = 0; i < json_object_array_length(files); i++) {
+			struct json_object *f = json_object_array_get_idx(files, i), *rec;
+			char b[2][96];
+			printf("%s: %s: %s bytes, %s\n", name,
+			       vmctl_field(f, "file", b[0], sizeof(b[0])),
+			       vmctl_field(f, "bytes", b[1], sizeof(b[1])),
+			       json_object_object_get_ex(f, "recorded", &rec) && rec
+				   ? "sha256 as saved"
+				   : "size as saved (no sha256 was recorded)");
+		}
+	}
 	json_object_put(r);
 	return 0;
 }
@@ -121,14 +164,17 @@ int vmctl_cmd_template(const struct vmctl *g, int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2)
-		return vmctl_usage_error("template", "missing create, list or rm");
+		return vmctl_usage_error("template", "missing create, list, rm or verify");
 	if (!strcmp(argv[1], "create"))
 		return tmpl_create(g, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return tmpl_list(g, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "rm"))
 		return tmpl_rm(g, argc - 1, argv + 1);
-	return vmctl_usage_error("template", "unknown subcommand '%s' (create, list, rm)", argv[1]);
+	if (!strcmp(argv[1], "verify"))
+		return tmpl_verify(g, argc - 1, argv + 1);
+	return vmctl_usage_error("template", "unknown subcommand '%s' (create, list, rm, verify)",
+				 argv[1]);
 }
 
 int vmctl_create_has_from(int argc, char **argv)

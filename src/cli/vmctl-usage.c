@@ -25,10 +25,14 @@ static const struct help {
      "reason).\n\n" CREATE_OPTS "  --no-start           only define it (state defined)\n"
      "  --from TEMPLATE      restore a template instead of booting (with --from only\n"
      "                       --no-start and --restart apply; devices are the template's)\n"},
-    {"template", "template create NAME [CREATE OPTIONS] | template list | template rm NAME",
+    {"template",
+     "template create NAME [CREATE OPTIONS] | template list | template rm NAME | "
+     "template verify NAME",
      "create: boot a VM from the options, wait for its agent and address, save its whole\n"
      "state as template NAME and remove the VM (prints the state size and save time).\n"
      "list: the templates, their state size, qemu version and MAC. rm: remove one.\n"
+     "verify: read every byte of NAME's files and check them against the sha256\n"
+     "recorded at save; exits 1 naming the first file that differs.\n"
      "VMs are made from a template with `vmctl create NAME --from TEMPLATE`.\n"},
     {"list", "list", "List VMs: name, state, pid, accel, memory, cpus, ip.\n"},
     {"status", "status NAME",

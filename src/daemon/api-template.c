@@ -64,8 +64,17 @@ static void reply(struct evhttp_request *req, const char *cls, struct json_objec
 	json_object_put(o);
 }
 
+/* every byte of a big RAM file is read: the reply comes when that is done */
+static void verify(struct vmsup *sup, struct evhttp_request *req, const char *name)
+{
+	const char *cls = NULL;
+	struct json_object *o = vm_template_verify(sup, name, &cls);
+
+	reply(req, cls, o);
+}
+
 void api_template_route(struct vmsup *sup, struct evhttp_request *req,
-			const struct vmsup_peer *peer, const char *name)
+			const struct vmsup_peer *peer, const char *name, const char *verb)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	char *err = NULL;
@@ -85,6 +94,15 @@ void api_template_route(struct vmsup *sup, struct evhttp_request *req,
 	if (tmpl_name_check(name, &err) < 0) {
 		http_send_error(req, 400, "InvalidParameter", "bad template name: %s", err);
 		free(err);
+		return;
+	}
+	if (verb) {
+		if (strcmp(verb, "verify"))
+			http_send_error(req, 404, "NotFound", "no such path");
+		else if (m != EVHTTP_REQ_POST)
+			http_send_error(req, 405, "MethodNotAllowed", "use POST");
+		else
+			verify(sup, req, name);
 		return;
 	}
 	if (m == EVHTTP_REQ_GET) {

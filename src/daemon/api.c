@@ -384,8 +384,9 @@ static void route(struct evhttp_request *req, void *arg)
 		}
 	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "pool")) {
 		api_pool_route(api->sup, req, &peer, n == 3 ? seg[2] : NULL);
-	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "templates")) {
-		api_template_route(api->sup, req, &peer, n == 3 ? seg[2] : NULL);
+	} else if (n >= 2 && n <= 4 && !strcmp(seg[1], "templates")) {
+		api_template_route(api->sup, req, &peer, n >= 3 ? seg[2] : NULL,
+				   n == 4 ? seg[3] : NULL);
 	} else if ((n == 3 || n == 4) && !strcmp(seg[1], "vms")) {
 		route_vm(api, req, seg[2], n == 4 ? seg[3] : NULL, &query);
 	} else {

@@ -62,6 +62,10 @@ struct vm_pool {
 	struct event *retry, *reaper;
 	char *mark_dir; /* STATE_DIR/pool: a file per member, for a later daemon */
 	bool stopped, waiting_template;
+	/* the template's files are not what was saved (TemplateDamaged): no
+	 * refill until it is saved or verified again */
+	bool damaged;
+	bool template_ok; /* a restore from it has passed the checks */
 	char last_error[512];
 	unsigned long filled, hits, misses, failures;
 };

@@ -188,6 +188,22 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	vmsup_op(m->p->sup, m->name, VM_OP_PAUSE, NULL, on_paused, m);
 }
 
+/* Restoring it again gives the same answer: stop (no retry timer) until
+ * the bus says the template was saved or verified again (on_template). */
+static void template_damaged(struct vm_pool *p, const char *desc)
+{
+	snprintf(p->last_error, sizeof(p->last_error), "template '%s' is damaged: %s", p->tmpl,
+		 desc ? desc : "");
+	p->failures++;
+	p->template_ok = false;
+	if (!p->damaged)
+		LOG_E(NULL,
+		      "pool: %s; not filling from it until it is made again or "
+		      "`vmctl template verify %s` passes",
+		      p->last_error, p->tmpl);
+	p->damaged = true;
+}
+
 static void on_created(const struct vmsup_result *r, void *arg)
 {
 	struct member *m = arg;
@@ -209,11 +225,18 @@ static void on_created(const struct vmsup_result *r, void *arg)
 		return;
 	}
 	p->waiting_template = false;
+	if (r->cls && !strcmp(r->cls, VMSUP_EC_DAMAGED)) {
+		template_damaged(p, r->desc);
+		m->dead = true;
+		pool_reap_soon(p);
+		return;
+	}
 	if (r->cls) {
 		member_fail(m, "restoring from template '%s': %s", p->tmpl,
 			    r->desc ? r->desc : "failed");
 		return;
 	}
+	p->template_ok = true;
 	m->st = M_REFRESHING;
 	if (!(m->poll = evtimer_new(p->base, on_poll, m))) {
 		member_fail(m, "out of memory");
@@ -272,7 +295,8 @@ static void refill(struct vm_pool *p)
 {
 	unsigned n = 0;
 
-	if (p->stopped || vmsup_shutting_down(p->sup) || evtimer_pending(p->retry, NULL))
+	if (p->stopped || p->damaged || vmsup_shutting_down(p->sup) ||
+	    evtimer_pending(p->retry, NULL))
 		return;
 	for (struct member *m = p->members; m; m = m->next) {
 		if (m->dead)
@@ -300,14 +324,19 @@ static void kick(struct vm_pool *p)
 	pool_reap_soon(p);
 }
 
-/* A template saved: ours fills now, not at the next retry. */
+/* A template saved or verified: ours fills now, not at the next retry,
+ * even if it was found damaged (it has been made again or repaired). */
 static void on_template(struct vm_pool *p, struct json_object *ev)
 {
 	struct json_object *v;
 
-	if (json_object_object_get_ex(ev, "template", &v) &&
-	    !strcmp(json_object_get_string(v), p->tmpl))
-		kick(p);
+	if (!json_object_object_get_ex(ev, "template", &v) ||
+	    strcmp(json_object_get_string(v), p->tmpl))
+		return;
+	if (p->damaged)
+		LOG_I(NULL, "pool: template '%s' was saved or verified again: filling", p->tmpl);
+	p->damaged = false;
+	kick(p);
 }
 
 static void on_bus(struct json_object *ev, void *arg)
@@ -449,6 +478,15 @@ void vm_pool_free(struct vm_pool *p)
 	free(p);
 }
 
+static const char *template_state(const struct vm_pool *p)
+{
+	if (p->damaged)
+		return "damaged";
+	if (p->waiting_template)
+		return "missing";
+	return p->template_ok ? "ok" : "unknown";
+}
+
 struct json_object *vm_pool_status(struct vm_pool *p)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -472,6 +510,7 @@ struct json_object *vm_pool_status(struct vm_pool *p)
 			filling++;
 	}
 	json_object_object_add(o, "template", json_object_new_string(p->tmpl));
+	json_object_object_add(o, "template_state", json_object_new_string(template_state(p)));
 	json_object_object_add(o, "size", json_object_new_int64(p->size));
 	json_object_object_add(o, "ready", json_object_new_int64(ready));
 	json_object_object_add(o, "filling", json_object_new_int64(filling));

@@ -16,6 +16,15 @@
  * and the pool is filled afresh. When the pool is empty, a take restores a VM from the template
  * directly (slower, same result).
  *
+ * A template whose files are not what was saved (TemplateDamaged: the
+ * restore's checks, tmpl-ram.h and tmpl-hash.h) stops the filling at once,
+ * without the retry loop of other failures: GET /v1/pool says
+ * "template_state":"damaged" with the error naming the file, the log says
+ * it once. Saving the template again, or a `vmctl template verify` that
+ * passes, starts the filling again. The first fill after the daemon starts
+ * reads the whole RAM file (its sealed copy is made then): that is the
+ * start-up check of the pool's template.
+ *
  * Everything runs on the supervisor's loop.
  */
 #ifndef VMSUP_POOL_H
@@ -60,7 +69,8 @@ void vm_pool_stop(struct vm_pool *p);
 /* After vmsup_free. */
 void vm_pool_free(struct vm_pool *p);
 
-/* GET /v1/pool: {"template","size","ready","filling","members":[...],...}. */
+/* GET /v1/pool: {"template","template_state":"unknown"|"ok"|"missing"|
+ * "damaged","size","ready","filling","members":[...],...,"last_error"}. */
 struct json_object *vm_pool_status(struct vm_pool *p);
 
 /*

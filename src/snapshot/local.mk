@@ -4,10 +4,11 @@ noinst_LTLIBRARIES += src/snapshot/libvmsnap.la
 src_snapshot_libvmsnap_la_SOURCES = src/snapshot/snapshot.c src/snapshot/snapshot.h \
 	src/snapshot/snapshot-internal.h src/snapshot/snapshot-devconfig.c \
 	src/snapshot/snapshot-refresh.c src/snapshot/template.c src/snapshot/template.h \
-	src/snapshot/tmpl-hash.c src/snapshot/tmpl-hash.h
+	src/snapshot/tmpl-hash.c src/snapshot/tmpl-hash.h src/snapshot/tmpl-verify.c
 src_snapshot_libvmsnap_la_LIBADD = qmp/libqmp.la src/guest/libvmagent.la $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) $(CRYPTO_LIBS)
 
 src_libvmsup_la_SOURCES += src/snapshot/vm-template.c src/snapshot/vm-template-create.c \
+	src/snapshot/vm-template-store.c \
 	src/snapshot/vm-template.h src/snapshot/tmpl-ram.c src/snapshot/tmpl-ram.h
 src_libvmsup_la_LIBADD += src/snapshot/libvmsnap.la

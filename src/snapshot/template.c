@@ -394,9 +394,9 @@ struct tmpl *tmpl_open(const char *state_dir, const char *name, char **err)
 	}
 	if (!S_ISREG(sb.st_mode) || (unsigned long long)sb.st_size != t->state_bytes) {
 		snap_seterr(err,
-			    "template '%s': state file is %lld bytes, %llu were saved (truncated "
-			    "or replaced)",
-			    name, (long long)sb.st_size, t->state_bytes);
+			    "template '%s': state file %s is %lld bytes, %llu were saved "
+			    "(truncated or replaced)",
+			    name, t->state_path, (long long)sb.st_size, t->state_bytes);
 		goto fail;
 	}
 	if (json_object_object_get_ex(t->meta, "ram_file", &v) && check_ram(t, err) < 0)

@@ -99,6 +99,17 @@ int tmpl_check_vm(const struct tmpl *t, const char *qemu_version, const char *co
  */
 struct json_object *tmpl_list(const char *state_dir, char **err);
 
+/*
+ * Read every byte of template NAME's files and check them against the
+ * sha256 recorded at save (tmpl-verify.c). {"name","ok":true,"verify_ms",
+ * "files":[{"file":"state"|"ram","bytes","sha256","recorded"}]} ("recorded"
+ * null: saved before hashes were, only the size is checked). NULL with
+ * *err naming the first file that differs and *cls: NotFound, or
+ * TemplateDamaged (a file or meta.json is not what was saved).
+ */
+struct json_object *tmpl_verify(const char *state_dir, const char *name, const char **cls,
+				char **err);
+
 /* Remove a template (its directory). -1 with *err if unknown. */
 int tmpl_rm(const char *state_dir, const char *name, char **err);
 

@@ -80,3 +80,23 @@ out:
 	close(fd);
 	return ret;
 }
+
+int tmpl_hash_mismatch(const char *path, char **err)
+{
+	snap_seterr(err,
+		    "%s does not match the sha256 recorded when the template was saved "
+		    "(damaged template: make it again)",
+		    path);
+	return -1;
+}
+
+int tmpl_hash_check(const char *path, const char *recorded, char out[TMPL_SHA256_HEX], char **err)
+{
+	char hex[TMPL_SHA256_HEX];
+
+	if (tmpl_hash_path(path, hex, err))
+		return -1;
+	if (out)
+		memcpy(out, hex, sizeof(hex));
+	return recorded && strcmp(hex, recorded) ? tmpl_hash_mismatch(path, err) : 0;
+}

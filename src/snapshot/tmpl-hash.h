@@ -21,4 +21,12 @@ void tmpl_hash_end(struct tmpl_hash *h, char out[TMPL_SHA256_HEX]);
 /* The whole file at path. -1 with *err naming it. */
 int tmpl_hash_path(const char *path, char out[TMPL_SHA256_HEX], char **err);
 
+/* The whole file at path (into out, which may be NULL) against recorded
+ * (hex; NULL: nothing was recorded, the file is only read). -1 with *err
+ * naming the file (tmpl_hash_mismatch's words on a mismatch). */
+int tmpl_hash_check(const char *path, const char *recorded, char out[TMPL_SHA256_HEX], char **err);
+
+/* A file that no longer hashes as at save: always -1, *err names it. */
+int tmpl_hash_mismatch(const char *path, char **err);
+
 #endif

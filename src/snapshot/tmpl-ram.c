@@ -99,10 +99,7 @@ static int make_copy(int src, const struct stat *sb, const char *path, const cha
 	tmpl_hash_end(h, got);
 	h = NULL;
 	if (sha256 && strcmp(got, sha256)) {
-		vmsup_err(err,
-			  "%s does not match the sha256 recorded when the template was saved "
-			  "(damaged template: make it again)",
-			  path);
+		tmpl_hash_mismatch(path, err);
 		goto fail;
 	}
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {

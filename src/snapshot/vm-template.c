@@ -1,4 +1,4 @@
-/* VMs restored from a template, and the template store's routes (see vm-template.h). */
+/* VMs restored from a template (see vm-template.h). */
 #include "src/snapshot/vm-template.h"
 
 #include <errno.h>
@@ -68,43 +68,6 @@ static struct vm_restore *rs_of(const struct vm *vm)
 	return vm ? vm->tmpl : NULL;
 }
 
-/* ---- list / rm ---- */
-
-struct json_object *vm_template_list(struct vmsup *sup, const char **cls)
-{
-	char *err = NULL;
-	struct json_object *o = tmpl_list(vmsup_config(sup)->state_dir, &err);
-
-	if (o)
-		return o;
-	*cls = VMSUP_EC_INTERNAL;
-	o = json_object_new_object();
-	json_object_object_add(o, "error", json_object_new_string(err ? err : "out of memory"));
-	free(err);
-	return o;
-}
-
-struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const char **cls)
-{
-	char *err = NULL, *path;
-	struct json_object *o = json_object_new_object();
-
-	if (asprintf(&path, "%s/templates/%s/ram", vmsup_config(sup)->state_dir, name) < 0)
-		path = NULL;
-	if (tmpl_rm(vmsup_config(sup)->state_dir, name, &err) == 0) {
-		if (path)
-			tmpl_ram_forget(path);
-		free(path);
-		LOG_I(NULL, "template '%s' removed", name);
-		return o;
-	}
-	free(path);
-	*cls = err && !strncmp(err, "no template", 11) ? VMSUP_EC_NOT_FOUND : VMSUP_EC_INVALID;
-	json_object_object_add(o, "error", json_object_new_string(err ? err : "out of memory"));
-	free(err);
-	return o;
-}
-
 /* ---- resolving "from" ---- */
 
 /*
@@ -115,18 +78,10 @@ struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const ch
  */
 static int check_files(const struct tmpl *t, char **err)
 {
-	char hex[TMPL_SHA256_HEX];
 	int fd;
 
-	if (t->state_sha256) {
-		if (tmpl_hash_path(t->state_path, hex, err))
-			return -1;
-		if (strcmp(hex, t->state_sha256))
-			return vmsup_err(err,
-					 "%s does not match the sha256 recorded when the template "
-					 "was saved (damaged template: make it again)",
-					 t->state_path);
-	}
+	if (t->state_sha256 && tmpl_hash_check(t->state_path, t->state_sha256, NULL, err))
+		return -1;
 	if (t->ram_path && (fd = tmpl_ram_fd(t->ram_path, t->ram_bytes, t->ram_sha256, err)) < 0)
 		return -1;
 	if (t->ram_path)
@@ -182,8 +137,11 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 		c = VMSUP_EC_NOT_FOUND;
 		goto fail;
 	}
-	if (!(r->t = tmpl_open(cfg->state_dir, r->name, err)) || check_files(r->t, err))
+	if (!(r->t = tmpl_open(cfg->state_dir, r->name, err)) || check_files(r->t, err)) {
+		/* there, but not what was saved: the pool stops filling from it */
+		c = VMSUP_EC_DAMAGED;
 		goto fail;
+	}
 	if (!r->t->spec || !json_object_is_type(r->t->spec, json_type_object) || !r->t->mac) {
 		vmsup_err(err, "template '%s' has no VM spec or MAC in its meta.json", r->name);
 		goto fail;
@@ -582,13 +540,3 @@ const struct vm_module vm_template_module = {
     .release = mod_release,
     .status = mod_status,
 };
-
-void vm_template_emit_saved(struct vmsup *sup, const char *name)
-{
-	struct json_object *ev = json_object_new_object();
-
-	json_object_object_add(ev, "type", json_object_new_string("template"));
-	json_object_object_add(ev, "template", json_object_new_string(name));
-	json_object_object_add(ev, "event", json_object_new_string("saved"));
-	vmsup_emit(sup, NULL, ev);
-}

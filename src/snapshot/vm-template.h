@@ -52,6 +52,11 @@ void vm_template_teardown(void);
  * object with *cls set. */
 struct json_object *vm_template_list(struct vmsup *sup, const char **cls);
 struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const char **cls);
+/* POST /v1/templates/NAME/verify: tmpl_verify()'s body, or an error object
+ * with *cls set (TemplateDamaged names the file). A template that verifies
+ * is announced on the bus ({"event":"verified"}): a pool that stopped
+ * filling from it starts again. Reads every byte on the loop. */
+struct json_object *vm_template_verify(struct vmsup *sup, const char *name, const char **cls);
 
 /* ---- restoring VMs (called by the supervisor) ---- */
 
@@ -79,7 +84,8 @@ void vm_template_release(struct vm *vm);
 void vm_template_status(const struct vm *vm, struct json_object *o);
 
 /* Tell the bus a template was saved: {"type":"template","template":NAME,
- * "event":"saved"} (the pool waiting for it fills at once). */
+ * "event":"saved"} (the pool waiting for it fills at once; "verified" is
+ * sent by vm_template_verify). */
 void vm_template_emit_saved(struct vmsup *sup, const char *name);
 
 /* How a restore's refresh finds the VM's guest agent (the agent module's

@@ -19,6 +19,7 @@
 #define VMSUP_EC_POOL_MEMBER   "PoolMember"	   /* the pool owns this VM */
 #define VMSUP_EC_POOL_MISMATCH "PoolMismatch"	   /* does not fit the template */
 #define VMSUP_EC_POOL_EMPTY    "PoolEmpty"	   /* no pool VM and no template */
+#define VMSUP_EC_DAMAGED       "TemplateDamaged"   /* its files are not what was saved */
 #define VMSUP_EC_INTERNAL      "InternalError"	   /* our fault or the host's */
 #define VMSUP_EC_QEMU	       "QemuError"	   /* qemu refused or failed */
 #define VMSUP_EC_AGENT	       "AgentError"	   /* the guest agent failed */

@@ -46,7 +46,8 @@ EXTRA_tests_test_vmsupd_template_DEPENDENCIES = src/daemon/vmsupd
 # Clones cannot write their template (balloon discards, dirty RAM).
 check_PROGRAMS += tests/test-vmsupd-template-clones
 TESTS += tests/test-vmsupd-template-clones
-tests_test_vmsupd_template_clones_SOURCES = $(TT_SOURCES) tests/snapshot/test-template-clones.c
+tests_test_vmsupd_template_clones_SOURCES = $(TT_SOURCES) tests/snapshot/test-template-clones.c \
+	tests/snapshot/test-template-damaged.c
 tests_test_vmsupd_template_clones_CFLAGS = $(TT_CFLAGS)
 tests_test_vmsupd_template_clones_LDADD = $(TT_LDADD)
 EXTRA_tests_test_vmsupd_template_clones_DEPENDENCIES = src/daemon/vmsupd
