@@ -101,7 +101,7 @@ int metrics_render_vmsup(struct evbuffer *out, const struct metrics_daemon *d,
 		for (int code = 100; code <= 599; code++) {
 			if (!d->api->by_code[code])
 				continue;
-			char c[8];
+			char c[12]; /* room for any int: gcc -O1 does not bound code */
 			snprintf(c, sizeof(c), "%d", code);
 			metrics_sample(&m, "vmsup_api_requests_total",
 				       (double)d->api->by_code[code], "code", c, NULL);

@@ -33,7 +33,7 @@ struct snap_refresh {
  * anew when they are gone; so removing them is enough. openssh:
  * ssh-keygen -A, then SIGHUP re-execs the listener.
  */
-static const char snap_identity_script[] =
+static const char identity_script[] =
     "set -e\n"
     "n=$1\n"
     "id=$(tr -d '-' </proc/sys/kernel/random/uuid)\n"
@@ -49,6 +49,11 @@ static const char snap_identity_script[] =
     "  p=$(cat /run/sshd.pid 2>/dev/null || true)\n"
     "  [ -z \"$p\" ] || kill -HUP \"$p\" 2>/dev/null || true\n"
     "fi\n";
+
+const char *snap_identity_script(void)
+{
+	return identity_script;
+}
 
 static int64_t realtime_ns(void)
 {
@@ -189,7 +194,7 @@ static void next(struct snap_refresh *f)
 		}
 		break;
 	case 2: {
-		const char *const id_argv[] = {"/bin/sh",	 "-c",	      snap_identity_script,
+		const char *const id_argv[] = {"/bin/sh",	 "-c",	      identity_script,
 					       "vmsup-identity", f->hostname, NULL};
 		if (!f->hostname[0]) {
 			f->step++;

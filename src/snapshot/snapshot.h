@@ -176,4 +176,8 @@ struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size
 /* done is not called afterwards. */
 void snap_refresh_cancel(struct snap_refresh *r);
 
+/* The script the identity step runs in the guest (/bin/sh -c SCRIPT
+ * vmsup-identity HOSTNAME): for the tests that run it on other guests. */
+const char *snap_identity_script(void);
+
 #endif

@@ -82,10 +82,11 @@ static int check_files(const struct tmpl *t, char **err)
 
 	if (t->state_sha256 && tmpl_hash_check(t->state_path, t->state_sha256, NULL, err))
 		return -1;
-	if (t->ram_path && (fd = tmpl_ram_fd(t->ram_path, t->ram_bytes, t->ram_sha256, err)) < 0)
+	if (!t->ram_path)
+		return 0;
+	if ((fd = tmpl_ram_fd(t->ram_path, t->ram_bytes, t->ram_sha256, err)) < 0)
 		return -1;
-	if (t->ram_path)
-		close(fd);
+	close(fd);
 	return 0;
 }
 
@@ -483,6 +484,8 @@ void vm_template_status(const struct vm *vm, struct json_object *o)
 		json_object_object_add(f, "seed_bytes",
 				       json_object_new_int64((int64_t)r->res.seed_bytes));
 		json_object_object_add(f, "identity", json_object_new_boolean(r->res.identity));
+		json_object_object_add(f, "ms",
+				       json_object_new_double((double)(long long)r->res.wall_ms));
 		json_object_object_add(
 		    f, "error",
 		    r->refresh_err[0]	       ? json_object_new_string(r->refresh_err)

@@ -14,23 +14,17 @@
 void gt_create(struct tdaemon *d, const char *name)
 {
 	const char *gd = getenv("VMSUP_GUEST_DIR");
-	char kernel[512], initrd[512], appendf[512], append[512] = "console=ttyS0", body[2048];
+	char kernel[512], initrd[512], append[512] = "console=ttyS0", body[2048];
 	struct json_object *r;
-	FILE *f;
 	long st;
 
 	if (!gd || access(gd, R_OK))
 		gd = "/tmp/guest";
 	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", gd);
 	snprintf(initrd, sizeof(initrd), "%s/initrd.img", gd);
-	snprintf(appendf, sizeof(appendf), "%s/append", gd);
 	if (access(kernel, R_OK) || access(initrd, R_OK))
 		cr_skip_test("no test guest in %s (scripts/mkguest.sh builds it)", gd);
-	if ((f = fopen(appendf, "r"))) {
-		if (fgets(append, sizeof(append), f))
-			append[strcspn(append, "\n")] = '\0';
-		fclose(f);
-	}
+	td_guest_append(gd, append, sizeof(append));
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"%s\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s\","
 		 "\"initrd\":\"%s\",\"append\":\"%s\"}",

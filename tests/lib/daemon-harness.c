@@ -401,3 +401,65 @@ char *td_ops_status(const char *ops_sock)
 	qmp_sync_close(c);
 	return s;
 }
+
+void td_guest_append(const char *dir, char *buf, size_t len)
+{
+	char path[600], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/append", dir);
+	if (!(f = fopen(path, "re")))
+		return;
+	if (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(buf, len, "%s", line);
+	}
+	fclose(f);
+}
+
+const char *td_distro_dir(void)
+{
+	static char path[512];
+	const char *dd = getenv("VMSUP_DISTRO_DIR");
+
+	if (!dd)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/disk.raw", dd);
+	return access(path, R_OK) == 0 ? dd : NULL;
+}
+
+struct json_object *td_create_distro(struct tdaemon *d, const char *name, int mem_mib, long *status)
+{
+	const char *dd = td_distro_dir();
+	char overlay[512], cmd[1200], body[2048], append[256] = "";
+
+	cr_assert_not_null(dd, "no distro image");
+	snprintf(overlay, sizeof(overlay), "%s/%s.qcow2", d->dir, name);
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 -F raw -b '%s/disk.raw' '%s'", dd,
+		 overlay);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	td_guest_append(dd, append, sizeof(append));
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"accel\":\"tcg\",\"mem_mib\":%d,\"kernel\":\"%s/vmlinuz\","
+		 "\"initrd\":\"%s/initrd.img\",\"append\":\"%s\",\"disk\":\"%s\"}",
+		 name, mem_mib, dd, dd, append, overlay);
+	return td_http(d, "POST", "/v1/vms", body, status);
+}
+
+struct json_object *td_wait_ip(struct tdaemon *d, const char *name, int timeout_s, long *status)
+{
+	double end = td_now() + timeout_s;
+	struct json_object *r = NULL;
+	char path[200];
+
+	snprintf(path, sizeof(path), "/v1/vms/%s/ip?wait=120", name);
+	for (;;) {
+		double t0 = td_now();
+		json_object_put(r);
+		r = td_http(d, "GET", path, NULL, status);
+		if (*status == 200 || td_now() >= end)
+			return r;
+		if (td_now() - t0 < 1) /* a refusal, not a wait: do not spin */
+			sleep(1);
+	}
+}

@@ -62,6 +62,22 @@ bool td_events_wait(int fd, const char *needle, int timeout_ms);
 
 double td_now(void);
 
+/* A guest directory's kernel command line (DIR/append, first line) into buf;
+ * buf is left as it is when there is no such file. */
+void td_guest_append(const char *dir, char *buf, size_t len);
+/* The Debian systemd guest (scripts/mkdistro.sh): $VMSUP_DISTRO_DIR if its
+ * disk.raw is readable, else NULL (the caller skips). */
+const char *td_distro_dir(void);
+/* POST /v1/vms booting it as name: the image is never written, the VM gets
+ * a qcow2 overlay in d's dir. The reply, *status set. */
+struct json_object *td_create_distro(struct tdaemon *d, const char *name, int mem_mib,
+				     long *status);
+
+/* GET /v1/vms/NAME/ip?wait=..., asked again (each under the client's 180 s
+ * timeout) until timeout_s: a Debian boot under TCG on a loaded machine
+ * takes minutes. The last reply, *status set (200: it has an address). */
+struct json_object *td_wait_ip(struct tdaemon *d, const char *name, int timeout_s, long *status);
+
 /* qemu version of the ops-socket: query-status "status" string (malloc'd) or NULL. */
 char *td_ops_status(const char *ops_sock);
 

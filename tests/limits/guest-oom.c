@@ -61,25 +61,12 @@ static long long peak_mib(const char *memdir)
 	return -1;
 }
 
-static const char *distro_dir(void)
-{
-	static char path[512];
-	const char *dd = getenv("VMSUP_DISTRO_DIR");
-
-	if (!dd)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/disk.raw", dd);
-	return access(path, R_OK) == 0 ? dd : NULL;
-}
-
 Test(oom, distro_guest_of_512_mib_boots_and_works_inside_the_default_ceiling)
 {
-	const char *dd = distro_dir();
-	char overlay[512], cmd[1200], body[2048], append[256] = "";
+	const char *dd = td_distro_dir();
 	struct json_object *r, *v;
 	char *memdir;
 	long st;
-	FILE *f;
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root for cgroups");
@@ -87,22 +74,7 @@ Test(oom, distro_guest_of_512_mib_boots_and_works_inside_the_default_ceiling)
 		cr_skip_test("no distro image (VMSUP_DISTRO_DIR; scripts/mkdistro.sh builds it)");
 	td_start(&d, NULL);
 	/* the image itself is never written: the VM gets an overlay */
-	snprintf(overlay, sizeof(overlay), "%s/overlay.qcow2", d.dir);
-	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 -F raw -b '%s/disk.raw' '%s'", dd,
-		 overlay);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-	snprintf(cmd, sizeof(cmd), "%s/append", dd);
-	if ((f = fopen(cmd, "re"))) {
-		if (!fgets(append, sizeof(append), f))
-			append[0] = '\0';
-		append[strcspn(append, "\n")] = '\0';
-		fclose(f);
-	}
-	snprintf(body, sizeof(body),
-		 "{\"name\":\"deb\",\"accel\":\"tcg\",\"mem_mib\":512,\"kernel\":\"%s/vmlinuz\","
-		 "\"initrd\":\"%s/initrd.img\",\"append\":\"%s\",\"disk\":\"%s\"}",
-		 dd, dd, append, overlay);
-	r = td_http(&d, "POST", "/v1/vms", body, &st);
+	r = td_create_distro(&d, "deb", 512, &st);
 	cr_assert_eq(st, 201, "%s", json_object_to_json_string(r));
 	cr_assert_not_null(td_str(r, "cgroup_memory"), "no memory cgroup");
 	memdir = strdup(td_str(r, "cgroup_memory"));
@@ -110,7 +82,7 @@ Test(oom, distro_guest_of_512_mib_boots_and_works_inside_the_default_ceiling)
 	cr_expect_eq(td_int(r, "mem_limit_bytes"), (512 + 256 + 128) * 1048576LL);
 	json_object_put(r);
 
-	r = td_http(&d, "GET", "/v1/vms/deb/ip?wait=400", NULL, &st);
+	r = td_wait_ip(&d, "deb", 600, &st);
 	cr_assert_eq(st, 200, "no agent/IP from the distro guest: %s",
 		     json_object_to_json_string(r));
 	json_object_put(r);

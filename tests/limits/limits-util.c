@@ -83,16 +83,10 @@ const char *lt_guest_dir(void)
 const char *lt_guest_spec(const char *name, int mem_mib, int cpus)
 {
 	static char body[2048];
-	char appendf[512], append[512] = "console=ttyS0";
+	char append[512] = "console=ttyS0";
 	const char *gd = lt_guest_dir();
-	FILE *f;
 
-	snprintf(appendf, sizeof(appendf), "%s/append", gd);
-	if ((f = fopen(appendf, "re"))) {
-		if (fgets(append, sizeof(append), f))
-			append[strcspn(append, "\n")] = '\0';
-		fclose(f);
-	}
+	td_guest_append(gd, append, sizeof(append));
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"%s\",\"accel\":\"tcg\",\"mem_mib\":%d,\"cpus\":%d,"
 		 "\"kernel\":\"%s/vmlinuz\",\"initrd\":\"%s/initrd.img\",\"append\":\"%s\"}",

@@ -51,3 +51,12 @@ tests_test_vmsupd_template_clones_SOURCES = $(TT_SOURCES) tests/snapshot/test-te
 tests_test_vmsupd_template_clones_CFLAGS = $(TT_CFLAGS)
 tests_test_vmsupd_template_clones_LDADD = $(TT_LDADD)
 EXTRA_tests_test_vmsupd_template_clones_DEPENDENCIES = src/daemon/vmsupd
+
+# The clone-identity script on the Debian systemd/openssh guest (skips
+# without scripts/mkdistro.sh's image).
+check_PROGRAMS += tests/test-vmsupd-identity-distro
+TESTS += tests/test-vmsupd-identity-distro
+tests_test_vmsupd_identity_distro_SOURCES = $(TT_SOURCES) tests/snapshot/test-identity-distro.c
+tests_test_vmsupd_identity_distro_CFLAGS = $(TT_CFLAGS)
+tests_test_vmsupd_identity_distro_LDADD = src/snapshot/libvmsnap.la $(TT_LDADD)
+EXTRA_tests_test_vmsupd_identity_distro_DEPENDENCIES = src/daemon/vmsupd

@@ -83,7 +83,8 @@ char *tt_sh(struct tdaemon *d, const char *vm, const char *script, int *status)
 	json_object_array_add(argv, json_object_new_string("-c"));
 	json_object_array_add(argv, json_object_new_string(script));
 	json_object_object_add(body, "argv", argv);
-	json_object_object_add(body, "timeout_s", json_object_new_int(120));
+	json_object_object_add(body, "timeout_s",
+			       json_object_new_int(170)); /* under the client's 180 s */
 	snprintf(path, sizeof(path), "/v1/vms/%s/exec", vm);
 	r = td_http(d, "POST", path, json_object_to_json_string(body), &st);
 	json_object_put(body);
