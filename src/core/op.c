@@ -202,6 +202,8 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 			sup_vm_stop(vm, grace);
 			return w;
 		}
+		if (vm->busy) /* done when the core lets go of it (vm.h) */
+			return w;
 		sup_check_waiters(vm); /* replies and frees: w is gone */
 		return NULL;
 	default:

@@ -277,6 +277,14 @@ static void on_client_event(struct bufferevent *bev, short what, void *arg)
 		conn_free(c);
 }
 
+/* qemu closed (or is gone): what it said still goes out, the refusals too */
+static void pass_rest(struct ops_conn *c)
+{
+	on_qemu_read(c->qemu, c);
+	bufferevent_write_buffer(c->client, bufferevent_get_input(c->qemu));
+	flush_held(c, true);
+}
+
 static void on_qemu_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct ops_conn *c = arg;
@@ -284,10 +292,7 @@ static void on_qemu_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		/* qemu closed (or is gone): what it said still goes out */
-		on_qemu_read(bev, c);
-		bufferevent_write_buffer(c->client, bufferevent_get_input(bev));
-		flush_held(c, true);
+		pass_rest(c);
 		c->qemu_eof = true;
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
 		if (!evbuffer_get_length(bufferevent_get_output(c->client)))
@@ -332,6 +337,29 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_enable(c->qemu, EV_READ | EV_WRITE);
 }
 
+/*
+ * The proxy goes with its qemu, maybe before the loop read qemu's last
+ * words: the answer to the `quit` or `cont` that ended it (a pool member
+ * resumed by hand is destroyed at once) sits unread in the socket. Pass it
+ * on as far as the client's socket takes it without waiting.
+ */
+static void flush_now(struct ops_conn *c)
+{
+	struct evbuffer *out;
+
+	if (!c->client)
+		return;
+	if (c->qemu && !c->qemu_eof) {
+		struct evbuffer *in = bufferevent_get_input(c->qemu);
+		while (evbuffer_read(in, bufferevent_getfd(c->qemu), 65536) > 0)
+			;
+		pass_rest(c);
+	}
+	out = bufferevent_get_output(c->client);
+	while (evbuffer_get_length(out) && evbuffer_write(out, bufferevent_getfd(c->client)) > 0)
+		;
+}
+
 void sup_ops_proxy_stop(struct vm *vm)
 {
 	struct ops_proxy *p = vm->ops_proxy;
@@ -339,8 +367,10 @@ void sup_ops_proxy_stop(struct vm *vm)
 	if (!p)
 		return;
 	vm->ops_proxy = NULL;
-	while (p->conns)
+	while (p->conns) {
+		flush_now(p->conns);
 		conn_free(p->conns);
+	}
 	if (p->l)
 		evconnlistener_free(p->l);
 	if (p->path)

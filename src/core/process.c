@@ -115,6 +115,10 @@ void sup_process_gone(struct vm *vm, int status)
 	enum vm_state to;
 	char what[32], line[256], why[256] = "";
 
+	/* the state change below reaches the bus, whose subscribers may
+	 * destroy the VM (the pool does, for a member that crashed): it is
+	 * freed at the end, not under our feet */
+	vm->busy++;
 	sup_drop_qmp(vm);
 	if (vm->stop_timer) {
 		event_free(vm->stop_timer);
@@ -157,6 +161,7 @@ void sup_process_gone(struct vm *vm, int status)
 		sup_set_state(vm, to);
 	/* only arms a timer: a destroy below frees it with the VM */
 	vm_restart_exited(vm);
+	vm->busy--;
 	sup_check_waiters(vm);
 }
 

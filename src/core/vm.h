@@ -114,6 +114,10 @@ struct vm {
 	int balloon_mib;  /* -1 = unknown */
 
 	bool destroying;
+	/* the core is still using the VM below a callback (a bus subscriber
+	 * may destroy a VM whose qemu just exited): a destroy completes, and
+	 * frees it, once this is 0 again (sup_check_waiters) */
+	int busy;
 	struct waiter *waiters; /* API requests waiting on this VM */
 	struct vm *next;
 };

@@ -160,7 +160,7 @@ void sup_check_waiters(struct vm *vm)
 	struct waiter *w, *now = NULL, *destroy = NULL;
 
 	for (struct waiter **pp = &vm->waiters; (w = *pp);) {
-		if (!waiter_hit(w, vm)) {
+		if (!waiter_hit(w, vm) || (w->kind == W_DESTROY && vm->busy)) {
 			pp = &w->next;
 			continue;
 		}

@@ -369,3 +369,39 @@ Test(pool, none_configured, .fini = teardown, .timeout = 120)
 	cr_expect_eq(st, 404);
 	json_object_put(r);
 }
+
+/*
+ * A member whose qemu dies while it waits (killed from outside, the OOM
+ * killer): the pool drops and destroys it from inside the state change's
+ * bus event. The daemon must outlive that (it once freed the VM while the
+ * exit handling still used it: ASan saw it) and the pool refill.
+ */
+Test(pool, member_killed_from_outside_is_replaced, .fini = teardown, .timeout = 900)
+{
+	char *spec = tt_spec("base", 128), names[1][32], again[1][32], path[96];
+	struct json_object *r;
+	long st;
+	pid_t pid;
+
+	tt_start_conf(&d, "pool_template = base\npool_size = 1\n");
+	r = td_http(&d, "POST", "/v1/templates", spec, &st);
+	free(spec);
+	cr_assert_eq(st, 201, "template: %ld %s", st, r ? td_err_desc(r) : "");
+	json_object_put(r);
+	wait_ready(1, names, 300);
+	snprintf(path, sizeof(path), "/v1/vms/%s", names[0]);
+	r = td_http(&d, "GET", path, NULL, &st);
+	pid = (pid_t)td_int(r, "pid");
+	json_object_put(r);
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert(td_pid_gone(pid, 10000), "qemu %d did not die", (int)pid);
+
+	/* the member leaves the VM list; the daemon still serves and refills */
+	for (int i = 0; i < 100 && (vm_state(names[0], &st), st != 404); i++)
+		usleep(100000);
+	cr_expect_eq(st, 404, "the dead member %s is still listed", names[0]);
+	wait_ready(1, again, 300);
+	cr_expect_str_neq(again[0], names[0]);
+	cr_expect_eq(kill(d.pid, 0), 0, "the daemon died");
+}
