@@ -441,11 +441,6 @@ static void print_log_tail(const char *path)
 
 int bl_daemon_start(struct bl_daemon *d, const char *extra_conf, char **err)
 {
-	char conf[256], state[256];
-	const char *bin = bl_vmsupd_path();
-	pid_t parent = getpid();
-	double end;
-
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/vmsup-bench-XXXXXX");
 	if (!mkdtemp(d->dir)) {
@@ -457,10 +452,20 @@ int bl_daemon_start(struct bl_daemon *d, const char *extra_conf, char **err)
 	snprintf(d->sock, sizeof(d->sock), "%s/api.sock", d->dir);
 	snprintf(d->run, sizeof(d->run), "%s/run", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/vmsupd.log", d->dir);
-	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
-	snprintf(state, sizeof(state), "%s/state", d->dir);
 	if (write_config(d, extra_conf, err))
 		return -1;
+	return bl_daemon_spawn(d, err);
+}
+
+int bl_daemon_spawn(struct bl_daemon *d, char **err)
+{
+	char conf[256], state[256];
+	const char *bin = bl_vmsupd_path();
+	pid_t parent = getpid();
+	double end;
+
+	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
+	snprintf(state, sizeof(state), "%s/state", d->dir);
 	d->pid = fork();
 	if (d->pid < 0) {
 		d->pid = 0;

@@ -57,6 +57,9 @@ struct bl_daemon {
 	char log[192];
 };
 int bl_daemon_start(struct bl_daemon *d, const char *extra_conf, char **err);
+/* Start vmsupd again on d's temp dir and config (after it exited: a
+ * restart); returns once GET /v1/version answers, or -1 with *err. */
+int bl_daemon_spawn(struct bl_daemon *d, char **err);
 /* SIGTERM, bounded wait, SIGKILL; then every qemu left (by pidfile under
  * the run dir, and those registered with bl_track_pid) is killed, and the
  * temp dir removed. Safe to call twice. */

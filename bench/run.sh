@@ -13,7 +13,7 @@ usage() {
 }
 
 # The order puts the light runs first and the machine-filling scale run late.
-order="launch vmsupd-launch api-rtt qmp-rtt scale guest-boot time-to-ip restore pool vmctl-run cpu-quota"
+order="launch vmsupd-launch api-rtt qmp-rtt restart scale guest-boot time-to-ip restore pool vmctl-run cpu-quota"
 quick=${BENCH_QUICK:+--quick}
 names=
 report_only=
@@ -132,7 +132,7 @@ args_for() { # name -> extra arguments
 	guest-boot) [ -n "$quick" ] && echo "-n 2" ;;
 	vmsupd-launch | restore) [ -n "$quick" ] && echo 2 ;;
 	cpu-quota) [ -n "$quick" ] && echo "--seconds 1" ;;
-	launch | api-rtt | scale | qmp-rtt | vmctl-run) echo "$quick" ;;
+	launch | api-rtt | scale | qmp-rtt | vmctl-run | restart) echo "$quick" ;;
 	*) ;; # unknown programs run with their defaults
 	esac
 }
