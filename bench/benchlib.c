@@ -249,7 +249,7 @@ const char *bl_vmsupd_path(void)
 
 #define MAX_TRACKED 256
 static pid_t tracked[MAX_TRACKED];
-static struct bl_daemon *cleanup_daemon;
+static struct bl_daemon *cleanup_daemon, *cleanup_also;
 
 void bl_track_pid(pid_t pid)
 {
@@ -375,6 +375,7 @@ void bl_daemon_stop(struct bl_daemon *d)
 static void on_exit_cleanup(void)
 {
 	bl_daemon_stop(cleanup_daemon);
+	bl_daemon_stop(cleanup_also);
 }
 
 static void on_signal(int sig)
@@ -384,9 +385,15 @@ static void on_signal(int sig)
 	if (!busy) {
 		busy = 1;
 		bl_daemon_stop(cleanup_daemon);
+		bl_daemon_stop(cleanup_also);
 	}
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+void bl_cleanup_also(struct bl_daemon *d)
+{
+	cleanup_also = d;
 }
 
 void bl_cleanup_install(struct bl_daemon *d)

@@ -72,6 +72,8 @@ void bl_rmrf(const char *dir);
  * and kill the tracked pids; call once early in main.
  */
 void bl_cleanup_install(struct bl_daemon *d);
+/* A second daemon stopped by the same handlers (after the first). */
+void bl_cleanup_also(struct bl_daemon *d);
 /* Processes the bench spawned itself (baseline qemus), killed on exit. */
 void bl_track_pid(pid_t pid);
 void bl_untrack_pid(pid_t pid);

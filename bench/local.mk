@@ -88,6 +88,7 @@ EXTRA_bench_vmctl_run_DEPENDENCIES = src/cli/vmctl
 bench_programs += bench/restart
 bench_restart_SOURCES = bench/restart.c $(BENCH_COMMON)
 bench_restart_CPPFLAGS = $(BENCH_CPPFLAGS)
-bench_restart_LDADD = $(BENCH_LDADD)
+bench_restart_CFLAGS = $(AM_CFLAGS) -pthread
+bench_restart_LDADD = $(BENCH_LDADD) -lpthread
 # it times the vmctl binary of the build
 EXTRA_bench_restart_DEPENDENCIES = src/cli/vmctl

@@ -154,7 +154,8 @@ for n in $names; do
 	echo "bench: $n $(args_for "$n") (load $l0) ..." >&2
 	# shellcheck disable=SC2046 # the arguments are words
 	# the guest-booting runs boot a TCG Linux 10 times: slow on a loaded machine
-	case $n in guest-boot | time-to-ip | restore | vmctl-run) t=$((timeout_s * 3)) ;; *) t=$timeout_s ;; esac
+	# restart makes 100 VMs and restarts them 100 times over
+	case $n in guest-boot | time-to-ip | restore | vmctl-run | restart) t=$((timeout_s * 3)) ;; *) t=$timeout_s ;; esac
 	timeout -k 20 "$t" "$prog" $(args_for "$n") >"bench/logs/$n.out" 2>"bench/logs/$n.err"
 	rc=$?
 	t1=$(date +%s)
