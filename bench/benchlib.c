@@ -249,7 +249,7 @@ const char *bl_vmsupd_path(void)
 
 #define MAX_TRACKED 256
 static pid_t tracked[MAX_TRACKED];
-static struct bl_daemon *cleanup_daemon;
+static struct bl_daemon *cleanup_daemon, *cleanup_also;
 
 void bl_track_pid(pid_t pid)
 {
@@ -375,6 +375,7 @@ void bl_daemon_stop(struct bl_daemon *d)
 static void on_exit_cleanup(void)
 {
 	bl_daemon_stop(cleanup_daemon);
+	bl_daemon_stop(cleanup_also);
 }
 
 static void on_signal(int sig)
@@ -384,9 +385,15 @@ static void on_signal(int sig)
 	if (!busy) {
 		busy = 1;
 		bl_daemon_stop(cleanup_daemon);
+		bl_daemon_stop(cleanup_also);
 	}
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+void bl_cleanup_also(struct bl_daemon *d)
+{
+	cleanup_also = d;
 }
 
 void bl_cleanup_install(struct bl_daemon *d)
@@ -441,11 +448,6 @@ static void print_log_tail(const char *path)
 
 int bl_daemon_start(struct bl_daemon *d, const char *extra_conf, char **err)
 {
-	char conf[256], state[256];
-	const char *bin = bl_vmsupd_path();
-	pid_t parent = getpid();
-	double end;
-
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/vmsup-bench-XXXXXX");
 	if (!mkdtemp(d->dir)) {
@@ -457,10 +459,20 @@ int bl_daemon_start(struct bl_daemon *d, const char *extra_conf, char **err)
 	snprintf(d->sock, sizeof(d->sock), "%s/api.sock", d->dir);
 	snprintf(d->run, sizeof(d->run), "%s/run", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/vmsupd.log", d->dir);
-	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
-	snprintf(state, sizeof(state), "%s/state", d->dir);
 	if (write_config(d, extra_conf, err))
 		return -1;
+	return bl_daemon_spawn(d, err);
+}
+
+int bl_daemon_spawn(struct bl_daemon *d, char **err)
+{
+	char conf[256], state[256];
+	const char *bin = bl_vmsupd_path();
+	pid_t parent = getpid();
+	double end;
+
+	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", d->dir);
+	snprintf(state, sizeof(state), "%s/state", d->dir);
 	d->pid = fork();
 	if (d->pid < 0) {
 		d->pid = 0;

@@ -57,6 +57,9 @@ struct bl_daemon {
 	char log[192];
 };
 int bl_daemon_start(struct bl_daemon *d, const char *extra_conf, char **err);
+/* Start vmsupd again on d's temp dir and config (after it exited: a
+ * restart); returns once GET /v1/version answers, or -1 with *err. */
+int bl_daemon_spawn(struct bl_daemon *d, char **err);
 /* SIGTERM, bounded wait, SIGKILL; then every qemu left (by pidfile under
  * the run dir, and those registered with bl_track_pid) is killed, and the
  * temp dir removed. Safe to call twice. */
@@ -69,6 +72,8 @@ void bl_rmrf(const char *dir);
  * and kill the tracked pids; call once early in main.
  */
 void bl_cleanup_install(struct bl_daemon *d);
+/* A second daemon stopped by the same handlers (after the first). */
+void bl_cleanup_also(struct bl_daemon *d);
 /* Processes the bench spawned itself (baseline qemus), killed on exit. */
 void bl_track_pid(pid_t pid);
 void bl_untrack_pid(pid_t pid);

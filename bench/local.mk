@@ -82,3 +82,13 @@ bench_vmctl_run_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_vmctl_run_LDADD = $(BENCH_LDADD)
 # it times the vmctl binary next to it
 EXTRA_bench_vmctl_run_DEPENDENCIES = src/cli/vmctl
+
+# vmsupd restart (SIGTERM -> new daemon with every VM reattached), SIGTERM ->
+# exit, and vmctl shutdown --all, with 10 and 100 guest-less VMs (issue 20).
+bench_programs += bench/restart
+bench_restart_SOURCES = bench/restart.c $(BENCH_COMMON)
+bench_restart_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_restart_CFLAGS = $(AM_CFLAGS) -pthread
+bench_restart_LDADD = $(BENCH_LDADD) -lpthread
+# it times the vmctl binary of the build
+EXTRA_bench_restart_DEPENDENCIES = src/cli/vmctl

@@ -13,7 +13,7 @@ usage() {
 }
 
 # The order puts the light runs first and the machine-filling scale run late.
-order="launch vmsupd-launch api-rtt qmp-rtt scale guest-boot time-to-ip restore pool vmctl-run cpu-quota"
+order="launch vmsupd-launch api-rtt qmp-rtt restart scale guest-boot time-to-ip restore pool vmctl-run cpu-quota"
 quick=${BENCH_QUICK:+--quick}
 names=
 report_only=
@@ -132,7 +132,7 @@ args_for() { # name -> extra arguments
 	guest-boot) [ -n "$quick" ] && echo "-n 2" ;;
 	vmsupd-launch | restore) [ -n "$quick" ] && echo 2 ;;
 	cpu-quota) [ -n "$quick" ] && echo "--seconds 1" ;;
-	launch | api-rtt | scale | qmp-rtt | vmctl-run) echo "$quick" ;;
+	launch | api-rtt | scale | qmp-rtt | vmctl-run | restart) echo "$quick" ;;
 	*) ;; # unknown programs run with their defaults
 	esac
 }
@@ -154,7 +154,8 @@ for n in $names; do
 	echo "bench: $n $(args_for "$n") (load $l0) ..." >&2
 	# shellcheck disable=SC2046 # the arguments are words
 	# the guest-booting runs boot a TCG Linux 10 times: slow on a loaded machine
-	case $n in guest-boot | time-to-ip | restore | vmctl-run) t=$((timeout_s * 3)) ;; *) t=$timeout_s ;; esac
+	# restart makes 100 VMs and restarts them 100 times over
+	case $n in guest-boot | time-to-ip | restore | vmctl-run | restart) t=$((timeout_s * 3)) ;; *) t=$timeout_s ;; esac
 	timeout -k 20 "$t" "$prog" $(args_for "$n") >"bench/logs/$n.out" 2>"bench/logs/$n.err"
 	rc=$?
 	t1=$(date +%s)

@@ -117,6 +117,10 @@ static int create_opt(const char *cmd, int opt, const char *arg, void *ctx)
 		json_object_object_add(ctx, "start", json_object_new_boolean(0));
 		return 0;
 	}
+	if (opt == VMCTL_OPT_FIRST_FREE) { /* --autostart */
+		json_object_object_add(ctx, "autostart", json_object_new_boolean(1));
+		return 0;
+	}
 	return VMCTL_EXIT_USAGE;
 }
 
@@ -124,6 +128,7 @@ int vmctl_cmd_create(const struct vmctl *g, int argc, char **argv)
 {
 	static const struct option lo[] = {VMCTL_SPEC_LONGOPTS,
 					   {"no-start", no_argument, NULL, VMCTL_OPT_NO_START},
+					   {"autostart", no_argument, NULL, VMCTL_OPT_FIRST_FREE},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct json_object *spec = json_object_new_object(), *vm = NULL, *st;

@@ -23,6 +23,7 @@ static const struct help {
     {"create", "create NAME [OPTIONS]",
      "Define a VM and start it; returns once it is running (or failed, with the "
      "reason).\n\n" CREATE_OPTS "  --no-start           only define it (state defined)\n"
+     "  --autostart          start it each time vmsupd starts (see 'vmctl autostart')\n"
      "  --from TEMPLATE      restore a template instead of booting (with --from only\n"
      "                       --no-start and --restart apply; devices are the template's)\n"},
     {"template",
@@ -97,6 +98,16 @@ static const struct help {
      "The warm pool: its template, the VMs ready or being restored, how many were taken\n"
      "warm or restored on demand, the last error (-o json: GET /v1/pool).\n"},
     {"version", "version", "Print vmctl's version and vmsupd's (with qemu's).\n"},
+    {"autostart", "autostart NAME on|off",
+     "Whether vmsupd starts the VM each time it starts (after reattaching the VMs of\n"
+     "its previous run), if it does not run then. Once per daemon start: restarts of a\n"
+     "VM that goes down are its restart policy's (--restart). Kept in the state file.\n"},
+    {"shutdown", "shutdown --all [--timeout S]",
+     "Stop every VM in parallel, for a host shutdown (vmsupd-guests.service): ACPI\n"
+     "power-off for a guest whose agent answered, quit at once for the others; quit\n"
+     "after the grace (--timeout S, else vmsupd's stop_grace_s), SIGKILL 5 s later.\n"
+     "Returns once no VM runs; one line per VM. Exit status 1 if any VM did not stop\n"
+     "as asked. Warm-pool VMs are left to vmsupd. vmsupd itself keeps running.\n"},
 };
 
 static const struct help *find(const char *cmd)

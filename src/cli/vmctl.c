@@ -32,6 +32,8 @@ static const struct {
     {"metrics", vmctl_cmd_metrics},
     {"pool", vmctl_cmd_pool},
     {"version", vmctl_cmd_version},
+    {"autostart", vmctl_cmd_autostart},
+    {"shutdown", vmctl_cmd_shutdown},
     {"template", vmctl_cmd_template},
 };
 

@@ -133,6 +133,9 @@ int vmctl_cmd_events(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_metrics(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_pool(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_version(const struct vmctl *g, int argc, char **argv);
+/* vmsupd as a host service (vmctl-service.c): autostart NAME on|off, shutdown --all. */
+int vmctl_cmd_autostart(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_shutdown(const struct vmctl *g, int argc, char **argv);
 /* Templates (vmctl-template.c): template create|list|rm, create NAME --from T. */
 int vmctl_cmd_template(const struct vmctl *g, int argc, char **argv);
 int vmctl_create_has_from(int argc, char **argv);

@@ -161,6 +161,7 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(o, "restarts", json_object_new_int64(vm->restarts));
 	json_object_object_add(o, "pool_member", json_object_new_boolean(vm->pool_member));
 	json_object_object_add(o, "restart", json_object_new_string(vm->spec.restart));
+	json_object_object_add(o, "autostart", json_object_new_boolean(vm->spec.autostart));
 	vm_restart_status(vm, o);
 	/* the features' own fields: limits, agent, template */
 	vmsup_modules_status(vm, o);

@@ -4,7 +4,9 @@
 #include "src/daemon/api-guest.h"
 #include "src/daemon/api-limits.h"
 #include "src/daemon/api-pool.h"
+#include "src/daemon/api-shutdown.h"
 #include "src/daemon/api-template.h"
+#include "src/daemon/autostart.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -231,6 +233,18 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 		json_object_put(body);
 		return;
 	}
+	if (!strcmp(action, "autostart")) {
+		if (m != EVHTTP_REQ_PUT) {
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use PUT",
+					method_name(m));
+			return;
+		}
+		if (http_read_json(req, &body))
+			return;
+		api_autostart_put(api->sup, req, name, body);
+		json_object_put(body);
+		return;
+	}
 	if (!strcmp(action, "ip")) {
 		vmsup_api_guest_ip(api->sup, req, name, query);
 		return;
@@ -345,6 +359,15 @@ static void route(struct evhttp_request *req, void *arg)
 			    o, "qemu", json_object_new_string(vmsup_qemu_version(api->sup)));
 			http_send_json(req, 200, o);
 			json_object_put(o);
+		}
+	} else if (n == 2 && !strcmp(seg[1], "shutdown")) {
+		struct json_object *body;
+		if (m != EVHTTP_REQ_POST) {
+			http_send_error(req, 405, "MethodNotAllowed", "%s: use POST",
+					method_name(m));
+		} else if (!http_read_json(req, &body)) {
+			api_shutdown_all(api->sup, req, body);
+			json_object_put(body);
 		}
 	} else if (n == 2 && !strcmp(seg[1], "events")) {
 		if (m != EVHTTP_REQ_GET)

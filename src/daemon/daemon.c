@@ -8,6 +8,7 @@
 #include <event2/event.h>
 
 #include "src/daemon/api.h"
+#include "src/daemon/autostart.h"
 #include "src/daemon/notify.h"
 #include "src/util/dirlock.h"
 #include "src/util/err.h"
@@ -240,6 +241,8 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 		goto out;
 	}
 	vm_pool_start(d.pool);
+	/* after the reattach: a VM that still runs is not started again */
+	vm_autostart_all(d.sup);
 	if (!(d.api = vmsup_api_new(d.base, d.sup, cfg->socket, cfg->api_group, err)))
 		goto out;
 	/* the API listens and every VM of an earlier run is back */

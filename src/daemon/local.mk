@@ -7,7 +7,9 @@ src_libvmsup_la_SOURCES += \
 	src/daemon/api-template.c src/daemon/api-template.h \
 	src/daemon/api-pool.c src/daemon/api-pool.h \
 	src/daemon/accept.c src/daemon/accept.h \
-	src/daemon/notify.c src/daemon/notify.h
+	src/daemon/notify.c src/daemon/notify.h \
+	src/daemon/autostart.c src/daemon/autostart.h \
+	src/daemon/api-shutdown.c src/daemon/api-shutdown.h
 # sd_notify (Type=notify)
 src_libvmsup_la_LIBADD += $(SYSTEMD_LIBS)
 

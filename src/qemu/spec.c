@@ -11,8 +11,9 @@
 #include "src/util/err.h"
 #include "src/util/name.h"
 
-static const char *const known[] = {"name",   "mem_mib", "cpus",   "accel",   "kernel", "initrd",
-				    "append", "disk",	 "shares", "restart", "start",	"guest"};
+static const char *const known[] = {"name",   "mem_mib", "cpus",     "accel",  "kernel",
+				    "initrd", "append",	 "disk",     "shares", "restart",
+				    "start",  "guest",	 "autostart"};
 
 static int get_str(struct json_object *j, const char *key, char **out, char **err)
 {
@@ -175,7 +176,7 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 	    get_str(j, "initrd", &s->initrd, err) || get_str(j, "append", &s->append, err) ||
 	    get_str(j, "disk", &s->disk, err) || get_str(j, "restart", &s->restart, err) ||
 	    get_bool(j, "start", &s->start, err) || get_bool(j, "guest", &s->guest, err) ||
-	    get_shares(j, s, err))
+	    get_bool(j, "autostart", &s->autostart, err) || get_shares(j, s, err))
 		return -1;
 	if (!s->name)
 		return vmsup_err(err, "'name' is required");
@@ -245,6 +246,7 @@ struct json_object *vm_spec_to_json(const struct vm_spec *s)
 	json_object_object_add(o, "restart", json_object_new_string(s->restart));
 	json_object_object_add(o, "start", json_object_new_boolean(s->start));
 	json_object_object_add(o, "guest", json_object_new_boolean(s->guest));
+	json_object_object_add(o, "autostart", json_object_new_boolean(s->autostart));
 	return o;
 }
 

@@ -33,6 +33,7 @@ struct vm_spec {
 	char *restart; /* never | on-failure | always */
 	bool start;
 	bool guest;
+	bool autostart; /* started each time vmsupd starts, if it is not running */
 	/* not in the JSON: templates and VMs restored from them get an empty
 	 * 9p export (tag vmstage, host dir RUN_DIR/.../stage) that the guest
 	 * does not mount at boot, so it does not block migration; a pool take

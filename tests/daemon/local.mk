@@ -47,3 +47,27 @@ tests_test_vmsupd_restart_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAG
 tests_test_vmsupd_restart_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_restart_DEPENDENCIES = src/daemon/vmsupd
+
+# issue 20: autostart (spec, PUT /v1/vms/NAME/autostart, vmctl) over a daemon
+# restart. Real vmsupd, vmctl and qemu (guest-less).
+check_PROGRAMS += tests/test-vmsupd-autostart
+TESTS += tests/test-vmsupd-autostart
+tests_test_vmsupd_autostart_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/core/reattach-util.c tests/core/reattach-util.h \
+	tests/daemon/service-util.c tests/daemon/service-util.h tests/daemon/autostart.c
+tests_test_vmsupd_autostart_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_autostart_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS) -lpthread
+EXTRA_tests_test_vmsupd_autostart_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl
+
+# issue 20: vmctl shutdown --all (POST /v1/shutdown): a booted test guest
+# powers off through ACPI, guest-less VMs quit at once. Real vmsupd, vmctl, qemu.
+check_PROGRAMS += tests/test-vmsupd-shutdown
+TESTS += tests/test-vmsupd-shutdown
+tests_test_vmsupd_shutdown_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/core/reattach-util.c tests/core/reattach-util.h \
+	tests/daemon/service-util.c tests/daemon/service-util.h tests/daemon/shutdown.c
+tests_test_vmsupd_shutdown_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_shutdown_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS) -lpthread
+EXTRA_tests_test_vmsupd_shutdown_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl

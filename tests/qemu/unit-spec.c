@@ -82,6 +82,7 @@ Test(spec, minimal_gets_config_defaults)
 	cr_expect_str_eq(s.restart, "never");
 	cr_expect(s.start);
 	cr_expect(s.guest);
+	cr_expect_not(s.autostart);
 	cr_expect_null(s.kernel, "no default guest configured: guest-less");
 	vm_spec_release(&s);
 }
@@ -95,7 +96,8 @@ Test(spec, full)
 	    json, sizeof(json),
 	    "{\"name\":\"b\",\"mem_mib\":16,\"cpus\":64,\"accel\":\"tcg\",\"kernel\":\"%s\","
 	    "\"initrd\":\"%s\",\"append\":\"console=ttyS0\",\"shares\":[{\"path\":\"%s\","
-	    "\"readonly\":true},{\"path\":\"/tmp\"}],\"restart\":\"on-failure\",\"start\":false}",
+	    "\"readonly\":true},{\"path\":\"/tmp\"}],\"restart\":\"on-failure\",\"start\":false,"
+	    "\"autostart\":true}",
 	    kernel, initrd, dir);
 	cr_assert_eq(parse(json, &s, &err), 0, "%s", err);
 	cr_expect_eq(s.mem_mib, 16);
@@ -114,6 +116,8 @@ Test(spec, full)
 	cr_assert_eq(vm_spec_from_json(j, &cfg, &t, &err), 0, "%s", err);
 	cr_expect_str_eq(t.kernel, s.kernel);
 	cr_expect_eq(t.nshares, 2);
+	cr_expect(s.autostart);
+	cr_expect(t.autostart, "autostart lost in the state file's form");
 	json_object_put(j);
 	vm_spec_release(&t);
 	vm_spec_release(&s);
@@ -177,6 +181,8 @@ Test(spec, rejects)
 	bad("[]", "must be a JSON object");
 	bad("{}", "'name' is required");
 	bad("{\"name\":\"a\",\"color\":\"red\"}", "unknown field 'color'");
+	bad("{\"name\":\"a\",\"autostart\":\"yes\"}", "'autostart' must be true or false");
+	bad("{\"name\":\"a\",\"autostart\":1}", "'autostart' must be true or false");
 	bad("{\"name\":5}", "'name' must be a string");
 	bad("{\"name\":\"../x\"}", "'name'");
 	bad("{\"name\":\"a/b\"}", "'name'");
