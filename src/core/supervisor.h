@@ -104,6 +104,9 @@ void vmsup_adopt(struct vm *vm);
 void vmsup_vm_qmp_attach(struct vm *vm);
 void vmsup_vm_set_state(struct vm *vm, enum vm_state to); /* may free vm (destroy) */
 void vmsup_vm_save(struct vm *vm);
+/* Write the state file now (before the reply that reports a change the
+ * API made: a kill -9 right after the reply must not lose it). */
+void vmsup_vm_save_now(struct vm *vm);
 /* An adopted qemu is gone (exit status unknown): may free vm. */
 void vmsup_vm_exited(struct vm *vm);
 void vmsup_vm_rm_run_dir(struct vm *vm);

@@ -42,8 +42,9 @@ EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/daemon/vmsupd
 check_PROGRAMS += tests/test-vmsupd-restart
 TESTS += tests/test-vmsupd-restart
 tests_test_vmsupd_restart_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
-	tests/core/reattach-util.c tests/core/reattach-util.h tests/daemon/restart.c
+	tests/core/reattach-util.c tests/core/reattach-util.h tests/daemon/restart.c \
+	tests/limits/limits-util.c tests/limits/limits-util.h tests/daemon/restart-limits.c
 tests_test_vmsupd_restart_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
-tests_test_vmsupd_restart_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+tests_test_vmsupd_restart_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_restart_DEPENDENCIES = src/daemon/vmsupd
