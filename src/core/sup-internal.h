@@ -143,6 +143,9 @@ void sup_drop_qmp(struct vm *vm);
 /* stop.c */
 bool sup_send_cmd(struct vm *vm, const char *cmd);
 void sup_vm_stop(struct vm *vm, unsigned grace);
+/* SIGKILL now, no ACPI, no quit, no grace (destroy with force); a stop
+ * under way is overtaken. */
+void sup_vm_kill_now(struct vm *vm);
 void sup_maybe_shutdown_done(struct vmsup *sup);
 
 /* registry.c */

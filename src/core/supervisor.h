@@ -51,7 +51,8 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *spec, vmsup_d
 
 /*
  * A lifecycle operation on a VM. args (borrowed, may be NULL):
- * stop/destroy {"timeout_s":N}; qmp: the QMP command object.
+ * stop/destroy {"timeout_s":N}, destroy also {"force":true} (SIGKILL at
+ * once, no ACPI, no grace); qmp: the QMP command object.
  */
 struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 			struct json_object *args, vmsup_done_fn done, void *arg);
