@@ -385,3 +385,44 @@ Test(restart_limits, kill9_right_after_create)
 	cr_expect_str_eq(td_str(r, "state"), "defined", "n1: %s", td_str(r, "state"));
 	json_object_put(r);
 }
+
+/* A VM restored from a template still names it after a kill -9 of the
+ * daemon and a restart (status "template", read back from the state file). */
+Test(restart_limits, template_membership)
+{
+	const char *gd = lt_guest_dir();
+	char body[2048];
+	struct json_object *r, *t, *n;
+	pid_t pid;
+	long st;
+
+	if (!gd)
+		cr_skip_test("no test guest (scripts/mkguest.sh builds it)");
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"t\",\"kernel\":\"%s/vmlinuz\",\"initrd\":\"%s/initrd.img\","
+		 "\"append\":\"console=ttyS0 panic=-1 loglevel=4\",\"mem_mib\":256,"
+		 "\"accel\":\"tcg\"}",
+		 gd, gd);
+	r = td_http(&d, "POST", "/v1/templates", body, &st);
+	cr_assert_eq(st, 201, "template: %ld %s", st, td_err_desc(r));
+	json_object_put(r);
+	r = td_http(&d, "POST", "/v1/vms", "{\"name\":\"r\",\"from\":\"t\"}", &st);
+	cr_assert_eq(st, 201, "restore: %ld %s", st, td_err_desc(r));
+	cr_assert(json_object_object_get_ex(r, "template", &t) && t, "no template in %s",
+		  json_object_to_json_string(r));
+	cr_assert_str_eq(td_str(t, "name"), "t");
+	pid = (pid_t)td_int(r, "pid");
+	json_object_put(r);
+	td_kill9(&d);
+	td_restart(&d);
+	r = rt_get(&d, "r");
+	cr_expect_eq(td_int(r, "pid"), pid, "r: pid %lld, was %d", td_int(r, "pid"), (int)pid);
+	t = NULL;
+	cr_assert(json_object_object_get_ex(r, "template", &t) && t &&
+		      json_object_object_get_ex(t, "name", &n),
+		  "after restart: no template in %s", json_object_to_json_string(r));
+	cr_expect_str_eq(td_str(t, "name"), "t");
+	cr_expect_gt(td_int(t, "state_bytes"), 0, "the template's figures: %s",
+		     json_object_to_json_string(t));
+	json_object_put(r);
+}
