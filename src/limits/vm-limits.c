@@ -222,22 +222,16 @@ void vm_limits_reattached(struct vm_limits *l, struct vm *vm)
 	m->cg_mem_path = cg_vm_path(l->cg, vm->spec.name, "memory");
 	if (cg_vm_read_memory_max(l->cg, vm->spec.name, &m->mem_limit, NULL))
 		m->mem_limit = 0;
-	if (cg_vm_read_cpu(l->cg, vm->spec.name, &cpu, NULL)) {
-		/* unreadable: what the state file says is all we know */
-	} else if (!m->restored) {
-		/* a state file from before the limits were recorded there */
+	/* what the kernel enforces wins: a state file written by a daemon
+	 * from before the limits were saved with each reply may lag */
+	if (!cg_vm_read_cpu(l->cg, vm->spec.name, &cpu, NULL)) {
+		if (m->restored && (cpu.quota_pct != m->quota_pct || cpu.period_us != m->period_us))
+			LOG_W(vm->spec.name,
+			      "state file says CPU quota %d%%/%u us, the cgroup %d%%/%u us: "
+			      "keeping the cgroup's",
+			      m->quota_pct, m->period_us, cpu.quota_pct, cpu.period_us);
 		m->quota_pct = cpu.quota_pct;
 		m->period_us = cpu.period_us;
-	} else if (cpu.quota_pct != m->quota_pct || cpu.period_us != m->period_us) {
-		/* the API's word, recorded before its reply, is the setting */
-		char *why = NULL;
-		LOG_W(vm->spec.name,
-		      "cgroup CPU quota %d%%/%u us differs from the recorded %d%%/%u us: set again",
-		      cpu.quota_pct, cpu.period_us, m->quota_pct, m->period_us);
-		if (cg_vm_set_cpu(l->cg, vm->spec.name, m->quota_pct, m->period_us, &why)) {
-			LOG_W(vm->spec.name, "cgroup: %s", why ? why : "failed");
-			free(why);
-		}
 	}
 	LOG_I(vm->spec.name, "cgroup %s adopted", dir);
 }
@@ -397,8 +391,9 @@ double vm_limits_cpu_seconds(struct vm_limits *l, const struct vm *vm)
 
 /*
  * Reattach: the settings vm_limits_status wrote into the state file. The
- * cgroup and the vCPU threads are looked at later (spawned, qmp_ready):
- * the quota is set again if the kernel lost it, the pin list re-applied.
+ * cgroup and the vCPU threads are looked at later (spawned, qmp_ready): an
+ * adopted cgroup's quota wins over the file's, the pin list is re-applied;
+ * a VM without a process gets them at its next start.
  */
 static bool jget(struct json_object *j, const char *key, json_type type, struct json_object **v)
 {
