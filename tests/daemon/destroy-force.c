@@ -203,3 +203,67 @@ Test(destroy_force, bad_value)
 	cr_expect_str_eq(td_str(r, "state"), "running");
 	json_object_put(r);
 }
+
+struct bg_create {
+	long status;
+	const char *state;
+	char buf[32];
+};
+
+static void *create_from_template(void *arg)
+{
+	struct bg_create *b = arg;
+	struct json_object *r =
+	    td_http(&d, "POST", "/v1/vms", "{\"name\":\"c\",\"from\":\"t\"}", &b->status);
+
+	snprintf(b->buf, sizeof(b->buf), "%s", td_str(r, "state") ? td_str(r, "state") : "-");
+	b->state = b->buf;
+	json_object_put(r);
+	return NULL;
+}
+
+/* A VM still being created (restored from a template: "starting" while
+ * qemu loads the state), destroyed with force before its create replied:
+ * gone at once, and the create gets its answer. */
+Test(destroy_force, while_creating)
+{
+	const char *gd = lt_guest_dir();
+	struct bg_create b = {0};
+	struct json_object *r;
+	struct traces t;
+	pthread_t th;
+	double t0;
+	long st = 0;
+	bool seen = false;
+
+	if (!gd)
+		cr_skip_test("no test guest (scripts/mkguest.sh builds it)");
+	r = td_http(&d, "POST", "/v1/templates", lt_guest_spec("t", 256, 1), &st);
+	cr_assert_eq(st, 201, "template: %ld %s", st, td_err_desc(r));
+	json_object_put(r);
+	cr_assert_eq(pthread_create(&th, NULL, create_from_template, &b), 0);
+	for (t0 = td_now(); td_now() < t0 + 10 && !seen;) {
+		r = td_http(&d, "GET", "/v1/vms/c", NULL, &st);
+		seen = st == 200 && td_int(r, "pid") > 0 && !strcmp(td_str(r, "state"), "starting");
+		json_object_put(r);
+		if (!seen)
+			usleep(2000);
+	}
+	if (!seen) {
+		pthread_join(th, NULL);
+		cr_skip_test("the restore left 'starting' before it was seen (create: %ld %s)",
+			     b.status, b.state);
+	}
+	traces_of("c", &t);
+	t0 = td_now();
+	json_object_put(td_http(&d, "DELETE", "/v1/vms/c?force=1", NULL, &st));
+	fprintf(stderr, "measured: DELETE ?force=1 of a VM being created: %.3f s\n", td_now() - t0);
+	cr_expect_eq(st, 200, "DELETE: %ld", st);
+	cr_expect_lt(td_now() - t0, 1.0, "took %.2f s", td_now() - t0);
+	pthread_join(th, NULL);
+	fprintf(stderr, "measured: the create's reply: %ld state %s\n", b.status, b.state);
+	cr_expect(b.status != 201 || strcmp(b.state, "running"),
+		  "the create reports a running VM that was destroyed");
+	expect_gone("c", &t);
+	cr_expect_eq(td_count_qemus(&d), 0);
+}
