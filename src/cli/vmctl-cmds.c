@@ -4,6 +4,7 @@
 #include "src/cli/vmctl.h"
 #include "src/client/client.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,19 +143,43 @@ int vmctl_cmd_stop(const struct vmctl *g, int argc, char **argv)
 	return 0;
 }
 
+struct destroy_opts {
+	long timeout;
+	bool force;
+};
+
+static int destroy_opt(const char *cmd, int opt, const char *arg, void *ctx)
+{
+	struct destroy_opts *o = ctx;
+
+	if (opt == 'f') {
+		o->force = true;
+		return 0;
+	}
+	return timeout_opt(cmd, opt, arg, &o->timeout);
+}
+
+static const struct option destroy_opts[] = {{"timeout", required_argument, NULL, 't'},
+					     {"force", no_argument, NULL, 'f'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+
 int vmctl_cmd_destroy(const struct vmctl *g, int argc, char **argv)
 {
 	struct json_object *r = NULL;
 	struct vmctl_args a;
 	char path[160];
-	long t = -1;
-	int rc = parse_name("destroy", argc, argv, timeout_opts, timeout_opt, &t, 1, &a);
+	struct destroy_opts o = {-1, false};
+	int rc = parse_name("destroy", argc, argv, destroy_opts, destroy_opt, &o, 1, &a);
 
 	if (rc)
 		return done(rc);
 	vm_path(path, sizeof(path), a.pos[0], NULL);
-	if (t >= 0)
-		snprintf(path + strlen(path), sizeof(path) - strlen(path), "?timeout=%ld", t);
+	if (o.force)
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "?force=1");
+	if (o.timeout >= 0)
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%ctimeout=%ld",
+			 o.force ? '&' : '?', o.timeout);
 	rc = vmctl_call(g, a.pos[0], "DELETE", path, NULL, 0, &r, NULL);
 	if (rc)
 		return rc;

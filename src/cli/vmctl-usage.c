@@ -48,8 +48,10 @@ static const struct help {
      "quit, then SIGKILL; quit at once when there is no guest or its agent never\n"
      "answered. Returns once the VM is stopped (at once if it already is).\n"},
     {"kill", "kill NAME", "SIGKILL the VM's qemu.\n"},
-    {"destroy", "destroy NAME [--timeout S]",
-     "Stop the VM if needed (graceful, bounded by --timeout S) and remove it.\n"},
+    {"destroy", "destroy NAME [--timeout S] [--force]",
+     "Stop the VM if needed (graceful, bounded by --timeout S) and remove it.\n"
+     "--force: SIGKILL its qemu at once (no ACPI, no grace), also while it boots\n"
+     "or is still being created, then remove it.\n"},
     {"memory", "memory NAME MiB", "Set the balloon target (and the memory limit) in MiB.\n"},
     {"cpu", "cpu NAME --quota PCT [--period US] [--pin LIST]",
      "  --quota PCT          cgroup CPU quota in percent of one CPU (e.g. 150)\n"

@@ -26,6 +26,12 @@ void sup_save_now(struct vm *vm)
 	}
 }
 
+void sup_save_flush(struct vm *vm)
+{
+	if (vm && !vm->destroying && vm->save_timer && evtimer_pending(vm->save_timer, NULL))
+		sup_save_now(vm);
+}
+
 static void on_save_timer(evutil_socket_t fd, short what, void *arg)
 {
 	sup_save_now(arg);

@@ -64,6 +64,15 @@ void vmsup_modules_adopted(struct vm *vm)
 			M(i)->adopted(C(i), vm);
 }
 
+void vmsup_modules_restore(struct vm *vm, struct json_object *state)
+{
+	struct vmsup *sup = vm->sup;
+
+	for (int i = 0; i < sup->nmodules; i++)
+		if (M(i)->restore)
+			M(i)->restore(C(i), vm, state);
+}
+
 bool vmsup_modules_hold_cont(const struct vm *vm)
 {
 	struct vmsup *sup = vm->sup;

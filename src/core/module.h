@@ -38,6 +38,10 @@ struct vm_module {
 	int (*spawned)(void *ctx, struct vm *vm, char **err);
 	/* qemu of an earlier daemon was adopted (reattach). */
 	void (*adopted)(void *ctx, struct vm *vm);
+	/* a VM is rebuilt from its state file (reattach, before it joins the
+	 * registry): read back the fields the module's status op wrote
+	 * there (state is the whole file, vm_to_json plus the core's). */
+	void (*restore)(void *ctx, struct vm *vm, struct json_object *state);
 	/* true: the module resumes the VM itself (a restore, once its state
 	 * is loaded), so the core must not send "cont". */
 	bool (*holds_cont)(void *ctx, const struct vm *vm);
@@ -74,6 +78,7 @@ int vmsup_modules_create(struct vmsup *sup, struct json_object *body, struct vm 
 int vmsup_modules_argv(struct vm *vm, char ***argv, int *fds, char **err);
 int vmsup_modules_spawned(struct vm *vm, char **err);
 void vmsup_modules_adopted(struct vm *vm);
+void vmsup_modules_restore(struct vm *vm, struct json_object *state);
 bool vmsup_modules_hold_cont(const struct vm *vm);
 void vmsup_modules_qmp_ready(struct vm *vm);
 void vmsup_modules_qmp_event(struct vm *vm, const char *event, struct json_object *data);

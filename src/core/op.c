@@ -88,6 +88,19 @@ static struct waiter *qmp_request(struct vm *vm, const char *cmd, struct json_ob
 	return w;
 }
 
+/* destroy's {"force": true}: 1, 0 (absent, null, false), -1 not a boolean. */
+static int force_arg(struct json_object *args)
+{
+	struct json_object *f;
+
+	if (!args || !json_object_object_get_ex(args, "force", &f) ||
+	    json_object_is_type(f, json_type_null))
+		return 0;
+	if (!json_object_is_type(f, json_type_boolean))
+		return -1;
+	return json_object_get_boolean(f) ? 1 : 0;
+}
+
 /* Stopped, crashed or failed: a stop has nothing to do (a VM never
  * started, "defined", still refuses one). */
 static bool already_down(const struct vm *vm)
@@ -102,7 +115,7 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 	struct waiter *w = NULL;
 	unsigned grace;
 	char *why = NULL;
-	int bad;
+	int bad, force;
 
 	if (!vm) {
 		sup_reply_err(done, arg, VMSUP_EC_NOT_FOUND, "no VM named '%s'", name);
@@ -191,15 +204,24 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 				      "'timeout' must be an integer in 0..86400");
 			return NULL;
 		}
+		if ((force = force_arg(args)) < 0) {
+			sup_reply_err(done, arg, VMSUP_EC_INVALID, "'force' must be a boolean");
+			return NULL;
+		}
 		vm->destroying = true;
-		LOG_I(name, "destroy");
+		LOG_I(name, "destroy%s", force ? " (force)" : "");
 		w = sup_waiter_add(vm, W_DESTROY, 0, false, 0, done, arg);
 		if (!w) {
 			sup_reply_err(done, arg, VMSUP_EC_INTERNAL, "out of memory");
 			return NULL;
 		}
 		if (vm->pid > 0) {
-			sup_vm_stop(vm, grace);
+			/* force: qemu goes at once, whatever it or its guest is doing
+			 * (booting, hung, a graceful destroy already waiting) */
+			if (force)
+				sup_vm_kill_now(vm);
+			else
+				sup_vm_stop(vm, grace);
 			return w;
 		}
 		if (vm->busy) /* done when the core lets go of it (vm.h) */

@@ -111,6 +111,8 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 	vm_mac_from_name(vm->spec.name, vm->mac);
 	if (vmsup_vm_paths(vm, err))
 		goto fail;
+	/* the features' settings (CPU quota, pin, balloon target ...) */
+	vmsup_modules_restore(vm, j);
 	return vm;
 fail:
 	vm_release_fields(vm);

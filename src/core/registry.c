@@ -308,6 +308,11 @@ void vmsup_vm_save(struct vm *vm)
 	sup_save(vm);
 }
 
+void vmsup_vm_save_now(struct vm *vm)
+{
+	sup_save_now(vm);
+}
+
 void vmsup_vm_exited(struct vm *vm)
 {
 	struct vmsup *sup = vm->sup;

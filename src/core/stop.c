@@ -107,6 +107,20 @@ void sup_vm_stop(struct vm *vm, unsigned grace)
 		stop_stage(vm, 1, grace);
 }
 
+void sup_vm_kill_now(struct vm *vm)
+{
+	if (vm->pid <= 0)
+		return;
+	if (vm->stop_timer)
+		evtimer_del(vm->stop_timer);
+	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->state == VM_STARTING)
+		sup_set_state(vm, VM_STOPPING);
+	LOG_I(vm->spec.name, "force: SIGKILL pid %d", (int)vm->pid);
+	vm->stop_stage = 3;
+	vm->kill_requested = true;
+	kill(vm->pid, SIGKILL);
+}
+
 void sup_maybe_shutdown_done(struct vmsup *sup)
 {
 	void (*done)(void *);

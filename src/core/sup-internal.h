@@ -116,6 +116,9 @@ void sup_bus_free(struct vmsup *sup);
 
 /* lifecycle.c: state changes and the state file */
 void sup_save_now(struct vm *vm);
+/* A deferred write still pending goes to disk now: before a reply that
+ * reports the change (a kill -9 right after it must not lose it). */
+void sup_save_flush(struct vm *vm);
 void sup_save(struct vm *vm);
 void sup_set_state(struct vm *vm, enum vm_state to);
 void sup_set_error(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -140,6 +143,9 @@ void sup_drop_qmp(struct vm *vm);
 /* stop.c */
 bool sup_send_cmd(struct vm *vm, const char *cmd);
 void sup_vm_stop(struct vm *vm, unsigned grace);
+/* SIGKILL now, no ACPI, no quit, no grace (destroy with force); a stop
+ * under way is overtaken. */
+void sup_vm_kill_now(struct vm *vm);
 void sup_maybe_shutdown_done(struct vmsup *sup);
 
 /* registry.c */

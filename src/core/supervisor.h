@@ -51,7 +51,8 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *spec, vmsup_d
 
 /*
  * A lifecycle operation on a VM. args (borrowed, may be NULL):
- * stop/destroy {"timeout_s":N}; qmp: the QMP command object.
+ * stop/destroy {"timeout_s":N}, destroy also {"force":true} (SIGKILL at
+ * once, no ACPI, no grace); qmp: the QMP command object.
  */
 struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 			struct json_object *args, vmsup_done_fn done, void *arg);
@@ -104,6 +105,9 @@ void vmsup_adopt(struct vm *vm);
 void vmsup_vm_qmp_attach(struct vm *vm);
 void vmsup_vm_set_state(struct vm *vm, enum vm_state to); /* may free vm (destroy) */
 void vmsup_vm_save(struct vm *vm);
+/* Write the state file now (before the reply that reports a change the
+ * API made: a kill -9 right after the reply must not lose it). */
+void vmsup_vm_save_now(struct vm *vm);
 /* An adopted qemu is gone (exit status unknown): may free vm. */
 void vmsup_vm_exited(struct vm *vm);
 void vmsup_vm_rm_run_dir(struct vm *vm);

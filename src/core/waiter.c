@@ -14,6 +14,8 @@ void sup_finish(struct waiter *w, const char *cls, const char *desc, struct json
 {
 	struct vmsup_result r = {cls, desc, body, w->created};
 
+	if (w->done && !cls)
+		sup_save_flush(w->vm);
 	if (w->done)
 		w->done(&r, w->arg);
 	w->done = NULL;
@@ -33,8 +35,11 @@ void sup_reply_err(vmsup_done_fn done, void *arg, const char *cls, const char *f
 
 void sup_reply_vm(vmsup_done_fn done, void *arg, bool created, struct vm *vm)
 {
-	struct json_object *o = vm_to_json(vm);
-	struct vmsup_result r = {NULL, NULL, o, created};
+	struct json_object *o;
+	struct vmsup_result r = {NULL, NULL, NULL, created};
+
+	sup_save_flush(vm);
+	r.body = o = vm_to_json(vm);
 
 	done(&r, arg);
 	json_object_put(o);

@@ -212,6 +212,16 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 			}
 			json_object_object_add(args, "timeout_s", json_object_new_int64(n));
 		}
+		if ((t = evhttp_find_header(query, "force"))) {
+			bool on = !strcmp(t, "1") || !strcmp(t, "true");
+			if (!on && strcmp(t, "0") && strcmp(t, "false")) {
+				json_object_put(args);
+				http_send_error(req, 400, "InvalidParameter",
+						"force: '%s' is not one of 1, 0, true, false", t);
+				return;
+			}
+			json_object_object_add(args, "force", json_object_new_boolean(on));
+		}
 		if (!(h = http_held_new(req))) {
 			json_object_put(args);
 			return;

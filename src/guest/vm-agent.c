@@ -240,11 +240,23 @@ void vm_agent_status(const struct vm *vm, struct json_object *o)
 
 #define AGENT_PROBE_MS 60000 /* an adopted guest may be busy after our absence */
 
+/* A VM rebuilt from its state file whose qemu may still run: its agent
+ * (a socket of its own, not QMP) is asked at once, so that an ip?wait or an
+ * exec right after a daemon restart waits for it instead of a 503 while the
+ * QMP session is not back yet. A qemu found gone stops it again (exited). */
+static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
+{
+	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED)
+		vm_agent_start(vm);
+}
+
 static void mod_qmp_ready(void *ctx, struct vm *vm)
 {
 	struct agent *a;
 
-	vm_agent_start(vm);
+	/* an adopted VM's agent, started at restore, keeps its waiters */
+	if (!vm->adopted || !vm_agent_of(vm))
+		vm_agent_start(vm);
 	/* a VM adopted from an earlier daemon: its agent port may have been
 	 * open for long, so no VSERPORT_CHANGE will come */
 	if (vm->adopted && (a = vm_agent_of(vm)))
@@ -284,6 +296,7 @@ static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
 
 const struct vm_module vm_agent_module = {
     .name = "agent",
+    .restore = mod_restore,
     .qmp_ready = mod_qmp_ready,
     .qmp_event = mod_qmp_event,
     .exited = mod_exited,

@@ -31,6 +31,7 @@ struct vm_lim {
 	char pin[256];
 	cpu_set_t pinset;
 	long long balloon_target_mib; /* -1 = never set */
+	bool restored;		      /* settings read back from the state file */
 };
 
 enum op_kind { OP_BALLOON, OP_CPU };

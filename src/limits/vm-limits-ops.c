@@ -22,6 +22,10 @@ static void op_finish(struct vm_limits_op *op, const char *cls, const char *desc
 	struct json_object *o = NULL;
 
 	if (op->done) {
+		/* on disk before the reply: a kill -9 of the daemon right after
+		 * it must not lose the change (failures too: a pin may have
+		 * taken before the quota failed) */
+		vmsup_vm_save_now(op->vm);
 		if (!cls)
 			o = vm_to_json(op->vm);
 		op->done(cls, desc, o, op->arg);

@@ -222,7 +222,14 @@ void vm_limits_reattached(struct vm_limits *l, struct vm *vm)
 	m->cg_mem_path = cg_vm_path(l->cg, vm->spec.name, "memory");
 	if (cg_vm_read_memory_max(l->cg, vm->spec.name, &m->mem_limit, NULL))
 		m->mem_limit = 0;
+	/* what the kernel enforces wins: a state file written by a daemon
+	 * from before the limits were saved with each reply may lag */
 	if (!cg_vm_read_cpu(l->cg, vm->spec.name, &cpu, NULL)) {
+		if (m->restored && (cpu.quota_pct != m->quota_pct || cpu.period_us != m->period_us))
+			LOG_W(vm->spec.name,
+			      "state file says CPU quota %d%%/%u us, the cgroup %d%%/%u us: "
+			      "keeping the cgroup's",
+			      m->quota_pct, m->period_us, cpu.quota_pct, cpu.period_us);
 		m->quota_pct = cpu.quota_pct;
 		m->period_us = cpu.period_us;
 	}
@@ -382,9 +389,59 @@ double vm_limits_cpu_seconds(struct vm_limits *l, const struct vm *vm)
 
 /* ---- the module table the daemon registers (ctx: struct vm_limits) ---- */
 
+/*
+ * Reattach: the settings vm_limits_status wrote into the state file. The
+ * cgroup and the vCPU threads are looked at later (spawned, qmp_ready): an
+ * adopted cgroup's quota wins over the file's, the pin list is re-applied;
+ * a VM without a process gets them at its next start.
+ */
+static bool jget(struct json_object *j, const char *key, json_type type, struct json_object **v)
+{
+	return json_object_object_get_ex(j, key, v) && json_object_is_type(*v, type);
+}
+
+void vm_limits_restore(struct vm *vm, struct json_object *j)
+{
+	struct json_object *v;
+	struct vm_lim *m;
+	char *why = NULL;
+	cpu_set_t set;
+
+	/* a file without the fields (older daemon): nothing recorded */
+	if (!json_object_object_get_ex(j, "cpu_period_us", &v) || !(m = lim_get(vm)))
+		return;
+	m->restored = true;
+	if (jget(j, "cpu_quota_pct", json_type_int, &v) && json_object_get_int64(v) >= 1 &&
+	    json_object_get_int64(v) <= (int64_t)vm->spec.cpus * 100)
+		m->quota_pct = (int)json_object_get_int64(v);
+	if (jget(j, "cpu_period_us", json_type_int, &v) &&
+	    json_object_get_int64(v) >= CG_MIN_PERIOD && json_object_get_int64(v) <= CG_MAX_PERIOD)
+		m->period_us = (unsigned)json_object_get_int64(v);
+	if (jget(j, "balloon_target_mib", json_type_int, &v) && json_object_get_int64(v) >= 0)
+		m->balloon_target_mib = json_object_get_int64(v);
+	if (!jget(j, "pin", json_type_string, &v))
+		return;
+	if (pin_parse(json_object_get_string(v), &set, &why) ||
+	    pin_format(&set, m->pin, sizeof(m->pin))) {
+		LOG_W(vm->spec.name, "state file: pin '%s' ignored: %s", json_object_get_string(v),
+		      why ? why : "too long");
+		free(why);
+		return;
+	}
+	m->pinned = true;
+	m->pinset = set;
+	m->pin_each =
+	    jget(j, "pin_mode", json_type_string, &v) && !strcmp(json_object_get_string(v), "each");
+}
+
 static int mod_spawned(void *ctx, struct vm *vm, char **err)
 {
 	return vm_limits_spawned(ctx, vm, err);
+}
+
+static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
+{
+	vm_limits_restore(vm, state);
 }
 
 static void mod_qmp_ready(void *ctx, struct vm *vm)
@@ -425,6 +482,7 @@ static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
 const struct vm_module vm_limits_module = {
     .name = VM_LIMITS_MODULE,
     .spawned = mod_spawned,
+    .restore = mod_restore,
     .qmp_ready = mod_qmp_ready,
     .qmp_event = mod_qmp_event,
     .exit_reason = mod_exit_reason,

@@ -11,7 +11,9 @@
  * with the reason. Pinning and the balloon work either way.
  *
  * Settings made through the API (quota, period, pin) are kept with the VM
- * and applied again when its qemu is started anew.
+ * and applied again when its qemu is started anew. They and the balloon
+ * target are in the VM's state file before the API's reply, and a daemon
+ * that reattaches the VM reads them back (vm_limits_restore).
  */
 #ifndef VMSUP_VM_LIMITS_H
 #define VMSUP_VM_LIMITS_H
@@ -50,6 +52,9 @@ int vm_limits_spawned(struct vm_limits *l, struct vm *vm, char **err);
  * it is (limits read back from the kernel) if qemu lives in it.
  */
 void vm_limits_reattached(struct vm_limits *l, struct vm *vm);
+/* Reattach: quota, period, pin list and mode, balloon target as the state
+ * file holds them (vm_limits_status's fields), before the VM is adopted. */
+void vm_limits_restore(struct vm *vm, struct json_object *state);
 /* QMP up: read the balloon, pin the vCPUs if a pin list is set. */
 void vm_limits_qmp_ready(struct vm_limits *l, struct vm *vm);
 /* BALLOON_CHANGE updates vm->balloon_mib. */

@@ -1,5 +1,5 @@
 /* VMs restored from a template (see vm-template.h). */
-#include "src/snapshot/vm-template.h"
+#include "src/snapshot/vm-template-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,24 +28,6 @@
 #define RAM_FD	 4
 #define STR_(x)	 #x
 #define STR(x)	 STR_(x)
-
-struct vm_restore {
-	struct vm *vm;
-	struct tmpl *t;
-	char *name;	    /* the template's */
-	bool pending;	    /* the next spawn restores (first start only) */
-	bool loading;	    /* spawned with -incoming, not yet resumed */
-	struct snap_op *op; /* migrate-incoming in flight */
-	struct snap_refresh *refresh;
-	int sub; /* event bus handle (agent readiness), 0 = none */
-	double t_spawn, restore_ms, load_ms, agent_ms;
-	bool refreshed;
-	struct snap_refresh_result res;
-	char refresh_err[256]; /* snap_refresh could not start */
-	char *fail;	       /* why the restore failed: the VM's error once qemu is gone */
-	bool retried;	       /* the clock was set a second time */
-	bool ignore_shared;    /* RAM in the template's file: the state skips it */
-};
 
 /* The VM's guest agent, from the agent module (set by the daemon). */
 static struct agent *(*agent_of)(const struct vm *vm);
@@ -455,49 +437,6 @@ void vm_template_release(struct vm *vm)
 	vm->tmpl = NULL;
 }
 
-static struct json_object *ms_or_null(double ms)
-{
-	return ms > 0 ? json_object_new_double((double)(long long)(ms * 10) / 10) : NULL;
-}
-
-void vm_template_status(const struct vm *vm, struct json_object *o)
-{
-	struct vm_restore *r = rs_of(vm);
-	struct json_object *t, *f = NULL;
-
-	if (!r) {
-		json_object_object_add(o, "template", NULL);
-		return;
-	}
-	t = json_object_new_object();
-	json_object_object_add(t, "name", json_object_new_string(r->name));
-	json_object_object_add(t, "state_bytes", json_object_new_int64((int64_t)r->t->state_bytes));
-	json_object_object_add(t, "restore_ms", ms_or_null(r->restore_ms));
-	json_object_object_add(t, "load_ms", ms_or_null(r->load_ms));
-	json_object_object_add(t, "agent_ms", ms_or_null(r->agent_ms));
-	if (r->refreshed) {
-		f = json_object_new_object();
-		json_object_object_add(f, "time_set", json_object_new_boolean(r->res.time_set));
-		json_object_object_add(
-		    f, "skew_ms", r->res.time_set ? json_object_new_double(r->res.skew_ms) : NULL);
-		json_object_object_add(f, "reseeded", json_object_new_boolean(r->res.reseeded));
-		json_object_object_add(f, "seed_bytes",
-				       json_object_new_int64((int64_t)r->res.seed_bytes));
-		json_object_object_add(f, "identity", json_object_new_boolean(r->res.identity));
-		json_object_object_add(f, "ms",
-				       json_object_new_double((double)(long long)r->res.wall_ms));
-		json_object_object_add(
-		    f, "error",
-		    r->refresh_err[0]	       ? json_object_new_string(r->refresh_err)
-		    : r->res.time_error[0]     ? json_object_new_string(r->res.time_error)
-		    : r->res.seed_error[0]     ? json_object_new_string(r->res.seed_error)
-		    : r->res.identity_error[0] ? json_object_new_string(r->res.identity_error)
-					       : NULL);
-	}
-	json_object_object_add(t, "refresh", f);
-	json_object_object_add(o, "template", t);
-}
-
 /* ---- the module table the daemon registers (no ctx) ---- */
 
 static int mod_argv(void *ctx, struct vm *vm, char ***argv, int *fds, char **err)
@@ -532,6 +471,11 @@ static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
 	vm_template_status(vm, o);
 }
 
+static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
+{
+	vm_template_restore(vm, state);
+}
+
 const struct vm_module vm_template_module = {
     .name = "template",
     .create = mod_create,
@@ -542,4 +486,5 @@ const struct vm_module vm_template_module = {
     .destroyed = mod_exited,
     .release = mod_release,
     .status = mod_status,
+    .restore = mod_restore,
 };

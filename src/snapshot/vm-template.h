@@ -82,6 +82,9 @@ void vm_template_release(struct vm *vm);
 
 /* "template": {"name","restore_ms","load_ms","agent_ms","refresh":{...}} or null. */
 void vm_template_status(const struct vm *vm, struct json_object *o);
+/* Reattach: the VM's template record from its state file (the status's
+ * "template" object), so the status names its template again. */
+void vm_template_restore(struct vm *vm, struct json_object *state);
 
 /* Tell the bus a template was saved: {"type":"template","template":NAME,
  * "event":"saved"} (the pool waiting for it fills at once; "verified" is

@@ -37,16 +37,19 @@ EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/daemon/vmsupd
 
 
 # issue 20: the daemon as a restartable service (one daemon per state dir,
-# SIGTERM leaves VMs running, stops that do not wait for nothing). Real
-# vmsupd and qemu (guest-less).
+# SIGTERM leaves VMs running, stops that do not wait for nothing, limits
+# that survive a restart, destroy --force). Real vmsupd, vmctl and qemu
+# (guest-less, and the test guest from $VMSUP_GUEST_DIR), real cgroups.
 check_PROGRAMS += tests/test-vmsupd-restart
 TESTS += tests/test-vmsupd-restart
 tests_test_vmsupd_restart_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
-	tests/core/reattach-util.c tests/core/reattach-util.h tests/daemon/restart.c
+	tests/core/reattach-util.c tests/core/reattach-util.h tests/daemon/restart.c \
+	tests/limits/limits-util.c tests/limits/limits-util.h tests/daemon/restart-limits.c \
+	tests/daemon/destroy-force.c
 tests_test_vmsupd_restart_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
-tests_test_vmsupd_restart_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+tests_test_vmsupd_restart_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
-EXTRA_tests_test_vmsupd_restart_DEPENDENCIES = src/daemon/vmsupd
+EXTRA_tests_test_vmsupd_restart_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl
 
 # issue 20: autostart (spec, PUT /v1/vms/NAME/autostart, vmctl) over a daemon
 # restart. Real vmsupd, vmctl and qemu (guest-less).

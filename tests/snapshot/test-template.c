@@ -318,7 +318,9 @@ Test(template, make_restore_three_break_remove, .fini = teardown, .timeout = 150
 		cr_assert_eq(system(cmd), 0);
 	}
 	r = post("/v1/vms", "{\"name\":\"x1\",\"from\":\"trunc\"}", &st);
-	cr_expect_eq(st, 400, "truncated: %ld", st);
+	cr_expect_eq(st, 409, "truncated: %ld", st);
+	cr_expect(td_err_class(r) && !strcmp(td_err_class(r), "TemplateDamaged"), "truncated: %s",
+		  td_err_class(r));
 	cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "truncated"), "truncated: %s",
 		  td_err_desc(r));
 	cr_log_info("truncated -> %ld %s", st, td_err_desc(r));
