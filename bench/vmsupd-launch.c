@@ -79,7 +79,9 @@ static double raw_once(int i)
 			    .start = true};
 	char rd[128], q[160], o[160], g[160], pf[160], cl[160], lg[160];
 	struct vm_paths p = {rd, q, o, g, pf, cl, 40000 + i, "52:54:00:00:00:01"};
-	struct vm_argv_opts opts = {"qemu-system-x86_64", true, NULL};
+	/* as the daemon starts it: its default tcg_tb_size_mib */
+	struct vm_argv_opts opts = {
+	    .qemu = "qemu-system-x86_64", .sandbox = true, .qemu_user = NULL, .tcg_tb_mib = 128};
 	struct qmp_error e;
 	struct qmp_sync *c = NULL;
 	struct json_object *ret = NULL;

@@ -297,7 +297,11 @@ Test(pool, fill_take_refill_restart, .fini = teardown, .timeout = 1500)
 		struct qmp_sync *c =
 		    qmp_sync_open(td_str(r, "qmp_ops_socket"), QMP_KIND_QMP, 10000, &e);
 		cr_assert_not_null(c, "ops socket: %s", e.desc);
-		cr_expect_eq(qmp_sync_call(c, "cont", NULL, 10000, &ret, &e), 0, "%s", e.desc);
+		/* the pool destroys the member on its RESUME event: qemu may
+		 * quit before its answer to cont is out, and the connection
+		 * closes instead. Either way the cont ran; what counts is below */
+		if (qmp_sync_call(c, "cont", NULL, 10000, &ret, &e) < 0)
+			cr_expect(strstr(e.desc, "closed"), "cont: %s", e.desc);
 		json_object_put(ret);
 		qmp_sync_close(c);
 	}
