@@ -231,7 +231,7 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 		json_object_put(args);
 		return;
 	}
-	if (!strcmp(action, "memory") || !strcmp(action, "cpu")) {
+	if (!strcmp(action, "memory") || !strcmp(action, "cpu") || !strcmp(action, "autostart")) {
 		if (m != EVHTTP_REQ_PUT) {
 			http_send_error(req, 405, "MethodNotAllowed", "%s: use PUT",
 					method_name(m));
@@ -239,19 +239,10 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 		}
 		if (http_read_json(req, &body))
 			return;
-		api_limits_put(api->sup, req, name, action, body);
-		json_object_put(body);
-		return;
-	}
-	if (!strcmp(action, "autostart")) {
-		if (m != EVHTTP_REQ_PUT) {
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use PUT",
-					method_name(m));
-			return;
-		}
-		if (http_read_json(req, &body))
-			return;
-		api_autostart_put(api->sup, req, name, body);
+		if (!strcmp(action, "autostart"))
+			api_autostart_put(api->sup, req, name, body);
+		else
+			api_limits_put(api->sup, req, name, action, body);
 		json_object_put(body);
 		return;
 	}
