@@ -47,7 +47,7 @@ fi
 
 SELF_SHA=$(sha256sum <"$0" | cut -d' ' -f1)
 APPEND="console=ttyS0 panic=-1 loglevel=4"
-MODULES="virtio_pci virtio_console virtio_net virtio_balloon 9pnet_virtio 9p button evdev"
+MODULES="virtio_pci virtio_console virtio_net virtio_balloon virtio_blk 9pnet_virtio 9p button evdev"
 TOP="busybox-static qemu-guest-agent dropbear-bin"
 # Programs taken from the packages (path inside the package tree).
 PROGS="usr/sbin/qemu-ga usr/sbin/dropbear usr/bin/dropbearkey"

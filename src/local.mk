@@ -15,6 +15,7 @@ include src/guest/local.mk
 include src/limits/local.mk
 include src/metrics/local.mk
 include src/snapshot/local.mk
+include src/disk/local.mk
 include src/pool/local.mk
 include src/daemon/local.mk
 include src/client/local.mk

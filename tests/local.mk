@@ -8,6 +8,7 @@ include tests/guest/local.mk
 include tests/limits/local.mk
 include tests/snapshot/local.mk
 include tests/pool/local.mk
+include tests/disk/local.mk
 include tests/daemon/local.mk
 include tests/cli/local.mk
 include tests/executor/local.mk

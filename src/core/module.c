@@ -35,6 +35,17 @@ int vmsup_modules_create(struct vmsup *sup, struct json_object *body, struct vm 
 	return 0;
 }
 
+int vmsup_modules_prepare(struct vm *vm, const struct vmsup_peer *peer, const char **cls,
+			  char **err)
+{
+	struct vmsup *sup = vm->sup;
+
+	for (int i = 0; i < sup->nmodules; i++)
+		if (M(i)->prepare && M(i)->prepare(C(i), vm, peer, cls, err))
+			return -1;
+	return 0;
+}
+
 int vmsup_modules_argv(struct vm *vm, char ***argv, int *fds, char **err)
 {
 	struct vmsup *sup = vm->sup;

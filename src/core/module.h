@@ -21,6 +21,7 @@
 
 #include "src/core/vm.h"
 #include "src/qemu/spawn.h"
+#include "src/util/peer.h"
 
 struct vmsup;
 
@@ -31,6 +32,11 @@ struct vm_module {
 	 * its business, -1 with *cls and *err = refuse the create. */
 	int (*create)(void *ctx, struct vmsup *sup, struct json_object *body, struct vm *vm,
 		      const char **cls, char **err);
+	/* POST /v1/vms, once the spec is valid and its name free: check and
+	 * open what the spec names as the caller would (peer; NULL = the
+	 * daemon itself). -1 with *cls and *err refuses the create. */
+	int (*prepare)(void *ctx, struct vm *vm, const struct vmsup_peer *peer, const char **cls,
+		       char **err);
 	/* qemu's argv is built: add arguments, and descriptors for qemu's
 	 * fds 3.. in fds[VM_SPAWN_FDS] (restore: the state, the RAM). */
 	int (*argv)(void *ctx, struct vm *vm, char ***argv, int *fds, char **err);
@@ -75,6 +81,8 @@ void *vmsup_module_ctx(const struct vmsup *sup, const char *name);
 /* The core's side: call op on every module (see the order above). */
 int vmsup_modules_create(struct vmsup *sup, struct json_object *body, struct vm *vm,
 			 const char **cls, char **err);
+int vmsup_modules_prepare(struct vm *vm, const struct vmsup_peer *peer, const char **cls,
+			  char **err);
 int vmsup_modules_argv(struct vm *vm, char ***argv, int *fds, char **err);
 int vmsup_modules_spawned(struct vm *vm, char **err);
 void vmsup_modules_adopted(struct vm *vm);

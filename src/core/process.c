@@ -222,8 +222,10 @@ int sup_vm_start(struct vm *vm)
 				 sup->cfg.tcg_tb_size_mib};
 	struct vm_paths p;
 	char **argv = NULL, *err = NULL;
-	int ret = -1, fds[VM_SPAWN_FDS] = {-1, -1};
+	int ret = -1, fds[VM_SPAWN_FDS];
 
+	for (int i = 0; i < VM_SPAWN_FDS; i++)
+		fds[i] = -1;
 	free(vm->error);
 	vm->error = NULL;
 	free(vm->log_tail);

@@ -120,7 +120,8 @@ bool vmsup_qemu_sandbox(const struct vmsup *sup)
 	return sup->sandbox;
 }
 
-struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done_fn done, void *arg)
+struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const struct vmsup_peer *peer,
+			    vmsup_done_fn done, void *arg)
 {
 	struct vm *vm;
 	char *err = NULL;
@@ -167,6 +168,11 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, vmsup_done
 		vm_mac_from_name(vm->spec.name, vm->mac);
 	if (sup_paths_init(vm, &err)) {
 		sup_reply_err(done, arg, VMSUP_EC_INVALID, "%s", err);
+		goto fail;
+	}
+	if (vmsup_modules_prepare(vm, peer, &cls, &err)) {
+		sup_reply_err(done, arg, cls ? cls : VMSUP_EC_INVALID, "%s",
+			      err ? err : "bad spec");
 		goto fail;
 	}
 	vm->next = sup->vms;

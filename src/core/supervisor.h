@@ -15,6 +15,7 @@
 #include "src/qemu/config.h"
 #include "qmp/qmp.h"
 #include "src/core/vm.h"
+#include "src/util/peer.h"
 
 struct vmsup;
 struct waiter;
@@ -41,13 +42,14 @@ const char *vmsup_qemu_version(const struct vmsup *sup);
 bool vmsup_qemu_sandbox(const struct vmsup *sup);
 
 /*
- * POST /v1/vms: spec is borrowed. The result comes once the VM is running
+ * POST /v1/vms: spec is borrowed; peer is the caller the files it names
+ * are checked and opened as (NULL: the daemon itself). The result comes once the VM is running
  * (or failed), or at once with "start": false. Returns a handle while the
  * request is pending (vmsup_cancel it if the client goes away), NULL once
  * done is already called.
  */
-struct waiter *vmsup_create(struct vmsup *sup, struct json_object *spec, vmsup_done_fn done,
-			    void *arg);
+struct waiter *vmsup_create(struct vmsup *sup, struct json_object *spec,
+			    const struct vmsup_peer *peer, vmsup_done_fn done, void *arg);
 
 /*
  * A lifecycle operation on a VM. args (borrowed, may be NULL):

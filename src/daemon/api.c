@@ -399,7 +399,7 @@ static void route(struct evhttp_request *req, void *arg)
 				json_object_put(body);
 				goto out;
 			}
-			http_held_wait(h, vmsup_create(api->sup, body, http_held_done, h),
+			http_held_wait(h, vmsup_create(api->sup, body, &peer, http_held_done, h),
 				       detach_waiter);
 			json_object_put(body);
 		} else {

@@ -16,6 +16,7 @@
 #include "src/pool/pool.h"
 #include "src/core/reattach.h"
 #include "src/core/supervisor.h"
+#include "src/disk/vm-disk.h"
 #include "src/guest/vm-agent.h"
 #include "src/limits/vm-limits.h"
 #include "src/metrics/vm-stats.h"
@@ -115,6 +116,7 @@ static int register_modules(struct daemon *d, char **err)
 {
 	if (vmsup_register(d->sup, &vm_stats_module, &d->stats) ||
 	    vmsup_register(d->sup, &vm_limits_module, d->limits) ||
+	    vmsup_register(d->sup, &vm_disk_module, NULL) ||
 	    vmsup_register(d->sup, &vm_agent_module, NULL) ||
 	    vmsup_register(d->sup, &vm_template_module, NULL))
 		return vmsup_err(err, "too many modules");

@@ -265,7 +265,7 @@ void pool_create_from_template(struct vm_pool *p, const char *name, vmsup_done_f
 
 	json_object_object_add(b, "name", json_object_new_string(name));
 	json_object_object_add(b, "from", json_object_new_string(p->tmpl));
-	vmsup_create(p->sup, b, done, arg);
+	vmsup_create(p->sup, b, NULL, done, arg);
 	json_object_put(b);
 }
 

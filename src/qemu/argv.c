@@ -191,19 +191,7 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 			add(&a, append);
 		}
 	}
-	/* with a kernel, the disk is its root (direct kernel boot, append
-	 * root=/dev/vda); without, the firmware boots from it */
-	if (s->disk) {
-		char *d = esc(s->disk);
-		add(&a, "-drive");
-		if (d)
-			addf(&a, "file=%s,if=virtio,format=%s", d,
-			     s->disk_format ? s->disk_format : "raw");
-		else
-			a.oom = 1;
-		free(d);
-	}
-
+	/* the disk (src/disk/) comes from its module, after this argv */
 	chardev(&a, "qmp", p->qmp_sock);
 	add(&a, "-mon");
 	add(&a, "chardev=qmp,mode=control");
@@ -279,4 +267,26 @@ void vm_argv_free(char **argv)
 	for (char **p = argv; *p; p++)
 		free(*p);
 	free(argv);
+}
+
+int vm_argv_append(char ***argv, const char *const *more)
+{
+	size_t n = 0, m = 0;
+	char **v;
+
+	while ((*argv)[n])
+		n++;
+	while (more[m])
+		m++;
+	if (!(v = realloc(*argv, (n + m + 1) * sizeof(*v))))
+		return -1;
+	*argv = v;
+	for (size_t i = 0; i < m; i++) {
+		v[n + i] = strdup(more[i]);
+		v[n + i + 1] = NULL;
+		if (!v[n + i])
+			return -1;
+	}
+	v[n + m] = NULL;
+	return 0;
 }

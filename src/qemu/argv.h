@@ -31,6 +31,9 @@ struct vm_argv_opts {
 char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 		     const struct vm_argv_opts *o, char **err);
 void vm_argv_free(char **argv);
+/* Copy more (NULL-terminated) onto the end of *argv; -1 if out of memory
+ * (what was added stays, freed with the argv). */
+int vm_argv_append(char ***argv, const char *const *more);
 
 /* The staging share (vm_spec.stage): its tag, and its directory under the run dir. */
 #define VM_STAGE_TAG "vmstage"

@@ -11,9 +11,9 @@
 #include "src/util/err.h"
 #include "src/util/name.h"
 
-static const char *const known[] = {"name",   "mem_mib", "cpus",     "accel",  "kernel",
-				    "initrd", "append",	 "disk",     "shares", "restart",
-				    "start",  "guest",	 "autostart"};
+static const char *const known[] = {"name",   "mem_mib", "cpus",      "accel",	   "kernel",
+				    "initrd", "append",	 "disk",      "shares",	   "restart",
+				    "start",  "guest",	 "autostart", "disk_mode", "disk_format"};
 
 static int get_str(struct json_object *j, const char *key, char **out, char **err)
 {
@@ -76,22 +76,34 @@ static int check_file(const char *key, const char *path, char **err)
 	return 0;
 }
 
-static int disk_format(const char *path, char **out, char **err)
+/* One of words (NULL-terminated), or absent. */
+static int check_word(const char *key, const char *v, const char *const *words, char **err)
 {
-	unsigned char magic[4] = {0};
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!v)
+		return 0;
+	for (size_t i = 0; words[i]; i++)
+		if (!strcmp(v, words[i]))
+			return 0;
+	return vmsup_err(err, "'%s': '%s' is not one of %s, %s", key, v, words[0], words[1]);
+}
 
-	if (fd < 0)
-		return vmsup_err(err, "'disk': %s: %s", path, strerror(errno));
-	/* Naming the format keeps qemu from probing a raw image, which it
-	 * refuses to write block 0 of. */
-	if (read(fd, magic, sizeof(magic)) < 0) {
-		close(fd);
-		return vmsup_err(err, "'disk': %s: %s", path, strerror(errno));
-	}
-	close(fd);
-	*out = strdup(memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw");
-	return *out ? 0 : vmsup_err(err, "out of memory");
+/* The image itself is the disk module's to check, as the caller
+ * (src/disk/): here only what the JSON alone can tell. */
+static int check_disk(struct vm_spec *s, char **err)
+{
+	static const char *const modes[] = {"overlay", "persistent", NULL};
+	static const char *const formats[] = {"raw", "qcow2", NULL};
+
+	if (!s->disk && (s->disk_mode || s->disk_format))
+		return vmsup_err(err, "'disk_mode' and 'disk_format' need a 'disk'");
+	if (s->disk && s->disk[0] != '/')
+		return vmsup_err(err, "'disk': '%s' is not an absolute path", s->disk);
+	if (check_word("disk_mode", s->disk_mode, modes, err) ||
+	    check_word("disk_format", s->disk_format, formats, err))
+		return -1;
+	if (s->disk && !s->disk_mode && !(s->disk_mode = strdup("overlay")))
+		return vmsup_err(err, "out of memory");
+	return 0;
 }
 
 static int get_shares(struct json_object *j, struct vm_spec *s, char **err)
@@ -174,9 +186,11 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 	    get_uint(j, "cpus", 1, VM_CPUS_MAX, &s->cpus, err) ||
 	    get_str(j, "accel", &s->accel, err) || get_str(j, "kernel", &s->kernel, err) ||
 	    get_str(j, "initrd", &s->initrd, err) || get_str(j, "append", &s->append, err) ||
-	    get_str(j, "disk", &s->disk, err) || get_str(j, "restart", &s->restart, err) ||
-	    get_bool(j, "start", &s->start, err) || get_bool(j, "guest", &s->guest, err) ||
-	    get_bool(j, "autostart", &s->autostart, err) || get_shares(j, s, err))
+	    get_str(j, "disk", &s->disk, err) || get_str(j, "disk_mode", &s->disk_mode, err) ||
+	    get_str(j, "disk_format", &s->disk_format, err) ||
+	    get_str(j, "restart", &s->restart, err) || get_bool(j, "start", &s->start, err) ||
+	    get_bool(j, "guest", &s->guest, err) || get_bool(j, "autostart", &s->autostart, err) ||
+	    get_shares(j, s, err))
 		return -1;
 	if (!s->name)
 		return vmsup_err(err, "'name' is required");
@@ -212,10 +226,7 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 		return -1;
 	if (s->initrd && check_file("initrd", s->initrd, err))
 		return -1;
-	if (s->disk &&
-	    (check_file("disk", s->disk, err) || disk_format(s->disk, &s->disk_format, err)))
-		return -1;
-	return 0;
+	return check_disk(s, err);
 }
 
 struct json_object *vm_spec_to_json(const struct vm_spec *s)
@@ -232,8 +243,12 @@ struct json_object *vm_spec_to_json(const struct vm_spec *s)
 		json_object_object_add(o, "initrd", json_object_new_string(s->initrd));
 	if (s->append)
 		json_object_object_add(o, "append", json_object_new_string(s->append));
-	if (s->disk)
+	if (s->disk) {
 		json_object_object_add(o, "disk", json_object_new_string(s->disk));
+		json_object_object_add(o, "disk_mode", json_object_new_string(s->disk_mode));
+	}
+	if (s->disk_format)
+		json_object_object_add(o, "disk_format", json_object_new_string(s->disk_format));
 	sh = json_object_new_array();
 	for (size_t i = 0; i < s->nshares; i++) {
 		struct json_object *e = json_object_new_object();
@@ -259,6 +274,7 @@ void vm_spec_release(struct vm_spec *s)
 	free(s->append);
 	free(s->disk);
 	free(s->disk_format);
+	free(s->disk_mode);
 	free(s->restart);
 	free(s->ram_file);
 	for (size_t i = 0; i < s->nshares; i++)

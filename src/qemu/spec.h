@@ -27,7 +27,11 @@ struct vm_spec {
 	unsigned cpus;
 	char *accel;			       /* kvm | tcg | kvm:tcg */
 	char *kernel, *initrd, *append, *disk; /* NULL when absent */
-	char *disk_format;		       /* "qcow2" or "raw" (from the file) */
+	/* the root disk (src/disk/): "overlay" (a qcow2 of the VM's own over
+	 * the image, which is never written) or "persistent" (the image
+	 * itself); the image's format as the caller named it (NULL: read
+	 * from the image by qemu-img, once, at create) */
+	char *disk_mode, *disk_format;
 	struct vm_share *shares;
 	size_t nshares;
 	char *restart; /* never | on-failure | always */

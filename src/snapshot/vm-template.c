@@ -189,28 +189,6 @@ fail:
 
 /* ---- spawning ---- */
 
-static int append(char ***argv, const char *const *more)
-{
-	size_t n = 0, m = 0;
-	char **v;
-
-	while ((*argv)[n])
-		n++;
-	while (more[m])
-		m++;
-	if (!(v = realloc(*argv, (n + m + 1) * sizeof(*v))))
-		return -1;
-	*argv = v;
-	for (size_t i = 0; i < m; i++) {
-		v[n + i] = strdup(more[i]);
-		v[n + i + 1] = NULL;
-		if (!v[n + i])
-			return -1;
-	}
-	v[n + m] = NULL;
-	return 0;
-}
-
 int vm_template_argv(struct vm *vm, char ***argv, int *fds, char **err)
 {
 	struct vm_restore *r = rs_of(vm);
@@ -226,7 +204,7 @@ int vm_template_argv(struct vm *vm, char ***argv, int *fds, char **err)
 		free(why);
 		return -1;
 	}
-	if (append(argv, snap_restore_argv()))
+	if (vm_argv_append(argv, snap_restore_argv()))
 		return vmsup_err(err, "out of memory");
 	if ((fd = open(r->t->state_path, O_RDONLY | O_CLOEXEC)) < 0)
 		return vmsup_err(err, "template '%s': %s: %s", r->name, r->t->state_path,

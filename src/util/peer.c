@@ -56,14 +56,23 @@ struct verdict {
 	int stage; /* 0 access, 1 becoming the peer */
 };
 
+int vmsup_peer_become(const struct vmsup_peer *p)
+{
+	if (!p || p->uid == 0 || p->uid == geteuid())
+		return 0;
+	if (setgroups((size_t)p->ngroups, p->groups) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
+	    setresuid(p->uid, p->uid, p->uid) < 0)
+		return -1;
+	return 0;
+}
+
 /* Between fork and _exit: async-signal-safe calls only. */
 static void check_as_peer(const struct vmsup_peer *p, const char *const *paths, const int *modes,
 			  size_t n, int out)
 {
 	struct verdict v = {-1, 0, 1};
 
-	if (setgroups((size_t)p->ngroups, p->groups) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
-	    setresuid(p->uid, p->uid, p->uid) < 0) {
+	if (vmsup_peer_become(p) < 0) {
 		v.errnum = errno;
 		goto out;
 	}
@@ -161,8 +170,10 @@ int vmsup_peer_check_spec(const struct vmsup_peer *p, struct json_object *spec, 
 		modes[n++] = R_OK;
 	}
 	if ((s = str_member(spec, "disk"))) {
+		/* an overlay takes the writes; only "persistent" writes the image */
+		const char *mode = str_member(spec, "disk_mode");
 		paths[n] = s;
-		modes[n++] = R_OK | W_OK;
+		modes[n++] = R_OK | (mode && !strcmp(mode, "persistent") ? W_OK : 0);
 	}
 	if (json_object_object_get_ex(spec, "shares", &arr) &&
 	    json_object_is_type(arr, json_type_array)) {

@@ -51,11 +51,39 @@ int vmsup_peer_access(const struct vmsup_peer *p, const char *const *paths, cons
 
 /*
  * The files a POST /v1/vms body names: kernel and initrd (read), disk
- * (read + write: qemu opens it read-write), shares (read + search, and
+ * (read, and write with "disk_mode": "persistent"; its backing files are
+ * the disk module's, src/disk/), shares (read + search, and
  * write unless "readonly"). Members of the wrong type are skipped here;
  * spec validation rejects them. Same returns as vmsup_peer_access.
  */
 int vmsup_peer_check_spec(const struct vmsup_peer *p, struct json_object *spec, char **err);
+
+/*
+ * In a forked child: take on the peer's uid, gid and groups for good (no
+ * change for NULL, a root peer or the daemon's own uid). Async-signal-safe;
+ * -1 with errno.
+ */
+int vmsup_peer_become(const struct vmsup_peer *p);
+
+/*
+ * Run argv (execvp) as the peer and wait for it: its stdout, at most max
+ * bytes, into *out (NUL-terminated), its stderr's last line into *why (or
+ * NULL), its wait status into *status. -1 with *err if it could not be
+ * run or said more than max; else 0, whatever the exit status.
+ */
+int vmsup_peer_run(const struct vmsup_peer *p, char *const argv[], size_t max, char **out,
+		   char **why, int *status, char **err);
+
+/*
+ * Open each paths[i] with flags[i] (O_CLOEXEC added) as the peer, in a
+ * child that takes on its credentials, and hand the descriptors back
+ * (SCM_RIGHTS) into fds[i]: what qemu later gets is what the peer itself
+ * opened, whatever the paths point at by then. 0 with all fds open; 1 with
+ * *err naming the first path the peer could not open (none left open);
+ * -1 with *err if the open could not be tried.
+ */
+int vmsup_peer_open(const struct vmsup_peer *p, const char *const *paths, const int *flags,
+		    size_t n, int *fds, char **err);
 
 /* "name", "uid" or "uid:gid" (the forms qemu's -runas takes) to ids. */
 int vmsup_user_resolve(const char *user, uid_t *uid, gid_t *gid, char **err);

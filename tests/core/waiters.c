@@ -80,7 +80,7 @@ Test(waiters, stop_and_destroy_when_qemu_dies, .fini = rm_dir)
 	cr_assert(sup, "vmsup_new: %s", err);
 
 	spec = json_tokener_parse("{\"name\":\"w1\",\"guest\":false,\"mem_mib\":64}");
-	vmsup_create(sup, spec, on_done, &created);
+	vmsup_create(sup, spec, NULL, on_done, &created);
 	json_object_put(spec);
 	loop_until(base, &created, 1);
 	cr_assert_eq(created.calls, 1);

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,7 +386,8 @@ Test(files, unreadable_kernel_refused_readable_accepted)
 	json_object_put(o);
 }
 
-/* qemu opens disks and writable shares read-write: the peer must be able to write them. */
+/* A persistent disk and writable shares are opened read-write: the peer
+ * must be able to write them. An overlay disk is only read. */
 Test(files, disk_and_shares_need_the_peers_rights)
 {
 	char rodisk[128], rwdisk[128], shared[128], spec[1024], desc[1024];
@@ -395,11 +397,18 @@ Test(files, disk_and_shares_need_the_peers_rights)
 	mkfile("rw.img", 0666, rwdisk, sizeof(rwdisk));
 	mksub("share", 0755, shared, sizeof(shared));
 
-	snprintf(spec, sizeof(spec), "{\"name\":\"d1\",\"disk\":\"%s\",\"start\":false}", rodisk);
+	snprintf(spec, sizeof(spec),
+		 "{\"name\":\"d1\",\"disk\":\"%s\",\"disk_mode\":\"persistent\",\"start\":false}",
+		 rodisk);
 	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403, "read-only disk for nobody");
 	cr_expect(strstr(desc, "write"), "desc: %s", desc);
-	snprintf(spec, sizeof(spec), "{\"name\":\"d2\",\"disk\":\"%s\",\"start\":false}", rwdisk);
+	snprintf(spec, sizeof(spec),
+		 "{\"name\":\"d2\",\"disk\":\"%s\",\"disk_mode\":\"persistent\",\"start\":false}",
+		 rwdisk);
 	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 201, "%s", desc);
+	snprintf(spec, sizeof(spec), "{\"name\":\"d3\",\"disk\":\"%s\",\"start\":false}", rodisk);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 201,
+		     "overlay over a read-only image: %s", desc);
 
 	snprintf(spec, sizeof(spec),
 		 "{\"name\":\"s1\",\"guest\":false,\"start\":false,"
@@ -412,4 +421,99 @@ Test(files, disk_and_shares_need_the_peers_rights)
 		 "\"shares\":[{\"path\":\"%s\",\"readonly\":true}]}",
 		 shared);
 	cr_expect_neq(create_as_nobody(spec, desc, sizeof(desc)), 403, "read-only share: %s", desc);
+}
+
+static void sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh_ok(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* The disk's status object, and how many layers its chain has. */
+static size_t disk_chain_len(const char *name, char *format, size_t fsize)
+{
+	char path[128];
+	long st;
+	struct json_object *o, *dk, *ch, *f;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", name);
+	o = td_http(&d, "GET", path, NULL, &st);
+	cr_assert_eq(st, 200);
+	cr_assert(json_object_object_get_ex(o, "disk", &dk) && dk, "no disk in the status");
+	cr_assert(json_object_object_get_ex(dk, "chain", &ch));
+	n = json_object_array_length(ch);
+	cr_assert(json_object_object_get_ex(dk, "format", &f));
+	snprintf(format, fsize, "%s", json_object_get_string(f));
+	json_object_put(o);
+	return n;
+}
+
+/*
+ * A qcow2 header may name any host file as its backing file: the chain is
+ * read and opened as the caller, so one the caller cannot read is refused
+ * (403, naming it), and a raw image the caller says is raw is never probed
+ * as qcow2 (its header then names nothing qemu will open).
+ */
+Test(files, disk_backing_chain_checked_as_the_caller)
+{
+	char pub[128], hidden_dir[128], good[160], evil[160], evil2[160], trick[160];
+	char data[160], dfile[160], spec[1024], desc[1024], fmt[16];
+
+	need_root();
+	mkfile("pub", 0644, pub, sizeof(pub));
+	mksub("closed", 0700, hidden_dir, sizeof(hidden_dir));
+	snprintf(good, sizeof(good), "%s/good.qcow2", fdir);
+	snprintf(evil, sizeof(evil), "%s/evil.qcow2", fdir);
+	snprintf(evil2, sizeof(evil2), "%s/evil2.qcow2", fdir);
+	snprintf(trick, sizeof(trick), "%s/trick.raw", fdir);
+	snprintf(data, sizeof(data), "%s/data.qcow2", fdir);
+	snprintf(dfile, sizeof(dfile), "%s/data.bin", fdir);
+	sh_ok("qemu-img create -q -f qcow2 -u -F raw -b '%s' '%s' 1M", pub, good);
+	sh_ok("qemu-img create -q -f qcow2 -u -F raw -b /etc/shadow '%s' 1M", evil);
+	sh_ok("cp '%s' '%s/pub'", pub, hidden_dir);
+	{
+		char hid[200];
+		snprintf(hid, sizeof(hid), "%s/pub", hidden_dir);
+		sh_ok("qemu-img create -q -f qcow2 -u -F raw -b '%s' '%s' 1M", hid, evil2);
+	}
+	sh_ok("cp '%s' '%s'", evil, trick);
+	sh_ok("qemu-img create -q -f qcow2 -o data_file='%s' '%s' 1M", dfile, data);
+	sh_ok("chmod 0644 '%s' '%s'", good, evil);
+	sh_ok("chmod 0644 '%s' '%s'", evil2, trick);
+	sh_ok("chmod 0644 '%s' '%s'", data, dfile);
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"c1\",\"disk\":\"%s\",\"start\":false}", good);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 201, "readable chain: %s", desc);
+	cr_expect_eq(disk_chain_len("c1", fmt, sizeof(fmt)), 2);
+	cr_expect_str_eq(fmt, "qcow2");
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"c2\",\"disk\":\"%s\",\"start\":false}", evil);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403, "backing /etc/shadow: %s",
+		     desc);
+	cr_expect(strstr(desc, "/etc/shadow"), "the refusal names the backing file: %s", desc);
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"c3\",\"disk\":\"%s\",\"start\":false}", evil2);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403,
+		     "backing file in a directory nobody cannot search: %s", desc);
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"c4\",\"disk\":\"%s\",\"start\":false}", trick);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 403, "probed as qcow2: %s", desc);
+	snprintf(spec, sizeof(spec),
+		 "{\"name\":\"c5\",\"disk\":\"%s\",\"disk_format\":\"raw\",\"start\":false}",
+		 trick);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 201, "named raw: %s", desc);
+	cr_expect_eq(disk_chain_len("c5", fmt, sizeof(fmt)), 1, "a raw image has no backing");
+	cr_expect_str_eq(fmt, "raw");
+
+	snprintf(spec, sizeof(spec), "{\"name\":\"c6\",\"disk\":\"%s\",\"start\":false}", data);
+	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 400, "external data file: %s",
+		     desc);
+	cr_expect(strstr(desc, "data file"), "desc: %s", desc);
 }

@@ -68,8 +68,8 @@ void td_guest_append(const char *dir, char *buf, size_t len);
 /* The Debian systemd guest (scripts/mkdistro.sh): $VMSUP_DISTRO_DIR if its
  * disk.raw is readable, else NULL (the caller skips). */
 const char *td_distro_dir(void);
-/* POST /v1/vms booting it as name: the image is never written, the VM gets
- * a qcow2 overlay in d's dir. The reply, *status set. */
+/* POST /v1/vms booting it as name: the image is never written, the daemon
+ * gives the VM a qcow2 overlay of its own (src/disk/). The reply, *status set. */
 struct json_object *td_create_distro(struct tdaemon *d, const char *name, int mem_mib,
 				     long *status);
 

@@ -1,0 +1,74 @@
+/*
+ * A VM's disk image, read and opened as the API's caller: the image's
+ * backing chain (qemu-img info), each layer opened by the caller and kept
+ * as a descriptor for qemu, and the qcow2 overlay that takes a VM's writes
+ * so the image itself is never written. Knows nothing of VMs.
+ */
+#ifndef VMSUP_DISK_H
+#define VMSUP_DISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "src/util/peer.h"
+
+/* Layers of an image a VM may use: the image and its backing files. */
+#define DISK_CHAIN_MAX 8
+
+struct disk_layer {
+	char *path;   /* as qemu-img resolved it */
+	char *format; /* "raw" or "qcow2" */
+	uint64_t virtual_size;
+	int fd; /* opened by the caller; -1 once closed (daemon restart) */
+	dev_t dev;
+	ino_t ino;
+};
+
+struct disk_chain {
+	struct disk_layer l[DISK_CHAIN_MAX]; /* l[0] the image the user named */
+	size_t n;
+};
+
+/*
+ * Read path's chain with `qemu_img info --output=json --backing-chain`
+ * run as peer (format: the caller's word for the top, NULL = read from
+ * the file), refuse what qemu should not be handed (other formats, a
+ * qcow2 external data file, a protocol name, a chain deeper than
+ * DISK_CHAIN_MAX), then open every layer as peer (the top read-write if
+ * writable). 0; or -1 with *cls (PermissionDenied: the peer may not read
+ * a layer; InvalidParameter otherwise) and *err.
+ */
+int disk_chain_open(const char *qemu_img, const struct vmsup_peer *peer, const char *path,
+		    const char *format, bool writable, struct disk_chain *c, const char **cls,
+		    char **err);
+
+/*
+ * A layer whose descriptor was lost (the daemon restarted) opened again
+ * by its path as the daemon, refused unless it is still the file the
+ * caller's check opened (same device and inode).
+ */
+int disk_layer_reopen(struct disk_layer *l, bool writable, char **err);
+
+void disk_chain_close(struct disk_chain *c);
+void disk_chain_free(struct disk_chain *c);
+
+/*
+ * A qcow2 overlay at path over base (format fmt, size bytes): made with
+ * qemu-img create -u (the base is not opened: qemu gets it as a
+ * descriptor, and the name in the header is for people only).
+ */
+int disk_overlay_create(const char *qemu_img, const char *path, const char *base, const char *fmt,
+			uint64_t size, char **err);
+
+/*
+ * qemu's arguments for the chain c (its descriptors are qemu's fds
+ * fd_base, fd_base + 1, ...): one node per layer on its descriptor, format
+ * and backing spelled out; with overlay (a path), a qcow2 node on it over
+ * the image, which is then read-only; without, the image is written in
+ * place. Appended to *argv with a virtio-blk device (bootindex 1).
+ */
+int disk_argv(const struct disk_chain *c, const char *overlay, int fd_base, char ***argv,
+	      char **err);
+
+#endif

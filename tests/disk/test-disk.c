@@ -1,0 +1,252 @@
+/*
+ * Disk images under the real daemon and qemu (issue 21), on the test
+ * guest (TCG): an image is never written in overlay mode (two VMs on one
+ * image at once, each sees only its own writes, the image's hash does not
+ * move, destroy removes the overlays); a raw image named raw is read raw
+ * by the guest even when its first bytes are a qcow2 header; a persistent
+ * disk is written in place and is one VM's alone; after a daemon restart
+ * a disk is opened again only if it is still the file checked at create.
+ */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/snapshot/template-util.h"
+
+static struct tdaemon d;
+
+static void up(void)
+{
+	tt_start(&d);
+}
+
+static void down(void)
+{
+	tt_stop(&d);
+}
+
+TestSuite(disk, .init = up, .fini = down, .timeout = 600);
+
+static void sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh_ok(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static char *sha256(const char *path)
+{
+	char cmd[600], *line = NULL;
+	size_t n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s' | cut -c1-64", path);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	cr_assert_gt(getline(&line, &n, p), 0);
+	pclose(p);
+	return line;
+}
+
+/* POST the test guest with this disk; the reply's status. */
+static long create(const char *name, const char *img, const char *mode, const char *fmt, bool start,
+		   char *desc, size_t dsize)
+{
+	char *s = tt_spec(name, 128);
+	struct json_object *spec = json_tokener_parse(s), *r;
+	long st;
+
+	free(s);
+	json_object_object_add(spec, "disk", json_object_new_string(img));
+	if (mode)
+		json_object_object_add(spec, "disk_mode", json_object_new_string(mode));
+	if (fmt)
+		json_object_object_add(spec, "disk_format", json_object_new_string(fmt));
+	json_object_object_add(spec, "start", json_object_new_boolean(start));
+	r = td_http(&d, "POST", "/v1/vms", json_object_to_json_string(spec), &st);
+	json_object_put(spec);
+	if (desc)
+		snprintf(desc, dsize, "%s", r && td_err_desc(r) ? td_err_desc(r) : "");
+	json_object_put(r);
+	return st;
+}
+
+static void boot(const char *name, const char *img, const char *mode, const char *fmt)
+{
+	char desc[1024];
+	struct json_object *vm;
+
+	cr_assert_eq(create(name, img, mode, fmt, true, desc, sizeof(desc)), 201, "%s: %s", name,
+		     desc);
+	vm = tt_wait_agent(&d, name, 180000);
+	cr_assert_not_null(vm, "%s: no agent", name);
+	json_object_put(vm);
+}
+
+static char *guest(const char *vm, const char *script)
+{
+	int s;
+	char *out = tt_sh(&d, vm, script, &s);
+
+	cr_assert(out && s == 0, "%s: %s: status %d: %s", vm, script, s, out ? out : "");
+	return out;
+}
+
+static void guest_expect(const char *vm, const char *script, const char *want)
+{
+	char *out = guest(vm, script);
+
+	cr_expect_str_eq(out, want, "%s: %s", vm, script);
+	free(out);
+}
+
+/* The status's disk.overlay (copied into buf), or "" without one. */
+static void overlay_of(const char *name, char *buf, size_t size)
+{
+	char path[128];
+	long st;
+	struct json_object *o, *dk, *ov;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", name);
+	o = td_http(&d, "GET", path, NULL, &st);
+	cr_assert_eq(st, 200);
+	cr_assert(json_object_object_get_ex(o, "disk", &dk) && dk, "%s: no disk", name);
+	buf[0] = '\0';
+	if (json_object_object_get_ex(dk, "overlay", &ov) && ov)
+		snprintf(buf, size, "%s", json_object_get_string(ov));
+	json_object_put(o);
+}
+
+static void destroy(const char *name)
+{
+	char path[128];
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s?force=1", name);
+	json_object_put(td_http(&d, "DELETE", path, NULL, &st));
+	cr_assert_eq(st, 200, "destroy %s", name);
+}
+
+#define WRITE_AT "dd of=/dev/vda bs=512 seek=2048 conv=notrunc,fsync 2>/dev/null"
+#define READ_AT                                                                                    \
+	"echo 3 >/proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null "   \
+	"| head -c 8 | tr '\\000' '.'"
+
+Test(disk, overlay_two_vms_one_image)
+{
+	char img[300], ov1[300], ov2[300];
+	char *before, *after;
+	struct stat st;
+
+	/* raw, and its first bytes a qcow2 header naming a file the guest must
+	 * never get: named raw, the guest reads those bytes as they are */
+	snprintf(img, sizeof(img), "%s/base.raw", d.dir);
+	sh_ok("qemu-img create -q -f qcow2 -u -F raw -b /etc/shadow '%s' 1M && truncate -s 8M '%s'",
+	      img, img);
+	before = sha256(img);
+
+	boot("v1", img, NULL, "raw");
+	boot("v2", img, NULL, "raw");
+	guest_expect("v1", "head -c 4 /dev/vda | od -An -c | tr -d ' \\n'", "QFI373");
+
+	free(guest("v1", "printf v1-wrote | " WRITE_AT));
+	guest_expect("v2", READ_AT, "........");
+	free(guest("v2", "printf v2-wrote | " WRITE_AT));
+	guest_expect("v1", READ_AT, "v1-wrote");
+	guest_expect("v2", READ_AT, "v2-wrote");
+
+	overlay_of("v1", ov1, sizeof(ov1));
+	overlay_of("v2", ov2, sizeof(ov2));
+	cr_assert(ov1[0] && ov2[0] && strcmp(ov1, ov2), "own overlays: '%s' '%s'", ov1, ov2);
+	cr_expect_eq(stat(ov1, &st), 0, "%s", ov1);
+	destroy("v1");
+	destroy("v2");
+	cr_expect_neq(stat(ov1, &st), 0, "overlay %s removed with its VM", ov1);
+	cr_expect_neq(stat(ov2, &st), 0, "overlay %s removed with its VM", ov2);
+	*strrchr(ov1, '/') = '\0';
+	cr_expect_neq(stat(ov1, &st), 0, "the VM's disk dir %s removed", ov1);
+
+	after = sha256(img);
+	cr_expect_str_eq(after, before, "the image was written");
+	free(before);
+	free(after);
+}
+
+Test(disk, persistent_is_written_in_place_by_one_vm)
+{
+	char img[300], desc[1024], cmd[600], got[16] = "";
+	FILE *p;
+
+	snprintf(img, sizeof(img), "%s/own.raw", d.dir);
+	sh_ok("truncate -s 8M '%s'", img);
+	boot("p1", img, "persistent", NULL);
+
+	cr_expect_eq(create("p2", img, "persistent", NULL, false, desc, sizeof(desc)), 409,
+		     "a second persistent VM: %s", desc);
+	cr_expect(strstr(desc, "p1"), "names the VM holding it: %s", desc);
+	cr_expect_eq(create("o1", img, NULL, NULL, false, desc, sizeof(desc)), 409,
+		     "an overlay over an image being written: %s", desc);
+
+	free(guest("p1", "printf persist! | " WRITE_AT));
+	destroy("p1");
+	snprintf(cmd, sizeof(cmd), "dd if='%s' bs=512 skip=2048 count=1 2>/dev/null | head -c 8",
+		 img);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	cr_expect_gt(fread(got, 1, 8, p), 0);
+	pclose(p);
+	cr_expect_str_eq(got, "persist!", "the write is in the image");
+	cr_expect_eq(access(img, F_OK), 0, "destroy leaves a persistent image");
+	cr_expect_eq(create("o1", img, NULL, NULL, false, desc, sizeof(desc)), 201,
+		     "free again: %s", desc);
+}
+
+static struct json_object *op(const char *name, const char *what, long *st)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/vms/%s/%s", name, what);
+	return td_http(&d, "POST", path, "{}", st);
+}
+
+/* The descriptors the caller's check opened die with the daemon: the next
+ * one opens the path again, and only if it is still the same file. */
+Test(disk, reopened_after_restart_only_if_the_same_file)
+{
+	char img[300], desc[1024], path[128];
+	struct json_object *r;
+	long st;
+
+	snprintf(img, sizeof(img), "%s/r.raw", d.dir);
+	sh_ok("truncate -s 4M '%s'", img);
+	cr_assert_eq(create("r1", img, NULL, "raw", false, desc, sizeof(desc)), 201, "%s", desc);
+	td_kill9(&d);
+	td_restart(&d);
+
+	r = op("r1", "start", &st);
+	cr_expect_eq(st, 200, "start after a restart: %s", r ? json_object_to_json_string(r) : "");
+	cr_expect_str_eq(td_str(r, "state"), "running");
+	json_object_put(r);
+	r = op("r1", "stop", &st);
+	json_object_put(r);
+
+	/* a new file under the old name: not what was checked */
+	sh_ok("cp '%s' '%s.new' && mv '%s.new' '%s'", img, img, img, img);
+	td_kill9(&d);
+	td_restart(&d);
+	r = op("r1", "start", &st);
+	json_object_put(r);
+	snprintf(path, sizeof(path), "/v1/vms/r1");
+	r = td_http(&d, "GET", path, NULL, &st);
+	cr_expect_str_eq(td_str(r, "state"), "failed");
+	cr_expect(td_str(r, "error") && strstr(td_str(r, "error"), "no longer the file"),
+		  "error: %s", td_str(r, "error") ? td_str(r, "error") : "(null)");
+	json_object_put(r);
+}
