@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +32,81 @@ static int add_path(const char *cmd, struct json_object *spec, const char *key, 
 		free(abs);
 	}
 	return 0;
+}
+
+/* The words a --disk may end in (":ro,raw"); other colons are the file's. */
+static const char *const disk_words[] = {"ro", "persistent", "raw", "qcow2", NULL};
+
+static bool disk_word(const char *w, size_t n)
+{
+	for (size_t i = 0; disk_words[i]; i++)
+		if (strlen(disk_words[i]) == n && !strncmp(w, disk_words[i], n))
+			return true;
+	return false;
+}
+
+/* Does the text after the last colon consist of disk words only? */
+static bool disk_opts(const char *o)
+{
+	for (;;) {
+		size_t n = strcspn(o, ",");
+		if (!n || !disk_word(o, n))
+			return false;
+		if (!o[n])
+			return true;
+		o += n + 1;
+	}
+}
+
+/* The first --disk is the root disk, the others data disks ("disks"). */
+static int add_disk(const char *cmd, struct json_object *spec, const char *arg)
+{
+	char *file = strdup(arg), *colon, *abs = NULL, *o;
+	struct json_object *disks, *d = NULL;
+	bool root = !json_object_object_get_ex(spec, "disk", NULL);
+	int rc;
+
+	if (!file)
+		return vmctl_fail(cmd, "out of memory");
+	colon = strrchr(file, ':');
+	o = colon && disk_opts(colon + 1) ? colon + 1 : NULL;
+	if (o)
+		*colon = '\0';
+	if ((rc = add_path(cmd, spec, "disk", file, 0, &abs)))
+		goto out;
+	d = root ? spec : json_object_new_object();
+	json_object_object_add(d, root ? "disk" : "path", json_object_new_string(abs));
+	for (char *w = o ? strtok(o, ",") : NULL; w; w = strtok(NULL, ",")) {
+		if (!strcmp(w, "ro") && root) {
+			rc = vmctl_usage_error(cmd,
+					       "--disk %s: the first --disk is the root disk, "
+					       "its writes go to an overlay; :ro is for data disks",
+					       arg);
+			goto out;
+		}
+		if (!strcmp(w, "ro"))
+			json_object_object_add(d, "readonly", json_object_new_boolean(1));
+		else if (!strcmp(w, "persistent"))
+			json_object_object_add(d, root ? "disk_mode" : "mode",
+					       json_object_new_string(w));
+		else
+			json_object_object_add(d, root ? "disk_format" : "format",
+					       json_object_new_string(w));
+	}
+	if (!root) {
+		if (!json_object_object_get_ex(spec, "disks", &disks)) {
+			disks = json_object_new_array();
+			json_object_object_add(spec, "disks", disks);
+		}
+		json_object_array_add(disks, d);
+		d = NULL;
+	}
+out:
+	if (d && d != spec)
+		json_object_put(d);
+	free(abs);
+	free(file);
+	return rc;
 }
 
 static int add_share(const char *cmd, struct json_object *spec, const char *arg)
@@ -85,7 +161,13 @@ int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object
 	case VMCTL_OPT_INITRD:
 		return add_path(cmd, spec, "initrd", arg, 0, NULL);
 	case VMCTL_OPT_DISK:
-		return add_path(cmd, spec, "disk", arg, 0, NULL);
+		return add_disk(cmd, spec, arg);
+	case VMCTL_OPT_DISK_MODE:
+		if (strcmp(arg, "overlay") && strcmp(arg, "persistent"))
+			return vmctl_usage_error(
+			    cmd, "--disk-mode: '%s' is not overlay or persistent", arg);
+		json_object_object_add(spec, "disk_mode", json_object_new_string(arg));
+		return 0;
 	case VMCTL_OPT_APPEND:
 		json_object_object_add(spec, "append", json_object_new_string(arg));
 		return 0;

@@ -98,6 +98,7 @@ enum {
 	VMCTL_OPT_SHARE,
 	VMCTL_OPT_RESTART,
 	VMCTL_OPT_NO_GUEST,
+	VMCTL_OPT_DISK_MODE,
 	VMCTL_OPT_NO_START,
 	VMCTL_OPT_FIRST_FREE /* commands number their own options from here */
 };
@@ -108,6 +109,7 @@ enum {
 	    {"initrd", required_argument, NULL, VMCTL_OPT_INITRD},                                 \
 	    {"append", required_argument, NULL, VMCTL_OPT_APPEND},                                 \
 	    {"disk", required_argument, NULL, VMCTL_OPT_DISK},                                     \
+	    {"disk-mode", required_argument, NULL, VMCTL_OPT_DISK_MODE},                           \
 	    {"accel", required_argument, NULL, VMCTL_OPT_ACCEL},                                   \
 	    {"share", required_argument, NULL, VMCTL_OPT_SHARE},                                   \
 	    {"restart", required_argument, NULL, VMCTL_OPT_RESTART},                               \

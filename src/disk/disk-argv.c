@@ -40,19 +40,21 @@ static struct json_object *node(const char *driver, const char *name, bool ro)
 	return o;
 }
 
-/* Layer i on qemu's fd (fd_base + i), in fdset 10 + i. */
-static int add_layer(char ***argv, const struct disk_chain *c, size_t i, int fd_base, bool ro)
+/* Layer i of a's chain on qemu's fd (a->fd_base + i), in the fdset of that number. */
+static int add_layer(char ***argv, const struct disk_attach *a, size_t i, bool ro)
 {
+	const struct disk_chain *c = a->chain;
+	int fd = a->fd_base + (int)i;
 	char buf[64], name[32], fname[40];
 	struct json_object *o;
 
-	snprintf(buf, sizeof(buf), "fd=%d,set=%zu", fd_base + (int)i, 10 + i);
-	snprintf(name, sizeof(name), "disk-l%zu", i);
-	snprintf(fname, sizeof(fname), "disk-l%zu-file", i);
+	snprintf(buf, sizeof(buf), "fd=%d,set=%d", fd, fd);
+	snprintf(name, sizeof(name), "d%u-l%zu", a->index, i);
+	snprintf(fname, sizeof(fname), "d%u-l%zu-file", a->index, i);
 	if (add2(argv, "-add-fd", buf))
 		return -1;
 	o = node("file", fname, ro);
-	snprintf(buf, sizeof(buf), "/dev/fdset/%zu", 10 + i);
+	snprintf(buf, sizeof(buf), "/dev/fdset/%d", fd);
 	json_object_object_add(o, "filename", json_object_new_string(buf));
 	if (add_node(argv, o))
 		return -1;
@@ -60,39 +62,44 @@ static int add_layer(char ***argv, const struct disk_chain *c, size_t i, int fd_
 	json_object_object_add(o, "file", json_object_new_string(fname));
 	if (!strcmp(c->l[i].format, "qcow2")) {
 		/* the next layer, or none: never the name the header holds */
-		snprintf(buf, sizeof(buf), "disk-l%zu", i + 1);
+		snprintf(buf, sizeof(buf), "d%u-l%zu", a->index, i + 1);
 		json_object_object_add(o, "backing",
 				       i + 1 < c->n ? json_object_new_string(buf) : NULL);
 	}
 	return add_node(argv, o);
 }
 
-int disk_argv(const struct disk_chain *c, const char *overlay, int fd_base, char ***argv,
-	      char **err)
+static int add_overlay(char ***argv, const struct disk_attach *a, char *root, size_t size)
 {
-	const char *root = "disk-l0";
+	char fname[32], base[32];
 	struct json_object *o;
 
-	for (size_t i = 0; i < c->n; i++)
-		if (add_layer(argv, c, i, fd_base, overlay || i > 0))
+	snprintf(fname, sizeof(fname), "d%u-ovl-file", a->index);
+	snprintf(base, sizeof(base), "d%u-l0", a->index);
+	snprintf(root, size, "d%u-ovl", a->index);
+	o = node("file", fname, false);
+	json_object_object_add(o, "filename", json_object_new_string(a->overlay));
+	if (add_node(argv, o))
+		return -1;
+	o = node("qcow2", root, false);
+	json_object_object_add(o, "file", json_object_new_string(fname));
+	json_object_object_add(o, "backing", json_object_new_string(base));
+	return add_node(argv, o);
+}
+
+int disk_argv(const struct disk_attach *a, char ***argv, char **err)
+{
+	char root[32], dev[128];
+
+	for (size_t i = 0; i < a->chain->n; i++)
+		if (add_layer(argv, a, i, a->overlay || a->readonly || i > 0))
 			return vmsup_err(err, "out of memory");
-	if (overlay) {
-		o = node("file", "disk-ovl-file", false);
-		json_object_object_add(o, "filename", json_object_new_string(overlay));
-		if (add_node(argv, o))
-			return vmsup_err(err, "out of memory");
-		o = node("qcow2", "disk-root", false);
-		json_object_object_add(o, "file", json_object_new_string("disk-ovl-file"));
-		json_object_object_add(o, "backing", json_object_new_string("disk-l0"));
-		if (add_node(argv, o))
-			return vmsup_err(err, "out of memory");
-		root = "disk-root";
-	}
-	{
-		char dev[96];
-		snprintf(dev, sizeof(dev), "virtio-blk-pci,drive=%s,id=disk0,bootindex=1", root);
-		if (add2(argv, "-device", dev))
-			return vmsup_err(err, "out of memory");
-	}
+	snprintf(root, sizeof(root), "d%u-l0", a->index);
+	if (a->overlay && add_overlay(argv, a, root, sizeof(root)))
+		return vmsup_err(err, "out of memory");
+	snprintf(dev, sizeof(dev), "virtio-blk-pci,drive=%s,id=disk%u%s", root, a->index,
+		 a->index == 0 ? ",bootindex=1" : "");
+	if (add2(argv, "-device", dev))
+		return vmsup_err(err, "out of memory");
 	return 0;
 }

@@ -61,14 +61,21 @@ void disk_chain_free(struct disk_chain *c);
 int disk_overlay_create(const char *qemu_img, const char *path, const char *base, const char *fmt,
 			uint64_t size, char **err);
 
+/* One disk on qemu's command line. */
+struct disk_attach {
+	const struct disk_chain *chain;
+	const char *overlay; /* a qcow2 over the image; NULL: the image itself */
+	bool readonly;	     /* without overlay: the image, read-only */
+	unsigned index;	     /* 0: the root disk (bootindex 1); names its nodes */
+	int fd_base;	     /* qemu's fd of chain->l[0], the next layers after it */
+};
+
 /*
- * qemu's arguments for the chain c (its descriptors are qemu's fds
- * fd_base, fd_base + 1, ...): one node per layer on its descriptor, format
- * and backing spelled out; with overlay (a path), a qcow2 node on it over
- * the image, which is then read-only; without, the image is written in
- * place. Appended to *argv with a virtio-blk device (bootindex 1).
+ * qemu's arguments for one disk: a node per layer on its descriptor
+ * (-add-fd, fdset numbered as the fd), format and backing spelled out;
+ * the overlay's node over the image, or the image written in place (or
+ * read-only); a virtio-blk device. Appended to *argv.
  */
-int disk_argv(const struct disk_chain *c, const char *overlay, int fd_base, char ***argv,
-	      char **err);
+int disk_argv(const struct disk_attach *a, char ***argv, char **err);
 
 #endif

@@ -23,98 +23,195 @@
 
 #define QEMU_IMG "qemu-img"
 
-struct vm_disk {
+/* the root disk and the data disks */
+#define NDISKS (1 + VM_DATA_DISKS_MAX)
+
+struct one_disk {
 	struct disk_chain chain;
-	bool persistent;
-	char *dir, *overlay; /* NULL when persistent */
+	bool persistent, readonly;
+	char *overlay; /* NULL when persistent or readonly */
 };
+
+struct vm_disk {
+	char *dir; /* STATE_DIR/vm/NAME, the overlays' */
+	struct one_disk d[NDISKS];
+	size_t n;
+};
+
+/* What the spec asks of a disk: the root ("disk", index 0) or a data disk
+ * ("disks[index - 1]"). */
+struct want {
+	const char *path, *mode, *format;
+	bool readonly;
+	unsigned index;
+};
+
+/* The spec's disks in qemu's order, the root first; how many. */
+static size_t wants(const struct vm_spec *s, struct want w[NDISKS])
+{
+	size_t n = 0;
+
+	if (s->disk)
+		w[n++] = (struct want){s->disk, s->disk_mode, s->disk_format, false, 0};
+	for (size_t i = 0; i < s->ndisks && n < NDISKS; i++)
+		w[n++] = (struct want){s->disks[i].path, s->disks[i].mode, s->disks[i].format,
+				       s->disks[i].readonly, (unsigned)i + 1};
+	return n;
+}
 
 static bool same_file(const struct disk_layer *a, const struct disk_layer *b)
 {
 	return a->dev == b->dev && a->ino == b->ino;
 }
 
-/* A persistent image is this daemon's one VM's alone; qemu's own image
- * locks stand guard against other processes. */
+/* Is layer a of disk x (a writable top, or not) in conflict with layer b of y? */
+static bool clash(const struct one_disk *x, size_t a, const struct one_disk *y, size_t b)
+{
+	bool xw = x->persistent && a == 0, yw = y->persistent && b == 0;
+	return (xw || yw) && same_file(&x->chain.l[a], &y->chain.l[b]);
+}
+
+/* A persistent image is one disk's alone, in this daemon (qemu's own image
+ * locks stand guard against other processes): no other disk of any VM,
+ * this one's included, may use it. */
 static int check_conflicts(struct vm *vm, const struct vm_disk *d, char **err)
 {
-	for (struct vm *o = vmsup_first(vm->sup); o; o = o->next) {
-		const struct vm_disk *od = o->disk;
-		if (o == vm || !od)
-			continue;
-		for (size_t i = 0; i < d->chain.n; i++) {
-			bool mine = d->persistent && i == 0, theirs = od->persistent;
-			for (size_t k = 0; k < od->chain.n; k++) {
-				if (!same_file(&d->chain.l[i], &od->chain.l[k]) ||
-				    (!mine && !(theirs && k == 0)))
+	for (size_t i = 0; i < d->n; i++) {
+		const struct one_disk *x = &d->d[i];
+		for (struct vm *o = vmsup_first(vm->sup); o; o = o->next) {
+			const struct vm_disk *od = o == vm ? d : o->disk;
+			for (size_t k = 0; od && k < od->n; k++) {
+				const struct one_disk *y = &od->d[k];
+				if (o == vm && k == i)
 					continue;
-				return vmsup_err(err,
-						 "'disk': %s is in use by VM '%s'%s; a persistent "
-						 "disk is one VM's alone",
-						 d->chain.l[i].path, o->spec.name,
-						 theirs && k == 0 ? " (persistent)" : "");
+				for (size_t a = 0; a < x->chain.n; a++)
+					for (size_t b = 0; b < y->chain.n; b++)
+						if (clash(x, a, y, b))
+							return vmsup_err(
+							    err,
+							    "'disk': %s is in use by VM '%s'; a "
+							    "persistent disk is one VM's alone",
+							    x->chain.l[a].path, o->spec.name);
 			}
 		}
 	}
 	return 0;
 }
 
-static int make_overlay(struct vm *vm, struct vm_disk *d, char **err)
+static int make_dir(struct vm *vm, struct vm_disk *d, char **err)
 {
 	const char *state_dir = vmsup_config(vm->sup)->state_dir;
 	char *top = NULL;
 	int rc = -1;
 
 	if (asprintf(&top, "%s/vm", state_dir) < 0 ||
-	    asprintf(&d->dir, "%s/%s", top, vm->spec.name) < 0 ||
-	    asprintf(&d->overlay, "%s/root.qcow2", d->dir) < 0) {
+	    asprintf(&d->dir, "%s/%s", top, vm->spec.name) < 0) {
+		d->dir = NULL;
 		vmsup_err(err, "out of memory");
-		goto out;
+	} else if (!vm_mkdir(top, 0700, err) && !vm_mkdir(d->dir, 0700, err)) {
+		rc = 0;
 	}
-	if (vm_mkdir(top, 0700, err) || vm_mkdir(d->dir, 0700, err))
-		goto out;
-	rc = disk_overlay_create(QEMU_IMG, d->overlay, d->chain.l[0].path, d->chain.l[0].format,
-				 d->chain.l[0].virtual_size, err);
-out:
 	free(top);
 	return rc;
+}
+
+static int make_overlay(struct vm_disk *d, size_t i, unsigned index, char **err)
+{
+	struct one_disk *x = &d->d[i];
+
+	if (!d->dir)
+		return vmsup_err(err, "no directory for the overlays");
+	if ((index == 0 ? asprintf(&x->overlay, "%s/root.qcow2", d->dir)
+			: asprintf(&x->overlay, "%s/data%u.qcow2", d->dir, index)) < 0) {
+		x->overlay = NULL;
+		return vmsup_err(err, "out of memory");
+	}
+	return disk_overlay_create(QEMU_IMG, x->overlay, x->chain.l[0].path, x->chain.l[0].format,
+				   x->chain.l[0].virtual_size, err);
+}
+
+/* The overlays and their directory (a failed create, or a destroy). */
+static void remove_files(const char *name, struct vm_disk *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->d[i].overlay && unlink(d->d[i].overlay) < 0 && errno != ENOENT)
+			LOG_W(name, "overlay %s: %s", d->d[i].overlay, strerror(errno));
+	if (d->dir && rmdir(d->dir) < 0 && errno != ENOENT)
+		LOG_W(name, "%s: %s", d->dir, strerror(errno));
 }
 
 static void vm_disk_free(struct vm_disk *d)
 {
 	if (!d)
 		return;
-	disk_chain_free(&d->chain);
+	for (size_t i = 0; i < d->n; i++) {
+		disk_chain_free(&d->d[i].chain);
+		free(d->d[i].overlay);
+	}
 	free(d->dir);
-	free(d->overlay);
 	free(d);
+}
+
+static size_t layers(const struct vm_disk *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		n += d->d[i].chain.n;
+	return n;
+}
+
+/* Read and open every disk as the caller. */
+static int open_all(struct vm *vm, const struct vmsup_peer *peer, struct vm_disk *d,
+		    const char **cls, char **err)
+{
+	struct want w[NDISKS];
+	size_t n = wants(&vm->spec, w);
+
+	for (size_t i = 0; i < n; i++) {
+		struct one_disk *x = &d->d[i];
+		x->persistent = w[i].mode && !strcmp(w[i].mode, "persistent");
+		x->readonly = w[i].readonly;
+		d->n = i + 1;
+		if (disk_chain_open(QEMU_IMG, peer, w[i].path, w[i].format, x->persistent,
+				    &x->chain, cls, err))
+			return -1;
+	}
+	if (layers(d) > VM_SPAWN_FDS - VM_SPAWN_DISK_FD) {
+		*cls = VMSUP_EC_INVALID;
+		return vmsup_err(err, "'disks': %zu image files in all; at most %d", layers(d),
+				 VM_SPAWN_FDS - VM_SPAWN_DISK_FD);
+	}
+	if (check_conflicts(vm, d, err)) {
+		*cls = VMSUP_EC_CONFLICT;
+		return -1;
+	}
+	return 0;
 }
 
 static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, const char **cls,
 		       char **err)
 {
 	struct vm_disk *d;
+	struct want w[NDISKS];
 
 	(void)ctx;
-	if (!vm->spec.disk)
+	if (!wants(&vm->spec, w))
 		return 0;
 	if (!(d = calloc(1, sizeof(*d)))) {
 		*cls = VMSUP_EC_INTERNAL;
 		return vmsup_err(err, "out of memory");
 	}
-	d->persistent = vm->spec.disk_mode && !strcmp(vm->spec.disk_mode, "persistent");
-	if (disk_chain_open(QEMU_IMG, peer, vm->spec.disk, vm->spec.disk_format, d->persistent,
-			    &d->chain, cls, err))
+	if (open_all(vm, peer, d, cls, err))
 		goto fail;
-	if (check_conflicts(vm, d, err)) {
-		*cls = VMSUP_EC_CONFLICT;
-		goto fail;
-	}
-	if (!d->persistent && make_overlay(vm, d, err)) {
-		*cls = VMSUP_EC_INTERNAL;
-		if (d->dir)
-			rmdir(d->dir);
-		goto fail;
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->d[i].persistent || d->d[i].readonly)
+			continue;
+		if ((!d->dir && make_dir(vm, d, err)) || make_overlay(d, i, w[i].index, err)) {
+			*cls = VMSUP_EC_INTERNAL;
+			remove_files(vm->spec.name, d);
+			goto fail;
+		}
 	}
 	vm->disk = d;
 	return 0;
@@ -126,30 +223,36 @@ fail:
 static int mod_argv(void *ctx, struct vm *vm, char ***argv, int *fds, char **err)
 {
 	struct vm_disk *d = vm->disk;
+	struct want w[NDISKS];
+	size_t n = wants(&vm->spec, w);
+	int slot = VM_SPAWN_DISK_FD;
 
 	(void)ctx;
-	if (!d)
-		return 0;
-	for (size_t i = 0; i < d->chain.n; i++) {
-		if (disk_layer_reopen(&d->chain.l[i], d->persistent && i == 0, err))
+	if (n && (!d || d->n != n))
+		return vmsup_err(err, "the VM's disk record is missing (a state file without it): "
+				      "destroy the VM and create it again");
+	for (size_t i = 0; i < n; i++) {
+		struct one_disk *x = &d->d[i];
+		struct disk_attach a = {&x->chain, x->overlay, x->readonly, w[i].index, 3 + slot};
+		for (size_t k = 0; k < x->chain.n; k++, slot++) {
+			if (slot >= VM_SPAWN_FDS)
+				return vmsup_err(err, "too many disk image files");
+			if (disk_layer_reopen(&x->chain.l[k], x->persistent && k == 0, err))
+				return -1;
+			if ((fds[slot] = dup(x->chain.l[k].fd)) < 0)
+				return vmsup_err(err, "dup: %s", strerror(errno));
+		}
+		if (disk_argv(&a, argv, err))
 			return -1;
-		if ((fds[VM_SPAWN_DISK_FD + i] = dup(d->chain.l[i].fd)) < 0)
-			return vmsup_err(err, "dup: %s", strerror(errno));
 	}
-	return disk_argv(&d->chain, d->overlay, 3 + VM_SPAWN_DISK_FD, argv, err);
+	return 0;
 }
 
 static void mod_destroyed(void *ctx, struct vm *vm)
 {
-	struct vm_disk *d = vm->disk;
-
 	(void)ctx;
-	if (!d || !d->overlay)
-		return;
-	if (unlink(d->overlay) < 0 && errno != ENOENT)
-		LOG_W(vm->spec.name, "overlay %s: %s", d->overlay, strerror(errno));
-	if (rmdir(d->dir) < 0 && errno != ENOENT)
-		LOG_W(vm->spec.name, "%s: %s", d->dir, strerror(errno));
+	if (vm->disk)
+		remove_files(vm->spec.name, vm->disk);
 }
 
 static void mod_release(void *ctx, struct vm *vm)
@@ -159,26 +262,20 @@ static void mod_release(void *ctx, struct vm *vm)
 	vm->disk = NULL;
 }
 
-static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
+static struct json_object *disk_json(const struct one_disk *x, const char *image)
 {
-	const struct vm_disk *d = vm->disk;
-	struct json_object *j, *chain;
+	struct json_object *j = json_object_new_object(), *chain = json_object_new_array();
 
-	(void)ctx;
-	if (!d) {
-		json_object_object_add(o, "disk", NULL);
-		return;
-	}
-	j = json_object_new_object();
-	json_object_object_add(j, "image", json_object_new_string(vm->spec.disk));
+	json_object_object_add(j, "image", json_object_new_string(image));
 	json_object_object_add(j, "mode",
-			       json_object_new_string(d->persistent ? "persistent" : "overlay"));
-	json_object_object_add(j, "format", json_object_new_string(d->chain.l[0].format));
+			       json_object_new_string(x->persistent ? "persistent"
+						      : x->readonly ? "readonly"
+								    : "overlay"));
+	json_object_object_add(j, "format", json_object_new_string(x->chain.l[0].format));
 	json_object_object_add(j, "overlay",
-			       d->overlay ? json_object_new_string(d->overlay) : NULL);
-	chain = json_object_new_array();
-	for (size_t i = 0; i < d->chain.n; i++) {
-		const struct disk_layer *l = &d->chain.l[i];
+			       x->overlay ? json_object_new_string(x->overlay) : NULL);
+	for (size_t i = 0; i < x->chain.n; i++) {
+		const struct disk_layer *l = &x->chain.l[i];
 		struct json_object *e = json_object_new_object();
 		json_object_object_add(e, "path", json_object_new_string(l->path));
 		json_object_object_add(e, "format", json_object_new_string(l->format));
@@ -188,7 +285,26 @@ static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
 		json_object_array_add(chain, e);
 	}
 	json_object_object_add(j, "chain", chain);
-	json_object_object_add(o, "disk", j);
+	return j;
+}
+
+static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
+{
+	const struct vm_disk *d = vm->disk;
+	struct json_object *data = json_object_new_array(), *root = NULL;
+	struct want w[NDISKS];
+	size_t n = wants(&vm->spec, w);
+
+	(void)ctx;
+	for (size_t i = 0; d && i < d->n && i < n; i++) {
+		struct json_object *j = disk_json(&d->d[i], w[i].path);
+		if (w[i].index == 0)
+			root = j;
+		else
+			json_object_array_add(data, j);
+	}
+	json_object_object_add(o, "disk", root);
+	json_object_object_add(o, "data_disks", data);
 }
 
 static char *dup_str(struct json_object *o, const char *key)
@@ -200,32 +316,22 @@ static char *dup_str(struct json_object *o, const char *key)
 	return strdup(json_object_get_string(v));
 }
 
-/* The layers back from the state file; their descriptors are opened
- * again, and checked to be the same files, at the next start. */
-static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
+/* One disk's layers back from its status object; 0, or -1 if unreadable. */
+static int restore_one(struct json_object *j, struct one_disk *x, const struct want *w)
 {
-	struct json_object *j, *chain, *v;
-	struct vm_disk *d;
+	struct json_object *chain, *v;
 	size_t n;
 
-	(void)ctx;
-	if (!vm->spec.disk || !json_object_object_get_ex(state, "disk", &j) ||
-	    !json_object_object_get_ex(j, "chain", &chain) ||
+	x->persistent = w->mode && !strcmp(w->mode, "persistent");
+	x->readonly = w->readonly;
+	if (!j || !json_object_object_get_ex(j, "chain", &chain) ||
 	    !json_object_is_type(chain, json_type_array) ||
-	    (n = json_object_array_length(chain)) == 0 || n > DISK_CHAIN_MAX ||
-	    !(d = calloc(1, sizeof(*d)))) {
-		if (vm->spec.disk)
-			LOG_W(vm->spec.name, "state file has no disk chain: the disk cannot be "
-					     "started again by this daemon");
-		return;
-	}
-	d->persistent = vm->spec.disk_mode && !strcmp(vm->spec.disk_mode, "persistent");
-	d->overlay = dup_str(j, "overlay");
-	if (d->overlay && strrchr(d->overlay, '/') && (d->dir = strdup(d->overlay)))
-		*strrchr(d->dir, '/') = '\0';
+	    (n = json_object_array_length(chain)) == 0 || n > DISK_CHAIN_MAX)
+		return -1;
+	x->overlay = dup_str(j, "overlay");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(chain, i);
-		struct disk_layer *l = &d->chain.l[i];
+		struct disk_layer *l = &x->chain.l[i];
 		l->fd = -1;
 		l->path = dup_str(e, "path");
 		l->format = dup_str(e, "format");
@@ -235,16 +341,48 @@ static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
 			l->dev = (dev_t)json_object_get_uint64(v);
 		if (json_object_object_get_ex(e, "ino", &v))
 			l->ino = (ino_t)json_object_get_uint64(v);
-		d->chain.n = i + 1;
-		if (!l->path || !l->format) {
-			LOG_W(vm->spec.name,
-			      "state file: disk layer %zu unreadable: the disk "
-			      "cannot be started again by this daemon",
-			      i);
+		x->chain.n = i + 1;
+		if (!l->path || !l->format)
+			return -1;
+	}
+	return 0;
+}
+
+/* The layers back from the state file; their descriptors are opened
+ * again, and checked to be the same files, at the next start. */
+static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
+{
+	struct json_object *root = NULL, *data = NULL;
+	struct want w[NDISKS];
+	size_t n = wants(&vm->spec, w);
+	struct vm_disk *d;
+
+	(void)ctx;
+	if (!n || !(d = calloc(1, sizeof(*d))))
+		return;
+	json_object_object_get_ex(state, "disk", &root);
+	if (!json_object_object_get_ex(state, "data_disks", &data) ||
+	    !json_object_is_type(data, json_type_array))
+		data = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *j =
+		    w[i].index == 0
+			? root
+			: (data ? json_object_array_get_idx(data, w[i].index - 1) : NULL);
+		d->n = i + 1;
+		if (restore_one(j, &d->d[i], &w[i])) {
+			LOG_W(
+			    vm->spec.name,
+			    "state file: disk %s unreadable: this daemon cannot start the VM again",
+			    w[i].path);
 			vm_disk_free(d);
 			return;
 		}
 	}
+	for (size_t i = 0; i < d->n; i++)
+		if (d->d[i].overlay && !d->dir && strrchr(d->d[i].overlay, '/') &&
+		    (d->dir = strdup(d->d[i].overlay)))
+			*strrchr(d->dir, '/') = '\0';
 	vm->disk = d;
 }
 

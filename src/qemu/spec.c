@@ -11,9 +11,9 @@
 #include "src/util/err.h"
 #include "src/util/name.h"
 
-static const char *const known[] = {"name",   "mem_mib", "cpus",      "accel",	   "kernel",
-				    "initrd", "append",	 "disk",      "shares",	   "restart",
-				    "start",  "guest",	 "autostart", "disk_mode", "disk_format"};
+static const char *const known[] = {
+    "name",   "mem_mib", "cpus",  "accel", "kernel",	"initrd",    "append",	    "disk",
+    "shares", "restart", "start", "guest", "autostart", "disk_mode", "disk_format", "disks"};
 
 static int get_str(struct json_object *j, const char *key, char **out, char **err)
 {
@@ -106,6 +106,64 @@ static int check_disk(struct vm_spec *s, char **err)
 	return 0;
 }
 
+static int get_data_disk(struct json_object *e, struct vm_data_disk *dd, char **err)
+{
+	static const char *const modes[] = {"overlay", "persistent", NULL};
+	static const char *const formats[] = {"raw", "qcow2", NULL};
+
+	if (!json_object_is_type(e, json_type_object))
+		return vmsup_err(err, "must be an object");
+	json_object_object_foreach(e, k, v)
+	{
+		(void)v;
+		if (strcmp(k, "path") && strcmp(k, "readonly") && strcmp(k, "mode") &&
+		    strcmp(k, "format"))
+			return vmsup_err(err, "unknown field '%s'", k);
+	}
+	if (get_str(e, "path", &dd->path, err) || get_str(e, "mode", &dd->mode, err) ||
+	    get_str(e, "format", &dd->format, err) || get_bool(e, "readonly", &dd->readonly, err))
+		return -1;
+	if (!dd->path)
+		return vmsup_err(err, "'path' is required");
+	if (dd->path[0] != '/')
+		return vmsup_err(err, "'%s' is not an absolute path", dd->path);
+	if (check_word("mode", dd->mode, modes, err) ||
+	    check_word("format", dd->format, formats, err))
+		return -1;
+	if (dd->readonly && dd->mode && !strcmp(dd->mode, "persistent"))
+		return vmsup_err(err, "'readonly' and mode 'persistent' exclude each other");
+	if (!dd->mode && !(dd->mode = strdup("overlay")))
+		return vmsup_err(err, "out of memory");
+	return 0;
+}
+
+static int get_data_disks(struct json_object *j, struct vm_spec *s, char **err)
+{
+	struct json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(j, "disks", &arr) ||
+	    json_object_is_type(arr, json_type_null))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return vmsup_err(err, "'disks' must be an array");
+	n = json_object_array_length(arr);
+	if (n > VM_DATA_DISKS_MAX)
+		return vmsup_err(err, "'disks': at most %u data disks", VM_DATA_DISKS_MAX);
+	if (n && !(s->disks = calloc(n, sizeof(*s->disks))))
+		return vmsup_err(err, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		char *why = NULL;
+		s->ndisks = i + 1;
+		if (get_data_disk(json_object_array_get_idx(arr, i), &s->disks[i], &why)) {
+			vmsup_err(err, "'disks[%zu]': %s", i, why);
+			free(why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int get_shares(struct json_object *j, struct vm_spec *s, char **err)
 {
 	struct json_object *arr;
@@ -190,7 +248,7 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 	    get_str(j, "disk_format", &s->disk_format, err) ||
 	    get_str(j, "restart", &s->restart, err) || get_bool(j, "start", &s->start, err) ||
 	    get_bool(j, "guest", &s->guest, err) || get_bool(j, "autostart", &s->autostart, err) ||
-	    get_shares(j, s, err))
+	    get_shares(j, s, err) || get_data_disks(j, s, err))
 		return -1;
 	if (!s->name)
 		return vmsup_err(err, "'name' is required");
@@ -212,6 +270,8 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 	if ((s->initrd || s->append) && !s->kernel &&
 	    !(s->guest && !s->disk && cfg->default_kernel))
 		return vmsup_err(err, "'initrd' and 'append' need a 'kernel'");
+	if (s->ndisks && !s->kernel && !s->disk && !(s->guest && cfg->default_kernel))
+		return vmsup_err(err, "'disks' need a guest (a 'kernel' or a 'disk')");
 	if (!s->guest && (s->kernel || s->disk))
 		return vmsup_err(err, "'guest': false excludes 'kernel' and 'disk'");
 	if (s->guest && !s->kernel && !s->disk && cfg->default_kernel) {
@@ -258,6 +318,21 @@ struct json_object *vm_spec_to_json(const struct vm_spec *s)
 		json_object_array_add(sh, e);
 	}
 	json_object_object_add(o, "shares", sh);
+	if (s->ndisks) {
+		struct json_object *ds = json_object_new_array();
+		for (size_t i = 0; i < s->ndisks; i++) {
+			struct json_object *e = json_object_new_object();
+			json_object_object_add(e, "path", json_object_new_string(s->disks[i].path));
+			json_object_object_add(e, "mode", json_object_new_string(s->disks[i].mode));
+			if (s->disks[i].format)
+				json_object_object_add(e, "format",
+						       json_object_new_string(s->disks[i].format));
+			json_object_object_add(e, "readonly",
+					       json_object_new_boolean(s->disks[i].readonly));
+			json_object_array_add(ds, e);
+		}
+		json_object_object_add(o, "disks", ds);
+	}
 	json_object_object_add(o, "restart", json_object_new_string(s->restart));
 	json_object_object_add(o, "start", json_object_new_boolean(s->start));
 	json_object_object_add(o, "guest", json_object_new_boolean(s->guest));
@@ -280,5 +355,11 @@ void vm_spec_release(struct vm_spec *s)
 	for (size_t i = 0; i < s->nshares; i++)
 		free(s->shares[i].path);
 	free(s->shares);
+	for (size_t i = 0; i < s->ndisks; i++) {
+		free(s->disks[i].path);
+		free(s->disks[i].mode);
+		free(s->disks[i].format);
+	}
+	free(s->disks);
 	memset(s, 0, sizeof(*s));
 }

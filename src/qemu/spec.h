@@ -21,6 +21,15 @@ struct vm_share {
 	bool readonly;
 };
 
+/* A data disk: the same rules as the root disk (src/disk/); readonly
+ * attaches the image itself read-only, with no overlay. */
+struct vm_data_disk {
+	char *path, *mode, *format;
+	bool readonly;
+};
+
+#define VM_DATA_DISKS_MAX 4
+
 struct vm_spec {
 	char *name;
 	unsigned mem_mib;
@@ -32,6 +41,8 @@ struct vm_spec {
 	 * itself); the image's format as the caller named it (NULL: read
 	 * from the image by qemu-img, once, at create) */
 	char *disk_mode, *disk_format;
+	struct vm_data_disk *disks; /* "disks": data disks, after the root */
+	size_t ndisks;
 	struct vm_share *shares;
 	size_t nshares;
 	char *restart; /* never | on-failure | always */

@@ -152,9 +152,10 @@ static const char *str_member(struct json_object *o, const char *key)
 
 int vmsup_peer_check_spec(const struct vmsup_peer *p, struct json_object *spec, char **err)
 {
-	/* kernel, initrd, disk and at most 16 shares (spec.c's limit; more are refused there) */
-	const char *paths[3 + 16];
-	int modes[3 + 16];
+	/* kernel, initrd, disk, at most 4 data disks and 16 shares (spec.c's
+	 * limits; more are refused there) */
+	const char *paths[3 + 4 + 16];
+	int modes[3 + 4 + 16];
 	size_t n = 0;
 	struct json_object *arr;
 	const char *s;
@@ -174,6 +175,20 @@ int vmsup_peer_check_spec(const struct vmsup_peer *p, struct json_object *spec, 
 		const char *mode = str_member(spec, "disk_mode");
 		paths[n] = s;
 		modes[n++] = R_OK | (mode && !strcmp(mode, "persistent") ? W_OK : 0);
+	}
+	if (json_object_object_get_ex(spec, "disks", &arr) &&
+	    json_object_is_type(arr, json_type_array)) {
+		size_t len = json_object_array_length(arr);
+		for (size_t i = 0; i < len && i < 4; i++) {
+			struct json_object *dd = json_object_array_get_idx(arr, i);
+			const char *mode;
+			if (!json_object_is_type(dd, json_type_object) ||
+			    !(s = str_member(dd, "path")))
+				continue;
+			mode = str_member(dd, "mode");
+			paths[n] = s;
+			modes[n++] = R_OK | (mode && !strcmp(mode, "persistent") ? W_OK : 0);
+		}
 	}
 	if (json_object_object_get_ex(spec, "shares", &arr) &&
 	    json_object_is_type(arr, json_type_array)) {

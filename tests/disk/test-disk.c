@@ -250,3 +250,90 @@ Test(disk, reopened_after_restart_only_if_the_same_file)
 		  "error: %s", td_str(r, "error") ? td_str(r, "error") : "(null)");
 	json_object_put(r);
 }
+
+static const char *mode_of(struct json_object *disk)
+{
+	struct json_object *m;
+
+	return json_object_object_get_ex(disk, "mode", &m) ? json_object_get_string(m) : "";
+}
+
+/*
+ * Data disks from vmctl's --disk (the first is the root, here none: the
+ * test guest boots from its initrd, so each --disk is a data disk after
+ * --kernel): an overlay one written by the guest while its image keeps its
+ * hash, a read-only one the guest cannot write, a persistent one written
+ * in place.
+ */
+Test(disk, data_disks_from_vmctl)
+{
+	char a[300], b[300], c[300], k[512], i[512], cmd[4096], got[16] = "";
+	char *ha, *hb, *ha2, *hb2;
+	struct json_object *vm, *dd;
+	const char *top = getenv("top_builddir");
+	long st;
+	FILE *p;
+
+	snprintf(a, sizeof(a), "%s/a.raw", d.dir);
+	snprintf(b, sizeof(b), "%s/b.raw", d.dir);
+	snprintf(c, sizeof(c), "%s/c,x:1.raw", d.dir); /* a comma and a colon in the name */
+	sh_ok("truncate -s 4M '%s' '%s' '%s'", a, b, c);
+	ha = sha256(a);
+	hb = sha256(b);
+	tt_guest(k, i);
+	/* the first --disk is the root disk (here unused: the guest runs from
+	 * its initrd), the next three data disks */
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/src/cli/vmctl' --socket '%s' create dd1 --accel tcg --mem 128 --kernel '%s' "
+		 "--initrd '%s' --append 'console=ttyS0 panic=-1' --no-start --disk '%s:raw' "
+		 "--disk '%s:raw' --disk '%s:ro,raw' --disk '%s:persistent'",
+		 top ? top : ".", d.sock, k, i, a, a, b, c);
+	sh_ok("%s", cmd);
+	vm = td_http(&d, "GET", "/v1/vms/dd1", NULL, &st);
+	cr_assert_eq(st, 200);
+	cr_assert(json_object_object_get_ex(vm, "data_disks", &dd));
+	cr_assert_eq(json_object_array_length(dd), 3, "%s", json_object_to_json_string(dd));
+	cr_expect_str_eq(mode_of(json_object_array_get_idx(dd, 0)), "overlay");
+	cr_expect_str_eq(mode_of(json_object_array_get_idx(dd, 1)), "readonly");
+	cr_expect_str_eq(mode_of(json_object_array_get_idx(dd, 2)), "persistent");
+	json_object_put(vm);
+
+	json_object_put(op("dd1", "start", &st));
+	cr_assert_eq(st, 200);
+	vm = tt_wait_agent(&d, "dd1", 180000);
+	cr_assert_not_null(vm, "no agent");
+	json_object_put(vm);
+	/* vda: the root (an overlay over a); vdb: a again, vdc: b, vdd: c */
+	free(guest("dd1", "printf overlay1 | dd of=/dev/vdb bs=512 seek=2048 conv=notrunc,fsync "
+			  "2>/dev/null"));
+	{
+		int s;
+		char *out =
+		    tt_sh(&d, "dd1",
+			  "printf nope | dd of=/dev/vdc bs=512 seek=2048 conv=notrunc,fsync", &s);
+		cr_expect_neq(s, 0, "a read-only data disk was written");
+		free(out);
+	}
+	free(guest("dd1", "printf persist2 | dd of=/dev/vdd bs=512 seek=2048 conv=notrunc,fsync "
+			  "2>/dev/null"));
+	guest_expect("dd1",
+		     "echo 3 >/proc/sys/vm/drop_caches; dd if=/dev/vdb bs=512 skip=2048 count=1 "
+		     "2>/dev/null | head -c 8",
+		     "overlay1");
+	destroy("dd1");
+
+	ha2 = sha256(a);
+	hb2 = sha256(b);
+	cr_expect_str_eq(ha2, ha, "the overlay data disk's image was written");
+	cr_expect_str_eq(hb2, hb, "the read-only data disk's image was written");
+	snprintf(cmd, sizeof(cmd), "dd if='%s' bs=512 skip=2048 count=1 2>/dev/null | head -c 8",
+		 c);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	cr_expect_gt(fread(got, 1, 8, p), 0);
+	pclose(p);
+	cr_expect_str_eq(got, "persist2", "the persistent data disk holds the write");
+	free(ha);
+	free(hb);
+	free(ha2);
+	free(hb2);
+}
