@@ -56,7 +56,7 @@ fi
 # 2 GiB leaves room for a workload; the file is sparse.
 SIZE=2G
 PKGS="systemd,systemd-sysv,udev,dbus,libpam-systemd,qemu-guest-agent,openssh-server"
-PKGS="$PKGS,linux-image-amd64,initramfs-tools,procps,iproute2,busybox"
+PKGS="$PKGS,linux-image-amd64,initramfs-tools,procps,iproute2,busybox,python3"
 APPEND="root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4"
 TMP=$(mktemp -d "$OUT/.build.XXXXXX")
 # mmdebstrap mounts /proc and /sys (rbind) inside the root while it works:
@@ -74,6 +74,44 @@ trap cleanup EXIT
 rm -f "$OUT/test_key" "$OUT/test_key.pub"
 ssh-keygen -q -t ed25519 -N '' -C mkdistro -f "$OUT/test_key"
 
+# Shares: vmsupd names each 9p export on the kernel command line as
+# vmshare=TAG:PATH (as the test guest's init reads them); a unit mounts
+# them before the agent and sshd start, once the boot's clean-up of /tmp
+# is over.
+mkdir -p "$TMP"
+cat >"$TMP/vmshare-mount" <<'SH'
+#!/bin/sh
+# Mount each vmshare=TAG:PATH of the kernel command line (9p, virtio).
+rc=0
+for w in $(cat /proc/cmdline); do
+	case $w in
+	vmshare=*:*)
+		v=${w#vmshare=}
+		mkdir -p "${v#*:}" &&
+			mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 "${v%%:*}" "${v#*:}" ||
+			{ echo "vmshare: cannot mount ${v%%:*} on ${v#*:}" >&2; rc=1; }
+		;;
+	esac
+done
+exit $rc
+SH
+cat >"$TMP/vmshare.service" <<'UNIT'
+[Unit]
+Description=Mount the shares vmsupd names on the kernel command line
+# after systemd-tmpfiles has cleaned /tmp: a share mounted there before
+# would have its files removed on the host
+After=systemd-tmpfiles-setup.service local-fs.target
+Before=qemu-guest-agent.service ssh.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/vmshare-mount
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
 say "mmdebstrap bookworm into $TMP/root (downloads about 150 MB the first time)"
 # The network: systemd-networkd asks DHCP on every virtio NIC. The agent is
 # started by udev when its port appears (Debian's unit). Docs and
@@ -86,6 +124,9 @@ mmdebstrap --variant=apt --include="$PKGS" \
 	--customize-hook='printf "/dev/vda / ext4 rw,errors=remount-ro 0 1\n" >"$1/etc/fstab"' \
 	--customize-hook='mkdir -p "$1/etc/systemd/network" && printf "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" >"$1/etc/systemd/network/80-dhcp.network"' \
 	--customize-hook='chroot "$1" systemctl enable systemd-networkd.service' \
+	--customize-hook="install -D -m 755 '$TMP/vmshare-mount' \"\$1/usr/local/sbin/vmshare-mount\"" \
+	--customize-hook="install -m 644 '$TMP/vmshare.service' \"\$1/etc/systemd/system/vmshare.service\"" \
+	--customize-hook='chroot "$1" systemctl enable vmshare.service' \
 	--customize-hook='mkdir -p -m 700 "$1/root/.ssh"' \
 	--customize-hook="cp '$OUT/test_key.pub' \"\$1/root/.ssh/authorized_keys\"" \
 	--customize-hook='chmod 600 "$1/root/.ssh/authorized_keys"' \

@@ -7,6 +7,7 @@ noinst_LTLIBRARIES += src/cli/libvmctl.la
 src_cli_libvmctl_la_SOURCES = src/cli/vmctl.h src/cli/vmctl-util.c src/cli/vmctl-usage.c \
 	src/cli/vmctl-output.c src/cli/vmctl-create.c src/cli/vmctl-cmds.c \
 	src/cli/vmctl-shell.c src/cli/vmctl-shell.h src/cli/vmctl-exec.c src/cli/vmctl-exec.h \
+	src/cli/vmctl-ssh-wait.c \
 	src/cli/vmctl-run.c src/cli/vmctl-run-internal.h src/cli/vmctl-run-guest.c \
 	src/cli/vmctl-run-pool.c src/cli/vmctl-launcher.c src/cli/vmctl-launcher.h \
 	src/cli/vmctl-inproc.c src/cli/vmctl-inproc.h src/cli/vmctl-template.c \

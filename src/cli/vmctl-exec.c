@@ -274,6 +274,13 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 	}
 	so.key = c.key;
 	vmctl_catch_signals();
+	/* an address from the agent does not mean sshd is up yet */
+	if (json_object_object_get_ex(vm, "ssh_port", &v) &&
+	    (rc = vmctl_ssh_wait_banner(g, a.pos[0], json_object_get_int(v), VMCTL_SSH_WAIT_S, why,
+					sizeof(why)))) {
+		rc = vmctl_signal ? 130 : vmctl_fail(a.pos[0], "%s", why);
+		goto out;
+	}
 	rc = vmctl_exec_ssh(a.pos[0], vm, &so, remote, &status);
 	/* ssh's 255: say whether the VM itself died */
 	if (rc && !vmctl_signal && vmctl_vm_dead(g, a.pos[0], why, sizeof(why)))

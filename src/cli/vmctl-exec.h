@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+/* How long exec --via ssh waits for sshd to answer (a systemd guest's
+ * ssh.service comes seconds after its agent and address). */
+#define VMCTL_SSH_WAIT_S 120
+
 enum vmctl_via { VMCTL_VIA_DEFAULT, VMCTL_VIA_SSH, VMCTL_VIA_AGENT };
 
 struct vmctl_ssh_opts {
@@ -25,6 +29,14 @@ int vmctl_via_parse(const char *s);
  */
 int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_ssh_opts *o,
 		   const char *remote, int *status);
+
+/*
+ * Wait (at most wait_s) for sshd's banner on the VM's forwarded port.
+ * 0 once it answers; -2 when the VM died, -1 at the deadline, with why
+ * filled either way.
+ */
+int vmctl_ssh_wait_banner(const struct vmctl *g, const char *name, long port, double wait_s,
+			  char *why, size_t size);
 
 /* guest-exec through the API; output to our stdout/stderr. Same returns. */
 int vmctl_exec_agent(const struct vmctl *g, const char *name, char *const *argv, size_t argc,

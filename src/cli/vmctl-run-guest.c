@@ -39,37 +39,19 @@ static int vm_died(struct run *r, const char *name, double *next_check)
 	return 1;
 }
 
-/* sshd answering on the forwarded port: its banner, not just qemu's
- * listener (which accepts before anything runs in the guest). -1 when it
- * never came, -2 when the VM died (already reported). */
+/* sshd answering on the forwarded port (vmctl_ssh_wait_banner). -1 when
+ * it never came, -2 when the VM died (already reported). */
 int vmctl_run_wait_ssh_banner(struct run *r, const char *name, long port, double deadline)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	double check = 0;
+	char why[600];
+	int rc =
+	    vmctl_ssh_wait_banner(&r->g, name, port, deadline - vmctl_run_now(), why, sizeof(why));
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	while (!vmctl_signal && vmctl_run_now() < deadline) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		char buf[8] = "";
-		int ok = 0;
-
-		if (fd < 0)
-			return -1;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-
-			if (poll(&p, 1, 2000) == 1 && read(fd, buf, 4) == 4 &&
-			    memcmp(buf, "SSH-", 4) == 0)
-				ok = 1;
-		}
-		close(fd);
-		if (ok)
-			return 0;
-		if (vm_died(r, name, &check))
-			return -2;
-		poll(NULL, 0, 100);
+	if (rc == -2) {
+		vmctl_fail(name, "%s", why);
+		r->death_told = 1;
 	}
-	return -1;
+	return rc;
 }
 
 /*

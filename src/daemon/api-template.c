@@ -48,7 +48,7 @@ static void create(struct vmsup *sup, struct evhttp_request *req, const struct v
 	}
 	/* booting a template VM takes longer than the idle timeout: held without one */
 	if ((h = http_held_new(req)))
-		http_held_wait(h, vm_template_create(sup, body, http_held_done, h), detach);
+		http_held_wait(h, vm_template_create(sup, body, peer, http_held_done, h), detach);
 	json_object_put(body);
 }
 

@@ -91,7 +91,8 @@ int disk_argv(const struct disk_attach *a, char ***argv, char **err)
 {
 	char root[32], dev[128];
 
-	for (size_t i = 0; i < a->chain->n; i++)
+	/* deepest first: qemu resolves a backing node by a name defined before */
+	for (size_t i = a->chain->n; i-- > 0;)
 		if (add_layer(argv, a, i, a->overlay || a->readonly || i > 0))
 			return vmsup_err(err, "out of memory");
 	snprintf(root, sizeof(root), "d%u-l0", a->index);

@@ -202,7 +202,7 @@ static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, 
 		*cls = VMSUP_EC_INTERNAL;
 		return vmsup_err(err, "out of memory");
 	}
-	if (open_all(vm, peer, d, cls, err))
+	if (open_all(vm, vm->spec.disk_trusted ? NULL : peer, d, cls, err))
 		goto fail;
 	for (size_t i = 0; i < d->n; i++) {
 		if (d->d[i].persistent || d->d[i].readonly)

@@ -60,6 +60,9 @@ struct vm_spec {
 	 * copy-on-write, so the file stays the template's); NULL = anonymous */
 	char *ram_file;
 	bool ram_shared;
+	/* not in the JSON: the disk is a template's own (src/snapshot/tmpl-disk.h),
+	 * checked when its maker made it: opened as the daemon */
+	bool disk_trusted;
 };
 
 /*

@@ -30,10 +30,12 @@ static const char *const no_arg[] = {
 
 #define STAGE_FSDEV "local,id=" VM_STAGE_TAG ","
 
-/* Not device state, and per VM or per run: dropped with their argument. */
+/* Not device state, and per VM or per run: dropped with their argument.
+ * -blockdev and -add-fd are a disk's backends (src/disk/): a restored VM
+ * has its own overlay over the template's disk; its device is kept. */
 static const char *const drop_arg[] = {
-    "-name",	   "-pidfile", "-sandbox", "-runas",  "-incoming", "-D", "-qmp",
-    "-qmp-pretty", "-monitor", "-mon",	   "-chroot", "-trace",	   NULL};
+    "-name",	"-pidfile", "-sandbox", "-runas", "-incoming", "-D",	  "-qmp", "-qmp-pretty",
+    "-monitor", "-mon",	    "-chroot",	"-trace", "-blockdev", "-add-fd", NULL};
 static const char *const drop_flag[] = {"-S", NULL};
 
 /* Refused: their state is not in the migration stream, or they block it. */
@@ -43,7 +45,6 @@ static const struct {
     {"-drive", "disk contents are not in the snapshot; restored VMs would share one disk"},
     {"-hda", "disk contents are not in the snapshot; restored VMs would share one disk"},
     {"-hdb", "disk contents are not in the snapshot; restored VMs would share one disk"},
-    {"-blockdev", "disk contents are not in the snapshot; restored VMs would share one disk"},
     {"-virtfs", "a mounted 9p share blocks migration"},
     {"-fsdev", "a mounted 9p share blocks migration"},
     {"-loadvm", "a VM started from -loadvm cannot be a template"},

@@ -7,6 +7,8 @@
 #include "src/snapshot/template.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -40,6 +42,27 @@ static int check_file(struct json_object *files, const char *file, const char *p
 	return 0;
 }
 
+/* A template's disk (tmpl-disk.h): meta's "disk" names its file, size and hash. */
+static int check_disk(struct json_object *files, const struct tmpl *t, char **err)
+{
+	struct json_object *d, *f, *b, *h;
+	char *path = NULL;
+	int rc;
+
+	if (!json_object_object_get_ex(t->meta, "disk", &d))
+		return 0;
+	if (!json_object_object_get_ex(d, "file", &f) ||
+	    !json_object_object_get_ex(d, "bytes", &b) ||
+	    !json_object_object_get_ex(d, "sha256", &h) || strchr(json_object_get_string(f), '/'))
+		return vmsup_err(err, "template '%s': meta.json's disk is incomplete", t->name);
+	if (asprintf(&path, "%s/%s", t->dir, json_object_get_string(f)) < 0)
+		return vmsup_err(err, "out of memory");
+	rc = check_file(files, "disk", path, (unsigned long long)json_object_get_int64(b),
+			json_object_get_string(h), err);
+	free(path);
+	return rc;
+}
+
 struct json_object *tmpl_verify(const char *state_dir, const char *name, const char **cls,
 				char **err)
 {
@@ -71,7 +94,8 @@ struct json_object *tmpl_verify(const char *state_dir, const char *name, const c
 	json_object_object_add(o, "files", files);
 	if (check_file(files, "state", t->state_path, t->state_bytes, t->state_sha256, err) ||
 	    (t->ram_path &&
-	     check_file(files, "ram", t->ram_path, t->ram_bytes, t->ram_sha256, err))) {
+	     check_file(files, "ram", t->ram_path, t->ram_bytes, t->ram_sha256, err)) ||
+	    check_disk(files, t, err)) {
 		vmsup_errc(err, cls, VMSUP_EC_DAMAGED, "template '%s' is damaged", name);
 		json_object_put(o);
 		tmpl_close(t);

@@ -26,6 +26,7 @@
 #include "src/qemu/spawn.h"
 #include "src/qemu/stage.h"
 #include "src/snapshot/template.h"
+#include "src/snapshot/tmpl-disk.h"
 
 #define JOB_TIMEOUT_S	 300 /* boot under TCG on a loaded host, save, all of it */
 #define CONNECT_RETRY_MS 5
@@ -46,6 +47,8 @@ struct vm_tmpl_job {
 	struct vm_spec spec;
 	struct json_object *spec_json;
 	struct tmpl_new tn;
+	struct tmpl_disk disk; /* the image under the template's disk, if any */
+	int fds[VM_SPAWN_FDS]; /* for qemu's fds 3..: the disk's image files */
 	bool begun;
 	char **argv;
 	char *dir, *qmp_sock, *ops_sock, *qga_sock, *pidfile, *console_log, *qemu_log;
@@ -101,6 +104,10 @@ static void job_free(struct vm_tmpl_job *j)
 	if (j->dir)
 		vm_rm_run_dir(j->dir);
 	vm_argv_free(j->argv);
+	tmpl_disk_free(&j->disk);
+	for (int i = 0; i < VM_SPAWN_FDS; i++)
+		if (j->fds[i] >= 0)
+			close(j->fds[i]);
 	vm_spec_release(&j->spec);
 	json_object_put(j->spec_json);
 	json_object_put(j->meta);
@@ -218,6 +225,14 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 	json_object_put(dc);
 	if (!j->meta) {
 		conclude(j, VMSUP_EC_INTERNAL, "out of memory");
+		return;
+	}
+	/* restored VMs boot the template's disk, not the image it was made from */
+	if (!json_object_object_get_ex(j->meta, "spec", &dc) ||
+	    tmpl_disk_seal(&j->disk, j->tn.final_dir, j->meta, dc, &e)) {
+		conclude(j, VMSUP_EC_INTERNAL, "template '%s': %s", j->spec.name,
+			 e ? e : "no spec in meta.json");
+		free(e);
 		return;
 	}
 	tmpl_meta_set_ram(j->meta, (unsigned long long)j->spec.mem_mib << 20);
@@ -419,7 +434,8 @@ static int build(struct vm_tmpl_job *j, char **err)
 	vm_mac_from_name(j->spec.name, j->mac);
 	p = (struct vm_paths){j->dir,	  j->qmp_sock,	  j->ops_sock, j->qga_sock,
 			      j->pidfile, j->console_log, port,	       j->mac};
-	if (!(j->argv = vm_argv_build(&j->spec, &p, &o, err)))
+	if (!(j->argv = vm_argv_build(&j->spec, &p, &o, err)) ||
+	    tmpl_disk_argv(&j->disk, &j->argv, j->fds, err))
 		goto out;
 	for (size_t i = 0; j->argv[i]; i++)
 		if (!strcmp(j->argv[i], "-sandbox") && j->argv[i + 1]) {
@@ -443,9 +459,9 @@ static int check_spec(struct vm_tmpl_job *j, char **err)
 	if (!j->spec.guest || (!j->spec.kernel && !j->spec.disk))
 		return vmsup_err(err, "a template needs a guest with the agent: give 'kernel' "
 				      "(and 'initrd')");
-	if (j->spec.disk)
-		return vmsup_err(err, "a template cannot have a 'disk': disk contents are not in "
-				      "the snapshot, restored VMs would share one disk");
+	if (j->spec.ndisks)
+		return vmsup_err(err, "a template cannot have data disks ('disks'), only a root "
+				      "'disk'");
 	if (j->spec.nshares)
 		return vmsup_err(err, "a template cannot have 'shares': a mounted 9p share "
 				      "blocks migration");
@@ -453,7 +469,7 @@ static int check_spec(struct vm_tmpl_job *j, char **err)
 }
 
 struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *body,
-				       vmsup_done_fn done, void *arg)
+				       const struct vmsup_peer *peer, vmsup_done_fn done, void *arg)
 {
 	const struct vmsup_config *cfg = vmsup_config(sup);
 	struct vm_tmpl_job *j;
@@ -481,6 +497,8 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 	j->sup = sup;
 	j->base = vmsup_base(sup);
 	j->step = J_BOOT;
+	for (int i = 0; i < VM_SPAWN_FDS; i++)
+		j->fds[i] = -1;
 	if (vm_spec_from_json(body, cfg, &j->spec, &err) || tmpl_name_check(j->spec.name, &err) ||
 	    check_spec(j, &err)) {
 		reply_now(done, arg, VMSUP_EC_INVALID, err ? err : "bad spec", NULL);
@@ -505,6 +523,14 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 		goto fail;
 	}
 	j->begun = true;
+	{
+		const char *cls = NULL;
+		if (tmpl_disk_begin(peer, &j->spec, j->tn.tmp_dir, &j->disk, &cls, &err)) {
+			reply_now(done, arg, cls ? cls : VMSUP_EC_INVALID, err ? err : "disk",
+				  NULL);
+			goto fail;
+		}
+	}
 	/* stored with the template: restored VMs are made from it (start is theirs) */
 	j->spec_json = vm_spec_to_json(&j->spec);
 	if (!j->spec_json || !(j->timer = evtimer_new(j->base, on_timer, j)) ||
@@ -519,7 +545,8 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 		goto fail;
 	}
 	j->spec.ram_shared = true;
-	if (build(j, &err) || vm_spawn(j->argv, j->qemu_log, &j->pid, &err)) {
+	if (build(j, &err) ||
+	    vm_spawn_fds(j->argv, j->qemu_log, j->fds, VM_SPAWN_FDS, &j->pid, &err)) {
 		reply_now(done, arg, VMSUP_EC_INTERNAL, err ? err : "cannot start qemu", NULL);
 		goto fail;
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "src/qemu/argv.h"
+#include "src/snapshot/tmpl-disk.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 #include "src/snapshot/snapshot.h"
@@ -154,6 +155,13 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 	}
 	if (vm_spec_from_json(spec, cfg, &vm->spec, err))
 		goto fail;
+	/* the template's disk and the files under it are the ones its RAM
+	 * was saved against; checked when its maker made it */
+	if (tmpl_disk_check(r->t, err)) {
+		c = VMSUP_EC_DAMAGED;
+		goto fail;
+	}
+	vm->spec.disk_trusted = vm->spec.disk != NULL;
 	/* not part of the spec's JSON: the device set says */
 	vm->spec.stage = snap_devconfig_has_stage(r->t->devconfig);
 	if (r->t->ram_path) {

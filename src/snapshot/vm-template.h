@@ -42,7 +42,8 @@ struct vm_tmpl_job;
  * already called.
  */
 struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *body,
-				       vmsup_done_fn done, void *arg);
+				       const struct vmsup_peer *peer, vmsup_done_fn done,
+				       void *arg);
 /* The client went away: the job carries on, done is not called. */
 void vm_template_job_detach(struct vm_tmpl_job *j);
 /* Daemon exit: kill and reap every template qemu still being made (blocks briefly). */

@@ -337,3 +337,73 @@ Test(disk, data_disks_from_vmctl)
 	free(ha2);
 	free(hb2);
 }
+
+/*
+ * A template of a VM with a disk (the test guest's root is its initrd, the
+ * disk is /dev/vda): the template keeps the disk it was saved with, each
+ * clone writes an overlay of its own over it, neither the image nor the
+ * template's disk changes, and a changed image makes the template refuse
+ * to restore (its RAM was saved against the old bytes).
+ */
+Test(disk, template_and_clones)
+{
+	char img[300], *s, tdisk[400], desc[1024];
+	char *h_img, *h_t, *h_img2, *h_t2;
+	struct json_object *spec, *r;
+	long st;
+
+	snprintf(img, sizeof(img), "%s/t.raw", d.dir);
+	sh_ok("truncate -s 8M '%s'", img);
+	s = tt_spec("tdisk", 128);
+	spec = json_tokener_parse(s);
+	free(s);
+	json_object_object_add(spec, "disk", json_object_new_string(img));
+	json_object_object_add(spec, "disk_format", json_object_new_string("raw"));
+	r = td_http(&d, "POST", "/v1/templates", json_object_to_json_string(spec), &st);
+	json_object_put(spec);
+	cr_assert_eq(st, 201, "template: %s", json_object_to_json_string(r));
+	json_object_put(r);
+	snprintf(tdisk, sizeof(tdisk), "%s/state/templates/tdisk/disk.qcow2", d.dir);
+	cr_assert_eq(access(tdisk, F_OK), 0, "the template keeps its disk: %s", tdisk);
+	h_img = sha256(img);
+	h_t = sha256(tdisk);
+	r = td_http(&d, "POST", "/v1/templates/tdisk/verify", NULL, &st);
+	cr_expect_eq(st, 200, "verify: %s", json_object_to_json_string(r));
+	cr_expect(strstr(json_object_to_json_string(r), "\"disk\""), "verify covers the disk: %s",
+		  json_object_to_json_string(r));
+	json_object_put(r);
+
+	for (int i = 0; i < 2; i++) {
+		char body[128], name[8];
+		snprintf(name, sizeof(name), "c%d", i);
+		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"from\":\"tdisk\"}", name);
+		r = td_http(&d, "POST", "/v1/vms", body, &st);
+		cr_assert_eq(st, 201, "clone %s: %s", name, json_object_to_json_string(r));
+		json_object_put(r);
+		r = tt_wait_agent(&d, name, 120000);
+		cr_assert_not_null(r, "clone %s: no agent", name);
+		json_object_put(r);
+	}
+	free(guest("c0", "printf c0-wrote | " WRITE_AT));
+	guest_expect("c1", READ_AT, "........");
+	guest_expect("c0", READ_AT, "c0-wrote");
+	destroy("c0");
+	destroy("c1");
+	h_img2 = sha256(img);
+	h_t2 = sha256(tdisk);
+	cr_expect_str_eq(h_img2, h_img, "the image was written");
+	cr_expect_str_eq(h_t2, h_t, "the template's disk was written");
+
+	/* the image under the template changes: no restore may use it */
+	sh_ok("printf x | dd of='%s' bs=1 seek=100 conv=notrunc 2>/dev/null", img);
+	r = td_http(&d, "POST", "/v1/vms", "{\"name\":\"c2\",\"from\":\"tdisk\"}", &st);
+	snprintf(desc, sizeof(desc), "%s", td_err_desc(r) ? td_err_desc(r) : "");
+	cr_expect_eq(st, 409, "restore over a changed image: %s", desc);
+	cr_expect_str_eq(td_err_class(r) ? td_err_class(r) : "", "TemplateDamaged");
+	cr_expect(strstr(desc, img), "names the image: %s", desc);
+	json_object_put(r);
+	free(h_img);
+	free(h_t);
+	free(h_img2);
+	free(h_t2);
+}

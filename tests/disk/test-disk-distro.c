@@ -1,0 +1,312 @@
+/*
+ * The Debian systemd image (scripts/mkdistro.sh) under the real daemon,
+ * TCG (issue 21): two VMs on the one image at once, each with its own
+ * root file system, the image's hash unchanged; `vmctl run --disk` with
+ * --kernel; `vmctl exec --via ssh` straight after `vmctl ip --wait` (sshd
+ * comes seconds after the agent on systemd); shares both ways; a graceful
+ * stop through logind. Skips without the image (built as root by make check).
+ */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/snapshot/template-util.h"
+
+static struct tdaemon d;
+static char img[512], key[512];
+
+static void up(void)
+{
+	const char *dd = td_distro_dir();
+
+	if (!dd)
+		cr_skip_test("no Debian image (scripts/mkdistro.sh; built by make check as root)");
+	snprintf(img, sizeof(img), "%s/disk.raw", dd);
+	snprintf(key, sizeof(key), "%s/test_key", dd);
+	tt_start_conf(&d, "stop_grace_s = 60");
+}
+
+static void down(void)
+{
+	tt_stop(&d);
+}
+
+TestSuite(distro, .init = up, .fini = down, .timeout = 900);
+
+/* A shell command's whole stdout (malloc'd); its exit status in *st. */
+static char *sh_out(int *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *sh_out(int *st, const char *fmt, ...)
+{
+	char cmd[4096], *out = NULL;
+	size_t n = 0;
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	cr_assert_not_null(p = popen(cmd, "r"), "%s", cmd);
+	if (getdelim(&out, &n, '\0', p) < 0) {
+		free(out);
+		out = strdup("");
+	}
+	*st = pclose(p);
+	return out;
+}
+
+static const char *vmctl(void)
+{
+	static char path[600];
+	const char *top = getenv("top_builddir");
+
+	snprintf(path, sizeof(path), "%s/src/cli/vmctl", top ? top : ".");
+	return path;
+}
+
+static char *guest(const char *vm, const char *script)
+{
+	int s;
+	char *out = tt_sh(&d, vm, script, &s);
+
+	cr_assert(out && s == 0, "%s: %s: status %d: %s", vm, script, s, out ? out : "");
+	return out;
+}
+
+static char *overlay_of(const char *vm)
+{
+	char path[128];
+	long st;
+	struct json_object *o = NULL, *dk, *ov;
+	char *r = NULL;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", vm);
+	o = td_http(&d, "GET", path, NULL, &st);
+	if (json_object_object_get_ex(o, "disk", &dk) && dk &&
+	    json_object_object_get_ex(dk, "overlay", &ov) && ov)
+		r = strdup(json_object_get_string(ov));
+	json_object_put(o);
+	cr_assert_not_null(r, "%s has no overlay", vm);
+	return r;
+}
+
+static void boot(const char *name)
+{
+	struct json_object *r;
+	long st;
+
+	r = td_create_distro(&d, name, 384, &st);
+	cr_assert_eq(st, 201, "%s", json_object_to_json_string(r));
+	json_object_put(r);
+}
+
+static void wait_ip(const char *name)
+{
+	long st;
+	struct json_object *r = td_wait_ip(&d, name, 600, &st);
+
+	cr_assert_eq(st, 200, "%s: no address: %s", name, json_object_to_json_string(r));
+	json_object_put(r);
+}
+
+Test(distro, two_vms_on_one_image)
+{
+	int st;
+	char *before = sh_out(&st, "sha256sum '%s' | cut -c1-64", img), *after, *o;
+	char *ov[2];
+	const char *vm[2] = {"deb-a", "deb-b"};
+	struct stat sb;
+
+	for (int i = 0; i < 2; i++)
+		boot(vm[i]);
+	for (int i = 0; i < 2; i++) {
+		char script[128];
+		wait_ip(vm[i]);
+		snprintf(script, sizeof(script), "echo %s >/root/mine-%s && sync", vm[i], vm[i]);
+		free(guest(vm[i], script));
+	}
+	for (int i = 0; i < 2; i++) {
+		char want[64];
+		o = guest(vm[i], "ls /root/ | grep mine-");
+		snprintf(want, sizeof(want), "mine-%s\n", vm[i]);
+		cr_expect_str_eq(o, want, "%s sees only its own file", vm[i]);
+		free(o);
+		ov[i] = overlay_of(vm[i]);
+		cr_expect_eq(stat(ov[i], &sb), 0, "%s", ov[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		char path[128];
+		long hs;
+		snprintf(path, sizeof(path), "/v1/vms/%s", vm[i]);
+		json_object_put(td_http(&d, "DELETE", path, NULL, &hs));
+		cr_expect_eq(hs, 200);
+		cr_expect_neq(stat(ov[i], &sb), 0, "overlay %s removed", ov[i]);
+		free(ov[i]);
+	}
+	after = sh_out(&st, "sha256sum '%s' | cut -c1-64", img);
+	cr_expect_str_eq(after, before, "the Debian image was written");
+	free(before);
+	free(after);
+}
+
+/* vmctl run on the image, booted with the image's kernel: root's id and
+ * the guest's kernel, over ssh, then the VM is gone. */
+Test(distro, vmctl_run_with_kernel_and_disk)
+{
+	const char *dd = td_distro_dir();
+	char append[256] = "", *out, *rel;
+	int st;
+
+	td_guest_append(dd, append, sizeof(append));
+	rel = sh_out(&st, "sed -n 's/^package linux-image-\\([0-9][^ ]*\\) .*/\\1/p' '%s/MANIFEST'",
+		     dd);
+	out = sh_out(&st,
+		     "'%s' --socket '%s' run --name deb-run --accel tcg --mem 384 --timeout 600 "
+		     "--ssh-key '%s' --kernel '%s/vmlinuz' --initrd '%s/initrd.img' --append '%s' "
+		     "--disk '%s:raw' -- sh -c 'id -u; uname -r' 2>&1",
+		     vmctl(), d.sock, key, dd, dd, append, img);
+	cr_expect_eq(st, 0, "vmctl run: %s", out);
+	cr_expect(strncmp(out, "0\n", 2) == 0 && strstr(out, rel) && *rel,
+		  "id -u and uname -r (%s): %s", rel, out);
+	free(out);
+	free(rel);
+	cr_expect_eq(td_count_qemus(&d), 0, "run leaves no VM");
+}
+
+/* sshd answers seconds after the agent and the address: exec --via ssh
+ * waits for it. Shares both ways, then a graceful stop. */
+Test(distro, ssh_after_ip_shares_and_stop)
+{
+	const char *dd = td_distro_dir();
+	char rw[600], ro[600], append[256] = "", body[3000], *out;
+	struct json_object *r;
+	double t0;
+	long hs;
+	int st;
+
+	snprintf(rw, sizeof(rw), "%s/rw", d.dir);
+	snprintf(ro, sizeof(ro), "%s/ro", d.dir);
+	cr_assert_eq(mkdir(rw, 0755), 0);
+	cr_assert_eq(mkdir(ro, 0755), 0);
+	free(sh_out(&st, "echo from-host >'%s/in'; echo ro-file >'%s/f'", rw, ro));
+	td_guest_append(dd, append, sizeof(append));
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"deb-s\",\"accel\":\"tcg\",\"mem_mib\":384,\"kernel\":\"%s/vmlinuz\","
+		 "\"initrd\":\"%s/initrd.img\",\"append\":\"%s\",\"disk\":\"%s\","
+		 "\"disk_format\":\"raw\",\"shares\":[{\"path\":\"%s\"},{\"path\":\"%s\","
+		 "\"readonly\":true}]}",
+		 dd, dd, append, img, rw, ro);
+	r = td_http(&d, "POST", "/v1/vms", body, &hs);
+	cr_assert_eq(hs, 201, "%s", json_object_to_json_string(r));
+	json_object_put(r);
+
+	out = sh_out(&st,
+		     "'%s' --socket '%s' ip --wait 600 deb-s 2>&1 && '%s' --socket '%s' exec "
+		     "--via ssh --ssh-key '%s' deb-s -- sh -c 'cat %s/in; cat %s/f; "
+		     "echo from-guest >%s/out; echo x >%s/g || echo ro-refused' 2>&1",
+		     vmctl(), d.sock, vmctl(), d.sock, key, rw, ro, rw, ro);
+	cr_expect_eq(st, 0, "ip --wait then exec --via ssh: %s", out);
+	cr_expect(strstr(out, "from-host\nro-file\n") && strstr(out, "ro-refused"), "%s", out);
+	free(out);
+	out = sh_out(&st, "cat '%s/out'", rw);
+	cr_expect_str_eq(out, "from-guest\n", "the guest's write reached the host");
+	free(out);
+
+	t0 = td_now();
+	out = sh_out(&st, "'%s' --socket '%s' stop deb-s 2>&1", vmctl(), d.sock);
+	cr_expect_eq(st, 0, "stop: %s", out);
+	free(out);
+	/* ACPI through logind: well before stop_grace_s (60) would force it */
+	cr_expect_lt(td_now() - t0, 45, "graceful stop took %.1f s", td_now() - t0);
+	r = td_http(&d, "GET", "/v1/vms/deb-s", NULL, &hs);
+	cr_expect_str_eq(td_str(r, "state"), "stopped");
+	json_object_put(r);
+}
+
+static void up_pool(void)
+{
+	const char *dd = td_distro_dir();
+
+	if (!dd)
+		cr_skip_test("no Debian image (scripts/mkdistro.sh; built by make check as root)");
+	snprintf(img, sizeof(img), "%s/disk.raw", dd);
+	snprintf(key, sizeof(key), "%s/test_key", dd);
+	tt_start_conf(&d, "pool_template = debt\npool_size = 1");
+}
+
+TestSuite(distro_pool, .init = up_pool, .fini = down, .timeout = 900);
+
+/*
+ * A template of the Debian VM: two clones, each its own root file system
+ * over the template's disk, which does not change; then the warm pool
+ * (pool_template names it) serves `vmctl run --pool`.
+ */
+Test(distro_pool, template_clones_and_pool)
+{
+	const char *dd = td_distro_dir();
+	char append[256] = "", body[2048], tdisk[600], *h0, *h1, *out;
+	struct json_object *r;
+	long hs;
+	int st;
+
+	td_guest_append(dd, append, sizeof(append));
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"debt\",\"accel\":\"tcg\",\"mem_mib\":384,\"kernel\":\"%s/vmlinuz\","
+		 "\"initrd\":\"%s/initrd.img\",\"append\":\"%s\",\"disk\":\"%s\","
+		 "\"disk_format\":\"raw\"}",
+		 dd, dd, append, img);
+	r = td_http(&d, "POST", "/v1/templates", body, &hs);
+	cr_assert_eq(hs, 201, "template: %s", json_object_to_json_string(r));
+	json_object_put(r);
+	snprintf(tdisk, sizeof(tdisk), "%s/state/templates/debt/disk.qcow2", d.dir);
+	h0 = sh_out(&st, "sha256sum '%s' | cut -c1-64", tdisk);
+
+	for (int i = 0; i < 2; i++) {
+		char name[16], script[128];
+		snprintf(name, sizeof(name), "clone%d", i);
+		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"from\":\"debt\"}", name);
+		r = td_http(&d, "POST", "/v1/vms", body, &hs);
+		cr_assert_eq(hs, 201, "%s: %s", name, json_object_to_json_string(r));
+		json_object_put(r);
+		r = tt_wait_agent(&d, name, 300000);
+		cr_assert_not_null(r, "%s: no agent", name);
+		json_object_put(r);
+		snprintf(script, sizeof(script), "echo %s >/root/clone-%s && sync", name, name);
+		free(guest(name, script));
+	}
+	for (int i = 0; i < 2; i++) {
+		char name[16], want[64], path[64];
+		snprintf(name, sizeof(name), "clone%d", i);
+		out = guest(name, "ls /root/ | grep clone-");
+		snprintf(want, sizeof(want), "clone-%s\n", name);
+		cr_expect_str_eq(out, want, "%s sees only its own file", name);
+		free(out);
+		snprintf(path, sizeof(path), "/v1/vms/%s?force=1", name);
+		json_object_put(td_http(&d, "DELETE", path, NULL, &hs));
+	}
+	h1 = sh_out(&st, "sha256sum '%s' | cut -c1-64", tdisk);
+	cr_expect_str_eq(h1, h0, "the template's disk was written");
+	free(h0);
+	free(h1);
+
+	/* the pool fills from the template once it is saved */
+	for (int i = 0; i < 600; i++) {
+		r = td_http(&d, "GET", "/v1/pool", NULL, &hs);
+		out = strdup(json_object_to_json_string(r));
+		json_object_put(r);
+		if (strstr(out, "\"ready\":1")) {
+			free(out);
+			break;
+		}
+		free(out);
+		sleep(1);
+	}
+	out = sh_out(&st, "'%s' --socket '%s' run --pool --via agent -- cat /etc/os-release 2>&1",
+		     vmctl(), d.sock);
+	cr_expect_eq(st, 0, "run --pool: %s", out);
+	cr_expect(strstr(out, "Debian"), "%s", out);
+	free(out);
+}
