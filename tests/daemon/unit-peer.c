@@ -85,9 +85,23 @@ Test(peer, spec_fields)
 	spec = json_tokener_parse(json);
 	cr_expect_eq(vmsup_peer_check_spec(&nobody, spec, &err), 0, "%s", err);
 	json_object_put(spec);
+	/* an overlay takes a VM's writes: reading the image is enough */
 	snprintf(json, sizeof(json), "{\"disk\":\"%s\"}", f);
 	spec = json_tokener_parse(json);
+	cr_expect_eq(vmsup_peer_check_spec(&nobody, spec, &err), 0, "%s", err);
+	json_object_put(spec);
+	/* a persistent disk is written in place */
+	snprintf(json, sizeof(json), "{\"disk\":\"%s\",\"disk_mode\":\"persistent\"}", f);
+	spec = json_tokener_parse(json);
 	cr_expect_eq(vmsup_peer_check_spec(&nobody, spec, &err), 1, "disk needs write");
+	cr_expect(err && strstr(err, "read and write"), "%s", err);
+	free(err);
+	err = NULL;
+	json_object_put(spec);
+	/* and so is a persistent data disk */
+	snprintf(json, sizeof(json), "{\"disks\":[{\"path\":\"%s\",\"mode\":\"persistent\"}]}", f);
+	spec = json_tokener_parse(json);
+	cr_expect_eq(vmsup_peer_check_spec(&nobody, spec, &err), 1, "data disk needs write");
 	cr_expect(err && strstr(err, "read and write"), "%s", err);
 	free(err);
 	json_object_put(spec);
