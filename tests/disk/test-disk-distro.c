@@ -294,14 +294,14 @@ Test(distro_pool, template_clones_and_pool)
 
 	/* the pool fills from the template once it is saved */
 	for (int i = 0; i < 600; i++) {
+		struct json_object *ready = NULL;
+		int n = 0;
 		r = td_http(&d, "GET", "/v1/pool", NULL, &hs);
-		out = strdup(json_object_to_json_string(r));
+		if (json_object_object_get_ex(r, "ready", &ready))
+			n = json_object_get_int(ready);
 		json_object_put(r);
-		if (strstr(out, "\"ready\":1")) {
-			free(out);
+		if (n >= 1)
 			break;
-		}
-		free(out);
 		sleep(1);
 	}
 	out = sh_out(&st, "'%s' --socket '%s' run --pool --via agent -- cat /etc/os-release 2>&1",
