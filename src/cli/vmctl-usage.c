@@ -11,12 +11,12 @@
 	"  --kernel FILE        kernel to boot (default: the configured default guest)\n"          \
 	"  --initrd FILE        initrd for --kernel\n"                                             \
 	"  --append STRING      kernel command line\n"                                             \
-	"  --disk FILE[:OPTS]   disk image: the first is the root disk (booted, or with\n"          \
-	"                       --kernel the kernel's root); more are data disks. Writes go\n"    \
-	"                       to an overlay of the VM's own, the image is never written.\n"     \
-	"                       OPTS: ro (data disk, read-only), persistent (write the\n"         \
-	"                       image itself, one VM per image), raw|qcow2 (the format)\n"        \
-	"  --disk-mode MODE     the root disk's: overlay (default) or persistent\n"               \
+	"  --disk FILE[:OPTS]   disk image: the first is the root disk (booted, or with\n"         \
+	"                       --kernel the kernel's root); more are data disks. Writes go\n"     \
+	"                       to an overlay of the VM's own, the image is never written.\n"      \
+	"                       OPTS: ro (data disk, read-only), persistent (write the\n"          \
+	"                       image itself, one VM per image), raw|qcow2 (the format)\n"         \
+	"  --disk-mode MODE     the root disk's: overlay (default) or persistent\n"                \
 	"  --accel kvm|tcg|kvm:tcg  accelerator (kvm:tcg falls back to TCG)\n"                     \
 	"  --share DIR[:ro]     share host DIR into the guest at the same path (repeatable)\n"     \
 	"  --restart POLICY     restart policy passed to vmsupd (e.g. never)\n"                    \

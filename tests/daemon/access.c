@@ -423,18 +423,6 @@ Test(files, disk_and_shares_need_the_peers_rights)
 	cr_expect_neq(create_as_nobody(spec, desc, sizeof(desc)), 403, "read-only share: %s", desc);
 }
 
-static void sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh_ok(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
 /* The disk's status object, and how many layers its chain has. */
 static size_t disk_chain_len(const char *name, char *format, size_t fsize)
 {
@@ -475,19 +463,19 @@ Test(files, disk_backing_chain_checked_as_the_caller)
 	snprintf(trick, sizeof(trick), "%s/trick.raw", fdir);
 	snprintf(data, sizeof(data), "%s/data.qcow2", fdir);
 	snprintf(dfile, sizeof(dfile), "%s/data.bin", fdir);
-	sh_ok("qemu-img create -q -f qcow2 -u -F raw -b '%s' '%s' 1M", pub, good);
-	sh_ok("qemu-img create -q -f qcow2 -u -F raw -b /etc/shadow '%s' 1M", evil);
-	sh_ok("cp '%s' '%s/pub'", pub, hidden_dir);
+	td_sh_ok("qemu-img create -q -f qcow2 -u -F raw -b '%s' '%s' 1M", pub, good);
+	td_sh_ok("qemu-img create -q -f qcow2 -u -F raw -b /etc/shadow '%s' 1M", evil);
+	td_sh_ok("cp '%s' '%s/pub'", pub, hidden_dir);
 	{
 		char hid[200];
 		snprintf(hid, sizeof(hid), "%s/pub", hidden_dir);
-		sh_ok("qemu-img create -q -f qcow2 -u -F raw -b '%s' '%s' 1M", hid, evil2);
+		td_sh_ok("qemu-img create -q -f qcow2 -u -F raw -b '%s' '%s' 1M", hid, evil2);
 	}
-	sh_ok("cp '%s' '%s'", evil, trick);
-	sh_ok("qemu-img create -q -f qcow2 -o data_file='%s' '%s' 1M", dfile, data);
-	sh_ok("chmod 0644 '%s' '%s'", good, evil);
-	sh_ok("chmod 0644 '%s' '%s'", evil2, trick);
-	sh_ok("chmod 0644 '%s' '%s'", data, dfile);
+	td_sh_ok("cp '%s' '%s'", evil, trick);
+	td_sh_ok("qemu-img create -q -f qcow2 -o data_file='%s' '%s' 1M", dfile, data);
+	td_sh_ok("chmod 0644 '%s' '%s'", good, evil);
+	td_sh_ok("chmod 0644 '%s' '%s'", evil2, trick);
+	td_sh_ok("chmod 0644 '%s' '%s'", data, dfile);
 
 	snprintf(spec, sizeof(spec), "{\"name\":\"c1\",\"disk\":\"%s\",\"start\":false}", good);
 	cr_expect_eq(create_as_nobody(spec, desc, sizeof(desc)), 201, "readable chain: %s", desc);

@@ -31,18 +31,6 @@ static void down(void)
 
 TestSuite(disk, .init = up, .fini = down, .timeout = 600);
 
-static void sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh_ok(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
 static char *sha256(const char *path)
 {
 	char cmd[600], *line = NULL;
@@ -149,8 +137,9 @@ Test(disk, overlay_two_vms_one_image)
 	/* raw, and its first bytes a qcow2 header naming a file the guest must
 	 * never get: named raw, the guest reads those bytes as they are */
 	snprintf(img, sizeof(img), "%s/base.raw", d.dir);
-	sh_ok("qemu-img create -q -f qcow2 -u -F raw -b /etc/shadow '%s' 1M && truncate -s 8M '%s'",
-	      img, img);
+	td_sh_ok(
+	    "qemu-img create -q -f qcow2 -u -F raw -b /etc/shadow '%s' 1M && truncate -s 8M '%s'",
+	    img, img);
 	before = sha256(img);
 
 	boot("v1", img, NULL, "raw");
@@ -186,7 +175,7 @@ Test(disk, persistent_is_written_in_place_by_one_vm)
 	FILE *p;
 
 	snprintf(img, sizeof(img), "%s/own.raw", d.dir);
-	sh_ok("truncate -s 8M '%s'", img);
+	td_sh_ok("truncate -s 8M '%s'", img);
 	boot("p1", img, "persistent", NULL);
 
 	cr_expect_eq(create("p2", img, "persistent", NULL, false, desc, sizeof(desc)), 409,
@@ -225,7 +214,7 @@ Test(disk, reopened_after_restart_only_if_the_same_file)
 	long st;
 
 	snprintf(img, sizeof(img), "%s/r.raw", d.dir);
-	sh_ok("truncate -s 4M '%s'", img);
+	td_sh_ok("truncate -s 4M '%s'", img);
 	cr_assert_eq(create("r1", img, NULL, "raw", false, desc, sizeof(desc)), 201, "%s", desc);
 	td_kill9(&d);
 	td_restart(&d);
@@ -238,7 +227,7 @@ Test(disk, reopened_after_restart_only_if_the_same_file)
 	json_object_put(r);
 
 	/* a new file under the old name: not what was checked */
-	sh_ok("cp '%s' '%s.new' && mv '%s.new' '%s'", img, img, img, img);
+	td_sh_ok("cp '%s' '%s.new' && mv '%s.new' '%s'", img, img, img, img);
 	td_kill9(&d);
 	td_restart(&d);
 	r = op("r1", "start", &st);
@@ -277,7 +266,7 @@ Test(disk, data_disks_from_vmctl)
 	snprintf(a, sizeof(a), "%s/a.raw", d.dir);
 	snprintf(b, sizeof(b), "%s/b.raw", d.dir);
 	snprintf(c, sizeof(c), "%s/c,x:1.raw", d.dir); /* a comma and a colon in the name */
-	sh_ok("truncate -s 4M '%s' '%s' '%s'", a, b, c);
+	td_sh_ok("truncate -s 4M '%s' '%s' '%s'", a, b, c);
 	ha = sha256(a);
 	hb = sha256(b);
 	tt_guest(k, i);
@@ -288,7 +277,7 @@ Test(disk, data_disks_from_vmctl)
 		 "--initrd '%s' --append 'console=ttyS0 panic=-1' --no-start --disk '%s:raw' "
 		 "--disk '%s:raw' --disk '%s:ro,raw' --disk '%s:persistent'",
 		 top ? top : ".", d.sock, k, i, a, a, b, c);
-	sh_ok("%s", cmd);
+	td_sh_ok("%s", cmd);
 	vm = td_http(&d, "GET", "/v1/vms/dd1", NULL, &st);
 	cr_assert_eq(st, 200);
 	cr_assert(json_object_object_get_ex(vm, "data_disks", &dd));
@@ -353,7 +342,7 @@ Test(disk, template_and_clones)
 	long st;
 
 	snprintf(img, sizeof(img), "%s/t.raw", d.dir);
-	sh_ok("truncate -s 8M '%s'", img);
+	td_sh_ok("truncate -s 8M '%s'", img);
 	s = tt_spec("tdisk", 128);
 	spec = json_tokener_parse(s);
 	free(s);
@@ -395,7 +384,7 @@ Test(disk, template_and_clones)
 	cr_expect_str_eq(h_t2, h_t, "the template's disk was written");
 
 	/* the image under the template changes: no restore may use it */
-	sh_ok("printf x | dd of='%s' bs=1 seek=100 conv=notrunc 2>/dev/null", img);
+	td_sh_ok("printf x | dd of='%s' bs=1 seek=100 conv=notrunc 2>/dev/null", img);
 	r = td_http(&d, "POST", "/v1/vms", "{\"name\":\"c2\",\"from\":\"tdisk\"}", &st);
 	snprintf(desc, sizeof(desc), "%s", td_err_desc(r) ? td_err_desc(r) : "");
 	cr_expect_eq(st, 409, "restore over a changed image: %s", desc);

@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,4 +461,15 @@ struct json_object *td_wait_ip(struct tdaemon *d, const char *name, int timeout_
 		if (td_now() - t0 < 1) /* a refusal, not a wait: do not spin */
 			sleep(1);
 	}
+}
+
+void td_sh_ok(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
 }

@@ -61,6 +61,8 @@ int td_events_open(struct tdaemon *d, const char *vm);
 bool td_events_wait(int fd, const char *needle, int timeout_ms);
 
 double td_now(void);
+/* Run a shell command (printf-style); the test fails unless it exits 0. */
+void td_sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A guest directory's kernel command line (DIR/append, first line) into buf;
  * buf is left as it is when there is no such file. */
