@@ -44,7 +44,7 @@ struct vm_pool_take {
 	struct event *wait; /* a just restored VM: its agent and refresh */
 	double t0;
 	struct snap_refresh *clock;
-	bool clock_set;
+	bool clock_set, clock_by_date;
 	double skew_ms;
 	char clock_error[400];
 	struct vm_pool_take *next;
@@ -66,6 +66,10 @@ struct vm_pool {
 	 * refill until it is saved or verified again */
 	bool damaged;
 	bool template_ok; /* a restore from it has passed the checks */
+	/* how a take sets a member's clock: -1 not known yet, 1 by a relative
+	 * date, 0 by guest-set-time (the guest's date cannot); learnt from the
+	 * template's guests at the first take, again when it is saved again */
+	int clock_by_date;
 	char last_error[512];
 	unsigned long filled, hits, misses, failures;
 };

@@ -34,6 +34,11 @@ static void take_finish(struct vm_pool_take *t, const char *cls, const char *des
 		json_object_object_add(po, "clock_set", json_object_new_boolean(t->clock_set));
 		json_object_object_add(po, "clock_skew_ms",
 				       t->clock_set ? json_object_new_double(t->skew_ms) : NULL);
+		json_object_object_add(
+		    po, "clock_method",
+		    !t->clock_set
+			? NULL
+			: json_object_new_string(t->clock_by_date ? "date" : "guest-set-time"));
 		json_object_object_add(po, "clock_error",
 				       t->clock_error[0] ? json_object_new_string(t->clock_error)
 							 : NULL);
@@ -86,7 +91,10 @@ static void on_clock(const struct snap_refresh_result *res, void *arg)
 	struct vm_pool_take *t = arg;
 
 	t->clock = NULL;
+	if (res->time_set)
+		t->p->clock_by_date = res->clock_by_date;
 	t->clock_set = res->time_set;
+	t->clock_by_date = res->clock_by_date;
 	t->skew_ms = res->skew_ms;
 	snprintf(t->clock_error, sizeof(t->clock_error), "%s", res->time_error);
 	if (!res->time_set)
@@ -205,10 +213,9 @@ static void take_next(struct vm_pool_take *t)
 		t->step = S_DONE;
 		/* a restored-now VM gets its clock from the restore's refresh */
 		if (t->hit) {
-			if (p->ops->agent_of(vm) &&
-			    (t->clock =
-				 snap_refresh(p->base, p->ops->agent_of(vm), SNAP_REFRESH_NO_SEED,
-					      NULL, on_clock, t, &err)))
+			if (p->ops->agent_of(vm) && (t->clock = snap_refresh_clock(
+							 p->base, p->ops->agent_of(vm),
+							 p->clock_by_date != 0, on_clock, t, &err)))
 				return;
 			snprintf(t->clock_error, sizeof(t->clock_error), "%s",
 				 err ? err : "no guest agent");

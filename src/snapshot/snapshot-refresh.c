@@ -17,6 +17,7 @@ struct snap_refresh {
 	unsigned char seed[SEED_MAX];
 	size_t seed_len;
 	int pending, finished, step;
+	int by_date;	  /* try a relative `date -s` before guest-set-time */
 	int64_t t_ask_ns; /* host clock when guest-get-time was sent */
 	struct snap_refresh_result r;
 	struct timespec t0;
@@ -90,7 +91,24 @@ static void finish(struct snap_refresh *f)
 	release(f);
 }
 
+/*
+ * The steps, in order. The clock: qemu-ga's guest-set-time sets it and then
+ * runs `hwclock -w`, which with util-linux waits for the RTC's next second
+ * (0.3 to 2 s measured in the Debian guest under TCG): longer than all the
+ * rest of a pool take. So where asked, the guest's offset is measured first
+ * (guest-get-time, no process) and taken out by a relative `date -s` (GNU
+ * date reads "now" itself, so the time spent starting it does not count);
+ * a date that cannot (busybox) falls back to guest-set-time.
+ */
+enum { S_SKEW, S_DATE, S_SET_TIME, S_SEED, S_IDENTITY, S_CHECK };
+
 static void next(struct snap_refresh *f);
+
+static double ask_skew_ms(const struct snap_refresh *f, struct json_object *ret)
+{
+	int64_t mid = f->t_ask_ns + (realtime_ns() - f->t_ask_ns) / 2;
+	return (double)(json_object_get_int64(ret) - mid) / 1e6;
+}
 
 static void on_reply(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
 		     void *arg)
@@ -103,40 +121,55 @@ static void on_reply(struct qmp_session *s, struct json_object *ret, const struc
 		release(f);
 		return;
 	}
-	if (f->step == 0) { /* guest-set-time */
+	switch (f->step) {
+	case S_SKEW: /* no reading: guest-set-time, which needs none */
+		if (err || !ret)
+			f->step = S_SET_TIME;
+		else {
+			f->r.skew_ms = ask_skew_ms(f, ret);
+			f->step = S_DATE;
+		}
+		next(f);
+		return;
+	case S_SET_TIME:
 		f->r.time_set = !err;
+		f->r.time_error[0] = '\0';
 		if (err)
 			snprintf(f->r.time_error, sizeof(f->r.time_error), "%s: %s", err->cls,
 				 err->desc);
-	} else { /* guest-get-time: guest minus host at the reply's midpoint */
+		f->step = S_SEED;
+		next(f);
+		return;
+	default: /* S_CHECK: guest minus host at the reply's midpoint */
 		if (err || !ret) {
 			if (!f->r.time_error[0])
 				snprintf(f->r.time_error, sizeof(f->r.time_error),
 					 "guest-get-time: %s: %s", err ? err->cls : "",
 					 err ? err->desc : "no value");
 			f->r.time_set = 0;
-		} else {
-			int64_t mid = f->t_ask_ns + (realtime_ns() - f->t_ask_ns) / 2;
-			f->r.skew_ms = (double)(json_object_get_int64(ret) - mid) / 1e6;
-		}
+		} else
+			f->r.skew_ms = ask_skew_ms(f, ret);
 		finish(f);
-		return;
 	}
-	f->step++;
-	next(f);
 }
 
-/* The reseed (step 1) and the identity script (step 2) ended. */
+/* The date (S_DATE), the reseed (S_SEED) or the identity script ended. */
 static void on_exec(const struct gexec_result *res, const struct qmp_error *err, void *arg)
 {
 	struct snap_refresh *f = arg;
-	int seed = f->step == 1;
+	int seed = f->step == S_SEED;
 	char *e = seed ? f->r.seed_error : f->r.identity_error;
 	size_t elen = seed ? sizeof(f->r.seed_error) : sizeof(f->r.identity_error);
 
 	f->pending--;
 	if (f->finished) {
 		release(f);
+		return;
+	}
+	if (f->step == S_DATE) {
+		f->r.time_set = f->r.clock_by_date = !err && res->status == 0;
+		f->step = f->r.time_set ? S_SEED : S_SET_TIME;
+		next(f);
 		return;
 	}
 	if (err)
@@ -158,70 +191,86 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 	next(f);
 }
 
-static void next(struct snap_refresh *f)
+/* Queue an agent command for this step; 0, or -1 with its error noted. */
+static int call(struct snap_refresh *f, const char *cmd, struct json_object *args)
 {
 	struct qmp_error err = {0};
-	struct json_object *a;
-	/* cat, not dd: no block-size arithmetic, and every byte of stdin is written */
-	static const char *const argv[] = {"/bin/sh", "-c", "exec cat > /dev/urandom", NULL};
 
-	switch (f->step) {
-	case 0:
-		a = json_object_new_object();
-		json_object_object_add(a, "time", json_object_new_int64(realtime_ns()));
-		f->pending++;
-		if (agent_call(f->a, "guest-set-time", a, 0, on_reply, f, &err) < 0) {
-			f->pending--;
-			snprintf(f->r.time_error, sizeof(f->r.time_error), "%s: %s", err.cls,
-				 err.desc);
-			f->step++;
-			next(f);
-		}
-		break;
-	case 1:
-		if (!f->seed_len) { /* SNAP_REFRESH_NO_SEED */
-			f->step++;
-			next(f);
-			break;
-		}
-		f->pending++;
-		if (!agent_exec(f->a, argv, f->seed, f->seed_len, 30000, on_exec, f, &err)) {
-			f->pending--;
-			snprintf(f->r.seed_error, sizeof(f->r.seed_error), "%s: %s", err.cls,
-				 err.desc);
-			f->step++;
-			next(f);
-		}
-		break;
-	case 2: {
-		const char *const id_argv[] = {"/bin/sh",	 "-c",	      identity_script,
-					       "vmsup-identity", f->hostname, NULL};
-		if (!f->hostname[0]) {
-			f->step++;
-			next(f);
-			break;
-		}
-		f->pending++;
-		if (!agent_exec(f->a, id_argv, NULL, 0, 60000, on_exec, f, &err)) {
-			f->pending--;
-			snprintf(f->r.identity_error, sizeof(f->r.identity_error), "%s: %s",
-				 err.cls, err.desc);
-			f->step++;
-			next(f);
-		}
-		break;
-	}
-	case 3:
+	if (f->step == S_SKEW || f->step == S_CHECK)
 		f->t_ask_ns = realtime_ns();
-		f->pending++;
-		if (agent_call(f->a, "guest-get-time", NULL, 0, on_reply, f, &err) < 0) {
-			f->pending--;
-			snprintf(f->r.time_error, sizeof(f->r.time_error), "guest-get-time: %s: %s",
-				 err.cls, err.desc);
-			f->r.time_set = 0;
-			finish(f);
+	f->pending++;
+	if (agent_call(f->a, cmd, args, 0, on_reply, f, &err) >= 0)
+		return 0;
+	f->pending--;
+	snprintf(f->r.time_error, sizeof(f->r.time_error), "%s: %s: %s", cmd, err.cls, err.desc);
+	return -1;
+}
+
+/* Start a guest-exec for this step; 0, or -1 with its error in e. */
+static int spawn(struct snap_refresh *f, const char *const *argv, const void *in, size_t len,
+		 unsigned timeout_ms, char *e, size_t elen)
+{
+	struct qmp_error err = {0};
+
+	f->pending++;
+	if (agent_exec(f->a, argv, in, len, timeout_ms, on_exec, f, &err))
+		return 0;
+	f->pending--;
+	if (e)
+		snprintf(e, elen, "%s: %s", err.cls, err.desc);
+	return -1;
+}
+
+static void next(struct snap_refresh *f)
+{
+	/* cat, not dd: no block-size arithmetic, and every byte of stdin is written */
+	static const char *const seed_argv[] = {"/bin/sh", "-c", "exec cat > /dev/urandom", NULL};
+	const char *const id_argv[] = {"/bin/sh",	 "-c",	      snap_identity_script(),
+				       "vmsup-identity", f->hostname, NULL};
+	char rel[64];
+	const char *const date_argv[] = {"date", "-u", "-s", rel, NULL};
+	struct json_object *a;
+
+	for (;;) {
+		switch (f->step) {
+		case S_SKEW:
+			if (f->by_date && !call(f, "guest-get-time", NULL))
+				return;
+			f->step = S_SET_TIME;
+			break;
+		case S_DATE:
+			snprintf(rel, sizeof(rel), "%+.9f seconds", -f->r.skew_ms / 1e3);
+			if (!spawn(f, date_argv, NULL, 0, 30000, NULL, 0))
+				return;
+			f->step = S_SET_TIME;
+			break;
+		case S_SET_TIME:
+			a = json_object_new_object();
+			json_object_object_add(a, "time", json_object_new_int64(realtime_ns()));
+			if (!call(f, "guest-set-time", a))
+				return;
+			f->step = S_SEED;
+			break;
+		case S_SEED:
+			if (f->seed_len && !spawn(f, seed_argv, f->seed, f->seed_len, 30000,
+						  f->r.seed_error, sizeof(f->r.seed_error)))
+				return;
+			f->step = S_IDENTITY;
+			break;
+		case S_IDENTITY:
+			if (f->hostname[0] &&
+			    !spawn(f, id_argv, NULL, 0, 60000, f->r.identity_error,
+				   sizeof(f->r.identity_error)))
+				return;
+			f->step = S_CHECK;
+			break;
+		default:
+			if (call(f, "guest-get-time", NULL) < 0) {
+				f->r.time_set = 0;
+				finish(f);
+			}
+			return;
 		}
-		break;
 	}
 }
 
@@ -284,6 +333,17 @@ struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size
 		snap_seterr(err, "out of memory");
 		return NULL;
 	}
+	return f;
+}
+
+struct snap_refresh *snap_refresh_clock(struct event_base *base, struct agent *a, int by_date,
+					snap_refresh_fn done, void *arg, char **err)
+{
+	struct snap_refresh *f = snap_refresh(base, a, SNAP_REFRESH_NO_SEED, NULL, done, arg, err);
+
+	/* its first step waits for the event loop: not begun yet */
+	if (f)
+		f->by_date = by_date;
 	return f;
 }
 

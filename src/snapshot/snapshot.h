@@ -145,7 +145,8 @@ char *snap_stderr_tail(const char *path, size_t max);
 
 struct snap_refresh_result {
 	double skew_ms;	      /* guest-get-time minus host time, after setting it */
-	int time_set;	      /* guest-set-time succeeded */
+	int time_set;	      /* the clock was set */
+	int clock_by_date;    /* by a relative `date -s` (snap_refresh_clock) */
 	char time_error[384]; /* why not, "" if it did */
 	int reseeded;	      /* host random bytes reached /dev/urandom */
 	char seed_error[384]; /* why not */
@@ -173,6 +174,15 @@ struct snap_refresh;
 struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size_t seed_bytes,
 				  const char *hostname, snap_refresh_fn done, void *arg,
 				  char **err);
+/*
+ * The clock only, of a VM resumed after a pause (a pool VM taken). by_date:
+ * measure the offset and take it out with a relative `date -s` (GNU date; a
+ * process, no hwclock) before falling back to guest-set-time, whose
+ * `hwclock -w` waits for the RTC's next second on util-linux guests. The
+ * result's clock_by_date says which one did it, for the next call.
+ */
+struct snap_refresh *snap_refresh_clock(struct event_base *base, struct agent *a, int by_date,
+					snap_refresh_fn done, void *arg, char **err);
 /* done is not called afterwards. */
 void snap_refresh_cancel(struct snap_refresh *r);
 

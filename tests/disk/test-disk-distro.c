@@ -7,11 +7,13 @@
  * stop through logind. Skips without the image (built as root by make check).
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/snapshot/template-util.h"
@@ -239,6 +241,63 @@ static void up_pool(void)
 
 TestSuite(distro_pool, .init = up_pool, .fini = down, .timeout = 900);
 
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* the pool's next member, paused a while: its clock is behind until taken */
+static void take_sets_the_clock_by_date(void)
+{
+	struct json_object *r, *p, *ready;
+	char name[64], *out;
+	long hs;
+	double off, before, after, g;
+
+	for (int i = 0; i < 600; i++) {
+		r = td_http(&d, "GET", "/v1/pool", NULL, &hs);
+		ready = NULL;
+		json_object_object_get_ex(r, "ready", &ready);
+		hs = ready ? json_object_get_int(ready) : 0;
+		json_object_put(r);
+		if (hs >= 1)
+			break;
+		sleep(1);
+	}
+	sleep(3);
+	r = td_http(&d, "POST", "/v1/pool/take", "{}", &hs);
+	cr_assert_eq(hs, 201, "take: %s", json_object_to_json_string(r));
+	snprintf(name, sizeof(name), "%s", td_str(r, "name"));
+	p = json_object_object_get(r, "pool");
+	cr_expect(json_object_get_boolean(json_object_object_get(p, "clock_set")), "%s",
+		  json_object_to_json_string(r));
+	/* GNU date: no hwclock -w, which waits for the RTC's next second */
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(p, "clock_method")), "date");
+	cr_expect_lt(fabs(json_object_get_double(json_object_object_get(p, "clock_skew_ms"))),
+		     500.0, "%s", json_object_to_json_string(p));
+	cr_log_info("distro warm take in %.1f ms, skew %.1f ms",
+		    json_object_get_double(json_object_object_get(p, "take_ms")),
+		    json_object_get_double(json_object_object_get(p, "clock_skew_ms")));
+	json_object_put(r);
+	/* the guest's own clock, read between two readings of the host's */
+	before = wall_s();
+	out = guest(name, "date +%s.%N");
+	after = wall_s();
+	g = strtod(out, NULL);
+	free(out);
+	off = g < before ? g - before : g > after ? g - after : 0;
+	cr_expect_lt(fabs(off), 1.0, "guest clock %.3f s off after the take", off);
+	snprintf(name + strlen(name), sizeof(name) - strlen(name), "?force=1");
+	{
+		char path[96];
+		snprintf(path, sizeof(path), "/v1/vms/%s", name);
+		json_object_put(td_http(&d, "DELETE", path, NULL, &hs));
+	}
+}
+
 /*
  * A template of the Debian VM: two clones, each its own root file system
  * over the template's disk, which does not change; then the warm pool
@@ -309,4 +368,5 @@ Test(distro_pool, template_clones_and_pool)
 	cr_expect_eq(st, 0, "run --pool: %s", out);
 	cr_expect(strstr(out, "Debian"), "%s", out);
 	free(out);
+	take_sets_the_clock_by_date();
 }

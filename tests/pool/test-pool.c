@@ -155,6 +155,9 @@ Test(pool, fill_take_refill_restart, .fini = teardown, .timeout = 1500)
 	cr_expect(json_object_get_boolean(json_object_object_get(p, "clock_set")));
 	cr_expect_lt(fabs(json_object_get_double(json_object_object_get(p, "clock_skew_ms"))),
 		     1000.0);
+	/* busybox's date takes no relative time: the agent's guest-set-time did it */
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(p, "clock_method")),
+			 "guest-set-time");
 	cr_log_info("warm take in %.1f ms",
 		    json_object_get_double(json_object_object_get(p, "take_ms")));
 	json_object_put(r);
