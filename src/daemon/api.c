@@ -122,6 +122,11 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 		free(err);
 		return;
 	}
+	/* a stream for a VM that is not there would wait forever */
+	if (vm && !vmsup_find(api->sup, vm)) {
+		http_send_error(req, 404, "NotFound", "no VM named '%s'", vm);
+		return;
+	}
 	if (!(s = calloc(1, sizeof(*s)))) {
 		http_send_error(req, 500, "InternalError", "out of memory");
 		return;

@@ -104,11 +104,16 @@ expect 1 "unreachable daemon" -- --socket "$tmp/none.sock" list &&
 VMSUP_SOCKET=$tmp/none.sock "$VMCTL" --socket "$sock" list >/dev/null 2>&1 ||
 	fail "--socket must win over \$VMSUP_SOCKET"
 
+# A stream for a VM that does not exist: 404 and exit 1 at once (it used to
+# answer 200 and wait forever).
+expect 1 "events of a missing VM" -- events nosuch &&
+	echo "$err" | grep -q "^vmctl: nosuch: no VM named 'nosuch'" || fail "events nosuch: $err"
+
 # --- lifecycle on a guest-less VM
-"$VMCTL" -o json events a >"$tmp/events" 2>"$tmp/events.err" &
-epid=$!
 expect 0 "create guest-less" -- create a --no-guest --mem 64 --accel tcg
 [ "$(state_of a)" = running ] || fail "a not running after create"
+"$VMCTL" -o json events a >"$tmp/events" 2>"$tmp/events.err" &
+epid=$!
 pid=$("$VMCTL" -o json status a | jq -r .pid)
 [ -d "/proc/$pid" ] || fail "qemu pid $pid of a not alive"
 expect 0 "list" -- list && echo "$out" | grep -q '^a  *running' || fail "list text: $out"
