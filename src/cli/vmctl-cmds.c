@@ -61,7 +61,7 @@ int vmctl_cmd_list(const struct vmctl *g, int argc, char **argv)
 		vmctl_print_json(r);
 	else if (json_object_object_get_ex(r, "vms", &vms) &&
 		 json_object_is_type(vms, json_type_array))
-		vmctl_print_vm_list_text(vms);
+		vmctl_print_vm_list_text(vms, g->quiet);
 	else
 		rc = vmctl_fail("list", "reply has no \"vms\" array");
 	json_object_put(r);

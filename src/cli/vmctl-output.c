@@ -57,10 +57,16 @@ void vmctl_print_vm_text(struct json_object *vm)
 	}
 }
 
-void vmctl_print_vm_list_text(struct json_object *vms)
+void vmctl_print_vm_list_text(struct json_object *vms, int names_only)
 {
 	size_t i, n = vms ? json_object_array_length(vms) : 0;
+	char nb[64];
 
+	for (i = 0; names_only && i < n; i++)
+		printf("%s\n",
+		       vmctl_field(json_object_array_get_idx(vms, i), "name", nb, sizeof(nb)));
+	if (names_only)
+		return;
 	printf("%-24s %-9s %-8s %-5s %-7s %-4s %s\n", "NAME", "STATE", "PID", "ACCEL", "MEM",
 	       "CPUS", "IP");
 	for (i = 0; i < n; i++) {

@@ -40,7 +40,7 @@ static const struct help {
      "verify: read every byte of NAME's files and check them against the sha256\n"
      "recorded at save; exits 1 naming the first file that differs.\n"
      "VMs are made from a template with `vmctl create NAME --from TEMPLATE`.\n"},
-    {"list", "list", "List VMs: name, state, pid, accel, memory, cpus, ip.\n"},
+    {"list", "list", "List VMs: name, state, pid, accel, memory, cpus, ip. -q: the names only.\n"},
     {"status", "status NAME",
      "Show one VM. With -o json: name, state, pid, accel, mem_mib, balloon_mib, cpus,\n"
      "cpu_quota_pct, qmp_ops_socket, ssh_port, ip, agent, ... as the API returns them.\n"},
@@ -99,7 +99,8 @@ static const struct help {
     {"qmp", "qmp NAME JSON",
      "Send a raw QMP command object, e.g. '{\"execute\":\"query-status\"}'; prints the reply.\n"},
     {"events", "events [NAME]",
-     "Follow the event stream (state changes and QMP events), of one VM or all.\n"},
+     "Follow the event stream (state changes and QMP events), of one VM or all.\n"
+     "A NAME that is no VM is an error (exit 1), not a stream that waits.\n"},
     {"metrics", "metrics", "Print vmsupd's Prometheus metrics.\n"},
     {"pool", "pool",
      "The warm pool: its template, the VMs ready or being restored, how many were taken\n"
@@ -135,7 +136,7 @@ void vmctl_print_usage_line(FILE *f, const char *cmd)
 		fprintf(f, "usage: vmctl [GLOBAL OPTIONS] %s\nTry 'vmctl %s --help'.\n",
 			h->synopsis, h->cmd);
 	else
-		fprintf(f, "usage: vmctl [--socket PATH] [-o text|json] [-q] COMMAND ...\n"
+		fprintf(f, "usage: vmctl [--socket PATH] [-o json|table] [-q] COMMAND ...\n"
 			   "Try 'vmctl --help'.\n");
 }
 
@@ -151,11 +152,12 @@ int vmctl_print_help(FILE *f, const char *cmd)
 	fprintf(f,
 		"usage: vmctl [GLOBAL OPTIONS] COMMAND [ARGS...]\n\n"
 		"Drive vmsupd, the virtualmesos VM supervisor, over its API socket.\n\n"
-		"Global options:\n"
+		"Global options (before the command or among its options, anywhere before --):\n"
 		"  --socket PATH   API socket (default: $VMSUP_SOCKET, else vmsupd.conf's socket,\n"
 		"                  else /run/vmsupd/api.sock)\n"
-		"  -o text|json    output format; json prints the API's objects\n"
-		"  -q              quiet: no progress, no informational output\n"
+		"  -o, --output json|table  output format; json prints the API's objects, table\n"
+		"                  (also: text) is the default\n"
+		"  -q, --quiet     quiet: no progress, no informational output; list: names only\n"
 		"  --help          this help; 'vmctl COMMAND --help' for a command\n"
 		"  --version       same as 'vmctl version'\n\n"
 		"Commands:\n");

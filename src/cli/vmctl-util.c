@@ -75,18 +75,21 @@ int vmctl_parse(const char *cmd, int argc, char **argv, const char *shortopts,
 		void *ctx, struct vmctl_args *out)
 {
 	char sopts[64];
+	struct option lo[64];
 	int opt, rc, before;
 
 	memset(out, 0, sizeof(*out));
 	/* '+': stop at the first operand, so a command's own options (after
 	 * "--" or after the positionals) are never taken for ours; ':' lets
-	 * us word the errors ourselves. */
-	snprintf(sopts, sizeof(sopts), "+:%s", shortopts);
+	 * us word the errors ourselves. The global options are everywhere. */
+	snprintf(sopts, sizeof(sopts), "+:%s" VMCTL_GLOBAL_SHORTOPTS, shortopts);
+	if (vmctl_with_global_opts(longopts, lo, sizeof(lo) / sizeof(lo[0])) < 0)
+		return vmctl_fail(cmd, "too many options");
 	optind = 0;
 	opterr = 0;
 	for (;;) {
 		before = optind ? optind : 1;
-		opt = getopt_long(argc, argv, sopts, longopts, NULL);
+		opt = getopt_long(argc, argv, sopts, lo, NULL);
 		if (opt == -1) {
 			int dashdash = optind == before + 1 && strcmp(argv[before], "--") == 0;
 
@@ -125,7 +128,9 @@ int vmctl_parse(const char *cmd, int argc, char **argv, const char *shortopts,
 		if (opt == ':')
 			return vmctl_usage_error(cmd, "option '%s' needs a value",
 						 argv[optind - 1]);
-		rc = fn ? fn(cmd, opt, optarg, ctx) : VMCTL_EXIT_USAGE;
+		rc = vmctl_global_opt(cmd, opt, optarg);
+		if (rc < 0)
+			rc = fn ? fn(cmd, opt, optarg, ctx) : VMCTL_EXIT_USAGE;
 		if (rc)
 			return rc;
 	}
