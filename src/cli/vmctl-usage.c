@@ -6,17 +6,18 @@
 #include <string.h>
 
 #define CREATE_OPTS                                                                                \
-	"  --mem MiB            memory (default: vmsupd's mem_mib)\n"                              \
+	"  --mem SIZE           memory in MiB, or with a unit: 256M, 1G (default:\n"               \
+	"                       vmsupd's mem_mib)\n"                                               \
 	"  --cpus N             vCPUs (default: vmsupd's cpus)\n"                                  \
 	"  --kernel FILE        kernel to boot (default: the configured default guest)\n"          \
 	"  --initrd FILE        initrd for --kernel\n"                                             \
 	"  --append STRING      kernel command line\n"                                             \
-	"  --disk FILE[:OPTS]   disk image: the first is the root disk (booted, or with\n"          \
-	"                       --kernel the kernel's root); more are data disks. Writes go\n"    \
-	"                       to an overlay of the VM's own, the image is never written.\n"     \
-	"                       OPTS: ro (data disk, read-only), persistent (write the\n"         \
-	"                       image itself, one VM per image), raw|qcow2 (the format)\n"        \
-	"  --disk-mode MODE     the root disk's: overlay (default) or persistent\n"               \
+	"  --disk FILE[:OPTS]   disk image: the first is the root disk (booted, or with\n"         \
+	"                       --kernel the kernel's root); more are data disks. Writes go\n"     \
+	"                       to an overlay of the VM's own, the image is never written.\n"      \
+	"                       OPTS: ro (data disk, read-only), persistent (write the\n"          \
+	"                       image itself, one VM per image), raw|qcow2 (the format)\n"         \
+	"  --disk-mode MODE     the root disk's: overlay (default) or persistent\n"                \
 	"  --accel kvm|tcg|kvm:tcg  accelerator (kvm:tcg falls back to TCG)\n"                     \
 	"  --share DIR[:ro]     share host DIR into the guest at the same path (repeatable)\n"     \
 	"  --restart POLICY     restart policy passed to vmsupd (e.g. never)\n"                    \
@@ -42,8 +43,9 @@ static const struct help {
      "VMs are made from a template with `vmctl create NAME --from TEMPLATE`.\n"},
     {"list", "list", "List VMs: name, state, pid, accel, memory, cpus, ip. -q: the names only.\n"},
     {"status", "status NAME",
-     "Show one VM. With -o json: name, state, pid, accel, mem_mib, balloon_mib, cpus,\n"
-     "cpu_quota_pct, qmp_ops_socket, ssh_port, ip, agent, ... as the API returns them.\n"},
+     "Show one VM, every field (created as a UTC time). With -o json: name, state, pid,\n"
+     "accel, mem_mib, balloon_mib, cpus, cpu_quota_pct, qmp_ops_socket, ssh_port, ip,\n"
+     "agent, created (seconds since the epoch), ... as the API returns them.\n"},
     {"start", "start NAME", "Start a defined or stopped VM.\n"},
     {"pause", "pause NAME", "Pause a running VM (QMP stop).\n"},
     {"resume", "resume NAME", "Resume a paused VM (QMP cont).\n"},
@@ -57,11 +59,14 @@ static const struct help {
      "Stop the VM if needed (graceful, bounded by --timeout S) and remove it.\n"
      "--force: SIGKILL its qemu at once (no ACPI, no grace), also while it boots\n"
      "or is still being created, then remove it.\n"},
-    {"memory", "memory NAME MiB", "Set the balloon target (and the memory limit) in MiB.\n"},
-    {"cpu", "cpu NAME --quota PCT [--period US] [--pin LIST]",
-     "  --quota PCT          cgroup CPU quota in percent of one CPU (e.g. 150)\n"
+    {"memory", "memory NAME SIZE",
+     "Set the balloon target (and the memory limit): MiB, or with a unit (512M, 1G).\n"},
+    {"cpu", "cpu NAME [--quota PCT|none] [--period US] [--pin LIST|'']",
+     "  --quota PCT          cgroup CPU quota in percent of one CPU (e.g. 150; at most\n"
+     "                       100 per vCPU); none removes the quota\n"
      "  --period US          quota period in microseconds\n"
-     "  --pin LIST           pin vCPU threads to host CPUs, e.g. 0-1 or 0,2\n"},
+     "  --pin LIST           pin vCPU threads to host CPUs, e.g. 0-1 or 0,2; '' (or\n"
+     "                       none) unpins them (every CPU vmsupd may use)\n"},
     {"ip", "ip NAME [--wait S]",
      "Print the guest's address from the guest agent (IPv4, then IPv6).\n"
      "  --wait S             wait up to S seconds for the agent and an address\n"
@@ -96,8 +101,11 @@ static const struct help {
      "readable; sockets, state and logs in a private 0700 directory under $TMPDIR when\n"
      "that is short, else /tmp) and removes it, and every qemu, afterwards.\n"
      "$VMCTL_TIMING=FILE appends the phase times of the run to FILE as a JSON line.\n"},
-    {"qmp", "qmp NAME JSON",
-     "Send a raw QMP command object, e.g. '{\"execute\":\"query-status\"}'; prints the reply.\n"},
+    {"qmp", "qmp NAME COMMAND [ARGS-JSON] | qmp NAME JSON",
+     "Send a QMP command through vmsupd and print the reply: a command name with its\n"
+     "arguments as a JSON object (like vm-qmp), e.g. query-status or\n"
+     "balloon '{\"value\": 268435456}', or a whole command object,\n"
+     "'{\"execute\":\"query-status\"}'.\n"},
     {"events", "events [NAME]",
      "Follow the event stream (state changes and QMP events), of one VM or all.\n"
      "A NAME that is no VM is an error (exit 1), not a stream that waits.\n"},

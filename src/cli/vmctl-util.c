@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int vmctl_fail(const char *name, const char *fmt, ...)
 {
@@ -67,6 +68,35 @@ int vmctl_parse_long(const char *s, long min, long max, long *out)
 	if (errno || *end || v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* The unit words of a size and their MiB: "", M and MiB, G and GiB. */
+static long mib_unit(const char *u)
+{
+	static const struct {
+		const char *word;
+		long mib;
+	} units[] = {{"", 1}, {"m", 1}, {"mib", 1}, {"g", 1024}, {"gib", 1024}};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcasecmp(u, units[i].word))
+			return units[i].mib;
+	return 0;
+}
+
+int vmctl_parse_mib(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v, unit;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || !(unit = mib_unit(end)) || v > max / unit || v * unit < min)
+		return -1;
+	*out = v * unit;
 	return 0;
 }
 

@@ -54,6 +54,9 @@ void vmctl_print_usage_line(FILE *f, const char *cmd);
 int vmctl_valid_name(const char *name);
 /* Strict decimal in [min, max]; 0 or -1. */
 int vmctl_parse_long(const char *s, long min, long max, long *out);
+/* A size in MiB: a decimal with an optional unit M/MiB or G/GiB (any case;
+ * none = MiB), in [min, max] MiB; 0 or -1. */
+int vmctl_parse_mib(const char *s, long min, long max, long *out);
 
 /*
  * Per-command argument parsing: options (getopt_long, in order), up to
@@ -101,6 +104,10 @@ void vmctl_rmrf(const char *dir);
 
 /* A field as a string for text output ("-" for null/absent); buf for numbers. */
 const char *vmctl_field(struct json_object *o, const char *key, char *buf, size_t n);
+/* A duration field in ms with one decimal ("16.8"), "-" when absent. */
+const char *vmctl_ms(struct json_object *o, const char *key, char *buf, size_t n);
+/* Seconds since the epoch as "2026-12-05 21:20:11 UTC", in buf. */
+const char *vmctl_utc(double epoch, char *buf, size_t n);
 
 /*
  * The VM-spec options shared by create and run (vmctl-create.c): put
