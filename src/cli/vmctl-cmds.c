@@ -3,6 +3,7 @@
 
 #include "src/cli/vmctl.h"
 #include "src/client/client.h"
+#include "src/util/bounds.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ int vmctl_cmd_list(const struct vmctl *g, int argc, char **argv)
 		vmctl_print_json(r);
 	else if (json_object_object_get_ex(r, "vms", &vms) &&
 		 json_object_is_type(vms, json_type_array))
-		vmctl_print_vm_list_text(vms);
+		vmctl_print_vm_list_text(vms, g->quiet);
 	else
 		rc = vmctl_fail("list", "reply has no \"vms\" array");
 	json_object_put(r);
@@ -111,7 +112,7 @@ int vmctl_cmd_lifecycle(const struct vmctl *g, int argc, char **argv)
 
 static int timeout_opt(const char *cmd, int opt, const char *arg, void *ctx)
 {
-	if (vmctl_parse_long(arg, 0, 86400, ctx) < 0)
+	if (vmctl_parse_long(arg, 0, VMSUP_TIMEOUT_MAX_S, ctx) < 0)
 		return vmctl_usage_error(cmd, "--timeout: '%s' is not a number of seconds", arg);
 	return 0;
 }
@@ -203,8 +204,9 @@ int vmctl_cmd_memory(const struct vmctl *g, int argc, char **argv)
 		return done(rc);
 	if (a.npos != 2)
 		return vmctl_usage_error("memory", "missing MiB");
-	if (vmctl_parse_long(a.pos[1], 1, 1L << 22, &mib) < 0)
-		return vmctl_usage_error("memory", "'%s' is not a size in MiB", a.pos[1]);
+	if (vmctl_parse_mib(a.pos[1], 1, VMSUP_MEM_MAX_MIB, &mib) < 0)
+		return vmctl_usage_error("memory", "'%s' is not a size in 1..%u MiB (M or G)",
+					 a.pos[1], VMSUP_MEM_MAX_MIB);
 	vm_path(path, sizeof(path), a.pos[0], "memory");
 	body = json_object_new_object();
 	json_object_object_add(body, "target_mib", json_object_new_int64(mib));
@@ -227,19 +229,31 @@ static int cpu_opt(const char *cmd, int opt, const char *arg, void *ctx)
 
 	switch (opt) {
 	case OPT_QUOTA:
-		if (vmctl_parse_long(arg, 1, 100000, &v) < 0)
-			return vmctl_usage_error(cmd, "--quota: '%s' is not a percentage", arg);
+		/* none: the API's null, no quota at all */
+		if (!strcmp(arg, "none")) {
+			json_object_object_add(body, "quota_pct", NULL);
+			return 0;
+		}
+		if (vmctl_parse_long(arg, 1, VMSUP_QUOTA_PCT_MAX, &v) < 0)
+			return vmctl_usage_error(
+			    cmd, "--quota: '%s' is not a percentage (1..%u) or none", arg,
+			    VMSUP_QUOTA_PCT_MAX);
 		json_object_object_add(body, "quota_pct", json_object_new_int64(v));
 		return 0;
 	case OPT_PERIOD:
 		/* The kernel's own bounds for cpu.cfs_period_us. */
-		if (vmctl_parse_long(arg, 1000, 1000000, &v) < 0)
-			return vmctl_usage_error(cmd, "--period: '%s' is not 1000..1000000 us",
-						 arg);
+		if (vmctl_parse_long(arg, VMSUP_PERIOD_MIN_US, VMSUP_PERIOD_MAX_US, &v) < 0)
+			return vmctl_usage_error(cmd, "--period: '%s' is not %u..%u us", arg,
+						 VMSUP_PERIOD_MIN_US, VMSUP_PERIOD_MAX_US);
 		json_object_object_add(body, "period_us", json_object_new_int64(v));
 		return 0;
 	case OPT_PIN:
-		if (!*arg || strspn(arg, "0123456789,-") != strlen(arg))
+		/* '' or none: the API's null, every CPU again */
+		if (!*arg || !strcmp(arg, "none")) {
+			json_object_object_add(body, "pin", NULL);
+			return 0;
+		}
+		if (strspn(arg, "0123456789,-") != strlen(arg))
 			return vmctl_usage_error(cmd, "--pin: '%s' is not a CPU list like 0-1,3",
 						 arg);
 		json_object_object_add(body, "pin", json_object_new_string(arg));
@@ -320,25 +334,66 @@ int vmctl_cmd_ip(const struct vmctl *g, int argc, char **argv)
 	return rc;
 }
 
+/* A QMP command name as vm-qmp takes it: letters, digits, '-' and '_'. */
+static int qmp_name(const char *s)
+{
+	return *s &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+		   strlen(s);
+}
+
+static struct json_object *json_obj(const char *s)
+{
+	struct json_object *o = json_tokener_parse(s);
+
+	if (o && json_object_is_type(o, json_type_object))
+		return o;
+	json_object_put(o);
+	return NULL;
+}
+
+/*
+ * The command object of `qmp NAME COMMAND [ARGS]`: a whole object, or a
+ * bare name (query-status) with its arguments as a JSON object. NULL after
+ * printing a usage error.
+ */
+static struct json_object *qmp_command(const struct vmctl_args *a)
+{
+	struct json_object *cmd, *args = NULL;
+
+	if (!qmp_name(a->pos[1])) {
+		if (a->npos == 2 && (cmd = json_obj(a->pos[1])))
+			return cmd;
+		vmctl_usage_error("qmp",
+				  "'%s' is not a QMP command name or a JSON object like "
+				  "{\"execute\":\"query-status\"}",
+				  a->pos[1]);
+		return NULL;
+	}
+	if (a->npos == 3 && !(args = json_obj(a->pos[2]))) {
+		vmctl_usage_error("qmp", "'%s' is not a JSON object of arguments", a->pos[2]);
+		return NULL;
+	}
+	cmd = json_object_new_object();
+	json_object_object_add(cmd, "execute", json_object_new_string(a->pos[1]));
+	if (args)
+		json_object_object_add(cmd, "arguments", args);
+	return cmd;
+}
+
 int vmctl_cmd_qmp(const struct vmctl *g, int argc, char **argv)
 {
 	struct json_object *cmd, *r = NULL;
 	struct vmctl_args a;
 	char path[160];
-	int rc = parse_name("qmp", argc, argv, help_only, NULL, NULL, 2, &a);
+	int rc = parse_name("qmp", argc, argv, help_only, NULL, NULL, 3, &a);
 
 	if (rc)
 		return done(rc);
-	if (a.npos != 2)
-		return vmctl_usage_error("qmp", "missing JSON");
-	cmd = json_tokener_parse(a.pos[1]);
-	if (!cmd || !json_object_is_type(cmd, json_type_object)) {
-		json_object_put(cmd);
-		return vmctl_usage_error("qmp",
-					 "'%s' is not a JSON object like "
-					 "{\"execute\":\"query-status\"}",
-					 a.pos[1]);
-	}
+	if (a.npos < 2)
+		return vmctl_usage_error("qmp", "missing COMMAND");
+	if (!(cmd = qmp_command(&a)))
+		return VMCTL_EXIT_USAGE;
 	vm_path(path, sizeof(path), a.pos[0], "qmp");
 	rc = vmctl_call(g, a.pos[0], "POST", path, cmd, 0, &r, NULL);
 	json_object_put(cmd);

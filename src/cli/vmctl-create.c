@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "src/cli/vmctl.h"
+#include "src/util/bounds.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -146,14 +147,17 @@ int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object
 
 	switch (opt) {
 	case VMCTL_OPT_MEM:
-		if (vmctl_parse_long(arg, 16, 1L << 22, &v) < 0)
-			return vmctl_usage_error(
-			    cmd, "--mem: '%s' is not a size in MiB (16..4194304)", arg);
+		if (vmctl_parse_mib(arg, VMSUP_MEM_MIN_MIB, VMSUP_MEM_MAX_MIB, &v) < 0)
+			return vmctl_usage_error(cmd,
+						 "--mem: '%s' is not a size in %u..%u MiB "
+						 "(a number of MiB, or with M or G)",
+						 arg, VMSUP_MEM_MIN_MIB, VMSUP_MEM_MAX_MIB);
 		json_object_object_add(spec, "mem_mib", json_object_new_int64(v));
 		return 0;
 	case VMCTL_OPT_CPUS:
-		if (vmctl_parse_long(arg, 1, 1024, &v) < 0)
-			return vmctl_usage_error(cmd, "--cpus: '%s' is not a count (1..1024)", arg);
+		if (vmctl_parse_long(arg, 1, VMSUP_CPUS_MAX, &v) < 0)
+			return vmctl_usage_error(cmd, "--cpus: '%s' is not a count (1..%u)", arg,
+						 VMSUP_CPUS_MAX);
 		json_object_object_add(spec, "cpus", json_object_new_int64(v));
 		return 0;
 	case VMCTL_OPT_KERNEL:

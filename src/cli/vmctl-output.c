@@ -4,6 +4,7 @@
 #include "src/cli/vmctl.h"
 
 #include <string.h>
+#include <time.h>
 
 void vmctl_print_json(struct json_object *v)
 {
@@ -24,6 +25,40 @@ const char *vmctl_field(struct json_object *o, const char *key, char *buf, size_
 	return buf;
 }
 
+const char *vmctl_ms(struct json_object *o, const char *key, char *buf, size_t n)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+		return "-";
+	snprintf(buf, n, "%.1f", json_object_get_double(v));
+	return buf;
+}
+
+const char *vmctl_utc(double epoch, char *buf, size_t n)
+{
+	time_t t = (time_t)epoch;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, n, "%.0f", epoch);
+	return buf;
+}
+
+/* A field's text: times (created) in UTC, JSON values as JSON. */
+static const char *vm_text(const char *key, struct json_object *val, char *buf, size_t n)
+{
+	if (!val)
+		return "-";
+	if (json_object_is_type(val, json_type_string))
+		return json_object_get_string(val);
+	if (!strcmp(key, "created") &&
+	    (json_object_is_type(val, json_type_double) || json_object_is_type(val, json_type_int)))
+		return vmctl_utc(json_object_get_double(val), buf, n);
+	return json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 /* Every field, in the daemon's order, so new fields show up unasked. */
 void vmctl_print_vm_text(struct json_object *vm)
 {
@@ -31,15 +66,9 @@ void vmctl_print_vm_text(struct json_object *vm)
 		return;
 	json_object_object_foreach(vm, key, val)
 	{
-		const char *s;
+		char b[64];
+		const char *s = vm_text(key, val, b, sizeof(b));
 
-		if (!val)
-			s = "-";
-		else if (json_object_is_type(val, json_type_string))
-			s = json_object_get_string(val);
-		else
-			s = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
-								    JSON_C_TO_STRING_NOSLASHESCAPE);
 		if (strchr(s, '\n')) {
 			/* log_tail and the like: indented below the key. */
 			const char *p = s;
@@ -57,10 +86,16 @@ void vmctl_print_vm_text(struct json_object *vm)
 	}
 }
 
-void vmctl_print_vm_list_text(struct json_object *vms)
+void vmctl_print_vm_list_text(struct json_object *vms, int names_only)
 {
 	size_t i, n = vms ? json_object_array_length(vms) : 0;
+	char nb[64];
 
+	for (i = 0; names_only && i < n; i++)
+		printf("%s\n",
+		       vmctl_field(json_object_array_get_idx(vms, i), "name", nb, sizeof(nb)));
+	if (names_only)
+		return;
 	printf("%-24s %-9s %-8s %-5s %-7s %-4s %s\n", "NAME", "STATE", "PID", "ACCEL", "MEM",
 	       "CPUS", "IP");
 	for (i = 0; i < n; i++) {

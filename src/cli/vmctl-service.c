@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "src/cli/vmctl.h"
+#include "src/util/bounds.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ static int shutdown_opt(const char *cmd, int opt, const char *arg, void *ctx)
 		o->all = 1;
 		return 0;
 	}
-	if (opt == OPT_TIMEOUT && vmctl_parse_long(arg, 0, 86400, &o->timeout) == 0)
+	if (opt == OPT_TIMEOUT && vmctl_parse_long(arg, 0, VMSUP_TIMEOUT_MAX_S, &o->timeout) == 0)
 		return 0;
 	return vmctl_usage_error(cmd, "--timeout: '%s' is not a number of seconds", arg);
 }

@@ -54,7 +54,7 @@ static int tmpl_create(const struct vmctl *g, int argc, char **argv)
 		char b1[64], b2[64];
 		printf("%s: saved, %s bytes in %s ms\n", a.pos[0],
 		       vmctl_field(r, "state_bytes", b1, sizeof(b1)),
-		       vmctl_field(r, "save_ms", b2, sizeof(b2)));
+		       vmctl_ms(r, "save_ms", b2, sizeof(b2)));
 	}
 out:
 	json_object_put(r);

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #define CREATE_OPTS                                                                                \
-	"  --mem MiB            memory (default: vmsupd's mem_mib)\n"                              \
+	"  --mem SIZE           memory in MiB, or with a unit: 256M, 1G (default:\n"               \
+	"                       vmsupd's mem_mib)\n"                                               \
 	"  --cpus N             vCPUs (default: vmsupd's cpus)\n"                                  \
 	"  --kernel FILE        kernel to boot (default: the configured default guest)\n"          \
 	"  --initrd FILE        initrd for --kernel\n"                                             \
@@ -40,10 +41,11 @@ static const struct help {
      "verify: read every byte of NAME's files and check them against the sha256\n"
      "recorded at save; exits 1 naming the first file that differs.\n"
      "VMs are made from a template with `vmctl create NAME --from TEMPLATE`.\n"},
-    {"list", "list", "List VMs: name, state, pid, accel, memory, cpus, ip.\n"},
+    {"list", "list", "List VMs: name, state, pid, accel, memory, cpus, ip. -q: the names only.\n"},
     {"status", "status NAME",
-     "Show one VM. With -o json: name, state, pid, accel, mem_mib, balloon_mib, cpus,\n"
-     "cpu_quota_pct, qmp_ops_socket, ssh_port, ip, agent, ... as the API returns them.\n"},
+     "Show one VM, every field (created as a UTC time). With -o json: name, state, pid,\n"
+     "accel, mem_mib, balloon_mib, cpus, cpu_quota_pct, qmp_ops_socket, ssh_port, ip,\n"
+     "agent, created (seconds since the epoch), ... as the API returns them.\n"},
     {"start", "start NAME", "Start a defined or stopped VM.\n"},
     {"pause", "pause NAME", "Pause a running VM (QMP stop).\n"},
     {"resume", "resume NAME", "Resume a paused VM (QMP cont).\n"},
@@ -57,11 +59,14 @@ static const struct help {
      "Stop the VM if needed (graceful, bounded by --timeout S) and remove it.\n"
      "--force: SIGKILL its qemu at once (no ACPI, no grace), also while it boots\n"
      "or is still being created, then remove it.\n"},
-    {"memory", "memory NAME MiB", "Set the balloon target (and the memory limit) in MiB.\n"},
-    {"cpu", "cpu NAME --quota PCT [--period US] [--pin LIST]",
-     "  --quota PCT          cgroup CPU quota in percent of one CPU (e.g. 150)\n"
+    {"memory", "memory NAME SIZE",
+     "Set the balloon target (and the memory limit): MiB, or with a unit (512M, 1G).\n"},
+    {"cpu", "cpu NAME [--quota PCT|none] [--period US] [--pin LIST|'']",
+     "  --quota PCT          cgroup CPU quota in percent of one CPU (e.g. 150; at most\n"
+     "                       100 per vCPU); none removes the quota\n"
      "  --period US          quota period in microseconds\n"
-     "  --pin LIST           pin vCPU threads to host CPUs, e.g. 0-1 or 0,2\n"},
+     "  --pin LIST           pin vCPU threads to host CPUs, e.g. 0-1 or 0,2; '' (or\n"
+     "                       none) unpins them (every CPU vmsupd may use)\n"},
     {"ip", "ip NAME [--wait S]",
      "Print the guest's address from the guest agent (IPv4, then IPv6).\n"
      "  --wait S             wait up to S seconds for the agent and an address\n"
@@ -96,10 +101,14 @@ static const struct help {
      "readable; sockets, state and logs in a private 0700 directory under $TMPDIR when\n"
      "that is short, else /tmp) and removes it, and every qemu, afterwards.\n"
      "$VMCTL_TIMING=FILE appends the phase times of the run to FILE as a JSON line.\n"},
-    {"qmp", "qmp NAME JSON",
-     "Send a raw QMP command object, e.g. '{\"execute\":\"query-status\"}'; prints the reply.\n"},
+    {"qmp", "qmp NAME COMMAND [ARGS-JSON] | qmp NAME JSON",
+     "Send a QMP command through vmsupd and print the reply: a command name with its\n"
+     "arguments as a JSON object (like vm-qmp), e.g. query-status or\n"
+     "balloon '{\"value\": 268435456}', or a whole command object,\n"
+     "'{\"execute\":\"query-status\"}'.\n"},
     {"events", "events [NAME]",
-     "Follow the event stream (state changes and QMP events), of one VM or all.\n"},
+     "Follow the event stream (state changes and QMP events), of one VM or all.\n"
+     "A NAME that is no VM is an error (exit 1), not a stream that waits.\n"},
     {"metrics", "metrics", "Print vmsupd's Prometheus metrics.\n"},
     {"pool", "pool",
      "The warm pool: its template, the VMs ready or being restored, how many were taken\n"
@@ -135,7 +144,7 @@ void vmctl_print_usage_line(FILE *f, const char *cmd)
 		fprintf(f, "usage: vmctl [GLOBAL OPTIONS] %s\nTry 'vmctl %s --help'.\n",
 			h->synopsis, h->cmd);
 	else
-		fprintf(f, "usage: vmctl [--socket PATH] [-o text|json] [-q] COMMAND ...\n"
+		fprintf(f, "usage: vmctl [--socket PATH] [-o json|table] [-q] COMMAND ...\n"
 			   "Try 'vmctl --help'.\n");
 }
 
@@ -151,11 +160,12 @@ int vmctl_print_help(FILE *f, const char *cmd)
 	fprintf(f,
 		"usage: vmctl [GLOBAL OPTIONS] COMMAND [ARGS...]\n\n"
 		"Drive vmsupd, the virtualmesos VM supervisor, over its API socket.\n\n"
-		"Global options:\n"
+		"Global options (before the command or among its options, anywhere before --):\n"
 		"  --socket PATH   API socket (default: $VMSUP_SOCKET, else vmsupd.conf's socket,\n"
 		"                  else /run/vmsupd/api.sock)\n"
-		"  -o text|json    output format; json prints the API's objects\n"
-		"  -q              quiet: no progress, no informational output\n"
+		"  -o, --output json|table  output format; json prints the API's objects, table\n"
+		"                  (also: text) is the default\n"
+		"  -q, --quiet     quiet: no progress, no informational output; list: names only\n"
 		"  --help          this help; 'vmctl COMMAND --help' for a command\n"
 		"  --version       same as 'vmctl version'\n\n"
 		"Commands:\n");

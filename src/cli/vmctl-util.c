@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int vmctl_fail(const char *name, const char *fmt, ...)
 {
@@ -70,23 +71,55 @@ int vmctl_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* The unit words of a size and their MiB: "", M and MiB, G and GiB. */
+static long mib_unit(const char *u)
+{
+	static const struct {
+		const char *word;
+		long mib;
+	} units[] = {{"", 1}, {"m", 1}, {"mib", 1}, {"g", 1024}, {"gib", 1024}};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcasecmp(u, units[i].word))
+			return units[i].mib;
+	return 0;
+}
+
+int vmctl_parse_mib(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v, unit;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || !(unit = mib_unit(end)) || v > max / unit || v * unit < min)
+		return -1;
+	*out = v * unit;
+	return 0;
+}
+
 int vmctl_parse(const char *cmd, int argc, char **argv, const char *shortopts,
 		const struct option *longopts, int maxpos, int want_rest, vmctl_opt_fn fn,
 		void *ctx, struct vmctl_args *out)
 {
 	char sopts[64];
+	struct option lo[64];
 	int opt, rc, before;
 
 	memset(out, 0, sizeof(*out));
 	/* '+': stop at the first operand, so a command's own options (after
 	 * "--" or after the positionals) are never taken for ours; ':' lets
-	 * us word the errors ourselves. */
-	snprintf(sopts, sizeof(sopts), "+:%s", shortopts);
+	 * us word the errors ourselves. The global options are everywhere. */
+	snprintf(sopts, sizeof(sopts), "+:%s" VMCTL_GLOBAL_SHORTOPTS, shortopts);
+	if (vmctl_with_global_opts(longopts, lo, sizeof(lo) / sizeof(lo[0])) < 0)
+		return vmctl_fail(cmd, "too many options");
 	optind = 0;
 	opterr = 0;
 	for (;;) {
 		before = optind ? optind : 1;
-		opt = getopt_long(argc, argv, sopts, longopts, NULL);
+		opt = getopt_long(argc, argv, sopts, lo, NULL);
 		if (opt == -1) {
 			int dashdash = optind == before + 1 && strcmp(argv[before], "--") == 0;
 
@@ -125,7 +158,9 @@ int vmctl_parse(const char *cmd, int argc, char **argv, const char *shortopts,
 		if (opt == ':')
 			return vmctl_usage_error(cmd, "option '%s' needs a value",
 						 argv[optind - 1]);
-		rc = fn ? fn(cmd, opt, optarg, ctx) : VMCTL_EXIT_USAGE;
+		rc = vmctl_global_opt(cmd, opt, optarg);
+		if (rc < 0)
+			rc = fn ? fn(cmd, opt, optarg, ctx) : VMCTL_EXIT_USAGE;
 		if (rc)
 			return rc;
 	}

@@ -37,59 +37,58 @@ static const struct {
     {"template", vmctl_cmd_template},
 };
 
-enum { OPT_SOCKET = 1, OPT_VERSION };
+enum { OPT_VERSION = 1 };
 
-int main(int argc, char **argv)
+/*
+ * The options before the command (the global ones, --help, --version);
+ * the global ones may also come among the command's (vmctl_parse). 0 to
+ * go on, 1 after --help, or a usage exit status.
+ */
+static int global_opts(int argc, char **argv, struct vmctl *g, int *version)
 {
-	static const struct option lo[] = {{"socket", required_argument, NULL, OPT_SOCKET},
-					   {"output", required_argument, NULL, 'o'},
-					   {"quiet", no_argument, NULL, 'q'},
+	static const struct option lo[] = {VMCTL_GLOBAL_LONGOPTS,
 					   {"help", no_argument, NULL, 'h'},
 					   {"version", no_argument, NULL, OPT_VERSION},
 					   {0}};
-	struct vmctl g = {0};
-	const char *sock = NULL;
-	int opt, rc, version = 0;
-	size_t i;
+	int opt, rc;
 
+	vmctl_set_globals(g);
 	opterr = 0;
 	/* '+': global options end at the command name; the rest is the
 	 * command's. */
-	while ((opt = getopt_long(argc, argv, "+:o:qh", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:h" VMCTL_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
 		switch (opt) {
-		case OPT_SOCKET:
-			if (!*optarg)
-				return vmctl_usage_error(NULL, "--socket needs a path");
-			sock = optarg;
-			break;
-		case 'o':
-			if (strcmp(optarg, "json") == 0)
-				g.json = 1;
-			else if (strcmp(optarg, "text") == 0)
-				g.json = 0;
-			else
-				return vmctl_usage_error(NULL, "-o: '%s' is not text or json",
-							 optarg);
-			break;
-		case 'q':
-			g.quiet = 1;
-			break;
 		case 'h':
 			vmctl_print_help(stdout, NULL);
-			return 0;
+			return 1;
 		case OPT_VERSION:
-			version = 1;
+			*version = 1;
 			break;
 		case ':':
 			return vmctl_usage_error(NULL, "option '%s' needs a value",
 						 argv[optind - 1]);
-		default:
+		case '?':
 			if (optopt)
 				return vmctl_usage_error(NULL, "unknown option '-%c'", optopt);
 			return vmctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+		default:
+			if ((rc = vmctl_global_opt(NULL, opt, optarg)))
+				return rc;
 		}
 	}
-	g.sock = vmsup_client_socket(sock);
+	if (!g->sock)
+		g->sock = vmsup_client_socket(NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vmctl g = {0};
+	int rc, version = 0;
+	size_t i;
+
+	if ((rc = global_opts(argc, argv, &g, &version)))
+		return rc == 1 ? 0 : rc;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return vmctl_fail("vmctl", "cannot initialise libcurl");
 	if (version) {

@@ -21,6 +21,26 @@ struct vmctl {
 	int quiet;	  /* -q */
 };
 
+/*
+ * Global options (vmctl-global.c), taken by main before the command and by
+ * vmctl_parse among each command's options, anywhere before "--". main
+ * registers its struct vmctl; the commands read it after parsing.
+ * vmctl_global_opt returns 0 when it took opt, -1 when opt is not global,
+ * or VMCTL_EXIT_USAGE after printing. vmctl_with_global_opts copies lo and
+ * the global long options into all[size]; -1 when they do not fit.
+ */
+enum { VMCTL_OPT_SOCKET = 900 };
+#define VMCTL_GLOBAL_SHORTOPTS "o:q"
+#define VMCTL_GLOBAL_LONGOPTS                                                                      \
+	{"socket", required_argument, NULL, VMCTL_OPT_SOCKET},                                     \
+	    {"output", required_argument, NULL, 'o'},                                              \
+	{                                                                                          \
+		"quiet", no_argument, NULL, 'q'                                                    \
+	}
+void vmctl_set_globals(struct vmctl *g);
+int vmctl_global_opt(const char *cmd, int opt, const char *arg);
+int vmctl_with_global_opts(const struct option *lo, struct option *all, size_t size);
+
 /* `vmctl: NAME: reason` on stderr; returns VMCTL_EXIT_ERR. */
 int vmctl_fail(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* `vmctl: CMD: reason` + the command's usage line; returns VMCTL_EXIT_USAGE. */
@@ -34,6 +54,9 @@ void vmctl_print_usage_line(FILE *f, const char *cmd);
 int vmctl_valid_name(const char *name);
 /* Strict decimal in [min, max]; 0 or -1. */
 int vmctl_parse_long(const char *s, long min, long max, long *out);
+/* A size in MiB: a decimal with an optional unit M/MiB or G/GiB (any case;
+ * none = MiB), in [min, max] MiB; 0 or -1. */
+int vmctl_parse_mib(const char *s, long min, long max, long *out);
 
 /*
  * Per-command argument parsing: options (getopt_long, in order), up to
@@ -73,13 +96,18 @@ int vmctl_vm_dead(const struct vmctl *g, const char *name, char *why, size_t siz
 /* Output (vmctl-output.c). */
 void vmctl_print_json(struct json_object *v);
 void vmctl_print_vm_text(struct json_object *vm);
-void vmctl_print_vm_list_text(struct json_object *vms);
+/* The list table; names_only (-q): one name a line, no header. */
+void vmctl_print_vm_list_text(struct json_object *vms, int names_only);
 void vmctl_print_event_text(struct json_object *ev);
 /* rm -r (NULL: nothing), going on past what cannot be removed. */
 void vmctl_rmrf(const char *dir);
 
 /* A field as a string for text output ("-" for null/absent); buf for numbers. */
 const char *vmctl_field(struct json_object *o, const char *key, char *buf, size_t n);
+/* A duration field in ms with one decimal ("16.8"), "-" when absent. */
+const char *vmctl_ms(struct json_object *o, const char *key, char *buf, size_t n);
+/* Seconds since the epoch as "2026-12-05 21:20:11 UTC", in buf. */
+const char *vmctl_utc(double epoch, char *buf, size_t n);
 
 /*
  * The VM-spec options shared by create and run (vmctl-create.c): put

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "src/qemu/qmp-guard.h"
+#include "src/util/bounds.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 
@@ -19,7 +20,7 @@ static unsigned timeout_arg(struct vmsup *sup, struct json_object *args, int *ba
 	    json_object_is_type(t, json_type_null))
 		return sup->cfg.stop_grace_s;
 	if (!json_object_is_type(t, json_type_int) || (n = json_object_get_int64(t)) < 0 ||
-	    n > 86400) {
+	    n > VMSUP_TIMEOUT_MAX_S) {
 		*bad = 1;
 		return 0;
 	}
@@ -164,7 +165,8 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 		grace = timeout_arg(sup, args, &bad);
 		if (bad) {
 			sup_reply_err(done, arg, VMSUP_EC_INVALID,
-				      "'timeout_s' must be an integer in 0..86400");
+				      "'timeout_s' must be an integer in 0..%u",
+				      VMSUP_TIMEOUT_MAX_S);
 			return NULL;
 		}
 		if (already_down(vm)) {
@@ -201,7 +203,7 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 		grace = timeout_arg(sup, args, &bad);
 		if (bad) {
 			sup_reply_err(done, arg, VMSUP_EC_INVALID,
-				      "'timeout' must be an integer in 0..86400");
+				      "'timeout' must be an integer in 0..%u", VMSUP_TIMEOUT_MAX_S);
 			return NULL;
 		}
 		if ((force = force_arg(args)) < 0) {

@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "src/limits/cgroup.h"
+#include "src/util/bounds.h"
 #include "src/util/log.h"
 #include "src/metrics/metrics.h"
 #include "src/limits/pin.h"
@@ -81,7 +82,7 @@ static void put_memory(struct vmsup *sup, struct vm_limits *l, struct evhttp_req
 
 	if (only_fields(req, body, known))
 		return;
-	rc = int_field(req, body, "target_mib", 1, INT32_MAX, &target);
+	rc = int_field(req, body, "target_mib", 1, VMSUP_MEM_MAX_MIB, &target);
 	if (rc < 0)
 		return;
 	if (rc == 0) {
@@ -113,7 +114,7 @@ static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_reques
 	    json_object_is_type(v, json_type_null)) {
 		c.set_quota = true;
 		c.quota_pct = CG_CPU_UNLIMITED;
-	} else if ((rc = int_field(req, body, "quota_pct", 1, CG_MAX_QUOTA_PCT, &n)) < 0) {
+	} else if ((rc = int_field(req, body, "quota_pct", 1, VMSUP_QUOTA_PCT_MAX, &n)) < 0) {
 		return;
 	} else if (rc) {
 		c.set_quota = true;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "src/daemon/http.h"
+#include "src/util/bounds.h"
 #include "src/util/log.h"
 
 struct shutdown_all {
@@ -126,9 +127,9 @@ static int parse_body(struct evhttp_request *req, struct json_object *body,
 	    json_object_is_type(t, json_type_null))
 		return 0;
 	if (!json_object_is_type(t, json_type_int) || json_object_get_int64(t) < 0 ||
-	    json_object_get_int64(t) > 86400) {
+	    json_object_get_int64(t) > VMSUP_TIMEOUT_MAX_S) {
 		http_send_error(req, 400, "InvalidParameter",
-				"'timeout_s' must be an integer in 0..86400");
+				"'timeout_s' must be an integer in 0..%u", VMSUP_TIMEOUT_MAX_S);
 		return -1;
 	}
 	*args = json_object_new_object();

@@ -26,6 +26,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
+#include "src/util/bounds.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 #include "src/util/name.h"
@@ -122,6 +123,11 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 		free(err);
 		return;
 	}
+	/* a stream for a VM that is not there would wait forever */
+	if (vm && !vmsup_find(api->sup, vm)) {
+		http_send_error(req, 404, "NotFound", "no VM named '%s'", vm);
+		return;
+	}
 	if (!(s = calloc(1, sizeof(*s)))) {
 		http_send_error(req, 500, "InternalError", "out of memory");
 		return;
@@ -204,10 +210,11 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 		if (t) {
 			char *end;
 			long n = strtol(t, &end, 10);
-			if (!*t || *end || n < 0 || n > 86400) {
+			if (!*t || *end || n < 0 || n > (long)VMSUP_TIMEOUT_MAX_S) {
 				json_object_put(args);
 				http_send_error(req, 400, "InvalidParameter",
-						"timeout: '%s' is not an integer in 0..86400", t);
+						"timeout: '%s' is not an integer in 0..%u", t,
+						VMSUP_TIMEOUT_MAX_S);
 				return;
 			}
 			json_object_object_add(args, "timeout_s", json_object_new_int64(n));

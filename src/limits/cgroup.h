@@ -23,10 +23,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "src/util/bounds.h"
+
 #define CG_DEFAULT_ROOT	  "/sys/fs/cgroup"
-#define CG_DEFAULT_PERIOD 100000u /* µs, the kernel's default CFS period */
-#define CG_MIN_PERIOD	  1000u	  /* µs, kernel limits for period (and quota) */
-#define CG_MAX_PERIOD	  1000000u
+#define CG_DEFAULT_PERIOD 100000u	      /* µs, the kernel's default CFS period */
+#define CG_MIN_PERIOD	  VMSUP_PERIOD_MIN_US /* µs, kernel limits for period (and quota) */
+#define CG_MAX_PERIOD	  VMSUP_PERIOD_MAX_US
 #define CG_MAX_QUOTA_PCT  (1024 * 100) /* 1024 full CPUs: anything above is a bug */
 #define CG_MAX_CPUS	  1024.0
 #define CG_CPU_UNLIMITED  (-1) /* quota_pct meaning "no quota" */

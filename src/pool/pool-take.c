@@ -296,9 +296,9 @@ static int take_parse(struct vm_pool_take *t, struct json_object *body)
 		if (!strcmp(k, "mem_mib") && (n < VM_MEM_MIN || n > VM_MEM_MAX))
 			snprintf(why, sizeof(why), "'mem_mib' must be an integer in %u..%u",
 				 VM_MEM_MIN, VM_MEM_MAX);
-		else if (!strcmp(k, "quota_pct") && (n < 1 || n > 100 * (int64_t)VM_CPUS_MAX))
+		else if (!strcmp(k, "quota_pct") && (n < 1 || n > VMSUP_QUOTA_PCT_MAX))
 			snprintf(why, sizeof(why), "'quota_pct' must be an integer in 1..%u",
-				 100 * VM_CPUS_MAX);
+				 VMSUP_QUOTA_PCT_MAX);
 		else if (!strcmp(k, "mem_mib"))
 			t->mem_mib = n;
 		else

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <config.h> /* autoconf's, not src/qemu/config.h */
+#include "src/util/bounds.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 #include "src/util/name.h"
@@ -44,12 +45,12 @@ static const struct key keys[] = {
     {"run_dir", K_PATH, S(run_dir), 0, 0, NULL},
     {"qemu", K_STR, S(qemu), 0, 0, NULL},
     {"accel", K_ACCEL, S(accel), 0, 0, NULL},
-    {"mem_mib", K_UINT, S(mem_mib), 16, 1048576, NULL},
-    {"cpus", K_UINT, S(cpus), 1, 64, NULL},
+    {"mem_mib", K_UINT, S(mem_mib), VMSUP_MEM_MIN_MIB, VMSUP_MEM_MAX_MIB, NULL},
+    {"cpus", K_UINT, S(cpus), 1, VMSUP_CPUS_MAX, NULL},
     {"default_kernel", K_PATH, S(default_kernel), 0, 0, NULL},
     {"default_initrd", K_PATH, S(default_initrd), 0, 0, NULL},
     {"default_append", K_OPTSTR, S(default_append), 0, 0, NULL},
-    {"stop_grace_s", K_UINT, S(stop_grace_s), 0, 86400, NULL},
+    {"stop_grace_s", K_UINT, S(stop_grace_s), 0, VMSUP_TIMEOUT_MAX_S, NULL},
     {"on_exit", K_WORD, S(on_exit_stop), 0, 0, on_exits},
     {"max_vms", K_UINT, S(max_vms), 1, 100000, NULL},
     {"qemu_user", K_STR, S(qemu_user), 0, 0, NULL},

@@ -11,10 +11,11 @@
 #include <json-c/json.h>
 
 #include "src/qemu/config.h"
+#include "src/util/bounds.h"
 
-#define VM_MEM_MIN  16u
-#define VM_MEM_MAX  1048576u
-#define VM_CPUS_MAX 64u
+#define VM_MEM_MIN  VMSUP_MEM_MIN_MIB
+#define VM_MEM_MAX  VMSUP_MEM_MAX_MIB
+#define VM_CPUS_MAX VMSUP_CPUS_MAX
 
 struct vm_share {
 	char *path;

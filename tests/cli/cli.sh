@@ -104,11 +104,27 @@ expect 1 "unreachable daemon" -- --socket "$tmp/none.sock" list &&
 VMSUP_SOCKET=$tmp/none.sock "$VMCTL" --socket "$sock" list >/dev/null 2>&1 ||
 	fail "--socket must win over \$VMSUP_SOCKET"
 
-# --- lifecycle on a guest-less VM
+# A stream for a VM that does not exist: 404 and exit 1 at once (it used to
+# answer 200 and wait forever: bounded here, 124 is still waiting).
+timeout 10 "$VMCTL" events nosuch --socket "$sock" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "^vmctl: nosuch: no VM named 'nosuch'" "$tmp/err" &&
+	ok "events of a missing VM" || fail "events nosuch: exit $rc: $(cat "$tmp/err")"
+
+# --- lifecycle on a guest-less VM (--mem with a unit)
+expect 0 "create guest-less" -- create a --no-guest --mem 64M --accel tcg
+[ "$(state_of a)" = running ] || fail "a not running after create"
+[ "$("$VMCTL" -o json status a | jq -r .mem_mib)" = 64 ] || fail "--mem 64M is not 64 MiB"
 "$VMCTL" -o json events a >"$tmp/events" 2>"$tmp/events.err" &
 epid=$!
-expect 0 "create guest-less" -- create a --no-guest --mem 64 --accel tcg
-[ "$(state_of a)" = running ] || fail "a not running after create"
+# global options after the command, before "--"
+expect 0 "status NAME -o json" -- status a -o json &&
+	[ "$(echo "$out" | jq -r .name)" = a ] || fail "status a -o json: $out"
+expect 0 "list -q: names only" -- list -q && [ "$out" = a ] || fail "list -q: $out"
+expect 0 "status shows created in UTC" -- status a &&
+	echo "$out" | grep -Eq '^created  *[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC$' ||
+	fail "status created: $(echo "$out" | grep created)"
+expect 2 "--mem above the daemon's limit" -- create big --no-guest --mem 1025G
 pid=$("$VMCTL" -o json status a | jq -r .pid)
 [ -d "/proc/$pid" ] || fail "qemu pid $pid of a not alive"
 expect 0 "list" -- list && echo "$out" | grep -q '^a  *running' || fail "list text: $out"
@@ -120,12 +136,23 @@ expect 1 "duplicate create" -- create a --no-guest && echo "$err" | grep -q '^vm
 expect 0 "pause" -- pause a
 expect 0 "qmp passthrough" -- qmp a '{"execute":"query-status"}' &&
 	[ "$(echo "$out" | jq -r .return.status)" = paused ] || fail "qmp says: $out"
+expect 0 "qmp bare command name" -- qmp a query-status &&
+	[ "$(echo "$out" | jq -r .return.status)" = paused ] || fail "qmp query-status: $out"
 [ "$(state_of a)" = paused ] || fail "a not paused"
 expect 1 "pause twice is a conflict" -- pause a
 expect 0 "resume" -- resume a
 [ "$(state_of a)" = running ] || fail "a not running after resume"
 expect 0 "status text" -- status a && echo "$out" | grep -q '^state  *running' ||
 	fail "status text: $out"
+# null through vmctl: --pin '' (every CPU again), --quota none (no quota)
+expect 0 "cpu --pin ''" -- cpu a --pin ''
+if "$VMCTL" cpu a --quota 50 >/dev/null 2>"$tmp/err"; then
+	expect 0 "cpu --quota none" -- cpu a --quota none &&
+		[ "$("$VMCTL" -o json status a | jq -r .cpu_quota_pct)" = null ] ||
+		fail "quota left after --quota none"
+else
+	echo "SKIP (part): --quota none (no CPU quota here: $(cat "$tmp/err"))"
+fi
 expect 0 "kill" -- kill a
 [ -d "/proc/$pid" ] && sleep 1
 [ -d "/proc/$pid" ] && fail "qemu $pid still alive after kill"

@@ -95,6 +95,8 @@ Test(input, duplicates_and_names)
 	expect("GET", "/v1/vms/..%2F..%2Fetc", NULL, 400, "InvalidParameter", "bad VM name");
 	expect("GET", "/v1/vms/nosuch", NULL, 404, "NotFound", "no VM named 'nosuch'");
 	expect("POST", "/v1/vms/nosuch/pause", NULL, 404, "NotFound", "nosuch");
+	/* not a stream that waits forever for a VM that is not there */
+	expect("GET", "/v1/events?vm=nosuch", NULL, 404, "NotFound", "no VM named 'nosuch'");
 	still_serving();
 }
 

@@ -145,6 +145,10 @@ if command -v bash >/dev/null 2>&1; then
 		bad "--accel k<TAB>: $(comp vmctl create a --accel k)"
 	[ "$(comp vmctl exec a --via a)" = agent ] || bad "--via a<TAB>"
 	comp vmctl cpu a --q | grep -qx -- --quota || bad "cpu --q<TAB>"
+	# global options among a command's (issue 24), --quota none
+	[ "$(comp vmctl status a -o t)" = table ] || bad "status a -o t<TAB>: $(comp vmctl status a -o t)"
+	comp vmctl list --o | grep -qx -- --output || bad "list --o<TAB>: $(comp vmctl list --o)"
+	[ "$(comp vmctl cpu a --quota n)" = none ] || bad "--quota n<TAB>: $(comp vmctl cpu a --quota n)"
 	comp vmctl run --mem 512 -- l | grep -q . && bad "completes after --"
 	echo "ok bash completion"
 fi
