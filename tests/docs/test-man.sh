@@ -49,4 +49,12 @@ for p in $pages; do
 	fi
 	[ $fail = 0 ] && echo "ok $p"
 done
+# Every key the config parser knows (its table in src/qemu/config.c) has an
+# entry in vmsupd.conf(5), so a new key cannot go undocumented.
+keys=$(sed -n 's/^[[:space:]]*{"\([a-z_0-9]*\)", K_.*/\1/p' "$srcdir/src/qemu/config.c")
+[ -n "$keys" ] || { echo "FAIL: no config keys found in src/qemu/config.c"; fail=1; }
+for k in $keys; do
+	grep -q "^\.It Cm $k No" "$srcdir/man/vmsupd.conf.5" ||
+		{ echo "FAIL: vmsupd.conf(5) does not document the key $k"; fail=1; }
+done
 exit $fail
