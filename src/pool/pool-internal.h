@@ -66,10 +66,10 @@ struct vm_pool {
 	 * refill until it is saved or verified again */
 	bool damaged;
 	bool template_ok; /* a restore from it has passed the checks */
-	/* how a take sets a member's clock: -1 not known yet, 1 by a relative
-	 * date, 0 by guest-set-time (the guest's date cannot); learnt from the
-	 * template's guests at the first take, again when it is saved again */
-	int clock_by_date;
+	/* the template's guests' date cannot set the clock (busybox): takes
+	 * use guest-set-time at once; learnt at a take, forgotten when the
+	 * template is saved again */
+	bool clock_date_fails;
 	char last_error[512];
 	unsigned long filled, hits, misses, failures;
 };

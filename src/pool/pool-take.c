@@ -92,7 +92,7 @@ static void on_clock(const struct snap_refresh_result *res, void *arg)
 
 	t->clock = NULL;
 	if (res->time_set)
-		t->p->clock_by_date = res->clock_by_date;
+		t->p->clock_date_fails = !res->clock_by_date;
 	t->clock_set = res->time_set;
 	t->clock_by_date = res->clock_by_date;
 	t->skew_ms = res->skew_ms;
@@ -215,7 +215,7 @@ static void take_next(struct vm_pool_take *t)
 		if (t->hit) {
 			if (p->ops->agent_of(vm) && (t->clock = snap_refresh_clock(
 							 p->base, p->ops->agent_of(vm),
-							 p->clock_by_date != 0, on_clock, t, &err)))
+							 !p->clock_date_fails, on_clock, t, &err)))
 				return;
 			snprintf(t->clock_error, sizeof(t->clock_error), "%s",
 				 err ? err : "no guest agent");

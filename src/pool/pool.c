@@ -336,7 +336,7 @@ static void on_template(struct vm_pool *p, struct json_object *ev)
 	if (p->damaged)
 		LOG_I(NULL, "pool: template '%s' was saved or verified again: filling", p->tmpl);
 	p->damaged = false;
-	p->clock_by_date = -1;
+	p->clock_date_fails = false;
 	kick(p);
 }
 
@@ -397,7 +397,6 @@ struct vm_pool *vm_pool_new(struct vmsup *sup, const struct vm_pool_ops *ops, ch
 	p->ops = ops;
 	p->base = vmsup_base(sup);
 	p->size = cfg->pool_size;
-	p->clock_by_date = -1;
 	if (asprintf(&p->mark_dir, "%s/pool", cfg->state_dir) < 0) {
 		p->mark_dir = NULL;
 		vm_pool_free(p);

@@ -241,6 +241,34 @@ static void up_pool(void)
 
 TestSuite(distro_pool, .init = up_pool, .fini = down, .timeout = 900);
 
+/* Until the pool has a member ready (the test fails after timeout_s). */
+static void wait_pool_ready(int timeout_s)
+{
+	struct json_object *r = NULL;
+	double end = td_now() + timeout_s;
+	long hs;
+
+	for (;;) {
+		json_object_put(r);
+		r = td_http(&d, "GET", "/v1/pool", NULL, &hs);
+		if (td_int(r, "ready") >= 1)
+			break;
+		cr_assert(td_now() < end, "no pool member ready in %d s: %s", timeout_s,
+			  json_object_to_json_string(r));
+		sleep(1);
+	}
+	json_object_put(r);
+}
+
+static void force_destroy(const char *vm)
+{
+	char path[128];
+	long hs;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s?force=1", vm);
+	json_object_put(td_http(&d, "DELETE", path, NULL, &hs));
+}
+
 static double wall_s(void)
 {
 	struct timespec ts;
@@ -252,21 +280,12 @@ static double wall_s(void)
 /* the pool's next member, paused a while: its clock is behind until taken */
 static void take_sets_the_clock_by_date(void)
 {
-	struct json_object *r, *p, *ready;
+	struct json_object *r, *p;
 	char name[64], *out;
 	long hs;
 	double off, before, after, g;
 
-	for (int i = 0; i < 600; i++) {
-		r = td_http(&d, "GET", "/v1/pool", NULL, &hs);
-		ready = NULL;
-		json_object_object_get_ex(r, "ready", &ready);
-		hs = ready ? json_object_get_int(ready) : 0;
-		json_object_put(r);
-		if (hs >= 1)
-			break;
-		sleep(1);
-	}
+	wait_pool_ready(600);
 	sleep(3);
 	r = td_http(&d, "POST", "/v1/pool/take", "{}", &hs);
 	cr_assert_eq(hs, 201, "take: %s", json_object_to_json_string(r));
@@ -290,12 +309,7 @@ static void take_sets_the_clock_by_date(void)
 	free(out);
 	off = g < before ? g - before : g > after ? g - after : 0;
 	cr_expect_lt(fabs(off), 1.0, "guest clock %.3f s off after the take", off);
-	snprintf(name + strlen(name), sizeof(name) - strlen(name), "?force=1");
-	{
-		char path[96];
-		snprintf(path, sizeof(path), "/v1/vms/%s", name);
-		json_object_put(td_http(&d, "DELETE", path, NULL, &hs));
-	}
+	force_destroy(name);
 }
 
 /*
@@ -337,14 +351,13 @@ Test(distro_pool, template_clones_and_pool)
 		free(guest(name, script));
 	}
 	for (int i = 0; i < 2; i++) {
-		char name[16], want[64], path[64];
+		char name[16], want[64];
 		snprintf(name, sizeof(name), "clone%d", i);
 		out = guest(name, "ls /root/ | grep clone-");
 		snprintf(want, sizeof(want), "clone-%s\n", name);
 		cr_expect_str_eq(out, want, "%s sees only its own file", name);
 		free(out);
-		snprintf(path, sizeof(path), "/v1/vms/%s?force=1", name);
-		json_object_put(td_http(&d, "DELETE", path, NULL, &hs));
+		force_destroy(name);
 	}
 	h1 = sh_out(&st, "sha256sum '%s' | cut -c1-64", tdisk);
 	cr_expect_str_eq(h1, h0, "the template's disk was written");
@@ -352,17 +365,7 @@ Test(distro_pool, template_clones_and_pool)
 	free(h1);
 
 	/* the pool fills from the template once it is saved */
-	for (int i = 0; i < 600; i++) {
-		struct json_object *ready = NULL;
-		int n = 0;
-		r = td_http(&d, "GET", "/v1/pool", NULL, &hs);
-		if (json_object_object_get_ex(r, "ready", &ready))
-			n = json_object_get_int(ready);
-		json_object_put(r);
-		if (n >= 1)
-			break;
-		sleep(1);
-	}
+	wait_pool_ready(600);
 	out = sh_out(&st, "'%s' --socket '%s' run --pool --via agent -- cat /etc/os-release 2>&1",
 		     vmctl(), d.sock);
 	cr_expect_eq(st, 0, "run --pool: %s", out);

@@ -465,11 +465,13 @@ struct json_object *td_wait_ip(struct tdaemon *d, const char *name, int timeout_
 
 void td_sh_ok(const char *fmt, ...)
 {
-	char cmd[1024];
+	char cmd[2048];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
+	cr_assert(n >= 0 && (size_t)n < sizeof(cmd), "command too long: %s", cmd);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
 }

@@ -39,18 +39,6 @@ static void make_template(const char *name, int mib)
 	json_object_put(r);
 }
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[1400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
 /* A copy of template t as `name` (meta.json renamed). */
 static void copy_template(const char *name)
 {
@@ -59,7 +47,7 @@ static void copy_template(const char *name)
 
 	snprintf(path, sizeof(path), "%s/state/templates/t", d.dir);
 	snprintf(dst, sizeof(dst), "%s/state/templates/%s", d.dir, name);
-	sh("cp -r '%s' '%s'", path, dst);
+	td_sh_ok("cp -r '%s' '%s'", path, dst);
 	snprintf(path, sizeof(path), "%s/meta.json", dst);
 	cr_assert_not_null(m = json_object_from_file(path));
 	json_object_object_add(m, "name", json_object_new_string(name));
@@ -163,7 +151,7 @@ Test(template, damaged_template_refused, .fini = teardown, .timeout = 900)
 	expect_refused("s", "templates/s/state");
 	/* RAM: truncated by a page */
 	tmpl_file(path, sizeof(path), "u", "ram");
-	sh("truncate -s -4096 '%s'", path);
+	td_sh_ok("truncate -s -4096 '%s'", path);
 	expect_refused("u", "templates/u/ram");
 	r = td_http(&d, "POST", "/v1/templates/nope/verify", NULL, &st);
 	cr_expect_eq(st, 404, "verify of no template: %ld", st);
@@ -212,7 +200,7 @@ Test(template, pool_stops_on_damaged_template, .fini = teardown, .timeout = 900)
 	td_kill9(&d);
 	tmpl_file(ram, sizeof(ram), "t", "ram");
 	snprintf(good, sizeof(good), "%s.good", ram);
-	sh("cp '%s' '%s'", ram, good);
+	td_sh_ok("cp '%s' '%s'", ram, good);
 	flip_byte(ram, 32L << 20);
 	td_restart(&d);
 	r = pool_wait("template_state", "damaged", 60);
@@ -230,7 +218,7 @@ Test(template, pool_stops_on_damaged_template, .fini = teardown, .timeout = 900)
 	cr_expect_eq(tt_qemus(&d), 0, "a qemu runs for a damaged template");
 
 	/* repaired from the backup and verified: the pool fills again */
-	sh("cp '%s' '%s'", good, ram);
+	td_sh_ok("cp '%s' '%s'", good, ram);
 	r = td_http(&d, "POST", "/v1/templates/t/verify", NULL, &(long){0});
 	json_object_put(r);
 	json_object_put(pool_wait("ready", "1", 300));
