@@ -162,7 +162,7 @@ int vmctl_print_help(FILE *f, const char *cmd)
 		"Drive vmsupd, the virtualmesos VM supervisor, over its API socket.\n\n"
 		"Global options (before the command or among its options, anywhere before --):\n"
 		"  --socket PATH   API socket (default: $VMSUP_SOCKET, else vmsupd.conf's socket,\n"
-		"                  else /run/vmsupd/api.sock)\n"
+		"                  else " RUNSTATEDIR "/vmsupd/api.sock)\n"
 		"  -o, --output json|table  output format; json prints the API's objects, table\n"
 		"                  (also: text) is the default\n"
 		"  -q, --quiet     quiet: no progress, no informational output; list: names only\n"

@@ -14,7 +14,12 @@
 
 #include <curl/curl.h>
 
-#define DEFAULT_SOCKET "/run/vmsupd/api.sock"
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+/* The daemon's default (src/qemu/config.c), so the two agree whatever the
+ * configure prefix. */
+#define DEFAULT_SOCKET RUNSTATEDIR "/vmsupd/api.sock"
 /* Replies above this are refused: the API never sends anything near it. */
 #define MAX_REPLY (64L * 1024 * 1024)
 

@@ -20,3 +20,7 @@ EXTRA_DIST += tests/docs/promcheck.py tests/docs/test_promcheck.py \
 # passes, planted bad includes fail with file:line and the rule.
 TESTS += tests/docs/test-includes.sh
 EXTRA_DIST += tests/docs/test-includes.sh
+
+# vmctl --help against vmctl(1) and the bash completion (issue 24).
+TESTS += tests/docs/test-cli-docs.sh
+EXTRA_DIST += tests/docs/test-cli-docs.sh
