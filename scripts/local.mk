@@ -14,3 +14,9 @@ EXTRA_DIST += scripts/vmctl.bash-completion
 CLEANFILES += completion/vmctl
 completion/vmctl: $(srcdir)/scripts/vmctl.bash-completion
 	$(AM_V_GEN)$(MKDIR_P) completion && cp $(srcdir)/scripts/vmctl.bash-completion $@
+# The README's two first commands in a fresh Debian 12 chroot (issue 24);
+# CI runs it after make check.
+dist_noinst_SCRIPTS += scripts/check-fresh
+check-fresh:
+	$(SHELL) $(srcdir)/scripts/check-fresh
+.PHONY: check-fresh
