@@ -138,7 +138,7 @@ if command -v bash >/dev/null 2>&1; then
 	done
 	[ "$(comp vmctl de | tr '\n' ' ')" = "destroy " ] || bad "vmctl de<TAB>: $(comp vmctl de)"
 	[ "$(comp vmctl -o j)" = json ] || bad "vmctl -o j<TAB>: $(comp vmctl -o j)"
-	[ "$(comp vmctl --socket /x s | sort | tr '\n' ' ')" = "start status stop " ] ||
+	[ "$(comp vmctl --socket /x s | sort | tr '\n' ' ')" = "shutdown start status stop " ] ||
 		bad "command after --socket: $(comp vmctl --socket /x s)"
 	comp vmctl create a --a | grep -qx -- --accel || bad "create --a<TAB>: $(comp vmctl create a --a)"
 	[ "$(comp vmctl create a --accel k | tr '\n' ' ')" = "kvm kvm:tcg " ] ||
