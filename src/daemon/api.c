@@ -8,6 +8,7 @@
 #include "src/daemon/api-template.h"
 #include "src/daemon/autostart.h"
 #include "src/daemon/owner.h"
+#include "src/qemu/qmp-allow.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -311,6 +312,13 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 		if (actions[i].op == VM_OP_QMP && !body) {
 			http_send_error(req, 400, "InvalidParameter",
 					"the body must be a QMP command object {\"execute\":...}");
+			return;
+		}
+		if (actions[i].op == VM_OP_QMP && !admin && !vm_qmp_unprivileged_ok(body)) {
+			json_object_put(body);
+			http_send_error(
+			    req, 403, "PermissionDenied",
+			    "this QMP command is for root and admin_group members only");
 			return;
 		}
 		if (!(h = http_held_new(req))) {

@@ -153,3 +153,46 @@ Test(owners, owner_survives_a_restart)
 	cr_expect_eq(as("daemon", NULL, "GET", "/v1/vms/kept", NULL, body, sizeof(body)), 404,
 		     "still not another member's: %s", body);
 }
+
+/* QMP passthrough: an allowlist for members, the guard alone for root. */
+Test(owners, qmp_allowlist_for_members)
+{
+	char body[8192], data[512], dump[256];
+	struct json_object *o;
+	struct stat st_;
+	long st;
+
+	up();
+	cr_assert_eq(as("nobody", NULL, "POST", "/v1/vms", GUESTLESS("q", "true"), NULL, 0), 201);
+	cr_expect_eq(as("nobody", NULL, "POST", "/v1/vms/q/qmp", "{\"execute\":\"query-status\"}",
+			body, sizeof(body)),
+		     200, "%s", body);
+	snprintf(dump, sizeof(dump), "%s/mem.dump", d.dir);
+	snprintf(data, sizeof(data),
+		 "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":0,\"size\":4096,"
+		 "\"filename\":\"%s\"}}",
+		 dump);
+	cr_expect_eq(as("nobody", NULL, "POST", "/v1/vms/q/qmp", data, body, sizeof(body)), 403,
+		     "%s", body);
+	cr_expect(strstr(body, "PermissionDenied"), "%s", body);
+	cr_expect_neq(stat(dump, &st_), 0, "pmemsave refused, yet the file is there");
+	cr_expect_eq(as("nobody", NULL, "POST", "/v1/vms/q/qmp",
+			"{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\","
+			"\"node-name\":\"n0\"}}",
+			body, sizeof(body)),
+		     403, "%s", body);
+	/* root: past the allowlist, the existing guard alone decides (it refuses
+	 * a pmemsave to a host path for everyone) */
+	o = td_http(&d, "POST", "/v1/vms/q/qmp", data, &st);
+	cr_expect_eq(st, 403, "the guard on root's pmemsave");
+	cr_expect(td_err_desc(o) && !strstr(td_err_desc(o), "admin_group"),
+		  "root is not stopped by the allowlist: %s", td_err_desc(o));
+	json_object_put(o);
+	cr_expect_neq(stat(dump, &st_), 0);
+	o = td_http(&d, "POST", "/v1/vms/q/qmp",
+		    "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\","
+		    "\"node-name\":\"n0\"}}",
+		    &st);
+	cr_expect_eq(st, 200, "root's blockdev-add of a null device");
+	json_object_put(o);
+}
