@@ -10,6 +10,9 @@ void vmsup_emit(struct vmsup *sup, struct vm *vm, struct json_object *ev)
 	struct sub **pp;
 
 	json_object_object_add(ev, "ts", json_object_new_double(sup_now_wall()));
+	/* the API shows a VM's events to its owner and admins only */
+	if (vm)
+		json_object_object_add(ev, "owner", json_object_new_int64(vm->owner));
 	sup->emitting++;
 	for (struct sub *s = sup->subs; s; s = s->next)
 		if (s->fn && (!s->vm || (vm && strcmp(s->vm, vm->spec.name) == 0)))

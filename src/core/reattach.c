@@ -108,6 +108,8 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 	vm->created =
 	    json_object_object_get_ex(j, "created", &created) ? json_object_get_double(created) : 0;
 	vm->state_since = vm->created;
+	/* a state file from before owners: the daemon's (admins only) */
+	vm->owner = (uid_t)jint(j, "owner", (long long)geteuid());
 	vm_mac_from_name(vm->spec.name, vm->mac);
 	if (vmsup_vm_paths(vm, err))
 		goto fail;

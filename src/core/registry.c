@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/core/reattach.h"
 #include "src/core/restart.h"
@@ -164,6 +165,7 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 	vm->exit_reason = NULL;
 	vm->balloon_mib = -1;
 	vm->created = vm->state_since = sup_now_wall();
+	vm->owner = peer ? peer->uid : geteuid();
 	if (!vm->mac[0])
 		vm_mac_from_name(vm->spec.name, vm->mac);
 	if (sup_paths_init(vm, &err)) {

@@ -166,6 +166,7 @@ struct json_object *vm_to_json(const struct vm *vm)
 	/* the features' own fields: limits, agent, template */
 	vmsup_modules_status(vm, o);
 	json_object_object_add(o, "created", json_object_new_double(vm->created));
+	json_object_object_add(o, "owner", json_object_new_int64(vm->owner));
 	return o;
 }
 

@@ -74,6 +74,7 @@ struct vm {
 	int ssh_port;
 	char *accel_used; /* "kvm" or "tcg" from query-kvm, NULL before */
 	double created;	  /* wall clock */
+	uid_t owner;	  /* who created it (the API peer); only they and admins see it */
 	double state_since;
 	unsigned restarts;
 	void *restart_state; /* opaque, owned by src/core/restart.c */

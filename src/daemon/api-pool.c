@@ -39,7 +39,7 @@ static void take(struct vm_pool *p, struct evhttp_request *req, const struct vms
 		return;
 	}
 	if ((h = http_held_new(req)))
-		http_held_wait(h, vm_pool_take(p, body, http_held_done, h), detach);
+		http_held_wait(h, vm_pool_take(p, body, peer->uid, http_held_done, h), detach);
 	json_object_put(body);
 }
 

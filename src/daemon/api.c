@@ -7,6 +7,8 @@
 #include "src/daemon/api-shutdown.h"
 #include "src/daemon/api-template.h"
 #include "src/daemon/autostart.h"
+#include "src/daemon/owner.h"
+#include "src/qemu/qmp-allow.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -45,7 +47,8 @@ struct vmsup_api {
 	struct evhttp_bound_socket *bound;
 	struct accept_guard *guard; /* pauses accepting when out of fds */
 	char *path;
-	gid_t api_gid; /* (gid_t)-1: none */
+	gid_t api_gid;	 /* (gid_t)-1: none */
+	gid_t admin_gid; /* (gid_t)-1: none */
 	struct stream *streams;
 };
 
@@ -54,6 +57,8 @@ struct stream {
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	int handle;
+	uid_t uid; /* the reader: sees its own VMs' events unless admin */
+	bool admin;
 	struct stream *next;
 };
 
@@ -95,7 +100,11 @@ static void on_stream_event(struct json_object *ev, void *arg)
 {
 	struct stream *s = arg;
 	struct evbuffer *b, *out;
+	struct json_object *o;
 
+	if (!s->admin && json_object_object_get_ex(ev, "owner", &o) &&
+	    (uid_t)json_object_get_int64(o) != s->uid)
+		return;
 	out = bufferevent_get_output(evhttp_connection_get_bufferevent(s->evcon));
 	if (evbuffer_get_length(out) > STREAM_BACKLOG) {
 		LOG_W(NULL, "event reader too slow: dropped");
@@ -113,8 +122,10 @@ static void on_stream_event(struct json_object *ev, void *arg)
 	evbuffer_free(b);
 }
 
-static void route_events(struct vmsup_api *api, struct evhttp_request *req, const char *vm)
+static void route_events(struct vmsup_api *api, struct evhttp_request *req, const char *vm,
+			 const struct vmsup_peer *peer, bool admin)
 {
+	struct vm *v;
 	struct stream *s;
 	char *err = NULL;
 
@@ -124,7 +135,7 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 		return;
 	}
 	/* a stream for a VM that is not there would wait forever */
-	if (vm && !vmsup_find(api->sup, vm)) {
+	if (vm && (!(v = vmsup_find(api->sup, vm)) || !owner_sees(peer, admin, v))) {
 		http_send_error(req, 404, "NotFound", "no VM named '%s'", vm);
 		return;
 	}
@@ -135,6 +146,8 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 	s->api = api;
 	s->req = req;
 	s->evcon = evhttp_request_get_connection(req);
+	s->uid = peer->uid;
+	s->admin = admin;
 	s->handle = vmsup_subscribe(api->sup, vm, on_stream_event, s);
 	if (s->handle < 0) {
 		free(s);
@@ -178,8 +191,10 @@ static const struct {
 };
 
 static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const char *name,
-		     const char *action, struct evkeyvalq *query)
+		     const char *action, struct evkeyvalq *query, const struct vmsup_peer *peer,
+		     bool admin)
 {
+	struct vm *vm;
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct json_object *body = NULL, *args = NULL;
 	struct http_held *h;
@@ -188,6 +203,11 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 	if (vmsup_name_check(name, &err)) {
 		http_send_error(req, 400, "InvalidParameter", "bad VM name: %s", err);
 		free(err);
+		return;
+	}
+	/* another user's VM is not there for this peer, on every route */
+	if ((vm = vmsup_find(api->sup, name)) && !owner_sees(peer, admin, vm)) {
+		http_send_error(req, 404, "NotFound", "no VM named '%s'", name);
 		return;
 	}
 	if (!action) {
@@ -294,6 +314,13 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 					"the body must be a QMP command object {\"execute\":...}");
 			return;
 		}
+		if (actions[i].op == VM_OP_QMP && !admin && !vm_qmp_unprivileged_ok(body)) {
+			json_object_put(body);
+			http_send_error(
+			    req, 403, "PermissionDenied",
+			    "this QMP command is for root and admin_group members only");
+			return;
+		}
 		if (!(h = http_held_new(req))) {
 			json_object_put(body);
 			return;
@@ -315,6 +342,7 @@ static void route(struct evhttp_request *req, void *arg)
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct evkeyvalq query = {0};
 	struct vmsup_peer peer;
+	bool admin;
 	char *copy = NULL, *seg[6] = {0}, *save = NULL, *p;
 	int n = 0;
 
@@ -329,6 +357,7 @@ static void route(struct evhttp_request *req, void *arg)
 				"peer is neither root nor in api_group");
 		return;
 	}
+	admin = owner_is_admin(&peer, api->admin_gid);
 	LOG_D(NULL, "%s %s", method_name(m), evhttp_request_get_uri(req));
 	if (!path || !(copy = strdup(path))) {
 		http_send_error(req, 400, "InvalidParameter", "bad request path");
@@ -373,6 +402,10 @@ static void route(struct evhttp_request *req, void *arg)
 		if (m != EVHTTP_REQ_POST) {
 			http_send_error(req, 405, "MethodNotAllowed", "%s: use POST",
 					method_name(m));
+		} else if (!admin) {
+			/* it stops every user's VMs */
+			http_send_error(req, 403, "PermissionDenied",
+					"shutdown: only root and admin_group members");
 		} else if (!http_read_json(req, &body)) {
 			api_shutdown_all(api->sup, req, body);
 			json_object_put(body);
@@ -382,10 +415,11 @@ static void route(struct evhttp_request *req, void *arg)
 			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
 					method_name(m));
 		else
-			route_events(api, req, evhttp_find_header(&query, "vm"));
+			route_events(api, req, evhttp_find_header(&query, "vm"), &peer, admin);
 	} else if (n == 2 && !strcmp(seg[1], "vms")) {
 		if (m == EVHTTP_REQ_GET) {
 			struct json_object *o = vmsup_list(api->sup);
+			owner_filter_list(o, &peer, admin);
 			http_send_json(req, 200, o);
 			json_object_put(o);
 		} else if (m == EVHTTP_REQ_POST) {
@@ -419,7 +453,7 @@ static void route(struct evhttp_request *req, void *arg)
 		api_template_route(api->sup, req, &peer, n >= 3 ? seg[2] : NULL,
 				   n == 4 ? seg[3] : NULL);
 	} else if ((n == 3 || n == 4) && !strcmp(seg[1], "vms")) {
-		route_vm(api, req, seg[2], n == 4 ? seg[3] : NULL, &query);
+		route_vm(api, req, seg[2], n == 4 ? seg[3] : NULL, &query, &peer, admin);
 	} else {
 		http_send_error(req, 404, "NotFound", "no such path");
 	}
@@ -488,6 +522,12 @@ struct vmsup_api *vmsup_api_new(struct event_base *base, struct vmsup *sup, cons
 	}
 	api->base = base;
 	api->sup = sup;
+	/* checked before the socket is bound: a bad key leaves nothing behind */
+	if (owner_admin_gid(vmsup_config(sup)->admin_group, &api->admin_gid, err)) {
+		free(api->path);
+		free(api);
+		return NULL;
+	}
 	fd = bind_socket(path, api_group, &api->api_gid, err);
 	if (fd < 0) {
 		free(api->path);

@@ -35,6 +35,7 @@ struct vm_pool_take {
 	void *arg;
 	bool detached, finished;
 	char name[32];
+	uid_t owner;
 	bool hit;
 	int step;
 	long long mem_mib; /* 0 = as is */

@@ -17,6 +17,7 @@ static void take_finish(struct vm_pool_take *t, const char *cls, const char *des
 	struct vm_pool *p = t->p;
 	struct vmsup_result r = {cls, desc, NULL, !cls};
 	struct json_object *o = NULL, *po;
+	struct vm *vm;
 
 	if (t->finished)
 		return;
@@ -25,7 +26,11 @@ static void take_finish(struct vm_pool_take *t, const char *cls, const char *des
 		/* a VM half handed out, or to nobody: it must not live on */
 		if (t->name[0])
 			pool_destroy_vm(p, t->name);
-	} else if ((o = vmsup_get(p->sup, t->name))) {
+	} else if ((vm = vmsup_find(p->sup, t->name))) {
+		/* the pool's VM until now: the taker's from here on, also after a restart */
+		vm->owner = t->owner;
+		vmsup_vm_save_now(vm);
+		o = vmsup_get(p->sup, t->name);
 		po = json_object_new_object();
 		json_object_object_add(po, "hit", json_object_new_boolean(t->hit));
 		json_object_object_add(
@@ -343,8 +348,8 @@ static struct member *pick(struct vm_pool_take *t, char *why, size_t len)
 	return best;
 }
 
-struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, vmsup_done_fn done,
-				  void *arg)
+struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, uid_t owner,
+				  vmsup_done_fn done, void *arg)
 {
 	struct vm_pool_take *t = calloc(1, sizeof(*t));
 	struct member *m;
@@ -359,6 +364,7 @@ struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, v
 	t->p = p;
 	t->done = done;
 	t->arg = arg;
+	t->owner = owner;
 	t->t0 = pool_now_ms();
 	t->next = p->takes;
 	p->takes = t;

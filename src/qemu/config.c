@@ -57,6 +57,7 @@ static const struct key keys[] = {
     {"ssh_key", K_PATH, S(ssh_key), 0, 0, NULL},
     {"guest_user", K_STR, S(guest_user), 0, 0, NULL},
     {"api_group", K_STR, S(api_group), 0, 0, NULL},
+    {"admin_group", K_STR, S(admin_group), 0, 0, NULL},
     {"memory_floor_mib", K_UINT, S(memory_floor_mib), 1, 1048576, NULL},
     {"mem_overhead_mib", K_UINT, S(mem_overhead_mib), 0, 1048576, NULL},
     {"tcg_tb_size_mib", K_UINT, S(tcg_tb_size_mib), 1, 4096, NULL},
@@ -303,7 +304,7 @@ static const size_t str_fields[] = {
     offsetof(struct vmsup_config, default_initrd), offsetof(struct vmsup_config, default_append),
     offsetof(struct vmsup_config, qemu_user),	   offsetof(struct vmsup_config, ssh_key),
     offsetof(struct vmsup_config, guest_user),	   offsetof(struct vmsup_config, api_group),
-    offsetof(struct vmsup_config, pool_template),
+    offsetof(struct vmsup_config, admin_group),	   offsetof(struct vmsup_config, pool_template),
 };
 
 int vmsup_config_copy(struct vmsup_config *dst, const struct vmsup_config *src, char **err)

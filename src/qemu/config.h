@@ -23,7 +23,8 @@ struct vmsup_config {
 	char *qemu_user; /* NULL = run qemu as the daemon's user */
 	char *ssh_key;	 /* NULL until finished: <state_dir>/id_ed25519 */
 	char *guest_user;
-	char *api_group; /* NULL = root only */
+	char *api_group;   /* NULL = root only */
+	char *admin_group; /* NULL = root only: acts on every user's VMs */
 	unsigned memory_floor_mib;
 	unsigned mem_overhead_mib;
 	unsigned tcg_tb_size_mib;    /* TCG translation cache, counted in the ceiling */
