@@ -8,6 +8,25 @@
 #include "src/core/statefile.h"
 #include "src/util/log.h"
 
+static void on_save_timer(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * A failed write (disk full, read-only dir) is tried again until it
+ * succeeds, not only at the VM's next change: an unsaved VM is one the
+ * next daemon start would not know.
+ */
+static void save_retry(struct vm *vm)
+{
+	struct timeval tv = sup_tv_ms(SAVE_RETRY_MS);
+
+	if (vm->destroying)
+		return;
+	if (!vm->save_timer)
+		vm->save_timer = evtimer_new(vm->sup->base, on_save_timer, vm);
+	if (vm->save_timer)
+		evtimer_add(vm->save_timer, &tv);
+}
+
 void sup_save_now(struct vm *vm)
 {
 	char *err = NULL;
@@ -19,6 +38,7 @@ void sup_save_now(struct vm *vm)
 		/* kept for the status: the VM runs on, but would not survive a restart */
 		free(vm->save_error);
 		vm->save_error = err;
+		save_retry(vm);
 	} else if (vm->save_error) {
 		LOG_I(vm->spec.name, "state file written again");
 		free(vm->save_error);
@@ -52,7 +72,8 @@ void sup_save(struct vm *vm)
 		sup_save_now(vm);
 		return;
 	}
-	if (!evtimer_pending(vm->save_timer, NULL))
+	/* an unsaved VM's change brings its pending retry forward */
+	if (!evtimer_pending(vm->save_timer, NULL) || vm->save_error)
 		evtimer_add(vm->save_timer, &tv);
 }
 

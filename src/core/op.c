@@ -1,9 +1,11 @@
 /* Lifecycle operations the API asks for on one VM (vmsup_op). */
 #include "src/core/sup-internal.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "src/qemu/qmp-guard.h"
 #include "src/util/bounds.h"
@@ -208,6 +210,15 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 		}
 		if ((force = force_arg(args)) < 0) {
 			sup_reply_err(done, arg, VMSUP_EC_INVALID, "'force' must be a boolean");
+			return NULL;
+		}
+		/* a state file left behind would bring the VM back at the next
+		 * start: refuse before anything is stopped, so a retry can succeed */
+		if (access(sup->cfg.state_dir, W_OK) < 0) {
+			sup_reply_err(done, arg, VMSUP_EC_SAVE,
+				      "cannot destroy VM '%s': its state file cannot be removed "
+				      "(%s: %s); the VM is kept, retry once it is writable",
+				      name, sup->cfg.state_dir, strerror(errno));
 			return NULL;
 		}
 		vm->destroying = true;

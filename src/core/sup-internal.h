@@ -23,6 +23,7 @@
 #define OP_TIMEOUT_MS	 30000
 #define LOG_TAIL_BYTES	 2048
 #define SAVE_DELAY_MS	 10
+#define SAVE_RETRY_MS	 1000 /* a failed state file write is tried again */
 
 enum waiter_kind {
 	W_START,   /* until running, or the process is gone */

@@ -231,6 +231,7 @@ void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
 		    .cpu_seconds = vm_limits_cpu_seconds(l, vm),
 		    .restarts = vm->restarts,
 		    .agent_ready = vm->agent_state == VM_AGENT_READY,
+		    .state_unsaved = vm->save_error != NULL,
 		};
 	}
 	if (st) {

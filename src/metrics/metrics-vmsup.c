@@ -91,6 +91,14 @@ int metrics_render_vmsup(struct evbuffer *out, const struct metrics_daemon *d,
 	metrics_family(&m, "vmsup_vms", METRICS_GAUGE, "VMs known to the supervisor.");
 	metrics_sample(&m, "vmsup_vms", (double)nvms, NULL);
 
+	size_t unsaved = 0;
+	for (size_t i = 0; i < nvms; i++)
+		unsaved += vms[i].state_unsaved != 0;
+	metrics_family(
+	    &m, "vmsup_vms_state_unsaved", METRICS_GAUGE,
+	    "VMs whose state file could not be written (a restart would not know them).");
+	metrics_sample(&m, "vmsup_vms_state_unsaved", (double)unsaved, NULL);
+
 	metrics_family(&m, "vmsup_uptime_seconds", METRICS_GAUGE,
 		       "Seconds since the supervisor started.");
 	metrics_sample(&m, "vmsup_uptime_seconds", d ? d->uptime_seconds : 0, NULL);

@@ -100,6 +100,7 @@ struct metrics_vm {
 	double cpu_seconds;    /* user+system of qemu; < 0: unknown */
 	uint64_t restarts;
 	int agent_ready; /* 1 when the agent state is "ready" */
+	int state_unsaved; /* 1 while its state file could not be written */
 };
 
 struct metrics_daemon {

@@ -175,6 +175,44 @@ static struct json_object *wait_save_error(const char *name, bool want, int time
 	}
 }
 
+/* One unlabelled sample from GET /metrics, or -1. */
+static double metric(struct tdaemon *td, const char *name)
+{
+	char cmd[512], line[512];
+	double v = -1;
+	size_t n = strlen(name);
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time 10 --unix-socket %s http://x/metrics",
+		 td->sock);
+	if (!(p = popen(cmd, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, name, n) && line[n] == ' ')
+			v = strtod(line + n + 1, NULL);
+	pclose(p);
+	return v;
+}
+
+/*
+ * A daemon with one VM (name) whose state dir is about to get a mount over
+ * it (tiny); skips unless root. The mount namespace is private: whatever is
+ * mounted dies with this test process.
+ */
+static pid_t daemon_with_state_mount(const char *name)
+{
+	pid_t pid;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to mount over the state dir");
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		cr_skip_test("no private mount namespace: %s", strerror(errno));
+	td_start(&d, "stop_grace_s = 5");
+	pid = rt_create(&d, name, NULL);
+	snprintf(tiny, sizeof(tiny), "%s/state", d.dir);
+	return pid;
+}
+
 /* The state dir's filesystem fills up under running VMs: the write
  * failure shows in the status and the log, the VMs run on and answer. */
 Test(faults, state_dir_disk_full)
@@ -185,14 +223,7 @@ Test(faults, state_dir_disk_full)
 	long code;
 	FILE *f;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root to mount a tmpfs");
-	/* a private mount namespace: the tmpfs dies with this test process */
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		cr_skip_test("no private mount namespace: %s", strerror(errno));
-	td_start(&d, "stop_grace_s = 5");
-	a = rt_create(&d, "full-a", NULL);
-	snprintf(tiny, sizeof(tiny), "%s/state", d.dir);
+	a = daemon_with_state_mount("full-a");
 	cr_assert_eq(mount("tmpfs", tiny, "tmpfs", 0, "size=64k,mode=0700"), 0, "%s",
 		     strerror(errno));
 	fill(tiny, filler, sizeof(filler));
@@ -218,8 +249,25 @@ Test(faults, state_dir_disk_full)
 	fclose(f);
 	cr_expect(strstr(logbuf, "No space left"), "the log says so too");
 
-	/* space again: the next change is saved and the mark goes */
+	vm = rt_get(&d, "full-b");
+	cr_expect(json_object_get_boolean(json_object_object_get(vm, "state_unsaved")),
+		  "state_unsaved in the status");
+	json_object_put(vm);
+	cr_expect_eq(metric(&d, "vmsup_vms_state_unsaved"), 2, "both VMs counted unsaved");
+
+	/* space again: the daemon retries by itself, with no change to the VM */
 	cr_assert_eq(unlink(filler), 0);
+	vm = wait_save_error("full-b", false, 10000);
+	cr_expect_null(td_str(vm, "state_file_error"), "not retried: %s",
+		       td_str(vm, "state_file_error"));
+	cr_expect_not(json_object_get_boolean(json_object_object_get(vm, "state_unsaved")));
+	json_object_put(vm);
+	{
+		char p[256];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/full-b.json", tiny);
+		cr_expect_eq(stat(p, &st), 0, "full-b's state file written by the retry");
+	}
 	json_object_put(td_http(&d, "POST", "/v1/vms/full-a/resume", NULL, &code));
 	cr_expect_eq(code, 200);
 	vm = wait_save_error("full-a", false, 30000);
@@ -231,6 +279,58 @@ Test(faults, state_dir_disk_full)
 		snprintf(p, sizeof(p), "%s/full-a.json", tiny);
 		cr_expect_eq(stat(p, &st), 0, "state file written once there is room");
 	}
+	cr_expect_eq(metric(&d, "vmsup_vms_state_unsaved"), 0);
+
+	/* a restart finds both VMs and kills neither */
+	td_kill9(&d);
+	td_restart(&d);
+	cr_expect(td_pid_is_qemu(a) && td_pid_is_qemu(b), "a restart killed a VM");
+	vm = rt_get(&d, "full-a");
+	cr_expect_str_eq(td_str(vm, "state"), "running");
+	cr_expect_eq(td_int(vm, "pid"), a);
+	json_object_put(vm);
+	vm = rt_get(&d, "full-b");
+	cr_expect_str_eq(td_str(vm, "state"), "running");
+	cr_expect_eq(td_int(vm, "pid"), b);
+	json_object_put(vm);
+}
+
+/* A read-only state dir: DELETE is refused with 500 before anything is
+ * stopped, the VM runs on, and once writable it can be destroyed. */
+Test(faults, state_dir_readonly_delete)
+{
+	struct json_object *o;
+	char p[256];
+	struct stat st;
+	pid_t a;
+	long code;
+
+	a = daemon_with_state_mount("ro-a");
+	cr_assert_eq(mount(tiny, tiny, NULL, MS_BIND, NULL), 0, "%s", strerror(errno));
+	cr_assert_eq(mount(NULL, tiny, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0, "%s",
+		     strerror(errno));
+
+	o = td_http(&d, "DELETE", "/v1/vms/ro-a", NULL, &code);
+	cr_expect_eq(code, 500, "DELETE on a read-only state dir");
+	cr_expect(td_err_desc(o) && strstr(td_err_desc(o), "state file"), "error: %s",
+		  td_err_desc(o));
+	json_object_put(o);
+	o = rt_get(&d, "ro-a");
+	cr_expect_str_eq(td_str(o, "state"), "running", "the VM is kept");
+	json_object_put(o);
+	cr_expect(td_pid_is_qemu(a), "qemu untouched");
+
+	cr_assert_eq(umount2(tiny, 0), 0, "%s", strerror(errno));
+	tiny[0] = '\0';
+	o = td_http(&d, "DELETE", "/v1/vms/ro-a", NULL, &code);
+	cr_expect_eq(code, 200, "DELETE once writable");
+	json_object_put(o);
+	cr_expect(td_pid_gone(a, 30000));
+	snprintf(p, sizeof(p), "%s/state/ro-a.json", d.dir);
+	cr_expect_neq(stat(p, &st), 0, "state file removed");
+	o = td_http(&d, "GET", "/v1/vms/ro-a", NULL, &code);
+	cr_expect_eq(code, 404);
+	json_object_put(o);
 }
 
 /* qemu stops answering its monitor: the status says so, the daemon does

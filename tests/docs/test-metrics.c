@@ -338,9 +338,9 @@ Test(metrics, vmsup_exposition_passes_checker)
 	metrics_api_count(&c, 404);
 	struct metrics_daemon d = {.uptime_seconds = 12.5, .api = &c, .qmp = &h};
 	struct metrics_vm vms[] = {
-	    {"web1", "running", 2, 512ull << 20, 256ll << 20, 1.25, 0, 1},
-	    {"b.2-x_y", "paused", 1, 256ull << 20, -1, -1, 3, 0},
-	    {"odd", "rebooting", 1, 256ull << 20, 0, 0, 0, 0},
+	    {"web1", "running", 2, 512ull << 20, 256ll << 20, 1.25, 0, 1, 0},
+	    {"b.2-x_y", "paused", 1, 256ull << 20, -1, -1, 3, 0, 1},
+	    {"odd", "rebooting", 1, 256ull << 20, 0, 0, 0, 0, 0},
 	};
 	char *err = NULL;
 	cr_assert_eq(metrics_render_vmsup(out, &d, vms, 3, &err), 0, "%s", err);
@@ -363,6 +363,7 @@ Test(metrics, vmsup_exposition_passes_checker)
 	cr_assert_not_null(strstr(s, "vmsup_vm_agent_ready{vm=\"web1\"} 1\n"));
 	cr_assert_not_null(strstr(s, "vmsup_api_requests_total{code=\"404\"} 1\n"));
 	cr_assert_not_null(strstr(s, "vmsup_uptime_seconds 12.5\n"));
+	cr_assert_not_null(strstr(s, "vmsup_vms_state_unsaved 1\n"));
 	cr_assert_not_null(strstr(s, "vmsup_qmp_roundtrip_seconds_count 50\n"));
 	cr_assert_not_null(strstr(s, "vmsup_qmp_roundtrip_seconds_bucket{le=\"+Inf\"} 50\n"));
 	free(s);
