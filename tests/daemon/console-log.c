@@ -1,0 +1,93 @@
+/*
+ * The console log under console_log_max (issue 19): the test guest prints
+ * several times the cap to its serial port; console.log never passes the
+ * cap, the old part is kept in console.log.1 (one file), and the guest's
+ * newest output is in console.log.
+ */
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/lib/daemon-harness.h"
+
+static struct tdaemon d;
+
+static void down(void)
+{
+	td_stop(&d);
+}
+
+TestSuite(console, .fini = down, .timeout = 600);
+
+#define CAP (1024 * 1024)
+
+static long long size_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long long)st.st_size;
+}
+
+Test(console, chatty_guest_stays_under_the_cap)
+{
+	const char *gd = getenv("VMSUP_GUEST_DIR");
+	char kernel[512], initrd[512], body[2048], console[512] = "", old[600], conf[64];
+	struct json_object *r;
+	long long biggest = 0, sz;
+	long st;
+	double end;
+
+	if (!gd)
+		gd = "/tmp/guest";
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", gd);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", gd);
+	if (access(kernel, R_OK) || access(initrd, R_OK))
+		cr_skip_test("no test guest in %s (scripts/mkguest.sh builds it)", gd);
+	snprintf(conf, sizeof(conf), "console_log_max = %d\n", CAP);
+	td_start(&d, conf);
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"c\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s\","
+		 "\"initrd\":\"%s\"}",
+		 kernel, initrd);
+	r = td_http(&d, "POST", "/v1/vms", body, &st);
+	cr_assert_eq(st, 201);
+	cr_assert_str_eq(td_str(r, "state"), "running");
+	cr_assert(td_str(r, "console_log"));
+	snprintf(console, sizeof(console), "%s", td_str(r, "console_log"));
+	snprintf(old, sizeof(old), "%s.1", console);
+	json_object_put(r);
+	r = td_wait_ip(&d, "c", 180, &st);
+	cr_assert_eq(st, 200, "the guest's agent did not come up");
+	json_object_put(r);
+	/* 40000 lines of 100 bytes: about 4 MB, four times the cap, then a
+	 * marker; the exec returns once the guest wrote it all */
+	r = td_http(&d, "POST", "/v1/vms/c/exec",
+		    "{\"argv\":[\"sh\",\"-c\",\"l=0123456789012345678901234567890123456789"
+		    "01234567890123456789012345678901234567890123456789012345678; "
+		    "i=0; while [ $i -lt 40000 ]; do echo $l; i=$((i+1)); done > /dev/ttyS0; "
+		    "echo chatty-done > /dev/ttyS0\"],\"timeout_s\":500}",
+		    &st);
+	cr_assert_eq(st, 200, "exec: %ld", st);
+	json_object_put(r);
+	/* watch the size while the last bytes drain and the timer catches up */
+	end = td_now() + 3;
+	while (td_now() < end) {
+		if ((sz = size_of(console)) > biggest)
+			biggest = sz;
+		usleep(20000);
+	}
+	cr_expect(biggest > 0, "no console log at %s", console);
+	cr_expect(biggest <= CAP, "console.log grew to %lld bytes, cap %d", biggest, CAP);
+	sz = size_of(old);
+	cr_expect(sz > 0 && sz <= CAP, "console.log.1 is %lld bytes (cap %d)", sz, CAP);
+	cr_expect(td_file_has(console, "chatty-done") || td_file_has(old, "chatty-done"),
+		  "the guest's last line is in neither log");
+	cr_expect(size_of(console) + sz < 4000000, "the logs kept everything: no rotation");
+	r = td_http(&d, "DELETE", "/v1/vms/c", NULL, &st);
+	cr_expect_eq(st, 200);
+	json_object_put(r);
+}
