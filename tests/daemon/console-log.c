@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/daemon/service-util.h"
 #include "tests/lib/daemon-harness.h"
 
 static struct tdaemon d;
@@ -30,6 +31,42 @@ static long long size_of(const char *path)
 	struct stat st;
 
 	return stat(path, &st) ? -1 : (long long)st.st_size;
+}
+
+/* GET /v1/vms/c/logs and vmctl logs give the guest's last line; running:
+ * the VM's qemu is still there (else killed, its logs kept) */
+static void logs_are_readable(bool running)
+{
+	struct json_object *r;
+	char out[8192];
+	long st;
+	int rc;
+
+	r = td_http(&d, "GET", "/v1/vms/c/logs?tail=2", NULL, &st);
+	cr_assert_eq(st, 200, "logs: %ld", st);
+	cr_expect(strstr(td_str(r, "log"), "chatty-done"), "running %d: last lines '%s'", running,
+		  td_str(r, "log"));
+	cr_expect_str_eq(td_str(r, "source"), "console");
+	json_object_put(r);
+	rc = sv_vmctl(&d, out, sizeof(out), "logs", "c", "--tail", "3", NULL);
+	cr_expect_eq(rc, 0, "vmctl logs: %d %s", rc, out);
+	cr_expect(strstr(out, "chatty-done") && strlen(out) < 400, "vmctl logs: '%s'", out);
+	r = td_http(&d, "GET", "/v1/vms/c/logs?source=qemu", NULL, &st);
+	cr_expect_eq(st, 200);
+	cr_expect_str_eq(td_str(r, "source"), "qemu");
+	json_object_put(r);
+	r = td_http(&d, "GET", "/v1/vms/c/logs?tail=0", NULL, &st);
+	cr_expect_eq(st, 400);
+	cr_expect_str_eq(td_err_class(r), "InvalidParameter");
+	json_object_put(r);
+	r = td_http(&d, "GET", "/v1/vms/c/logs?source=disk", NULL, &st);
+	cr_expect_eq(st, 400);
+	json_object_put(r);
+	r = td_http(&d, "GET", "/v1/vms/nosuch/logs", NULL, &st);
+	cr_expect_eq(st, 404);
+	json_object_put(r);
+	rc = sv_vmctl(&d, out, sizeof(out), "logs", "c", "--tail", "x", NULL);
+	cr_expect_eq(rc, 2, "vmctl logs --tail x: %d %s", rc, out);
 }
 
 Test(console, chatty_guest_stays_under_the_cap)
@@ -87,6 +124,12 @@ Test(console, chatty_guest_stays_under_the_cap)
 	cr_expect(td_file_has(console, "chatty-done") || td_file_has(old, "chatty-done"),
 		  "the guest's last line is in neither log");
 	cr_expect(size_of(console) + sz < 4000000, "the logs kept everything: no rotation");
+	logs_are_readable(true);
+	/* a crashed VM keeps its logs until it is destroyed */
+	r = td_http(&d, "POST", "/v1/vms/c/kill", NULL, &st);
+	cr_expect_eq(st, 200);
+	json_object_put(r);
+	logs_are_readable(false);
 	r = td_http(&d, "DELETE", "/v1/vms/c", NULL, &st);
 	cr_expect_eq(st, 200);
 	json_object_put(r);
