@@ -134,3 +134,31 @@ Test(console, chatty_guest_stays_under_the_cap)
 	cr_expect_eq(st, 200);
 	json_object_put(r);
 }
+
+/* issue 24: a guest that never starts its agent (a kernel without its
+ * initrd panics: no root) fails the run at once with the console's last
+ * lines, not after the whole wait */
+Test(console, run_without_initrd_fails_fast)
+{
+	const char *gd = getenv("VMSUP_GUEST_DIR");
+	char kernel[512], out[16384];
+	double t0;
+	int rc;
+
+	if (!gd)
+		gd = "/tmp/guest";
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", gd);
+	if (access(kernel, R_OK))
+		cr_skip_test("no test guest in %s (scripts/mkguest.sh builds it)", gd);
+	td_start(&d, NULL);
+	t0 = td_now();
+	/* no panic=-1: the panicked kernel hangs on, qemu does not exit */
+	rc = sv_vmctl(&d, out, sizeof(out), "run", "--kernel", kernel, "--accel", "tcg", "--mem",
+		      "256", "--append", "console=ttyS0", "--via", "agent", "--", "true", NULL);
+	cr_expect_eq(rc, 1, "vmctl run: %d %s", rc, out);
+	cr_expect(strstr(out, "kernel panicked"), "no reason: %s", out);
+	cr_expect(strstr(out, "Kernel panic"), "no console tail: %s", out);
+	cr_expect(td_now() - t0 < 100, "took %.0f s (the wait is 120 s)", td_now() - t0);
+	/* run destroyed its VM */
+	cr_expect_eq(td_count_qemus(&d), 0);
+}
