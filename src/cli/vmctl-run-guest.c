@@ -13,12 +13,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* the address is asked for this long at a time (see vmctl_run_wait_ip) */
+#define IP_SLICE_S 2
+/* the console's lines printed when the guest never answered */
+#define CONSOLE_TAIL_LINES 20
 
 /*
  * The VM died while we wait for its guest (qemu crashed, OOM-killed,
@@ -118,36 +124,103 @@ out:
 	return rc;
 }
 
+/* The console's last lines (GET .../logs) into buf; "" when unknown. */
+static void console_tail(struct run *r, const char *name, char *buf, size_t size)
+{
+	struct json_object *o = NULL, *v;
+	char path[160], *err = NULL;
+	long status = 0;
+
+	*buf = '\0';
+	snprintf(path, sizeof(path), "/v1/vms/%s/logs?tail=%d", name, CONSOLE_TAIL_LINES);
+	if (vmsup_request(r->g.sock, "GET", path, NULL, 5000, &status, &o, &err) < 0)
+		free(err);
+	else if (status == 200 && json_object_object_get_ex(o, "log", &v))
+		snprintf(buf, size, "%s", json_object_get_string(v));
+	json_object_put(o);
+}
+
+/* A guest that never answered: its console says why more often than not. */
+static void tell_console(struct run *r, const char *name, const char *tail)
+{
+	char buf[8192];
+
+	if (!tail) {
+		console_tail(r, name, buf, sizeof(buf));
+		tail = buf;
+	}
+	if (*tail)
+		fprintf(stderr, "vmctl: %s: the console's last lines:\n%s%s", name, tail,
+			tail[strlen(tail) - 1] == '\n' ? "" : "\n");
+}
+
+/*
+ * The address, asked in slices of IP_SLICE_S so that between them a VM
+ * whose qemu exited, or whose kernel panicked (it hangs on, running), ends
+ * the wait at once instead of at the deadline; either way the console's
+ * last lines and the reason are printed.
+ */
 int vmctl_run_wait_ip(struct run *r, const char *name, double deadline, struct json_object **ipr)
 {
-	char path[160], *err = NULL, b[64];
-	long status = 0, left = (long)(deadline - vmctl_run_now()) + 1;
-	double t = vmctl_run_now();
+	char path[160], *err = NULL, b[64], tail[8192];
+	long status = 0;
+	double check = 0, t0 = vmctl_run_now();
 	int rc;
 
-	snprintf(path, sizeof(path), "/v1/vms/%s/ip?wait=%ld", name, left > 1 ? left : 1);
-	rc = vmsup_request(r->g.sock, "GET", path, NULL, (left + 30) * 1000, &status, ipr, &err);
-	if (rc < 0) {
-		rc = vmctl_fail(name, "%s", err);
-		free(err);
-		return rc;
-	}
-	if (status >= 200 && status <= 299) {
-		r->t.ip = vmctl_run_now();
-		vmctl_run_progress(r, "agent ready, address",
-				   vmctl_field(*ipr, "ip", b, sizeof(b)));
-		return 0;
-	}
-	if (r->via == VMCTL_VIA_SSH && (status == 501 || status == 503) &&
-	    vmctl_run_now() - t < 1.0 && left > 2) {
-		vmctl_run_progress(
-		    r, "no guest agent, waiting for ssh:", vmsup_error_desc(*ipr, status));
+	for (;;) {
+		long left = (long)(deadline - vmctl_run_now()) + 1;
+		long slice = left > IP_SLICE_S ? IP_SLICE_S : left > 1 ? left : 1;
+		double t = vmctl_run_now();
+
+		snprintf(path, sizeof(path), "/v1/vms/%s/ip?wait=%ld", name, slice);
+		rc = vmsup_request(r->g.sock, "GET", path, NULL, (slice + 30) * 1000, &status, ipr,
+				   &err);
+		if (rc < 0) {
+			rc = vmctl_fail(name, "%s", err);
+			free(err);
+			return rc;
+		}
+		if (status >= 200 && status <= 299) {
+			r->t.ip = vmctl_run_now();
+			vmctl_run_progress(r, "agent ready, address",
+					   vmctl_field(*ipr, "ip", b, sizeof(b)));
+			return 0;
+		}
+		/* answered at once: the VM has no agent to wait for */
+		if (vmctl_run_now() - t < 1.0) {
+			if (r->via == VMCTL_VIA_SSH && (status == 501 || status == 503) &&
+			    left > 2) {
+				vmctl_run_progress(r, "no guest agent, waiting for ssh:",
+						   vmsup_error_desc(*ipr, status));
+				json_object_put(*ipr);
+				*ipr = NULL;
+				return NO_AGENT;
+			}
+			break;
+		}
+		if (status != 503 || vmctl_run_now() >= deadline || vmctl_signal)
+			break;
 		json_object_put(*ipr);
 		*ipr = NULL;
-		return NO_AGENT;
+		if (vm_died(r, name, &check)) {
+			tell_console(r, name, NULL);
+			return VMCTL_EXIT_ERR;
+		}
+		console_tail(r, name, tail, sizeof(tail));
+		if (strstr(tail, "Kernel panic")) {
+			rc = vmctl_fail(name, "the guest's kernel panicked after %.0f s",
+					vmctl_run_now() - t0);
+			tell_console(r, name, tail);
+			return rc;
+		}
 	}
-	rc = vmctl_fail(name, "%s", vmsup_error_desc(*ipr, status));
+	if (status == 503 && vmctl_run_now() >= deadline)
+		rc = vmctl_fail(name, "the guest agent did not answer within %.0f s",
+				vmctl_run_now() - t0);
+	else
+		rc = vmctl_fail(name, "%s", vmsup_error_desc(*ipr, status));
 	json_object_put(*ipr);
 	*ipr = NULL;
+	tell_console(r, name, NULL);
 	return rc;
 }

@@ -71,6 +71,12 @@ static const struct help {
      "Print the guest's address from the guest agent (IPv4, then IPv6).\n"
      "  --wait S             wait up to S seconds for the agent and an address\n"
      "With -o json: every interface with its MAC and addresses.\n"},
+    {"logs", "logs NAME [--tail N] [--qemu]",
+     "Print the last lines of the VM's serial console log (console.log.1, then\n"
+     "console.log), kept until the VM is destroyed, also when it crashed or failed.\n"
+     "  --tail N             the last N lines (default 100, at most 100000)\n"
+     "  --qemu               qemu's own stderr log instead of the console\n"
+     "With -o json: {\"name\", \"source\", \"log\"}.\n"},
     {"exec", "exec NAME [--via ssh|agent] [--ssh-key FILE] -- CMD [ARG...]",
      "Run CMD in the guest; stdin/stdout/stderr stream, the exit status passes through\n"
      "(a signal N gives 128+N).\n"

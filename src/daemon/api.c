@@ -2,6 +2,7 @@
 #include "src/daemon/accept.h"
 #include "src/daemon/api.h"
 #include "src/daemon/api-guest.h"
+#include "src/daemon/api-logs.h"
 #include "src/daemon/api-limits.h"
 #include "src/daemon/api-pool.h"
 #include "src/daemon/api-shutdown.h"
@@ -279,6 +280,10 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 	}
 	if (!strcmp(action, "exec")) {
 		vmsup_api_guest_exec(api->sup, req, name);
+		return;
+	}
+	if (!strcmp(action, "logs")) {
+		api_logs_get(api->sup, req, name, query);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {

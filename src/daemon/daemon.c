@@ -16,6 +16,7 @@
 #include "src/pool/pool.h"
 #include "src/core/reattach.h"
 #include "src/core/supervisor.h"
+#include "src/console/vm-console.h"
 #include "src/disk/vm-disk.h"
 #include "src/guest/vm-agent.h"
 #include "src/limits/vm-limits.h"
@@ -24,6 +25,7 @@
 
 struct daemon {
 	struct event_base *base;
+	struct vm_console *console;
 	struct vmsup *sup;
 	struct vmsup_api *api;
 	struct vm_limits *limits;
@@ -225,6 +227,8 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 		goto out;
 	/* after vmsup_new: the state dir, where the key may be generated, exists */
 	vm_agent_setup(d.base, cfg);
+	if (!(d.console = vm_console_new(d.base, d.sup, err)))
+		goto out;
 	/* VMs of a previous run (even one ended by SIGKILL) carry on; after
 	 * the limits and agent modules, whose hooks they go through */
 	daemon_notify("STATUS=reattaching the VMs of the state dir");
@@ -262,6 +266,7 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	LOG_I(NULL, "exiting");
 out:
 	vmsup_api_free(d.api);
+	vm_console_free(d.console);
 	vm_pool_stop(d.pool);
 	vmsup_free(d.sup);
 	vm_pool_free(d.pool);	  /* after the VMs: their waiters call into it */

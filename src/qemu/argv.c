@@ -72,6 +72,23 @@ static char *esc(const char *s)
 	return r;
 }
 
+/* The serial port into the console log. append=on: qemu writes at the
+ * end of the file, so the daemon can rotate it under qemu (copy, then
+ * truncate) without leaving a sparse hole before qemu's next write. */
+static void serial_log(struct av *a, const char *path)
+{
+	char *p = esc(path);
+
+	add(a, "-chardev");
+	if (p)
+		addf(a, "file,id=" VM_SERIAL_ID ",path=%s,append=on", p);
+	else
+		a->oom = 1;
+	free(p);
+	add(a, "-serial");
+	add(a, "chardev:" VM_SERIAL_ID);
+}
+
 /* "-chardev socket,id=ID,path=PATH,server=on,wait=off" */
 static void chardev(struct av *a, const char *id, const char *path)
 {
@@ -236,8 +253,7 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 		add(&a, "-device");
 		add(&a, "virtio-9p-pci,fsdev=" VM_STAGE_TAG ",mount_tag=" VM_STAGE_TAG);
 	}
-	add(&a, "-serial");
-	addf(&a, "file:%s", p->console_log);
+	serial_log(&a, p->console_log);
 	if (o->sandbox) {
 		add(&a, "-sandbox");
 		/* -runas calls setgid/setuid after the filter is in place: with

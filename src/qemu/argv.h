@@ -47,6 +47,8 @@ void vm_mac_from_name(const char *name, char out[18]);
 /* Device id of the agent's virtserialport: qemu only sends VSERPORT_CHANGE
  * for a port with an id, and names it by this id. */
 #define VM_AGENT_PORT_ID "qga0"
+/* the serial port's chardev, a file (the console log) */
+#define VM_SERIAL_ID "serial0"
 
 /* The sandbox option vmsupd uses (also the probe's argument). */
 #define VM_SANDBOX_OPTS "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"

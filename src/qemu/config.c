@@ -67,6 +67,8 @@ static const struct key keys[] = {
     {"log_format", K_WORD, S(log_format), 0, 0, formats},
     {"pool_template", K_NAME, S(pool_template), 0, 0, NULL},
     {"pool_size", K_UINT, S(pool_size), 0, 64, NULL},
+    {"console_log_max", K_UINT, S(console_log_max), VMSUP_CONSOLE_LOG_MIN, VMSUP_CONSOLE_LOG_MAX,
+     NULL},
 };
 #undef S
 
@@ -104,6 +106,7 @@ int vmsup_config_init(struct vmsup_config *c, char **err)
 	c->restart_interval_s = 60;
 	c->log_level = VMSUP_LOG_INFO;
 	c->log_format = VMSUP_LOG_TEXT;
+	c->console_log_max = 8u << 20;
 	if (set_str(&c->socket, RUNSTATEDIR "/vmsupd/api.sock", err) ||
 	    set_str(&c->state_dir, LOCALSTATEDIR "/lib/vmsupd", err) ||
 	    set_str(&c->run_dir, RUNSTATEDIR "/vmsupd", err) ||

@@ -6,6 +6,12 @@
 #ifndef VMSUP_CONFIG_H
 #define VMSUP_CONFIG_H
 
+/* console_log_max's bounds: the rotation checks the size every
+ * VM_CONSOLE_CHECK_MS and rotates at 3/4 of the cap, so the cap must leave
+ * room for what a fast serial port writes meanwhile. */
+#define VMSUP_CONSOLE_LOG_MIN (1u << 20)
+#define VMSUP_CONSOLE_LOG_MAX (1u << 30)
+
 struct vmsup_config {
 	char *socket;
 	char *state_dir;
@@ -34,6 +40,8 @@ struct vmsup_config {
 	int log_format;		     /* enum vmsup_log_format */
 	char *pool_template;	     /* warm pool (src/pool/pool.h): NULL = none */
 	unsigned pool_size;
+	/* bytes: console.log is rotated to console.log.1 before it grows past this */
+	unsigned console_log_max;
 };
 
 /* Built-in defaults. */

@@ -20,24 +20,6 @@ static void down(void)
 
 TestSuite(guest, .fini = down, .timeout = 300);
 
-/* Whether the file at path contains needle. */
-static bool file_has(const char *path, const char *needle)
-{
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = fopen(path, "r");
-	bool found = false;
-
-	if (!f)
-		return false;
-	/* the log has no NULs: read it whole as one "line" */
-	if (getdelim(&buf, &n, '\0', f) > 0)
-		found = strstr(buf, needle) != NULL;
-	free(buf);
-	fclose(f);
-	return found;
-}
-
 /* No "append" and no default_append: the console still reaches console.log. */
 Test(guest, graceful_stop_is_acpi_poweroff)
 {
@@ -72,9 +54,9 @@ Test(guest, graceful_stop_is_acpi_poweroff)
 	/* the guest's userland (acpid) is up once it opens the agent port */
 	cr_assert(td_events_wait(ev, "VSERPORT_CHANGE", 120000), "guest did not boot in 120 s");
 	/* the kernel's first line, and the init script's last (via /dev/console) */
-	cr_expect(*console && file_has(console, "Linux version"),
+	cr_expect(*console && td_file_has(console, "Linux version"),
 		  "no kernel messages in the console log '%s'", console);
-	cr_expect(*console && file_has(console, "rc: guest up"),
+	cr_expect(*console && td_file_has(console, "rc: guest up"),
 		  "no init output in the console log '%s'", console);
 	r = td_http(&d, "POST", "/v1/vms/g/stop", "{\"timeout_s\":90}", &st);
 	cr_expect_eq(st, 200);

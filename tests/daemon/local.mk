@@ -75,3 +75,13 @@ tests_test_vmsupd_shutdown_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLA
 tests_test_vmsupd_shutdown_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_shutdown_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl
+
+# issue 19: the console log under console_log_max (test guest, TCG)
+check_PROGRAMS += tests/test-vmsupd-console
+TESTS += tests/test-vmsupd-console
+tests_test_vmsupd_console_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/daemon/service-util.c tests/daemon/service-util.h tests/daemon/console-log.c
+tests_test_vmsupd_console_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_console_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+	$(LIBEVENT_LIBS) -lpthread
+EXTRA_tests_test_vmsupd_console_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl

@@ -475,3 +475,21 @@ void td_sh_ok(const char *fmt, ...)
 	cr_assert(n >= 0 && (size_t)n < sizeof(cmd), "command too long: %s", cmd);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
+
+bool td_file_has(const char *path, const char *needle)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	ssize_t len;
+	FILE *f = fopen(path, "r");
+	bool found = false;
+
+	if (!f)
+		return false;
+	/* a console log has no NULs: read it whole as one "line" */
+	if ((len = getdelim(&buf, &n, '\0', f)) > 0)
+		found = memmem(buf, (size_t)len, needle, strlen(needle)) != NULL;
+	free(buf);
+	fclose(f);
+	return found;
+}

@@ -61,6 +61,8 @@ int td_events_open(struct tdaemon *d, const char *vm);
 bool td_events_wait(int fd, const char *needle, int timeout_ms);
 
 double td_now(void);
+/* Whether the file at path (a log) contains needle. */
+bool td_file_has(const char *path, const char *needle);
 /* Run a shell command (printf-style); the test fails unless it exits 0. */
 void td_sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -47,6 +47,7 @@ Test(config, defaults)
 	cr_expect_eq(c.memory_floor_mib, 64);
 	cr_expect_eq(c.mem_overhead_mib, 256);
 	cr_expect_eq(c.tcg_tb_size_mib, 128);
+	cr_expect_eq(c.console_log_max, 8u << 20);
 	cr_expect_str_eq(c.guest_user, "root");
 	cr_expect_null(c.api_group);
 	cr_expect_null(c.default_kernel);
@@ -140,6 +141,21 @@ Test(config, pool_keys)
 	cr_assert_eq(vmsup_config_finish(&c, &err), 0, "%s", err);
 	cr_expect_str_eq(c.pool_template, "base");
 	cr_expect_eq(c.pool_size, 2);
+	vmsup_config_release(&c);
+}
+
+/* the rotation needs a quarter of the cap to spare (src/console/) */
+Test(config, console_log_max)
+{
+	struct vmsup_config c;
+	char *err = NULL;
+
+	expect_bad("console_log_max = 1048575\n",
+		   ":1: console_log_max: '1048575' is not an integer in 1048576..1073741824");
+	expect_bad("console_log_max = 8M\n", ":1: console_log_max: '8M' is not an integer");
+	cr_assert_eq(vmsup_config_init(&c, &err), 0);
+	cr_assert_eq(vmsup_config_set(&c, "console_log_max", "1048576", &err), 0, "%s", err);
+	cr_expect_eq(c.console_log_max, 1048576);
 	vmsup_config_release(&c);
 }
 
