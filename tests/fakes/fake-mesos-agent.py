@@ -113,6 +113,7 @@ class Agent:
         self.rng = random.Random(args.seed)
         self.pb, self.json_format = load_schema()
         self.calls = []          # type of every call that passed the schema
+        self.kill_t = None       # when KILL went out, seconds after LAUNCH
         self.unauthorized = 0    # calls answered 401
 
     def now(self):
@@ -295,6 +296,7 @@ def make_handler(agent):
                     agent.violations.append("update %s after terminal %s" % (st["state"], prev[-1]))
                 agent.seen_uuids.add(st["uuid"])
                 st["_t"] = agent.now() - agent.launch_at.get(tid, agent.now())
+                st["_wall"] = time.time()
                 agent.updates.append(st)
                 agent.lock.notify_all()
                 ack = agent.auto_ack
@@ -440,8 +442,10 @@ def scenario(agent, args):
                           terminal(agent, tid)(), T):
             return agent.violation("task %s not RUNNING within %d s" % (tid, T))
         if name == "kill":
+            time.sleep(args.kill_after_s)
+            agent.kill_t = agent.now() - agent.launch_at.get(tid, agent.now())
             agent.send({"type": "KILL", "kill": {"task_id": {"value": tid}, "kill_policy": {
-                "grace_period": {"nanoseconds": 3000000000}}}})
+                "grace_period": {"nanoseconds": int(args.kill_grace_s * 1e9)}}}})
             if not agent.wait(terminal(agent, tid), T):
                 agent.violation("no terminal update after KILL within %d s" % T)
     elif name == "reconnect":
@@ -514,6 +518,10 @@ def main():
     ap.add_argument("--refuse-updates", type=int, default=0,
                     help="answer the first N UPDATE calls 503 (agent recovering)")
     ap.add_argument("--probe", help="JSON argv run on the host at the first TASK_RUNNING")
+    ap.add_argument("--kill-grace-s", type=float, default=3.0,
+                    help="KILL's kill_policy.grace_period")
+    ap.add_argument("--kill-after-s", type=float, default=0.0,
+                    help="wait this long after TASK_RUNNING before KILL")
     ap.add_argument("--token", help="require Authorization: Bearer TOKEN (401 without)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
@@ -569,11 +577,13 @@ def main():
             "framework_id": agent.fw, "executor_id": agent.ex,
             "updates": [{"task_id": u["task_id"]["value"], "state": u["state"],
                          "message": u.get("message"), "uuid": u["uuid"], "t": u["_t"],
+                         "wall": u["_wall"],
                          "labels": u.get("labels"),
                          "container_status": u.get("container_status")}
                         for u in agent.updates],
             "subscribes": agent.subscribes, "violations": agent.violations,
             "calls": agent.calls, "unauthorized": agent.unauthorized,
+            "kill_t": agent.kill_t,
             "refused_updates": agent.refused, "probe": agent.probe,
             "exit_code": exit_code if exit_code is not None else proc.returncode,
             "exit_after_shutdown_s": (t_exit - t_shutdown) if t_exit is not None else None,
