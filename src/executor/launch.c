@@ -572,6 +572,9 @@ void launcher_free(struct launcher *l)
 {
 	if (!l)
 		return;
+	/* A grace timer still pending belongs to the launcher, not the task. */
+	for (struct task *t = l->tasks ? l->tasks->head : NULL; t; t = t->next)
+		launch_cancel_grace(t);
 	if (l->pipe_ev)
 		event_free(l->pipe_ev);
 	if (l->chld_ev)

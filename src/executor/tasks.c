@@ -1,6 +1,5 @@
 #include "src/executor/tasks.h"
 
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,10 +169,6 @@ void tasks_free(struct task_table *tt)
 			struct task_update *u = t->unacked;
 			t->unacked = u->next;
 			update_free(u);
-		}
-		if (t->grace_ev) {
-			free(event_get_callback_arg(t->grace_ev));
-			event_free(t->grace_ev);
 		}
 		proto_task_clear(&t->spec);
 		free(t->ip);

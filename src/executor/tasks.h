@@ -49,7 +49,8 @@ struct task {
 	pid_t pid; /* vmctl exec child, 0 if none */
 	char *ip;
 	bool running_sent;	/* TASK_RUNNING went out (the launcher reported the start) */
-	struct event *grace_ev; /* KILL: SIGTERM sent, SIGKILL when this fires */
+	struct event *grace_ev; /* KILL: SIGTERM sent, SIGKILL when this fires;
+				 * freed by launcher_free */
 	char *note;		/* a degradation to mention in TASK_RUNNING */
 	char *final_state;	/* terminal outcome, sent once the VM is gone */
 	char *final_msg;
