@@ -21,6 +21,7 @@ struct agent_conn {
 	struct event_base *base;
 	char *host;
 	uint16_t port;
+	char *auth; /* "Bearer TOKEN", or NULL */
 	const struct agent_conn_ops *ops;
 	void *ctx;
 	struct evhttp_connection *stream;
@@ -146,6 +147,14 @@ static void on_chunk(struct evhttp_request *req, void *arg)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
+/* The agent authenticates executors (--authenticate_http_executors). */
+static const char *unauth_why(const struct agent_conn *c)
+{
+	return c->auth ? "the agent did not accept MESOS_EXECUTOR_AUTHENTICATION_TOKEN"
+		       : "the agent requires executor authentication and "
+			 "MESOS_EXECUTOR_AUTHENTICATION_TOKEN is not set";
+}
+
 static void on_done(struct evhttp_request *req, void *arg)
 {
 	struct agent_conn *c = arg;
@@ -155,6 +164,8 @@ static void on_done(struct evhttp_request *req, void *arg)
 		return;
 	if (!req || c->status == 0) {
 		schedule_close(c, "cannot reach the agent at %s:%u", c->host, c->port);
+	} else if (c->status == 401) {
+		schedule_close(c, "SUBSCRIBE refused: HTTP 401 Unauthorized: %s", unauth_why(c));
 	} else if (c->status != 200) {
 		schedule_close(c, "SUBSCRIBE refused: HTTP %d %s", c->status, c->errbody);
 	} else {
@@ -178,11 +189,15 @@ static void on_error(enum evhttp_request_error e, void *arg)
 }
 
 struct agent_conn *agent_conn_new(struct event_base *base, const char *host, uint16_t port,
-				  const struct agent_conn_ops *ops, void *ctx)
+				  const char *token, const struct agent_conn_ops *ops, void *ctx)
 {
 	struct agent_conn *c = calloc(1, sizeof(*c));
 	if (!c || !(c->host = strdup(host)))
 		goto bad;
+	if (token && asprintf(&c->auth, "Bearer %s", token) < 0) {
+		c->auth = NULL;
+		goto bad;
+	}
 	c->base = base;
 	c->port = port;
 	c->ops = ops;
@@ -210,6 +225,7 @@ void agent_conn_free(struct agent_conn *c)
 		event_free(c->close_ev);
 	recordio_free(c->rio);
 	free(c->why);
+	free(c->auth);
 	free(c->host);
 	free(c);
 }
@@ -230,9 +246,16 @@ static struct evhttp_request *make_req(struct agent_conn *c,
 	evhttp_add_header(h, "Host", hostport);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Accept", "application/json");
+	if (c->auth)
+		evhttp_add_header(h, "Authorization", c->auth);
 	body = json_object_to_json_string_ext(call, JSON_C_TO_STRING_PLAIN);
 	evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
 	return req;
+}
+
+int agent_conn_unauthorized(const struct agent_conn *c)
+{
+	return c->status == 401;
 }
 
 int agent_conn_subscribe(struct agent_conn *c, struct json_object *call)
@@ -269,6 +292,7 @@ bad:
 }
 
 struct call_ctx {
+	const struct agent_conn *c;
 	char what[64];
 	agent_call_done_fn done;
 	void *arg;
@@ -281,6 +305,9 @@ static void on_call_done(struct evhttp_request *req, void *arg)
 
 	if (code == 0) {
 		log_msg("%s: no reply from the agent", cc->what);
+	} else if (code == 401) {
+		log_msg("%s: agent answered HTTP 401 Unauthorized: %s", cc->what,
+			unauth_why(cc->c));
 	} else if (code != 202) {
 		char buf[256] = "";
 		struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -312,6 +339,7 @@ void agent_conn_call(struct agent_conn *c, struct json_object *call, const char 
 			done(arg, 0);
 		return;
 	}
+	cc->c = c;
 	snprintf(cc->what, sizeof(cc->what), "%s", what);
 	cc->done = done;
 	cc->arg = arg;

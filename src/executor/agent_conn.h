@@ -20,8 +20,9 @@ struct agent_conn_ops {
 	void (*closed)(void *ctx, const char *why);
 };
 
+/* token: sent as "Authorization: Bearer TOKEN" on every call; NULL for none. */
 struct agent_conn *agent_conn_new(struct event_base *base, const char *host, uint16_t port,
-				  const struct agent_conn_ops *ops, void *ctx);
+				  const char *token, const struct agent_conn_ops *ops, void *ctx);
 void agent_conn_free(struct agent_conn *c);
 
 /* POST the SUBSCRIBE call (borrowed) and start reading the stream.
@@ -31,6 +32,10 @@ int agent_conn_subscribe(struct agent_conn *c, struct json_object *call);
 /* Drop the stream now (protocol error, ERROR event); closed() follows from
  * the loop with why. */
 void agent_conn_abort(struct agent_conn *c, const char *why);
+
+/* The last SUBSCRIBE was answered 401: the token is missing or refused, which
+ * no retry can change. */
+int agent_conn_unauthorized(const struct agent_conn *c);
 
 /* Outcome of a call: the HTTP status, 0 when no reply came. */
 typedef void (*agent_call_done_fn)(void *arg, int code);

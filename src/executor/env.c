@@ -129,6 +129,22 @@ int env_load(struct exec_env *e, char **err)
 	    duration_var("MESOS_SUBSCRIPTION_BACKOFF_MAX", DEFAULT_BACKOFF_MAX_NS,
 			 &e->backoff_max_ns, err) < 0)
 		goto out;
+	v = getenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");
+	if (v && *v) {
+		/* It goes into an HTTP header: a CR or LF would split it. */
+		for (const char *c = v; *c; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				if (asprintf(err, "MESOS_EXECUTOR_AUTHENTICATION_TOKEN has a "
+						  "control character") < 0)
+					*err = NULL;
+				goto out;
+			}
+		}
+		if (!(e->auth_token = strdup(v)))
+			goto out;
+		/* The vmctl children (and so the guests) have no use for it. */
+		unsetenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");
+	}
 	v = getenv("VMSUP_SOCKET");
 	if (v && *v && !(e->vmsup_socket = strdup(v)))
 		goto out;
@@ -170,6 +186,7 @@ void env_free(struct exec_env *e)
 	free(e->executor_id);
 	free(e->directory);
 	free(e->sandbox);
+	free(e->auth_token);
 	free(e->vmsup_socket);
 	free(e->vmctl);
 	memset(e, 0, sizeof(*e));

@@ -19,6 +19,7 @@ struct exec_env {
 	int64_t shutdown_grace_ns;
 	int64_t recovery_timeout_ns;
 	int64_t backoff_max_ns;
+	char *auth_token;   /* MESOS_EXECUTOR_AUTHENTICATION_TOKEN, NULL if unset */
 	char *vmsup_socket; /* NULL = client default */
 	char *vmctl;	    /* vmctl binary used to run commands in the guest */
 	int ip_wait_s;	    /* VMEXEC_IP_WAIT: how long to wait for the guest address */

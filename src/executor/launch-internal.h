@@ -53,8 +53,18 @@ const char *launch_req_class(struct vreq *r);
 int launch_path_is_plain(const char *p);
 /* Write the in-guest launcher script into the sandbox; its path, malloc'd. */
 char *launch_write_launcher(struct launcher *l, struct task *t, char **err);
+/* The file the launcher creates in the sandbox right before it execs the
+ * command (malloc'd path, NULL on out of memory). */
+char *launch_started_marker(const struct launcher *l, const struct task *t);
 
 /* launch.c */
+/* `vmctl [--socket S] exec --via ssh VM --` into argv (10 slots at least):
+ * the count. */
+int launch_exec_argv(const struct launcher *l, const struct task *t, const char **argv);
+
+/* launch-kill.c: the pending SIGKILL of a task that ended within its grace. */
+void launch_cancel_grace(struct task *t);
+
 /* Once t has its final state and nothing is in flight: delete its VM, else report t. */
 void launch_finish_if_idle(struct launcher *l, struct task *t);
 /* One vmsupd answer: the next step of its task. */

@@ -29,6 +29,14 @@ int launch_path_is_plain(const char *p)
 	return 1;
 }
 
+char *launch_started_marker(const struct launcher *l, const struct task *t)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/.vm-started-%s", l->env->directory, t->spec.task_id) < 0)
+		return NULL;
+	return p;
+}
+
 /*
  * The launcher script lives in the sandbox, which the guest sees at the same
  * path, so the command never crosses ssh as a quoted string.
@@ -74,6 +82,20 @@ char *launch_write_launcher(struct launcher *l, struct task *t, char **err)
 		sh_quote(f, t->spec.env[i].value);
 		fputc('\n', f);
 	}
+	/* The sandbox is the host's directory: this file appearing there is how
+	 * the executor learns the command is about to start (TASK_RUNNING). */
+	char *marker = launch_started_marker(l, t);
+	if (!marker) {
+		*err = strdup("out of memory");
+		fclose(f);
+		goto bad;
+	}
+	unlink(marker); /* a previous run's marker must not count */
+	/* $$ is the command's pid too (exec keeps it): KILL signals it. */
+	fputs("echo $$ > ", f);
+	sh_quote(f, marker);
+	fputs(" || exit 127\n", f);
+	free(marker);
 	if (t->spec.shell) {
 		fputs("exec /bin/sh -c ", f);
 		sh_quote(f, t->spec.value);

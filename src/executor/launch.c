@@ -20,6 +20,8 @@ extern char **environ;
 /* Guest boot under TCG is slow on a loaded host: be generous. */
 #define CREATE_TIMEOUT_MS 180000L
 #define DELETE_STOP_S	  2
+/* How often to look for the launcher's start marker. */
+#define START_POLL_US 50000
 
 /* The VM's "state" in a VM reply is "failed": its "error", else NULL. */
 static const char *vm_failed(struct json_object *vm)
@@ -40,26 +42,6 @@ static int64_t quota_pct_of(const struct task *t)
 {
 	int64_t q = (int64_t)ceil((t->spec.cpus > 0 ? t->spec.cpus : 1) * 100);
 	return q < 1 ? 1 : q;
-}
-
-static int64_t grace_of(struct task *t, int64_t grace_ns)
-{
-	if (grace_ns >= 0)
-		return grace_ns;
-	if (t->spec.grace_ns >= 0)
-		return t->spec.grace_ns;
-	return LAUNCH_DEFAULT_GRACE_NS;
-}
-
-static void start_stop(struct launcher *l, struct task *t)
-{
-	struct json_object *b = json_object_new_object();
-	int64_t s = (t->kill_grace_ns + 999999999LL) / 1000000000LL;
-	if (s < 1)
-		s = 1;
-	json_object_object_add(b, "timeout_s", json_object_new_int64(s));
-	t->stop_in_flight = true;
-	launch_start_req(l, t, RQ_STOP, "POST", b, (s + 60) * 1000L, "/v1/vms/%s/stop", t->vm);
 }
 
 void launch_finish_if_idle(struct launcher *l, struct task *t)
@@ -190,6 +172,23 @@ static void create_vm(struct launcher *l, struct task *t)
 	launch_start_req(l, t, RQ_CREATE, "POST", spec, CREATE_TIMEOUT_MS, "/v1/vms");
 }
 
+int launch_exec_argv(const struct launcher *l, const struct task *t, const char **argv)
+{
+	int n = 0;
+
+	argv[n++] = l->env->vmctl;
+	if (l->env->vmsup_socket) {
+		argv[n++] = "--socket";
+		argv[n++] = l->env->vmsup_socket;
+	}
+	argv[n++] = "exec";
+	argv[n++] = "--via";
+	argv[n++] = "ssh";
+	argv[n++] = t->vm;
+	argv[n++] = "--";
+	return n;
+}
+
 static void spawn_command(struct launcher *l, struct task *t)
 {
 	char *launcher = NULL;
@@ -201,16 +200,7 @@ static void spawn_command(struct launcher *l, struct task *t)
 		fail_task(l, t, "TASK_FAILED", "out of memory");
 		return;
 	}
-	argv[n++] = l->env->vmctl;
-	if (l->env->vmsup_socket) {
-		argv[n++] = "--socket";
-		argv[n++] = l->env->vmsup_socket;
-	}
-	argv[n++] = "exec";
-	argv[n++] = "--via";
-	argv[n++] = "ssh";
-	argv[n++] = t->vm;
-	argv[n++] = "--";
+	n = launch_exec_argv(l, t, argv);
 	argv[n++] = "/bin/sh";
 	argv[n++] = launcher;
 	argv[n] = NULL;
@@ -241,6 +231,33 @@ static void ask_ip(struct launcher *l, struct task *t)
 			 t->vm, left);
 }
 
+/* TASK_RUNNING, once: the launcher in the guest has reached the command. */
+static void report_running(struct launcher *l, struct task *t)
+{
+	char *m = NULL;
+
+	if (t->running_sent)
+		return;
+	t->running_sent = true;
+	if (asprintf(&m, "running in VM %s at %s%s%s", t->vm, t->ip ? t->ip : "?",
+		     t->note ? "; " : "", t->note ? t->note : "") < 0)
+		m = NULL;
+	l->ops->send(l->ctx, t, "TASK_RUNNING", m ? m : "running", t->ip);
+	free(m);
+}
+
+/* Has the launcher created its marker? Then say TASK_RUNNING. */
+static bool check_started(struct launcher *l, struct task *t)
+{
+	char *marker = launch_started_marker(l, t);
+	bool started = marker && access(marker, F_OK) == 0;
+
+	free(marker);
+	if (started && !t->kill_requested && !t->final_state)
+		report_running(l, t);
+	return started;
+}
+
 struct ip_retry {
 	struct launcher *l;
 	struct task *t;
@@ -258,6 +275,44 @@ static void on_ip_retry(evutil_socket_t fd, short what, void *arg)
 		launch_finish_if_idle(l, t);
 	else
 		ask_ip(l, t);
+}
+
+/* Polls for the launcher's marker while the command's ssh session lives;
+ * counted in flight so the task cannot be torn down under it. */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct ip_retry *ir = arg;
+	struct launcher *l = ir->l;
+	struct task *t = ir->t;
+	struct timeval tv = {0, START_POLL_US};
+
+	t->inflight--;
+	l->inflight--;
+	if (t->pid && !t->final_state && !t->kill_requested && !check_started(l, t) &&
+	    event_base_once(l->base, -1, EV_TIMEOUT, on_watch, ir, &tv) == 0) {
+		t->inflight++;
+		l->inflight++;
+		return;
+	}
+	free(ir);
+	launch_finish_if_idle(l, t);
+}
+
+static void watch_start(struct launcher *l, struct task *t)
+{
+	struct ip_retry *ir = malloc(sizeof(*ir));
+	struct timeval tv = {0, START_POLL_US};
+
+	if (!ir)
+		return; /* TASK_RUNNING then comes with the exit, if at all */
+	ir->l = l;
+	ir->t = t;
+	if (event_base_once(l->base, -1, EV_TIMEOUT, on_watch, ir, &tv) < 0) {
+		free(ir);
+		return;
+	}
+	t->inflight++;
+	l->inflight++;
 }
 
 void launch_on_req_done(struct launcher *l, struct vreq *r)
@@ -376,15 +431,11 @@ void launch_on_req_done(struct launcher *l, struct vreq *r)
 		}
 		if (!r->err && r->status == 200 && json_object_object_get_ex(r->reply, "ip", &v) &&
 		    json_object_is_type(v, json_type_string) && *json_object_get_string(v)) {
-			char *m = NULL;
 			free(t->ip);
 			t->ip = strdup(json_object_get_string(v));
-			if (asprintf(&m, "running in VM %s at %s%s%s", t->vm, t->ip ? t->ip : "?",
-				     t->note ? "; " : "", t->note ? t->note : "") < 0)
-				m = NULL;
-			l->ops->send(l->ctx, t, "TASK_RUNNING", m ? m : "running", t->ip);
-			free(m);
 			spawn_command(l, t);
+			if (t->pid)
+				watch_start(l, t);
 			break;
 		}
 		if (!r->err && (r->status == 200 || r->status == 503 || r->status == 504) &&
@@ -443,22 +494,6 @@ void launch_on_req_done(struct launcher *l, struct vreq *r)
 	free(r);
 }
 
-void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns)
-{
-	if (t->phase == PH_DONE || t->phase == PH_DELETING || t->kill_requested)
-		return;
-	t->kill_requested = true;
-	t->kill_grace_ns = grace_of(t, grace_ns);
-	task_set_final(t, "TASK_KILLED", "killed on request");
-	/* Creating, setting the quota or starting: the handler sees
-	 * final_state and deletes. Waiting for the address or running: stop
-	 * the guest now. */
-	if (t->vm_exists && (t->phase == PH_WAIT_IP || t->phase == PH_RUNNING))
-		start_stop(l, t);
-	else
-		launch_finish_if_idle(l, t);
-}
-
 static void on_pipe(evutil_socket_t fd, short what, void *arg)
 {
 	struct launcher *l = arg;
@@ -481,7 +516,11 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 			continue;
 		l->children--;
 		t->pid = 0;
+		/* A command quicker than the poll still ran: RUNNING goes first. */
+		if (!t->running_sent)
+			check_started(l, t);
 		if (t->kill_requested) {
+			launch_cancel_grace(t);
 			launch_finish_if_idle(l, t);
 		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			fail_task(l, t, "TASK_FINISHED", "command exited with status 0");
@@ -533,6 +572,9 @@ void launcher_free(struct launcher *l)
 {
 	if (!l)
 		return;
+	/* A grace timer still pending belongs to the launcher, not the task. */
+	for (struct task *t = l->tasks ? l->tasks->head : NULL; t; t = t->next)
+		launch_cancel_grace(t);
 	if (l->pipe_ev)
 		event_free(l->pipe_ev);
 	if (l->chld_ev)

@@ -42,8 +42,9 @@ void launcher_free(struct launcher *l);
 /* Start t (parsed, phase PH_NEW). Failures end as a terminal update. */
 void launch_task(struct launcher *l, struct task *t);
 
-/* Stop t within grace_ns (<0: the task's kill policy, else the default);
- * ends with TASK_KILLED unless t already ended. */
+/* Stop t: SIGTERM to its command in the guest, SIGKILL and the VM stopped
+ * after grace_ns (<0: the task's kill policy, else the shutdown grace, else
+ * the default); ends with TASK_KILLED unless t already ended. */
 void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns);
 
 /* Requests or children still outstanding. */

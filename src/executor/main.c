@@ -218,7 +218,7 @@ static bool framework_killing_capable(struct json_object *fw)
 	return false;
 }
 
-/* framework_info of SUBSCRIBED or LAUNCH, when the event has one. */
+/* framework_info of SUBSCRIBED (Event.Launch and LaunchGroup carry none). */
 static void note_framework(struct executor *x, struct json_object *root, const char *key)
 {
 	struct json_object *ev, *fw;
@@ -324,6 +324,11 @@ static void on_closed(void *ctx, const char *why)
 		maybe_exit(x);
 		return;
 	}
+	if (agent_conn_unauthorized(x->conn)) {
+		log_msg("not authorized by the agent: killing every task and exiting");
+		begin_shutdown(x, x->env.shutdown_grace_ns, 1);
+		return;
+	}
 	if (!retry) {
 		log_msg("no checkpointing: killing every task and exiting");
 		begin_shutdown(x, x->env.shutdown_grace_ns, 1);
@@ -413,8 +418,6 @@ static void on_record(void *ctx, const char *data, size_t len)
 		break;
 	case EV_LAUNCH:
 	case EV_LAUNCH_GROUP:
-		if (ev.type == EV_LAUNCH)
-			note_framework(x, ev.root, "launch");
 		for (size_t i = 0; i < json_object_array_length(ev.tasks); i++)
 			launch_one(x, json_object_array_get_idx(ev.tasks, i));
 		break;
@@ -516,7 +519,8 @@ int main(int argc, char **argv)
 	if (!x.base)
 		goto out;
 	x.launcher = launcher_new(x.base, &x.env, &x.tasks, &LAUNCH_OPS, &x, &err);
-	x.conn = agent_conn_new(x.base, x.env.agent_host, x.env.agent_port, &CONN_OPS, &x);
+	x.conn = agent_conn_new(x.base, x.env.agent_host, x.env.agent_port, x.env.auth_token,
+				&CONN_OPS, &x);
 	x.retry_ev = evtimer_new(x.base, on_retry, &x);
 	x.resend_ev = evtimer_new(x.base, on_resend, &x);
 	x.recovery_ev = evtimer_new(x.base, on_recovery_timeout, &x);

@@ -389,8 +389,8 @@ struct json_object *proto_subscribe(const char *fw, const char *ex, struct json_
 	size_t n = statuses ? json_object_array_length(statuses) : 0;
 
 	for (size_t i = 0; i < n; i++) {
+		/* Call.Update has only "status": the framework is the call's own. */
 		struct json_object *u = json_object_new_object();
-		json_object_object_add(u, "framework_id", id_obj(fw));
 		json_object_object_add(u, "status",
 				       json_object_get(json_object_array_get_idx(statuses, i)));
 		json_object_array_add(updates, u);
@@ -411,13 +411,15 @@ struct json_object *proto_update(const char *fw, const char *ex, struct json_obj
 
 struct json_object *proto_message(const char *fw, const char *ex, const void *data, size_t len)
 {
-	struct json_object *c = call_new("MESSAGE", fw, ex);
+	struct json_object *c = call_new("MESSAGE", fw, ex), *m;
 	char *b = proto_b64_encode(data, len);
 	if (!b) {
 		json_object_put(c);
 		return NULL;
 	}
-	json_object_object_add(c, "data", json_object_new_string(b));
+	m = json_object_new_object();
+	json_object_object_add(m, "data", json_object_new_string(b));
+	json_object_object_add(c, "message", m);
 	free(b);
 	return c;
 }

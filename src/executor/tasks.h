@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct event;
+
 #include "src/executor/protocol.h"
 
 /* VM names are [A-Za-z0-9][A-Za-z0-9_.-]{0,62}; ours are PREFIX + task id. */
@@ -46,8 +48,11 @@ struct task {
 	int64_t kill_grace_ns;
 	pid_t pid; /* vmctl exec child, 0 if none */
 	char *ip;
-	char *note;	   /* a degradation to mention in TASK_RUNNING */
-	char *final_state; /* terminal outcome, sent once the VM is gone */
+	bool running_sent;	/* TASK_RUNNING went out (the launcher reported the start) */
+	struct event *grace_ev; /* KILL: SIGTERM sent, SIGKILL when this fires;
+				 * freed by launcher_free */
+	char *note;		/* a degradation to mention in TASK_RUNNING */
+	char *final_state;	/* terminal outcome, sent once the VM is gone */
 	char *final_msg;
 	char *last_state;	     /* last state sent */
 	bool any_acked;		     /* some update of this task was acknowledged */

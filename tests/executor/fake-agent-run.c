@@ -90,6 +90,12 @@ struct json_object *fa_run(const char *sandbox, const char *const *args)
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	char *out = fa_slurp(outpath);
 	unlink(outpath);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		free(out);
+		cr_skip_test(
+		    "the fake Mesos agent needs protoc and python3-protobuf (Debian: "
+		    "protobuf-compiler python3-protobuf) to check calls against the schema");
+	}
 	struct json_object *r = out ? json_tokener_parse(out) : NULL;
 	if (!r || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char errpath[4200];

@@ -27,7 +27,8 @@ tests_executor_test_executor_vm_SOURCES = tests/executor/test-executor-vm.c \
 tests_executor_test_executor_vm_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_vm_LDADD = $(EXEC_TEST_LIBS)
 
-EXTRA_DIST += tests/fakes/fake-mesos-agent.py
+EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README \
+	tests/proto/mesos/v1/mesos.proto tests/proto/mesos/v1/executor/executor.proto
 
 if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz-recordio

@@ -52,6 +52,72 @@ Test(executor_agent, subscribes_heartbeat_message_shutdown)
 	json_object_put(r);
 }
 
+/* Every call is checked against mesos.v1.executor.Call by the fake agent; a
+ * MESSAGE event is schema-valid too, and the calls made are the ones expected. */
+Test(executor_agent, calls_are_schema_valid)
+{
+	const char *args[] = {"--scenario", "idle", NOSOCK, NULL};
+	struct json_object *r = fa_run(sandbox, args), *calls;
+	cr_assert_eq(fa_violations(r), 0);
+	cr_assert(json_object_object_get_ex(r, "calls", &calls));
+	cr_assert_geq(json_object_array_length(calls), 1);
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(calls, 0)), "SUBSCRIBE");
+	json_object_put(r);
+}
+
+/* An agent with --authenticate_http_executors: the token goes on every call. */
+Test(executor_agent, auth_token_is_sent_on_every_call)
+{
+	const char *args[] = {"--scenario", "error", NOSOCK,
+			      "--mem",	    "1",     "--token",
+			      "s3cr3t",	    "--env", "MESOS_EXECUTOR_AUTHENTICATION_TOKEN=s3cr3t",
+			      NULL};
+	struct json_object *r = fa_run(sandbox, args), *calls;
+	cr_assert_eq(fa_violations(r), 0);
+	cr_assert_eq(fa_int(r, "unauthorized"), 0, "no call went without the token");
+	char *st = fa_states(r, "t1");
+	cr_assert_str_eq(st, "TASK_ERROR", "the UPDATE got through: %s", st);
+	free(st);
+	json_object_object_get_ex(r, "calls", &calls);
+	cr_assert_geq(json_object_array_length(calls), 2, "SUBSCRIBE and UPDATE");
+	cr_assert_eq(fa_int(r, "exit_code"), 0);
+	json_object_put(r);
+}
+
+/* Without the token (or with a wrong one) the agent answers 401: a clear
+ * line in the executor's log and an exit, not an endless retry. */
+static void refused(const char *env_token)
+{
+	const char *args[] = {"--scenario",
+			      "idle",
+			      NOSOCK,
+			      "--token",
+			      "s3cr3t",
+			      "--checkpoint",
+			      env_token ? "--env" : NULL,
+			      env_token,
+			      NULL};
+	struct json_object *r = fa_run(sandbox, args);
+	cr_assert_geq(fa_int(r, "unauthorized"), 1);
+	cr_assert_eq(fa_int(r, "exit_code"), 1);
+	char *log = executor_log();
+	cr_assert(strstr(log, "401 Unauthorized") &&
+		      strstr(log, env_token ? "did not accept" : "is not set"),
+		  "the log says why: %s", log);
+	free(log);
+	json_object_put(r);
+}
+
+Test(executor_agent, no_auth_token_is_a_clear_error)
+{
+	refused(NULL);
+}
+
+Test(executor_agent, wrong_auth_token_is_a_clear_error)
+{
+	refused("MESOS_EXECUTOR_AUTHENTICATION_TOKEN=wrong");
+}
+
 /* The agent answers 503 while it recovers: the update is posted again (same
  * uuid) until taken, and the executor still exits once it is acknowledged. */
 Test(executor_agent, refused_update_is_posted_again)
@@ -127,7 +193,8 @@ Test(executor_agent, launch_with_secret_environment)
 	    NOSOCK,
 	    "--task",
 	    "{\"task_id\":{\"value\":\"sec\"},\"command\":{\"value\":\"true\",\"environment\":"
-	    "{\"variables\":[{\"name\":\"P\",\"type\":\"SECRET\",\"secret\":{}}]}}}",
+	    "{\"variables\":[{\"name\":\"P\",\"type\":\"SECRET\",\"secret\":{\"type\":"
+	    "\"REFERENCE\",\"reference\":{\"name\":\"p\"}}}]}}}",
 	    NULL};
 	bad_launch(args, "sec", "SECRET");
 }

@@ -296,20 +296,23 @@ static int vm_count(void)
 	return n;
 }
 
+/* When name in the sandbox was last written, by the host's clock (the guest
+ * writes through 9p onto the host's file system). */
+static double mtime_in_sandbox(const char *name)
+{
+	char p[4300];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", sandbox, name);
+	cr_assert_eq(stat(p, &st), 0, "no %s in the sandbox", name);
+	return (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+}
+
 Test(executor_vm, task_runs_in_its_own_vm_and_finishes)
 {
-	const char *args[] = {"--scenario",
-			      "finish",
-			      "--mem",
-			      "256",
-			      "--cpus",
-			      "0.5",
-			      VMENV,
-			      "--probe",
-			      probe,
-			      "--command",
-			      "uname -r > guest-uname",
-			      NULL};
+	const char *args[] = {"--scenario", "finish", "--mem", "256", "--cpus", "0.5", VMENV,
+			      "--probe", probe, "--command",
+			      /* alive while the probe looks at its VM at TASK_RUNNING */
+			      "uname -r > guest-uname; sleep 5", NULL};
 	struct json_object *r = run(args);
 	char *states = fa_states(r, "t1");
 	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_FINISHED");
@@ -340,6 +343,36 @@ Test(executor_vm, task_runs_in_its_own_vm_and_finishes)
 	json_object_put(r);
 }
 
+/* TASK_RUNNING means the command runs: it is not sent before the launcher in
+ * the guest reached the command (its start marker in the shared sandbox,
+ * stamped by the host's clock), and the command's first action follows it
+ * closely (the old executor sent it 1.3-2.1 s before ssh even connected). */
+Test(executor_vm, running_is_sent_once_the_command_has_started)
+{
+	const char *args[] = {
+	    "--scenario", "finish", "--mem", "256", VMENV, "--command", ": > first-action; sleep 1",
+	    NULL};
+	struct json_object *r = run(args);
+	char *states = fa_states(r, "t1");
+	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_FINISHED");
+	struct json_object *u = fa_update(r, "t1", "TASK_RUNNING");
+	double started = mtime_in_sandbox(".vm-started-t1");
+	double first = mtime_in_sandbox("first-action");
+	double running = fa_double(u, "wall");
+	cr_log_info("launcher reached the command at %.3f, its first action at %.3f, "
+		    "TASK_RUNNING received at %.3f (%+.3f s from the first action)",
+		    started, first, running, running - first);
+	cr_assert_geq(running, started, "TASK_RUNNING arrived %.3f s before the command started",
+		      started - running);
+	cr_assert_lt(first - running, 0.5,
+		     "TASK_RUNNING arrived %.3f s before the command's first action",
+		     first - running);
+	cr_assert(*running_ip(u), "TASK_RUNNING carries the VM's address");
+	assert_nothing_left();
+	free(states);
+	json_object_put(r);
+}
+
 Test(executor_vm, failing_command_reports_exit_status)
 {
 	const char *args[] = {"--scenario", "finish",	 "--mem",  "256",
@@ -362,6 +395,67 @@ Test(executor_vm, kill_stops_the_vm)
 	/* The framework declared TASK_KILLING_STATE (shutdown_kills_and_exits
 	 * covers one that did not). */
 	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_KILLING,TASK_KILLED");
+	assert_nothing_left();
+	free(states);
+	json_object_put(r);
+}
+
+/* KILL: SIGTERM to the task in the guest; a task that traps it finishes its
+ * cleanup (a file in the sandbox, 1 s later) before the VM goes. */
+Test(executor_vm, kill_lets_a_term_trapping_task_clean_up)
+{
+	const char *args[] = {"--scenario",
+			      "kill",
+			      "--mem",
+			      "256",
+			      "--kill-grace-s",
+			      "10",
+			      "--kill-after-s",
+			      "1",
+			      VMENV,
+			      "--command",
+			      "trap 'sleep 1; echo cleaned > term-trapped; exit 0' TERM; "
+			      "while :; do sleep 0.2; done",
+			      NULL};
+	struct json_object *r = run(args);
+	char *states = fa_states(r, "t1");
+	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_KILLED");
+	char p[4300];
+	snprintf(p, sizeof(p), "%s/term-trapped", sandbox);
+	char *got = fa_slurp(p);
+	cr_assert(got && strncmp(got, "cleaned", 7) == 0, "the TERM trap did not run");
+	double took = fa_double(fa_update(r, "t1", "TASK_KILLED"), "t") - fa_double(r, "kill_t");
+	cr_log_info("KILL -> TASK_KILLED for a TERM-trapping task (1 s cleanup): %.3f s", took);
+	cr_assert_geq(took, 1.0, "the VM went before the trap's 1 s cleanup");
+	cr_assert_lt(took, 10.0, "it waited for the whole grace period");
+	assert_nothing_left();
+	free(got);
+	free(states);
+	json_object_put(r);
+}
+
+/* A task that ignores TERM is killed once the grace period is over. */
+Test(executor_vm, kill_after_the_grace_period_when_term_is_ignored)
+{
+	const char *args[] = {"--scenario",
+			      "kill",
+			      "--mem",
+			      "256",
+			      "--kill-grace-s",
+			      "3",
+			      "--kill-after-s",
+			      "1",
+			      VMENV,
+			      "--command",
+			      "trap '' TERM; while :; do sleep 0.2; done",
+			      NULL};
+	struct json_object *r = run(args);
+	char *states = fa_states(r, "t1");
+	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_KILLED");
+	double took = fa_double(fa_update(r, "t1", "TASK_KILLED"), "t") - fa_double(r, "kill_t");
+	cr_log_info("KILL -> TASK_KILLED for a task ignoring TERM, grace 3 s: %.3f s", took);
+	cr_assert_geq(took, 3.0, "killed before the grace period was over");
+	cr_assert_lt(took, 20.0);
 	assert_nothing_left();
 	free(states);
 	json_object_put(r);
@@ -546,18 +640,10 @@ TestSuite(executor_vm_pool, .init = setup_pool, .fini = teardown, .timeout = 900
 
 Test(executor_vm_pool, task_takes_a_warm_vm_with_the_sandbox_bound_in)
 {
-	const char *args[] = {"--scenario",
-			      "finish",
-			      "--mem",
-			      "200",
-			      "--cpus",
-			      "0.5",
-			      VMENV,
-			      "--env",
-			      "VMEXEC_POOL=1",
-			      "--command",
-			      "uname -r > guest-uname",
-			      NULL};
+	const char *args[] = {"--scenario", "finish", "--mem", "200", "--cpus", "0.5", VMENV,
+			      "--env", "VMEXEC_POOL=1", "--command",
+			      /* alive while the probe looks at its VM at TASK_RUNNING */
+			      "uname -r > guest-uname; sleep 5", NULL};
 	struct json_object *r = run(args), *p;
 	char *states = fa_states(r, "t1"), *guest, path[4300], name[64] = "";
 	const char *msg = fa_str(fa_update(r, "t1", "TASK_RUNNING"), "message"), *v;

@@ -9,6 +9,12 @@ wrong Content-Type, Accept or body. It spawns the executor with the
 environment an agent gives, plays one scenario and prints a JSON report of
 what it saw (updates, SUBSCRIBE calls, protocol violations, exit status).
 Assertions live in the test program that reads the report.
+
+Every call is parsed strictly against the vendored apache/mesos schema
+(tests/proto: mesos.v1.executor.Call, compiled with protoc at start, parsed
+with json_format, unknown fields and missing required fields refused with
+400), and every event is checked against mesos.v1.executor.Event before it
+goes out. Without protoc or python3-protobuf it exits 77 with a clear line.
 """
 import argparse
 import base64
@@ -16,6 +22,8 @@ import http.server
 import json
 import os
 import queue
+import shutil
+import tempfile
 import random
 import socketserver
 import subprocess
@@ -31,6 +39,51 @@ TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_L
             "TASK_DROPPED", "TASK_GONE"}
 DROP = object()   # sentinel: break the stream without the final chunk
 END = object()    # sentinel: end the stream properly
+
+
+PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proto")
+SKIP = 77
+
+
+def load_schema():
+    """executor_pb2 compiled from the vendored .proto files, and json_format."""
+    protoc = shutil.which("protoc")
+    try:
+        from google.protobuf import json_format
+    except ImportError:
+        json_format = None
+        # python3-protobuf is Debian's: run again under Debian's python3 when
+        # the python3 first in PATH (pyenv, a venv) cannot see it.
+        deb = "/usr/bin/python3"
+        if os.path.realpath(sys.executable) != os.path.realpath(deb) and \
+                os.access(deb, os.X_OK) and not os.environ.get("FAKE_AGENT_REEXEC"):
+            os.environ["FAKE_AGENT_REEXEC"] = "1"
+            os.execv(deb, [deb, os.path.abspath(__file__)] + sys.argv[1:])
+    if not protoc or json_format is None:
+        sys.stderr.write("fake-mesos-agent: SKIP: needs protoc and python3-protobuf "
+                         "(Debian: protobuf-compiler python3-protobuf; scripts/deps)\n")
+        sys.exit(SKIP)
+    out = tempfile.mkdtemp(prefix="fake-agent-proto-")
+    subprocess.run([protoc, "-I" + PROTO_DIR, "--python_out=" + out,
+                    os.path.join(PROTO_DIR, "mesos/v1/mesos.proto"),
+                    os.path.join(PROTO_DIR, "mesos/v1/executor/executor.proto")], check=True)
+    sys.path.insert(0, out)
+    from mesos.v1.executor import executor_pb2
+    shutil.rmtree(out, ignore_errors=True)
+    return executor_pb2, json_format
+
+
+def schema_check(agent, cls, text):
+    """None if text parses as a complete cls (no unknown field, every required
+    field set), else why not."""
+    try:
+        msg = agent.json_format.Parse(text, cls(), ignore_unknown_fields=False)
+    except agent.json_format.ParseError as e:
+        return str(e)
+    missing = msg.FindInitializationErrors()
+    if missing:
+        return "missing required field(s) %s" % ", ".join(missing)
+    return None
 
 
 def recordio(event):
@@ -58,6 +111,10 @@ class Agent:
         self.proc = None         # the executor process
         self.t0 = time.monotonic()
         self.rng = random.Random(args.seed)
+        self.pb, self.json_format = load_schema()
+        self.calls = []          # type of every call that passed the schema
+        self.kill_t = None       # when KILL went out, seconds after LAUNCH
+        self.unauthorized = 0    # calls answered 401
 
     def now(self):
         return time.monotonic() - self.t0
@@ -72,6 +129,12 @@ class Agent:
             q = self.stream
         if q is None:
             return False
+        if isinstance(event, dict):
+            # The fake itself must speak the schema (garbage is sent as bytes).
+            err = schema_check(self, self.pb.Event, json.dumps(event))
+            if err:
+                self.violation("fake agent event %s not schema-valid: %s" %
+                               (event.get("type"), err))
         q.put(event)
         return True
 
@@ -158,6 +221,16 @@ def make_handler(agent):
             if acc not in ("application/json", "*/*"):
                 agent.violation("Accept %r" % acc)
                 return self.reply(406, "Expecting 'Accept' of application/json")
+            if agent.args.token is not None and \
+                    self.headers.get("Authorization", "") != "Bearer " + agent.args.token:
+                # What an agent with --authenticate_http_executors answers.
+                with agent.lock:
+                    agent.unauthorized += 1
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Bearer realm="mesos-agent-executor"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             try:
                 call = json.loads(body)
             except ValueError as e:
@@ -166,6 +239,12 @@ def make_handler(agent):
             if not isinstance(call, dict):
                 agent.violation("body is not an object")
                 return self.reply(400, "Expecting a JSON object")
+            err = schema_check(agent, agent.pb.Call, body.decode("utf-8", "replace"))
+            if err:
+                agent.violation("%s call not schema-valid: %s" % (call.get("type"), err))
+                return self.reply(400, "Failed to convert JSON into Call protobuf: " + err)
+            with agent.lock:
+                agent.calls.append(call.get("type"))
             if call.get("framework_id") != {"value": agent.fw} or \
                     call.get("executor_id") != {"value": agent.ex}:
                 agent.violation("%s with ids %r %r" % (call.get("type"),
@@ -177,6 +256,9 @@ def make_handler(agent):
             if t == "UPDATE":
                 return self.update(call)
             if t == "MESSAGE":
+                if "message" not in call:
+                    agent.violation("MESSAGE without message")
+                    return self.reply(400, "Expecting 'message' to be present")
                 return self.reply(202)
             agent.violation("unknown call %r" % t)
             return self.reply(400, "Unknown call type")
@@ -214,6 +296,7 @@ def make_handler(agent):
                     agent.violations.append("update %s after terminal %s" % (st["state"], prev[-1]))
                 agent.seen_uuids.add(st["uuid"])
                 st["_t"] = agent.now() - agent.launch_at.get(tid, agent.now())
+                st["_wall"] = time.time()
                 agent.updates.append(st)
                 agent.lock.notify_all()
                 ack = agent.auto_ack
@@ -230,9 +313,6 @@ def make_handler(agent):
                 if err:
                     agent.violation(err)
                     return self.reply(400, err)
-                if u.get("framework_id") != {"value": agent.fw}:
-                    agent.violation("unacknowledged update with framework_id %r" %
-                                    u.get("framework_id"))
                 summary["updates"].append({"task_id": u["status"]["task_id"]["value"],
                                            "state": u["status"]["state"],
                                            "uuid": u["status"]["uuid"]})
@@ -323,6 +403,7 @@ def task_info(args, task_id, command):
     if args.task:
         ti = json.loads(args.task)
         ti.setdefault("agent_id", {"value": "agent-1"})
+        ti.setdefault("name", "t")
         return ti
     return {"name": "t", "task_id": {"value": task_id}, "agent_id": {"value": "agent-1"},
             "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": args.cpus}},
@@ -334,8 +415,7 @@ def launch(agent, ti):
     tid = ti.get("task_id", {}).get("value", "")
     with agent.lock:
         agent.launch_at[tid] = agent.now()
-    agent.send({"type": "LAUNCH", "launch": {
-        "framework_info": agent.framework_info(), "task": ti}})
+    agent.send({"type": "LAUNCH", "launch": {"task": ti}})
     return tid
 
 
@@ -362,8 +442,10 @@ def scenario(agent, args):
                           terminal(agent, tid)(), T):
             return agent.violation("task %s not RUNNING within %d s" % (tid, T))
         if name == "kill":
+            time.sleep(args.kill_after_s)
+            agent.kill_t = agent.now() - agent.launch_at.get(tid, agent.now())
             agent.send({"type": "KILL", "kill": {"task_id": {"value": tid}, "kill_policy": {
-                "grace_period": {"nanoseconds": 3000000000}}}})
+                "grace_period": {"nanoseconds": int(args.kill_grace_s * 1e9)}}}})
             if not agent.wait(terminal(agent, tid), T):
                 agent.violation("no terminal update after KILL within %d s" % T)
     elif name == "reconnect":
@@ -436,6 +518,11 @@ def main():
     ap.add_argument("--refuse-updates", type=int, default=0,
                     help="answer the first N UPDATE calls 503 (agent recovering)")
     ap.add_argument("--probe", help="JSON argv run on the host at the first TASK_RUNNING")
+    ap.add_argument("--kill-grace-s", type=float, default=3.0,
+                    help="KILL's kill_policy.grace_period")
+    ap.add_argument("--kill-after-s", type=float, default=0.0,
+                    help="wait this long after TASK_RUNNING before KILL")
+    ap.add_argument("--token", help="require Authorization: Bearer TOKEN (401 without)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -490,10 +577,13 @@ def main():
             "framework_id": agent.fw, "executor_id": agent.ex,
             "updates": [{"task_id": u["task_id"]["value"], "state": u["state"],
                          "message": u.get("message"), "uuid": u["uuid"], "t": u["_t"],
+                         "wall": u["_wall"],
                          "labels": u.get("labels"),
                          "container_status": u.get("container_status")}
                         for u in agent.updates],
             "subscribes": agent.subscribes, "violations": agent.violations,
+            "calls": agent.calls, "unauthorized": agent.unauthorized,
+            "kill_t": agent.kill_t,
             "refused_updates": agent.refused, "probe": agent.probe,
             "exit_code": exit_code if exit_code is not None else proc.returncode,
             "exit_after_shutdown_s": (t_exit - t_shutdown) if t_exit is not None else None,
