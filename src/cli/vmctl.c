@@ -25,6 +25,7 @@ static const struct {
     {"memory", vmctl_cmd_memory},
     {"cpu", vmctl_cmd_cpu},
     {"ip", vmctl_cmd_ip},
+    {"port", vmctl_cmd_port},
     {"exec", vmctl_cmd_exec},
     {"run", vmctl_cmd_run},
     {"qmp", vmctl_cmd_qmp},

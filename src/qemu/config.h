@@ -33,6 +33,9 @@ struct vmsup_config {
 	int log_format;		     /* enum vmsup_log_format */
 	char *pool_template;	     /* warm pool (src/pool/pool.h): NULL = none */
 	unsigned pool_size;
+	int net_none;	       /* net_mode = none: VMs get no workload NIC by default */
+	int allow_egress;      /* a VM may ask for "egress": user networking unrestricted */
+	char *publish_address; /* host address published ports bind by default */
 };
 
 /* Built-in defaults. */
