@@ -11,7 +11,7 @@ src_cli_libvmctl_la_SOURCES = src/cli/vmctl.h src/cli/vmctl-util.c src/cli/vmctl
 	src/cli/vmctl-run.c src/cli/vmctl-run-internal.h src/cli/vmctl-run-guest.c \
 	src/cli/vmctl-run-pool.c src/cli/vmctl-launcher.c src/cli/vmctl-launcher.h \
 	src/cli/vmctl-inproc.c src/cli/vmctl-inproc.h src/cli/vmctl-template.c \
-	src/cli/vmctl-service.c
+	src/cli/vmctl-service.c src/cli/vmctl-net.c
 nodist_src_cli_libvmctl_la_SOURCES = src/cli/vmctl-launcher-tmpl.c
 src_cli_libvmctl_la_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
 src_cli_libvmctl_la_LIBADD = src/client/libvmclient.la $(JSONC_LIBS)

@@ -190,7 +190,7 @@ int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object
 		json_object_object_add(spec, "guest", json_object_new_boolean(0));
 		return 0;
 	}
-	return -1;
+	return vmctl_net_opt(cmd, opt, arg, spec);
 }
 
 static int create_opt(const char *cmd, int opt, const char *arg, void *ctx)

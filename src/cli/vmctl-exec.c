@@ -74,6 +74,10 @@ int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_
 	const char *env_key = getenv("VMSUP_SSH_KEY");
 	int rc = VMCTL_EXIT_ERR;
 
+	if (json_object_object_get_ex(vm, "net_mode", &v) &&
+	    !strcmp(json_object_get_string(v), "none"))
+		return vmctl_fail(name, "the VM has no network (net mode none): no ssh; use "
+					"--via agent");
 	if (!json_object_object_get_ex(vm, "ssh_port", &v) ||
 	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0 ||
 	    json_object_get_int64(v) > 65535)

@@ -21,6 +21,11 @@
 	"  --accel kvm|tcg|kvm:tcg  accelerator (kvm:tcg falls back to TCG)\n"                     \
 	"  --share DIR[:ro]     share host DIR into the guest at the same path (repeatable)\n"     \
 	"  --restart POLICY     restart policy passed to vmsupd (e.g. never)\n"                    \
+	"  --net user|none|bridge  user: QEMU user networking (default); none: no NIC,\n"          \
+	"                       the agent still works (bridge: not implemented yet)\n"             \
+	"  --publish [ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]  forward a host port to the\n"           \
+	"                       guest (repeatable; HOSTPORT 0 picks one: 'vmctl port')\n"          \
+	"  --egress             let the guest connect out (needs allow_egress in vmsupd)\n"        \
 	"  --no-guest           a guest-less VM (no kernel, no disk)\n"
 
 static const struct help {
@@ -77,6 +82,9 @@ static const struct help {
      "  --tail N             the last N lines (default 100, at most 100000)\n"
      "  --qemu               qemu's own stderr log instead of the console\n"
      "With -o json: {\"name\", \"source\", \"log\"}.\n"},
+    {"port", "port NAME",
+     "List the VM's published ports as docker port does: GUESTPORT/PROTO -> ADDR:PORT,\n"
+     "the host port bound in this run. With -o json: the status's ports array.\n"},
     {"exec", "exec NAME [--via ssh|agent] [--ssh-key FILE] -- CMD [ARG...]",
      "Run CMD in the guest; stdin/stdout/stderr stream, the exit status passes through\n"
      "(a signal N gives 128+N).\n"

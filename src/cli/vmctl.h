@@ -128,6 +128,9 @@ enum {
 	VMCTL_OPT_NO_GUEST,
 	VMCTL_OPT_DISK_MODE,
 	VMCTL_OPT_NO_START,
+	VMCTL_OPT_NET,
+	VMCTL_OPT_PUBLISH,
+	VMCTL_OPT_EGRESS,
 	VMCTL_OPT_FIRST_FREE /* commands number their own options from here */
 };
 #define VMCTL_SPEC_LONGOPTS                                                                        \
@@ -141,10 +144,15 @@ enum {
 	    {"accel", required_argument, NULL, VMCTL_OPT_ACCEL},                                   \
 	    {"share", required_argument, NULL, VMCTL_OPT_SHARE},                                   \
 	    {"restart", required_argument, NULL, VMCTL_OPT_RESTART},                               \
+	    {"net", required_argument, NULL, VMCTL_OPT_NET},                                       \
+	    {"publish", required_argument, NULL, VMCTL_OPT_PUBLISH},                               \
+	    {"egress", no_argument, NULL, VMCTL_OPT_EGRESS},                                       \
 	{                                                                                          \
 		"no-guest", no_argument, NULL, VMCTL_OPT_NO_GUEST                                  \
 	}
 int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object *spec);
+/* --net, --publish, --egress (vmctl-net.c), the same contract. */
+int vmctl_net_opt(const char *cmd, int opt, const char *arg, struct json_object *spec);
 
 /* Commands: argc/argv start at the command name. */
 int vmctl_cmd_create(const struct vmctl *g, int argc, char **argv);
@@ -157,6 +165,7 @@ int vmctl_cmd_memory(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_cpu(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_ip(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_logs(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_port(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_qmp(const struct vmctl *g, int argc, char **argv);

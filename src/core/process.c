@@ -12,6 +12,7 @@
 
 #include "src/core/restart.h"
 #include "src/qemu/argv.h"
+#include "src/qemu/net.h"
 #include "src/qemu/spawn.h"
 #include "src/qemu/stage.h"
 #include "src/util/err.h"
@@ -245,7 +246,11 @@ int sup_vm_start(struct vm *vm)
 	sup_remove_runtime_files(vm);
 	/* a fresh log per start, so the tail is this run's */
 	unlink(vm->qemu_log);
-	if ((vm->ssh_port = vm_free_port(&err)) < 0)
+	/* mode none has no NIC, so nothing to forward ssh to */
+	vm->ssh_port = 0;
+	if (!vm->spec.net.none && (vm->ssh_port = vm_free_port(&err)) < 0)
+		goto out;
+	if (vm_net_bind_ports(&vm->spec.net, &err))
 		goto out;
 	/* qemu's ops monitor is private: vmsupd serves ops_sock (ops-proxy.c) */
 	p = (struct vm_paths){vm->run_dir, vm->qmp_sock,    vm->ops_qemu_sock, vm->qga_sock,

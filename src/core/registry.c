@@ -17,6 +17,7 @@
 #include "src/core/restart.h"
 #include "src/core/statefile.h"
 #include "src/qemu/argv.h"
+#include "src/qemu/net.h"
 #include "src/qemu/probe.h"
 #include "src/qemu/spawn.h"
 #include "src/util/err.h"
@@ -157,6 +158,11 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 	if (sup->nvms >= sup->cfg.max_vms) {
 		sup_reply_err(done, arg, VMSUP_EC_CONFLICT, "max_vms (%u) reached",
 			      sup->cfg.max_vms);
+		goto fail;
+	}
+	/* a published port someone else holds: refused before anything exists */
+	if (vm_net_bind_ports(&vm->spec.net, &err)) {
+		sup_reply_err(done, arg, VMSUP_EC_CONFLICT, "%s", err);
 		goto fail;
 	}
 	vm->sup = sup;

@@ -225,10 +225,18 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 	/* a new generation ID per qemu: a guest restored from a snapshot reseeds its crng */
 	add(&a, "-device");
 	add(&a, "vmgenid");
-	add(&a, "-netdev");
-	addf(&a, "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", p->ssh_port);
-	add(&a, "-device");
-	addf(&a, "virtio-net-pci,netdev=n0,mac=%s", p->mac);
+	/* mode none: no NIC at all, the agent talks over virtio-serial */
+	if (!s->net.none) {
+		char *nd = vm_net_netdev(&s->net, p->ssh_port);
+		add(&a, "-netdev");
+		if (nd)
+			add(&a, nd);
+		else
+			a.oom = 1;
+		free(nd);
+		add(&a, "-device");
+		addf(&a, "virtio-net-pci,netdev=n0,mac=%s", p->mac);
+	}
 	for (size_t i = 0; i < s->nshares; i++) {
 		char *d = esc(s->shares[i].path);
 		add(&a, "-virtfs");

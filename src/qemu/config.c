@@ -1,5 +1,6 @@
 #include "src/qemu/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -35,8 +36,10 @@ struct key {
 };
 
 /* in the order of the values they stand for */
-static const char *const formats[] = {"text", "json", NULL};  /* VMSUP_LOG_TEXT, _JSON */
-static const char *const on_exits[] = {"keep", "stop", NULL}; /* on_exit_stop false, true */
+static const char *const formats[] = {"text", "json", NULL};   /* VMSUP_LOG_TEXT, _JSON */
+static const char *const on_exits[] = {"keep", "stop", NULL};  /* on_exit_stop false, true */
+static const char *const net_modes[] = {"user", "none", NULL}; /* net_none false, true */
+static const char *const bools[] = {"false", "true", NULL};
 
 #define S(f) offsetof(struct vmsup_config, f)
 static const struct key keys[] = {
@@ -69,6 +72,9 @@ static const struct key keys[] = {
     {"pool_size", K_UINT, S(pool_size), 0, 64, NULL},
     {"console_log_max", K_UINT, S(console_log_max), VMSUP_CONSOLE_LOG_MIN, VMSUP_CONSOLE_LOG_MAX,
      NULL},
+    {"net_mode", K_WORD, S(net_none), 0, 0, net_modes},
+    {"allow_egress", K_WORD, S(allow_egress), 0, 0, bools},
+    {"publish_address", K_STR, S(publish_address), 0, 0, NULL},
 };
 #undef S
 
@@ -111,7 +117,8 @@ int vmsup_config_init(struct vmsup_config *c, char **err)
 	    set_str(&c->state_dir, LOCALSTATEDIR "/lib/vmsupd", err) ||
 	    set_str(&c->run_dir, RUNSTATEDIR "/vmsupd", err) ||
 	    set_str(&c->qemu, QEMU_DEFAULT, err) || set_str(&c->accel, "kvm:tcg", err) ||
-	    set_str(&c->guest_user, "root", err)) {
+	    set_str(&c->guest_user, "root", err) ||
+	    set_str(&c->publish_address, "127.0.0.1", err)) {
 		vmsup_config_release(c);
 		return -1;
 	}
@@ -283,6 +290,8 @@ out:
 
 int vmsup_config_finish(struct vmsup_config *c, char **err)
 {
+	struct in_addr a;
+
 	if (c->pool_size && !c->pool_template)
 		return vmsup_err(err,
 				 "pool_size = %u needs pool_template (the template pool VMs "
@@ -291,6 +300,9 @@ int vmsup_config_finish(struct vmsup_config *c, char **err)
 	if (c->pool_size > c->max_vms)
 		return vmsup_err(err, "pool_size = %u is more than max_vms = %u", c->pool_size,
 				 c->max_vms);
+	if (inet_pton(AF_INET, c->publish_address, &a) != 1)
+		return vmsup_err(err, "publish_address = %s is not an IPv4 address",
+				 c->publish_address);
 	if (!c->ssh_key) {
 		if (asprintf(&c->ssh_key, "%s/id_ed25519", c->state_dir) < 0) {
 			c->ssh_key = NULL;
@@ -301,13 +313,14 @@ int vmsup_config_finish(struct vmsup_config *c, char **err)
 }
 
 static const size_t str_fields[] = {
-    offsetof(struct vmsup_config, socket),	   offsetof(struct vmsup_config, state_dir),
-    offsetof(struct vmsup_config, run_dir),	   offsetof(struct vmsup_config, qemu),
-    offsetof(struct vmsup_config, accel),	   offsetof(struct vmsup_config, default_kernel),
-    offsetof(struct vmsup_config, default_initrd), offsetof(struct vmsup_config, default_append),
-    offsetof(struct vmsup_config, qemu_user),	   offsetof(struct vmsup_config, ssh_key),
-    offsetof(struct vmsup_config, guest_user),	   offsetof(struct vmsup_config, api_group),
-    offsetof(struct vmsup_config, admin_group),	   offsetof(struct vmsup_config, pool_template),
+    offsetof(struct vmsup_config, socket),	    offsetof(struct vmsup_config, state_dir),
+    offsetof(struct vmsup_config, run_dir),	    offsetof(struct vmsup_config, qemu),
+    offsetof(struct vmsup_config, accel),	    offsetof(struct vmsup_config, default_kernel),
+    offsetof(struct vmsup_config, default_initrd),  offsetof(struct vmsup_config, default_append),
+    offsetof(struct vmsup_config, qemu_user),	    offsetof(struct vmsup_config, ssh_key),
+    offsetof(struct vmsup_config, guest_user),	    offsetof(struct vmsup_config, api_group),
+    offsetof(struct vmsup_config, admin_group),	    offsetof(struct vmsup_config, pool_template),
+    offsetof(struct vmsup_config, publish_address),
 };
 
 int vmsup_config_copy(struct vmsup_config *dst, const struct vmsup_config *src, char **err)

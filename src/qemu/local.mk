@@ -5,4 +5,5 @@ src_libvmsup_la_SOURCES += \
 	src/qemu/argv.c src/qemu/argv.h src/qemu/spawn.c src/qemu/spawn.h \
 	src/qemu/probe.c src/qemu/probe.h src/qemu/stage.c src/qemu/stage.h \
 	src/qemu/qmp-guard.c src/qemu/qmp-guard.h src/qemu/qmp-allow.c src/qemu/qmp-allow.h
+	src/qemu/qmp-guard.c src/qemu/qmp-guard.h src/qemu/net.c src/qemu/net.h
 src_libvmsup_la_LIBADD += src/util/libvmutil.la qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)

@@ -11,9 +11,10 @@
 #include "src/util/err.h"
 #include "src/util/name.h"
 
-static const char *const known[] = {
-    "name",   "mem_mib", "cpus",  "accel", "kernel",	"initrd",    "append",	    "disk",
-    "shares", "restart", "start", "guest", "autostart", "disk_mode", "disk_format", "disks"};
+static const char *const known[] = {"name",   "mem_mib", "cpus",      "accel",	   "kernel",
+				    "initrd", "append",	 "disk",      "shares",	   "restart",
+				    "start",  "guest",	 "autostart", "disk_mode", "disk_format",
+				    "disks",  "net"};
 
 static int get_str(struct json_object *j, const char *key, char **out, char **err)
 {
@@ -248,7 +249,8 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 	    get_str(j, "disk_format", &s->disk_format, err) ||
 	    get_str(j, "restart", &s->restart, err) || get_bool(j, "start", &s->start, err) ||
 	    get_bool(j, "guest", &s->guest, err) || get_bool(j, "autostart", &s->autostart, err) ||
-	    get_shares(j, s, err) || get_data_disks(j, s, err))
+	    get_shares(j, s, err) || get_data_disks(j, s, err) ||
+	    vm_net_from_json(j, cfg, &s->net, err))
 		return -1;
 	if (!s->name)
 		return vmsup_err(err, "'name' is required");
@@ -337,6 +339,7 @@ struct json_object *vm_spec_to_json(const struct vm_spec *s)
 	json_object_object_add(o, "start", json_object_new_boolean(s->start));
 	json_object_object_add(o, "guest", json_object_new_boolean(s->guest));
 	json_object_object_add(o, "autostart", json_object_new_boolean(s->autostart));
+	json_object_object_add(o, "net", vm_net_to_json(&s->net));
 	return o;
 }
 
@@ -361,5 +364,6 @@ void vm_spec_release(struct vm_spec *s)
 		free(s->disks[i].format);
 	}
 	free(s->disks);
+	vm_net_release(&s->net);
 	memset(s, 0, sizeof(*s));
 }

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "src/qemu/config.h"
+#include "src/qemu/net.h"
 #include "src/util/bounds.h"
 
 #define VM_MEM_MIN  VMSUP_MEM_MIN_MIB
@@ -49,7 +50,8 @@ struct vm_spec {
 	char *restart; /* never | on-failure | always */
 	bool start;
 	bool guest;
-	bool autostart; /* started each time vmsupd starts, if it is not running */
+	bool autostart;	   /* started each time vmsupd starts, if it is not running */
+	struct vm_net net; /* "net" (src/qemu/net.h) */
 	/* not in the JSON: templates and VMs restored from them get an empty
 	 * 9p export (tag vmstage, host dir RUN_DIR/.../stage) that the guest
 	 * does not mount at boot, so it does not block migration; a pool take

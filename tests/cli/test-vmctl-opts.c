@@ -312,3 +312,37 @@ Test(opts, template_times_one_decimal)
 		     0);
 	cr_assert_stdout_eq_str("t: saved, 123 bytes in 16.8 ms\n");
 }
+
+/* --publish as docker spells it, --net and --egress into the spec's "net". */
+Test(opts, net_options_make_the_net_object)
+{
+	static const char *const bad[] = {"80",		  "1:2:3",     "0:0", "70000:80",
+					  "8080:80/sctp", "x:8080:80", ":80", "8080:"};
+	struct json_object *spec = json_object_new_object(), *net, *pub, *e;
+
+	cr_assert_eq(vmctl_spec_opt("create", VMCTL_OPT_PUBLISH, "0:8080", spec), 0);
+	cr_assert_eq(vmctl_spec_opt("create", VMCTL_OPT_PUBLISH, "10.1.2.3:5353:53/udp", spec), 0);
+	cr_assert_eq(vmctl_spec_opt("create", VMCTL_OPT_NET, "user", spec), 0);
+	cr_assert_eq(vmctl_spec_opt("create", VMCTL_OPT_EGRESS, NULL, spec), 0);
+	cr_assert(json_object_object_get_ex(spec, "net", &net));
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(net, "mode")), "user");
+	cr_expect(json_object_get_boolean(json_object_object_get(net, "egress")));
+	cr_assert(json_object_object_get_ex(net, "publish", &pub));
+	cr_assert_eq(json_object_array_length(pub), 2);
+	e = json_object_array_get_idx(pub, 0);
+	cr_expect_null(json_object_object_get(e, "host_addr"), "no ADDR: the daemon's default");
+	cr_expect_eq(json_object_get_int(json_object_object_get(e, "host_port")), 0);
+	cr_expect_eq(json_object_get_int(json_object_object_get(e, "guest_port")), 8080);
+	e = json_object_array_get_idx(pub, 1);
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(e, "host_addr")),
+			 "10.1.2.3");
+	cr_expect_eq(json_object_get_int(json_object_object_get(e, "host_port")), 5353);
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(e, "proto")), "udp");
+	cr_redirect_stderr();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(vmctl_spec_opt("create", VMCTL_OPT_PUBLISH, bad[i], spec),
+			     VMCTL_EXIT_USAGE, "--publish %s accepted", bad[i]);
+	cr_expect_eq(vmctl_spec_opt("create", VMCTL_OPT_NET, "wifi", spec), VMCTL_EXIT_USAGE);
+	cr_expect_eq(json_object_array_length(pub), 2, "a bad --publish added an entry");
+	json_object_put(spec);
+}

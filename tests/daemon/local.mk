@@ -85,3 +85,13 @@ tests_test_vmsupd_console_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAG
 tests_test_vmsupd_console_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_console_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl
+# issue 22: VM networking, user and none modes (real vmsupd and qemu; the
+# test guest under TCG for the published port, egress and mode none)
+check_PROGRAMS += tests/test-vmsupd-net
+TESTS += tests/test-vmsupd-net
+tests_test_vmsupd_net_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/guest/gtest.c tests/guest/gtest.h tests/daemon/net.c
+tests_test_vmsupd_net_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_net_LDADD = src/guest/libvmagent.la qmp/libqmp.la $(CRITERION_LIBS) \
+	$(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
+EXTRA_tests_test_vmsupd_net_DEPENDENCIES = src/daemon/vmsupd

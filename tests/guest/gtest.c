@@ -13,6 +13,11 @@
 
 void gt_create(struct tdaemon *d, const char *name)
 {
+	gt_create_with(d, name, NULL);
+}
+
+void gt_create_with(struct tdaemon *d, const char *name, const char *extra)
+{
 	const char *gd = getenv("VMSUP_GUEST_DIR");
 	char kernel[512], initrd[512], append[512] = "console=ttyS0", body[2048];
 	struct json_object *r;
@@ -27,8 +32,8 @@ void gt_create(struct tdaemon *d, const char *name)
 	td_guest_append(gd, append, sizeof(append));
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"%s\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s\","
-		 "\"initrd\":\"%s\",\"append\":\"%s\"}",
-		 name, kernel, initrd, append);
+		 "\"initrd\":\"%s\",\"append\":\"%s\"%s%s}",
+		 name, kernel, initrd, append, extra ? "," : "", extra ? extra : "");
 	r = td_http(d, "POST", "/v1/vms", body, &st);
 	cr_assert_eq(st, 201, "create %s: %ld %s", name, st, td_err_desc(r));
 	cr_assert_str_eq(td_str(r, "state"), "running");

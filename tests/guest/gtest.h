@@ -14,6 +14,8 @@
 
 /* Create and start VM name from the test guest; skips the test without one. */
 void gt_create(struct tdaemon *d, const char *name);
+/* The same with more spec fields: extra is `"key":value,...` (NULL: none). */
+void gt_create_with(struct tdaemon *d, const char *name, const char *extra);
 
 /* GET ip?wait=GT_BOOT_S: the reply (asserted 200). */
 struct json_object *gt_wait_ip(struct tdaemon *d, const char *name);
