@@ -71,9 +71,12 @@ static const struct help {
      "Print the guest's address from the guest agent (IPv4, then IPv6).\n"
      "  --wait S             wait up to S seconds for the agent and an address\n"
      "With -o json: every interface with its MAC and addresses.\n"},
-    {"exec", "exec NAME [--via ssh|agent] [--ssh-key FILE] -- CMD [ARG...]",
-     "Run CMD in the guest; stdin/stdout/stderr stream, the exit status passes through\n"
-     "(a signal N gives 128+N).\n"
+    {"exec", "exec NAME [-i] [-t] [--via ssh|agent] [--ssh-key FILE] -- CMD [ARG...]",
+     "Run CMD in the guest; stdout/stderr stream, the exit status passes through\n"
+     "(a signal N gives 128+N). A paused, stopped or guest-less VM is an error at once.\n"
+     "  -i, --interactive    pass stdin (ssh always does; the agent takes at most\n"
+     "                       524288 bytes, read before CMD starts)\n"
+     "  -t, --tty            a terminal for CMD (ssh -tt; not with --via agent)\n"
      "  --via ssh            openssh to the VM's forwarded port, supervisor key, per-VM\n"
      "                       known_hosts (default when the VM has an ssh port)\n"
      "  --via agent          qemu-guest-agent guest-exec (output after the command ends)\n"
