@@ -316,19 +316,12 @@ int vmctl_cmd_ip(const struct vmctl *g, int argc, char **argv)
 		return rc;
 	if (g->json) {
 		vmctl_print_json(r);
+	} else if ((json_object_object_get_ex(r, "ip", &v) && v) ||
+		   (json_object_object_get_ex(r, "ipv6", &v) && v)) {
+		/* one line, as vm-ip prints it: scripts read one address */
+		printf("%s\n", json_object_get_string(v));
 	} else {
-		int any = 0;
-
-		if (json_object_object_get_ex(r, "ip", &v) && v) {
-			printf("%s\n", json_object_get_string(v));
-			any = 1;
-		}
-		if (json_object_object_get_ex(r, "ipv6", &v) && v) {
-			printf("%s\n", json_object_get_string(v));
-			any = 1;
-		}
-		if (!any)
-			rc = vmctl_fail(a.pos[0], "the guest has no address");
+		rc = vmctl_fail(a.pos[0], "the guest has no address");
 	}
 	json_object_put(r);
 	return rc;

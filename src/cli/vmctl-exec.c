@@ -3,6 +3,7 @@
 
 #include "src/cli/vmctl-exec.h"
 #include "src/util/b64.h"
+#include "src/util/bounds.h"
 #include "src/cli/vmctl-shell.h"
 
 #include <errno.h>
@@ -113,6 +114,7 @@ int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_
 	s.host_alias = alias;
 	s.user = str_field(vm, "guest_user") ? str_field(vm, "guest_user") : "root";
 	s.remote = remote;
+	s.tty = o->tty;
 	argv = vmctl_ssh_argv(&s);
 	if (!argv) {
 		rc = vmctl_fail(name, "out of memory");
@@ -173,8 +175,41 @@ static int emit(const char *name, struct json_object *r, const char *key, int fd
 	return rc < 0 ? vmctl_fail(name, "writing output: %s", strerror(errno)) : 0;
 }
 
+/* All of fd, base64 in the body's input_b64; 0, or an exit status after
+ * saying why (too much input for one guest-exec). */
+static int add_input(const char *name, int fd, struct json_object *body)
+{
+	size_t cap = VMSUP_EXEC_INPUT_MAX + 1, n = 0;
+	unsigned char *buf = malloc(cap);
+	char *b64;
+	ssize_t r;
+
+	if (!buf)
+		return vmctl_fail(name, "out of memory");
+	/* one byte past the limit tells "too much" from "exactly the limit" */
+	while (n < cap && ((r = read(fd, buf + n, cap - n)) > 0 || (r < 0 && errno == EINTR)))
+		n += r > 0 ? (size_t)r : 0;
+	if (r < 0) {
+		free(buf);
+		return vmctl_fail(name, "reading stdin: %s", strerror(errno));
+	}
+	if (n > VMSUP_EXEC_INPUT_MAX) {
+		free(buf);
+		return vmctl_fail(name,
+				  "stdin over the agent is limited to %u bytes (use --via ssh)",
+				  VMSUP_EXEC_INPUT_MAX);
+	}
+	b64 = b64_encode(buf, n);
+	free(buf);
+	if (!b64)
+		return vmctl_fail(name, "out of memory");
+	json_object_object_add(body, "input_b64", json_object_new_string(b64));
+	free(b64);
+	return 0;
+}
+
 int vmctl_exec_agent(const struct vmctl *g, const char *name, char *const *argv, size_t argc,
-		     int *status)
+		     int in_fd, int *status)
 {
 	struct json_object *body = json_object_new_object(), *args = json_object_new_array(),
 			   *r = NULL, *v;
@@ -185,6 +220,8 @@ int vmctl_exec_agent(const struct vmctl *g, const char *name, char *const *argv,
 	for (i = 0; i < argc; i++)
 		json_object_array_add(args, json_object_new_string(argv[i]));
 	json_object_object_add(body, "argv", args);
+	if (in_fd >= 0 && (rc = add_input(name, in_fd, body)))
+		goto out;
 	snprintf(path, sizeof(path), "/v1/vms/%s/exec", name);
 	rc = vmctl_call(g, name, "POST", path, body, 0, &r, NULL);
 	if (rc)
@@ -208,11 +245,30 @@ out:
 	return rc;
 }
 
+/* The daemon's 409 for exec, told from a status object before any ssh:
+ * 0, or an exit status after printing. */
+static int exec_refusal(const char *name, struct json_object *vm)
+{
+	struct json_object *v;
+	const char *state = str_field(vm, "state");
+
+	if (json_object_object_get_ex(vm, "guest", &v) &&
+	    json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v))
+		return vmctl_fail(name, "the VM has no guest OS (no kernel or disk): "
+					"nothing to exec in");
+	if (state && !strcmp(state, "paused"))
+		return vmctl_fail(name, "the VM is paused: resume it first");
+	if (state && strcmp(state, "running") && strcmp(state, "starting"))
+		return vmctl_fail(name, "the VM is %s: exec needs a running guest", state);
+	return 0;
+}
+
 enum { OPT_VIA = VMCTL_OPT_FIRST_FREE, OPT_KEY };
 
 struct exec_ctx {
 	int via;
 	const char *key;
+	int in, tty; /* -i, -t */
 };
 
 static int exec_opt(const char *cmd, int opt, const char *arg, void *ctx)
@@ -229,6 +285,10 @@ static int exec_opt(const char *cmd, int opt, const char *arg, void *ctx)
 		c->key = arg;
 		return 0;
 	}
+	if (opt == 'i' || opt == 't') {
+		*(opt == 'i' ? &c->in : &c->tty) = 1;
+		return 0;
+	}
 	return VMCTL_EXIT_USAGE;
 }
 
@@ -236,16 +296,18 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 {
 	static const struct option lo[] = {{"via", required_argument, NULL, OPT_VIA},
 					   {"ssh-key", required_argument, NULL, OPT_KEY},
+					   {"interactive", no_argument, NULL, 'i'},
+					   {"tty", no_argument, NULL, 't'},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
-	struct exec_ctx c = {VMCTL_VIA_DEFAULT, NULL};
+	struct exec_ctx c = {VMCTL_VIA_DEFAULT, NULL, 0, 0};
 	struct json_object *vm = NULL, *v;
 	struct vmctl_ssh_opts so = {.probe_err = -1};
 	struct vmctl_args a;
 	char path[160], why[600], *cmd = NULL, *remote = NULL;
 	int rc, status = 0;
 
-	rc = vmctl_parse("exec", argc, argv, "h", lo, 1, 1, exec_opt, &c, &a);
+	rc = vmctl_parse("exec", argc, argv, "hit", lo, 1, 1, exec_opt, &c, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (a.npos < 1)
@@ -254,18 +316,28 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 		return vmctl_usage_error("exec", "'%s' is not a valid VM name", a.pos[0]);
 	if (a.nrest < 1)
 		return vmctl_usage_error("exec", "missing the command (after --)");
+	/* guest-exec runs its command without a terminal */
+	if (c.tty && c.via == VMCTL_VIA_AGENT)
+		return vmctl_usage_error("exec", "-t needs ssh: the agent has no terminal");
 	if (c.via == VMCTL_VIA_AGENT) {
-		rc = vmctl_exec_agent(g, a.pos[0], a.rest, a.nrest, &status);
+		rc = vmctl_exec_agent(g, a.pos[0], a.rest, a.nrest, c.in ? STDIN_FILENO : -1,
+				      &status);
 		return rc ? rc : status;
 	}
 	snprintf(path, sizeof(path), "/v1/vms/%s", a.pos[0]);
 	rc = vmctl_call(g, a.pos[0], "GET", path, NULL, 30000, &vm, NULL);
 	if (rc)
 		return rc;
+	/* say at once why ssh cannot work rather than wait for its banner */
+	if ((rc = exec_refusal(a.pos[0], vm)))
+		goto out;
 	if (c.via == VMCTL_VIA_DEFAULT &&
 	    !(json_object_object_get_ex(vm, "ssh_port", &v) && json_object_get_int(v) > 0)) {
 		json_object_put(vm);
-		rc = vmctl_exec_agent(g, a.pos[0], a.rest, a.nrest, &status);
+		if (c.tty)
+			return vmctl_fail(a.pos[0], "-t needs ssh and the VM has no ssh port");
+		rc = vmctl_exec_agent(g, a.pos[0], a.rest, a.nrest, c.in ? STDIN_FILENO : -1,
+				      &status);
 		return rc ? rc : status;
 	}
 	cmd = vmctl_shell_join(a.rest, a.nrest);
@@ -277,6 +349,7 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 		goto out;
 	}
 	so.key = c.key;
+	so.tty = c.tty;
 	vmctl_catch_signals();
 	/* an address from the agent does not mean sshd is up yet */
 	if (json_object_object_get_ex(vm, "ssh_port", &v) &&

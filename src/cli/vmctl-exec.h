@@ -17,6 +17,7 @@ struct vmctl_ssh_opts {
 	const char *known_hosts; /* NULL: the VM's known_hosts, else ~/.cache/vmctl/ */
 	int probe_err;		 /* >= 0: a probe: stdin, stdout /dev/null, stderr here,
 				    and no message of ours on failure */
+	int tty;		 /* exec -t: a pty in the guest (ssh -tt) */
 };
 
 /* "ssh" / "agent" → enum; -1 for anything else. */
@@ -38,8 +39,10 @@ int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_
 int vmctl_ssh_wait_banner(const struct vmctl *g, const char *name, long port, double wait_s,
 			  char *why, size_t size);
 
-/* guest-exec through the API; output to our stdout/stderr. Same returns. */
+/* guest-exec through the API; output to our stdout/stderr. in_fd >= 0:
+ * all of it (at most VMSUP_EXEC_INPUT_MAX bytes) is the command's stdin.
+ * Same returns. */
 int vmctl_exec_agent(const struct vmctl *g, const char *name, char *const *argv, size_t argc,
-		     int *status);
+		     int in_fd, int *status);
 
 #endif

@@ -231,7 +231,7 @@ static int run_task(struct run *r, const char *name, struct json_object *vm, cha
 		vmctl_run_progress(r, "running", cmd[0]);
 		char *argv[] = {"sh", "-c", script, "vm-launcher", NULL};
 
-		rc = vmctl_exec_agent(&r->g, name, argv, 4, status);
+		rc = vmctl_exec_agent(&r->g, name, argv, 4, -1, status);
 		goto out;
 	}
 	/* A fresh VM has a fresh host key: its known_hosts lives and dies

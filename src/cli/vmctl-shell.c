@@ -119,7 +119,7 @@ char **vmctl_ssh_argv(const struct vmctl_ssh *s)
 	a[n++] = "StrictHostKeyChecking=accept-new";
 	a[n++] = "-o";
 	a[n++] = "LogLevel=ERROR";
-	a[n++] = "-T";
+	a[n++] = s->tty ? "-tt" : "-T";
 	a[n++] = own[3];
 	a[n++] = "--";
 	a[n++] = (char *)s->remote;

@@ -19,6 +19,7 @@ struct vmctl_ssh {
 	const char *user;
 	long port;
 	const char *remote; /* the one remote command string */
+	int tty;	    /* -tt (a pty even when our stdin is not one), else -T */
 };
 /* NULL-terminated argv for /usr/bin/ssh (array malloc'd, strings borrowed
  * or owned by the array's tail: free with vmctl_ssh_argv_free). */

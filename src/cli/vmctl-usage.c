@@ -85,9 +85,12 @@ static const struct help {
     {"port", "port NAME",
      "List the VM's published ports as docker port does: GUESTPORT/PROTO -> ADDR:PORT,\n"
      "the host port bound in this run. With -o json: the status's ports array.\n"},
-    {"exec", "exec NAME [--via ssh|agent] [--ssh-key FILE] -- CMD [ARG...]",
-     "Run CMD in the guest; stdin/stdout/stderr stream, the exit status passes through\n"
-     "(a signal N gives 128+N).\n"
+    {"exec", "exec NAME [-i] [-t] [--via ssh|agent] [--ssh-key FILE] -- CMD [ARG...]",
+     "Run CMD in the guest; stdout/stderr stream, the exit status passes through\n"
+     "(a signal N gives 128+N). A paused, stopped or guest-less VM is an error at once.\n"
+     "  -i, --interactive    pass stdin (ssh always does; the agent takes at most\n"
+     "                       524288 bytes, read before CMD starts)\n"
+     "  -t, --tty            a terminal for CMD (ssh -tt; not with --via agent)\n"
      "  --via ssh            openssh to the VM's forwarded port, supervisor key, per-VM\n"
      "                       known_hosts (default when the VM has an ssh port)\n"
      "  --via agent          qemu-guest-agent guest-exec (output after the command ends)\n"

@@ -13,6 +13,7 @@
 
 #include "src/daemon/api.h"
 #include "src/util/b64.h"
+#include "src/util/bounds.h"
 #include "src/util/log.h"
 #include "src/guest/vm-agent.h"
 
@@ -287,6 +288,12 @@ static int parse_exec(struct evhttp_request *req, struct json_object **body, str
 					"'input_b64' is not padded standard base64");
 			return -1;
 		}
+		if (x->input_len > VMSUP_EXEC_INPUT_MAX) {
+			http_send_error(req, 413, "TooLarge",
+					"'input_b64': at most %u bytes of input (%zu given)",
+					VMSUP_EXEC_INPUT_MAX, x->input_len);
+			return -1;
+		}
 	}
 	if (json_object_object_get_ex(*body, "timeout_s", &v)) {
 		int64_t t;
@@ -348,6 +355,34 @@ out:
 	gop_free(op);
 }
 
+/*
+ * A VM that cannot run a command now: 409 at once with the reason, rather
+ * than a guest-exec that waits out its timeout. 0 when exec may go on.
+ */
+static int exec_refused(struct vmsup *sup, struct evhttp_request *req, const char *name)
+{
+	struct vm *vm = vmsup_find(sup, name);
+
+	if (!vm || vm->destroying)
+		return 0; /* agent_for says 404 / 409 */
+	if (!vm->spec.kernel && !vm->spec.disk) {
+		http_send_error(req, 409, "Conflict",
+				"VM '%s' has no guest OS (no kernel or disk): nothing to exec in",
+				name);
+		return -1;
+	}
+	if (vm->state == VM_PAUSED) {
+		http_send_error(req, 409, "Conflict", "VM '%s' is paused: resume it first", name);
+		return -1;
+	}
+	if (vm->state != VM_RUNNING && vm->state != VM_STARTING) {
+		http_send_error(req, 409, "Conflict", "VM '%s' is %s: exec needs a running guest",
+				name, vm_state_name(vm->state));
+		return -1;
+	}
+	return 0;
+}
+
 void vmsup_api_guest_exec(struct vmsup *sup, struct evhttp_request *req, const char *name)
 {
 	struct exec_args x = {0};
@@ -361,7 +396,7 @@ void vmsup_api_guest_exec(struct vmsup *sup, struct evhttp_request *req, const c
 		http_send_error(req, 405, "MethodNotAllowed", "use POST");
 		return;
 	}
-	if (parse_exec(req, &body, &x))
+	if (parse_exec(req, &body, &x) || exec_refused(sup, req, name))
 		goto out;
 	if (!(a = agent_for(sup, req, name, &vm)))
 		goto out;

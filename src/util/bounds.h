@@ -14,5 +14,8 @@
 #define VMSUP_PERIOD_MIN_US 1000u		    /* CFS period: the kernel's bounds */
 #define VMSUP_PERIOD_MAX_US 1000000u
 #define VMSUP_TIMEOUT_MAX_S 86400u /* stop and destroy grace, in seconds */
+/* exec's stdin through the agent, in bytes: its base64 fits the API's
+ * 1 MiB request body, and it travels inside one guest-exec command */
+#define VMSUP_EXEC_INPUT_MAX (512u * 1024u)
 
 #endif

@@ -12,3 +12,6 @@ tests_cli_test_vmctl_opts_LDADD = src/cli/libvmctl.la src/client/libvmclient.la 
 	$(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
 TESTS += tests/cli/test-vmctl tests/cli/test-vmctl-opts tests/cli/cli.sh
 EXTRA_DIST += tests/cli/cli.sh
+# exec: refused at once with the reason; -i and -t (issue 24)
+TESTS += tests/cli/exec-io.sh
+EXTRA_DIST += tests/cli/exec-io.sh

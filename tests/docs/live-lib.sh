@@ -69,6 +69,8 @@ live_start()
 	trap 'exit 143' TERM
 	mkdir -p "$live_dir/state" "$live_dir/run"
 	echo "# private test instance: built-in defaults" >"$live_dir/vmsupd.conf"
+	# a test's own settings (a test guest as the default kernel ...)
+	[ -z "${LIVE_CONF:-}" ] || printf '%s\n' "$LIVE_CONF" >>"$live_dir/vmsupd.conf"
 	SOCK=$live_dir/api.sock
 	export VMSUP_SOCKET=$SOCK
 	"$VMSUPD" -f -c "$live_dir/vmsupd.conf" --socket "$SOCK" \

@@ -136,6 +136,13 @@ if [ -n "$VMSUP_GUEST_DIR" ] && [ -f "$VMSUP_GUEST_DIR/vmlinuz" ] && [ -f "$VMSU
 	api POST /v1/vms/ops-g/exec '{"argv":["ip","-4","-o","addr","show"]}' >/dev/null
 	guest_ips=$(json_get "$api_out" '__import__("base64").b64decode(d.get("stdout_b64","")).decode()')
 	echo "$guest_ips" | grep -q "inet $ip/" || bad "guest does not have $ip: $guest_ips"
+	# the same flag spellings and the same one line as vmctl (issue 24)
+	run "$SCRIPTS/vm-ip" -o json ops-g
+	[ "$(json_get "$live_dir/out" 'd["ip"]')" = "$ip" ] || bad "vm-ip -o json: $rc $out $err"
+	if [ -x "$VMCTL" ]; then
+		run "$VMCTL" ip ops-g
+		[ "$out" = "$ip" ] || bad "vmctl ip printed '$out', vm-ip '$ip'"
+	fi
 	run "$SCRIPTS/vm-ip" --all ops-g
 	echo "$out" | grep -q " ipv4 $ip/" || bad "vm-ip --all: $out"
 	run "$SCRIPTS/vm-balloon-all" --min 64 0.5
