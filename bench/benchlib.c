@@ -372,8 +372,25 @@ void bl_daemon_stop(struct bl_daemon *d)
 	d->dir[0] = '\0';
 }
 
+static void (*cleanup_hook)(void);
+
+void bl_cleanup_hook(void (*fn)(void))
+{
+	cleanup_hook = fn;
+}
+
+static void run_hook(void)
+{
+	void (*fn)(void) = cleanup_hook;
+
+	cleanup_hook = NULL;
+	if (fn)
+		fn();
+}
+
 static void on_exit_cleanup(void)
 {
+	run_hook();
 	bl_daemon_stop(cleanup_daemon);
 	bl_daemon_stop(cleanup_also);
 }
@@ -384,6 +401,7 @@ static void on_signal(int sig)
 
 	if (!busy) {
 		busy = 1;
+		run_hook();
 		bl_daemon_stop(cleanup_daemon);
 		bl_daemon_stop(cleanup_also);
 	}

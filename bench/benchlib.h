@@ -74,6 +74,9 @@ void bl_rmrf(const char *dir);
 void bl_cleanup_install(struct bl_daemon *d);
 /* A second daemon stopped by the same handlers (after the first). */
 void bl_cleanup_also(struct bl_daemon *d);
+/* fn runs first on exit or a signal (before the daemons stop), once; it
+ * kills what the tracked pids cannot name (pids not known yet). */
+void bl_cleanup_hook(void (*fn)(void));
 /* Processes the bench spawned itself (baseline qemus), killed on exit. */
 void bl_track_pid(pid_t pid);
 void bl_untrack_pid(pid_t pid);

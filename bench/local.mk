@@ -7,9 +7,10 @@ BENCH_COMMON = bench/benchlib.c bench/benchlib.h
 BENCH_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
 BENCH_LDADD = src/client/libvmclient.la qmp/libqmp.la $(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
 
-# POST /v1/vms -> running vs a bare spawn of the same qemu argv + QMP cont.
+# POST /v1/vms -> running vs a bare spawn of the same qemu argv + QMP cont;
+# launch-virsh: vmctl create and vmctl qmp vs virsh, when libvirt is installed.
 bench_programs += bench/launch
-bench_launch_SOURCES = bench/launch.c $(BENCH_COMMON)
+bench_launch_SOURCES = bench/launch.c bench/launch-virsh.c bench/launch-virsh.h $(BENCH_COMMON)
 bench_launch_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_launch_LDADD = src/libvmsup.la $(BENCH_LDADD)
 
