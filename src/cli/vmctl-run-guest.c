@@ -198,7 +198,9 @@ int vmctl_run_wait_ip(struct run *r, const char *name, double deadline, struct j
 			}
 			break;
 		}
-		if (status != 503 || vmctl_run_now() >= deadline || vmctl_signal)
+		/* 503: no agent yet; 504: the agent answers but had no address
+		 * within the slice (a loaded host): both mean ask again */
+		if ((status != 503 && status != 504) || vmctl_run_now() >= deadline || vmctl_signal)
 			break;
 		json_object_put(*ipr);
 		*ipr = NULL;
