@@ -260,15 +260,6 @@ static void wait_pool_ready(int timeout_s)
 	json_object_put(r);
 }
 
-static void force_destroy(const char *vm)
-{
-	char path[128];
-	long hs;
-
-	snprintf(path, sizeof(path), "/v1/vms/%s?force=1", vm);
-	json_object_put(td_http(&d, "DELETE", path, NULL, &hs));
-}
-
 static double wall_s(void)
 {
 	struct timespec ts;
@@ -309,7 +300,7 @@ static void take_sets_the_clock_by_date(void)
 	free(out);
 	off = g < before ? g - before : g > after ? g - after : 0;
 	cr_expect_lt(fabs(off), 1.0, "guest clock %.3f s off after the take", off);
-	force_destroy(name);
+	td_destroy(&d, name);
 }
 
 /*
@@ -357,7 +348,7 @@ Test(distro_pool, template_clones_and_pool)
 		snprintf(want, sizeof(want), "clone-%s\n", name);
 		cr_expect_str_eq(out, want, "%s sees only its own file", name);
 		free(out);
-		force_destroy(name);
+		td_destroy(&d, name);
 	}
 	h1 = sh_out(&st, "sha256sum '%s' | cut -c1-64", tdisk);
 	cr_expect_str_eq(h1, h0, "the template's disk was written");

@@ -115,12 +115,7 @@ static void overlay_of(const char *name, char *buf, size_t size)
 
 static void destroy(const char *name)
 {
-	char path[128];
-	long st;
-
-	snprintf(path, sizeof(path), "/v1/vms/%s?force=1", name);
-	json_object_put(td_http(&d, "DELETE", path, NULL, &st));
-	cr_assert_eq(st, 200, "destroy %s", name);
+	cr_assert_eq(td_destroy(&d, name), 200, "destroy %s", name);
 }
 
 #define WRITE_AT "dd of=/dev/vda bs=512 seek=2048 conv=notrunc,fsync 2>/dev/null"

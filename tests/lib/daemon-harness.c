@@ -266,6 +266,16 @@ struct json_object *td_http(struct tdaemon *d, const char *method, const char *p
 	return td_http_raw(d, method, path, body, body ? strlen(body) : 0, status);
 }
 
+long td_destroy(struct tdaemon *d, const char *name)
+{
+	char path[256];
+	long st = 0;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s?force=1", name);
+	json_object_put(td_http(d, "DELETE", path, NULL, &st));
+	return st;
+}
+
 const char *td_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;

@@ -37,6 +37,8 @@ int td_count_qemus(struct tdaemon *d);
 /* One request: returns the reply (NULL for an empty/non-JSON body), *status set. */
 struct json_object *td_http(struct tdaemon *d, const char *method, const char *path,
 			    const char *body, long *status);
+/* DELETE ?force=1 of one VM; the HTTP status. */
+long td_destroy(struct tdaemon *d, const char *name);
 /* Raw body bytes (for oversize bodies). */
 struct json_object *td_http_raw(struct tdaemon *d, const char *method, const char *path,
 				const char *body, size_t len, long *status);
