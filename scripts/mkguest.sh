@@ -4,7 +4,10 @@
 # `dpkg -x`; nothing is installed on the host.
 #
 # Outputs in OUTDIR:
-#   vmlinuz, initrd.img   kernel and initramfs (cpio newc, gzip)
+#   vmlinuz, initrd.img   kernel and initramfs (cpio newc, gzip); vmlinuz is
+#                         the uncompressed ELF kernel with its PVH entry when
+#                         the package's bzImage holds one (pvh-kernel.sh)
+#   bzImage               the package's compressed kernel, as shipped
 #   append                the kernel command line the guest is meant to run with
 #   kernel-release        `uname -r` of the guest
 #   test_key, test_key.pub  ssh key baked into root's authorized_keys
@@ -35,7 +38,7 @@ CACHE=$OUT/.cache
 DEBS=$CACHE/debs
 mkdir -p "$DEBS"
 
-for t in apt-get apt-cache dpkg-deb cpio gzip sha256sum readelf ssh-keygen perl; do
+for t in apt-get apt-cache dpkg-deb cpio gzip xz sha256sum readelf ssh-keygen perl od; do
 	command -v $t >/dev/null 2>&1 || die "$t is required"
 done
 
@@ -45,7 +48,9 @@ if command -v flock >/dev/null 2>&1 && [ -z "${MKGUEST_LOCKED:-}" ]; then
 	exec flock "$OUT/.lock" "$0" "$@"
 fi
 
-SELF_SHA=$(sha256sum <"$0" | cut -d' ' -f1)
+HERE=$(cd "$(dirname "$0")" && pwd)
+# the helper it runs is part of the script: a change to it rebuilds
+SELF_SHA=$(cat "$0" "$HERE/pvh-kernel.sh" | sha256sum | cut -d' ' -f1)
 APPEND="console=ttyS0 panic=-1 loglevel=4"
 MODULES="virtio_pci virtio_console virtio_net virtio_balloon virtio_blk 9pnet_virtio 9p button evdev"
 TOP="busybox-static qemu-guest-agent dropbear-bin"
@@ -225,8 +230,19 @@ while read -r n; do
 	plain_ko "$(modfile "$n")" >"$ROOT/lib/modules/$n.ko"
 	echo "$n" >>"$ROOT/etc.modules"
 done <"$WORK/modorder"
-cp "$KDIR/boot/vmlinuz-$KREL" "$WORK/vmlinuz"
+cp "$KDIR/boot/vmlinuz-$KREL" "$WORK/bzImage"
 rm -rf "$KDIR"
+
+# The uncompressed kernel with its PVH entry, when the bzImage holds one:
+# qemu boots it without the bzImage's decompression, seconds under TCG.
+say "looking for a PVH kernel in the bzImage"
+if sh "$HERE/pvh-kernel.sh" "$WORK/bzImage" "$WORK/vmlinux"; then
+	mv "$WORK/vmlinux" "$WORK/vmlinuz"
+else
+	say "no PVH entry in the kernel: the guest boots the bzImage (slower under TCG)"
+	rm -f "$WORK/vmlinux"
+	cp "$WORK/bzImage" "$WORK/vmlinuz"
+fi
 
 # --- user space -------------------------------------------------------
 
@@ -534,6 +550,7 @@ cd "$OUT"
 
 mv "$WORK/vmlinuz.out" "$OUT/vmlinuz.tmp"
 mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
+mv "$WORK/bzImage" "$OUT/bzImage"
 mv "$WORK/initrd.img" "$OUT/initrd.img"
 echo "$APPEND" >"$OUT/append"
 echo "$KREL" >"$OUT/kernel-release"
@@ -543,7 +560,7 @@ echo "$KREL" >"$OUT/kernel-release"
 	echo "kernel-release $KREL"
 	echo "modules $(tr '\n' ' ' <"$ROOT/etc/modules" | sed 's/ $//')"
 	sort "$VERSIONS"
-	for f in vmlinuz initrd.img append kernel-release test_key.pub; do
+	for f in vmlinuz bzImage initrd.img append kernel-release test_key.pub; do
 		echo "sha256 $(sha256sum "$f" | sed 's/ .*//')  $f"
 	done
 } >"$OUT/MANIFEST.tmp"

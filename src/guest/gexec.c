@@ -4,8 +4,10 @@
 #include <string.h>
 #include "src/util/b64.h"
 
-#define POLL_FIRST_MS 5
-#define POLL_MAX_MS   50 /* the bound on polling */
+/* A quick command (`true`) has exited within a round trip or two: the
+ * first polls come sub-millisecond, then back off to the bound. */
+#define POLL_FIRST_US 250
+#define POLL_MAX_US   50000 /* the bound on polling */
 
 struct gexec {
 	struct event_base *base;
@@ -17,7 +19,7 @@ struct gexec {
 	unsigned timeout_ms;
 	struct timeval start;
 	struct event *timer; /* next poll, or the deferred start error */
-	unsigned poll_ms;
+	unsigned poll_us;
 	int64_t pid;
 	int inflight; /* a QGA command's reply is pending and points at us */
 	int finished; /* done called; free when nothing points at us */
@@ -158,10 +160,10 @@ static void on_status(struct qmp_session *s, struct json_object *ret, const stru
 			return;
 		}
 		tv.tv_sec = 0;
-		tv.tv_usec = g->poll_ms * 1000;
+		tv.tv_usec = g->poll_us;
 		evtimer_add(g->timer, &tv);
 		/* Quick commands are answered quickly; long ones cost ≤ 20 polls/s. */
-		g->poll_ms = g->poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : g->poll_ms * 2;
+		g->poll_us = g->poll_us * 2 > POLL_MAX_US ? POLL_MAX_US : g->poll_us * 2;
 		return;
 	}
 	if (gexec_parse_status(ret, &res, &e) < 0) {
@@ -238,7 +240,7 @@ struct gexec *gexec_start(struct event_base *base, gexec_call_fn call, void *ctx
 	g->arg = arg;
 	g->call_timeout_ms = req->call_timeout_ms;
 	g->timeout_ms = req->timeout_ms;
-	g->poll_ms = POLL_FIRST_MS;
+	g->poll_us = POLL_FIRST_US;
 	event_base_gettimeofday_cached(base, &g->start);
 	g->timer = evtimer_new(base, poll_now, g);
 	if (!g->timer) {
