@@ -4,9 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "src/core/module.h"
 #include "src/daemon/http.h"
+#include "src/files/vm-files.h"
 #include "src/pool/pool.h"
+#include "src/util/share.h"
 
 static void detach(void *take)
 {
@@ -20,7 +24,42 @@ static void no_pool(struct evhttp_request *req)
 			"no warm pool: set pool_template and pool_size in vmsupd.conf");
 }
 
-static void take(struct vm_pool *p, struct evhttp_request *req, const struct vmsup_peer *peer)
+/* The share a take binds, held to the rules of any share (share.h): 1, or
+ * 0 after replying 403/500. */
+static int share_ok(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer,
+		    struct json_object *body)
+{
+	const struct vm_files_ctx *c = vmsup_module_ctx(sup, "files");
+	struct json_object *arr, *e, *path;
+	char *err = NULL;
+	int rc = 0;
+
+	if (!c || !json_object_object_get_ex(body, "shares", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return 1;
+	for (size_t i = 0; !rc && i < json_object_array_length(arr); i++) {
+		dev_t dev;
+		ino_t ino;
+		int fd = -1;
+		e = json_object_array_get_idx(arr, i);
+		if (!json_object_object_get_ex(e, "path", &path) ||
+		    !json_object_is_type(path, json_type_string))
+			continue; /* the take's own validation answers 400 */
+		rc = vmsup_share_open(peer, json_object_get_string(path), vm_files_rules(c), &fd,
+				      &dev, &ino, &err);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc)
+		http_send_error(req, rc > 0 ? 403 : 500,
+				rc > 0 ? "PermissionDenied" : "InternalError", "%s",
+				err ? err : "share check failed");
+	free(err);
+	return rc == 0;
+}
+
+static void take(struct vmsup *sup, struct vm_pool *p, struct evhttp_request *req,
+		 const struct vmsup_peer *peer)
 {
 	struct json_object *body;
 	struct http_held *h;
@@ -29,7 +68,7 @@ static void take(struct vm_pool *p, struct evhttp_request *req, const struct vms
 		return;
 	/* a share is bound into the VM by root: the client must own up to it
 	 * (checked first: a refusal says nothing about the pool) */
-	if (body && !http_peer_files_ok(req, peer, body)) {
+	if (body && (!http_peer_files_ok(req, peer, body) || !share_ok(sup, req, peer, body))) {
 		json_object_put(body);
 		return;
 	}
@@ -61,7 +100,7 @@ void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const struct 
 		}
 	} else if (!strcmp(action, "take")) {
 		if (m == EVHTTP_REQ_POST)
-			take(p, req, peer);
+			take(sup, p, req, peer);
 		else
 			http_send_error(req, 405, "MethodNotAllowed", "use POST");
 	} else {

@@ -45,6 +45,9 @@ struct vmsup_config {
 	int net_none;	       /* net_mode = none: VMs get no workload NIC by default */
 	int allow_egress;      /* a VM may ask for "egress": user networking unrestricted */
 	char *publish_address; /* host address published ports bind by default */
+	/* absolute directories, blank-separated: shares must be in one of them
+	 * (src/util/share.h); NULL = anywhere the other rules allow */
+	char *share_roots;
 };
 
 /* Built-in defaults. */
