@@ -383,7 +383,7 @@ static void route(struct evhttp_request *req, void *arg)
 			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
 					method_name(m));
 		else
-			api_limits_metrics(api->sup, req);
+			api_limits_metrics(api->sup, req, &peer, admin);
 		goto out;
 	}
 	if (n < 2 || strcmp(seg[0], "v1")) {
