@@ -211,7 +211,9 @@ static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, 
 		int rc = vmsup_share_open(peer, s->shares[i].path, &c->rules, &h->fd, &h->dev,
 					  &h->ino, err);
 		if (rc) {
-			*cls = rc > 0 ? VMSUP_EC_FORBIDDEN : VMSUP_EC_INTERNAL;
+			*cls = rc == 1	 ? VMSUP_EC_FORBIDDEN
+			       : rc == 2 ? VMSUP_EC_INVALID
+					 : VMSUP_EC_INTERNAL;
 			goto fail;
 		}
 		h->set = true;

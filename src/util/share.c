@@ -177,7 +177,8 @@ static int refused(const char *path, const struct vmsup_peer *p, int e, char **e
 		vmsup_err(err, "share %s: uid %u may not read and search it", path, uid);
 	else
 		vmsup_err(err, "share %s: %s", path, strerror(e));
-	return 1;
+	/* not there is a bad request, not a refusal */
+	return e == ENOENT || e == ENOTDIR ? 2 : 1;
 }
 
 int vmsup_share_open(const struct vmsup_peer *p, const char *path,
@@ -220,7 +221,7 @@ int vmsup_share_open(const struct vmsup_peer *p, const char *path,
 		goto check_failed;
 	free(why);
 	if (rc > 0) {
-		refused(path, p, e, err);
+		rc = refused(path, p, e, err);
 		goto fail;
 	}
 	*dev = st.st_dev;

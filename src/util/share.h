@@ -35,7 +35,8 @@ const char *vmsup_share_rule(const char *real, const struct vmsup_share_rules *r
  * opens), and refuse it unless the peer owns the directory or may write
  * it, may read and search it, and vmsup_share_rule allows where it really
  * is. 0 with *fd (O_PATH, close-on-exec), *dev and *ino; 1 with *err
- * naming the path and the rule; -1 with *err if the check failed.
+ * naming the path and the rule; 2 with *err if there is no such directory;
+ * -1 with *err if the check failed.
  */
 int vmsup_share_open(const struct vmsup_peer *p, const char *path,
 		     const struct vmsup_share_rules *r, int *fd, dev_t *dev, ino_t *ino,

@@ -205,6 +205,25 @@ Test(shares, refused_by_rule_with_the_rule_named)
 			  body);
 		cr_expect_not(vm_exists("refused"), "a refusal creates nothing (%s)", dir);
 	}
+	/* a pool take's share is held to the same rules (checked before the
+	 * pool is looked at: none is configured here) */
+	cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take",
+				"{\"shares\":[{\"path\":\"/etc\"}]}", body, sizeof(body)),
+		     403, "%s", body);
+	cr_expect(strstr(body, "system directory"), "%s", body);
+	path_of(dir, sizeof(dir), "in/link");
+	{
+		char spec[PATH_MAX + 64];
+		snprintf(spec, sizeof(spec), "{\"shares\":[{\"path\":\"%s\"}]}", dir);
+		cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take", spec,
+					body, sizeof(body)),
+			     403, "%s", body);
+		cr_expect(strstr(body, "symbolic link"), "%s", body);
+	}
+	cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take",
+				"{\"shares\":[{\"path\":\"/nonexistent-dir\"}]}", body,
+				sizeof(body)),
+		     400, "no such directory: %s", body);
 }
 
 Test(shares, qemu_gets_the_directory_the_caller_opened)
