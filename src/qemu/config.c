@@ -40,6 +40,7 @@ static const char *const formats[] = {"text", "json", NULL};   /* VMSUP_LOG_TEXT
 static const char *const on_exits[] = {"keep", "stop", NULL};  /* on_exit_stop false, true */
 static const char *const net_modes[] = {"user", "none", NULL}; /* net_none false, true */
 static const char *const bools[] = {"false", "true", NULL};
+static const char *const sandboxes[] = {"auto", "on", "off", NULL}; /* enum vmsup_sandbox */
 
 #define S(f) offsetof(struct vmsup_config, f)
 static const struct key keys[] = {
@@ -76,6 +77,7 @@ static const struct key keys[] = {
     {"allow_egress", K_WORD, S(allow_egress), 0, 0, bools},
     {"publish_address", K_STR, S(publish_address), 0, 0, NULL},
     {"share_roots", K_PATHS, S(share_roots), 0, 0, NULL},
+    {"qemu_sandbox", K_WORD, S(qemu_sandbox), 0, 0, sandboxes},
 };
 #undef S
 

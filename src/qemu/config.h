@@ -48,7 +48,10 @@ struct vmsup_config {
 	/* absolute directories, blank-separated: shares must be in one of them
 	 * (src/util/share.h); NULL = anywhere the other rules allow */
 	char *share_roots;
+	int qemu_sandbox; /* enum vmsup_sandbox: qemu's seccomp -sandbox */
 };
+
+enum vmsup_sandbox { VMSUP_SANDBOX_AUTO, VMSUP_SANDBOX_ON, VMSUP_SANDBOX_OFF };
 
 /* Built-in defaults. */
 int vmsup_config_init(struct vmsup_config *c, char **err);

@@ -149,23 +149,6 @@ static bool holds(pid_t pid, const char *target)
 	return found;
 }
 
-/* qemu's command line, NULs as blanks. */
-static void cmdline(pid_t pid, char *buf, size_t size)
-{
-	char p[64];
-	size_t n;
-	FILE *f;
-
-	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
-	cr_assert_not_null(f = fopen(p, "r"));
-	n = fread(buf, 1, size - 1, f);
-	fclose(f);
-	for (size_t i = 0; i < n; i++)
-		if (!buf[i])
-			buf[i] = ' ';
-	buf[n] = '\0';
-}
-
 TestSuite(shares, .fini = down, .timeout = 300);
 
 Test(shares, refused_by_rule_with_the_rule_named)
@@ -240,7 +223,7 @@ Test(shares, qemu_gets_the_directory_the_caller_opened)
 
 	pid = qemu_pid("mine");
 	cr_assert_gt(pid, 0);
-	cmdline(pid, line, sizeof(line));
+	td_cmdline(pid, line, sizeof(line));
 	cr_expect(strstr(line, "local,path=/proc/self/fd/"), "qemu gets a descriptor: %s", line);
 	cr_expect_not(strstr(line, base), "never the path: %s", line);
 	path_of(dir, sizeof(dir), "in/mine");
@@ -345,7 +328,7 @@ Test(shares, kernel_race_never_reaches_roots_file)
 	cr_assert_eq(create_as(spec, body, sizeof(body)), 201, "%s", body);
 	pid = qemu_pid("kp");
 	cr_assert_gt(pid, 0);
-	cmdline(pid, line, sizeof(line));
+	td_cmdline(pid, line, sizeof(line));
 	cr_expect(strstr(line, "-kernel /proc/self/fd/"), "qemu gets a descriptor: %s", line);
 	path_of(pub, sizeof(pub), "in/vmlinuz");
 	cr_expect(holds(pid, pub), "qemu holds %s", pub);
