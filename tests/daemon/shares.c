@@ -333,3 +333,47 @@ Test(shares, kernel_race_never_reaches_roots_file)
 	path_of(pub, sizeof(pub), "in/vmlinuz");
 	cr_expect(holds(pid, pub), "qemu holds %s", pub);
 }
+
+static long post(const char *path, char *body, size_t size)
+{
+	struct json_object *o;
+	long st;
+
+	o = td_http(&d, "POST", path, NULL, &st);
+	snprintf(body, size, "%s",
+		 o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_NOSLASHESCAPE) : "");
+	json_object_put(o);
+	return st;
+}
+
+/*
+ * A daemon restart loses the descriptors: the next start opens the share
+ * again by path, as the daemon, and only if it is still the directory the
+ * caller's check opened (the state file keeps its device and inode).
+ */
+Test(shares, after_a_restart_only_the_same_directory)
+{
+	char body[8192], dir[PATH_MAX];
+	pid_t pid;
+
+	up();
+	path_of(dir, sizeof(dir), "in/mine");
+	cr_assert_eq(share_as(false, "mine", dir, body, sizeof(body)), 201, "%s", body);
+	td_kill9(&d);
+	td_restart(&d);
+	pid = qemu_pid("mine");
+	cr_expect_eq(post("/v1/vms/mine/kill", body, sizeof(body)), 200, "%s", body);
+	for (int i = 0; i < 100 && td_pid_is_qemu(pid); i++)
+		usleep(50 * 1000);
+	cr_expect_eq(post("/v1/vms/mine/start", body, sizeof(body)), 200, "same dir: %s", body);
+	pid = qemu_pid("mine");
+	cr_expect(pid > 0 && holds(pid, dir), "qemu holds %s", dir);
+	cr_expect_eq(post("/v1/vms/mine/kill", body, sizeof(body)), 200, "%s", body);
+	/* another directory under the same name */
+	td_sh_ok("mv %s/in/mine %s/in/mine.old && mkdir %s/in/mine && chown " UID " %s/in/mine",
+		 base, base, base, base);
+	td_kill9(&d);
+	td_restart(&d);
+	post("/v1/vms/mine/start", body, sizeof(body));
+	cr_expect(strstr(body, "no longer the directory checked"), "refused: %s", body);
+}
