@@ -237,6 +237,15 @@ struct vmsup *vmsup_new(struct event_base *base, const struct vmsup_config *cfg,
 		goto fail;
 	if (vm_probe_qemu(sup->cfg.qemu, &sup->sandbox, &sup->qemu_version, err))
 		goto fail;
+	if (sup->cfg.qemu_sandbox == VMSUP_SANDBOX_ON && !sup->sandbox) {
+		vmsup_err(err,
+			  "qemu_sandbox = on, but %s has no usable -sandbox (built without "
+			  "seccomp?)",
+			  sup->cfg.qemu);
+		goto fail;
+	}
+	if (sup->cfg.qemu_sandbox == VMSUP_SANDBOX_OFF)
+		sup->sandbox = false;
 	if (sup->cfg.qemu_user) {
 		uid_t u;
 		gid_t g;
@@ -245,7 +254,9 @@ struct vmsup *vmsup_new(struct event_base *base, const struct vmsup_config *cfg,
 			goto fail;
 	}
 	LOG_I(NULL, "qemu %s (%s), -sandbox %s", sup->qemu_version, sup->cfg.qemu,
-	      sup->sandbox ? "on" : "unavailable");
+	      sup->sandbox				   ? "on"
+	      : sup->cfg.qemu_sandbox == VMSUP_SANDBOX_OFF ? "off (qemu_sandbox)"
+							   : "unavailable");
 	sup->sigchld = evsignal_new(base, SIGCHLD, sup_on_sigchld, sup);
 	if (!sup->sigchld || evsignal_add(sup->sigchld, NULL) < 0) {
 		vmsup_err(err, "cannot watch SIGCHLD");

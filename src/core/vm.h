@@ -111,6 +111,7 @@ struct vm {
 	void *agent;			 /* opaque, owned by the agent module */
 	void *cgroup;			 /* opaque, owned by the cgroup module */
 	void *disk;			 /* opaque, src/disk/vm-disk.c: the disk image */
+	void *files;	  /* opaque, src/files/vm-files.c: kernel, initrd, shares as opened */
 	void *tmpl;	  /* opaque, src/snapshot/vm-template.c: restored from a template */
 	bool pool_member; /* paused in the warm pool (src/pool/pool.h): only destroy, kill, qmp */
 	int balloon_mib;  /* -1 = unknown */

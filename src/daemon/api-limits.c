@@ -1,5 +1,6 @@
 #include "src/daemon/http.h"
 #include "src/daemon/api-limits.h"
+#include "src/daemon/owner.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -207,7 +208,8 @@ void api_limits_put(struct vmsup *sup, struct evhttp_request *req, const char *n
 
 /* ---- /metrics ---- */
 
-void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
+void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req,
+			const struct vmsup_peer *peer, bool admin)
 {
 	struct vm_limits *l = vm_limits_of(sup);
 	struct vmsup_stats *st = vm_stats_of(sup);
@@ -221,8 +223,11 @@ void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
 		http_send_error(req, 500, "InternalError", "out of memory");
 		goto out;
 	}
-	for (struct vm *vm = vmsup_first(sup); vm && i < n; vm = vm->next, i++) {
-		mv[i] = (struct metrics_vm){
+	for (struct vm *vm = vmsup_first(sup); vm && i < n; vm = vm->next) {
+		/* another user's VM does not exist, here as on every route */
+		if (!owner_sees(peer, admin, vm))
+			continue;
+		mv[i++] = (struct metrics_vm){
 		    .name = vm->spec.name,
 		    .state = vm_state_name(vm->state),
 		    .vcpus = (int)vm->spec.cpus,
@@ -236,8 +241,9 @@ void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req)
 	}
 	if (st) {
 		md.uptime_seconds = vmsup_stats_now() - st->started_mono;
-		md.api = &st->api;
-		md.qmp = &st->qmp_rt;
+		/* every user's requests and VMs: for admins */
+		md.api = admin ? &st->api : NULL;
+		md.qmp = admin ? &st->qmp_rt : NULL;
 	}
 	if (metrics_render_vmsup(b, &md, mv, i, &err) < 0) {
 		http_send_error(req, 500, "InternalError", "metrics: %s", err);

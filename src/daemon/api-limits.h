@@ -6,6 +6,8 @@
 #ifndef VMSUP_API_LIMITS_H
 #define VMSUP_API_LIMITS_H
 
+#include <stdbool.h>
+
 #include <event2/http.h>
 #include <json-c/json.h>
 
@@ -19,8 +21,14 @@
 void api_limits_put(struct vmsup *sup, struct evhttp_request *req, const char *name,
 		    const char *action, struct json_object *body);
 
-/* GET /metrics: Prometheus text exposition. */
-void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req);
+/*
+ * GET /metrics: Prometheus text exposition. An admin (owner.h) gets every
+ * series; anyone else the vmsup_vm_* series of its own VMs only, and none
+ * of the counters of everyone's traffic (API requests, QMP round trips).
+ */
+struct vmsup_peer;
+void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req,
+			const struct vmsup_peer *peer, bool admin);
 
 /* Count the reply to req by its status code once sent: set on each request. */
 void api_limits_count_on_complete(struct vmsup *sup, struct evhttp_request *req);

@@ -4,9 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "src/core/module.h"
 #include "src/daemon/http.h"
+#include "src/files/vm-files.h"
 #include "src/pool/pool.h"
+#include "src/util/share.h"
 
 static void detach(void *take)
 {
@@ -20,26 +24,63 @@ static void no_pool(struct evhttp_request *req)
 			"no warm pool: set pool_template and pool_size in vmsupd.conf");
 }
 
-static void take(struct vm_pool *p, struct evhttp_request *req, const struct vmsup_peer *peer)
+/* The share a take binds, held to the rules of any share (share.h): 1
+ * with *fd (the directory opened, or -1 for no share), or 0 after
+ * replying 403/500. */
+static int share_ok(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer,
+		    struct json_object *body, int *fd)
+{
+	const struct vm_files_ctx *c = vmsup_module_ctx(sup, "files");
+	struct json_object *arr, *e, *path;
+	char *err = NULL;
+	int rc = 0;
+
+	*fd = -1;
+	if (!c || !json_object_object_get_ex(body, "shares", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return 1;
+	/* a take binds one share (more is the take's own 400) */
+	if (json_object_array_length(arr) == 1) {
+		dev_t dev;
+		ino_t ino;
+		e = json_object_array_get_idx(arr, 0);
+		if (json_object_object_get_ex(e, "path", &path) &&
+		    json_object_is_type(path, json_type_string))
+			rc = vmsup_share_open(peer, json_object_get_string(path), vm_files_rules(c),
+					      fd, &dev, &ino, &err);
+	}
+	if (rc == 2)
+		http_send_error(req, 400, "InvalidParameter", "%s", err);
+	else if (rc)
+		http_send_error(req, rc > 0 ? 403 : 500,
+				rc > 0 ? "PermissionDenied" : "InternalError", "%s",
+				err ? err : "share check failed");
+	free(err);
+	return rc == 0;
+}
+
+static void take(struct vmsup *sup, struct vm_pool *p, struct evhttp_request *req,
+		 const struct vmsup_peer *peer)
 {
 	struct json_object *body;
 	struct http_held *h;
+	int fd = -1;
 
 	if (http_read_json(req, &body))
 		return;
 	/* a share is bound into the VM by root: the client must own up to it
 	 * (checked first: a refusal says nothing about the pool) */
-	if (body && !http_peer_files_ok(req, peer, body)) {
+	if (body &&
+	    (!http_peer_files_ok(req, peer, body) || !share_ok(sup, req, peer, body, &fd))) {
 		json_object_put(body);
 		return;
 	}
-	if (!p) {
+	if (!p)
 		no_pool(req);
-		json_object_put(body);
-		return;
-	}
-	if ((h = http_held_new(req)))
-		http_held_wait(h, vm_pool_take(p, body, peer->uid, http_held_done, h), detach);
+	else if ((h = http_held_new(req)))
+		http_held_wait(h, vm_pool_take(p, body, peer->uid, fd, http_held_done, h), detach);
+	if (fd >= 0)
+		close(fd);
 	json_object_put(body);
 }
 
@@ -61,7 +102,7 @@ void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const struct 
 		}
 	} else if (!strcmp(action, "take")) {
 		if (m == EVHTTP_REQ_POST)
-			take(p, req, peer);
+			take(sup, p, req, peer);
 		else
 			http_send_error(req, 405, "MethodNotAllowed", "use POST");
 	} else {

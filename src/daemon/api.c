@@ -383,7 +383,7 @@ static void route(struct evhttp_request *req, void *arg)
 			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
 					method_name(m));
 		else
-			api_limits_metrics(api->sup, req);
+			api_limits_metrics(api->sup, req, &peer, admin);
 		goto out;
 	}
 	if (n < 2 || strcmp(seg[0], "v1")) {
@@ -424,7 +424,7 @@ static void route(struct evhttp_request *req, void *arg)
 	} else if (n == 2 && !strcmp(seg[1], "vms")) {
 		if (m == EVHTTP_REQ_GET) {
 			struct json_object *o = vmsup_list(api->sup);
-			owner_filter_list(o, &peer, admin);
+			owner_filter_list(o, "vms", &peer, admin);
 			http_send_json(req, 200, o);
 			json_object_put(o);
 		} else if (m == EVHTTP_REQ_POST) {
@@ -437,7 +437,8 @@ static void route(struct evhttp_request *req, void *arg)
 						"a VM spec is required");
 				goto out;
 			}
-			if (!http_peer_files_ok(req, &peer, body)) {
+			if (!http_peer_files_ok(req, &peer, body) ||
+			    !api_template_from_ok(api->sup, req, &peer, admin, body)) {
 				json_object_put(body);
 				goto out;
 			}
@@ -455,7 +456,7 @@ static void route(struct evhttp_request *req, void *arg)
 	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "pool")) {
 		api_pool_route(api->sup, req, &peer, n == 3 ? seg[2] : NULL);
 	} else if (n >= 2 && n <= 4 && !strcmp(seg[1], "templates")) {
-		api_template_route(api->sup, req, &peer, n >= 3 ? seg[2] : NULL,
+		api_template_route(api->sup, req, &peer, admin, n >= 3 ? seg[2] : NULL,
 				   n == 4 ? seg[3] : NULL);
 	} else if ((n == 3 || n == 4) && !strcmp(seg[1], "vms")) {
 		route_vm(api, req, seg[2], n == 4 ? seg[3] : NULL, &query, &peer, admin);

@@ -18,6 +18,7 @@
 #include "src/core/supervisor.h"
 #include "src/console/vm-console.h"
 #include "src/disk/vm-disk.h"
+#include "src/files/vm-files.h"
 #include "src/guest/vm-agent.h"
 #include "src/limits/vm-limits.h"
 #include "src/metrics/vm-stats.h"
@@ -29,6 +30,7 @@ struct daemon {
 	struct vmsup *sup;
 	struct vmsup_api *api;
 	struct vm_limits *limits;
+	struct vm_files_ctx *files;
 	struct vmsup_stats stats;
 	struct vm_pool *pool;
 	int stopping;
@@ -119,6 +121,7 @@ static int register_modules(struct daemon *d, char **err)
 	if (vmsup_register(d->sup, &vm_stats_module, &d->stats) ||
 	    vmsup_register(d->sup, &vm_limits_module, d->limits) ||
 	    vmsup_register(d->sup, &vm_disk_module, NULL) ||
+	    vmsup_register(d->sup, &vm_files_module, d->files) ||
 	    vmsup_register(d->sup, &vm_agent_module, NULL) ||
 	    vmsup_register(d->sup, &vm_template_module, NULL))
 		return vmsup_err(err, "too many modules");
@@ -221,6 +224,8 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 			LOG_W(NULL, "%s", warn);
 		free(warn);
 	}
+	if (!(d.files = vm_files_new(cfg, err)))
+		goto out;
 	vmsup_stats_init(&d.stats);
 	vm_template_setup(vm_agent_of);
 	if (register_modules(&d, err))
@@ -271,6 +276,7 @@ out:
 	vmsup_free(d.sup);
 	vm_pool_free(d.pool);	  /* after the VMs: their waiters call into it */
 	vm_limits_free(d.limits); /* after the VMs: their QMP replies count into it */
+	vm_files_free(d.files);	  /* after the VMs: their module context */
 	vm_agent_teardown();
 	if (sigterm)
 		event_free(sigterm);

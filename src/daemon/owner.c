@@ -34,18 +34,30 @@ bool owner_sees(const struct vmsup_peer *p, bool admin, const struct vm *vm)
 	return admin || vm->owner == p->uid;
 }
 
-void owner_filter_list(struct json_object *list, const struct vmsup_peer *p, bool admin)
+bool owner_of_entry(const struct vmsup_peer *p, bool admin, struct json_object *entry)
+{
+	struct json_object *o;
+	uid_t uid = geteuid(); /* made before owners were recorded: the daemon's */
+
+	if (admin)
+		return true;
+	if (json_object_object_get_ex(entry, "owner", &o) && json_object_is_type(o, json_type_int))
+		uid = (uid_t)json_object_get_int64(o);
+	return uid == p->uid;
+}
+
+void owner_filter_list(struct json_object *list, const char *key, const struct vmsup_peer *p,
+		       bool admin)
 {
 	struct json_object *a, *kept;
 
-	if (admin || !json_object_object_get_ex(list, "vms", &a) ||
+	if (admin || !json_object_object_get_ex(list, key, &a) ||
 	    !json_object_is_type(a, json_type_array) || !(kept = json_object_new_array()))
 		return;
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		struct json_object *v = json_object_array_get_idx(a, i), *o;
-		if (json_object_object_get_ex(v, "owner", &o) &&
-		    (uid_t)json_object_get_int64(o) == p->uid)
+		struct json_object *v = json_object_array_get_idx(a, i);
+		if (owner_of_entry(p, admin, v))
 			json_object_array_add(kept, json_object_get(v));
 	}
-	json_object_object_add(list, "vms", kept);
+	json_object_object_add(list, key, kept);
 }

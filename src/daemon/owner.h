@@ -1,7 +1,8 @@
 /*
- * Who may see and act on which VM: a VM belongs to the uid that created it;
- * root, the daemon's own uid and members of admin_group act on any. To
- * anyone else another user's VM does not exist (404, so names do not leak).
+ * Who may see and act on which VM or template: each belongs to the uid that
+ * created it; root, the daemon's own uid and members of admin_group act on
+ * any. To anyone else another user's VM or template does not exist (404,
+ * so names do not leak).
  */
 #ifndef VMSUP_OWNER_H
 #define VMSUP_OWNER_H
@@ -22,7 +23,12 @@ bool owner_is_admin(const struct vmsup_peer *p, gid_t admin_gid);
 /* May a peer (admin: from owner_is_admin) see vm? */
 bool owner_sees(const struct vmsup_peer *p, bool admin, const struct vm *vm);
 
-/* Drop from a {"vms": [...]} list the VMs the peer does not own. */
-void owner_filter_list(struct json_object *list, const struct vmsup_peer *p, bool admin);
+/* May the peer see a listed VM or template (its "owner"; none: the
+ * daemon's uid, a template made before templates had owners)? */
+bool owner_of_entry(const struct vmsup_peer *p, bool admin, struct json_object *entry);
+
+/* Drop from a {key: [...]} list ("vms", "templates") what the peer does not own. */
+void owner_filter_list(struct json_object *list, const char *key, const struct vmsup_peer *p,
+		       bool admin);
 
 #endif

@@ -177,10 +177,10 @@ static int open_all(struct vm *vm, const struct vmsup_peer *peer, struct vm_disk
 				    &x->chain, cls, err))
 			return -1;
 	}
-	if (layers(d) > VM_SPAWN_FDS - VM_SPAWN_DISK_FD) {
+	if (layers(d) > VM_SPAWN_FILE_FD - VM_SPAWN_DISK_FD) {
 		*cls = VMSUP_EC_INVALID;
 		return vmsup_err(err, "'disks': %zu image files in all; at most %d", layers(d),
-				 VM_SPAWN_FDS - VM_SPAWN_DISK_FD);
+				 VM_SPAWN_FILE_FD - VM_SPAWN_DISK_FD);
 	}
 	if (check_conflicts(vm, d, err)) {
 		*cls = VMSUP_EC_CONFLICT;
@@ -235,7 +235,7 @@ static int mod_argv(void *ctx, struct vm *vm, char ***argv, int *fds, char **err
 		struct one_disk *x = &d->d[i];
 		struct disk_attach a = {&x->chain, x->overlay, x->readonly, w[i].index, 3 + slot};
 		for (size_t k = 0; k < x->chain.n; k++, slot++) {
-			if (slot >= VM_SPAWN_FDS)
+			if (slot >= VM_SPAWN_FILE_FD)
 				return vmsup_err(err, "too many disk image files");
 			if (disk_layer_reopen(&x->chain.l[k], x->persistent && k == 0, err))
 				return -1;

@@ -41,6 +41,7 @@ struct vm_pool_take {
 	long long mem_mib; /* 0 = as is */
 	int quota_pct;	   /* 0 = as is */
 	char *share;	   /* host dir bound into the VM at the same path, or NULL */
+	int share_fd;	   /* ... as the caller's check opened it (-1: none) */
 	bool share_ro;
 	struct event *wait; /* a just restored VM: its agent and refresh */
 	double t0;

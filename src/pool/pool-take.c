@@ -1,6 +1,7 @@
 /* Handing a VM out of the pool: POST /v1/pool/take (see pool.h). */
 #include "src/pool/pool-internal.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,8 @@ static void take_next(struct vm_pool_take *t)
 		/* fallthrough */
 	case S_BIND:
 		t->step = S_RESUME;
-		if (t->share && vm_stage_bind(vm->run_dir, t->share, t->share_ro, &err)) {
+		if (t->share &&
+		    vm_stage_bind(vm->run_dir, t->share, t->share_fd, t->share_ro, &err)) {
 			take_finish(t, VMSUP_EC_SHARE, err);
 			free(err);
 			return;
@@ -349,7 +351,7 @@ static struct member *pick(struct vm_pool_take *t, char *why, size_t len)
 }
 
 struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, uid_t owner,
-				  vmsup_done_fn done, void *arg)
+				  int share_fd, vmsup_done_fn done, void *arg)
 {
 	struct vm_pool_take *t = calloc(1, sizeof(*t));
 	struct member *m;
@@ -365,6 +367,7 @@ struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, u
 	t->done = done;
 	t->arg = arg;
 	t->owner = owner;
+	t->share_fd = share_fd >= 0 ? fcntl(share_fd, F_DUPFD_CLOEXEC, 3) : -1;
 	t->t0 = pool_now_ms();
 	t->next = p->takes;
 	p->takes = t;

@@ -46,6 +46,8 @@ void pool_take_free(struct vm_pool_take *t)
 	if (t->wait)
 		event_free(t->wait);
 	free(t->share);
+	if (t->share_fd >= 0)
+		close(t->share_fd);
 	free(t);
 }
 

@@ -78,10 +78,12 @@ struct json_object *vm_pool_status(struct vm_pool *p);
  * "quota_pct":N}, both optional. done gets the VM (created) (plus
  * "pool":{"hit","take_ms",...}) once it runs, or an error. Returns a handle
  * while pending, NULL once done was called. The VM handed out belongs to
- * owner (the caller's uid).
+ * owner (the caller's uid). share_fd: the body's share as the caller's
+ * check opened it (src/util/share.h; borrowed, -1 for none): the bind
+ * mount is made from it, not from the path.
  */
 struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, uid_t owner,
-				  vmsup_done_fn done, void *arg);
+				  int share_fd, vmsup_done_fn done, void *arg);
 /* The client went away: the VM it would have got is destroyed (nobody knows its name). */
 void vm_pool_take_detach(struct vm_pool_take *t);
 

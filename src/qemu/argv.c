@@ -183,10 +183,10 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 
 	if (s->kernel) {
 		add(&a, "-kernel");
-		add(&a, s->kernel);
+		add(&a, s->kernel_qemu ? s->kernel_qemu : s->kernel);
 		if (s->initrd) {
 			add(&a, "-initrd");
-			add(&a, s->initrd);
+			add(&a, s->initrd_qemu ? s->initrd_qemu : s->initrd);
 		}
 		af = open_memstream(&append, &alen);
 		if (!af) {
@@ -238,7 +238,8 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 		addf(&a, "virtio-net-pci,netdev=n0,mac=%s", p->mac);
 	}
 	for (size_t i = 0; i < s->nshares; i++) {
-		char *d = esc(s->shares[i].path);
+		const struct vm_share *sh = &s->shares[i];
+		char *d = esc(sh->qemu_path ? sh->qemu_path : sh->path);
 		add(&a, "-virtfs");
 		if (d)
 			addf(&a, "local,path=%s,mount_tag=vmshare%zu,security_model=none%s", d, i,

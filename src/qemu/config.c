@@ -25,7 +25,7 @@
 #define QEMU_DEFAULT "qemu-system-x86_64"
 #endif
 
-enum kind { K_STR, K_PATH, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_WORD, K_NAME };
+enum kind { K_STR, K_PATH, K_PATHS, K_OPTSTR, K_UINT, K_ACCEL, K_LEVEL, K_WORD, K_NAME };
 
 struct key {
 	const char *name;
@@ -40,6 +40,7 @@ static const char *const formats[] = {"text", "json", NULL};   /* VMSUP_LOG_TEXT
 static const char *const on_exits[] = {"keep", "stop", NULL};  /* on_exit_stop false, true */
 static const char *const net_modes[] = {"user", "none", NULL}; /* net_none false, true */
 static const char *const bools[] = {"false", "true", NULL};
+static const char *const sandboxes[] = {"auto", "on", "off", NULL}; /* enum vmsup_sandbox */
 
 #define S(f) offsetof(struct vmsup_config, f)
 static const struct key keys[] = {
@@ -75,6 +76,8 @@ static const struct key keys[] = {
     {"net_mode", K_WORD, S(net_none), 0, 0, net_modes},
     {"allow_egress", K_WORD, S(allow_egress), 0, 0, bools},
     {"publish_address", K_STR, S(publish_address), 0, 0, NULL},
+    {"share_roots", K_PATHS, S(share_roots), 0, 0, NULL},
+    {"qemu_sandbox", K_WORD, S(qemu_sandbox), 0, 0, sandboxes},
 };
 #undef S
 
@@ -166,6 +169,19 @@ int vmsup_config_set(struct vmsup_config *c, const char *key, const char *v, cha
 	if (!k)
 		return vmsup_err(err, "unknown key '%s'", key);
 	switch (k->kind) {
+	case K_PATHS:
+		/* blank-separated absolute paths; quotes and commas would reach
+		 * qemu's option syntax and the guest's command line */
+		for (const char *w = v + strspn(v, " \t"); *w; w += strspn(w, " \t")) {
+			size_t n = strcspn(w, " \t");
+			if (w[0] != '/' || memchr(w, '"', n) || memchr(w, '\'', n))
+				return vmsup_err(err, "%s: '%.*s' is not an absolute path", key,
+						 (int)n, w);
+			w += n;
+		}
+		if (!v[strspn(v, " \t")])
+			return vmsup_err(err, "%s: empty value", key);
+		return set_str((char **)(base + k->off), v, err);
 	case K_PATH:
 		if (v[0] != '/')
 			return vmsup_err(err, "%s: '%s' is not an absolute path", key, v);
@@ -320,7 +336,7 @@ static const size_t str_fields[] = {
     offsetof(struct vmsup_config, qemu_user),	    offsetof(struct vmsup_config, ssh_key),
     offsetof(struct vmsup_config, guest_user),	    offsetof(struct vmsup_config, api_group),
     offsetof(struct vmsup_config, admin_group),	    offsetof(struct vmsup_config, pool_template),
-    offsetof(struct vmsup_config, publish_address),
+    offsetof(struct vmsup_config, publish_address), offsetof(struct vmsup_config, share_roots),
 };
 
 int vmsup_config_copy(struct vmsup_config *dst, const struct vmsup_config *src, char **err)

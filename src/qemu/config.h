@@ -45,7 +45,13 @@ struct vmsup_config {
 	int net_none;	       /* net_mode = none: VMs get no workload NIC by default */
 	int allow_egress;      /* a VM may ask for "egress": user networking unrestricted */
 	char *publish_address; /* host address published ports bind by default */
+	/* absolute directories, blank-separated: shares must be in one of them
+	 * (src/util/share.h); NULL = anywhere the other rules allow */
+	char *share_roots;
+	int qemu_sandbox; /* enum vmsup_sandbox: qemu's seccomp -sandbox */
 };
+
+enum vmsup_sandbox { VMSUP_SANDBOX_AUTO, VMSUP_SANDBOX_ON, VMSUP_SANDBOX_OFF };
 
 /* Built-in defaults. */
 int vmsup_config_init(struct vmsup_config *c, char **err);

@@ -355,8 +355,12 @@ void vm_spec_release(struct vm_spec *s)
 	free(s->disk_mode);
 	free(s->restart);
 	free(s->ram_file);
-	for (size_t i = 0; i < s->nshares; i++)
+	free(s->kernel_qemu);
+	free(s->initrd_qemu);
+	for (size_t i = 0; i < s->nshares; i++) {
 		free(s->shares[i].path);
+		free(s->shares[i].qemu_path);
+	}
 	free(s->shares);
 	for (size_t i = 0; i < s->ndisks; i++) {
 		free(s->disks[i].path);

@@ -21,6 +21,7 @@
 struct vm_share {
 	char *path;
 	bool readonly;
+	char *qemu_path; /* not in the JSON: what qemu is given instead (below) */
 };
 
 /* A data disk: the same rules as the root disk (src/disk/); readonly
@@ -66,6 +67,11 @@ struct vm_spec {
 	/* not in the JSON: the disk is a template's own (src/snapshot/tmpl-disk.h),
 	 * checked when its maker made it: opened as the daemon */
 	bool disk_trusted;
+	/* not in the JSON: what qemu is given for kernel, initrd (and each
+	 * share's qemu_path): /proc/self/fd/N of the descriptor the caller's
+	 * check opened (src/files/), so qemu opens that very file; NULL: the
+	 * path itself */
+	char *kernel_qemu, *initrd_qemu;
 };
 
 /*

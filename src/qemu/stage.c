@@ -22,14 +22,16 @@ int vm_stage_create(const char *run_dir, const char *user, char **err)
 	return user ? vmsup_chown_for_user(p, user, err) : 0;
 }
 
-int vm_stage_bind(const char *run_dir, const char *host_dir, bool ro, char **err)
+int vm_stage_bind(const char *run_dir, const char *host_dir, int fd, bool ro, char **err)
 {
-	char p[4096];
+	char p[4096], src[32];
 
 	snprintf(p, sizeof(p), "%s/" VM_STAGE_DIR "/share", run_dir);
 	if (mkdir(p, 0700) < 0 && errno != EEXIST)
 		return vmsup_err(err, "mkdir %s: %s", p, strerror(errno));
-	if (mount(host_dir, p, NULL, MS_BIND, NULL) < 0)
+	/* the magic link is followed to the very directory fd holds */
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	if (mount(fd >= 0 ? src : host_dir, p, NULL, MS_BIND, NULL) < 0)
 		return vmsup_err(err, "bind mount %s on %s: %s", host_dir, p, strerror(errno));
 	/* a bind mount takes MS_RDONLY only in a remount */
 	if (ro && mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {

@@ -14,8 +14,10 @@
 /* mkdir RUN_DIR/stage (0700, owned by user if not NULL). 0, or -1 with *err. */
 int vm_stage_create(const char *run_dir, const char *user, char **err);
 
-/* Bind host_dir to RUN_DIR/stage/share (read-only if ro). 0, or -1 with *err. */
-int vm_stage_bind(const char *run_dir, const char *host_dir, bool ro, char **err);
+/* Bind host_dir to RUN_DIR/stage/share (read-only if ro): the directory of
+ * descriptor fd when fd >= 0 (the one a check opened; host_dir then only
+ * names it in errors), else the path. 0, or -1 with *err. */
+int vm_stage_bind(const char *run_dir, const char *host_dir, int fd, bool ro, char **err);
 
 /* Undo both (lazy unmount: qemu may still hold files open). Never fails. */
 void vm_stage_remove(const char *run_dir);

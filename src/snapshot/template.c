@@ -488,8 +488,8 @@ struct json_object *tmpl_list(const char *state_dir, char **err)
 		struct json_object *o;
 		char *why = NULL;
 		struct tmpl *t;
-		static const char *const keys[] = {"created", "qemu_version", "state_bytes",
-						   "ram_total", "mac"};
+		static const char *const keys[] = {"created",	"qemu_version", "state_bytes",
+						   "ram_total", "mac",		"owner"};
 
 		if (e->d_name[0] == '.') /* ., .. and templates still being made */
 			continue;

@@ -57,9 +57,9 @@ int tmpl_disk_argv(struct tmpl_disk *td, char ***argv, int *fds, char **err)
 
 	if (!td->path)
 		return 0;
-	if (td->chain.n > VM_SPAWN_FDS - VM_SPAWN_DISK_FD)
+	if (td->chain.n > VM_SPAWN_FILE_FD - VM_SPAWN_DISK_FD)
 		return vmsup_err(err, "a chain of %zu image files; at most %d", td->chain.n,
-				 VM_SPAWN_FDS - VM_SPAWN_DISK_FD);
+				 VM_SPAWN_FILE_FD - VM_SPAWN_DISK_FD);
 	for (size_t i = 0; i < td->chain.n; i++)
 		if ((fds[VM_SPAWN_DISK_FD + i] = dup(td->chain.l[i].fd)) < 0)
 			return vmsup_err(err, "dup: %s", strerror(errno));

@@ -53,6 +53,7 @@ struct vm_tmpl_job {
 	char **argv;
 	char *dir, *qmp_sock, *ops_sock, *qga_sock, *pidfile, *console_log, *qemu_log;
 	char mac[18];
+	uid_t owner; /* the caller's uid: the template is theirs (meta "owner") */
 	pid_t pid;
 	struct qmp_session *qmp;
 	struct agent *agent;
@@ -227,6 +228,7 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 		conclude(j, VMSUP_EC_INTERNAL, "out of memory");
 		return;
 	}
+	json_object_object_add(j->meta, "owner", json_object_new_int64((int64_t)j->owner));
 	/* restored VMs boot the template's disk, not the image it was made from */
 	if (!json_object_object_get_ex(j->meta, "spec", &dc) ||
 	    tmpl_disk_seal(&j->disk, j->tn.final_dir, j->meta, dc, &e)) {
@@ -495,6 +497,7 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 		return NULL;
 	}
 	j->sup = sup;
+	j->owner = peer ? peer->uid : geteuid();
 	j->base = vmsup_base(sup);
 	j->step = J_BOOT;
 	for (int i = 0; i < VM_SPAWN_FDS; i++)

@@ -151,9 +151,9 @@ struct opened {
 	int errnum;
 };
 
-/* Child of vmsup_peer_open: one message per path, with its fd if opened. */
+/* Child of vmsup_peer_open_with: one message per path, with its fd if opened. */
 static void open_child(const struct vmsup_peer *p, const char *const *paths, const int *flags,
-		       size_t n, int sock)
+		       size_t n, vmsup_peer_opener fn, int sock)
 {
 	if (vmsup_peer_become(p) < 0) {
 		struct opened o = {-1, errno};
@@ -162,7 +162,8 @@ static void open_child(const struct vmsup_peer *p, const char *const *paths, con
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct opened o = {(int)i, 0};
-		int fd = open(paths[i], flags[i] | O_CLOEXEC | O_NOCTTY);
+		int fd =
+		    fn ? fn(paths[i], flags[i]) : open(paths[i], flags[i] | O_CLOEXEC | O_NOCTTY);
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct iovec iov = {&o, sizeof(o)};
 		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -212,6 +213,12 @@ static int recv_one(int sock, struct opened *o, int *fd)
 int vmsup_peer_open(const struct vmsup_peer *p, const char *const *paths, const int *flags,
 		    size_t n, int *fds, char **err)
 {
+	return vmsup_peer_open_with(p, paths, flags, n, NULL, fds, NULL, err);
+}
+
+int vmsup_peer_open_with(const struct vmsup_peer *p, const char *const *paths, const int *flags,
+			 size_t n, vmsup_peer_opener fn, int *fds, int *errnum, char **err)
+{
 	int sv[2], rc = 0;
 	size_t got = 0;
 	pid_t c;
@@ -223,7 +230,7 @@ int vmsup_peer_open(const struct vmsup_peer *p, const char *const *paths, const 
 	c = fork();
 	if (c == 0) {
 		close(sv[0]);
-		open_child(p, paths, flags, n, sv[1]);
+		open_child(p, paths, flags, n, fn, sv[1]);
 	}
 	close(sv[1]);
 	if (c < 0) {
@@ -240,6 +247,8 @@ int vmsup_peer_open(const struct vmsup_peer *p, const char *const *paths, const 
 			rc = vmsup_err(err, "cannot take on uid %u: %s", (unsigned)p->uid,
 				       strerror(o.errnum));
 		} else if (fd < 0 || (size_t)o.index != got) {
+			if (errnum)
+				*errnum = fd < 0 ? o.errnum : EPROTO;
 			vmsup_err(err, "%s: uid %u cannot open it (%s)", paths[got],
 				  p ? (unsigned)p->uid : (unsigned)geteuid(),
 				  strerror(fd < 0 ? o.errnum : EPROTO));

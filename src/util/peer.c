@@ -152,10 +152,10 @@ static const char *str_member(struct json_object *o, const char *key)
 
 int vmsup_peer_check_spec(const struct vmsup_peer *p, struct json_object *spec, char **err)
 {
-	/* kernel, initrd, disk, at most 4 data disks and 16 shares (spec.c's
-	 * limits; more are refused there) */
-	const char *paths[3 + 4 + 16];
-	int modes[3 + 4 + 16];
+	/* kernel, initrd, disk, at most 4 data disks (spec.c's limit; more
+	 * are refused there); shares have rules of their own (share.h) */
+	const char *paths[3 + 4];
+	int modes[3 + 4];
 	size_t n = 0;
 	struct json_object *arr;
 	const char *s;
@@ -188,22 +188,6 @@ int vmsup_peer_check_spec(const struct vmsup_peer *p, struct json_object *spec, 
 			mode = str_member(dd, "mode");
 			paths[n] = s;
 			modes[n++] = R_OK | (mode && !strcmp(mode, "persistent") ? W_OK : 0);
-		}
-	}
-	if (json_object_object_get_ex(spec, "shares", &arr) &&
-	    json_object_is_type(arr, json_type_array)) {
-		size_t len = json_object_array_length(arr);
-		for (size_t i = 0; i < len && i < 16; i++) {
-			struct json_object *sh = json_object_array_get_idx(arr, i), *ro;
-			bool readonly = false;
-			if (!json_object_is_type(sh, json_type_object) ||
-			    !(s = str_member(sh, "path")))
-				continue;
-			if (json_object_object_get_ex(sh, "readonly", &ro) &&
-			    json_object_is_type(ro, json_type_boolean))
-				readonly = json_object_get_boolean(ro);
-			paths[n] = s;
-			modes[n++] = R_OK | X_OK | (readonly ? 0 : W_OK);
 		}
 	}
 	return vmsup_peer_access(p, paths, modes, n, err);

@@ -52,8 +52,8 @@ int vmsup_peer_access(const struct vmsup_peer *p, const char *const *paths, cons
 /*
  * The files a POST /v1/vms body names: kernel and initrd (read), disk
  * (read, and write with "disk_mode": "persistent"; its backing files are
- * the disk module's, src/disk/), shares (read + search, and
- * write unless "readonly"). Members of the wrong type are skipped here;
+ * the disk module's, src/disk/). Shares are held to the rules of
+ * src/util/share.h when they are opened. Members of the wrong type are skipped here;
  * spec validation rejects them. Same returns as vmsup_peer_access.
  */
 int vmsup_peer_check_spec(const struct vmsup_peer *p, struct json_object *spec, char **err);
@@ -84,6 +84,17 @@ int vmsup_peer_run(const struct vmsup_peer *p, char *const argv[], size_t max, c
  */
 int vmsup_peer_open(const struct vmsup_peer *p, const char *const *paths, const int *flags,
 		    size_t n, int *fds, char **err);
+
+/*
+ * How vmsup_peer_open_with opens one path in the child, already the peer:
+ * a descriptor, or -1 with errno. Runs between fork and _exit.
+ */
+typedef int (*vmsup_peer_opener)(const char *path, int flags);
+
+/* As vmsup_peer_open, each path opened by fn (NULL: open(2)); on 1 the
+ * refused path's errno also into *errnum (unless NULL). */
+int vmsup_peer_open_with(const struct vmsup_peer *p, const char *const *paths, const int *flags,
+			 size_t n, vmsup_peer_opener fn, int *fds, int *errnum, char **err);
 
 /* "name", "uid" or "uid:gid" (the forms qemu's -runas takes) to ids. */
 int vmsup_user_resolve(const char *user, uid_t *uid, gid_t *gid, char **err);

@@ -196,3 +196,33 @@ Test(owners, qmp_allowlist_for_members)
 	cr_expect_eq(st, 200, "root's blockdev-add of a null device");
 	json_object_put(o);
 }
+
+/*
+ * /metrics: a member gets its own VMs' series only, and none of the
+ * counters of everyone's traffic; root gets all of it.
+ */
+Test(owners, metrics_show_own_vms_only)
+{
+	struct json_object *o;
+	long st;
+
+	up();
+	o = td_http(&d, "POST", "/v1/vms", GUESTLESS("rootvm", "false"), &st);
+	cr_assert_eq(st, 201);
+	json_object_put(o);
+	cr_assert_eq(as("nobody", NULL, "POST", "/v1/vms", GUESTLESS("mine", "false"), NULL, 0),
+		     201);
+#define SCRAPE(who)                                                                                \
+	"setpriv --reuid=" who " --regid=nogroup --clear-groups curl -sf --unix-socket %s "        \
+	"http://x/metrics > %s/metrics." who
+	td_sh_ok(SCRAPE("nobody"), d.sock, d.dir);
+	td_sh_ok(SCRAPE("root"), d.sock, d.dir);
+#undef SCRAPE
+	td_sh_ok("grep -q 'vmsup_vm_vcpus{vm=\"mine\"' %s/metrics.nobody", d.dir);
+	td_sh_ok("! grep -q 'rootvm' %s/metrics.nobody", d.dir);
+	td_sh_ok("! grep -q '^vmsup_api_requests_total{' %s/metrics.nobody", d.dir);
+	td_sh_ok("grep -q '^vmsup_uptime_seconds' %s/metrics.nobody", d.dir);
+	td_sh_ok("grep -q 'vm=\"rootvm\"' %s/metrics.root && grep -q 'vm=\"mine\"' %s/metrics.root",
+		 d.dir, d.dir);
+	td_sh_ok("grep -q '^vmsup_api_requests_total{' %s/metrics.root", d.dir);
+}

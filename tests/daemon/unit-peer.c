@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "src/util/peer.h"
+#include "src/util/share.h"
 
 static char tmp[64];
 
@@ -144,4 +145,33 @@ Test(peer, api_allowed)
 	cr_expect_not(vmsup_peer_api_allowed(&p, (gid_t)-1), "no api group: members of nothing");
 	cr_expect(vmsup_peer_api_allowed(&root, (gid_t)-1), "root");
 	cr_expect(vmsup_peer_api_allowed(&self, (gid_t)-1), "the daemon's own uid");
+}
+
+/* Where a share may be (src/util/share.h), on resolved paths. */
+Test(peer, share_rules)
+{
+	char *roots[] = {"/srv", "/var/lib/mesos"};
+	struct vmsup_share_rules none = {.private_dirs = {"/var/lib/vmsupd", "/run/vmsupd"}};
+	struct vmsup_share_rules some = {roots, 2, {"/var/lib/vmsupd", "/run/vmsupd"}};
+	char buf[512];
+	const char *why;
+
+	cr_expect_str_eq(vmsup_share_rule("/", &none, buf, sizeof(buf)), "/ is a system directory");
+	cr_expect_str_eq(vmsup_share_rule("/tmp", &none, buf, sizeof(buf)),
+			 "/tmp is a system directory");
+	cr_expect_str_eq(vmsup_share_rule("/etc/ssh", &none, buf, sizeof(buf)),
+			 "it is in the system directory /etc");
+	cr_expect_str_eq(vmsup_share_rule("/var/lib", &none, buf, sizeof(buf)),
+			 "it contains vmsupd's own directory /var/lib/vmsupd");
+	cr_expect_str_eq(vmsup_share_rule("/run/vmsupd/vm/a", &none, buf, sizeof(buf)),
+			 "it is in vmsupd's own directory /run/vmsupd");
+	/* a prefix is not a parent */
+	cr_expect_null(vmsup_share_rule("/etcetera", &none, buf, sizeof(buf)));
+	cr_expect_null(vmsup_share_rule("/tmp/job", &none, buf, sizeof(buf)));
+	cr_expect_null(vmsup_share_rule("/var/lib/mesos/slaves/x", &none, buf, sizeof(buf)));
+	cr_expect_null(vmsup_share_rule("/srv/a", &some, buf, sizeof(buf)));
+	cr_expect_null(vmsup_share_rule("/var/lib/mesos", &some, buf, sizeof(buf)));
+	why = vmsup_share_rule("/tmp/job", &some, buf, sizeof(buf));
+	cr_expect(why && strstr(why, "outside share_roots (/srv ...)"), "%s", why);
+	cr_expect_not_null(vmsup_share_rule("/srvx", &some, buf, sizeof(buf)));
 }

@@ -503,3 +503,19 @@ bool td_file_has(const char *path, const char *needle)
 	fclose(f);
 	return found;
 }
+
+void td_cmdline(pid_t pid, char *buf, size_t size)
+{
+	char p[64];
+	size_t n;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+	cr_assert_not_null(f = fopen(p, "r"), "%s", p);
+	n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = '\0';
+}

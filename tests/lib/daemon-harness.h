@@ -87,4 +87,7 @@ struct json_object *td_wait_ip(struct tdaemon *d, const char *name, int timeout_
 /* qemu version of the ops-socket: query-status "status" string (malloc'd) or NULL. */
 char *td_ops_status(const char *ops_sock);
 
+/* /proc/PID/cmdline into buf, its NULs as blanks (test fails if unreadable). */
+void td_cmdline(pid_t pid, char *buf, size_t size);
+
 #endif

@@ -157,7 +157,7 @@ Test(argv, tcg_cache_size_is_explicit)
 Test(argv, kernel_initrd_append_shares)
 {
 	struct vm_spec s;
-	struct vm_share sh[2] = {{"/srv/x", false}, {"/srv/y,z", true}};
+	struct vm_share sh[2] = {{.path = "/srv/x"}, {.path = "/srv/y,z", .readonly = true}};
 	struct vm_argv_opts o = {"q", false, "nobody", 0};
 	char **v;
 	int i;
@@ -185,13 +185,30 @@ Test(argv, kernel_initrd_append_shares)
 	cr_expect_geq(find(v, "-runas", "nobody"), 0);
 	cr_expect_eq(find(v, "-drive", NULL), -1);
 	vm_argv_free(v);
+
+	/* the files module's descriptors (src/files/): qemu gets those; the
+	 * guest still mounts each share at its path */
+	s.kernel_qemu = "/proc/self/fd/13";
+	s.initrd_qemu = "/proc/self/fd/14";
+	sh[0].qemu_path = "/proc/self/fd/15";
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_assert_not_null(v);
+	cr_expect_geq(find(v, "-kernel", "/proc/self/fd/13"), 0);
+	cr_expect_geq(find(v, "-initrd", "/proc/self/fd/14"), 0);
+	cr_expect_geq(find(v, "-virtfs",
+			   "local,path=/proc/self/fd/15,mount_tag=vmshare0,security_model=none"),
+		      0);
+	cr_expect_geq(
+	    find(v, "-append", "console=ttyS0 vmshare=vmshare0:/srv/x vmshare=vmshare1:/srv/y,z"),
+	    0);
+	vm_argv_free(v);
 }
 
 /* The console log is the serial port: a kernel always writes there. */
 Test(argv, kernel_without_append_gets_serial_console)
 {
 	struct vm_spec s;
-	struct vm_share sh = {"/srv/x", false};
+	struct vm_share sh = {.path = "/srv/x"};
 	struct vm_argv_opts o = {"q", false, NULL, 0};
 	char **v;
 

@@ -47,7 +47,8 @@ EXTRA_tests_test_vmsupd_template_DEPENDENCIES = src/daemon/vmsupd
 check_PROGRAMS += tests/test-vmsupd-template-clones
 TESTS += tests/test-vmsupd-template-clones
 tests_test_vmsupd_template_clones_SOURCES = $(TT_SOURCES) tests/snapshot/test-template-clones.c \
-	tests/snapshot/test-template-damaged.c
+	tests/snapshot/test-template-damaged.c tests/snapshot/test-template-owners.c \
+	tests/daemon/as-user.c tests/daemon/as-user.h
 tests_test_vmsupd_template_clones_CFLAGS = $(TT_CFLAGS)
 tests_test_vmsupd_template_clones_LDADD = $(TT_LDADD)
 EXTRA_tests_test_vmsupd_template_clones_DEPENDENCIES = src/daemon/vmsupd
