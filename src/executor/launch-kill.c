@@ -1,6 +1,7 @@
 /* Stopping a task: SIGTERM in the guest, the grace period, SIGKILL and the
  * VM stopped (launch.h: launch_kill). */
 #include "src/executor/launch-internal.h"
+#include "src/executor/health.h"
 
 #include <spawn.h>
 #include <stdio.h>
@@ -127,6 +128,7 @@ void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns)
 	if (t->phase == PH_DONE || t->phase == PH_DELETING || t->kill_requested)
 		return;
 	t->kill_requested = true;
+	health_stop(t);
 	t->kill_grace_ns = grace_of(l, t, grace_ns);
 	task_set_final(t, "TASK_KILLED", "killed on request");
 	/* Creating, setting the quota or starting: the handler sees

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "src/client/client.h"
+#include "src/executor/health.h"
 
 extern char **environ;
 
@@ -46,8 +47,11 @@ static int64_t quota_pct_of(const struct task *t)
 
 void launch_finish_if_idle(struct launcher *l, struct task *t)
 {
+	if (t->final_state)
+		health_stop(t);
+	/* A check still running holds an ssh session into the VM: wait for it. */
 	if (t->phase == PH_DONE || t->phase == PH_DELETING || !t->final_state || t->inflight ||
-	    t->pid)
+	    t->pid || health_busy(t))
 		return;
 	if (t->vm_exists) {
 		t->phase = PH_DELETING;
@@ -125,6 +129,10 @@ void launch_task(struct launcher *l, struct task *t)
 		goto out;
 	}
 	free(launcher);
+	if (health_prepare(l, t, &err) < 0) {
+		fail_task(l, t, "TASK_ERROR", "%s", err ? err : "bad health_check");
+		goto out;
+	}
 	t->mem_req_mib = (int64_t)ceil(mem);
 	if (l->env->pool)
 		take_vm(l, t);
@@ -244,6 +252,7 @@ static void report_running(struct launcher *l, struct task *t)
 		m = NULL;
 	l->ops->send(l->ctx, t, "TASK_RUNNING", m ? m : "running", t->ip);
 	free(m);
+	health_start(t);
 }
 
 /* Has the launcher created its marker? Then say TASK_RUNNING. */
@@ -511,11 +520,16 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct task *t = tasks_find_pid(l->tasks, pid);
-		if (!t)
+		struct task *t = health_reaped(l, pid, status);
+		if (t) {
+			launch_finish_if_idle(l, t);
+			continue;
+		}
+		if (!(t = tasks_find_pid(l->tasks, pid)))
 			continue;
 		l->children--;
 		t->pid = 0;
+		health_stop(t);
 		/* A command quicker than the poll still ran: RUNNING goes first. */
 		if (!t->running_sent)
 			check_started(l, t);
@@ -573,8 +587,10 @@ void launcher_free(struct launcher *l)
 	if (!l)
 		return;
 	/* A grace timer still pending belongs to the launcher, not the task. */
-	for (struct task *t = l->tasks ? l->tasks->head : NULL; t; t = t->next)
+	for (struct task *t = l->tasks ? l->tasks->head : NULL; t; t = t->next) {
 		launch_cancel_grace(t);
+		health_free(t);
+	}
 	if (l->pipe_ev)
 		event_free(l->pipe_ev);
 	if (l->chld_ev)

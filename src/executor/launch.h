@@ -12,6 +12,7 @@
 #define VMEXEC_LAUNCH_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "src/executor/env.h"
@@ -27,6 +28,9 @@
 struct launch_ops {
 	/* Send a status update for t (ip may be NULL). */
 	void (*send)(void *ctx, struct task *t, const char *state, const char *msg, const char *ip);
+	/* A health check's verdict for t (msg says why); kill: it failed
+	 * consecutive_failures times and the task is to be killed. */
+	void (*health)(void *ctx, struct task *t, bool healthy, bool kill, const char *msg);
 	/* t reached its end: VM gone, terminal update sent. */
 	void (*settled)(void *ctx, struct task *t);
 };

@@ -486,6 +486,13 @@ struct json_object *proto_status(const char *task_id, const char *state, const c
 	return s;
 }
 
+void proto_status_health(struct json_object *st, bool healthy, const char *reason)
+{
+	json_object_object_add(st, "healthy", json_object_new_boolean(healthy));
+	if (reason)
+		json_object_object_add(st, "reason", json_object_new_string(reason));
+}
+
 bool proto_state_terminal(const char *state)
 {
 	static const char *const terminal[] = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED",

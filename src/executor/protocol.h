@@ -90,6 +90,10 @@ int proto_uuid(unsigned char out[16]);
 struct json_object *proto_status(const char *task_id, const char *state, const char *ex,
 				 const char *message, const char *ip, char **uuid_b64);
 
+/* Mark st with TaskStatus.healthy and, when not NULL, reason (a
+ * TaskStatus.Reason name). */
+void proto_status_health(struct json_object *st, bool healthy, const char *reason);
+
 /* true for TASK_FINISHED FAILED KILLED ERROR LOST DROPPED GONE. */
 bool proto_state_terminal(const char *state);
 

@@ -579,6 +579,7 @@ def main():
                          "message": u.get("message"), "uuid": u["uuid"], "t": u["_t"],
                          "wall": u["_wall"],
                          "labels": u.get("labels"),
+                         "healthy": u.get("healthy"), "reason": u.get("reason"),
                          "container_status": u.get("container_status")}
                         for u in agent.updates],
             "subscribes": agent.subscribes, "violations": agent.violations,
