@@ -57,6 +57,9 @@ char *launch_write_launcher(struct launcher *l, struct task *t, char **err);
  * command (malloc'd path, NULL on out of memory). */
 char *launch_started_marker(const struct launcher *l, const struct task *t);
 
+/* launch-net.c: the VM's "net" for the task's ports, NULL when it has none. */
+struct json_object *launch_net_spec(const struct task *t);
+
 /* launch.c */
 /* `vmctl [--socket S] exec --via ssh VM --` into argv (10 slots at least):
  * the count. */

@@ -134,7 +134,8 @@ void launch_task(struct launcher *l, struct task *t)
 		goto out;
 	}
 	t->mem_req_mib = (int64_t)ceil(mem);
-	if (l->env->pool)
+	/* A warm VM's network is fixed: a task with ports boots its own. */
+	if (l->env->pool && !t->spec.nports)
 		take_vm(l, t);
 	else
 		create_vm(l, t);
@@ -174,6 +175,8 @@ static void create_vm(struct launcher *l, struct task *t)
 	json_object_object_add(spec, "mem_mib", json_object_new_int64(t->mem_req_mib));
 	json_object_object_add(spec, "cpus", json_object_new_int(vcpus_of(t)));
 	json_object_object_add(spec, "shares", sandbox_shares(l));
+	if (t->spec.nports)
+		json_object_object_add(spec, "net", launch_net_spec(t));
 	/* Defined, not started: the quota is set first, so qemu never runs
 	 * unbounded and a quota the host refuses costs no boot. */
 	json_object_object_add(spec, "start", json_object_new_boolean(0));

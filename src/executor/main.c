@@ -165,6 +165,8 @@ static void send_status(struct executor *x, struct task *t, const char *state, c
 	    proto_status(t->spec.task_id, state, x->env.executor_id, msg, ip, &uuid);
 	if (st && healthy >= 0)
 		proto_status_health(st, healthy, reason);
+	if (st && ip && t->spec.nports)
+		proto_status_ports(st, t->spec.ports, t->spec.nports);
 	if (!st || !(u = task_add_update(t, state, st, uuid))) {
 		log_msg("task %s: cannot build the %s update", t->spec.task_id, state);
 		json_object_put(st);

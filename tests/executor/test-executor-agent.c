@@ -224,6 +224,21 @@ Test(executor_agent, launch_with_invalid_health_checks)
 			 "interval_seconds");
 }
 
+/* More ports than a VM can publish (16, each for tcp and udp). */
+Test(executor_agent, launch_with_too_many_ports)
+{
+	const char *args[] = {
+	    "--scenario",
+	    "error",
+	    NOSOCK,
+	    "--task",
+	    "{\"task_id\":{\"value\":\"pt\"},\"command\":{\"value\":\"true\"},\"resources\":[{"
+	    "\"name\":\"ports\",\"type\":\"RANGES\",\"ranges\":{\"range\":[{\"begin\":31000,"
+	    "\"end\":31100}]}}]}",
+	    NULL};
+	bad_launch(args, "pt", "more than 16 ports");
+}
+
 Test(executor_agent, vmsupd_unreachable_is_a_task_error)
 {
 	const char *args[] = {"--scenario", "error", NOSOCK, NULL};

@@ -5,10 +5,13 @@
  * VMEXEC_FIGURES=1 also measures LAUNCH->RUNNING and LAUNCH->FINISHED.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -82,6 +85,81 @@ Test(executor_vm, running_is_sent_once_the_command_has_started)
 		     first - running);
 	cr_assert(*running_ip(u), "TASK_RUNNING carries the VM's address");
 	assert_nothing_left();
+	free(states);
+	json_object_put(r);
+}
+
+/* A TCP port free on the host's loopback right now. */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* The task's "ports" resource is published at the same number on the host
+ * (vmsupd's publish_address, 127.0.0.1): a task serving on its assigned port
+ * in the guest answers from the host, and TASK_RUNNING's network_infos says
+ * host port = container port. */
+Test(executor_vm, task_ports_are_published_on_the_host)
+{
+	int port = free_port();
+	char ti[2048], fetch[1024], cmd[512];
+	/* Run by the agent at TASK_RUNNING, before it answers: the host fetches
+	 * the page (httpd may still be binding), then lets the task end. */
+	snprintf(fetch, sizeof(fetch),
+		 "import sys,time,urllib.request as u\n"
+		 "for i in range(150):\n"
+		 "  try:\n"
+		 "    print(u.urlopen('http://127.0.0.1:%d/',timeout=2).read().decode().strip());"
+		 "break\n"
+		 "  except Exception: time.sleep(0.2)\n"
+		 "open('%s/done','w').close()\n",
+		 port, sandbox);
+	struct json_object *pa = json_object_new_array();
+	json_object_array_add(pa, json_object_new_string("python3"));
+	json_object_array_add(pa, json_object_new_string("-c"));
+	json_object_array_add(pa, json_object_new_string(fetch));
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p www && echo served-on-%d > www/index.html && httpd -p %d -h www && "
+		 "while [ ! -f done ]; do sleep 0.2; done",
+		 port, port);
+	struct json_object *c = json_object_new_string(cmd);
+	snprintf(ti, sizeof(ti),
+		 "{\"name\":\"t\",\"task_id\":{\"value\":\"t1\"},\"resources\":["
+		 "{\"name\":\"mem\",\"type\":\"SCALAR\",\"scalar\":{\"value\":256}},"
+		 "{\"name\":\"ports\",\"type\":\"RANGES\",\"ranges\":{\"range\":"
+		 "[{\"begin\":%d,\"end\":%d}]}}],\"command\":{\"value\":%s}}",
+		 port, port, json_object_to_json_string(c));
+	const char *args[] = {
+	    "--scenario", "finish", "--task", ti, VMENV, "--probe", json_object_to_json_string(pa),
+	    NULL};
+	struct json_object *r = run(args);
+	char *states = fa_states(r, "t1"), want[64];
+	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_FINISHED");
+	snprintf(want, sizeof(want), "served-on-%d\n", port);
+	cr_assert_str_eq(fa_str(r, "probe"), want, "the host fetched the task's page on port %d",
+			 port);
+	struct json_object *u = fa_update(r, "t1", "TASK_RUNNING"), *cs, *ni, *maps, *m;
+	running_ip(u);
+	cr_assert(
+	    json_object_object_get_ex(u, "container_status", &cs) &&
+	    json_object_object_get_ex(cs, "network_infos", &ni) &&
+	    json_object_object_get_ex(json_object_array_get_idx(ni, 0), "port_mappings", &maps));
+	cr_assert_eq(json_object_array_length(maps), 2, "tcp and udp");
+	m = json_object_array_get_idx(maps, 0);
+	cr_assert_eq(fa_int(m, "host_port"), port);
+	cr_assert_eq(fa_int(m, "container_port"), port);
+	cr_log_info("port %d: the host got '%s' from the task", port, fa_str(r, "probe"));
+	assert_nothing_left();
+	json_object_put(pa);
+	json_object_put(c);
 	free(states);
 	json_object_put(r);
 }
