@@ -46,6 +46,10 @@ void launcher_free(struct launcher *l);
 /* Start t (parsed, phase PH_NEW). Failures end as a terminal update. */
 void launch_task(struct launcher *l, struct task *t);
 
+/* Start a LAUNCH_GROUP's tasks (parsed, PH_NEW) in one VM sized by the sum
+ * of their resources, each its own command with its own updates. */
+void launch_group(struct launcher *l, struct task **tasks, size_t n);
+
 /* Stop t: SIGTERM to its command in the guest, SIGKILL and the VM stopped
  * after grace_ns (<0: the task's kill policy, else the shutdown grace, else
  * the default); ends with TASK_KILLED unless t already ended. */

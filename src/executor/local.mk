@@ -16,7 +16,8 @@ src_executor_mesos_vm_executor_SOURCES = \
 	src/executor/main.c \
 	src/executor/agent_conn.c src/executor/agent_conn.h \
 	src/executor/launch.c src/executor/launch.h src/executor/launch-internal.h \
-	src/executor/launch-req.c src/executor/launch-script.c src/executor/launch-net.c src/executor/launch-kill.c \
+	src/executor/launch-req.c src/executor/launch-script.c src/executor/launch-net.c \
+	src/executor/launch-group.c src/executor/launch-watch.c src/executor/launch-kill.c \
 	src/executor/health.c src/executor/health.h
 src_executor_mesos_vm_executor_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) -pthread
 src_executor_mesos_vm_executor_LDADD = src/executor/libvmexec.la src/client/libvmclient.la \

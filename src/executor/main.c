@@ -383,7 +383,9 @@ static void on_closed(void *ctx, const char *why)
 		    x->env.backoff_max_ns > BACKOFF_MIN_NS ? x->env.backoff_max_ns : BACKOFF_MIN_NS;
 }
 
-static void launch_one(struct executor *x, struct json_object *info)
+/* Parse and record one TaskInfo; launched unless out is given (a group
+ * member, launched with its group), then *out is the task or NULL. */
+static void launch_one(struct executor *x, struct json_object *info, struct task **out)
 {
 	struct proto_task spec;
 	struct task *t;
@@ -415,7 +417,10 @@ static void launch_one(struct executor *x, struct json_object *info)
 			    NULL);
 		goto out;
 	}
-	launch_task(x->launcher, t);
+	if (out)
+		*out = t;
+	else
+		launch_task(x->launcher, t);
 out:
 	proto_task_clear(&spec);
 	free(err);
@@ -452,10 +457,25 @@ static void on_record(void *ctx, const char *data, size_t len)
 		maybe_exit(x);
 		break;
 	case EV_LAUNCH:
-	case EV_LAUNCH_GROUP:
-		for (size_t i = 0; i < json_object_array_length(ev.tasks); i++)
-			launch_one(x, json_object_array_get_idx(ev.tasks, i));
+		launch_one(x, json_object_array_get_idx(ev.tasks, 0), NULL);
 		break;
+	case EV_LAUNCH_GROUP: {
+		size_t n = json_object_array_length(ev.tasks), k = 0;
+		struct task **group = calloc(n ? n : 1, sizeof(*group));
+		if (!group) {
+			log_msg("out of memory");
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct task *m = NULL;
+			launch_one(x, json_object_array_get_idx(ev.tasks, i), &m);
+			if (m)
+				group[k++] = m;
+		}
+		launch_group(x->launcher, group, k);
+		free(group);
+		break;
+	}
 	case EV_KILL:
 		if (!(t = tasks_find(&x->tasks, ev.task_id))) {
 			log_msg("KILL for unknown task %s", ev.task_id);

@@ -164,6 +164,67 @@ Test(executor_vm, task_ports_are_published_on_the_host)
 	json_object_put(r);
 }
 
+/* LAUNCH_GROUP: one VM sized by the sum of the tasks' resources; each task
+ * its own command and updates; they share the network (g1 fetches g2's page
+ * over 127.0.0.1) and the sandbox; g1 finishing leaves g2 running, which
+ * ends on its KILL. */
+Test(executor_vm, task_group_runs_in_one_vm)
+{
+	char gprobe[8800];
+	snprintf(gprobe, sizeof(gprobe), "%s", probe);
+	char *t1 = strstr(gprobe, "mesos-t1");
+	cr_assert_not_null(t1);
+	memcpy(t1, "mesos-g1", 8);
+	const char *args[] = {
+	    "--scenario",
+	    "group",
+	    "--mem",
+	    "128",
+	    "--cpus",
+	    "0.5",
+	    VMENV,
+	    "--probe",
+	    gprobe,
+	    "--command",
+	    "cat /proc/sys/kernel/random/boot_id > boot-g1; i=0; "
+	    "until wget -q -O seen-by-g1 http://127.0.0.1:8080/; do "
+	    "i=$((i+1)); [ $i -gt 150 ] && exit 3; sleep 0.2; done",
+	    "--command2",
+	    "cat /proc/sys/kernel/random/boot_id > boot-g2; mkdir -p www2 && "
+	    "echo from-g2 > www2/index.html && exec httpd -f -p 127.0.0.1:8080 -h www2",
+	    NULL};
+	struct json_object *r = run(args);
+	char *s1 = fa_states(r, "g1"), *s2 = fa_states(r, "g2"), p[4300];
+	cr_assert_str_eq(s1, "TASK_STARTING,TASK_RUNNING,TASK_FINISHED");
+	cr_assert_str_eq(s2, "TASK_STARTING,TASK_RUNNING,TASK_KILLED");
+	struct json_object *vm = probed_vm(r);
+	cr_assert_eq(fa_int(vm, "mem_mib"), 256, "the sum of 2 x 128 MiB");
+	cr_assert_eq(fa_int(vm, "cpu_quota_pct"), 100, "the sum of 2 x 0.5 CPUs");
+	json_object_put(vm);
+	snprintf(p, sizeof(p), "%s/boot-g1", sandbox);
+	char *b1 = fa_slurp(p);
+	snprintf(p, sizeof(p), "%s/boot-g2", sandbox);
+	char *b2 = fa_slurp(p);
+	snprintf(p, sizeof(p), "%s/seen-by-g1", sandbox);
+	char *seen = fa_slurp(p);
+	cr_assert(b1 && b2 && *b1, "each task wrote its boot id into the shared sandbox");
+	cr_assert_str_eq(b1, b2, "both tasks ran in one VM (same boot_id)");
+	cr_assert(seen && strncmp(seen, "from-g2", 7) == 0, "g1 reached g2 over 127.0.0.1");
+	cr_assert_str_eq(running_ip(fa_update(r, "g1", "TASK_RUNNING")),
+			 running_ip(fa_update(r, "g2", "TASK_RUNNING")), "one address");
+	double fin = fa_double(fa_update(r, "g1", "TASK_FINISHED"), "t"),
+	       killed = fa_double(fa_update(r, "g2", "TASK_KILLED"), "t");
+	cr_assert_lt(fin, killed, "g2 outlived g1");
+	cr_log_info("group: g1 finished at %.2f s, g2 killed at %.2f s", fin, killed);
+	assert_nothing_left();
+	free(b1);
+	free(b2);
+	free(seen);
+	free(s1);
+	free(s2);
+	json_object_put(r);
+}
+
 Test(executor_vm, failing_command_reports_exit_status)
 {
 	const char *args[] = {"--scenario", "finish",	 "--mem",  "256",
