@@ -36,7 +36,7 @@ tests_executor_test_executor_health_SOURCES = tests/executor/test-executor-healt
 tests_executor_test_executor_health_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_health_LDADD = $(EXEC_TEST_LIBS)
 
-EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README \
+EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README bench/mesos-executor.sh \
 	tests/proto/mesos/v1/mesos.proto tests/proto/mesos/v1/executor/executor.proto
 
 if FUZZING
