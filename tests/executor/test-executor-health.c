@@ -89,16 +89,28 @@ Test(executor_health, command_check_passes_then_fails_and_kills)
 			      "\"consecutive_failures\":2,\"grace_period_seconds\":0}");
 }
 
+/* Serves 127.0.0.1:8080 for 8 s, then stops serving and lives on. */
+#define SERVE_8080_FOR_8S                                                                          \
+	"mkdir -p www && echo ok > www/index.html && "                                             \
+	"{ httpd -f -p 127.0.0.1:8080 -h www & p=$!; sleep 8; kill $p; sleep 600; }"
+
 /* An HTTP check against the port the task serves (busybox httpd in the
  * guest), probed from inside the VM as Mesos probes from inside the task's
  * network namespace; the task stops serving after a while. */
 Test(executor_health, http_check_against_the_task_port)
 {
 	expect_pass_fail_kill(
-	    "mkdir -p www && echo ok > www/index.html && "
-	    "{ httpd -f -p 127.0.0.1:8080 -h www & p=$!; sleep 8; kill $p; "
-	    "sleep 600; }",
+	    SERVE_8080_FOR_8S,
 	    "{\"type\":\"HTTP\",\"http\":{\"port\":8080,\"path\":\"/index.html\"},"
 	    "\"delay_seconds\":0,\"interval_seconds\":1,\"timeout_seconds\":20,"
 	    "\"consecutive_failures\":2,\"grace_period_seconds\":0}");
+}
+
+/* TCP: a connection to the task's port opens (busybox nc in the guest). */
+Test(executor_health, tcp_check_against_the_task_port)
+{
+	expect_pass_fail_kill(SERVE_8080_FOR_8S,
+			      "{\"type\":\"TCP\",\"tcp\":{\"port\":8080},"
+			      "\"delay_seconds\":0,\"interval_seconds\":1,\"timeout_seconds\":20,"
+			      "\"consecutive_failures\":2,\"grace_period_seconds\":0}");
 }
