@@ -225,6 +225,24 @@ Test(executor_vm, task_group_runs_in_one_vm)
 	json_object_put(r);
 }
 
+/* Mesos's default executor policy: a task of the group failing kills the
+ * others (no KILL is sent for g2 here). */
+Test(executor_vm, a_failing_group_task_kills_the_group)
+{
+	const char *args[] = {
+	    "--scenario", "group",	     "--group-no-kill", "--mem",     "128", VMENV,
+	    "--command",  "sleep 5; exit 4", "--command2",	"sleep 600", NULL};
+	struct json_object *r = run(args);
+	char *s1 = fa_states(r, "g1"), *s2 = fa_states(r, "g2");
+	cr_assert_str_eq(s1, "TASK_STARTING,TASK_RUNNING,TASK_FAILED");
+	cr_assert_str_eq(s2, "TASK_STARTING,TASK_RUNNING,TASK_KILLED");
+	cr_assert(strstr(fa_str(fa_update(r, "g1", "TASK_FAILED"), "message"), "status 4"));
+	assert_nothing_left();
+	free(s1);
+	free(s2);
+	json_object_put(r);
+}
+
 Test(executor_vm, failing_command_reports_exit_status)
 {
 	const char *args[] = {"--scenario", "finish",	 "--mem",  "256",

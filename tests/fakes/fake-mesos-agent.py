@@ -458,7 +458,7 @@ def scenario(agent, args):
         agent.send({"type": "LAUNCH_GROUP", "launch_group": {"task_group": {"tasks": tis}}})
         if not agent.wait(terminal(agent, "g1"), T):
             return agent.violation("g1 did not end within %d s" % T)
-        if not terminal(agent, "g2")():
+        if not args.group_no_kill and not terminal(agent, "g2")():
             agent.kill_t = agent.now() - agent.launch_at["g2"]
             agent.send({"type": "KILL", "kill": {"task_id": {"value": "g2"}}})
         if not agent.wait(terminal(agent, "g2"), T):
@@ -518,6 +518,8 @@ def main():
     ap.add_argument("--command", default="true")
     ap.add_argument("--task", help="full TaskInfo JSON")
     ap.add_argument("--command2", default="true", help="scenario group: g2's command")
+    ap.add_argument("--group-no-kill", action="store_true",
+                    help="scenario group: no KILL for g2, it must end by itself")
     ap.add_argument("--cpus", type=float, default=1)
     ap.add_argument("--mem", type=float, default=128)
     ap.add_argument("--checkpoint", action="store_true")
