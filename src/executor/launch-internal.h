@@ -57,7 +57,33 @@ char *launch_write_launcher(struct launcher *l, struct task *t, char **err);
  * command (malloc'd path, NULL on out of memory). */
 char *launch_started_marker(const struct launcher *l, const struct task *t);
 
+/* launch-net.c: the VM's "net" for the task's ports, NULL when it has none. */
+struct json_object *launch_net_spec(const struct task *t);
+
+/* launch-group.c */
+/* The leader's command runs: start every waiting member's command. */
+void group_start_members(struct launcher *l, struct task *leader);
+/* The leader ended before its VM ran commands: members end the same way. */
+void group_fail_waiting(struct launcher *l, struct task *leader);
+/* Members of leader's group still not done (the VM must stay). */
+bool group_members_active(const struct task *leader);
+/* t's command ended: a failed or killed member kills the rest, as Mesos's
+ * default executor does. */
+void group_task_ended(struct launcher *l, struct task *t);
+/* The VM t's command runs in exists (its own, or its group's). */
+bool launch_vm_up(const struct task *t);
+
 /* launch.c */
+void launch_spawn_command(struct launcher *l, struct task *t);
+
+/* launch-watch.c */
+/* Poll for t's start marker while its command's session lives. */
+void launch_watch_start(struct launcher *l, struct task *t);
+/* Has the launcher created t's marker? Then TASK_RUNNING (once). */
+bool launch_check_started(struct launcher *l, struct task *t);
+/* Validate t and write its launcher and health scripts; the VM size into
+ * t->mem_req_mib. false when t already failed (terminal update under way). */
+bool launch_prepare(struct launcher *l, struct task *t);
 /* `vmctl [--socket S] exec --via ssh VM --` into argv (10 slots at least):
  * the count. */
 int launch_exec_argv(const struct launcher *l, const struct task *t, const char **argv);

@@ -1,7 +1,9 @@
 /* Stopping a task: SIGTERM in the guest, the grace period, SIGKILL and the
  * VM stopped (launch.h: launch_kill). */
 #include "src/executor/launch-internal.h"
+#include "src/executor/health.h"
 
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +99,8 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
 		t->spec.task_id, t->kill_grace_ns / 1e9);
 	signal_in_guest(l, t, "KILL");
 	t->kill_grace_ns = 1000000000LL;
-	if (!t->stop_in_flight)
+	/* A group member's VM is the group's: SIGKILL must do. */
+	if (t->vm_exists && !t->stop_in_flight)
 		start_stop(l, t);
 }
 
@@ -124,19 +127,25 @@ static int arm_grace(struct launcher *l, struct task *t)
 
 void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns)
 {
-	if (t->phase == PH_DONE || t->phase == PH_DELETING || t->kill_requested)
+	if (t->phase == PH_DONE || t->phase == PH_DELETING || t->kill_requested ||
+	    t->terminal_early)
 		return;
 	t->kill_requested = true;
+	health_stop(t);
 	t->kill_grace_ns = grace_of(l, t, grace_ns);
 	task_set_final(t, "TASK_KILLED", "killed on request");
 	/* Creating, setting the quota or starting: the handler sees
 	 * final_state and deletes. Waiting for the address or running: stop
 	 * the guest now. */
-	if (t->vm_exists && t->phase == PH_RUNNING && t->pid && t->running_sent &&
+	if (launch_vm_up(t) && t->phase == PH_RUNNING && t->pid && t->running_sent &&
 	    signal_in_guest(l, t, "TERM") == 0 && arm_grace(l, t) == 0)
 		return; /* the task ends on its own, or on_grace kills it */
 	if (t->vm_exists && (t->phase == PH_WAIT_IP || t->phase == PH_RUNNING))
 		start_stop(l, t);
+	else if (t->pid && launch_vm_up(t))
+		/* A group member before its start marker: end its ssh session,
+		 * which hangs up its command; the VM is the group's. */
+		kill(t->pid, SIGTERM);
 	else
 		launch_finish_if_idle(l, t);
 }

@@ -7,18 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Single-quoted for /bin/sh. */
-static void sh_quote(FILE *f, const char *s)
-{
-	fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('\'', f);
-}
+#include "src/executor/shquote.h"
 
 int launch_path_is_plain(const char *p)
 {

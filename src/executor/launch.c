@@ -14,14 +14,13 @@
 #include <unistd.h>
 
 #include "src/client/client.h"
+#include "src/executor/health.h"
 
 extern char **environ;
 
 /* Guest boot under TCG is slow on a loaded host: be generous. */
 #define CREATE_TIMEOUT_MS 180000L
 #define DELETE_STOP_S	  2
-/* How often to look for the launcher's start marker. */
-#define START_POLL_US 50000
 
 /* The VM's "state" in a VM reply is "failed": its "error", else NULL. */
 static const char *vm_failed(struct json_object *vm)
@@ -46,9 +45,24 @@ static int64_t quota_pct_of(const struct task *t)
 
 void launch_finish_if_idle(struct launcher *l, struct task *t)
 {
+	if (t->final_state)
+		health_stop(t);
+	/* A check still running holds an ssh session into the VM: wait for it. */
 	if (t->phase == PH_DONE || t->phase == PH_DELETING || !t->final_state || t->inflight ||
-	    t->pid)
+	    t->pid || health_busy(t))
 		return;
+	if (t->group == t && group_members_active(t)) {
+		/* The others' commands still run in the VM: this task's
+		 * terminal update goes now, the VM once they are done. */
+		group_fail_waiting(l, t);
+		if (group_members_active(t)) {
+			if (!t->terminal_early) {
+				t->terminal_early = true;
+				l->ops->send(l->ctx, t, t->final_state, t->final_msg, NULL);
+			}
+			return;
+		}
+	}
 	if (t->vm_exists) {
 		t->phase = PH_DELETING;
 		launch_start_req(l, t, RQ_DELETE, "DELETE", NULL, (DELETE_STOP_S + 90) * 1000L,
@@ -56,8 +70,11 @@ void launch_finish_if_idle(struct launcher *l, struct task *t)
 		return;
 	}
 	t->phase = PH_DONE;
-	l->ops->send(l->ctx, t, t->final_state, t->final_msg, NULL);
+	if (!t->terminal_early)
+		l->ops->send(l->ctx, t, t->final_state, t->final_msg, NULL);
 	l->ops->settled(l->ctx, t);
+	if (t->group && t->group != t)
+		launch_finish_if_idle(l, t->group);
 }
 
 static void fail_task(struct launcher *l, struct task *t, const char *state, const char *fmt, ...)
@@ -89,11 +106,14 @@ static int vcpus_of(struct task *t)
 static void take_vm(struct launcher *l, struct task *t);
 static void create_vm(struct launcher *l, struct task *t);
 
-void launch_task(struct launcher *l, struct task *t)
+bool launch_prepare(struct launcher *l, struct task *t)
 {
 	char *err = NULL;
 	long hostmem = host_mem_mib(), ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	double mem = t->spec.mem_mib >= 0 ? t->spec.mem_mib : LAUNCH_DEFAULT_MEM_MIB;
+	/* A group member's resources count in the leader's sum only. */
+	bool sized = !t->group || t->group == t;
+	bool ok = false;
 
 	t->phase = PH_CREATING;
 	if (task_vm_name(t->spec.task_id, t->vm, &err) < 0) {
@@ -105,17 +125,17 @@ void launch_task(struct launcher *l, struct task *t)
 			  l->env->directory);
 		goto out;
 	}
-	if (mem < LAUNCH_MIN_MEM_MIB) {
+	if (sized && mem < LAUNCH_MIN_MEM_MIB) {
 		fail_task(l, t, "TASK_ERROR", "mem %.0f MiB is below the %d MiB a VM needs", mem,
 			  LAUNCH_MIN_MEM_MIB);
 		goto out;
 	}
-	if (hostmem > 0 && mem > hostmem) {
+	if (sized && hostmem > 0 && mem > hostmem) {
 		fail_task(l, t, "TASK_ERROR", "mem %.0f MiB exceeds the host's %ld MiB", mem,
 			  hostmem);
 		goto out;
 	}
-	if (t->spec.cpus == 0 || (ncpu > 0 && t->spec.cpus > ncpu)) {
+	if (sized && (t->spec.cpus == 0 || (ncpu > 0 && t->spec.cpus > ncpu))) {
 		fail_task(l, t, "TASK_ERROR", "cpus %g: the host has %ld CPUs", t->spec.cpus, ncpu);
 		goto out;
 	}
@@ -125,13 +145,27 @@ void launch_task(struct launcher *l, struct task *t)
 		goto out;
 	}
 	free(launcher);
+	if (health_prepare(l, t, &err) < 0) {
+		fail_task(l, t, "TASK_ERROR", "%s", err ? err : "bad health_check");
+		goto out;
+	}
 	t->mem_req_mib = (int64_t)ceil(mem);
-	if (l->env->pool)
+	ok = true;
+out:
+	free(err);
+	return ok;
+}
+
+void launch_task(struct launcher *l, struct task *t)
+{
+	if (!launch_prepare(l, t))
+		return;
+	/* A warm VM's network is fixed: a task with ports boots its own; a
+	 * group's VM is sized for the whole group. */
+	if (l->env->pool && !t->spec.nports && !t->group)
 		take_vm(l, t);
 	else
 		create_vm(l, t);
-out:
-	free(err);
 }
 
 /* The sandbox, shared read-write at its own path: {"path","readonly"}. */
@@ -166,6 +200,8 @@ static void create_vm(struct launcher *l, struct task *t)
 	json_object_object_add(spec, "mem_mib", json_object_new_int64(t->mem_req_mib));
 	json_object_object_add(spec, "cpus", json_object_new_int(vcpus_of(t)));
 	json_object_object_add(spec, "shares", sandbox_shares(l));
+	if (t->spec.nports)
+		json_object_object_add(spec, "net", launch_net_spec(t));
 	/* Defined, not started: the quota is set first, so qemu never runs
 	 * unbounded and a quota the host refuses costs no boot. */
 	json_object_object_add(spec, "start", json_object_new_boolean(0));
@@ -189,7 +225,7 @@ int launch_exec_argv(const struct launcher *l, const struct task *t, const char 
 	return n;
 }
 
-static void spawn_command(struct launcher *l, struct task *t)
+void launch_spawn_command(struct launcher *l, struct task *t)
 {
 	char *launcher = NULL;
 	const char *argv[12];
@@ -231,33 +267,6 @@ static void ask_ip(struct launcher *l, struct task *t)
 			 t->vm, left);
 }
 
-/* TASK_RUNNING, once: the launcher in the guest has reached the command. */
-static void report_running(struct launcher *l, struct task *t)
-{
-	char *m = NULL;
-
-	if (t->running_sent)
-		return;
-	t->running_sent = true;
-	if (asprintf(&m, "running in VM %s at %s%s%s", t->vm, t->ip ? t->ip : "?",
-		     t->note ? "; " : "", t->note ? t->note : "") < 0)
-		m = NULL;
-	l->ops->send(l->ctx, t, "TASK_RUNNING", m ? m : "running", t->ip);
-	free(m);
-}
-
-/* Has the launcher created its marker? Then say TASK_RUNNING. */
-static bool check_started(struct launcher *l, struct task *t)
-{
-	char *marker = launch_started_marker(l, t);
-	bool started = marker && access(marker, F_OK) == 0;
-
-	free(marker);
-	if (started && !t->kill_requested && !t->final_state)
-		report_running(l, t);
-	return started;
-}
-
 struct ip_retry {
 	struct launcher *l;
 	struct task *t;
@@ -275,44 +284,6 @@ static void on_ip_retry(evutil_socket_t fd, short what, void *arg)
 		launch_finish_if_idle(l, t);
 	else
 		ask_ip(l, t);
-}
-
-/* Polls for the launcher's marker while the command's ssh session lives;
- * counted in flight so the task cannot be torn down under it. */
-static void on_watch(evutil_socket_t fd, short what, void *arg)
-{
-	struct ip_retry *ir = arg;
-	struct launcher *l = ir->l;
-	struct task *t = ir->t;
-	struct timeval tv = {0, START_POLL_US};
-
-	t->inflight--;
-	l->inflight--;
-	if (t->pid && !t->final_state && !t->kill_requested && !check_started(l, t) &&
-	    event_base_once(l->base, -1, EV_TIMEOUT, on_watch, ir, &tv) == 0) {
-		t->inflight++;
-		l->inflight++;
-		return;
-	}
-	free(ir);
-	launch_finish_if_idle(l, t);
-}
-
-static void watch_start(struct launcher *l, struct task *t)
-{
-	struct ip_retry *ir = malloc(sizeof(*ir));
-	struct timeval tv = {0, START_POLL_US};
-
-	if (!ir)
-		return; /* TASK_RUNNING then comes with the exit, if at all */
-	ir->l = l;
-	ir->t = t;
-	if (event_base_once(l->base, -1, EV_TIMEOUT, on_watch, ir, &tv) < 0) {
-		free(ir);
-		return;
-	}
-	t->inflight++;
-	l->inflight++;
 }
 
 void launch_on_req_done(struct launcher *l, struct vreq *r)
@@ -374,6 +345,10 @@ void launch_on_req_done(struct launcher *l, struct vreq *r)
 			break;
 		}
 		l->ops->send(l->ctx, t, "TASK_STARTING", "VM created", NULL);
+		for (struct task *m = t->next; t->group == t && m; m = m->next)
+			if (m->group == t && !m->final_state)
+				l->ops->send(l->ctx, m, "TASK_STARTING", "the group's VM created",
+					     NULL);
 		t->phase = PH_QUOTA;
 		v = json_object_new_object();
 		json_object_object_add(v, "quota_pct", json_object_new_int64(quota_pct_of(t)));
@@ -433,9 +408,9 @@ void launch_on_req_done(struct launcher *l, struct vreq *r)
 		    json_object_is_type(v, json_type_string) && *json_object_get_string(v)) {
 			free(t->ip);
 			t->ip = strdup(json_object_get_string(v));
-			spawn_command(l, t);
+			launch_spawn_command(l, t);
 			if (t->pid)
-				watch_start(l, t);
+				launch_watch_start(l, t);
 			break;
 		}
 		if (!r->err && (r->status == 200 || r->status == 503 || r->status == 504) &&
@@ -484,7 +459,8 @@ void launch_on_req_done(struct launcher *l, struct vreq *r)
 			}
 		}
 		t->phase = PH_DONE;
-		l->ops->send(l->ctx, t, t->final_state, t->final_msg, NULL);
+		if (!t->terminal_early)
+			l->ops->send(l->ctx, t, t->final_state, t->final_msg, NULL);
 		l->ops->settled(l->ctx, t);
 		break;
 	}
@@ -511,14 +487,19 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct task *t = tasks_find_pid(l->tasks, pid);
-		if (!t)
+		struct task *t = health_reaped(l, pid, status);
+		if (t) {
+			launch_finish_if_idle(l, t);
+			continue;
+		}
+		if (!(t = tasks_find_pid(l->tasks, pid)))
 			continue;
 		l->children--;
 		t->pid = 0;
+		health_stop(t);
 		/* A command quicker than the poll still ran: RUNNING goes first. */
 		if (!t->running_sent)
-			check_started(l, t);
+			launch_check_started(l, t);
 		if (t->kill_requested) {
 			launch_cancel_grace(t);
 			launch_finish_if_idle(l, t);
@@ -531,6 +512,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 			fail_task(l, t, "TASK_FAILED", "command killed by signal %d",
 				  WTERMSIG(status));
 		}
+		group_task_ended(l, t);
 	}
 }
 
@@ -573,8 +555,10 @@ void launcher_free(struct launcher *l)
 	if (!l)
 		return;
 	/* A grace timer still pending belongs to the launcher, not the task. */
-	for (struct task *t = l->tasks ? l->tasks->head : NULL; t; t = t->next)
+	for (struct task *t = l->tasks ? l->tasks->head : NULL; t; t = t->next) {
 		launch_cancel_grace(t);
+		health_free(t);
+	}
 	if (l->pipe_ev)
 		event_free(l->pipe_ev);
 	if (l->chld_ev)

@@ -12,6 +12,7 @@
 #define VMEXEC_LAUNCH_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "src/executor/env.h"
@@ -27,6 +28,9 @@
 struct launch_ops {
 	/* Send a status update for t (ip may be NULL). */
 	void (*send)(void *ctx, struct task *t, const char *state, const char *msg, const char *ip);
+	/* A health check's verdict for t (msg says why); kill: it failed
+	 * consecutive_failures times and the task is to be killed. */
+	void (*health)(void *ctx, struct task *t, bool healthy, bool kill, const char *msg);
 	/* t reached its end: VM gone, terminal update sent. */
 	void (*settled)(void *ctx, struct task *t);
 };
@@ -41,6 +45,10 @@ void launcher_free(struct launcher *l);
 
 /* Start t (parsed, phase PH_NEW). Failures end as a terminal update. */
 void launch_task(struct launcher *l, struct task *t);
+
+/* Start a LAUNCH_GROUP's tasks (parsed, PH_NEW) in one VM sized by the sum
+ * of their resources, each its own command with its own updates. */
+void launch_group(struct launcher *l, struct task **tasks, size_t n);
 
 /* Stop t: SIGTERM to its command in the guest, SIGKILL and the VM stopped
  * after grace_ns (<0: the task's kill policy, else the shutdown grace, else

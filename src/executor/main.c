@@ -155,14 +155,18 @@ static void on_update_done(void *arg, int code)
 	free(ref);
 }
 
-static void send_update(void *ctx, struct task *t, const char *state, const char *msg,
-			const char *ip)
+/* healthy: -1 unset, else TaskStatus.healthy; reason may be NULL. */
+static void send_status(struct executor *x, struct task *t, const char *state, const char *msg,
+			const char *ip, int healthy, const char *reason)
 {
-	struct executor *x = ctx;
 	char *uuid = NULL;
 	struct task_update *u = NULL;
 	struct json_object *st =
 	    proto_status(t->spec.task_id, state, x->env.executor_id, msg, ip, &uuid);
+	if (st && healthy >= 0)
+		proto_status_health(st, healthy, reason);
+	if (st && ip && t->spec.nports)
+		proto_status_ports(st, t->spec.ports, t->spec.nports);
 	if (!st || !(u = task_add_update(t, state, st, uuid))) {
 		log_msg("task %s: cannot build the %s update", t->spec.task_id, state);
 		json_object_put(st);
@@ -177,12 +181,43 @@ static void send_update(void *ctx, struct task *t, const char *state, const char
 	free(uuid);
 }
 
+static void send_update(void *ctx, struct task *t, const char *state, const char *msg,
+			const char *ip)
+{
+	/* As Mesos's command executor: a task its health check killed ends
+	 * with healthy false (and no reason of its own). */
+	send_status(ctx, t, state, msg, ip,
+		    t->killed_by_health && proto_state_terminal(state) ? 0 : -1, NULL);
+}
+
+static void kill_task(struct executor *x, struct task *t, int64_t grace_ns);
+
+/* A TASK_RUNNING carrying the verdict, as Mesos's executors send it; a kill
+ * asked for by the checker uses the task's kill policy. */
+static void health_changed(void *ctx, struct task *t, bool healthy, bool kill, const char *msg)
+{
+	struct executor *x = ctx;
+
+	if (t->final_state || t->kill_requested)
+		return;
+	send_status(x, t, "TASK_RUNNING", msg, t->ip, healthy,
+		    "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
+	if (kill) {
+		t->killed_by_health = true;
+		kill_task(x, t, -1);
+		if (t->final_state && strcmp(t->final_state, "TASK_KILLED") == 0) {
+			free(t->final_msg);
+			t->final_msg = strdup("killed: its health check failed");
+		}
+	}
+}
+
 static void settled(void *ctx, struct task *t)
 {
 	maybe_exit(ctx);
 }
 
-static const struct launch_ops LAUNCH_OPS = {send_update, settled};
+static const struct launch_ops LAUNCH_OPS = {send_update, health_changed, settled};
 
 /* TASK_KILLING only for a framework that understands it, and only for a
  * task the framework has heard of that is not already ending. */
@@ -348,7 +383,9 @@ static void on_closed(void *ctx, const char *why)
 		    x->env.backoff_max_ns > BACKOFF_MIN_NS ? x->env.backoff_max_ns : BACKOFF_MIN_NS;
 }
 
-static void launch_one(struct executor *x, struct json_object *info)
+/* Parse and record one TaskInfo; launched unless out is given (a group
+ * member, launched with its group), then *out is the task or NULL. */
+static void launch_one(struct executor *x, struct json_object *info, struct task **out)
 {
 	struct proto_task spec;
 	struct task *t;
@@ -380,7 +417,10 @@ static void launch_one(struct executor *x, struct json_object *info)
 			    NULL);
 		goto out;
 	}
-	launch_task(x->launcher, t);
+	if (out)
+		*out = t;
+	else
+		launch_task(x->launcher, t);
 out:
 	proto_task_clear(&spec);
 	free(err);
@@ -417,10 +457,25 @@ static void on_record(void *ctx, const char *data, size_t len)
 		maybe_exit(x);
 		break;
 	case EV_LAUNCH:
-	case EV_LAUNCH_GROUP:
-		for (size_t i = 0; i < json_object_array_length(ev.tasks); i++)
-			launch_one(x, json_object_array_get_idx(ev.tasks, i));
+		launch_one(x, json_object_array_get_idx(ev.tasks, 0), NULL);
 		break;
+	case EV_LAUNCH_GROUP: {
+		size_t n = json_object_array_length(ev.tasks), k = 0;
+		struct task **group = calloc(n ? n : 1, sizeof(*group));
+		if (!group) {
+			log_msg("out of memory");
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct task *m = NULL;
+			launch_one(x, json_object_array_get_idx(ev.tasks, i), &m);
+			if (m)
+				group[k++] = m;
+		}
+		launch_group(x->launcher, group, k);
+		free(group);
+		break;
+	}
 	case EV_KILL:
 		if (!(t = tasks_find(&x->tasks, ev.task_id))) {
 			log_msg("KILL for unknown task %s", ev.task_id);

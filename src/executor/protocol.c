@@ -210,6 +210,48 @@ static double scalar_sum(struct json_object *resources, const char *name, bool *
 	return sum;
 }
 
+/* The "ports" RANGES resources into t->ports. 0, or -1 with *err. */
+static int ports_of(struct json_object *resources, struct proto_task *t, char **err)
+{
+	size_t n = resources && json_object_is_type(resources, json_type_array)
+		       ? json_object_array_length(resources)
+		       : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(resources, i), *rs, *ra, *b, *e;
+		const char *rn = get_str(r, "name");
+		if (!rn || strcmp(rn, "ports") != 0)
+			continue;
+		if (!(rs = get_obj(r, "ranges")) || !json_object_object_get_ex(rs, "range", &ra) ||
+		    !json_object_is_type(ra, json_type_array))
+			return vmsup_err(err, "resource ports has no ranges");
+		for (size_t j = 0; j < json_object_array_length(ra); j++) {
+			struct json_object *g = json_object_array_get_idx(ra, j);
+			int64_t lo, hi;
+			if (!json_object_object_get_ex(g, "begin", &b) ||
+			    !json_object_object_get_ex(g, "end", &e) ||
+			    !json_object_is_type(b, json_type_int) ||
+			    !json_object_is_type(e, json_type_int))
+				return vmsup_err(err,
+						 "resource ports: a range without begin and end");
+			lo = json_object_get_int64(b);
+			hi = json_object_get_int64(e);
+			if (lo < 1 || hi > 65535 || lo > hi)
+				return vmsup_err(err,
+						 "resource ports: range %lld-%lld is not ports",
+						 (long long)lo, (long long)hi);
+			if (hi - lo + 1 > (int64_t)(PROTO_MAX_PORTS - t->nports))
+				return vmsup_err(err,
+						 "resource ports: more than %d ports (each is "
+						 "published for tcp and udp)",
+						 PROTO_MAX_PORTS);
+			for (int64_t p = lo; p <= hi; p++)
+				t->ports[t->nports++] = (uint16_t)p;
+		}
+	}
+	return 0;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -243,6 +285,8 @@ int proto_task_parse(struct json_object *info, struct proto_task *t, char **err)
 	if (!found)
 		t->mem_mib = -1;
 	t->grace_ns = get_grace(get_obj(info, "kill_policy"));
+	if (ports_of(res, t, err) < 0)
+		return -1;
 
 	if (get_obj(info, "container")) {
 		vmsup_err(err, "TaskInfo.container is not supported: the task runs in its own VM");
@@ -484,6 +528,34 @@ struct json_object *proto_status(const char *task_id, const char *state, const c
 	}
 	*uuid_b64 = b;
 	return s;
+}
+
+void proto_status_health(struct json_object *st, bool healthy, const char *reason)
+{
+	json_object_object_add(st, "healthy", json_object_new_boolean(healthy));
+	if (reason)
+		json_object_object_add(st, "reason", json_object_new_string(reason));
+}
+
+void proto_status_ports(struct json_object *st, const uint16_t *ports, size_t n)
+{
+	struct json_object *cs, *nis, *maps;
+
+	if (!json_object_object_get_ex(st, "container_status", &cs) ||
+	    !json_object_object_get_ex(cs, "network_infos", &nis) ||
+	    json_object_array_length(nis) < 1)
+		return;
+	maps = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		for (int udp = 0; udp < 2; udp++) {
+			struct json_object *m = json_object_new_object();
+			json_object_object_add(m, "host_port", json_object_new_int(ports[i]));
+			json_object_object_add(m, "container_port", json_object_new_int(ports[i]));
+			json_object_object_add(m, "protocol",
+					       json_object_new_string(udp ? "udp" : "tcp"));
+			json_object_array_add(maps, m);
+		}
+	json_object_object_add(json_object_array_get_idx(nis, 0), "port_mappings", maps);
 }
 
 bool proto_state_terminal(const char *state)

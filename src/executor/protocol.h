@@ -47,6 +47,10 @@ struct proto_env_var {
 	char *value;
 };
 
+/* Ports a task may be given: each is published for tcp and udp, and vmsupd
+ * publishes at most 32 forwards per VM. */
+#define PROTO_MAX_PORTS 16
+
 /* What the executor needs from a TaskInfo. */
 struct proto_task {
 	char *task_id;
@@ -59,8 +63,10 @@ struct proto_task {
 	size_t argc;
 	struct proto_env_var *env;
 	size_t nenv;
-	char *user;		  /* NULL if unset */
-	int64_t grace_ns;	  /* kill_policy.grace_period, -1 if absent */
+	char *user;			 /* NULL if unset */
+	int64_t grace_ns;		 /* kill_policy.grace_period, -1 if absent */
+	uint16_t ports[PROTO_MAX_PORTS]; /* the "ports" resource's ranges, expanded */
+	size_t nports;
 	struct json_object *info; /* the TaskInfo (reference held) */
 };
 
@@ -89,6 +95,14 @@ int proto_uuid(unsigned char out[16]);
  */
 struct json_object *proto_status(const char *task_id, const char *state, const char *ex,
 				 const char *message, const char *ip, char **uuid_b64);
+
+/* Mark st with TaskStatus.healthy and, when not NULL, reason (a
+ * TaskStatus.Reason name). */
+void proto_status_health(struct json_object *st, bool healthy, const char *reason);
+
+/* Add port_mappings (host port = container port, tcp and udp) to st's
+ * network_infos, which must be there (an ip was given). */
+void proto_status_ports(struct json_object *st, const uint16_t *ports, size_t n);
 
 /* true for TASK_FINISHED FAILED KILLED ERROR LOST DROPPED GONE. */
 bool proto_state_terminal(const char *state);

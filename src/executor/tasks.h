@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 struct event;
+struct health;
 
 #include "src/executor/protocol.h"
 
@@ -52,6 +53,12 @@ struct task {
 	struct event *grace_ev; /* KILL: SIGTERM sent, SIGKILL when this fires;
 				 * freed by launcher_free */
 	char *note;		/* a degradation to mention in TASK_RUNNING */
+	struct health *health;	/* TaskInfo.health_check, NULL if none */
+	bool killed_by_health;	/* its terminal update says healthy: false */
+	struct task *group;	/* LAUNCH_GROUP: the task whose VM the group shares
+				 * (the leader, itself included); NULL alone */
+	bool group_killing;	/* leader: the group is being killed */
+	bool terminal_early;	/* leader: terminal sent while others still ran */
 	char *final_state;	/* terminal outcome, sent once the VM is gone */
 	char *final_msg;
 	char *last_state;	     /* last state sent */

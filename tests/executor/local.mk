@@ -3,9 +3,11 @@ EXEC_TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 EXEC_TEST_LIBS = src/executor/libvmexec.la $(CRITERION_LIBS) $(JSONC_LIBS)
 
 check_PROGRAMS += tests/executor/test-recordio tests/executor/test-protocol \
-	tests/executor/test-executor-agent tests/executor/test-executor-vm
+	tests/executor/test-executor-agent tests/executor/test-executor-vm \
+	tests/executor/test-executor-health
 TESTS += tests/executor/test-recordio tests/executor/test-protocol \
-	tests/executor/test-executor-agent tests/executor/test-executor-vm
+	tests/executor/test-executor-agent tests/executor/test-executor-vm \
+	tests/executor/test-executor-health
 
 tests_executor_test_recordio_SOURCES = tests/executor/test-recordio.c
 tests_executor_test_recordio_CFLAGS = $(EXEC_TEST_CFLAGS)
@@ -22,12 +24,19 @@ tests_executor_test_executor_agent_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_agent_LDADD = $(EXEC_TEST_LIBS)
 
 # End to end: real vmsupd, real guest, vmctl exec over ssh.
-tests_executor_test_executor_vm_SOURCES = tests/executor/test-executor-vm.c \
+EXEC_VM_HARNESS = tests/executor/vm-harness.c tests/executor/vm-harness.h \
 	tests/executor/fake-agent-run.c tests/executor/fake-agent-run.h
+tests_executor_test_executor_vm_SOURCES = tests/executor/test-executor-vm.c $(EXEC_VM_HARNESS)
 tests_executor_test_executor_vm_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_vm_LDADD = $(EXEC_TEST_LIBS)
 
-EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README \
+# Health checks in the task's VM: COMMAND and HTTP, each passing then failing.
+tests_executor_test_executor_health_SOURCES = tests/executor/test-executor-health.c \
+	$(EXEC_VM_HARNESS)
+tests_executor_test_executor_health_CFLAGS = $(EXEC_TEST_CFLAGS)
+tests_executor_test_executor_health_LDADD = $(EXEC_TEST_LIBS)
+
+EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README bench/mesos-executor.sh \
 	tests/proto/mesos/v1/mesos.proto tests/proto/mesos/v1/executor/executor.proto
 
 if FUZZING

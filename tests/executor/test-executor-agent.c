@@ -199,6 +199,46 @@ Test(executor_agent, launch_with_secret_environment)
 	bad_launch(args, "sec", "SECRET");
 }
 
+/* A task with health_check hc (JSON) is refused with why in the message. */
+static void bad_health_check(const char *hc, const char *why)
+{
+	char ti[1024];
+	const char *args[] = {"--scenario", "error", NOSOCK, "--task", ti, NULL};
+
+	snprintf(ti, sizeof(ti),
+		 "{\"task_id\":{\"value\":\"hc\"},\"command\":{\"value\":\"true\"},"
+		 "\"health_check\":%s}",
+		 hc);
+	bad_launch(args, "hc", why);
+}
+
+/* An invalid health_check refuses the task before any VM exists, with the
+ * field named (Mesos's validation::healthCheck refuses the same). */
+Test(executor_agent, launch_with_invalid_health_checks)
+{
+	bad_health_check("{\"type\":\"HTTP\",\"http\":{\"port\":80,\"path\":\"x\"}}",
+			 "health_check.http.path");
+	bad_health_check("{\"type\":\"TCP\",\"tcp\":{\"port\":70000}}", "health_check.tcp.port");
+	bad_health_check("{\"type\":\"COMMAND\",\"interval_seconds\":-1,"
+			 "\"command\":{\"value\":\"true\"}}",
+			 "interval_seconds");
+}
+
+/* More ports than a VM can publish (16, each for tcp and udp). */
+Test(executor_agent, launch_with_too_many_ports)
+{
+	const char *args[] = {
+	    "--scenario",
+	    "error",
+	    NOSOCK,
+	    "--task",
+	    "{\"task_id\":{\"value\":\"pt\"},\"command\":{\"value\":\"true\"},\"resources\":[{"
+	    "\"name\":\"ports\",\"type\":\"RANGES\",\"ranges\":{\"range\":[{\"begin\":31000,"
+	    "\"end\":31100}]}}]}",
+	    NULL};
+	bad_launch(args, "pt", "more than 16 ports");
+}
+
 Test(executor_agent, vmsupd_unreachable_is_a_task_error)
 {
 	const char *args[] = {"--scenario", "error", NOSOCK, NULL};

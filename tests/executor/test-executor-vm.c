@@ -5,307 +5,23 @@
  * VMEXEC_FIGURES=1 also measures LAUNCH->RUNNING and LAUNCH->FINISHED.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
-#include <sched.h>
-#include <signal.h>
-#include <spawn.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/executor/fake-agent-run.h"
-
-extern char **environ;
-
-static char *dir, *sandbox, sock[4200], env_sock[4300], env_vmctl[4300], env_key[4300], probe[8800];
-static pid_t vmsupd_pid;
-
-static const char *builddir(void)
-{
-	const char *v = getenv("top_builddir");
-	return v && *v ? v : ".";
-}
-
-/*
- * vmsupd in a mount namespace of its own where /sys/fs/cgroup is an empty
- * tmpfs: a host without cgroups, for real. 0, or -1 (errno) when this
- * process may not make namespaces.
- */
-static int spawn_without_cgroups(const char *const *argv, const char *logp)
-{
-	int pfd[2], e = 0;
-	pid_t pid;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd < 0 || dup2(fd, 2) < 0 || unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount("none", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-			e = errno;
-		else
-			execv(argv[0], (char *const *)argv);
-		e = e ? e : errno;
-		(void)!write(pfd[1], &e, sizeof(e));
-		_exit(127);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
-		close(pfd[0]);
-		waitpid(pid, NULL, 0);
-		errno = e;
-		return -1;
-	}
-	close(pfd[0]);
-	vmsupd_pid = pid;
-	return 0;
-}
-
-static void start_vmsupd_as(bool cgroups, const char *extra_conf)
-{
-	const char *g = getenv("VMSUP_GUEST_DIR");
-	char conf[4200], bin[4200], state[4200], run[4200], logp[4200], append[512] = "";
-	FILE *f;
-
-	if (access("/usr/bin/qemu-system-x86_64", X_OK) != 0 &&
-	    access("/usr/local/bin/qemu-system-x86_64", X_OK) != 0)
-		cr_skip_test("qemu-system-x86_64 is not installed");
-	cr_assert(g && *g, "VMSUP_GUEST_DIR is not set (make check sets it)");
-	snprintf(conf, sizeof(conf), "%s/append", g);
-	if ((f = fopen(conf, "re"))) {
-		if (!fgets(append, sizeof(append), f))
-			append[0] = '\0';
-		append[strcspn(append, "\n")] = '\0';
-		fclose(f);
-	}
-	dir = strdup("/tmp/vmexec-vm-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(conf, sizeof(conf), "%s/vmsupd.conf", dir);
-	f = fopen(conf, "we");
-	cr_assert_not_null(f);
-	fprintf(f,
-		"accel = tcg\ndefault_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
-		"default_append = %s\nstop_grace_s = 5\non_exit = stop\n%s",
-		g, g, append[0] ? append : "console=ttyS0 panic=-1", extra_conf ? extra_conf : "");
-	fclose(f);
-	snprintf(bin, sizeof(bin), "%s/src/daemon/vmsupd", builddir());
-	snprintf(sock, sizeof(sock), "%s/api.sock", dir);
-	snprintf(state, sizeof(state), "%s/state", dir);
-	snprintf(run, sizeof(run), "%s/run", dir);
-	snprintf(logp, sizeof(logp), "%s/vmsupd.log", dir);
-	const char *argv[] = {bin,   "-c",	  conf, "--socket", sock, "--state-dir",
-			      state, "--run-dir", run,	"-f",	    NULL};
-	if (!cgroups) {
-		if (spawn_without_cgroups(argv, logp) < 0)
-			cr_skip_test("cannot hide the cgroups from vmsupd: %s", strerror(errno));
-	} else {
-		posix_spawn_file_actions_t fa;
-		posix_spawn_file_actions_init(&fa);
-		posix_spawn_file_actions_addopen(&fa, 2, logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		cr_assert_eq(posix_spawn(&vmsupd_pid, bin, &fa, NULL, (char *const *)argv, environ),
-			     0, "cannot start %s", bin);
-		posix_spawn_file_actions_destroy(&fa);
-	}
-	for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
-		usleep(50000);
-	cr_assert_eq(access(sock, F_OK), 0, "vmsupd did not create %s", sock);
-	snprintf(env_sock, sizeof(env_sock), "VMSUP_SOCKET=%s", sock);
-	snprintf(env_vmctl, sizeof(env_vmctl), "VMEXEC_VMCTL=%s/src/cli/vmctl", builddir());
-	snprintf(env_key, sizeof(env_key), "VMSUP_SSH_KEY=%s/test_key", g);
-	/* Run by the fake agent at TASK_RUNNING: vmsupd's own view of the VM. */
-	snprintf(probe, sizeof(probe),
-		 "[\"%s/src/cli/vmctl\",\"--socket\",\"%s\",\"-o\",\"json\",\"status\","
-		 "\"mesos-t1\"]",
-		 builddir(), sock);
-}
-
-static void setup(void)
-{
-	start_vmsupd_as(true, NULL);
-	sandbox = fa_sandbox();
-}
-
-/* qemu processes whose command line names our private directory. */
-static int our_qemus(bool kill_them)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d || !dir)
-		return d ? (closedir(d), 0) : 0;
-	while ((e = readdir(d))) {
-		char p[300], buf[16384];
-		size_t len;
-		FILE *f;
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof(p), "/proc/%s/cmdline", e->d_name);
-		if (!(f = fopen(p, "re")))
-			continue;
-		len = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i < len; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		buf[len] = '\0';
-		if (!strstr(buf, "qemu-system") || !strstr(buf, dir))
-			continue;
-		n++;
-		if (kill_them)
-			kill(atoi(e->d_name), SIGKILL);
-	}
-	closedir(d);
-	return n;
-}
-
-/* Every VM goes with vmsupd: it stops them all on SIGTERM (on_exit = stop). */
-static void teardown(void)
-{
-	if (vmsupd_pid > 0) {
-		int st;
-		kill(vmsupd_pid, SIGTERM);
-		for (int i = 0; i < 600 && waitpid(vmsupd_pid, &st, WNOHANG) == 0; i++)
-			usleep(100000);
-		if (waitpid(vmsupd_pid, &st, WNOHANG) == 0) {
-			kill(vmsupd_pid, SIGKILL);
-			waitpid(vmsupd_pid, &st, 0);
-		}
-		vmsupd_pid = 0;
-	}
-	/* Last resort, so a broken vmsupd cannot leave a guest running. */
-	if (our_qemus(true))
-		fprintf(stderr, "test-executor-vm: killed qemu left behind in %s\n", dir);
-	fa_rmrf(sandbox);
-	free(sandbox);
-	fa_rmrf(dir);
-	free(dir);
-	dir = NULL;
-	sandbox = NULL;
-}
+#include "tests/executor/vm-harness.h"
 
 TestSuite(executor_vm, .init = setup, .fini = teardown, .timeout = 900);
 /* Suites that start vmsupd themselves (or skip before): no .init. */
 TestSuite(executor_vm_nocg, .fini = teardown, .timeout = 900);
 TestSuite(executor_vm_figures, .fini = teardown, .timeout = 1800);
-
-/* Boot to agent-ready is 5-15 s under TCG here; 60 s leaves room for load. */
-#define VMENV "--env", env_sock, "--env", env_vmctl, "--env", env_key, "--env", "VMEXEC_IP_WAIT=60"
-
-static struct json_object *run(const char *const *args)
-{
-	struct json_object *r = fa_run(sandbox, args);
-	cr_assert_eq(fa_violations(r), 0);
-	return r;
-}
-
-static int vm_count(void);
-
-/* After the executor exited: vmsupd knows no VM and no qemu of ours runs. */
-static void assert_nothing_left(void)
-{
-	cr_assert_eq(vm_count(), 0, "the task's VM is gone from vmsupd");
-	for (int i = 0; i < 50 && our_qemus(false); i++)
-		usleep(100000);
-	cr_assert_eq(our_qemus(false), 0, "no qemu left running");
-}
-
-/* TASK_RUNNING's address, from labels (vm_ip) and network_infos. */
-static const char *running_ip(struct json_object *u)
-{
-	struct json_object *labels, *arr, *l, *cs, *ni, *ips;
-	const char *from_labels = NULL, *from_ni = NULL;
-
-	if (json_object_object_get_ex(u, "labels", &labels) &&
-	    json_object_object_get_ex(labels, "labels", &arr))
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			l = json_object_array_get_idx(arr, i);
-			if (!strcmp(fa_str(l, "key"), "vm_ip"))
-				from_labels = fa_str(l, "value");
-		}
-	if (json_object_object_get_ex(u, "container_status", &cs) &&
-	    json_object_object_get_ex(cs, "network_infos", &ni) &&
-	    json_object_array_length(ni) > 0 &&
-	    json_object_object_get_ex(json_object_array_get_idx(ni, 0), "ip_addresses", &ips) &&
-	    json_object_array_length(ips) > 0)
-		from_ni = fa_str(json_object_array_get_idx(ips, 0), "ip_address");
-	cr_assert(from_labels && *from_labels, "TASK_RUNNING has no vm_ip label");
-	cr_assert_str_eq(from_labels, from_ni ? from_ni : "", "labels and network_infos agree");
-	return from_labels;
-}
-
-/* The VM as vmsupd saw it at TASK_RUNNING (the probe's output). */
-static struct json_object *probed_vm(struct json_object *r)
-{
-	const char *out = fa_str(r, "probe");
-	struct json_object *vm = json_tokener_parse(out);
-	cr_assert_not_null(vm, "vmctl status gave no JSON at TASK_RUNNING: '%s'", out);
-	return vm;
-}
-
-/* `vmctl --socket SOCK -o json ARGS...`: its stdout into buf; its exit status. */
-static int vmctl_json(const char *const *args, char *buf, size_t len)
-{
-	char cmd[4400];
-	const char *argv[16] = {cmd, "--socket", sock, "-o", "json"};
-	int pfd[2], st = -1, n = 5;
-	size_t got;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "%s/src/cli/vmctl", builddir());
-	for (; *args && n < 15; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pfd), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	cr_assert_eq(posix_spawn(&pid, cmd, &fa, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	f = fdopen(pfd[0], "r");
-	got = fread(buf, 1, len - 1, f);
-	buf[got] = '\0';
-	fclose(f);
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* How many VMs vmsupd still knows. */
-static int vm_count(void)
-{
-	const char *args[] = {"list", NULL};
-	static char buf[65536];
-	int n = 0;
-
-	vmctl_json(args, buf, sizeof(buf));
-	for (char *s = buf; (s = strstr(s, "\"name\"")); s++)
-		n++;
-	return n;
-}
-
-/* When name in the sandbox was last written, by the host's clock (the guest
- * writes through 9p onto the host's file system). */
-static double mtime_in_sandbox(const char *name)
-{
-	char p[4300];
-	struct stat st;
-	snprintf(p, sizeof(p), "%s/%s", sandbox, name);
-	cr_assert_eq(stat(p, &st), 0, "no %s in the sandbox", name);
-	return (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
-}
 
 Test(executor_vm, task_runs_in_its_own_vm_and_finishes)
 {
@@ -370,6 +86,160 @@ Test(executor_vm, running_is_sent_once_the_command_has_started)
 	cr_assert(*running_ip(u), "TASK_RUNNING carries the VM's address");
 	assert_nothing_left();
 	free(states);
+	json_object_put(r);
+}
+
+/* A TCP port free on the host's loopback right now. */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* The task's "ports" resource is published at the same number on the host
+ * (vmsupd's publish_address, 127.0.0.1): a task serving on its assigned port
+ * in the guest answers from the host, and TASK_RUNNING's network_infos says
+ * host port = container port. */
+Test(executor_vm, task_ports_are_published_on_the_host)
+{
+	int port = free_port();
+	char ti[2048], fetch[1024], cmd[512];
+	/* Run by the agent at TASK_RUNNING, before it answers: the host fetches
+	 * the page (httpd may still be binding), then lets the task end. */
+	snprintf(fetch, sizeof(fetch),
+		 "import sys,time,urllib.request as u\n"
+		 "for i in range(150):\n"
+		 "  try:\n"
+		 "    print(u.urlopen('http://127.0.0.1:%d/',timeout=2).read().decode().strip());"
+		 "break\n"
+		 "  except Exception: time.sleep(0.2)\n"
+		 "open('%s/done','w').close()\n",
+		 port, sandbox);
+	struct json_object *pa = json_object_new_array();
+	json_object_array_add(pa, json_object_new_string("python3"));
+	json_object_array_add(pa, json_object_new_string("-c"));
+	json_object_array_add(pa, json_object_new_string(fetch));
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p www && echo served-on-%d > www/index.html && httpd -p %d -h www && "
+		 "while [ ! -f done ]; do sleep 0.2; done",
+		 port, port);
+	struct json_object *c = json_object_new_string(cmd);
+	snprintf(ti, sizeof(ti),
+		 "{\"name\":\"t\",\"task_id\":{\"value\":\"t1\"},\"resources\":["
+		 "{\"name\":\"mem\",\"type\":\"SCALAR\",\"scalar\":{\"value\":256}},"
+		 "{\"name\":\"ports\",\"type\":\"RANGES\",\"ranges\":{\"range\":"
+		 "[{\"begin\":%d,\"end\":%d}]}}],\"command\":{\"value\":%s}}",
+		 port, port, json_object_to_json_string(c));
+	const char *args[] = {
+	    "--scenario", "finish", "--task", ti, VMENV, "--probe", json_object_to_json_string(pa),
+	    NULL};
+	struct json_object *r = run(args);
+	char *states = fa_states(r, "t1"), want[64];
+	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_FINISHED");
+	snprintf(want, sizeof(want), "served-on-%d\n", port);
+	cr_assert_str_eq(fa_str(r, "probe"), want, "the host fetched the task's page on port %d",
+			 port);
+	struct json_object *u = fa_update(r, "t1", "TASK_RUNNING"), *cs, *ni, *maps, *m;
+	running_ip(u);
+	cr_assert(
+	    json_object_object_get_ex(u, "container_status", &cs) &&
+	    json_object_object_get_ex(cs, "network_infos", &ni) &&
+	    json_object_object_get_ex(json_object_array_get_idx(ni, 0), "port_mappings", &maps));
+	cr_assert_eq(json_object_array_length(maps), 2, "tcp and udp");
+	m = json_object_array_get_idx(maps, 0);
+	cr_assert_eq(fa_int(m, "host_port"), port);
+	cr_assert_eq(fa_int(m, "container_port"), port);
+	cr_log_info("port %d: the host got '%s' from the task", port, fa_str(r, "probe"));
+	assert_nothing_left();
+	json_object_put(pa);
+	json_object_put(c);
+	free(states);
+	json_object_put(r);
+}
+
+/* LAUNCH_GROUP: one VM sized by the sum of the tasks' resources; each task
+ * its own command and updates; they share the network (g1 fetches g2's page
+ * over 127.0.0.1) and the sandbox; g1 finishing leaves g2 running, which
+ * ends on its KILL. */
+Test(executor_vm, task_group_runs_in_one_vm)
+{
+	char gprobe[8800];
+	snprintf(gprobe, sizeof(gprobe), "%s", probe);
+	char *t1 = strstr(gprobe, "mesos-t1");
+	cr_assert_not_null(t1);
+	memcpy(t1, "mesos-g1", 8);
+	const char *args[] = {
+	    "--scenario",
+	    "group",
+	    "--mem",
+	    "128",
+	    "--cpus",
+	    "0.5",
+	    VMENV,
+	    "--probe",
+	    gprobe,
+	    "--command",
+	    "cat /proc/sys/kernel/random/boot_id > boot-g1; i=0; "
+	    "until wget -q -O seen-by-g1 http://127.0.0.1:8080/; do "
+	    "i=$((i+1)); [ $i -gt 150 ] && exit 3; sleep 0.2; done",
+	    "--command2",
+	    "cat /proc/sys/kernel/random/boot_id > boot-g2; mkdir -p www2 && "
+	    "echo from-g2 > www2/index.html && exec httpd -f -p 127.0.0.1:8080 -h www2",
+	    NULL};
+	struct json_object *r = run(args);
+	char *s1 = fa_states(r, "g1"), *s2 = fa_states(r, "g2"), p[4300];
+	cr_assert_str_eq(s1, "TASK_STARTING,TASK_RUNNING,TASK_FINISHED");
+	cr_assert_str_eq(s2, "TASK_STARTING,TASK_RUNNING,TASK_KILLED");
+	struct json_object *vm = probed_vm(r);
+	cr_assert_eq(fa_int(vm, "mem_mib"), 256, "the sum of 2 x 128 MiB");
+	cr_assert_eq(fa_int(vm, "cpu_quota_pct"), 100, "the sum of 2 x 0.5 CPUs");
+	json_object_put(vm);
+	snprintf(p, sizeof(p), "%s/boot-g1", sandbox);
+	char *b1 = fa_slurp(p);
+	snprintf(p, sizeof(p), "%s/boot-g2", sandbox);
+	char *b2 = fa_slurp(p);
+	snprintf(p, sizeof(p), "%s/seen-by-g1", sandbox);
+	char *seen = fa_slurp(p);
+	cr_assert(b1 && b2 && *b1, "each task wrote its boot id into the shared sandbox");
+	cr_assert_str_eq(b1, b2, "both tasks ran in one VM (same boot_id)");
+	cr_assert(seen && strncmp(seen, "from-g2", 7) == 0, "g1 reached g2 over 127.0.0.1");
+	cr_assert_str_eq(running_ip(fa_update(r, "g1", "TASK_RUNNING")),
+			 running_ip(fa_update(r, "g2", "TASK_RUNNING")), "one address");
+	double fin = fa_double(fa_update(r, "g1", "TASK_FINISHED"), "t"),
+	       killed = fa_double(fa_update(r, "g2", "TASK_KILLED"), "t");
+	cr_assert_lt(fin, killed, "g2 outlived g1");
+	cr_log_info("group: g1 finished at %.2f s, g2 killed at %.2f s", fin, killed);
+	assert_nothing_left();
+	free(b1);
+	free(b2);
+	free(seen);
+	free(s1);
+	free(s2);
+	json_object_put(r);
+}
+
+/* Mesos's default executor policy: a task of the group failing kills the
+ * others (no KILL is sent for g2 here). */
+Test(executor_vm, a_failing_group_task_kills_the_group)
+{
+	const char *args[] = {
+	    "--scenario", "group",	     "--group-no-kill", "--mem",     "128", VMENV,
+	    "--command",  "sleep 5; exit 4", "--command2",	"sleep 600", NULL};
+	struct json_object *r = run(args);
+	char *s1 = fa_states(r, "g1"), *s2 = fa_states(r, "g2");
+	cr_assert_str_eq(s1, "TASK_STARTING,TASK_RUNNING,TASK_FAILED");
+	cr_assert_str_eq(s2, "TASK_STARTING,TASK_RUNNING,TASK_KILLED");
+	cr_assert(strstr(fa_str(fa_update(r, "g1", "TASK_FAILED"), "message"), "status 4"));
+	assert_nothing_left();
+	free(s1);
+	free(s2);
 	json_object_put(r);
 }
 

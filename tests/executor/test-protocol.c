@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "src/executor/env.h"
+#include "src/executor/health-spec.h"
 #include "src/executor/protocol.h"
 #include "src/executor/tasks.h"
 
@@ -227,6 +228,53 @@ Test(protocol, taskinfo)
 	cr_assert_null(t.task_id);
 	free(err);
 	proto_task_clear(&t);
+}
+
+/* health_check: Mesos's defaults, and the script each type runs in the guest. */
+Test(protocol, health_checks)
+{
+	struct health_spec h;
+	char *err = NULL;
+	struct json_object *ti = json_tokener_parse(
+	    "{\"health_check\":{\"type\":\"COMMAND\",\"command\":{\"value\":\"test -f 'a b'\","
+	    "\"environment\":{\"variables\":[{\"name\":\"X\",\"value\":\"it's\"}]}}}}");
+
+	cr_assert_eq(health_spec_parse(ti, "/sb", &h, &err), 1, "%s", err);
+	cr_assert_float_eq(h.delay_s, 15, 1e-9);
+	cr_assert_float_eq(h.interval_s, 10, 1e-9);
+	cr_assert_float_eq(h.timeout_s, 20, 1e-9);
+	cr_assert_float_eq(h.grace_s, 10, 1e-9);
+	cr_assert_eq(h.consecutive_failures, 3);
+	cr_assert(strstr(h.script, "cd '/sb'"), "%s", h.script);
+	cr_assert(strstr(h.script, "export X='it'\\''s'"), "%s", h.script);
+	cr_assert(strstr(h.script, "exec /bin/sh -c 'test -f '\\''a b'\\'''"), "%s", h.script);
+	health_spec_clear(&h);
+	json_object_put(ti);
+
+	ti = json_tokener_parse(
+	    "{\"health_check\":{\"type\":\"HTTP\",\"http\":{\"port\":8080,"
+	    "\"path\":\"/h\"},\"consecutive_failures\":1,\"timeout_seconds\":0}}");
+	cr_assert_eq(health_spec_parse(ti, "/sb", &h, &err), 1, "%s", err);
+	cr_assert(strstr(h.script, "url='http://127.0.0.1:8080/h'"), "%s", h.script);
+	cr_assert_eq(h.consecutive_failures, 1);
+	cr_assert_float_eq(h.timeout_s, 0, 1e-9);
+	health_spec_clear(&h);
+	json_object_put(ti);
+
+	ti = json_tokener_parse("{\"health_check\":{\"type\":\"TCP\",\"tcp\":{\"port\":22}}}");
+	cr_assert_eq(health_spec_parse(ti, "/sb", &h, &err), 1, "%s", err);
+	cr_assert(strstr(h.script, "127.0.0.1 22 -e true"), "%s", h.script);
+	health_spec_clear(&h);
+	json_object_put(ti);
+
+	ti = json_tokener_parse("{\"name\":\"no check\"}");
+	cr_assert_eq(health_spec_parse(ti, "/sb", &h, &err), 0);
+	json_object_put(ti);
+	ti = json_tokener_parse("{\"health_check\":{\"type\":\"HTTP\"}}");
+	cr_assert_eq(health_spec_parse(ti, "/sb", &h, &err), -1);
+	cr_assert(strstr(err, "health_check.http.port"), "%s", err);
+	free(err);
+	json_object_put(ti);
 }
 
 Test(protocol, terminal_states)

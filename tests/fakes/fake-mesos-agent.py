@@ -448,6 +448,21 @@ def scenario(agent, args):
                 "grace_period": {"nanoseconds": int(args.kill_grace_s * 1e9)}}}})
             if not agent.wait(terminal(agent, tid), T):
                 agent.violation("no terminal update after KILL within %d s" % T)
+    elif name == "group":
+        # LAUNCH_GROUP of g1 (--command) and g2 (--command2); once g1 has
+        # ended on its own, g2 is killed.
+        tis = [task_info(args, "g1", args.command), task_info(args, "g2", args.command2)]
+        with agent.lock:
+            for ti in tis:
+                agent.launch_at[ti["task_id"]["value"]] = agent.now()
+        agent.send({"type": "LAUNCH_GROUP", "launch_group": {"task_group": {"tasks": tis}}})
+        if not agent.wait(terminal(agent, "g1"), T):
+            return agent.violation("g1 did not end within %d s" % T)
+        if not args.group_no_kill and not terminal(agent, "g2")():
+            agent.kill_t = agent.now() - agent.launch_at["g2"]
+            agent.send({"type": "KILL", "kill": {"task_id": {"value": "g2"}}})
+        if not agent.wait(terminal(agent, "g2"), T):
+            agent.violation("no terminal update for g2 within %d s" % T)
     elif name == "reconnect":
         # Updates stay unacknowledged until the stream breaks after RUNNING
         # (or the first update, for a task that cannot run).
@@ -502,6 +517,9 @@ def main():
     ap.add_argument("--task-id", default="t1")
     ap.add_argument("--command", default="true")
     ap.add_argument("--task", help="full TaskInfo JSON")
+    ap.add_argument("--command2", default="true", help="scenario group: g2's command")
+    ap.add_argument("--group-no-kill", action="store_true",
+                    help="scenario group: no KILL for g2, it must end by itself")
     ap.add_argument("--cpus", type=float, default=1)
     ap.add_argument("--mem", type=float, default=128)
     ap.add_argument("--checkpoint", action="store_true")
@@ -579,6 +597,7 @@ def main():
                          "message": u.get("message"), "uuid": u["uuid"], "t": u["_t"],
                          "wall": u["_wall"],
                          "labels": u.get("labels"),
+                         "healthy": u.get("healthy"), "reason": u.get("reason"),
                          "container_status": u.get("container_status")}
                         for u in agent.updates],
             "subscribes": agent.subscribes, "violations": agent.violations,
