@@ -12,6 +12,7 @@
 #include <event2/bufferevent.h>
 
 #include "src/daemon/api.h"
+#include "src/daemon/conn.h"
 #include "src/util/b64.h"
 #include "src/util/bounds.h"
 #include "src/util/log.h"
@@ -67,7 +68,7 @@ static struct gop *gop_hold(struct evhttp_request *req, struct vm *vm)
 static void gop_watch(struct gop *op)
 {
 	op->evcon = evhttp_request_get_connection(op->req);
-	evhttp_connection_set_closecb(op->evcon, on_client_gone, op);
+	api_conn_set_closecb(op->evcon, on_client_gone, op);
 	/* a wait of up to 600 s, or a long command, outlasts the idle timeout */
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(op->evcon), NULL, NULL);
 }
@@ -78,7 +79,7 @@ static struct evhttp_request *gop_take(struct gop *op)
 	struct evhttp_request *req = op->req;
 
 	if (op->evcon)
-		evhttp_connection_set_closecb(op->evcon, NULL, NULL);
+		api_conn_set_closecb(op->evcon, NULL, NULL);
 	op->req = NULL;
 	op->evcon = NULL;
 	return req;

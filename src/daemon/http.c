@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "src/daemon/api.h"
+#include "src/daemon/conn.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 #include "src/util/peer.h"
@@ -183,7 +184,7 @@ void http_held_done(const struct vmsup_result *r, void *arg)
 	struct http_held *h = arg;
 
 	if (h->evcon)
-		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
+		api_conn_set_closecb(h->evcon, NULL, NULL);
 	http_send_result(h->req, r);
 	free(h);
 }
@@ -202,7 +203,7 @@ void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job))
 	h->job = job;
 	h->detach = detach;
 	h->evcon = evhttp_request_get_connection(h->req);
-	evhttp_connection_set_closecb(h->evcon, on_held_gone, h);
+	api_conn_set_closecb(h->evcon, on_held_gone, h);
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
 }
 

@@ -75,6 +75,8 @@ static const struct key keys[] = {
     {"net_mode", K_WORD, S(net_none), 0, 0, net_modes},
     {"allow_egress", K_WORD, S(allow_egress), 0, 0, bools},
     {"publish_address", K_STR, S(publish_address), 0, 0, NULL},
+    {"max_connections", K_UINT, S(max_connections), 0, 1000000, NULL},
+    {"read_timeout_s", K_UINT, S(read_timeout_s), 1, 3600, NULL},
 };
 #undef S
 
@@ -113,6 +115,7 @@ int vmsup_config_init(struct vmsup_config *c, char **err)
 	c->log_level = VMSUP_LOG_INFO;
 	c->log_format = VMSUP_LOG_TEXT;
 	c->console_log_max = 8u << 20;
+	c->read_timeout_s = 10;
 	if (set_str(&c->socket, RUNSTATEDIR "/vmsupd/api.sock", err) ||
 	    set_str(&c->state_dir, LOCALSTATEDIR "/lib/vmsupd", err) ||
 	    set_str(&c->run_dir, RUNSTATEDIR "/vmsupd", err) ||

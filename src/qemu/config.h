@@ -42,9 +42,11 @@ struct vmsup_config {
 	unsigned pool_size;
 	/* bytes: console.log is rotated to console.log.1 before it grows past this */
 	unsigned console_log_max;
-	int net_none;	       /* net_mode = none: VMs get no workload NIC by default */
-	int allow_egress;      /* a VM may ask for "egress": user networking unrestricted */
-	char *publish_address; /* host address published ports bind by default */
+	int net_none;		  /* net_mode = none: VMs get no workload NIC by default */
+	int allow_egress;	  /* a VM may ask for "egress": user networking unrestricted */
+	char *publish_address;	  /* host address published ports bind by default */
+	unsigned max_connections; /* API connections at a time; 0: from RLIMIT_NOFILE */
+	unsigned read_timeout_s;  /* a request must arrive whole within this */
 };
 
 /* Built-in defaults. */

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "src/util/proc.h"
@@ -61,18 +60,6 @@ static double cpu_s(pid_t pid)
 	return s;
 }
 
-static int connect_api(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_lt(strlen(d.sock), sizeof(sa.sun_path));
-	memcpy(sa.sun_path, d.sock, strlen(d.sock) + 1);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %s", d.sock);
-	return fd;
-}
-
 Test(flood, emfile_keeps_the_json_log_json)
 {
 	struct rlimit lim;
@@ -90,7 +77,7 @@ Test(flood, emfile_keeps_the_json_log_json)
 	t0 = td_now();
 	c0 = cpu_s(d.pid);
 	for (int i = 0; i < NCLIENTS; i++)
-		clients[i] = connect_api();
+		clients[i] = td_connect(&d);
 	/* two seconds of a daemon that cannot accept: more than one rate window */
 	usleep(2200 * 1000);
 	c1 = cpu_s(d.pid);

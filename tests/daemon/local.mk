@@ -29,7 +29,8 @@ TESTS += tests/test-vmsupd-harden
 tests_test_vmsupd_harden_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/core/reattach-util.c tests/core/reattach-util.h \
 	tests/daemon/as-user.c tests/daemon/as-user.h tests/daemon/owners.c \
-	tests/daemon/access.c tests/daemon/faults.c tests/daemon/flood.c
+	tests/daemon/access.c tests/daemon/faults.c tests/daemon/flood.c \
+	tests/daemon/conn-limits.c
 tests_test_vmsupd_harden_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_harden_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
