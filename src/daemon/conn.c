@@ -159,7 +159,8 @@ static void json_error_page(struct evbuffer *out, const char *ver, int status)
 			    ver, status, reason, strlen(body), body);
 }
 
-#define PAGE_START "<HTML><HEAD>\n<TITLE>"
+#define PAGE_START     "<HTML><HEAD>\n<TITLE>"
+#define ERROR_HEAD_MAX 512 /* libevent's status line and headers for its page */
 
 /*
  * evhttp_send_error writes the status line and headers, then the page
@@ -169,7 +170,7 @@ static void json_error_page(struct evbuffer *out, const char *ver, int status)
 static void rewrite_error_page(struct conn *c, struct evbuffer *buf, size_t start_of_added)
 {
 	struct evbuffer_ptr p, last;
-	char head[sizeof(PAGE_START) - 1], line[16];
+	char head[sizeof(PAGE_START) - 1], line[16], head_text[ERROR_HEAD_MAX + 1];
 	struct evbuffer *keep;
 	int status;
 
@@ -186,8 +187,15 @@ static void rewrite_error_page(struct conn *c, struct evbuffer *buf, size_t star
 			break;
 		p = evbuffer_search(buf, "HTTP/1.", 7, &p);
 	}
-	if (last.pos < 0 || evbuffer_copyout_from(buf, &last, line, sizeof(line)) != sizeof(line))
+	/* and libevent's headers for it: nothing else here is HTML */
+	if (last.pos < 0 || start_of_added - (size_t)last.pos > ERROR_HEAD_MAX ||
+	    evbuffer_copyout_from(buf, &last, head_text, start_of_added - (size_t)last.pos) !=
+		(ev_ssize_t)(start_of_added - (size_t)last.pos))
 		return;
+	head_text[start_of_added - (size_t)last.pos] = '\0';
+	if (!strstr(head_text, "\r\nContent-Type: text/html\r\n"))
+		return;
+	memcpy(line, head_text, sizeof(line));
 	line[sizeof(line) - 1] = '\0';
 	status = atoi(line + 9);
 	if (!(keep = evbuffer_new()))
