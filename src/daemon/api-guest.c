@@ -44,6 +44,7 @@ static void on_client_gone(struct evhttp_connection *evcon, void *arg)
 
 	(void)evcon;
 	/* the request dies with the connection; the agent's callback frees op */
+	http_request_orphaned(op->req);
 	op->req = NULL;
 	op->evcon = NULL;
 	if (op->g) {

@@ -96,7 +96,10 @@ static void stream_free(struct stream *s)
 
 static void on_stream_close(struct evhttp_connection *evcon, void *arg)
 {
-	stream_free(arg);
+	struct stream *s = arg;
+
+	http_request_orphaned(s->req);
+	stream_free(s);
 }
 
 static void on_stream_event(struct json_object *ev, void *arg)

@@ -150,6 +150,12 @@ void http_send_result(struct evhttp_request *req, const struct vmsup_result *r)
 	http_send_outcome(req, r->cls, r->desc, r->body, r->created);
 }
 
+void http_request_orphaned(struct evhttp_request *req)
+{
+	if (req && !evhttp_request_get_connection(req))
+		evhttp_request_free(req);
+}
+
 /* ---- held requests ---- */
 
 struct http_held {
@@ -176,6 +182,7 @@ static void on_held_gone(struct evhttp_connection *evcon, void *arg)
 	(void)evcon;
 
 	h->detach(h->job);
+	http_request_orphaned(h->req);
 	free(h);
 }
 
