@@ -13,3 +13,4 @@ include tests/daemon/local.mk
 include tests/cli/local.mk
 include tests/executor/local.mk
 include tests/docs/local.mk
+include tests/fuzz/local.mk

@@ -12,6 +12,7 @@
 #include <event2/bufferevent.h>
 
 #include "src/daemon/api.h"
+#include "src/daemon/conn.h"
 #include "src/util/b64.h"
 #include "src/util/bounds.h"
 #include "src/util/log.h"
@@ -27,6 +28,7 @@ struct gop {
 	struct vm *vm;	 /* valid in the agent's callbacks: they all fire before it is freed */
 	struct gexec *g; /* exec in flight */
 	char *name;
+	size_t output_max; /* exec_output_max */
 };
 
 static void gop_free(struct gop *op)
@@ -42,6 +44,7 @@ static void on_client_gone(struct evhttp_connection *evcon, void *arg)
 
 	(void)evcon;
 	/* the request dies with the connection; the agent's callback frees op */
+	http_request_orphaned(op->req);
 	op->req = NULL;
 	op->evcon = NULL;
 	if (op->g) {
@@ -67,7 +70,7 @@ static struct gop *gop_hold(struct evhttp_request *req, struct vm *vm)
 static void gop_watch(struct gop *op)
 {
 	op->evcon = evhttp_request_get_connection(op->req);
-	evhttp_connection_set_closecb(op->evcon, on_client_gone, op);
+	api_conn_set_closecb(op->evcon, on_client_gone, op);
 	/* a wait of up to 600 s, or a long command, outlasts the idle timeout */
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(op->evcon), NULL, NULL);
 }
@@ -78,7 +81,7 @@ static struct evhttp_request *gop_take(struct gop *op)
 	struct evhttp_request *req = op->req;
 
 	if (op->evcon)
-		evhttp_connection_set_closecb(op->evcon, NULL, NULL);
+		api_conn_set_closecb(op->evcon, NULL, NULL);
 	op->req = NULL;
 	op->evcon = NULL;
 	return req;
@@ -309,9 +312,16 @@ static int parse_exec(struct evhttp_request *req, struct json_object **body, str
 	return 0;
 }
 
-static struct json_object *b64_or_empty(const unsigned char *p, size_t n)
+/* The first max bytes of p, base64; *cut set when there were more. */
+static struct json_object *b64_or_empty(const unsigned char *p, size_t n, size_t max, bool *cut)
 {
-	char *s = b64_encode(p ? p : (const unsigned char *)"", n);
+	char *s;
+
+	if (n > max) {
+		n = max;
+		*cut = true;
+	}
+	s = b64_encode(p ? p : (const unsigned char *)"", n);
 	struct json_object *o = s ? json_object_new_string(s) : NULL;
 
 	free(s);
@@ -323,6 +333,7 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 	struct gop *op = arg;
 	struct evhttp_request *req;
 	struct json_object *o, *out, *errs;
+	bool out_cut, err_cut;
 
 	op->g = NULL;
 	req = gop_take(op);
@@ -332,8 +343,10 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 		reply_agent_error(req, op, err);
 		goto out;
 	}
-	out = b64_or_empty(res->out, res->out_len);
-	errs = b64_or_empty(res->err, res->err_len);
+	out_cut = res->out_truncated; /* qemu-ga's own cap */
+	err_cut = res->err_truncated;
+	out = b64_or_empty(res->out, res->out_len, op->output_max, &out_cut);
+	errs = b64_or_empty(res->err, res->err_len, op->output_max, &err_cut);
 	if (!out || !errs) {
 		json_object_put(out);
 		json_object_put(errs);
@@ -347,8 +360,8 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 	json_object_object_add(o, "status", json_object_new_int(res->status));
 	json_object_object_add(o, "stdout_b64", out);
 	json_object_object_add(o, "stderr_b64", errs);
-	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(res->out_truncated));
-	json_object_object_add(o, "stderr_truncated", json_object_new_boolean(res->err_truncated));
+	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(out_cut));
+	json_object_object_add(o, "stderr_truncated", json_object_new_boolean(err_cut));
 	http_send_json(req, 200, o);
 	json_object_put(o);
 out:
@@ -404,6 +417,7 @@ void vmsup_api_guest_exec(struct vmsup *sup, struct evhttp_request *req, const c
 		http_send_error(req, 500, "InternalError", "out of memory");
 		goto out;
 	}
+	op->output_max = vmsup_config(sup)->exec_output_max;
 	/* argv and input are copied into the guest-exec command at once */
 	op->g = agent_exec(a, x.argv, x.input, x.input_len, x.timeout_s * 1000u, on_exec, op, &e);
 	if (!op->g) {

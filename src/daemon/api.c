@@ -1,6 +1,7 @@
 #include "src/daemon/http.h"
 #include "src/daemon/accept.h"
 #include "src/daemon/api.h"
+#include "src/daemon/conn.h"
 #include "src/daemon/api-guest.h"
 #include "src/daemon/api-logs.h"
 #include "src/daemon/api-limits.h"
@@ -47,6 +48,7 @@ struct vmsup_api {
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	struct accept_guard *guard; /* pauses accepting when out of fds */
+	struct api_conns *conns;    /* limits, deadlines, JSON error pages */
 	char *path;
 	gid_t api_gid;	 /* (gid_t)-1: none */
 	gid_t admin_gid; /* (gid_t)-1: none */
@@ -94,7 +96,10 @@ static void stream_free(struct stream *s)
 
 static void on_stream_close(struct evhttp_connection *evcon, void *arg)
 {
-	stream_free(arg);
+	struct stream *s = arg;
+
+	http_request_orphaned(s->req);
+	stream_free(s);
 }
 
 static void on_stream_event(struct json_object *ev, void *arg)
@@ -109,7 +114,7 @@ static void on_stream_event(struct json_object *ev, void *arg)
 	out = bufferevent_get_output(evhttp_connection_get_bufferevent(s->evcon));
 	if (evbuffer_get_length(out) > STREAM_BACKLOG) {
 		LOG_W(NULL, "event reader too slow: dropped");
-		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+		api_conn_set_closecb(s->evcon, NULL, NULL);
 		evhttp_send_reply_end(s->req);
 		stream_free(s);
 		return;
@@ -161,7 +166,7 @@ static void route_events(struct vmsup_api *api, struct evhttp_request *req, cons
 			  "application/x-ndjson");
 	evhttp_send_reply_start(req, 200, "OK");
 	api_limits_count_stream(api->sup, req);
-	evhttp_connection_set_closecb(s->evcon, on_stream_close, s);
+	api_conn_set_closecb(s->evcon, on_stream_close, s);
 	no_timeouts(s->evcon);
 }
 
@@ -353,6 +358,8 @@ static void route(struct evhttp_request *req, void *arg)
 
 	TAILQ_INIT(&query);
 	api_limits_count_on_complete(api->sup, req);
+	if (api_conn_refused(req))
+		return;
 	/* one read of the socket's credentials decides both who may use the
 	 * API and which files a spec may name */
 	if (http_peer_get(req, &peer))
@@ -562,7 +569,10 @@ struct vmsup_api *vmsup_api_new(struct event_base *base, struct vmsup *sup, cons
 		vmsup_api_free(api);
 		return NULL;
 	}
-	if (!(api->guard = accept_guard_new(base, api->bound))) {
+	/* before the loop turns: no connection is accepted unwatched */
+	if (!(api->guard = accept_guard_new(base, api->bound)) ||
+	    !(api->conns = api_conns_new(base, api->http, vmsup_config(sup)->max_connections,
+					 vmsup_config(sup)->read_timeout_s))) {
 		vmsup_err(err, "out of memory");
 		vmsup_api_free(api);
 		return NULL;
@@ -590,12 +600,13 @@ void vmsup_api_free(struct vmsup_api *api)
 	vmsup_api_stop_accepting(api);
 	while (api->streams) {
 		struct stream *s = api->streams;
-		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+		api_conn_set_closecb(s->evcon, NULL, NULL);
 		evhttp_send_reply_end(s->req);
 		stream_free(s);
 	}
 	if (api->http)
 		evhttp_free(api->http);
+	api_conns_free(api->conns); /* after the connections closed */
 	free(api->path);
 	free(api);
 }

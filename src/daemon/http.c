@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "src/daemon/api.h"
+#include "src/daemon/conn.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 #include "src/util/peer.h"
@@ -149,6 +150,12 @@ void http_send_result(struct evhttp_request *req, const struct vmsup_result *r)
 	http_send_outcome(req, r->cls, r->desc, r->body, r->created);
 }
 
+void http_request_orphaned(struct evhttp_request *req)
+{
+	if (req && !evhttp_request_get_connection(req))
+		evhttp_request_free(req);
+}
+
 /* ---- held requests ---- */
 
 struct http_held {
@@ -175,6 +182,7 @@ static void on_held_gone(struct evhttp_connection *evcon, void *arg)
 	(void)evcon;
 
 	h->detach(h->job);
+	http_request_orphaned(h->req);
 	free(h);
 }
 
@@ -183,7 +191,7 @@ void http_held_done(const struct vmsup_result *r, void *arg)
 	struct http_held *h = arg;
 
 	if (h->evcon)
-		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
+		api_conn_set_closecb(h->evcon, NULL, NULL);
 	http_send_result(h->req, r);
 	free(h);
 }
@@ -202,7 +210,7 @@ void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job))
 	h->job = job;
 	h->detach = detach;
 	h->evcon = evhttp_request_get_connection(h->req);
-	evhttp_connection_set_closecb(h->evcon, on_held_gone, h);
+	api_conn_set_closecb(h->evcon, on_held_gone, h);
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
 }
 

@@ -23,6 +23,13 @@ void http_send_error(struct evhttp_request *req, int status, const char *cls, co
  */
 int http_read_json(struct evhttp_request *req, struct json_object **out);
 
+/*
+ * From a close callback of a request the handler still holds: libevent
+ * 2.1 detaches such a request from its connection and leaves it to the
+ * handler, so free it then (else it is the connection's to free).
+ */
+void http_request_orphaned(struct evhttp_request *req);
+
 struct vmsup_peer;
 /*
  * The client's credentials, read once per request from its socket

@@ -8,6 +8,7 @@ src_libvmsup_la_SOURCES += \
 	src/daemon/api-template.c src/daemon/api-template.h \
 	src/daemon/api-pool.c src/daemon/api-pool.h \
 	src/daemon/accept.c src/daemon/accept.h \
+	src/daemon/conn.c src/daemon/conn.h \
 	src/daemon/owner.c src/daemon/owner.h \
 	src/daemon/notify.c src/daemon/notify.h \
 	src/daemon/autostart.c src/daemon/autostart.h \

@@ -9,6 +9,15 @@
 #define DEF_SYNC_TIMEOUT_MS 5000u
 #define MAX_RETRY_MS	    50u /* the bound on any polling */
 
+/*
+ * qemu-ga keeps at most 16 MiB of each of a command's stdout and stderr
+ * and sends both, base64 (4/3), in one guest-exec-status reply: up to
+ * some 45 MB. The agent's channel takes that much, so output qemu-ga
+ * capped comes back flagged truncated, not as a protocol error; it still
+ * bounds what one reply can make the daemon hold.
+ */
+#define AGENT_MAX_MESSAGE (48u * 1024 * 1024)
+
 static void set_state(struct agent *a, enum agent_state st)
 {
 	if (a->st == st)
@@ -301,7 +310,7 @@ static void on_close(struct qmp_session *s, const struct qmp_error *why, void *a
 static void attempt_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
-	struct qmp_options opt = {0, a->sync_timeout_ms};
+	struct qmp_options opt = {AGENT_MAX_MESSAGE, a->sync_timeout_ms};
 	struct qmp_error err;
 
 	reap(a);

@@ -78,6 +78,10 @@ static const struct key keys[] = {
     {"publish_address", K_STR, S(publish_address), 0, 0, NULL},
     {"share_roots", K_PATHS, S(share_roots), 0, 0, NULL},
     {"qemu_sandbox", K_WORD, S(qemu_sandbox), 0, 0, sandboxes},
+    {"max_connections", K_UINT, S(max_connections), 0, 1000000, NULL},
+    {"read_timeout_s", K_UINT, S(read_timeout_s), 1, 3600, NULL},
+    {"exec_output_max", K_UINT, S(exec_output_max), VMSUP_EXEC_OUTPUT_MIN, VMSUP_EXEC_OUTPUT_MAX,
+     NULL},
 };
 #undef S
 
@@ -116,6 +120,8 @@ int vmsup_config_init(struct vmsup_config *c, char **err)
 	c->log_level = VMSUP_LOG_INFO;
 	c->log_format = VMSUP_LOG_TEXT;
 	c->console_log_max = 8u << 20;
+	c->read_timeout_s = 10;
+	c->exec_output_max = VMSUP_EXEC_OUTPUT_MAX;
 	if (set_str(&c->socket, RUNSTATEDIR "/vmsupd/api.sock", err) ||
 	    set_str(&c->state_dir, LOCALSTATEDIR "/lib/vmsupd", err) ||
 	    set_str(&c->run_dir, RUNSTATEDIR "/vmsupd", err) ||

@@ -6,6 +6,10 @@
 #ifndef VMSUP_CONFIG_H
 #define VMSUP_CONFIG_H
 
+/* exec_output_max's bounds: qemu-ga keeps no more than 16 MiB a stream */
+#define VMSUP_EXEC_OUTPUT_MIN 1024
+#define VMSUP_EXEC_OUTPUT_MAX (16u << 20)
+
 /* console_log_max's bounds: the rotation checks the size every
  * VM_CONSOLE_CHECK_MS and rotates at 3/4 of the cap, so the cap must leave
  * room for what a fast serial port writes meanwhile. */
@@ -48,7 +52,10 @@ struct vmsup_config {
 	/* absolute directories, blank-separated: shares must be in one of them
 	 * (src/util/share.h); NULL = anywhere the other rules allow */
 	char *share_roots;
-	int qemu_sandbox; /* enum vmsup_sandbox: qemu's seccomp -sandbox */
+	int qemu_sandbox;	  /* enum vmsup_sandbox: qemu's seccomp -sandbox */
+	unsigned max_connections; /* API connections at a time; 0: from RLIMIT_NOFILE */
+	unsigned read_timeout_s;  /* a request must arrive whole within this */
+	unsigned exec_output_max; /* bytes of each of an agent exec's stdout/stderr kept */
 };
 
 enum vmsup_sandbox { VMSUP_SANDBOX_AUTO, VMSUP_SANDBOX_ON, VMSUP_SANDBOX_OFF };

@@ -22,11 +22,11 @@ EXTRA_tests_test_vmsupd_reattach_DEPENDENCIES = src/daemon/vmsupd
 #   tests/fuzz/fuzz-config -max_total_time=600 CORPUS $(srcdir)/tests/fuzz/config-corpus
 if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz-config tests/fuzz/fuzz-spec
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/config.c src/qemu/config.c src/util/err.c src/util/log.c
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/config.c src/qemu/config.c src/util/name.c src/util/err.c src/util/log.c
 tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_config_LDADD = $(JSONC_LIBS)
-tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/spec.c src/qemu/spec.c src/qemu/config.c src/util/name.c src/util/err.c \
+tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/spec.c src/qemu/spec.c src/qemu/net.c src/qemu/config.c src/util/name.c src/util/err.c \
 	src/util/log.c
 tests_fuzz_fuzz_spec_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_spec_LDFLAGS = -fsanitize=fuzzer,address,undefined

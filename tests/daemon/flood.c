@@ -3,7 +3,8 @@
  * clients pile up. With log_format = json every line of the log stays
  * JSON; the failure is said, at most ten times a second; the daemon does
  * not spin on the listener (it pauses accepting: its CPU time over the
- * flood stays small); and it serves again once the clients are gone.
+ * flood stays small); and it serves again once the clients are gone,
+ * its VM (guest-less) running on, untouched.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -13,7 +14,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "src/util/proc.h"
@@ -61,36 +61,31 @@ static double cpu_s(pid_t pid)
 	return s;
 }
 
-static int connect_api(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_lt(strlen(d.sock), sizeof(sa.sun_path));
-	memcpy(sa.sun_path, d.sock, strlen(d.sock) + 1);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %s", d.sock);
-	return fd;
-}
-
 Test(flood, emfile_keeps_the_json_log_json)
 {
 	struct rlimit lim;
 	struct json_object *o;
 	char line[8192];
 	long st = 0;
+	pid_t vm_pid;
 	int nlines = 0, naccept = 0, first_bad = 0;
 	double deadline, t0, t1, c0, c1;
 	FILE *f;
 
 	td_start(&d, "log_format = json");
+	o = td_http(&d, "POST", "/v1/vms",
+		    "{\"name\":\"bystander\",\"guest\":false,\"accel\":\"tcg\"}", &st);
+	cr_assert_eq(st, 201);
+	cr_assert_str_eq(td_str(o, "state"), "running");
+	vm_pid = (pid_t)td_int(o, "pid");
+	json_object_put(o);
 	/* a few descriptors to spare, then none */
 	lim.rlim_cur = lim.rlim_max = (rlim_t)open_fds(d.pid) + 4;
 	cr_assert_eq(prlimit(d.pid, RLIMIT_NOFILE, &lim, NULL), 0, "prlimit");
 	t0 = td_now();
 	c0 = cpu_s(d.pid);
 	for (int i = 0; i < NCLIENTS; i++)
-		clients[i] = connect_api();
+		clients[i] = td_connect(&d);
 	/* two seconds of a daemon that cannot accept: more than one rate window */
 	usleep(2200 * 1000);
 	c1 = cpu_s(d.pid);
@@ -110,6 +105,13 @@ Test(flood, emfile_keeps_the_json_log_json)
 	} while (td_now() < deadline);
 	t1 = td_now();
 	cr_expect_eq(st, 200, "the daemon serves after the flood (last status %ld)", st);
+	o = td_http(&d, "GET", "/v1/vms/bystander", NULL, &st);
+	cr_expect_eq(st, 200);
+	cr_expect_str_eq(td_str(o, "state") ? td_str(o, "state") : "", "running",
+			 "the VM is not running after the flood");
+	cr_expect_eq(td_int(o, "pid"), vm_pid, "the VM's qemu changed");
+	json_object_put(o);
+	cr_expect(td_pid_is_qemu(vm_pid), "the VM's qemu %d is gone", (int)vm_pid);
 	/* the log's last lines: the suppressed count is written when the next window opens */
 	usleep(1500 * 1000);
 

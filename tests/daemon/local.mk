@@ -8,7 +8,7 @@ tests_test_vmsupd_api_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harn
 	tests/daemon/api-lifecycle.c tests/daemon/api-input.c tests/daemon/api-guest.c \
 	tests/daemon/api-qmp-guard.c
 tests_test_vmsupd_api_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
-tests_test_vmsupd_api_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
+tests_test_vmsupd_api_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 # the daemon under test
 EXTRA_tests_test_vmsupd_api_DEPENDENCIES = src/daemon/vmsupd
@@ -30,7 +30,7 @@ tests_test_vmsupd_harden_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-h
 	tests/core/reattach-util.c tests/core/reattach-util.h \
 	tests/daemon/as-user.c tests/daemon/as-user.h tests/daemon/owners.c \
 	tests/daemon/access.c tests/daemon/faults.c tests/daemon/flood.c tests/daemon/shares.c \
-	tests/daemon/sandbox.c
+	tests/daemon/sandbox.c tests/daemon/conn-limits.c
 tests_test_vmsupd_harden_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_harden_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread

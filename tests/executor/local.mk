@@ -41,8 +41,10 @@ EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README bench/mesos-exe
 
 if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz-recordio
-tests_fuzz_fuzz_recordio_SOURCES = tests/fuzz/recordio.c
-tests_fuzz_fuzz_recordio_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address
-tests_fuzz_fuzz_recordio_LDFLAGS = -fsanitize=fuzzer,address
-tests_fuzz_fuzz_recordio_LDADD = src/executor/libvmexec.la $(JSONC_LIBS)
+# the code under test compiled in, so that it is instrumented
+tests_fuzz_fuzz_recordio_SOURCES = tests/fuzz/recordio.c src/executor/recordio.c \
+	src/executor/protocol.c src/util/err.c src/util/b64.c
+tests_fuzz_fuzz_recordio_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_recordio_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_recordio_LDADD = $(JSONC_LIBS)
 endif

@@ -260,6 +260,18 @@ struct json_object *td_http_raw(struct tdaemon *d, const char *method, const cha
 	return o;
 }
 
+int td_connect(struct tdaemon *d)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(strlen(d->sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, d->sock, strlen(d->sock) + 1);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %s", d->sock);
+	return fd;
+}
+
 struct json_object *td_http(struct tdaemon *d, const char *method, const char *path,
 			    const char *body, long *status)
 {

@@ -42,6 +42,8 @@ long td_destroy(struct tdaemon *d, const char *name);
 /* Raw body bytes (for oversize bodies). */
 struct json_object *td_http_raw(struct tdaemon *d, const char *method, const char *path,
 				const char *body, size_t len, long *status);
+/* A raw connection to the API socket (the caller closes it). */
+int td_connect(struct tdaemon *d);
 
 /* The vmsupd under test ($top_builddir/src/daemon/vmsupd). */
 const char *td_vmsupd_bin(void);
