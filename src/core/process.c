@@ -239,7 +239,9 @@ int sup_vm_start(struct vm *vm)
 	vm->agent_seen = false;
 	vm->stop_stage = 0;
 	vm->qmp_unresponsive = false;
-	if (sup_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err) ||
+	/* a restart policy's or autostart's start: fails naming the file */
+	if (vm_spec_check_files(&vm->spec, &err) || sup_paths_init(vm, &err) ||
+	    vm_mkdir(vm->run_dir, 0700, &err) ||
 	    (sup->cfg.qemu_user && vmsup_chown_for_user(vm->run_dir, sup->cfg.qemu_user, &err)) ||
 	    (vm->spec.stage && vm_stage_create(vm->run_dir, sup->cfg.qemu_user, &err)))
 		goto out;

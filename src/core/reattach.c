@@ -79,7 +79,7 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 		goto fail;
 	}
 	if (!json_object_object_get_ex(j, "spec", &spec) ||
-	    vm_spec_from_json(spec, vmsup_config(sup), &vm->spec, err))
+	    vm_spec_from_stored(spec, vmsup_config(sup), &vm->spec, err))
 		goto fail;
 	if (strcmp(vm->spec.name, name) != 0) {
 		vmsup_err(err, "the spec names VM '%s'", vm->spec.name);
