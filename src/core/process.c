@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "src/core/reattach.h"
 #include "src/core/restart.h"
 #include "src/qemu/argv.h"
 #include "src/qemu/net.h"
@@ -40,35 +41,6 @@ static char *read_tail(const char *path)
 		if (buf[i] == '\0')
 			buf[i] = '?';
 	return strdup(buf);
-}
-
-static unsigned long long proc_start_time(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long st = 0;
-	ssize_t n;
-	char *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may contain spaces and parentheses: fields count from the last ')' */
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p++;
-	for (int field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		sscanf(p + 1, "%llu", &st);
-	return st;
 }
 
 void sup_remove_runtime_files(struct vm *vm)
@@ -262,7 +234,7 @@ int sup_vm_start(struct vm *vm)
 		goto out;
 	if (vm_spawn_fds(argv, vm->qemu_log, fds, VM_SPAWN_FDS, &vm->pid, &err))
 		goto out;
-	vm->start_time = proc_start_time(vm->pid);
+	vm->start_time = vm_proc_start_time(vm->pid);
 	LOG_I(vm->spec.name, "spawned qemu pid %d", (int)vm->pid);
 	if (sup_ops_proxy_start(vm, &err)) {
 		/* the VM runs; only operators' socket is missing */

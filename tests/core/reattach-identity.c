@@ -20,7 +20,7 @@
 static struct tdaemon d;
 static pid_t sleepers[2];
 /* qemus a failing daemon may leave without a run dir td_stop would find */
-static pid_t qemus[3];
+static pid_t qemus[4];
 
 static void down(void)
 {
@@ -130,4 +130,104 @@ Test(identity, files_gone_while_down_keep_the_vm)
 	cr_expect_str_eq(td_str(vm, "state"), "running");
 	cr_expect_eq(array_len(vm, "missing"), 0);
 	json_object_put(vm);
+}
+
+/* A process that is not qemu, alive until the suite's end. */
+static pid_t spawn_sleep(void)
+{
+	pid_t p = fork();
+
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		execlp("sleep", "sleep", "300", (char *)NULL);
+		_exit(127);
+	}
+	return p;
+}
+
+/* Rewrite NAME's state file: "pid" set to pid (if > 0), "start_time"
+ * dropped (if drop_start), as an older daemon or a hand would leave it. */
+static void edit_state(const char *name, pid_t pid, bool drop_start)
+{
+	char path[256];
+	struct json_object *j;
+
+	snprintf(path, sizeof(path), "%s/state/%s.json", d.dir, name);
+	j = json_object_from_file(path);
+	cr_assert_not_null(j, "%s", path);
+	if (pid > 0)
+		json_object_object_add(j, "pid", json_object_new_int64(pid));
+	if (drop_start)
+		json_object_object_del(j, "start_time");
+	cr_assert_eq(json_object_to_file(path, j), 0);
+	json_object_put(j);
+}
+
+static long long state_pid(const char *name)
+{
+	char path[256];
+	struct json_object *j;
+	long long pid;
+
+	snprintf(path, sizeof(path), "%s/state/%s.json", d.dir, name);
+	j = json_object_from_file(path);
+	cr_assert_not_null(j, "%s", path);
+	pid = td_int(j, "pid");
+	json_object_put(j);
+	return pid;
+}
+
+Test(identity, wrong_pid_in_state_file)
+{
+	pid_t a, b, c, e;
+	struct json_object *vm;
+
+	td_start(&d, "stop_grace_s = 2");
+	qemus[0] = a = rt_create(&d, "a", NULL);
+	qemus[1] = b = rt_create(&d, "b", NULL);
+	qemus[2] = c = rt_create(&d, "c", NULL);
+	qemus[3] = e = rt_create(&d, "e", NULL);
+	td_kill9(&d);
+	sleepers[0] = spawn_sleep();
+	sleepers[1] = spawn_sleep();
+	/* a: the file points at another live process; its qemu runs on */
+	edit_state("a", sleepers[0], false);
+	/* b: the same, and its qemu died meanwhile */
+	edit_state("b", sleepers[1], false);
+	kill(b, SIGKILL);
+	cr_assert(td_pid_gone(b, 10000));
+	/* c: a state file from before start times */
+	edit_state("c", 0, true);
+	/* e: pid 1 */
+	edit_state("e", 1, false);
+	td_restart(&d);
+
+	vm = rt_wait_state(&d, "a", "running", 0, 30000);
+	cr_expect_eq(td_int(vm, "pid"), a, "the real qemu is adopted, not pid %d",
+		     (int)sleepers[0]);
+	json_object_put(vm);
+	vm = rt_wait_state(&d, "b", "crashed", 0, 30000);
+	cr_expect_eq(td_int(vm, "pid"), -1);
+	json_object_put(vm);
+	vm = rt_wait_state(&d, "c", "running", 0, 30000);
+	cr_expect_eq(td_int(vm, "pid"), c, "an old state file's qemu is adopted");
+	json_object_put(vm);
+	vm = rt_wait_state(&d, "e", "running", 0, 30000);
+	cr_expect_eq(td_int(vm, "pid"), e, "pid 1 in the file: the real qemu is adopted");
+	json_object_put(vm);
+	cr_expect_eq(kill(sleepers[0], 0), 0, "the process the file named is not killed");
+	cr_expect_eq(kill(sleepers[1], 0), 0, "the process the file named is not killed");
+	cr_expect(td_pid_is_qemu(a));
+	cr_expect(td_pid_is_qemu(c));
+	/* the file is put right */
+	cr_expect_eq(state_pid("a"), a);
+
+	/* the adopted qemu is managed: a destroy takes it down, the sleep stays */
+	{
+		long st;
+		json_object_put(td_http(&d, "DELETE", "/v1/vms/a", NULL, &st));
+		cr_expect_eq(st, 200);
+	}
+	cr_expect(td_pid_gone(a, 10000), "destroy reached the real qemu");
+	cr_expect_eq(kill(sleepers[0], 0), 0);
 }
