@@ -113,6 +113,10 @@ void sup_process_gone(struct vm *vm, int status)
 			sup_set_error(vm, "qemu exited during start-up (%s): %s", what, line);
 		else if (!vm->error)
 			sup_set_error(vm, "qemu exited during start-up (%s)", what);
+	} else if (vm->fatal) {
+		/* before a stop asked for meanwhile: the VM was lost first */
+		to = VM_CRASHED;
+		sup_set_error(vm, "%s (qemu: %s)", vm->fatal, what);
 	} else if (vm->shutdown_seen || vm->kill_requested) {
 		to = VM_STOPPED;
 	} else {
@@ -208,6 +212,8 @@ int sup_vm_start(struct vm *vm)
 	vm->exit_code = vm->exit_signal = -1;
 	vm->exit_reason = NULL;
 	vm->qmp_ready_once = vm->shutdown_seen = vm->kill_requested = vm->start_failed = false;
+	free(vm->fatal);
+	vm->fatal = NULL;
 	vm->agent_seen = false;
 	vm->stop_stage = 0;
 	vm->qmp_unresponsive = false;

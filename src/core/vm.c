@@ -191,6 +191,7 @@ void vm_release_fields(struct vm *vm)
 	free(vm->qemu_log);
 	free(vm->accel_used);
 	free(vm->error);
+	free(vm->fatal);
 	free(vm->log_tail);
 	free(vm->save_error);
 }
