@@ -76,6 +76,11 @@ Test(fatal, restart_policy_applies)
 	double deadline;
 
 	expect_crash("ierr2", "\"restart\":\"on-failure\"", "internal-error");
+	/* between the crash and the attempt: the health says the VM is down */
+	deadline = td_now() + 10;
+	while (!rt_health_says(&d, "restart_pending", "ierr2") && td_now() < deadline)
+		usleep(20000);
+	cr_expect_lt(td_now(), deadline, "health: restart_pending for ierr2");
 	/* restarted (and crashing again: the fake does the same each time) */
 	deadline = td_now() + 20;
 	do {

@@ -87,6 +87,7 @@ Test(identity, files_gone_while_down_keep_the_vm)
 	cr_assert_eq(st, 201, "%ld %s", st, td_err_desc(vm));
 	cr_assert_str_eq(td_str(vm, "state"), "running");
 	cr_expect_eq(array_len(vm, "missing"), 0, "nothing missing yet");
+	cr_expect(rt_health_says(&d, NULL, NULL), "healthy before");
 	qemus[0] = pid = (pid_t)td_int(vm, "pid");
 	json_object_put(vm);
 
@@ -105,6 +106,7 @@ Test(identity, files_gone_while_down_keep_the_vm)
 	cr_expect(has_str(vm, "missing", want), "missing names the share");
 	cr_expect_eq(array_len(vm, "missing"), 2, "the initrd is still there");
 	json_object_put(vm);
+	cr_expect(rt_health_says(&d, "missing_files", "m"), "health degraded: files missing");
 	snprintf(state, sizeof(state), "%s/state/m.json", d.dir);
 	cr_expect_eq(stat(state, &sb), 0, "the state file stays (not set aside as .bad)");
 
@@ -130,6 +132,7 @@ Test(identity, files_gone_while_down_keep_the_vm)
 	cr_expect_str_eq(td_str(vm, "state"), "running");
 	cr_expect_eq(array_len(vm, "missing"), 0);
 	json_object_put(vm);
+	cr_expect(rt_health_says(&d, NULL, NULL), "healthy again");
 }
 
 /* A process that is not qemu, alive until the suite's end. */
