@@ -35,6 +35,7 @@ static void on_qmp_event(struct qmp_session *s, const char *name, struct json_ob
 	json_object_object_add(ev, "event", json_object_new_string(name));
 	json_object_object_add(ev, "data", data ? json_object_get(data) : json_object_new_object());
 	LOG_D(vm->spec.name, "QMP event %s", name);
+	sup_fatal_event(vm, name, data);
 
 	if (!strcmp(name, "STOP")) {
 		if (vm->state == VM_RUNNING)
@@ -46,8 +47,6 @@ static void on_qmp_event(struct qmp_session *s, const char *name, struct json_ob
 		vm->shutdown_seen = true;
 		if (vm->state == VM_STARTING || vm->state == VM_RUNNING || vm->state == VM_PAUSED)
 			sup_set_state(vm, VM_STOPPING);
-	} else if (!strcmp(name, "GUEST_PANICKED")) {
-		LOG_W(vm->spec.name, "guest panicked");
 	}
 	vmsup_modules_qmp_event(vm, name, data);
 	vmsup_emit(vm->sup, vm, ev);

@@ -146,6 +146,14 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 	}
 	switch (op) {
 	case VM_OP_START:
+		/* a file gone since the create (e.g. while the daemon was down):
+		 * refused with the VM left as it is, not a failed spawn */
+		if (vm_spec_check_files(&vm->spec, &why)) {
+			sup_reply_err(done, arg, VMSUP_EC_CONFLICT, "cannot start VM '%s': %s",
+				      name, why);
+			free(why);
+			return NULL;
+		}
 		sup_vm_start(vm);
 		if (vm->state != VM_STARTING) {
 			sup_reply_vm(done, arg, false, vm);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "src/core/reattach.h"
 #include "src/core/restart.h"
 #include "src/qemu/argv.h"
 #include "src/qemu/net.h"
@@ -40,35 +41,6 @@ static char *read_tail(const char *path)
 		if (buf[i] == '\0')
 			buf[i] = '?';
 	return strdup(buf);
-}
-
-static unsigned long long proc_start_time(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long st = 0;
-	ssize_t n;
-	char *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may contain spaces and parentheses: fields count from the last ')' */
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p++;
-	for (int field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		sscanf(p + 1, "%llu", &st);
-	return st;
 }
 
 void sup_remove_runtime_files(struct vm *vm)
@@ -141,6 +113,10 @@ void sup_process_gone(struct vm *vm, int status)
 			sup_set_error(vm, "qemu exited during start-up (%s): %s", what, line);
 		else if (!vm->error)
 			sup_set_error(vm, "qemu exited during start-up (%s)", what);
+	} else if (vm->fatal) {
+		/* before a stop asked for meanwhile: the VM was lost first */
+		to = VM_CRASHED;
+		sup_set_error(vm, "%s (qemu: %s)", vm->fatal, what);
 	} else if (vm->shutdown_seen || vm->kill_requested) {
 		to = VM_STOPPED;
 	} else {
@@ -236,10 +212,14 @@ int sup_vm_start(struct vm *vm)
 	vm->exit_code = vm->exit_signal = -1;
 	vm->exit_reason = NULL;
 	vm->qmp_ready_once = vm->shutdown_seen = vm->kill_requested = vm->start_failed = false;
+	free(vm->fatal);
+	vm->fatal = NULL;
 	vm->agent_seen = false;
 	vm->stop_stage = 0;
 	vm->qmp_unresponsive = false;
-	if (sup_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err) ||
+	/* a restart policy's or autostart's start: fails naming the file */
+	if (vm_spec_check_files(&vm->spec, &err) || sup_paths_init(vm, &err) ||
+	    vm_mkdir(vm->run_dir, 0700, &err) ||
 	    (sup->cfg.qemu_user && vmsup_chown_for_user(vm->run_dir, sup->cfg.qemu_user, &err)) ||
 	    (vm->spec.stage && vm_stage_create(vm->run_dir, sup->cfg.qemu_user, &err)))
 		goto out;
@@ -260,7 +240,7 @@ int sup_vm_start(struct vm *vm)
 		goto out;
 	if (vm_spawn_fds(argv, vm->qemu_log, fds, VM_SPAWN_FDS, &vm->pid, &err))
 		goto out;
-	vm->start_time = proc_start_time(vm->pid);
+	vm->start_time = vm_proc_start_time(vm->pid);
 	LOG_I(vm->spec.name, "spawned qemu pid %d", (int)vm->pid);
 	if (sup_ops_proxy_start(vm, &err)) {
 		/* the VM runs; only operators' socket is missing */

@@ -62,6 +62,10 @@ static void on_status(struct qmp_session *s, struct json_object *ret, const stru
 	LOG_I(vm->spec.name, "reattached qemu pid %d: %s (%.0f ms)", (int)vm->pid,
 	      st ? json_object_get_string(st) : "?",
 	      w ? (reattach_now_mono() - w->t0) * 1000 : 0.0);
+	/* it went into internal-error or panicked while nobody watched */
+	vmsup_vm_check_status(vm, st ? json_object_get_string(st) : NULL);
+	if (vm->fatal)
+		return;
 	if (running && json_object_get_boolean(running)) {
 		if (vm->state == VM_STARTING || vm->state == VM_PAUSED)
 			vmsup_vm_set_state(vm, VM_RUNNING);

@@ -1,5 +1,6 @@
 #include "src/core/reattach-internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -72,6 +73,43 @@ bool vm_proc_is_our_qemu(pid_t pid, unsigned long long start_time, const char *q
 		if (buf[i] == '\0')
 			buf[i] = ' ';
 	return strstr(buf, qmp_sock) != NULL;
+}
+
+/* The pid in a qemu pid file, 0 if none. */
+static pid_t pidfile_pid(const char *pidfile)
+{
+	char buf[32];
+
+	if (!pidfile || vmsup_read_small(pidfile, buf, sizeof(buf)) <= 0)
+		return 0;
+	return (pid_t)strtol(buf, NULL, 10);
+}
+
+pid_t vm_proc_find_qemu(const char *pidfile, const char *qmp_sock, unsigned long long *start)
+{
+	pid_t pid = pidfile_pid(pidfile);
+	struct dirent *e;
+	DIR *d;
+
+	if (!qmp_sock)
+		return 0;
+	if (pid > 1 && vm_proc_is_our_qemu(pid, *start = vm_proc_start_time(pid), qmp_sock))
+		return pid;
+	/* no pid file (removed, or from another run): any process whose
+	 * command line names the socket, which is unique to this VM */
+	if (!(d = opendir("/proc")))
+		return 0;
+	pid = 0;
+	while (!pid && (e = readdir(d))) {
+		char *end;
+		long n = strtol(e->d_name, &end, 10);
+		if (*end || n <= 1 || n == getpid())
+			continue;
+		if (vm_proc_is_our_qemu((pid_t)n, *start = vm_proc_start_time((pid_t)n), qmp_sock))
+			pid = (pid_t)n;
+	}
+	closedir(d);
+	return pid;
 }
 
 /* ---- exit watch ---- */

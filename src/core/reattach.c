@@ -79,7 +79,7 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 		goto fail;
 	}
 	if (!json_object_object_get_ex(j, "spec", &spec) ||
-	    vm_spec_from_json(spec, vmsup_config(sup), &vm->spec, err))
+	    vm_spec_from_stored(spec, vmsup_config(sup), &vm->spec, err))
 		goto fail;
 	if (strcmp(vm->spec.name, name) != 0) {
 		vmsup_err(err, "the spec names VM '%s'", vm->spec.name);
@@ -188,12 +188,45 @@ static void reattach_live(struct vm *vm)
 	reattach_qmp_connect_again(vm);
 }
 
+/*
+ * Whether the state file's pid is the VM's qemu; if not, the qemu found by
+ * its pid file or QMP socket takes its place in vm (and *fixed is set, so
+ * the file is written again). False if none runs.
+ */
+static bool identify(struct vm *vm, bool *fixed)
+{
+	unsigned long long start = vm->start_time;
+	pid_t pid;
+
+	*fixed = false;
+	/* a state file from before start times: the command line must do */
+	if (!start && vm->pid > 1 && (start = vm_proc_start_time(vm->pid)) &&
+	    vm_proc_is_our_qemu(vm->pid, start, vm->qmp_sock)) {
+		vm->start_time = start;
+		*fixed = true;
+		return true;
+	}
+	if (vm_proc_is_our_qemu(vm->pid, vm->start_time, vm->qmp_sock))
+		return true;
+	if (!(pid = vm_proc_find_qemu(vm->pidfile, vm->qmp_sock, &start)))
+		return false;
+	LOG_W(vm->spec.name,
+	      "the state file's pid %d is not its qemu (reused or edited): adopting pid %d, "
+	      "found by its QMP socket",
+	      (int)vm->pid, (int)pid);
+	vm->pid = pid;
+	vm->start_time = start;
+	*fixed = true;
+	return true;
+}
+
 static void reattach_file(struct vmsup *sup, const char *dir, const char *file)
 {
 	char *path = NULL, *name = NULL, *err = NULL;
 	struct json_object *j = NULL;
 	struct vm *vm;
 	size_t len = strlen(file);
+	bool fixed = false;
 
 	if (asprintf(&path, "%s/%s", dir, file) < 0 || !(name = strndup(file, len - 5)))
 		goto out;
@@ -209,9 +242,11 @@ static void reattach_file(struct vmsup *sup, const char *dir, const char *file)
 		vm->pid = 0;
 		vmsup_adopt(vm);
 		LOG_I(name, "restored (%s)", vm_state_name(vm->state));
-	} else if (vm_proc_is_our_qemu(vm->pid, vm->start_time, vm->qmp_sock)) {
+	} else if (identify(vm, &fixed)) {
 		LOG_I(name, "reattaching qemu pid %d (%s)", (int)vm->pid, vm_state_name(vm->state));
 		reattach_live(vm);
+		if (fixed && vmsup_find(sup, name) == vm)
+			vmsup_vm_save(vm);
 	} else {
 		pid_t pid = vm->pid;
 		LOG_W(name, "qemu pid %d is gone (or is another process now): crashed", (int)pid);

@@ -2,11 +2,15 @@
  * Reattach at start-up: vmsupd can be killed (even with SIGKILL) and
  * started again without touching its VMs. Every state file is read back;
  * a VM whose qemu still runs (same pid, same start time from
- * /proc/PID/stat, its QMP socket on the command line) gets its QMP session
+ * /proc/PID/stat, its QMP socket on the command line; a state file from
+ * before start times: the command line alone) gets its QMP session
  * back, its state, balloon and accelerator re-read, its cgroup and agent
  * hooks run as for a fresh VM, and carries on. As it is not our child its
  * exit is watched through a pidfd (or /proc polling every 50 ms where
- * pidfd_open is missing). A VM whose qemu died meanwhile becomes crashed
+ * pidfd_open is missing). When the recorded pid is not the VM's qemu (the
+ * pid reused, the file edited) that process is left alone and the qemu is
+ * looked for by its pid file and QMP socket, and adopted; one that cannot
+ * be found died meanwhile: the VM becomes crashed
  * (exit status unknown) and its run dir is removed; run dirs that no state
  * file claims are removed too (with their qemu, if one still runs).
  */
@@ -37,7 +41,13 @@ void vm_reattach_release(struct vm *vm);
 unsigned long long vm_proc_start_time(pid_t pid);
 
 /* pid is alive (not a zombie), started at start_time, and its command
- * line names qmp_sock: the very qemu we spawned. */
+ * line names qmp_sock: the very qemu we spawned. A pid that fails this
+ * (reused, or a state file edited) is never adopted nor signalled. */
 bool vm_proc_is_our_qemu(pid_t pid, unsigned long long start_time, const char *qmp_sock);
+
+/* The VM's qemu found anew (the state file's pid is not it): the pid in
+ * pidfile if that process is our qemu, else a process whose command line
+ * names qmp_sock; its start time in *start. 0 if there is none. */
+pid_t vm_proc_find_qemu(const char *pidfile, const char *qmp_sock, unsigned long long *start);
 
 #endif

@@ -164,6 +164,13 @@ void vm_restart_release(struct vm *vm)
 	vm->restart_state = NULL;
 }
 
+bool vm_restart_pending(const struct vm *vm)
+{
+	const struct restart *r = vm->restart_state;
+
+	return r && r->due;
+}
+
 void vm_restart_status(const struct vm *vm, struct json_object *o)
 {
 	const struct restart *r = vm->restart_state;

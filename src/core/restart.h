@@ -28,6 +28,9 @@ void vm_restart_exited(struct vm *vm);
 /* Free the VM's restart state (pending attempt cancelled). */
 void vm_restart_release(struct vm *vm);
 
+/* An attempt is armed: the VM is down and will be started again. */
+bool vm_restart_pending(const struct vm *vm);
+
 /* Adds "restart_pending_s" (seconds to the next attempt, or null) to a
  * VM's status object. */
 void vm_restart_status(const struct vm *vm, struct json_object *o);

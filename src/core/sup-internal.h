@@ -141,6 +141,10 @@ void sup_ops_proxy_stop(struct vm *vm);
 int sup_connect_start(struct vm *vm);
 void sup_drop_qmp(struct vm *vm);
 
+/* fatal.c: a QMP event that may end the VM (GUEST_PANICKED, SHUTDOWN
+ * with reason guest-panic, STOP into internal-error) */
+void sup_fatal_event(struct vm *vm, const char *name, struct json_object *data);
+
 /* stop.c */
 bool sup_send_cmd(struct vm *vm, const char *cmd);
 void sup_vm_stop(struct vm *vm, unsigned grace);

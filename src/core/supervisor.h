@@ -128,6 +128,14 @@ int64_t vm_qmp_call(struct vm *vm, const char *cmd, struct json_object *args, un
 int64_t vm_qmp_call_raw(struct vm *vm, struct json_object *cmd, unsigned timeout_ms,
 			qmp_reply_fn fn, void *arg, struct qmp_error *err);
 
+/* The VM cannot go on although qemu runs (internal-error, a guest panic):
+ * it becomes crashed with why in its error once qemu is gone, which
+ * kill_qemu brings about now (else qemu is quitting by itself). */
+void vmsup_vm_fatal(struct vm *vm, const char *why, bool kill_qemu);
+/* A query-status "status" read back (e.g. at reattach): fatal ones
+ * (internal-error, guest-panicked) as above. */
+void vmsup_vm_check_status(struct vm *vm, const char *status);
+
 /* The VM is on its way down (stop, kill or a guest power-off seen). */
 bool vmsup_vm_stopping(const struct vm *vm);
 

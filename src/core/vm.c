@@ -162,6 +162,9 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(o, "qmp", qmp_status(vm));
 	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
 	json_object_object_add(o, "state_unsaved", json_object_new_boolean(vm->save_error != NULL));
+	/* a reattached VM whose files went while the daemon was down runs on;
+	 * its next start would fail on these */
+	json_object_object_add(o, "missing", vm_spec_missing(&vm->spec));
 	json_object_object_add(o, "log_tail", str_or_null(vm->log_tail));
 	json_object_object_add(o, "restarts", json_object_new_int64(vm->restarts));
 	json_object_object_add(o, "pool_member", json_object_new_boolean(vm->pool_member));
@@ -188,6 +191,7 @@ void vm_release_fields(struct vm *vm)
 	free(vm->qemu_log);
 	free(vm->accel_used);
 	free(vm->error);
+	free(vm->fatal);
 	free(vm->log_tail);
 	free(vm->save_error);
 }

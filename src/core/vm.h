@@ -89,7 +89,9 @@ struct vm {
 	int exit_signal;	 /* -1 = none */
 	const char *exit_reason; /* static token from a module ("oom"), NULL = none known */
 	char *error;		 /* why failed / crashed */
-	char *log_tail;		 /* tail of qemu.log at exit */
+	char *fatal;	/* qemu runs on but the VM cannot (internal-error, panic): its exit is this
+			   crash */
+	char *log_tail; /* tail of qemu.log at exit */
 
 	/* supervisor QMP connection */
 	struct qmp_session *qmp;

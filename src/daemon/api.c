@@ -5,6 +5,7 @@
 #include "src/daemon/api-guest.h"
 #include "src/daemon/api-logs.h"
 #include "src/daemon/api-limits.h"
+#include "src/daemon/api-health.h"
 #include "src/daemon/api-pool.h"
 #include "src/daemon/api-shutdown.h"
 #include "src/daemon/api-template.h"
@@ -409,6 +410,8 @@ static void route(struct evhttp_request *req, void *arg)
 			http_send_json(req, 200, o);
 			json_object_put(o);
 		}
+	} else if (n == 2 && !strcmp(seg[1], "health")) {
+		api_health(api->sup, req, &peer, admin);
 	} else if (n == 2 && !strcmp(seg[1], "shutdown")) {
 		struct json_object *body;
 		if (m != EVHTTP_REQ_POST) {

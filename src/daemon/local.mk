@@ -7,6 +7,7 @@ src_libvmsup_la_SOURCES += \
 	src/daemon/api-limits.c src/daemon/api-limits.h \
 	src/daemon/api-template.c src/daemon/api-template.h \
 	src/daemon/api-pool.c src/daemon/api-pool.h \
+	src/daemon/api-health.c src/daemon/api-health.h \
 	src/daemon/accept.c src/daemon/accept.h \
 	src/daemon/conn.c src/daemon/conn.h \
 	src/daemon/owner.c src/daemon/owner.h \

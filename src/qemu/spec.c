@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -165,7 +166,19 @@ static int get_data_disks(struct json_object *j, struct vm_spec *s, char **err)
 	return 0;
 }
 
-static int get_shares(struct json_object *j, struct vm_spec *s, char **err)
+/* A share qemu will export: a directory. */
+static int check_share_dir(size_t i, const char *path, char **err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return vmsup_err(err, "'shares[%zu]': %s: %s", i, path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return vmsup_err(err, "'shares[%zu]': %s: not a directory", i, path);
+	return 0;
+}
+
+static int get_shares(struct json_object *j, struct vm_spec *s, bool files, char **err)
 {
 	struct json_object *arr;
 	size_t n;
@@ -183,7 +196,6 @@ static int get_shares(struct json_object *j, struct vm_spec *s, char **err)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
 		struct vm_share *sh = &s->shares[i];
-		struct stat st;
 		char *why = NULL;
 
 		s->nshares = i + 1;
@@ -210,17 +222,15 @@ static int get_shares(struct json_object *j, struct vm_spec *s, char **err)
 		if (strpbrk(sh->path, " \t\n\"'"))
 			return vmsup_err(err, "'shares[%zu]': '%s' contains blanks or quotes", i,
 					 sh->path);
-		if (stat(sh->path, &st) < 0)
-			return vmsup_err(err, "'shares[%zu]': %s: %s", i, sh->path,
-					 strerror(errno));
-		if (!S_ISDIR(st.st_mode))
-			return vmsup_err(err, "'shares[%zu]': %s: not a directory", i, sh->path);
+		if (files && check_share_dir(i, sh->path, err))
+			return -1;
 	}
 	return 0;
 }
 
-int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, struct vm_spec *s,
-		      char **err)
+/* files: check the files the spec names against the filesystem now */
+static int spec_parse(struct json_object *j, const struct vmsup_config *cfg, struct vm_spec *s,
+		      bool files, char **err)
 {
 	char *why = NULL;
 
@@ -249,7 +259,7 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 	    get_str(j, "disk_format", &s->disk_format, err) ||
 	    get_str(j, "restart", &s->restart, err) || get_bool(j, "start", &s->start, err) ||
 	    get_bool(j, "guest", &s->guest, err) || get_bool(j, "autostart", &s->autostart, err) ||
-	    get_shares(j, s, err) || get_data_disks(j, s, err) ||
+	    get_shares(j, s, files, err) || get_data_disks(j, s, err) ||
 	    vm_net_from_json(j, cfg, &s->net, err))
 		return -1;
 	if (!s->name)
@@ -284,11 +294,79 @@ int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, str
 		if (!s->append && cfg->default_append && !(s->append = strdup(cfg->default_append)))
 			return vmsup_err(err, "out of memory");
 	}
+	if (files && s->kernel && check_file("kernel", s->kernel, err))
+		return -1;
+	if (files && s->initrd && check_file("initrd", s->initrd, err))
+		return -1;
+	return check_disk(s, err);
+}
+
+int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, struct vm_spec *s,
+		      char **err)
+{
+	return spec_parse(j, cfg, s, true, err);
+}
+
+int vm_spec_from_stored(struct json_object *j, const struct vmsup_config *cfg, struct vm_spec *s,
+			char **err)
+{
+	return spec_parse(j, cfg, s, false, err);
+}
+
+int vm_spec_check_files(const struct vm_spec *s, char **err)
+{
+	struct stat st;
+
 	if (s->kernel && check_file("kernel", s->kernel, err))
 		return -1;
 	if (s->initrd && check_file("initrd", s->initrd, err))
 		return -1;
-	return check_disk(s, err);
+	for (size_t i = 0; i < s->nshares; i++)
+		if (check_share_dir(i, s->shares[i].path, err))
+			return -1;
+	/* the images are opened as the caller by src/disk/: here only
+	 * whether they are still there, so a start names what went */
+	if (s->disk && stat(s->disk, &st) < 0)
+		return vmsup_err(err, "'disk': %s: %s", s->disk, strerror(errno));
+	for (size_t i = 0; i < s->ndisks; i++)
+		if (stat(s->disks[i].path, &st) < 0)
+			return vmsup_err(err, "'disks[%zu]': %s: %s", i, s->disks[i].path,
+					 strerror(errno));
+	return 0;
+}
+
+static void add_missing(struct json_object *a, const char *what, const char *path)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s: %s", what, path) >= 0)
+		json_object_array_add(a, json_object_new_string(s));
+	free(s);
+}
+
+struct json_object *vm_spec_missing(const struct vm_spec *s)
+{
+	struct json_object *a = json_object_new_array();
+	struct stat st;
+	char what[32];
+
+	if (s->kernel && stat(s->kernel, &st) < 0)
+		add_missing(a, "kernel", s->kernel);
+	if (s->initrd && stat(s->initrd, &st) < 0)
+		add_missing(a, "initrd", s->initrd);
+	for (size_t i = 0; i < s->nshares; i++)
+		if (stat(s->shares[i].path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(what, sizeof(what), "shares[%zu]", i);
+			add_missing(a, what, s->shares[i].path);
+		}
+	if (s->disk && stat(s->disk, &st) < 0)
+		add_missing(a, "disk", s->disk);
+	for (size_t i = 0; i < s->ndisks; i++)
+		if (stat(s->disks[i].path, &st) < 0) {
+			snprintf(what, sizeof(what), "disks[%zu]", i);
+			add_missing(a, what, s->disks[i].path);
+		}
+	return a;
 }
 
 struct json_object *vm_spec_to_json(const struct vm_spec *s)

@@ -81,6 +81,23 @@ struct vm_spec {
 int vm_spec_from_json(struct json_object *j, const struct vmsup_config *cfg, struct vm_spec *out,
 		      char **err);
 
+/*
+ * The same for a spec read back from a state file: nothing is looked up
+ * on the filesystem, so a VM whose kernel, initrd, share or image went
+ * away while the daemon was down is still adopted (its qemu has them
+ * open); the files are checked again when it is started.
+ */
+int vm_spec_from_stored(struct json_object *j, const struct vmsup_config *cfg, struct vm_spec *s,
+			char **err);
+
+/* Before a start: every file the spec names is still there (-1, *err
+ * naming the first one that is not). */
+int vm_spec_check_files(const struct vm_spec *s, char **err);
+
+/* ["kernel: /path", "shares[0]: /dir", ...]: what a start would miss
+ * (an empty array when nothing is). A new object. */
+struct json_object *vm_spec_missing(const struct vm_spec *s);
+
 /* The spec as JSON (for the state file; parses back with vm_spec_from_json). */
 struct json_object *vm_spec_to_json(const struct vm_spec *s);
 

@@ -11,11 +11,19 @@ check_PROGRAMS += tests/test-vmsupd-reattach
 TESTS += tests/test-vmsupd-reattach
 tests_test_vmsupd_reattach_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/core/reattach-util.c tests/core/reattach-util.h \
-	tests/core/reattach.c tests/core/reattach-policy.c
+	tests/core/reattach.c tests/core/reattach-policy.c tests/core/reattach-identity.c tests/core/fatal-states.c
 tests_test_vmsupd_reattach_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_reattach_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
-EXTRA_tests_test_vmsupd_reattach_DEPENDENCIES = src/daemon/vmsupd
+EXTRA_tests_test_vmsupd_reattach_DEPENDENCIES = src/daemon/vmsupd tests/fakes/fake-qemu
+
+# qemu's stand-in for the run states a real one reaches only on a broken
+# host or guest (internal-error, guest panics): tests/core/fatal-states.c
+check_PROGRAMS += tests/fakes/fake-qemu
+tests_fakes_fake_qemu_SOURCES = tests/fakes/fake-qemu.c tests/fakes/qmp-server.c \
+	tests/fakes/qmp-server.h
+tests_fakes_fake_qemu_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_fakes_fake_qemu_LDADD = $(JSONC_LIBS) -lpthread
 
 # libFuzzer targets (configure CC=clang --enable-fuzzing), the code under
 # test compiled in so that it is instrumented. Run e.g.

@@ -1,6 +1,7 @@
 #include "tests/core/reattach-util.h"
 
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -84,6 +85,27 @@ struct json_object *rt_wait_state(struct tdaemon *d, const char *name, const cha
 	cr_assert_fail("VM %s: state %s (error %s), wanted %s within %d ms", name,
 		       td_str(vm, "state"), td_str(vm, "error"), want, timeout_ms);
 	return NULL;
+}
+
+bool rt_health_says(struct tdaemon *d, const char *reason, const char *vm)
+{
+	long st;
+	struct json_object *h = td_http(d, "GET", "/v1/health", NULL, &st), *rs;
+	bool found = false;
+
+	if (!reason)
+		found = st == 200 && td_str(h, "status") && !strcmp(td_str(h, "status"), "ok");
+	else if (st == 503 && td_str(h, "status") && !strcmp(td_str(h, "status"), "degraded") &&
+		 json_object_object_get_ex(h, "reasons", &rs))
+		for (size_t i = 0; !found && i < json_object_array_length(rs); i++) {
+			struct json_object *r = json_object_array_get_idx(rs, i);
+			found = td_str(r, "reason") && !strcmp(td_str(r, "reason"), reason) &&
+				(!vm || (td_str(r, "vm") && !strcmp(td_str(r, "vm"), vm)));
+		}
+	if (!found)
+		cr_log_info("health %ld: %s", st, h ? json_object_to_json_string(h) : "(none)");
+	json_object_put(h);
+	return found;
 }
 
 double rt_kill_and_time_crash(int fd, const char *name, pid_t pid, int timeout_ms)

@@ -28,6 +28,10 @@ struct json_object *rt_wait_state(struct tdaemon *d, const char *name, const cha
  * returns seconds from the kill to the daemon's event timestamp, or -1. */
 double rt_kill_and_time_crash(int ev_fd, const char *name, pid_t pid, int timeout_ms);
 
+/* GET /v1/health: whether it reports reason for VM vm (NULL: for any VM),
+ * with status 503 "degraded"; with reason NULL, whether it is 200 "ok". */
+bool rt_health_says(struct tdaemon *d, const char *reason, const char *vm);
+
 double rt_wall(void);
 double rt_median(double *v, int n);
 

@@ -254,6 +254,7 @@ Test(faults, state_dir_disk_full)
 		  "state_unsaved in the status");
 	json_object_put(vm);
 	cr_expect_eq(metric(&d, "vmsup_vms_state_unsaved"), 2, "both VMs counted unsaved");
+	cr_expect(rt_health_says(&d, "state_unsaved", "full-b"), "health degraded: unsaved");
 
 	/* space again: the daemon retries by itself, with no change to the VM */
 	cr_assert_eq(unlink(filler), 0);
@@ -280,6 +281,7 @@ Test(faults, state_dir_disk_full)
 		cr_expect_eq(stat(p, &st), 0, "state file written once there is room");
 	}
 	cr_expect_eq(metric(&d, "vmsup_vms_state_unsaved"), 0);
+	cr_expect(rt_health_says(&d, NULL, NULL), "healthy once saved");
 
 	/* a restart finds both VMs and kills neither */
 	td_kill9(&d);

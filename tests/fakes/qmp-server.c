@@ -217,6 +217,16 @@ static struct json_object *read_cmd(struct fake_qmp *f)
 	}
 }
 
+static void record(struct fake_qmp *f, struct json_object *c)
+{
+	pthread_mutex_lock(&f->mu);
+	if (f->ncmds < FQ_MAX_CMDS)
+		f->cmds[f->ncmds++] = c;
+	else
+		json_object_put(c);
+	pthread_mutex_unlock(&f->mu);
+}
+
 static int do_expect(struct fake_qmp *f, const struct fq_step *st)
 {
 	struct json_object *c = read_cmd(f), *x, *args;
@@ -231,14 +241,51 @@ static int do_expect(struct fake_qmp *f, const struct fq_step *st)
 	    json_object_object_get_ex(c, "arguments", &args) &&
 	    json_object_object_get_ex(args, "id", &x))
 		f->sync_id = json_object_get_int64(x);
-	pthread_mutex_lock(&f->mu);
-	if (f->ncmds < FQ_MAX_CMDS)
-		f->cmds[f->ncmds++] = c;
-	else
-		json_object_put(c);
-	pthread_mutex_unlock(&f->mu);
 	if (st->text && strcmp(name, st->text)) {
 		fail(f, "expected command %s, got %s", st->text, name);
+		record(f, c);
+		return -1;
+	}
+	record(f, c);
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int do_answer(struct fake_qmp *f, const struct fq_step *st)
+{
+	double end = now_ms() + st->ms;
+
+	for (;;) {
+		int left = (int)(end - now_ms());
+		struct json_object *c, *x;
+		const char *name;
+		char reply[128];
+
+		if (f->pos >= f->have && (left <= 0 || wait_in(f, f->cfd, left) < 0))
+			break;
+		if (!(c = read_cmd(f)))
+			break;
+		name = json_object_object_get_ex(c, "execute", &x) ? json_object_get_string(x) : "";
+		snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %" PRId64 "}\r\n",
+			 cmd_id(c));
+		if (st->text && !strcmp(name, st->text)) {
+			record(f, c);
+			return 0;
+		}
+		record(f, c);
+		if (write_all(f->cfd, reply, strlen(reply)) < 0) {
+			fail(f, "answer: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (st->text) {
+		fail(f, "no %s within %u ms", st->text, st->ms);
 		return -1;
 	}
 	return 0;
@@ -266,6 +313,10 @@ static void *run(void *arg)
 			break;
 		case FQ_EXPECT:
 			if (do_expect(f, st) < 0)
+				goto out;
+			break;
+		case FQ_ANSWER:
+			if (do_answer(f, st) < 0)
 				goto out;
 			break;
 		case FQ_SLEEP:
@@ -297,12 +348,7 @@ static void *run(void *arg)
 		struct json_object *c = read_cmd(f);
 		if (!c)
 			break;
-		pthread_mutex_lock(&f->mu);
-		if (f->ncmds < FQ_MAX_CMDS)
-			f->cmds[f->ncmds++] = c;
-		else
-			json_object_put(c);
-		pthread_mutex_unlock(&f->mu);
+		record(f, c);
 	}
 	return NULL;
 out:

@@ -23,6 +23,10 @@ enum fq_op {
 	FQ_SLEEP,   /* pause ms milliseconds */
 	FQ_CLOSE,   /* close the connection and stop */
 	FQ_QUIET,   /* fail if the client sends anything within ms milliseconds */
+	FQ_ANSWER,  /* for ms milliseconds, answer each command {"return": {}} as qemu
+		     * would a query or an action (a client's start-up chatter); with
+		     * text, stop early at that command, left unanswered (a FQ_SEND
+		     * with @LAST@ answers it); not seeing it in time fails */
 };
 
 /*

@@ -440,6 +440,20 @@ void td_guest_append(const char *dir, char *buf, size_t len)
 	fclose(f);
 }
 
+const char *td_guest_dir(void)
+{
+	static char path[512];
+	const char *gd = getenv("VMSUP_GUEST_DIR");
+
+	if (!gd)
+		gd = "/tmp/guest";
+	snprintf(path, sizeof(path), "%s/vmlinuz", gd);
+	if (access(path, R_OK))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/initrd.img", gd);
+	return access(path, R_OK) == 0 ? gd : NULL;
+}
+
 const char *td_distro_dir(void)
 {
 	static char path[512];

@@ -73,6 +73,9 @@ void td_sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A guest directory's kernel command line (DIR/append, first line) into buf;
  * buf is left as it is when there is no such file. */
 void td_guest_append(const char *dir, char *buf, size_t len);
+/* The test guest (scripts/mkguest.sh): $VMSUP_GUEST_DIR (else /tmp/guest)
+ * if its vmlinuz and initrd.img are readable, else NULL (the caller skips). */
+const char *td_guest_dir(void);
 /* The Debian systemd guest (scripts/mkdistro.sh): $VMSUP_DISTRO_DIR if its
  * disk.raw is readable, else NULL (the caller skips). */
 const char *td_distro_dir(void);

@@ -222,3 +222,50 @@ Test(spec, rejects)
 		bad(json, "Permission denied");
 	}
 }
+
+/* A state file's spec is read back without the filesystem: a kernel or a
+ * share gone while the daemon was down must not lose the VM (issue 19);
+ * the start check and the status name what went. */
+Test(spec, stored_spec_parses_with_files_gone)
+{
+	char json[512], share[160], want[200];
+	struct json_object *j, *missing;
+	struct vm_spec s;
+	char *err = NULL;
+
+	snprintf(share, sizeof(share), "%s/share", dir);
+	cr_assert_eq(mkdir(share, 0700), 0);
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"a\",\"kernel\":\"%s\",\"initrd\":\"%s\","
+		 "\"shares\":[{\"path\":\"%s\"}]}",
+		 kernel, initrd, share);
+	cr_assert_eq(parse(json, &s, &err), 0, "%s", err);
+	missing = vm_spec_missing(&s);
+	cr_expect_eq(json_object_array_length(missing), 0);
+	json_object_put(missing);
+	cr_expect_eq(vm_spec_check_files(&s, &err), 0, "%s", err);
+	vm_spec_release(&s);
+
+	cr_assert_eq(unlink(kernel), 0);
+	cr_assert_eq(rmdir(share), 0);
+	/* API input is still checked */
+	bad(json, "No such file or directory");
+	j = json_tokener_parse(json);
+	cr_assert_eq(vm_spec_from_stored(j, &cfg, &s, &err), 0, "stored: %s", err);
+	json_object_put(j);
+	cr_expect_str_eq(s.kernel, kernel);
+	cr_expect_eq(s.nshares, 1);
+	cr_expect_eq(vm_spec_check_files(&s, &err), -1);
+	cr_expect(err && strstr(err, kernel), "the start check names the kernel: %s", err);
+	free(err);
+	missing = vm_spec_missing(&s);
+	cr_assert_eq(json_object_array_length(missing), 2, "%s",
+		     json_object_to_json_string(missing));
+	snprintf(want, sizeof(want), "kernel: %s", kernel);
+	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(missing, 0)), want);
+	snprintf(want, sizeof(want), "shares[0]: %s", share);
+	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(missing, 1)), want);
+	json_object_put(missing);
+	vm_spec_release(&s);
+	touch(kernel, "k", 0644);
+}
