@@ -190,6 +190,23 @@ static int read_from(const char *ip, int port, char *buf, size_t n)
 	return (int)got;
 }
 
+/* vmctl ARGS against the test's daemon: its exit status, stdout in out */
+static int vmctl(const char *args, char *out, size_t n)
+{
+	const char *b = getenv("top_builddir");
+	char cmd[512];
+	size_t got;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s/src/cli/vmctl --socket %s %s 2>&1", b ? b : ".", d.sock,
+		 args);
+	p = popen(cmd, "r");
+	cr_assert(p, "%s", cmd);
+	got = fread(out, 1, n - 1, p);
+	out[got] = '\0';
+	return WEXITSTATUS(pclose(p));
+}
+
 static long destroy(const char *name)
 {
 	char path[96];
@@ -249,6 +266,12 @@ Test(bridge, two_vms_real_addresses_and_no_tap_left)
 	for (int i = 0; i < 20 && got <= 0; i++, sleep(1))
 		got = read_from(a.ip, 22, buf, sizeof(buf));
 	cr_expect(got > 0 && !strncmp(buf, "SSH-2.0", 7), "%s:22 answered '%s'", a.ip, buf);
+
+	/* vmctl: ip prints the real address, ssh goes to it (port 22, no forward) */
+	vmctl("ip a", out, sizeof(out));
+	cr_expect(!strncmp(out, a.ip, strlen(a.ip)), "vmctl ip a: '%s', not %s", out, a.ip);
+	cr_expect_eq(vmctl("exec a --via ssh -- sh -c 'echo via-ssh'", out, sizeof(out)), 0);
+	cr_expect(strstr(out, "via-ssh"), "vmctl exec --via ssh: '%s'", out);
 
 	/* kill -9 of the daemon and a restart: both adopted, taps kept */
 	td_kill9(&d);
