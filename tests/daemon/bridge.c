@@ -120,6 +120,21 @@ Test(bridge, bad_input_is_4xx_and_creates_nothing)
 			  "%s: '%s' does not say '%s'", bad[i].net, td_err_desc(r), bad[i].needle);
 		json_object_put(r);
 	}
+	/* a template's clones would all bring its MAC: refused (not done) */
+	{
+		const char *gd = getenv("VMSUP_GUEST_DIR");
+		char body[1024];
+
+		snprintf(body, sizeof(body),
+			 "{\"name\":\"t\",\"accel\":\"tcg\",\"kernel\":\"%s/vmlinuz\","
+			 "\"initrd\":\"%s/initrd.img\",\"net\":{\"mode\":\"bridge\","
+			 "\"bridge\":\"" BR "\"}}",
+			 gd ? gd : "/tmp/guest", gd ? gd : "/tmp/guest");
+		r = td_http(&d, "POST", "/v1/templates", body, &st);
+		cr_expect_eq(st, 400, "template on a bridge: %ld %s", st, td_err_desc(r));
+		cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "bridge"), "%s", td_err_desc(r));
+		json_object_put(r);
+	}
 	r = td_http(&d, "GET", "/v1/vms/b", NULL, &st);
 	cr_expect_eq(st, 404, "a rejected spec left a VM");
 	json_object_put(r);
