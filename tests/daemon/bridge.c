@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -305,5 +306,25 @@ Test(bridge, two_vms_real_addresses_and_no_tap_left)
 	kill(b.pid, SIGKILL);
 	cr_expect(gone(b.tap, 10), "tap %s outlived its qemu", b.tap);
 	cr_expect_eq(destroy("b"), 200);
+	cr_expect_eq(count_taps(), 0);
+}
+
+/* A daemon without CAP_NET_ADMIN (dropped from the bounding set, so the
+ * root vmsupd exec'd from here lacks it) says so, and creates nothing. */
+Test(bridge, no_cap_net_admin_is_a_clear_error)
+{
+	struct json_object *r;
+	long st;
+
+	cr_assert_eq(prctl(PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0), 0);
+	td_start(&d, "bridge = " BR "\n");
+	r = gt_create_bare(&d, "c", "{\"mode\":\"bridge\"}", &st);
+	cr_expect(st >= 400 && st < 600 && st != 500, "%ld %s", st, td_err_desc(r));
+	cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "CAP_NET_ADMIN"), "'%s'",
+		  td_err_desc(r));
+	json_object_put(r);
+	r = td_http(&d, "GET", "/v1/vms/c", NULL, &st);
+	cr_expect_eq(st, 404, "a refused create left a VM");
+	json_object_put(r);
 	cr_expect_eq(count_taps(), 0);
 }
