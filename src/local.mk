@@ -17,6 +17,7 @@ include src/metrics/local.mk
 include src/snapshot/local.mk
 include src/disk/local.mk
 include src/files/local.mk
+include src/net/local.mk
 include src/pool/local.mk
 include src/console/local.mk
 include src/daemon/local.mk

@@ -66,6 +66,13 @@ static char *cache_known_hosts(const char *name)
 	return path;
 }
 
+const char *vmctl_ssh_host(struct json_object *vm)
+{
+	const char *mode = str_field(vm, "net_mode");
+
+	return mode && !strcmp(mode, "bridge") ? str_field(vm, "ip") : "127.0.0.1";
+}
+
 int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_ssh_opts *o,
 		   const char *remote, int *status)
 {
@@ -84,6 +91,11 @@ int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_
 	    json_object_get_int64(v) > 65535)
 		return vmctl_fail(name, "the VM has no ssh port (try --via agent)");
 	s.port = json_object_get_int64(v);
+	if (!(s.host = vmctl_ssh_host(vm)))
+		return vmctl_fail(name,
+				  "the VM has no address on its bridge yet (vmctl ip %s "
+				  "--wait S)",
+				  name);
 	s.key = o->key			   ? o->key
 		: env_key && *env_key	   ? env_key
 		: str_field(vm, "ssh_key") ? str_field(vm, "ssh_key")
@@ -134,7 +146,7 @@ int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_
 		goto out;
 	}
 	if (*status == 255 && o->probe_err < 0 && !vmctl_signal)
-		vmctl_fail(name, "ssh to 127.0.0.1:%ld failed (status 255)", s.port);
+		vmctl_fail(name, "ssh to %s:%ld failed (status 255)", s.host, s.port);
 	rc = 0;
 out:
 	vmctl_ssh_argv_free(argv);
@@ -353,8 +365,8 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 	vmctl_catch_signals();
 	/* an address from the agent does not mean sshd is up yet */
 	if (json_object_object_get_ex(vm, "ssh_port", &v) &&
-	    (rc = vmctl_ssh_wait_banner(g, a.pos[0], json_object_get_int(v), VMCTL_SSH_WAIT_S, why,
-					sizeof(why)))) {
+	    (rc = vmctl_ssh_wait_banner(g, a.pos[0], vmctl_ssh_host(vm), json_object_get_int(v),
+					VMCTL_SSH_WAIT_S, why, sizeof(why)))) {
 		rc = vmctl_signal ? 130 : vmctl_fail(a.pos[0], "%s", why);
 		goto out;
 	}

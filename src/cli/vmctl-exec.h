@@ -36,8 +36,13 @@ int vmctl_exec_ssh(const char *name, struct json_object *vm, const struct vmctl_
  * 0 once it answers; -2 when the VM died, -1 at the deadline, with why
  * filled either way.
  */
-int vmctl_ssh_wait_banner(const struct vmctl *g, const char *name, long port, double wait_s,
-			  char *why, size_t size);
+int vmctl_ssh_wait_banner(const struct vmctl *g, const char *name, const char *host, long port,
+			  double wait_s, char *why, size_t size);
+
+/* Where ssh goes for the VM of status vm: 127.0.0.1 (user mode, the
+ * forwarded port), the guest's own address (mode bridge), NULL when a
+ * bridge VM has no address yet. */
+const char *vmctl_ssh_host(struct json_object *vm);
 
 /* guest-exec through the API; output to our stdout/stderr. in_fd >= 0:
  * all of it (at most VMSUP_EXEC_INPUT_MAX bytes) is the command's stdin.

@@ -1,5 +1,6 @@
 /*
- * vmctl's network options (--net, --publish, --egress: the spec's "net",
+ * vmctl's network options (--net user|none|bridge[:NAME], --publish,
+ * --egress: the spec's "net",
  * issue 22) and `vmctl port NAME`, which lists the published ports as
  * `docker port` does.
  */
@@ -89,8 +90,18 @@ int vmctl_net_opt(const char *cmd, int opt, const char *arg, struct json_object 
 {
 	switch (opt) {
 	case VMCTL_OPT_NET:
+		/* bridge:NAME names the bridge; plain bridge takes vmsupd.conf's */
+		if (!strncmp(arg, "bridge:", 7) && arg[7]) {
+			json_object_object_add(net_of(spec), "mode",
+					       json_object_new_string("bridge"));
+			json_object_object_add(net_of(spec), "bridge",
+					       json_object_new_string(arg + 7));
+			return 0;
+		}
 		if (strcmp(arg, "user") && strcmp(arg, "none") && strcmp(arg, "bridge"))
-			return vmctl_usage_error(cmd, "--net: '%s' is not user, none or bridge",
+			return vmctl_usage_error(cmd,
+						 "--net: '%s' is not user, none, bridge or "
+						 "bridge:NAME",
 						 arg);
 		json_object_object_add(net_of(spec), "mode", json_object_new_string(arg));
 		return 0;

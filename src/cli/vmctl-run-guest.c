@@ -47,11 +47,12 @@ static int vm_died(struct run *r, const char *name, double *next_check)
 
 /* sshd answering on the forwarded port (vmctl_ssh_wait_banner). -1 when
  * it never came, -2 when the VM died (already reported). */
-int vmctl_run_wait_ssh_banner(struct run *r, const char *name, long port, double deadline)
+int vmctl_run_wait_ssh_banner(struct run *r, const char *name, const char *host, long port,
+			      double deadline)
 {
 	char why[600];
-	int rc =
-	    vmctl_ssh_wait_banner(&r->g, name, port, deadline - vmctl_run_now(), why, sizeof(why));
+	int rc = vmctl_ssh_wait_banner(&r->g, name, host, port, deadline - vmctl_run_now(), why,
+				       sizeof(why));
 
 	if (rc == -2) {
 		vmctl_fail(name, "%s", why);

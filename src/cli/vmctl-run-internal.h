@@ -38,7 +38,8 @@ void vmctl_run_progress(struct run *r, const char *what, const char *arg);
 
 /* vmctl-run-guest.c */
 /* Until the guest's sshd answers its banner on the forwarded port (or the deadline). */
-int vmctl_run_wait_ssh_banner(struct run *r, const char *name, long port, double deadline);
+int vmctl_run_wait_ssh_banner(struct run *r, const char *name, const char *host, long port,
+			      double deadline);
 /* A session that logs in and runs `true` before the task's; retried until the deadline. */
 int vmctl_run_ssh_ready(struct run *r, const char *name, struct json_object *vm, const char *dir,
 			const char *kh);

@@ -389,8 +389,8 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 		if (rc || vmctl_signal)
 			goto out;
 		if (json_object_object_get_ex(vm, "ssh_port", &v) &&
-		    (rc = vmctl_run_wait_ssh_banner(&r, name, json_object_get_int(v), deadline)) <
-			0 &&
+		    (rc = vmctl_run_wait_ssh_banner(&r, name, vmctl_ssh_host(vm),
+						    json_object_get_int(v), deadline)) < 0 &&
 		    !vmctl_signal) {
 			if (rc == -1)
 				vmctl_fail(name, "no ssh server answers in the guest");

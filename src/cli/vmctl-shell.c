@@ -86,7 +86,7 @@ char **vmctl_ssh_argv(const struct vmctl_ssh *s)
 	if (asprintf(&own[k++], "%ld", s->port) < 0 ||
 	    asprintf(&own[k++], "UserKnownHostsFile=%s", s->known_hosts) < 0 ||
 	    asprintf(&own[k++], "HostKeyAlias=%s", s->host_alias) < 0 ||
-	    asprintf(&own[k++], "%s@127.0.0.1", s->user) < 0) {
+	    asprintf(&own[k++], "%s@%s", s->user, s->host ? s->host : "127.0.0.1") < 0) {
 		own[k - 1] = NULL;
 		vmctl_ssh_argv_free(a);
 		return NULL;

@@ -17,6 +17,7 @@ struct vmctl_ssh {
 	const char *known_hosts; /* UserKnownHostsFile */
 	const char *host_alias;	 /* HostKeyAlias: pins the key per VM, not per port */
 	const char *user;
+	const char *host; /* the guest's address (bridge); NULL: 127.0.0.1 */
 	long port;
 	const char *remote; /* the one remote command string */
 	int tty;	    /* -tt (a pty even when our stdin is not one), else -T */

@@ -8,6 +8,7 @@
 
 #include "src/cli/vmctl-exec.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -41,13 +42,16 @@ static int banner_once(const struct sockaddr_in *sa)
 	return ok;
 }
 
-int vmctl_ssh_wait_banner(const struct vmctl *g, const char *name, long port, double wait_s,
-			  char *why, size_t size)
+int vmctl_ssh_wait_banner(const struct vmctl *g, const char *name, const char *host, long port,
+			  double wait_s, char *why, size_t size)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	double deadline = now() + wait_s, check = 0;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (!host || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		snprintf(why, size, "the VM has no IPv4 address to ssh to yet (vmctl ip --wait)");
+		return -1;
+	}
 	while (!vmctl_signal) {
 		int r = banner_once(&sa);
 		if (r < 0)
@@ -65,8 +69,8 @@ int vmctl_ssh_wait_banner(const struct vmctl *g, const char *name, long port, do
 		poll(NULL, 0, 100);
 	}
 	snprintf(why, size,
-		 "sshd did not answer on 127.0.0.1:%ld within %.0f s (the guest has no sshd, or "
+		 "sshd did not answer on %s:%ld within %.0f s (the guest has no sshd, or "
 		 "it is still starting; --via agent needs none)",
-		 port, wait_s);
+		 host, port, wait_s);
 	return -1;
 }

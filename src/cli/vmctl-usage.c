@@ -21,8 +21,9 @@
 	"  --accel kvm|tcg|kvm:tcg  accelerator (kvm:tcg falls back to TCG)\n"                     \
 	"  --share DIR[:ro]     share host DIR into the guest at the same path (repeatable)\n"     \
 	"  --restart POLICY     restart policy passed to vmsupd (e.g. never)\n"                    \
-	"  --net user|none|bridge  user: QEMU user networking (default); none: no NIC,\n"          \
-	"                       the agent still works (bridge: not implemented yet)\n"             \
+	"  --net user|none|bridge[:NAME]  user: QEMU user networking (default); none:\n"           \
+	"                       no NIC, the agent still works; bridge: a tap on host\n"            \
+	"                       bridge NAME (default: vmsupd.conf's bridge), DHCP address\n"       \
 	"  --publish [ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]  forward a host port to the\n"           \
 	"                       guest (repeatable; HOSTPORT 0 picks one: 'vmctl port')\n"          \
 	"  --egress             let the guest connect out (needs allow_egress in vmsupd)\n"        \

@@ -71,7 +71,7 @@ struct vm_module {
 	void (*status)(void *ctx, const struct vm *vm, struct json_object *o);
 };
 
-#define VMSUP_MAX_MODULES 8
+#define VMSUP_MAX_MODULES 12
 
 /* m is borrowed for the registry's life; -1 when the table is full. */
 int vmsup_register(struct vmsup *sup, const struct vm_module *m, void *ctx);

@@ -226,9 +226,10 @@ int sup_vm_start(struct vm *vm)
 	sup_remove_runtime_files(vm);
 	/* a fresh log per start, so the tail is this run's */
 	unlink(vm->qemu_log);
-	/* mode none has no NIC, so nothing to forward ssh to */
-	vm->ssh_port = 0;
-	if (!vm->spec.net.none && (vm->ssh_port = vm_free_port(&err)) < 0)
+	/* mode none has no NIC, so nothing to forward ssh to; on a bridge
+	 * ssh goes to the guest's own address and port */
+	vm->ssh_port = vm->spec.net.bridge ? 22 : 0;
+	if (!vm->spec.net.none && !vm->spec.net.bridge && (vm->ssh_port = vm_free_port(&err)) < 0)
 		goto out;
 	if (vm_net_bind_ports(&vm->spec.net, &err))
 		goto out;

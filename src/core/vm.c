@@ -147,7 +147,7 @@ struct json_object *vm_to_json(const struct vm *vm)
 			       vm->ssh_port > 0 ? json_object_new_int64(vm->ssh_port) : NULL);
 	json_object_object_add(o, "mac", json_object_new_string(vm->mac));
 	json_object_object_add(o, "net_mode",
-			       json_object_new_string(vm->spec.net.none ? "none" : "user"));
+			       json_object_new_string(vm_net_mode_name(&vm->spec.net)));
 	json_object_object_add(o, "egress", json_object_new_boolean(vm->spec.net.egress));
 	json_object_object_add(o, "ports", vm_net_ports_json(&vm->spec.net));
 	json_object_object_add(o, "guest",

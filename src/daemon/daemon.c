@@ -21,6 +21,7 @@
 #include "src/files/vm-files.h"
 #include "src/guest/vm-agent.h"
 #include "src/limits/vm-limits.h"
+#include "src/net/vm-bridge.h"
 #include "src/metrics/vm-stats.h"
 #include "src/snapshot/vm-template.h"
 
@@ -122,6 +123,7 @@ static int register_modules(struct daemon *d, char **err)
 	    vmsup_register(d->sup, &vm_limits_module, d->limits) ||
 	    vmsup_register(d->sup, &vm_disk_module, NULL) ||
 	    vmsup_register(d->sup, &vm_files_module, d->files) ||
+	    vmsup_register(d->sup, &vm_bridge_module, NULL) ||
 	    vmsup_register(d->sup, &vm_agent_module, NULL) ||
 	    vmsup_register(d->sup, &vm_template_module, NULL))
 		return vmsup_err(err, "too many modules");

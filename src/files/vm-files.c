@@ -26,7 +26,7 @@
 #include "src/util/log.h"
 #include "src/util/share.h"
 
-#define SHARES_MAX    (VM_SPAWN_FDS - VM_SPAWN_FILE_FD - 2)
+#define SHARES_MAX    (VM_SPAWN_TAP_FD - VM_SPAWN_FILE_FD - 2)
 #define KERNEL_SLOT   VM_SPAWN_FILE_FD
 #define INITRD_SLOT   (VM_SPAWN_FILE_FD + 1)
 #define SHARE_SLOT(i) (VM_SPAWN_FILE_FD + 2 + (int)(i))

@@ -13,6 +13,7 @@
 #include "src/util/bounds.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
+#include "src/qemu/net.h"
 #include "src/util/name.h"
 
 #ifndef RUNSTATEDIR
@@ -36,9 +37,9 @@ struct key {
 };
 
 /* in the order of the values they stand for */
-static const char *const formats[] = {"text", "json", NULL};   /* VMSUP_LOG_TEXT, _JSON */
-static const char *const on_exits[] = {"keep", "stop", NULL};  /* on_exit_stop false, true */
-static const char *const net_modes[] = {"user", "none", NULL}; /* net_none false, true */
+static const char *const formats[] = {"text", "json", NULL};  /* VMSUP_LOG_TEXT, _JSON */
+static const char *const on_exits[] = {"keep", "stop", NULL}; /* on_exit_stop false, true */
+static const char *const net_modes[] = {"user", "none", "bridge", NULL}; /* enum vm_net_mode */
 static const char *const bools[] = {"false", "true", NULL};
 static const char *const sandboxes[] = {"auto", "on", "off", NULL}; /* enum vmsup_sandbox */
 
@@ -73,7 +74,8 @@ static const struct key keys[] = {
     {"pool_size", K_UINT, S(pool_size), 0, 64, NULL},
     {"console_log_max", K_UINT, S(console_log_max), VMSUP_CONSOLE_LOG_MIN, VMSUP_CONSOLE_LOG_MAX,
      NULL},
-    {"net_mode", K_WORD, S(net_none), 0, 0, net_modes},
+    {"net_mode", K_WORD, S(net_mode), 0, 0, net_modes},
+    {"bridge", K_STR, S(bridge), 0, 0, NULL},
     {"allow_egress", K_WORD, S(allow_egress), 0, 0, bools},
     {"publish_address", K_STR, S(publish_address), 0, 0, NULL},
     {"share_roots", K_PATHS, S(share_roots), 0, 0, NULL},
@@ -325,6 +327,10 @@ int vmsup_config_finish(struct vmsup_config *c, char **err)
 	if (inet_pton(AF_INET, c->publish_address, &a) != 1)
 		return vmsup_err(err, "publish_address = %s is not an IPv4 address",
 				 c->publish_address);
+	if (c->bridge && !vm_net_ifname_valid(c->bridge))
+		return vmsup_err(err, "bridge = %s is not a network interface name", c->bridge);
+	if (c->net_mode == VM_NET_BRIDGE && !c->bridge)
+		return vmsup_err(err, "net_mode = bridge needs bridge = NAME (an existing bridge)");
 	if (!c->ssh_key) {
 		if (asprintf(&c->ssh_key, "%s/id_ed25519", c->state_dir) < 0) {
 			c->ssh_key = NULL;
@@ -343,6 +349,7 @@ static const size_t str_fields[] = {
     offsetof(struct vmsup_config, guest_user),	    offsetof(struct vmsup_config, api_group),
     offsetof(struct vmsup_config, admin_group),	    offsetof(struct vmsup_config, pool_template),
     offsetof(struct vmsup_config, publish_address), offsetof(struct vmsup_config, share_roots),
+    offsetof(struct vmsup_config, bridge),
 };
 
 int vmsup_config_copy(struct vmsup_config *dst, const struct vmsup_config *src, char **err)

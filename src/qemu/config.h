@@ -46,7 +46,8 @@ struct vmsup_config {
 	unsigned pool_size;
 	/* bytes: console.log is rotated to console.log.1 before it grows past this */
 	unsigned console_log_max;
-	int net_none;	       /* net_mode = none: VMs get no workload NIC by default */
+	int net_mode;	       /* enum vm_net_mode (src/qemu/net.h): the default mode */
+	char *bridge;	       /* bridge = NAME: the default bridge of mode bridge */
 	int allow_egress;      /* a VM may ask for "egress": user networking unrestricted */
 	char *publish_address; /* host address published ports bind by default */
 	/* absolute directories, blank-separated: shares must be in one of them

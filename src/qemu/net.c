@@ -1,7 +1,9 @@
 #include "src/qemu/net.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,21 +103,59 @@ static int get_publishes(struct json_object *arr, const struct vmsup_config *cfg
 	return 0;
 }
 
+bool vm_net_ifname_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}
+
+const char *vm_net_mode_name(const struct vm_net *n)
+{
+	return n->none ? "none" : n->bridge ? "bridge" : "user";
+}
+
+/* The bridge of mode bridge: name (the spec's) or the config's default. */
+static int set_bridge(struct vm_net *n, const struct vmsup_config *cfg, const char *name,
+		      char **err)
+{
+	if (!n->bridge)
+		return 0;
+	if (!name)
+		name = cfg->bridge;
+	if (!name)
+		return vmsup_err(err, "'net': mode bridge needs 'bridge' (no default bridge "
+				      "in vmsupd.conf)");
+	if (!vm_net_ifname_valid(name))
+		return vmsup_err(err, "'net': 'bridge': '%s' is not a network interface name",
+				 name);
+	if (!(n->brname = strdup(name)))
+		return vmsup_err(err, "out of memory");
+	return 0;
+}
+
 int vm_net_from_json(struct json_object *j, const struct vmsup_config *cfg, struct vm_net *n,
 		     char **err)
 {
 	struct json_object *o, *v;
 
 	memset(n, 0, sizeof(*n));
-	n->none = cfg->net_none;
+	n->none = cfg->net_mode == VM_NET_NONE;
+	n->bridge = cfg->net_mode == VM_NET_BRIDGE;
 	if (!json_object_object_get_ex(j, "net", &o) || json_object_is_type(o, json_type_null))
-		return 0;
+		return set_bridge(n, cfg, NULL, err);
 	if (!json_object_is_type(o, json_type_object))
 		return vmsup_err(err, "'net' must be an object");
 	json_object_object_foreach(o, k, val)
 	{
 		(void)val;
-		if (strcmp(k, "mode") && strcmp(k, "egress") && strcmp(k, "publish"))
+		if (strcmp(k, "mode") && strcmp(k, "egress") && strcmp(k, "publish") &&
+		    strcmp(k, "bridge"))
 			return vmsup_err(err, "'net': unknown field '%s'", k);
 	}
 	if (json_object_object_get_ex(o, "mode", &v) && !json_object_is_type(v, json_type_null)) {
@@ -123,17 +163,28 @@ int vm_net_from_json(struct json_object *j, const struct vmsup_config *cfg, stru
 		if (!json_object_is_type(v, json_type_string) ||
 		    (strcmp(m, "user") && strcmp(m, "none") && strcmp(m, "bridge")))
 			return vmsup_err(err, "'net': 'mode' must be user, none or bridge");
-		if (!strcmp(m, "bridge"))
-			return vmsup_err(err, "'net': mode bridge is not implemented yet");
 		n->none = !strcmp(m, "none");
+		n->bridge = !strcmp(m, "bridge");
 	}
+	if (json_object_object_get_ex(o, "bridge", &v) && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string))
+			return vmsup_err(err, "'net': 'bridge' must be a string");
+		if (!n->bridge)
+			return vmsup_err(err, "'net': 'bridge' needs mode bridge");
+	} else {
+		v = NULL;
+	}
+	if (set_bridge(n, cfg, v ? json_object_get_string(v) : NULL, err))
+		return -1;
 	if (json_object_object_get_ex(o, "egress", &v) && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_boolean))
 			return vmsup_err(err, "'net': 'egress' must be true or false");
 		n->egress = json_object_get_boolean(v);
 	}
-	if (n->egress && n->none)
-		return vmsup_err(err, "'net': 'egress' needs mode user");
+	if (n->egress && (n->none || n->bridge))
+		return vmsup_err(err, "'net': 'egress' needs mode user (mode %s has %s)",
+				 vm_net_mode_name(n),
+				 n->none ? "no network" : "the bridge's own routing");
 	if (n->egress && !cfg->allow_egress)
 		return vmsup_err(err, "'net': 'egress' is not allowed here (vmsupd.conf: "
 				      "allow_egress = false)");
@@ -144,6 +195,9 @@ int vm_net_from_json(struct json_object *j, const struct vmsup_config *cfg, stru
 		if (n->npublish && n->none)
 			return vmsup_err(err, "'net': 'publish' needs mode user (mode none "
 					      "has no network to publish from)");
+		if (n->npublish && n->bridge)
+			return vmsup_err(err, "'net': 'publish' needs mode user (on a bridge "
+					      "the VM's own address is reached directly)");
 	}
 	return 0;
 }
@@ -152,7 +206,9 @@ struct json_object *vm_net_to_json(const struct vm_net *n)
 {
 	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
 
-	json_object_object_add(o, "mode", json_object_new_string(n->none ? "none" : "user"));
+	json_object_object_add(o, "mode", json_object_new_string(vm_net_mode_name(n)));
+	if (n->bridge)
+		json_object_object_add(o, "bridge", json_object_new_string(n->brname));
 	json_object_object_add(o, "egress", json_object_new_boolean(n->egress));
 	for (size_t i = 0; i < n->npublish; i++) {
 		const struct vm_publish *p = &n->publish[i];
@@ -189,6 +245,7 @@ void vm_net_release(struct vm_net *n)
 	for (size_t i = 0; i < n->npublish; i++)
 		free(n->publish[i].host_addr);
 	free(n->publish);
+	free(n->brname);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -238,8 +295,11 @@ char *vm_net_netdev(const struct vm_net *n, int ssh_port)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "user,id=n0,restrict=%s,hostfwd=tcp:127.0.0.1:%d-:22", n->egress ? "off" : "on",
-		ssh_port);
+	if (n->bridge)
+		fprintf(f, "tap,id=n0,fd=%d", VM_NET_TAP_QEMU_FD);
+	else
+		fprintf(f, "user,id=n0,restrict=%s,hostfwd=tcp:127.0.0.1:%d-:22",
+			n->egress ? "off" : "on", ssh_port);
 	for (size_t i = 0; i < n->npublish; i++) {
 		const struct vm_publish *p = &n->publish[i];
 		fprintf(f, ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", p->host_addr,

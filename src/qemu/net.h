@@ -3,7 +3,9 @@
  * -netdev it becomes, and the host ports it publishes. User mode is QEMU's
  * user networking, restricted (no connection out of the guest) unless the
  * VM asks for egress and the daemon allows it; none gives the workload no
- * NIC at all (the agent's virtio-serial channel still works).
+ * NIC at all (the agent's virtio-serial channel still works); bridge gives
+ * the VM a tap on an existing host bridge (src/net/), so its address is a
+ * real one that the host and the other VMs on the bridge reach directly.
  */
 #ifndef VMSUP_NET_H
 #define VMSUP_NET_H
@@ -14,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "src/qemu/config.h"
+#include "src/qemu/spawn.h"
 
 #define VM_PUBLISH_MAX 32
 
@@ -25,8 +28,15 @@ struct vm_publish {
 	unsigned bound_port; /* not in the JSON: the host port of this run */
 };
 
+enum vm_net_mode { VM_NET_USER, VM_NET_NONE, VM_NET_BRIDGE };
+
+/* qemu's descriptor of a bridge VM's tap: fds[VM_SPAWN_TAP_FD] (spawn.h) */
+#define VM_NET_TAP_QEMU_FD (3 + VM_SPAWN_TAP_FD)
+
 struct vm_net {
-	bool none; /* mode "none" (else "user") */
+	bool none;    /* mode "none" */
+	bool bridge;  /* mode "bridge" (neither: "user") */
+	char *brname; /* the bridge of mode bridge */
 	bool egress;
 	struct vm_publish *publish;
 	size_t npublish;
@@ -48,8 +58,14 @@ void vm_net_release(struct vm_net *n);
  */
 int vm_net_bind_ports(struct vm_net *n, char **err);
 
-/* The -netdev value for user mode (ssh forward, published ports);
- * NULL when out of memory. */
+/* "user", "none" or "bridge" */
+const char *vm_net_mode_name(const struct vm_net *n);
+
+/* A Linux interface name (1..15 of [A-Za-z0-9_.-], not "." or ".."). */
+bool vm_net_ifname_valid(const char *s);
+
+/* The -netdev value: user mode's (ssh forward, published ports), or the
+ * tap of bridge mode; NULL when out of memory. */
 char *vm_net_netdev(const struct vm_net *n, int ssh_port);
 
 #endif

@@ -17,11 +17,13 @@ int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err);
 
 /* At most this many extra descriptors for qemu: fds[0..1] a template's
  * state and RAM (src/snapshot/), fds[VM_SPAWN_DISK_FD..] the layers of a
- * disk image (src/disk/), fds[VM_SPAWN_FILE_FD..] the kernel, the initrd
- * and the shares (src/files/). */
-#define VM_SPAWN_FDS	 28
+ * disk image (src/disk/), fds[VM_SPAWN_FILE_FD..VM_SPAWN_TAP_FD-1] the
+ * kernel, the initrd and the shares (src/files/), fds[VM_SPAWN_TAP_FD] the
+ * tap of a bridge VM (src/net/). */
+#define VM_SPAWN_FDS	 29
 #define VM_SPAWN_DISK_FD 2
 #define VM_SPAWN_FILE_FD 10
+#define VM_SPAWN_TAP_FD	 28
 
 /* As vm_spawn, and qemu also inherits fds[i] as its fd 3 + i (-1: that fd
  * stays closed), i < nfds <= VM_SPAWN_FDS. */

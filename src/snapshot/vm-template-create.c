@@ -467,6 +467,10 @@ static int check_spec(struct vm_tmpl_job *j, char **err)
 	if (j->spec.nshares)
 		return vmsup_err(err, "a template cannot have 'shares': a mounted 9p share "
 				      "blocks migration");
+	/* its clones would all restore its MAC (and lease) from its RAM */
+	if (j->spec.net.bridge)
+		return vmsup_err(err, "'net': a template cannot be on a bridge (not done yet: "
+				      "its clones would share its MAC)");
 	return 0;
 }
 

@@ -343,6 +343,14 @@ Test(opts, net_options_make_the_net_object)
 		cr_expect_eq(vmctl_spec_opt("create", VMCTL_OPT_PUBLISH, bad[i], spec),
 			     VMCTL_EXIT_USAGE, "--publish %s accepted", bad[i]);
 	cr_expect_eq(vmctl_spec_opt("create", VMCTL_OPT_NET, "wifi", spec), VMCTL_EXIT_USAGE);
+	cr_expect_eq(vmctl_spec_opt("create", VMCTL_OPT_NET, "bridge:", spec), VMCTL_EXIT_USAGE);
 	cr_expect_eq(json_object_array_length(pub), 2, "a bad --publish added an entry");
+	json_object_put(spec);
+	/* --net bridge:NAME: mode and bridge */
+	spec = json_object_new_object();
+	cr_assert_eq(vmctl_spec_opt("create", VMCTL_OPT_NET, "bridge:br0", spec), 0);
+	cr_assert(json_object_object_get_ex(spec, "net", &net));
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(net, "mode")), "bridge");
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(net, "bridge")), "br0");
 	json_object_put(spec);
 }

@@ -183,6 +183,14 @@ Test(ssh, argv_pins_host_keys_and_passes_one_command)
 		if (strcmp(a[i], "-i") == 0)
 			cr_assert_str_eq(a[i + 1], "/k");
 	vmctl_ssh_argv_free(a);
+	/* mode bridge: to the guest's own address (issue 22) */
+	s.host = "10.77.0.50";
+	a = vmctl_ssh_argv(&s);
+	cr_assert_not_null(a);
+	for (n = 0; a[n]; n++)
+		;
+	cr_assert_str_eq(a[n - 3], "root@10.77.0.50");
+	vmctl_ssh_argv_free(a);
 }
 
 Test(spawn, exit_and_signal_statuses)

@@ -96,3 +96,13 @@ tests_test_vmsupd_net_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_net_LDADD = src/guest/libvmagent.la qmp/libqmp.la $(CRITERION_LIBS) \
 	$(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_net_DEPENDENCIES = src/daemon/vmsupd
+
+# issue 22: VM networking, mode bridge (a network namespace with a bridge
+# and dnsmasq; root only, skipped otherwise)
+check_PROGRAMS += tests/test-vmsupd-bridge
+TESTS += tests/test-vmsupd-bridge
+tests_test_vmsupd_bridge_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/guest/gtest.c tests/guest/gtest.h tests/daemon/bridge.c
+tests_test_vmsupd_bridge_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_bridge_LDADD = $(tests_test_vmsupd_net_LDADD)
+EXTRA_tests_test_vmsupd_bridge_DEPENDENCIES = src/daemon/vmsupd

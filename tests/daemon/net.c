@@ -25,16 +25,6 @@ static void down(void)
 
 TestSuite(net, .fini = down, .timeout = 900);
 
-/* A guest-less VM with this "net" value: the reply, *st set. */
-static struct json_object *create_bare(const char *name, const char *net, long *st)
-{
-	char body[1024];
-
-	snprintf(body, sizeof(body),
-		 "{\"name\":\"%s\",\"accel\":\"tcg\",\"guest\":false,\"net\":%s}", name, net);
-	return td_http(&d, "POST", "/v1/vms", body, st);
-}
-
 static int nvms(void)
 {
 	long st;
@@ -72,7 +62,7 @@ Test(net, bad_specs_are_400_and_create_nothing)
 
 	td_start(&d, NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		r = create_bare("b", bad[i], &st);
+		r = gt_create_bare(&d, "b", bad[i], &st);
 		cr_expect_eq(st, 400, "%s: %ld %s", bad[i], st, td_err_desc(r));
 		cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "net"),
 			  "%s: '%s' names no 'net'", bad[i], td_err_desc(r));
@@ -81,10 +71,10 @@ Test(net, bad_specs_are_400_and_create_nothing)
 	cr_expect_eq(nvms(), 0, "a rejected spec left a VM");
 	cr_expect_eq(td_count_qemus(&d), 0);
 	/* the same port for tcp and udp is two forwards, fine */
-	r = create_bare("ok",
-			"{\"publish\":[{\"host_port\":0,\"guest_port\":80},"
-			"{\"host_port\":0,\"guest_port\":80,\"proto\":\"udp\"}]}",
-			&st);
+	r = gt_create_bare(&d, "ok",
+			   "{\"publish\":[{\"host_port\":0,\"guest_port\":80},"
+			   "{\"host_port\":0,\"guest_port\":80,\"proto\":\"udp\"}]}",
+			   &st);
 	cr_expect_eq(st, 201, "%ld %s", st, td_err_desc(r));
 	json_object_put(r);
 }
@@ -112,7 +102,7 @@ Test(net, taken_host_port_is_409_before_spawn)
 
 	td_start(&d, NULL);
 	snprintf(net, sizeof(net), "{\"publish\":[{\"host_port\":%d,\"guest_port\":80}]}", port);
-	r = create_bare("t", net, &st);
+	r = gt_create_bare(&d, "t", net, &st);
 	cr_expect_eq(st, 409, "%ld %s", st, td_err_desc(r));
 	cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "already in use"), "%s", td_err_desc(r));
 	json_object_put(r);
@@ -139,19 +129,6 @@ static void create_guest(const char *name, const char *net)
 			break;
 		cr_assert(td_now() < end, "%s: no agent in %d s", name, GT_BOOT_S);
 	}
-}
-
-static int sh(const char *name, const char *script)
-{
-	const char *argv[] = {"sh", "-c", script, NULL};
-	struct gt_exec x;
-	int rc;
-
-	gt_exec(&d, name, argv, NULL, 0, &x);
-	cr_assert_eq(x.http, 200, "%s: %ld %s", script, x.http, td_err_desc(x.reply));
-	rc = x.exitcode;
-	gt_exec_free(&x);
-	return rc;
 }
 
 /* Connect to 127.0.0.1:port and read what the guest's nc sends. */
@@ -216,8 +193,10 @@ Test(net, published_port_reaches_guest_and_no_egress_by_default)
 	cr_assert(hp > 0 && hp < 65536, "no host port reported: %d", hp);
 
 	/* a one-shot server in the guest, left running after exec returns */
-	cr_assert_eq(sh("p", "(echo hello-from-guest | nc -l -p 8080 >/dev/null 2>&1 &) ; "
-			     "sleep 1"),
+	cr_assert_eq(gt_sh(&d, "p",
+			   "(echo hello-from-guest | nc -l -p 8080 >/dev/null 2>&1 &) ; "
+			   "sleep 1",
+			   NULL, 0),
 		     0);
 	for (int i = 0; i < 10 && got <= 0; i++, sleep(1))
 		got = read_from(hp, buf, sizeof(buf));
@@ -226,7 +205,7 @@ Test(net, published_port_reaches_guest_and_no_egress_by_default)
 
 	/* restrict=on: the host's 10.0.2.2 is out of reach */
 	snprintf(script, sizeof(script), CONNECT_OUT, lport);
-	sh("p", script);
+	gt_sh(&d, "p", script, NULL, 0);
 	cr_expect(!accepted(lfd, 2000), "the guest reached the host without egress");
 	close(lfd);
 }
@@ -239,7 +218,7 @@ Test(net, egress_when_asked_and_allowed)
 	td_start(&d, "allow_egress = true\n");
 	create_guest("o", "{\"egress\":true}");
 	snprintf(script, sizeof(script), CONNECT_OUT, lport);
-	sh("o", script);
+	gt_sh(&d, "o", script, NULL, 0);
 	cr_expect(accepted(lfd, 10000), "with egress the guest did not reach 10.0.2.2:%d", lport);
 	close(lfd);
 }
@@ -256,6 +235,7 @@ Test(net, mode_none_has_no_nic_but_exec_works)
 	cr_expect_str_eq(td_str(r, "net_mode"), "none");
 	cr_expect_eq(td_int(r, "ssh_port"), -1, "a VM without a NIC has an ssh port");
 	json_object_put(r);
-	cr_expect_eq(sh("n", "test -e /sys/class/net/lo && ! test -e /sys/class/net/eth0"), 0,
-		     "the guest has an eth0 in mode none");
+	cr_expect_eq(
+	    gt_sh(&d, "n", "test -e /sys/class/net/lo && ! test -e /sys/class/net/eth0", NULL, 0),
+	    0, "the guest has an eth0 in mode none");
 }

@@ -40,6 +40,30 @@ void gt_create_with(struct tdaemon *d, const char *name, const char *extra)
 	json_object_put(r);
 }
 
+struct json_object *gt_create_bare(struct tdaemon *d, const char *name, const char *net, long *st)
+{
+	char body[1024];
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"accel\":\"tcg\",\"guest\":false,\"net\":%s}", name, net);
+	return td_http(d, "POST", "/v1/vms", body, st);
+}
+
+int gt_sh(struct tdaemon *d, const char *name, const char *script, char *out, size_t n)
+{
+	const char *argv[] = {"sh", "-c", script, NULL};
+	struct gt_exec x;
+	int rc;
+
+	gt_exec(d, name, argv, NULL, 0, &x);
+	cr_assert_eq(x.http, 200, "%s: %ld %s", script, x.http, td_err_desc(x.reply));
+	rc = x.exitcode;
+	if (out)
+		snprintf(out, n, "%.*s", (int)x.out_len, x.out ? (const char *)x.out : "");
+	gt_exec_free(&x);
+	return rc;
+}
+
 struct json_object *gt_wait_ip(struct tdaemon *d, const char *name)
 {
 	char path[160];

@@ -17,6 +17,9 @@ void gt_create(struct tdaemon *d, const char *name);
 /* The same with more spec fields: extra is `"key":value,...` (NULL: none). */
 void gt_create_with(struct tdaemon *d, const char *name, const char *extra);
 
+/* A guest-less VM with this "net" value: the reply, *st set. */
+struct json_object *gt_create_bare(struct tdaemon *d, const char *name, const char *net, long *st);
+
 /* GET ip?wait=GT_BOOT_S: the reply (asserted 200). */
 struct json_object *gt_wait_ip(struct tdaemon *d, const char *name);
 
@@ -36,6 +39,9 @@ void gt_exec_raw(struct tdaemon *d, const char *name, const char *body, struct g
 void gt_exec(struct tdaemon *d, const char *name, const char *const *argv, const void *in,
 	     size_t in_len, struct gt_exec *r);
 void gt_exec_free(struct gt_exec *r);
+/* sh -c script in VM name (exec asserted 200): its exit code; its stdout
+ * into out unless NULL. */
+int gt_sh(struct tdaemon *d, const char *name, const char *script, char *out, size_t n);
 
 /* A raw HTTP request on its own connection, reply not read (held requests). */
 int gt_raw_request(struct tdaemon *d, const char *method, const char *path);

@@ -1,10 +1,12 @@
 /* The qemu argv builder: every option, each element checked exactly. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/qemu/argv.h"
 #include "src/qemu/config.h"
+#include "src/qemu/net.h"
 
 static struct vm_paths paths = {
     .run_dir = "/r/vm/a",
@@ -285,4 +287,16 @@ Test(argv, mac_is_stable_and_local)
 	cr_expect_str_neq(a, c);
 	cr_expect_eq(strncmp(a, "52:54:00:", 9), 0);
 	cr_expect_eq(strlen(a), 17);
+}
+
+/* mode bridge: qemu gets the tap vmsupd opened, as fds[VM_SPAWN_TAP_FD] */
+Test(argv, bridge_netdev_is_the_tap_fd)
+{
+	struct vm_net n = {.bridge = true};
+	char *nd = vm_net_netdev(&n, 22), want[32];
+
+	snprintf(want, sizeof(want), "tap,id=n0,fd=%d", 3 + VM_SPAWN_TAP_FD);
+	cr_assert_not_null(nd);
+	cr_expect_str_eq(nd, want);
+	free(nd);
 }

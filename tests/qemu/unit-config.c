@@ -231,3 +231,26 @@ Test(config, on_exit)
 	cr_expect_eq(vmsup_config_set(&c, "on_exit", "", NULL), -1);
 	vmsup_config_release(&c);
 }
+
+/* issue 22: net_mode = bridge needs a bridge, and bridge an interface name */
+Test(config, bridge_keys)
+{
+	struct vmsup_config c;
+	char *err = NULL;
+
+	cr_assert_eq(vmsup_config_init(&c, &err), 0);
+	cr_assert_eq(vmsup_config_set(&c, "net_mode", "bridge", &err), 0, "%s", err);
+	cr_assert_neq(vmsup_config_finish(&c, &err), 0, "net_mode = bridge without a bridge");
+	cr_expect(err && strstr(err, "needs bridge = NAME"), "%s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(vmsup_config_set(&c, "bridge", "br/0", &err), 0, "%s", err);
+	cr_assert_neq(vmsup_config_finish(&c, &err), 0, "bridge = br/0 accepted");
+	cr_expect(err && strstr(err, "not a network interface name"), "%s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(vmsup_config_set(&c, "bridge", "virbr0", &err), 0, "%s", err);
+	cr_assert_eq(vmsup_config_finish(&c, &err), 0, "%s", err);
+	cr_expect_str_eq(c.bridge, "virbr0");
+	vmsup_config_release(&c);
+}

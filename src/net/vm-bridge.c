@@ -1,0 +1,140 @@
+#include "src/net/vm-bridge.h"
+
+#include <linux/capability.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "src/core/supervisor.h"
+#include "src/net/tap.h"
+#include "src/util/err.h"
+#include "src/util/log.h"
+
+static bool has_net_admin(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2] = {{0}};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
+}
+
+static bool mac_taken(struct vm *vm)
+{
+	for (struct vm *o = vmsup_first(vm->sup); o; o = o->next)
+		if (o != vm && !strcmp(o->mac, vm->mac))
+			return true;
+	return false;
+}
+
+/*
+ * The MAC from the name (argv.c) is a 24-bit hash: two names of one daemon
+ * may meet, and on a bridge two equal MACs get one lease and lose frames.
+ * Rehash with a counter until it is free among this daemon's VMs; the
+ * result is kept in the state file (mod_restore), so a restart keeps it.
+ */
+static int unique_mac(struct vm *vm, char **err)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)vm->spec.name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	for (unsigned i = 1; mac_taken(vm); i++) {
+		if (i > 1000)
+			return vmsup_err(err, "no free MAC address for '%s'", vm->spec.name);
+		h = (h ^ i) * 16777619u;
+		/* 52:54:00 as qemu's own: the locally administered bit is set */
+		snprintf(vm->mac, sizeof(vm->mac), "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff,
+			 (h >> 8) & 0xff, h & 0xff);
+	}
+	return 0;
+}
+
+static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, const char **cls,
+		       char **err)
+{
+	(void)ctx;
+	(void)peer;
+	if (!vm->spec.net.bridge)
+		return 0;
+	if (vm_tap_bridge_check(vm->spec.net.brname, err)) {
+		*cls = VMSUP_EC_INVALID;
+		return -1;
+	}
+	if (!has_net_admin()) {
+		*cls = VMSUP_EC_UNSUPPORTED;
+		return vmsup_err(err, "mode bridge needs CAP_NET_ADMIN to create the VM's tap "
+				      "(run vmsupd as root or give it the capability)");
+	}
+	if (unique_mac(vm, err)) {
+		*cls = VMSUP_EC_CONFLICT;
+		return -1;
+	}
+	return 0;
+}
+
+static int mod_argv(void *ctx, struct vm *vm, char ***argv, int *fds, char **err)
+{
+	char tap[VM_TAP_NAME_LEN];
+
+	(void)ctx;
+	(void)argv;
+	if (!vm->spec.net.bridge)
+		return 0;
+	vm_tap_name(vm->spec.name, tap);
+	/* the core closes its copy after the spawn: qemu then holds the only
+	 * descriptor and the tap dies with qemu (tap.h) */
+	if ((fds[VM_SPAWN_TAP_FD] = vm_tap_open(tap, vm->spec.net.brname, err)) < 0)
+		return -1;
+	LOG_I(vm->spec.name, "tap %s on bridge %s, mac %s", tap, vm->spec.net.brname, vm->mac);
+	return 0;
+}
+
+static void mod_adopted(void *ctx, struct vm *vm)
+{
+	char tap[VM_TAP_NAME_LEN];
+
+	(void)ctx;
+	if (!vm->spec.net.bridge)
+		return;
+	vm_tap_name(vm->spec.name, tap);
+	if (!vm_tap_exists(tap))
+		LOG_W(vm->spec.name, "adopted, but its tap %s is gone: the VM is off the bridge",
+		      tap);
+}
+
+static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
+{
+	struct json_object *v;
+
+	(void)ctx;
+	/* the MAC unique_mac chose, which the name alone does not give */
+	if (vm->spec.net.bridge && json_object_object_get_ex(state, "mac", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) == sizeof(vm->mac) - 1)
+		snprintf(vm->mac, sizeof(vm->mac), "%s", json_object_get_string(v));
+}
+
+static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
+{
+	char tap[VM_TAP_NAME_LEN];
+
+	(void)ctx;
+	if (!vm->spec.net.bridge)
+		return;
+	vm_tap_name(vm->spec.name, tap);
+	json_object_object_add(o, "bridge", json_object_new_string(vm->spec.net.brname));
+	json_object_object_add(o, "tap", json_object_new_string(tap));
+}
+
+const struct vm_module vm_bridge_module = {
+    .name = "bridge",
+    .prepare = mod_prepare,
+    .argv = mod_argv,
+    .adopted = mod_adopted,
+    .restore = mod_restore,
+    .status = mod_status,
+};
