@@ -32,6 +32,20 @@ static int logs_opt(const char *cmd, int opt, const char *arg, void *ctx)
 	return 0;
 }
 
+/* The log as it is, with a final newline. */
+static void print_log(struct json_object *r)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(r, "log", &v) && v) {
+		const char *s = json_object_get_string(v);
+		size_t n = strlen(s);
+		fputs(s, stdout);
+		if (n && s[n - 1] != '\n')
+			putchar('\n');
+	}
+}
+
 int vmctl_cmd_logs(const struct vmctl *g, int argc, char **argv)
 {
 	static const struct option lo[] = {{"tail", required_argument, NULL, OPT_TAIL},
@@ -39,31 +53,13 @@ int vmctl_cmd_logs(const struct vmctl *g, int argc, char **argv)
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct logs_opts o = {.tail = 100};
-	struct json_object *r = NULL, *v;
 	struct vmctl_args a;
-	char path[192];
-	int rc = vmctl_parse("logs", argc, argv, "h", lo, 1, 0, logs_opt, &o, &a);
+	char suffix[64];
+	int rc = vmctl_parse_name("logs", argc, argv, "h", lo, logs_opt, &o, 1, 0, &a);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (a.npos < 1)
-		return vmctl_usage_error("logs", "missing NAME");
-	if (!vmctl_valid_name(a.pos[0]))
-		return vmctl_usage_error("logs", "'%s' is not a valid VM name", a.pos[0]);
-	snprintf(path, sizeof(path), "/v1/vms/%s/logs?tail=%ld&source=%s", a.pos[0], o.tail,
+	snprintf(suffix, sizeof(suffix), "/logs?tail=%ld&source=%s", o.tail,
 		 o.qemu ? "qemu" : "console");
-	rc = vmctl_call(g, a.pos[0], "GET", path, NULL, 30000, &r, NULL);
-	if (rc)
-		return rc;
-	if (g->json) {
-		vmctl_print_json(r);
-	} else if (json_object_object_get_ex(r, "log", &v) && v) {
-		const char *s = json_object_get_string(v);
-		size_t n = strlen(s);
-		fputs(s, stdout);
-		if (n && s[n - 1] != '\n')
-			putchar('\n');
-	}
-	json_object_put(r);
-	return 0;
+	return vmctl_get_print(g, a.pos[0], suffix, NULL, print_log);
 }
