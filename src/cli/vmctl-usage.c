@@ -82,6 +82,13 @@ static const struct help {
      "  --tail N             the last N lines (default 100, at most 100000)\n"
      "  --qemu               qemu's own stderr log instead of the console\n"
      "With -o json: {\"name\", \"source\", \"log\"}.\n"},
+    {"console", "console NAME",
+     "Attach to the VM's serial console (one client at a time; a second is told who\n"
+     "holds it). The terminal is in raw mode: every key goes to the guest, Ctrl-C\n"
+     "too. Ctrl-] detaches and leaves the VM running. The console log goes on being\n"
+     "written meanwhile. Without a terminal, stdin goes to the guest and vmctl ends\n"
+     "a second after stdin ends once the console is quiet. Exit 1 when the console\n"
+     "closes because the VM stopped.\n"},
     {"port", "port NAME",
      "List the VM's published ports as docker port does: GUESTPORT/PROTO -> ADDR:PORT,\n"
      "the host port bound in this run. With -o json: the status's ports array.\n"},

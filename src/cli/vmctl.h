@@ -178,6 +178,7 @@ int vmctl_cmd_memory(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_cpu(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_ip(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_logs(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_console(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_port(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv);

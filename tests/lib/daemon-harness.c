@@ -418,6 +418,17 @@ void td_guest_append(const char *dir, char *buf, size_t len)
 	fclose(f);
 }
 
+bool td_guest_files(char *kernel, char *initrd, size_t n)
+{
+	const char *gd = getenv("VMSUP_GUEST_DIR");
+
+	if (!gd)
+		gd = "/tmp/guest";
+	snprintf(kernel, n, "%s/vmlinuz", gd);
+	snprintf(initrd, n, "%s/initrd.img", gd);
+	return !access(kernel, R_OK) && !access(initrd, R_OK);
+}
+
 const char *td_distro_dir(void)
 {
 	static char path[512];

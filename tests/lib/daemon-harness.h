@@ -69,6 +69,10 @@ void td_sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A guest directory's kernel command line (DIR/append, first line) into buf;
  * buf is left as it is when there is no such file. */
 void td_guest_append(const char *dir, char *buf, size_t len);
+/* The test guest's kernel and initrd ($VMSUP_GUEST_DIR, else /tmp/guest)
+ * into kernel and initrd (each of size n); false when either is not
+ * readable (the caller skips). */
+bool td_guest_files(char *kernel, char *initrd, size_t n);
 /* The Debian systemd guest (scripts/mkdistro.sh): $VMSUP_DISTRO_DIR if its
  * disk.raw is readable, else NULL (the caller skips). */
 const char *td_distro_dir(void);
