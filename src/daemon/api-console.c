@@ -69,10 +69,7 @@ static void on_client_close(struct evhttp_connection *evcon, void *arg)
 	(void)evcon;
 	LOG_I(s->vm, "console detached (pid %ld)", (long)s->pid);
 	session_free(s);
-	/* a request whose connection failed is no longer the connection's to
-	 * free (libevent unlinked it): it is ours */
-	if (!evhttp_request_get_connection(req))
-		evhttp_request_free(req);
+	http_request_orphan_free(req);
 }
 
 /* The guest's side ended (qemu exited) or the daemon stops: end the reply,

@@ -115,9 +115,7 @@ static void on_follower_close(struct evhttp_connection *evcon, void *arg)
 
 	(void)evcon;
 	follower_free(f);
-	/* a failed connection left its request to us (see api-console.c) */
-	if (!evhttp_request_get_connection(req))
-		evhttp_request_free(req);
+	http_request_orphan_free(req);
 }
 
 /* What the log gained since the last look, cleaned, as one chunk; the VM
