@@ -6,6 +6,7 @@
 noinst_LTLIBRARIES += src/cli/libvmctl.la
 src_cli_libvmctl_la_SOURCES = src/cli/vmctl.h src/cli/vmctl-util.c src/cli/vmctl-global.c src/cli/vmctl-usage.c \
 	src/cli/vmctl-output.c src/cli/vmctl-create.c src/cli/vmctl-cmds.c src/cli/vmctl-logs.c \
+	src/cli/vmctl-console.c \
 	src/cli/vmctl-shell.c src/cli/vmctl-shell.h src/cli/vmctl-exec.c src/cli/vmctl-exec.h \
 	src/cli/vmctl-ssh-wait.c \
 	src/cli/vmctl-run.c src/cli/vmctl-run-internal.h src/cli/vmctl-run-guest.c \

@@ -11,21 +11,6 @@
 
 static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {0}};
 
-/* Parses `CMD NAME [options]` with the name checked; returns as vmctl_parse. */
-static int parse_name(const char *cmd, int argc, char **argv, const struct option *lo,
-		      vmctl_opt_fn fn, void *ctx, int maxpos, struct vmctl_args *a)
-{
-	int rc = vmctl_parse(cmd, argc, argv, "h", lo, maxpos, 0, fn, ctx, a);
-
-	if (rc)
-		return rc;
-	if (a->npos < 1)
-		return vmctl_usage_error(cmd, "missing NAME");
-	if (!vmctl_valid_name(a->pos[0]))
-		return vmctl_usage_error(cmd, "'%s' is not a valid VM name", a->pos[0]);
-	return 0;
-}
-
 static void vm_path(char *buf, size_t n, const char *name, const char *what)
 {
 	snprintf(buf, n, "/v1/vms/%s%s%s", name, what ? "/" : "", what ? what : "");
@@ -71,23 +56,12 @@ int vmctl_cmd_list(const struct vmctl *g, int argc, char **argv)
 
 int vmctl_cmd_status(const struct vmctl *g, int argc, char **argv)
 {
-	struct json_object *vm = NULL;
 	struct vmctl_args a;
-	char path[128];
-	int rc = parse_name("status", argc, argv, help_only, NULL, NULL, 1, &a);
+	int rc = vmctl_parse_name("status", argc, argv, "h", help_only, NULL, NULL, 1, 0, &a);
 
 	if (rc)
 		return done(rc);
-	vm_path(path, sizeof(path), a.pos[0], NULL);
-	rc = vmctl_call(g, a.pos[0], "GET", path, NULL, 30000, &vm, NULL);
-	if (rc)
-		return rc;
-	if (g->json)
-		vmctl_print_json(vm);
-	else
-		vmctl_print_vm_text(vm);
-	json_object_put(vm);
-	return 0;
+	return vmctl_get_print(g, a.pos[0], NULL, NULL, vmctl_print_vm_text);
 }
 
 /* start, pause, resume, kill, reset: POST /v1/vms/NAME/<cmd>. */
@@ -97,7 +71,7 @@ int vmctl_cmd_lifecycle(const struct vmctl *g, int argc, char **argv)
 	struct json_object *vm = NULL;
 	struct vmctl_args a;
 	char path[160];
-	int rc = parse_name(cmd, argc, argv, help_only, NULL, NULL, 1, &a);
+	int rc = vmctl_parse_name(cmd, argc, argv, "h", help_only, NULL, NULL, 1, 0, &a);
 
 	if (rc)
 		return done(rc);
@@ -126,7 +100,7 @@ int vmctl_cmd_stop(const struct vmctl *g, int argc, char **argv)
 	struct vmctl_args a;
 	char path[160];
 	long t = -1;
-	int rc = parse_name("stop", argc, argv, timeout_opts, timeout_opt, &t, 1, &a);
+	int rc = vmctl_parse_name("stop", argc, argv, "h", timeout_opts, timeout_opt, &t, 1, 0, &a);
 
 	if (rc)
 		return done(rc);
@@ -171,7 +145,8 @@ int vmctl_cmd_destroy(const struct vmctl *g, int argc, char **argv)
 	struct vmctl_args a;
 	char path[160];
 	struct destroy_opts o = {-1, false};
-	int rc = parse_name("destroy", argc, argv, destroy_opts, destroy_opt, &o, 1, &a);
+	int rc =
+	    vmctl_parse_name("destroy", argc, argv, "h", destroy_opts, destroy_opt, &o, 1, 0, &a);
 
 	if (rc)
 		return done(rc);
@@ -198,7 +173,7 @@ int vmctl_cmd_memory(const struct vmctl *g, int argc, char **argv)
 	struct vmctl_args a;
 	char path[160];
 	long mib;
-	int rc = parse_name("memory", argc, argv, help_only, NULL, NULL, 2, &a);
+	int rc = vmctl_parse_name("memory", argc, argv, "h", help_only, NULL, NULL, 2, 0, &a);
 
 	if (rc)
 		return done(rc);
@@ -272,7 +247,7 @@ int vmctl_cmd_cpu(const struct vmctl *g, int argc, char **argv)
 	struct json_object *vm = NULL, *body = json_object_new_object();
 	struct vmctl_args a;
 	char path[160];
-	int rc = parse_name("cpu", argc, argv, lo, cpu_opt, body, 1, &a);
+	int rc = vmctl_parse_name("cpu", argc, argv, "h", lo, cpu_opt, body, 1, 0, &a);
 
 	if (rc)
 		goto out;
@@ -305,7 +280,7 @@ int vmctl_cmd_ip(const struct vmctl *g, int argc, char **argv)
 	struct vmctl_args a;
 	char path[160];
 	long wait = 0;
-	int rc = parse_name("ip", argc, argv, lo, wait_opt, &wait, 1, &a);
+	int rc = vmctl_parse_name("ip", argc, argv, "h", lo, wait_opt, &wait, 1, 0, &a);
 
 	if (rc)
 		return done(rc);
@@ -379,7 +354,7 @@ int vmctl_cmd_qmp(const struct vmctl *g, int argc, char **argv)
 	struct json_object *cmd, *r = NULL;
 	struct vmctl_args a;
 	char path[160];
-	int rc = parse_name("qmp", argc, argv, help_only, NULL, NULL, 3, &a);
+	int rc = vmctl_parse_name("qmp", argc, argv, "h", help_only, NULL, NULL, 3, 0, &a);
 
 	if (rc)
 		return done(rc);

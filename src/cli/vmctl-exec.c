@@ -316,16 +316,12 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 	struct json_object *vm = NULL, *v;
 	struct vmctl_ssh_opts so = {.probe_err = -1};
 	struct vmctl_args a;
-	char path[160], why[600], *cmd = NULL, *remote = NULL;
+	char why[600], *cmd = NULL, *remote = NULL;
 	int rc, status = 0;
 
-	rc = vmctl_parse("exec", argc, argv, "hit", lo, 1, 1, exec_opt, &c, &a);
+	rc = vmctl_parse_name("exec", argc, argv, "hit", lo, exec_opt, &c, 1, 1, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (a.npos < 1)
-		return vmctl_usage_error("exec", "missing NAME");
-	if (!vmctl_valid_name(a.pos[0]))
-		return vmctl_usage_error("exec", "'%s' is not a valid VM name", a.pos[0]);
 	if (a.nrest < 1)
 		return vmctl_usage_error("exec", "missing the command (after --)");
 	/* guest-exec runs its command without a terminal */
@@ -336,8 +332,7 @@ int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv)
 				      &status);
 		return rc ? rc : status;
 	}
-	snprintf(path, sizeof(path), "/v1/vms/%s", a.pos[0]);
-	rc = vmctl_call(g, a.pos[0], "GET", path, NULL, 30000, &vm, NULL);
+	rc = vmctl_get_vm(g, a.pos[0], NULL, &vm);
 	if (rc)
 		return rc;
 	/* say at once why ssh cannot work rather than wait for its banner */

@@ -114,41 +114,34 @@ int vmctl_net_opt(const char *cmd, int opt, const char *arg, struct json_object 
 	return -1;
 }
 
+/* docker port's lines: GUESTPORT/PROTO -> ADDR:HOSTPORT */
+static void print_ports(struct json_object *vm)
+{
+	struct json_object *ports;
+
+	if (!json_object_object_get_ex(vm, "ports", &ports))
+		ports = NULL;
+	for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
+		struct json_object *e = json_object_array_get_idx(ports, i), *v;
+		char hp[16] = "-";
+		if (json_object_object_get_ex(e, "host_port", &v) && v)
+			snprintf(hp, sizeof(hp), "%d", json_object_get_int(v));
+		json_object_object_get_ex(e, "guest_port", &v);
+		printf("%d/", json_object_get_int(v));
+		json_object_object_get_ex(e, "proto", &v);
+		printf("%s -> ", json_object_get_string(v));
+		json_object_object_get_ex(e, "host_addr", &v);
+		printf("%s:%s\n", json_object_get_string(v), hp);
+	}
+}
+
 int vmctl_cmd_port(const struct vmctl *g, int argc, char **argv)
 {
 	static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	struct json_object *vm = NULL, *ports;
 	struct vmctl_args a;
-	char path[160];
-	int rc = vmctl_parse("port", argc, argv, "h", lo, 1, 0, NULL, NULL, &a);
+	int rc = vmctl_parse_name("port", argc, argv, "h", lo, NULL, NULL, 1, 0, &a);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (a.npos < 1)
-		return vmctl_usage_error("port", "missing NAME");
-	if (!vmctl_valid_name(a.pos[0]))
-		return vmctl_usage_error("port", "'%s' is not a valid VM name", a.pos[0]);
-	snprintf(path, sizeof(path), "/v1/vms/%s", a.pos[0]);
-	if ((rc = vmctl_call(g, a.pos[0], "GET", path, NULL, 30000, &vm, NULL)))
-		return rc;
-	if (!json_object_object_get_ex(vm, "ports", &ports))
-		ports = NULL;
-	if (g->json) {
-		vmctl_print_json(ports);
-	} else {
-		for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
-			struct json_object *e = json_object_array_get_idx(ports, i), *v;
-			char hp[16] = "-";
-			if (json_object_object_get_ex(e, "host_port", &v) && v)
-				snprintf(hp, sizeof(hp), "%d", json_object_get_int(v));
-			json_object_object_get_ex(e, "guest_port", &v);
-			printf("%d/", json_object_get_int(v));
-			json_object_object_get_ex(e, "proto", &v);
-			printf("%s -> ", json_object_get_string(v));
-			json_object_object_get_ex(e, "host_addr", &v);
-			printf("%s:%s\n", json_object_get_string(v), hp);
-		}
-	}
-	json_object_put(vm);
-	return 0;
+	return vmctl_get_print(g, a.pos[0], NULL, "ports", print_ports);
 }

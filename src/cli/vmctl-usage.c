@@ -77,12 +77,21 @@ static const struct help {
      "Print the guest's address from the guest agent (IPv4, then IPv6).\n"
      "  --wait S             wait up to S seconds for the agent and an address\n"
      "With -o json: every interface with its MAC and addresses.\n"},
-    {"logs", "logs NAME [--tail N] [--qemu]",
+    {"logs", "logs NAME [-f] [--tail N] [--qemu]",
      "Print the last lines of the VM's serial console log (console.log.1, then\n"
      "console.log), kept until the VM is destroyed, also when it crashed or failed.\n"
      "  --tail N             the last N lines (default 100, at most 100000)\n"
      "  --qemu               qemu's own stderr log instead of the console\n"
+     "  -f, --follow         then print what the log gains, until the VM is destroyed\n"
+     "                       or Ctrl-C (text only; blank lines are left out)\n"
      "With -o json: {\"name\", \"source\", \"log\"}.\n"},
+    {"console", "console NAME",
+     "Attach to the VM's serial console (one client at a time; a second is told who\n"
+     "holds it). The terminal is in raw mode: every key goes to the guest, Ctrl-C\n"
+     "too. Ctrl-] detaches and leaves the VM running. The console log goes on being\n"
+     "written meanwhile. Without a terminal, stdin goes to the guest and vmctl ends\n"
+     "a second after stdin ends once the console is quiet. Exit 1 when the console\n"
+     "closes because the VM stopped.\n"},
     {"port", "port NAME",
      "List the VM's published ports as docker port does: GUESTPORT/PROTO -> ADDR:PORT,\n"
      "the host port bound in this run. With -o json: the status's ports array.\n"},

@@ -192,6 +192,50 @@ int vmctl_call(const struct vmctl *g, const char *name, const char *method, cons
 	return 0;
 }
 
+int vmctl_parse_name(const char *cmd, int argc, char **argv, const char *shortopts,
+		     const struct option *lo, vmctl_opt_fn fn, void *ctx, int maxpos, int want_rest,
+		     struct vmctl_args *a)
+{
+	int rc = vmctl_parse(cmd, argc, argv, shortopts, lo, maxpos, want_rest, fn, ctx, a);
+
+	if (rc)
+		return rc;
+	if (a->npos < 1)
+		return vmctl_usage_error(cmd, "missing NAME");
+	if (!vmctl_valid_name(a->pos[0]))
+		return vmctl_usage_error(cmd, "'%s' is not a valid VM name", a->pos[0]);
+	return 0;
+}
+
+int vmctl_get_vm(const struct vmctl *g, const char *name, const char *suffix,
+		 struct json_object **reply)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/v1/vms/%s%s", name, suffix ? suffix : "");
+	return vmctl_call(g, name, "GET", path, NULL, 30000, reply, NULL);
+}
+
+int vmctl_get_print(const struct vmctl *g, const char *name, const char *suffix, const char *key,
+		    void (*text)(struct json_object *reply))
+{
+	struct json_object *r = NULL, *v = NULL;
+	int rc = vmctl_get_vm(g, name, suffix, &r);
+
+	if (rc)
+		return rc;
+	if (!g->json)
+		text(r);
+	else if (!key)
+		vmctl_print_json(r);
+	else if (json_object_object_get_ex(r, key, &v))
+		vmctl_print_json(v);
+	else
+		vmctl_print_json(NULL);
+	json_object_put(r);
+	return 0;
+}
+
 int vmctl_vm_dead(const struct vmctl *g, const char *name, char *why, size_t size)
 {
 	struct json_object *vm = NULL, *v;

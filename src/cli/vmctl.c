@@ -26,6 +26,7 @@ static const struct {
     {"cpu", vmctl_cmd_cpu},
     {"ip", vmctl_cmd_ip},
     {"logs", vmctl_cmd_logs},
+    {"console", vmctl_cmd_console},
     {"port", vmctl_cmd_port},
     {"exec", vmctl_cmd_exec},
     {"run", vmctl_cmd_run},

@@ -84,6 +84,19 @@ int vmctl_parse(const char *cmd, int argc, char **argv, const char *shortopts,
 int vmctl_call(const struct vmctl *g, const char *name, const char *method, const char *path,
 	       struct json_object *body, long timeout_ms, struct json_object **reply, long *http);
 
+/* `CMD NAME ...`: vmctl_parse, then NAME there and valid (else a usage
+ * error); returns as vmctl_parse. */
+int vmctl_parse_name(const char *cmd, int argc, char **argv, const char *shortopts,
+		     const struct option *lo, vmctl_opt_fn fn, void *ctx, int maxpos, int want_rest,
+		     struct vmctl_args *a);
+/* GET /v1/vms/NAME followed by suffix (NULL, or e.g. "/logs?tail=3"); as vmctl_call. */
+int vmctl_get_vm(const struct vmctl *g, const char *name, const char *suffix,
+		 struct json_object **reply);
+/* vmctl_get_vm and print the reply: with -o json the reply (or its member
+ * key, null if absent), else text(reply). */
+int vmctl_get_print(const struct vmctl *g, const char *name, const char *suffix, const char *key,
+		    void (*text)(struct json_object *reply));
+
 /*
  * 1 when the VM no longer runs (crashed, failed, stopped, or gone from the
  * daemon), with why[] saying so in the daemon's words ("crashed: killed by
@@ -165,6 +178,7 @@ int vmctl_cmd_memory(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_cpu(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_ip(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_logs(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_console(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_port(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_exec(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv);

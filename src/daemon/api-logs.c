@@ -7,18 +7,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdbool.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "src/daemon/api-limits.h"
+#include "src/daemon/conn.h"
 #include "src/daemon/http.h"
 
 /* Append up to the last max bytes of path to buf (of len *n); a missing
- * file adds nothing. */
-static void read_tail(const char *path, size_t max, char *buf, size_t *n)
+ * file adds nothing. Returns where the file ended (what a follower reads
+ * on from). */
+static off_t read_tail(const char *path, size_t max, char *buf, size_t *n)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	off_t from;
+	off_t from = 0;
 
 	if (fd < 0)
-		return;
+		return 0;
 	if (!fstat(fd, &st)) {
 		from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
 		while (max > 0) {
@@ -31,6 +40,7 @@ static void read_tail(const char *path, size_t max, char *buf, size_t *n)
 		}
 	}
 	close(fd);
+	return from;
 }
 
 /* The serial port writes "\r\n" and the odd control byte: keep text. */
@@ -79,6 +89,126 @@ static int parse_tail(struct evhttp_request *req, const char *t, long *tail)
 	return 0;
 }
 
+/* ---- follow: the log's new bytes as they come ---- */
+
+struct follower {
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct vmsup *sup;
+	struct event *tick;
+	char *name, *path;
+	off_t at; /* read up to here */
+};
+
+static void follower_free(struct follower *f)
+{
+	if (f->tick)
+		event_free(f->tick);
+	free(f->name);
+	free(f->path);
+	free(f);
+}
+
+static void on_follower_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct follower *f = arg;
+	struct evhttp_request *req = f->req;
+
+	(void)evcon;
+	follower_free(f);
+	http_request_orphan_free(req);
+}
+
+/* What the log gained since the last look, cleaned, as one chunk; the VM
+ * gone (destroyed) ends the reply. */
+static void on_follow_tick(evutil_socket_t fd_, short what, void *arg)
+{
+	struct follower *f = arg;
+	struct stat st;
+	struct evbuffer *b;
+	char *buf;
+	int fd;
+
+	(void)fd_;
+	(void)what;
+	if (!vmsup_find(f->sup, f->name)) {
+		struct evhttp_request *req = f->req;
+		api_conn_set_closecb(f->evcon, NULL, NULL);
+		follower_free(f);
+		evhttp_send_reply_end(req);
+		return;
+	}
+	if ((fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	if (!fstat(fd, &st)) {
+		if (st.st_size < f->at)
+			f->at = 0; /* rotated: the log starts again */
+		size_t want = (size_t)(st.st_size - f->at);
+		if (want > VMSUP_LOGS_FOLLOW_CHUNK)
+			want = VMSUP_LOGS_FOLLOW_CHUNK;
+		if (want && (buf = malloc(want))) {
+			ssize_t r = pread(fd, buf, want, f->at);
+			if (r > 0 && (b = evbuffer_new())) {
+				f->at += r;
+				evbuffer_add(b, buf, clean(buf, (size_t)r));
+				if (evbuffer_get_length(b))
+					evhttp_send_reply_chunk(f->req, b);
+				evbuffer_free(b);
+			}
+			free(buf);
+		}
+	}
+	close(fd);
+}
+
+/* The last lines as text, then the log's growth until the client leaves
+ * or the VM is destroyed. */
+static void follow(struct vmsup *sup, struct evhttp_request *req, const char *name,
+		   const char *path, const char *text, size_t n, off_t at)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct timeval tv = {0, VMSUP_LOGS_FOLLOW_MS * 1000};
+	struct follower *f = calloc(1, sizeof(*f));
+	struct evbuffer *b;
+
+	if (!f || !(f->name = strdup(name)) || !(f->path = strdup(path)) ||
+	    !(f->tick = event_new(evhttp_connection_get_base(evcon), -1, EV_PERSIST, on_follow_tick,
+				  f)) ||
+	    event_add(f->tick, &tv)) {
+		if (f)
+			follower_free(f);
+		http_send_error(req, 500, "GenericError", "out of memory");
+		return;
+	}
+	f->req = req;
+	f->evcon = evcon;
+	f->sup = sup;
+	f->at = at;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; charset=utf-8");
+	evhttp_send_reply_start(req, 200, "OK");
+	api_limits_count_stream(sup, req);
+	/* a quiet log is no idle client */
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, NULL);
+	api_conn_set_closecb(evcon, on_follower_close, f);
+	if (n && (b = evbuffer_new())) {
+		evbuffer_add(b, text, n);
+		evhttp_send_reply_chunk(req, b);
+		evbuffer_free(b);
+	}
+}
+
+static int parse_follow(struct evhttp_request *req, const char *v, bool *on)
+{
+	*on = v && (!strcmp(v, "1") || !strcmp(v, "true"));
+	if (v && !*on && strcmp(v, "0") && strcmp(v, "false")) {
+		http_send_error(req, 400, "InvalidParameter",
+				"follow: '%s' is not one of 1, 0, true, false", v);
+		return -1;
+	}
+	return 0;
+}
+
 void api_logs_get(struct vmsup *sup, struct evhttp_request *req, const char *name,
 		  struct evkeyvalq *query)
 {
@@ -87,13 +217,16 @@ void api_logs_get(struct vmsup *sup, struct evhttp_request *req, const char *nam
 	struct json_object *o;
 	char *buf, *old = NULL;
 	size_t n = 0, start;
+	off_t at = 0;
+	bool follow_on;
 	long tail;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 		http_send_error(req, 405, "MethodNotAllowed", "use GET");
 		return;
 	}
-	if (parse_tail(req, query ? evhttp_find_header(query, "tail") : NULL, &tail))
+	if (parse_tail(req, query ? evhttp_find_header(query, "tail") : NULL, &tail) ||
+	    parse_follow(req, query ? evhttp_find_header(query, "follow") : NULL, &follow_on))
 		return;
 	if (src && strcmp(src, "console") && strcmp(src, "qemu")) {
 		http_send_error(req, 400, "InvalidParameter",
@@ -112,16 +245,25 @@ void api_logs_get(struct vmsup *sup, struct evhttp_request *req, const char *nam
 	}
 	if (!strcmp(src, "qemu")) {
 		if (vm->qemu_log)
-			read_tail(vm->qemu_log, VMSUP_LOGS_BYTES_MAX, buf, &n);
+			at = read_tail(vm->qemu_log, VMSUP_LOGS_BYTES_MAX, buf, &n);
 	} else if (vm->console_log) {
 		/* the rotated part first: it is the older one */
 		if (asprintf(&old, "%s.1", vm->console_log) >= 0)
 			read_tail(old, VMSUP_LOGS_BYTES_MAX, buf, &n);
-		read_tail(vm->console_log, VMSUP_LOGS_BYTES_MAX, buf, &n);
+		at = read_tail(vm->console_log, VMSUP_LOGS_BYTES_MAX, buf, &n);
 	}
 	free(old);
 	n = clean(buf, n);
 	start = last_lines(buf, n, tail);
+	if (follow_on) {
+		const char *path = !strcmp(src, "qemu") ? vm->qemu_log : vm->console_log;
+		if (!path)
+			http_send_error(req, 409, "Conflict", "VM '%s' has no %s log", name, src);
+		else
+			follow(sup, req, name, path, buf + start, n - start, at);
+		free(buf);
+		return;
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_object_add(o, "source", json_object_new_string(src));

@@ -1,6 +1,7 @@
 #include "src/daemon/http.h"
 #include "src/daemon/accept.h"
 #include "src/daemon/api.h"
+#include "src/daemon/api-console.h"
 #include "src/daemon/conn.h"
 #include "src/daemon/api-guest.h"
 #include "src/daemon/api-logs.h"
@@ -290,6 +291,10 @@ static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const ch
 	}
 	if (!strcmp(action, "logs")) {
 		api_logs_get(api->sup, req, name, query);
+		return;
+	}
+	if (!strcmp(action, "console")) {
+		api_console_attach(api->sup, req, name, peer);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
@@ -600,6 +605,7 @@ void vmsup_api_free(struct vmsup_api *api)
 	if (!api)
 		return;
 	api_template_teardown();
+	api_console_teardown();
 	vmsup_api_stop_accepting(api);
 	while (api->streams) {
 		struct stream *s = api->streams;

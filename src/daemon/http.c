@@ -241,3 +241,9 @@ int http_peer_files_ok(struct evhttp_request *req, const struct vmsup_peer *peer
 	free(err);
 	return rc == 0;
 }
+
+void http_request_orphan_free(struct evhttp_request *req)
+{
+	if (!evhttp_request_get_connection(req))
+		evhttp_request_free(req);
+}

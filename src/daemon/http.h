@@ -55,6 +55,11 @@ void http_send_outcome(struct evhttp_request *req, const char *cls, const char *
 		       struct json_object *body, bool created);
 void http_send_result(struct evhttp_request *req, const struct vmsup_result *r);
 
+/* From a streamed reply's close callback: a request whose connection
+ * failed (EOF) was unlinked from it by libevent and is the caller's to
+ * free; otherwise the connection being freed frees it. */
+void http_request_orphan_free(struct evhttp_request *req);
+
 /*
  * A request answered later by a job (making a template, taking a pool VM):
  * http_held_new, start the job with http_held_done and the held as its

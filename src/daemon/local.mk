@@ -4,6 +4,7 @@ src_libvmsup_la_SOURCES += \
 	src/daemon/daemon.c src/daemon/daemon.h src/daemon/http.c src/daemon/http.h \
 	src/daemon/api.c src/daemon/api.h src/daemon/api-guest.c src/daemon/api-guest.h \
 	src/daemon/api-logs.c src/daemon/api-logs.h \
+	src/daemon/api-console.c src/daemon/api-console.h \
 	src/daemon/api-limits.c src/daemon/api-limits.h \
 	src/daemon/api-template.c src/daemon/api-template.h \
 	src/daemon/api-pool.c src/daemon/api-pool.h \

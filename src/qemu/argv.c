@@ -72,19 +72,27 @@ static char *esc(const char *s)
 	return r;
 }
 
-/* The serial port into the console log. append=on: qemu writes at the
- * end of the file, so the daemon can rotate it under qemu (copy, then
- * truncate) without leaving a sparse hole before qemu's next write. */
-static void serial_log(struct av *a, const char *path)
+/*
+ * The serial port: a socket chardev in the run dir for `vmctl console`,
+ * which also writes every byte the guest prints to the console log
+ * (logfile=), attached or not. logappend=on opens the log O_APPEND, so the
+ * daemon can rotate it under qemu (copy, then truncate) without leaving a
+ * sparse hole before qemu's next write.
+ */
+static void serial_console(struct av *a, const char *run_dir, const char *log)
 {
-	char *p = esc(path);
+	char *d = esc(run_dir), *l = esc(log);
 
 	add(a, "-chardev");
-	if (p)
-		addf(a, "file,id=" VM_SERIAL_ID ",path=%s,append=on", p);
+	if (d && l)
+		addf(a,
+		     "socket,id=" VM_SERIAL_ID ",path=%s/" VM_CONSOLE_SOCK
+		     ",server=on,wait=off,logfile=%s,logappend=on",
+		     d, l);
 	else
 		a->oom = 1;
-	free(p);
+	free(d);
+	free(l);
 	add(a, "-serial");
 	add(a, "chardev:" VM_SERIAL_ID);
 }
@@ -262,7 +270,7 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 		add(&a, "-device");
 		add(&a, "virtio-9p-pci,fsdev=" VM_STAGE_TAG ",mount_tag=" VM_STAGE_TAG);
 	}
-	serial_log(&a, p->console_log);
+	serial_console(&a, p->run_dir, p->console_log);
 	if (o->sandbox) {
 		add(&a, "-sandbox");
 		/* -runas calls setgid/setuid after the filter is in place: with

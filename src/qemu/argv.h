@@ -47,8 +47,10 @@ void vm_mac_from_name(const char *name, char out[18]);
 /* Device id of the agent's virtserialport: qemu only sends VSERPORT_CHANGE
  * for a port with an id, and names it by this id. */
 #define VM_AGENT_PORT_ID "qga0"
-/* the serial port's chardev, a file (the console log) */
+/* the serial port's chardev: a socket that logs to the console log */
 #define VM_SERIAL_ID "serial0"
+/* the serial port's socket in the run dir (one client at a time) */
+#define VM_CONSOLE_SOCK "console.sock"
 
 /* The sandbox option vmsupd uses (also the probe's argument). */
 #define VM_SANDBOX_OPTS "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"

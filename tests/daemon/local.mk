@@ -86,6 +86,15 @@ tests_test_vmsupd_console_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAG
 tests_test_vmsupd_console_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
 EXTRA_tests_test_vmsupd_console_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl
+# issue 24: vmctl console on a pty against the test guest's serial port (TCG)
+check_PROGRAMS += tests/test-vmsupd-console-attach
+TESTS += tests/test-vmsupd-console-attach
+tests_test_vmsupd_console_attach_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
+	tests/daemon/service-util.c tests/daemon/service-util.h tests/daemon/console-attach.c
+tests_test_vmsupd_console_attach_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_console_attach_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) \
+	$(JSONC_LIBS) $(LIBEVENT_LIBS) -lutil
+EXTRA_tests_test_vmsupd_console_attach_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl
 # issue 22: VM networking, user and none modes (real vmsupd and qemu; the
 # test guest under TCG for the published port, egress and mode none)
 check_PROGRAMS += tests/test-vmsupd-net

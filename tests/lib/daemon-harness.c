@@ -454,6 +454,17 @@ const char *td_guest_dir(void)
 	return access(path, R_OK) == 0 ? gd : NULL;
 }
 
+bool td_guest_files(char *kernel, char *initrd, size_t n)
+{
+	const char *gd = td_guest_dir();
+
+	if (!gd)
+		return false;
+	snprintf(kernel, n, "%s/vmlinuz", gd);
+	snprintf(initrd, n, "%s/initrd.img", gd);
+	return true;
+}
+
 const char *td_distro_dir(void)
 {
 	static char path[512];

@@ -76,6 +76,10 @@ void td_guest_append(const char *dir, char *buf, size_t len);
 /* The test guest (scripts/mkguest.sh): $VMSUP_GUEST_DIR (else /tmp/guest)
  * if its vmlinuz and initrd.img are readable, else NULL (the caller skips). */
 const char *td_guest_dir(void);
+/* The test guest's kernel and initrd ($VMSUP_GUEST_DIR, else /tmp/guest)
+ * into kernel and initrd (each of size n); false when either is not
+ * readable (the caller skips). */
+bool td_guest_files(char *kernel, char *initrd, size_t n);
 /* The Debian systemd guest (scripts/mkdistro.sh): $VMSUP_DISTRO_DIR if its
  * disk.raw is readable, else NULL (the caller skips). */
 const char *td_distro_dir(void);

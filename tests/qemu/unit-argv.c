@@ -91,7 +91,9 @@ Test(argv, guestless_exact)
 	    "-device",
 	    "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56",
 	    "-chardev",
-	    "file,id=serial0,path=/r/vm/a/console.log,append=on",
+	    "socket,id=serial0,path=/r/vm/a/console.sock,server=on,wait=off,logfile=/r/vm/a/"
+	    "console."
+	    "log,logappend=on",
 	    "-serial",
 	    "chardev:serial0",
 	    "-sandbox",
