@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 		distro_fields(tb);
 	snprintf(conf, sizeof(conf),
 		 "default_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
-		 "default_append = \"console=ttyS0 panic=-1 loglevel=4\"\naccel = tcg\n"
+		 "default_append = \"console=ttyS0 panic=-1 loglevel=4 no_timer_check\"\naccel = tcg\n"
 		 "mem_mib = %d\nstop_grace_s = 5\npool_template = bench\npool_size = 1\n",
 		 g, g, distro ? 384 : 256);
 	bl_cleanup_install(&d);

@@ -400,7 +400,7 @@ Test(restart_limits, template_membership)
 		cr_skip_test("no test guest (scripts/mkguest.sh builds it)");
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"t\",\"kernel\":\"%s/vmlinuz\",\"initrd\":\"%s/initrd.img\","
-		 "\"append\":\"console=ttyS0 panic=-1 loglevel=4\",\"mem_mib\":256,"
+		 "\"append\":\"console=ttyS0 panic=-1 loglevel=4 no_timer_check\",\"mem_mib\":256,"
 		 "\"accel\":\"tcg\"}",
 		 gd, gd);
 	r = td_http(&d, "POST", "/v1/templates", body, &st);
