@@ -24,3 +24,8 @@ EXTRA_DIST += tests/docs/test-includes.sh
 # vmctl --help against vmctl(1) and the bash completion (issue 24).
 TESTS += tests/docs/test-cli-docs.sh
 EXTRA_DIST += tests/docs/test-cli-docs.sh
+
+# every route in docs/API.md is routed by a live vmsupd, and every word the
+# router matches is in a documented route (issue 24).
+TESTS += tests/docs/test-api-routes.sh
+EXTRA_DIST += tests/docs/test-api-routes.sh
