@@ -132,6 +132,14 @@ const char *qmp_version(const struct qmp_session *s);
 int qmp_has_oob(const struct qmp_session *s);
 
 /*
+ * Read and dispatch, now, whatever the peer has already written (replies,
+ * events). For a caller about to drop the session because the peer's
+ * process exited: its last events (QMP's SHUTDOWN before a quit) may still
+ * be unread when the exit is noticed first. Never blocks.
+ */
+void qmp_session_drain(struct qmp_session *s);
+
+/*
  * Close the connection and free the session. Pending commands are failed
  * with QMP_ERR_DISCONNECTED before it returns (their callbacks must not
  * free the session again). The close callback is not called.

@@ -144,10 +144,9 @@ static int on_value(struct json_object *v, void *arg)
 	return session_alive(s) ? 0 : -1;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+/* Feed what in holds to the parser, dispatching each value. */
+static void feed(struct qmp_session *s, struct evbuffer *in)
 {
-	struct qmp_session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	struct qmp_error err;
 
 	session_ref(s);
@@ -166,6 +165,30 @@ static void on_read(struct bufferevent *bev, void *arg)
 		}
 	}
 	session_unref(s);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	feed(arg, bufferevent_get_input(bev));
+}
+
+void qmp_session_drain(struct qmp_session *s)
+{
+	struct evbuffer *tmp;
+	evutil_socket_t fd;
+
+	if (!s->bev || (fd = bufferevent_getfd(s->bev)) < 0)
+		return;
+	/* the bufferevent's own input is frozen to all but its reads: the
+	 * socket is read into a buffer of ours. Non-blocking: stops at
+	 * EAGAIN, or at EOF, which the loop then reports through on_event */
+	if (!(tmp = evbuffer_new()))
+		return;
+	while (evbuffer_read(tmp, fd, -1) > 0)
+		;
+	if (evbuffer_get_length(tmp))
+		feed(s, tmp);
+	evbuffer_free(tmp);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

@@ -92,6 +92,11 @@ void sup_process_gone(struct vm *vm, int status)
 	 * destroy the VM (the pool does, for a member that crashed): it is
 	 * freed at the end, not under our feet */
 	vm->busy++;
+	/* the exit can be noticed before qemu's last events are read (both
+	 * ready in one loop turn): a SHUTDOWN left unread would make an
+	 * orderly stop look like a crash */
+	if (vm->qmp)
+		qmp_session_drain(vm->qmp);
 	sup_drop_qmp(vm);
 	if (vm->stop_timer) {
 		event_free(vm->stop_timer);

@@ -175,6 +175,41 @@ Test(qmp_fake, several_messages_in_one_write_and_events_between)
 	tu_reply_clear(&r);
 }
 
+/* The daemon notices qemu's exit and drains before dropping the session:
+ * the SHUTDOWN qemu wrote before exiting is dispatched, not lost. */
+Test(qmp_fake, drain_dispatches_what_the_peer_wrote_before_it_left)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_SLEEP, NULL, .ms = 200},
+	    {FQ_SEND, "{\"timestamp\": {\"seconds\": 1700000003, \"microseconds\": 7}, "
+		      "\"event\": \"SHUTDOWN\", \"data\": {\"guest\": false, "
+		      "\"reason\": \"host-qmp-quit\"}}\r\n"},
+	    {FQ_CLOSE},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct evrec e = {0};
+
+	fx.fake = fake_qmp_start(fx.sock, script);
+	cr_assert(fx.fake);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
+	cr_assert_gt(qmp_subscribe(fx.s, on_ev, &e), 0);
+	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &ready.done, WAIT_MS), 0);
+	char why[256] = "";
+	cr_assert_eq(fake_qmp_wait(fx.fake, WAIT_MS, why, sizeof(why)), 0, "fake: %s", why);
+	cr_assert_eq(e.n, 0, "the event loop did not run: nothing read yet");
+	qmp_session_drain(fx.s);
+	cr_assert_eq(e.n, 1, "drain dispatched %d events", e.n);
+	cr_assert_str_eq(e.names[0], "SHUTDOWN");
+	cr_assert_eq(e.sec[0], 1700000003);
+	qmp_session_drain(fx.s); /* nothing more: no second dispatch */
+	cr_assert_eq(e.n, 1);
+}
+
 static int unsub_handle;
 static void on_ev_unsub(struct qmp_session *ss, const char *name, struct json_object *data,
 			int64_t sec, int64_t usec, void *arg)
