@@ -16,6 +16,7 @@
 
 #include "src/cli/vmctl.h"
 #include "src/client/console.h"
+#include "src/util/fdio.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-] */
 #define QUIET_MS    1000 /* stdin ended: the guest's last answer comes within this */

@@ -4,6 +4,7 @@
 #include "src/cli/vmctl-exec.h"
 #include "src/util/b64.h"
 #include "src/util/bounds.h"
+#include "src/util/fdio.h"
 #include "src/cli/vmctl-shell.h"
 
 #include <errno.h>
@@ -155,21 +156,6 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
 static int emit(const char *name, struct json_object *r, const char *key, int fd)
 {
 	const char *b64 = str_field(r, key);
@@ -182,7 +168,7 @@ static int emit(const char *name, struct json_object *r, const char *key, int fd
 	out = b64_decode(b64, strlen(b64), &n);
 	if (!out)
 		return vmctl_fail(name, "agent reply: %s is not base64", key);
-	rc = write_all(fd, out, n);
+	rc = vmsup_write_all(fd, out, n);
 	free(out);
 	return rc < 0 ? vmctl_fail(name, "writing output: %s", strerror(errno)) : 0;
 }

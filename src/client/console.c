@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "src/client/client.h"
+#include "src/util/fdio.h"
 
 /* headers longer than this are not vmsupd's */
 #define HEAD_MAX 8192
@@ -29,22 +30,6 @@ static int fail(char **err, const char *fmt, ...)
 		*err = NULL;
 	va_end(ap);
 	return -1;
-}
-
-int vmsup_write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* The headers up to the blank line, one byte at a time: nothing of the

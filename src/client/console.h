@@ -17,7 +17,4 @@
  */
 int vmsup_console_open(const char *sock, const char *name, int *fd, long *status, char **err);
 
-/* write(2) all n bytes, through EINTR and short writes; 0 or -1 (errno). */
-int vmsup_write_all(int fd, const void *p, size_t n);
-
 #endif
