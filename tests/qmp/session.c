@@ -134,6 +134,18 @@ static void on_ev(struct qmp_session *ss, const char *name, struct json_object *
 	e->n++;
 }
 
+/* Start the fake with script, subscribe e to every event before the
+ * handshake, connect and wait for ready. */
+static void start_recording(const struct fq_step *script, struct tu_ready *ready, struct evrec *e)
+{
+	fx.fake = fake_qmp_start(fx.sock, script);
+	cr_assert(fx.fake);
+	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
+	cr_assert_gt(qmp_subscribe(fx.s, on_ev, e), 0);
+	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, ready, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &ready->done, WAIT_MS), 0);
+}
+
 Test(qmp_fake, several_messages_in_one_write_and_events_between)
 {
 	/* caps reply, an event and the reply to the next command all in one
@@ -155,12 +167,7 @@ Test(qmp_fake, several_messages_in_one_write_and_events_between)
 	struct tu_reply r = {0};
 	struct evrec e = {0};
 
-	fx.fake = fake_qmp_start(fx.sock, script);
-	cr_assert(fx.fake);
-	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
-	cr_assert_gt(qmp_subscribe(fx.s, on_ev, &e), 0);
-	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, NULL), 0);
-	cr_assert_eq(tu_run_until(fx.base, &ready.done, WAIT_MS), 0);
+	start_recording(script, &ready, &e);
 	cr_assert_gt(qmp_call(fx.s, "cont", NULL, 0, tu_reply_fn, &r, NULL), 0);
 	cr_assert_eq(tu_run_until(fx.base, &r.done, WAIT_MS), 0);
 	cr_assert_not(r.failed);
@@ -193,12 +200,7 @@ Test(qmp_fake, drain_dispatches_what_the_peer_wrote_before_it_left)
 	struct tu_ready ready = {0};
 	struct evrec e = {0};
 
-	fx.fake = fake_qmp_start(fx.sock, script);
-	cr_assert(fx.fake);
-	fx.s = qmp_session_new(fx.base, QMP_KIND_QMP, NULL);
-	cr_assert_gt(qmp_subscribe(fx.s, on_ev, &e), 0);
-	cr_assert_eq(qmp_connect(fx.s, fx.sock, tu_ready_fn, &ready, NULL), 0);
-	cr_assert_eq(tu_run_until(fx.base, &ready.done, WAIT_MS), 0);
+	start_recording(script, &ready, &e);
 	char why[256] = "";
 	cr_assert_eq(fake_qmp_wait(fx.fake, WAIT_MS, why, sizeof(why)), 0, "fake: %s", why);
 	cr_assert_eq(e.n, 0, "the event loop did not run: nothing read yet");
