@@ -129,7 +129,7 @@ Test(template, clones_never_write_the_template, .fini = teardown, .timeout = 150
 	char *spec = tt_spec("t", 256), ram[512], state[512], *h_ram, *h_state, *out, *h;
 	struct json_object *r;
 	long st;
-	int s;
+	int s, discarded = 0;
 
 	tt_start(&d);
 	r = td_http(&d, "POST", "/v1/templates", spec, &st);
@@ -160,15 +160,19 @@ Test(template, clones_never_write_the_template, .fini = teardown, .timeout = 150
 				put_memory(vm, 256);
 			}
 		}
-		/* the balloon did reach qemu's discard of the RAM file: refused */
-		cr_expect(qemu_log_says(vm, "discard_range: Failed to fallocate"),
-			  "%s: qemu did not try (and fail) to discard the RAM file: the bug was "
-			  "not exercised, or the file took the discard",
-			  vm);
+		/* whether this clone's balloon reached qemu's discard of the
+		 * RAM file depends on which pages the guest hands over */
+		if (qemu_log_says(vm, "discard_range: Failed to fallocate"))
+			discarded++;
 		h = sha256(ram);
 		cr_expect_str_eq(h, h_ram, "%s: the template's RAM file changed", vm);
 		free(h);
 	}
+	/* the bug was exercised: qemu tried (and failed) to discard the
+	 * template's RAM file at least once */
+	cr_expect_gt(discarded, 0,
+		     "no clone's balloon reached qemu's discard of the RAM file: the bug was not "
+		     "exercised, or the file took the discard");
 	{
 		/* each clone is its own machine */
 		struct ident a, b;
