@@ -63,15 +63,11 @@ out:
 
 int vm_statefile_write(const char *state_dir, const struct vm *vm, char **err)
 {
-	struct json_object *o = vm_to_json(vm);
+	struct json_object *o = vm_record_json(vm);
 	char *path = NULL;
 	const char *s;
 	int ret;
 
-	/* whether this very write succeeds is not the file's to say */
-	json_object_object_del(o, "state_file_error");
-	json_object_object_del(o, "state_unsaved");
-	json_object_object_del(o, "missing");
 	json_object_object_add(o, "spec", vm_spec_to_json(&vm->spec));
 	json_object_object_add(o, "start_time", json_object_new_uint64(vm->start_time));
 	json_object_object_add(o, "run_dir",

@@ -127,7 +127,7 @@ static struct json_object *qmp_status(const struct vm *vm)
 	return json_object_new_string(vm->qmp_unresponsive ? "unresponsive" : "ok");
 }
 
-struct json_object *vm_to_json(const struct vm *vm)
+struct json_object *vm_record_json(const struct vm *vm)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -160,11 +160,6 @@ struct json_object *vm_to_json(const struct vm *vm)
 	json_object_object_add(o, "error", str_or_null(vm->error));
 	json_object_object_add(o, "exit_reason", str_or_null(vm->exit_reason));
 	json_object_object_add(o, "qmp", qmp_status(vm));
-	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
-	json_object_object_add(o, "state_unsaved", json_object_new_boolean(vm->save_error != NULL));
-	/* a reattached VM whose files went while the daemon was down runs on;
-	 * its next start would fail on these */
-	json_object_object_add(o, "missing", vm_spec_missing(&vm->spec));
 	json_object_object_add(o, "log_tail", str_or_null(vm->log_tail));
 	json_object_object_add(o, "restarts", json_object_new_int64(vm->restarts));
 	json_object_object_add(o, "pool_member", json_object_new_boolean(vm->pool_member));
@@ -194,4 +189,17 @@ void vm_release_fields(struct vm *vm)
 	free(vm->fatal);
 	free(vm->log_tail);
 	free(vm->save_error);
+}
+
+struct json_object *vm_to_json(const struct vm *vm)
+{
+	struct json_object *o = vm_record_json(vm);
+
+	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
+	json_object_object_add(o, "state_unsaved", json_object_new_boolean(vm->save_error != NULL));
+	/* a reattached VM whose files went while the daemon was down runs on;
+	 * its next start would fail on these. Looked up on each read, as the
+	 * files may go at any time; the state file does not carry it */
+	json_object_object_add(o, "missing", vm_spec_missing(&vm->spec));
+	return o;
 }

@@ -134,4 +134,8 @@ void vm_release_fields(struct vm *vm);
 /* The VM as the API shows it (a new object). */
 struct json_object *vm_to_json(const struct vm *vm);
 
+/* The same without what only a live read can say (whether the state file
+ * is saved, which spec files are missing): what the state file records. */
+struct json_object *vm_record_json(const struct vm *vm);
+
 #endif
