@@ -463,6 +463,49 @@ int vmctl_cmd_version(const struct vmctl *g, int argc, char **argv)
 	return 0;
 }
 
+/* GET /v1/health answers 503 with the reasons when the host is degraded:
+ * that is the answer here, not a failed call. Exit 0 ok, 1 degraded (or
+ * no answer), so a check script or a systemd unit can test it. */
+int vmctl_cmd_health(const struct vmctl *g, int argc, char **argv)
+{
+	struct json_object *r = NULL, *rs = NULL;
+	struct vmctl_args a;
+	char *err = NULL, b[3][256];
+	const char *status;
+	long http = 0;
+	int rc = vmctl_parse("health", argc, argv, "h", help_only, 0, 0, NULL, NULL, &a);
+
+	if (rc)
+		return done(rc);
+	if (vmsup_request(g->sock, "GET", "/v1/health", NULL, 30000, &http, &r, &err) < 0) {
+		rc = vmctl_fail("health", "%s", err);
+		free(err);
+		return rc;
+	}
+	status = r && json_object_is_type(r, json_type_object)
+		     ? json_object_get_string(json_object_object_get(r, "status"))
+		     : NULL;
+	if ((http != 200 && http != 503) || !status) {
+		rc = vmctl_fail("health", "%s", vmsup_error_desc(r, http));
+		json_object_put(r);
+		return rc;
+	}
+	if (g->json) {
+		vmctl_print_json(r);
+	} else {
+		printf("%s\n", status);
+		json_object_object_get_ex(r, "reasons", &rs);
+		for (size_t i = 0; rs && i < json_object_array_length(rs); i++) {
+			struct json_object *e = json_object_array_get_idx(rs, i);
+			printf("  %s\t%s\t%s\n", vmctl_field(e, "reason", b[0], sizeof(b[0])),
+			       vmctl_field(e, "vm", b[1], sizeof(b[1])),
+			       vmctl_field(e, "detail", b[2], sizeof(b[2])));
+		}
+	}
+	json_object_put(r);
+	return http == 200 ? 0 : VMCTL_EXIT_ERR;
+}
+
 int vmctl_cmd_pool(const struct vmctl *g, int argc, char **argv)
 {
 	struct json_object *r = NULL, *m, *e;

@@ -137,6 +137,10 @@ static const struct help {
      "Follow the event stream (state changes and QMP events), of one VM or all.\n"
      "A NAME that is no VM is an error (exit 1), not a stream that waits.\n"},
     {"metrics", "metrics", "Print vmsupd's Prometheus metrics.\n"},
+    {"health", "health",
+     "The host's health (GET /v1/health): ok, or degraded with one line per reason\n"
+     "(reason, VM, detail): a state file not saved, a VM's files missing, a restart\n"
+     "pending. Exit 0 when ok, 1 when degraded or vmsupd does not answer.\n"},
     {"pool", "pool",
      "The warm pool: its template, the VMs ready or being restored, how many were taken\n"
      "warm or restored on demand, the last error (-o json: GET /v1/pool).\n"},

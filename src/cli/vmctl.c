@@ -33,6 +33,7 @@ static const struct {
     {"qmp", vmctl_cmd_qmp},
     {"events", vmctl_cmd_events},
     {"metrics", vmctl_cmd_metrics},
+    {"health", vmctl_cmd_health},
     {"pool", vmctl_cmd_pool},
     {"version", vmctl_cmd_version},
     {"autostart", vmctl_cmd_autostart},

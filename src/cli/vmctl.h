@@ -185,6 +185,7 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_qmp(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_events(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_metrics(const struct vmctl *g, int argc, char **argv);
+int vmctl_cmd_health(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_pool(const struct vmctl *g, int argc, char **argv);
 int vmctl_cmd_version(const struct vmctl *g, int argc, char **argv);
 /* vmsupd as a host service (vmctl-service.c): autostart NAME on|off, shutdown --all. */

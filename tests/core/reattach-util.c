@@ -1,4 +1,5 @@
 #include "tests/core/reattach-util.h"
+#include "tests/lib/vmctl-run.h"
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -87,6 +88,23 @@ struct json_object *rt_wait_state(struct tdaemon *d, const char *name, const cha
 	return NULL;
 }
 
+/* `vmctl health` says what GET /v1/health said: ok and exit 0, or
+ * degraded, a line "  reason<TAB>vm<TAB>detail" and exit 1. */
+static void vmctl_health_agrees(struct tdaemon *d, const char *reason, const char *vm)
+{
+	char out[8192], line[256];
+	int rc = td_vmctl(d, out, sizeof(out), "health", NULL);
+
+	if (!reason) {
+		cr_expect(rc == 0 && !strcmp(out, "ok\n"), "vmctl health: exit %d: %s", rc, out);
+		return;
+	}
+	snprintf(line, sizeof(line), "\n  %s\t%s%s", reason, vm ? vm : "", vm ? "\t" : "");
+	cr_expect(rc == 1 && !strncmp(out, "degraded\n", 9) && strstr(out, line),
+		  "vmctl health: exit %d, wanted 1 and a line for %s %s: %s", rc, reason,
+		  vm ? vm : "", out);
+}
+
 bool rt_health_says(struct tdaemon *d, const char *reason, const char *vm)
 {
 	long st;
@@ -104,6 +122,8 @@ bool rt_health_says(struct tdaemon *d, const char *reason, const char *vm)
 		}
 	if (!found)
 		cr_log_info("health %ld: %s", st, h ? json_object_to_json_string(h) : "(none)");
+	else
+		vmctl_health_agrees(d, reason, vm);
 	json_object_put(h);
 	return found;
 }

@@ -89,17 +89,17 @@ Test(autostart, only_autostart_vms_come_up)
 
 	old0 = rt_create(&d, "a0", "\"autostart\":true");
 	rt_create(&d, "a1", NULL);
-	rc = sv_vmctl(&d, out, sizeof(out), "create", "a2", "--no-guest", "--mem", "64",
+	rc = td_vmctl(&d, out, sizeof(out), "create", "a2", "--no-guest", "--mem", "64",
 		      "--no-start", NULL);
 	cr_assert_eq(rc, 0, "vmctl create a2: %d %s", rc, out);
-	rc = sv_vmctl(&d, out, sizeof(out), "autostart", "a2", "on", NULL);
+	rc = td_vmctl(&d, out, sizeof(out), "autostart", "a2", "on", NULL);
 	cr_assert_eq(rc, 0, "vmctl autostart a2 on: %d %s", rc, out);
 	cr_expect(strstr(out, "a2: autostart on"), "vmctl said: %s", out);
-	rc = sv_vmctl(&d, out, sizeof(out), "create", "a3", "--no-guest", "--mem", "64",
+	rc = td_vmctl(&d, out, sizeof(out), "create", "a3", "--no-guest", "--mem", "64",
 		      "--autostart", NULL);
 	cr_assert_eq(rc, 0, "vmctl create a3 --autostart: %d %s", rc, out);
 	expect_autostart("a3", 1);
-	rc = sv_vmctl(&d, out, sizeof(out), "autostart", "a3", "off", NULL);
+	rc = td_vmctl(&d, out, sizeof(out), "autostart", "a3", "off", NULL);
 	cr_assert_eq(rc, 0, "vmctl autostart a3 off: %d %s", rc, out);
 	cr_expect(strstr(out, "a3: autostart off"), "vmctl said: %s", out);
 
@@ -204,10 +204,10 @@ Test(autostart, bad_values_refused)
 	r = td_http(&d, "POST", "/v1/vms/v/autostart", "{\"autostart\":true}", &st);
 	cr_expect_eq(st, 405, "POST autostart: %ld", st);
 	json_object_put(r);
-	cr_expect_eq(sv_vmctl(&d, out, sizeof(out), "autostart", "v", "maybe", NULL), 2,
+	cr_expect_eq(td_vmctl(&d, out, sizeof(out), "autostart", "v", "maybe", NULL), 2,
 		     "vmctl autostart v maybe: %s", out);
 	cr_expect(strstr(out, "'maybe' is not on or off"), "%s", out);
-	cr_expect_eq(sv_vmctl(&d, out, sizeof(out), "autostart", "v", NULL), 2, "%s", out);
-	cr_expect_eq(sv_vmctl(&d, out, sizeof(out), "autostart", "nope", "on", NULL), 1, "%s", out);
+	cr_expect_eq(td_vmctl(&d, out, sizeof(out), "autostart", "v", NULL), 2, "%s", out);
+	cr_expect_eq(td_vmctl(&d, out, sizeof(out), "autostart", "nope", "on", NULL), 1, "%s", out);
 	cr_expect(strstr(out, "vmctl: nope: "), "%s", out);
 }

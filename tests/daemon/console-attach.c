@@ -183,7 +183,7 @@ Test(console_attach, shell_on_the_serial_console)
 	cr_expect_eq(st, 409, "second attach: %ld", st);
 	cr_expect(strstr(td_err_desc(r), "in use by pid"), "%s", td_err_desc(r));
 	json_object_put(r);
-	rc = sv_vmctl(&d, msg, sizeof(msg), "console", "k", NULL);
+	rc = td_vmctl(&d, msg, sizeof(msg), "console", "k", NULL);
 	cr_expect_eq(rc, 1, "second vmctl console: %d %s", rc, msg);
 	cr_expect(strstr(msg, "in use by pid"), "%s", msg);
 	r = td_http(&d, "GET", "/v1/vms/nosuch/console", NULL, &st);

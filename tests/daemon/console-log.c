@@ -70,7 +70,7 @@ static void logs_are_readable(bool running)
 		  td_str(r, "log"));
 	cr_expect_str_eq(td_str(r, "source"), "console");
 	json_object_put(r);
-	rc = sv_vmctl(&d, out, sizeof(out), "logs", "c", "--tail", "3", NULL);
+	rc = td_vmctl(&d, out, sizeof(out), "logs", "c", "--tail", "3", NULL);
 	cr_expect_eq(rc, 0, "vmctl logs: %d %s", rc, out);
 	cr_expect(strstr(out, "chatty-done") && strlen(out) < 400, "vmctl logs: '%s'", out);
 	r = td_http(&d, "GET", "/v1/vms/c/logs?source=qemu", NULL, &st);
@@ -87,7 +87,7 @@ static void logs_are_readable(bool running)
 	r = td_http(&d, "GET", "/v1/vms/nosuch/logs", NULL, &st);
 	cr_expect_eq(st, 404);
 	json_object_put(r);
-	rc = sv_vmctl(&d, out, sizeof(out), "logs", "c", "--tail", "x", NULL);
+	rc = td_vmctl(&d, out, sizeof(out), "logs", "c", "--tail", "x", NULL);
 	cr_expect_eq(rc, 2, "vmctl logs --tail x: %d %s", rc, out);
 }
 
@@ -176,7 +176,7 @@ Test(console, run_without_initrd_fails_fast)
 	td_start(&d, NULL);
 	t0 = td_now();
 	/* no panic=-1: the panicked kernel hangs on, qemu does not exit */
-	rc = sv_vmctl(&d, out, sizeof(out), "run", "--kernel", kernel, "--accel", "tcg", "--mem",
+	rc = td_vmctl(&d, out, sizeof(out), "run", "--kernel", kernel, "--accel", "tcg", "--mem",
 		      "256", "--append", "console=ttyS0", "--via", "agent", "--", "true", NULL);
 	cr_expect_eq(rc, 1, "vmctl run: %d %s", rc, out);
 	cr_expect(strstr(out, "kernel panicked"), "no reason: %s", out);

@@ -28,6 +28,7 @@ check_PROGRAMS += tests/test-vmsupd-harden
 TESTS += tests/test-vmsupd-harden
 tests_test_vmsupd_harden_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/core/reattach-util.c tests/core/reattach-util.h \
+	tests/lib/vmctl-run.c tests/lib/vmctl-run.h \
 	tests/daemon/as-user.c tests/daemon/as-user.h tests/daemon/owners.c \
 	tests/daemon/access.c tests/daemon/faults.c tests/daemon/flood.c tests/daemon/shares.c \
 	tests/daemon/sandbox.c tests/daemon/conn-limits.c
@@ -45,7 +46,8 @@ EXTRA_tests_test_vmsupd_harden_DEPENDENCIES = src/daemon/vmsupd
 check_PROGRAMS += tests/test-vmsupd-restart
 TESTS += tests/test-vmsupd-restart
 tests_test_vmsupd_restart_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
-	tests/core/reattach-util.c tests/core/reattach-util.h tests/daemon/restart.c \
+	tests/core/reattach-util.c tests/core/reattach-util.h \
+	tests/lib/vmctl-run.c tests/lib/vmctl-run.h tests/daemon/restart.c \
 	tests/limits/limits-util.c tests/limits/limits-util.h tests/daemon/restart-limits.c \
 	tests/daemon/destroy-force.c
 tests_test_vmsupd_restart_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
@@ -59,7 +61,8 @@ check_PROGRAMS += tests/test-vmsupd-autostart
 TESTS += tests/test-vmsupd-autostart
 tests_test_vmsupd_autostart_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/core/reattach-util.c tests/core/reattach-util.h \
-	tests/daemon/service-util.c tests/daemon/service-util.h tests/daemon/autostart.c
+	tests/daemon/service-util.c tests/daemon/service-util.h \
+	tests/lib/vmctl-run.c tests/lib/vmctl-run.h tests/daemon/autostart.c
 tests_test_vmsupd_autostart_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_autostart_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
@@ -71,7 +74,8 @@ check_PROGRAMS += tests/test-vmsupd-shutdown
 TESTS += tests/test-vmsupd-shutdown
 tests_test_vmsupd_shutdown_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/core/reattach-util.c tests/core/reattach-util.h \
-	tests/daemon/service-util.c tests/daemon/service-util.h tests/daemon/shutdown.c
+	tests/daemon/service-util.c tests/daemon/service-util.h \
+	tests/lib/vmctl-run.c tests/lib/vmctl-run.h tests/daemon/shutdown.c
 tests_test_vmsupd_shutdown_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_shutdown_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
@@ -81,7 +85,8 @@ EXTRA_tests_test_vmsupd_shutdown_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl
 check_PROGRAMS += tests/test-vmsupd-console
 TESTS += tests/test-vmsupd-console
 tests_test_vmsupd_console_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
-	tests/daemon/service-util.c tests/daemon/service-util.h tests/daemon/console-log.c
+	tests/daemon/service-util.c tests/daemon/service-util.h \
+	tests/lib/vmctl-run.c tests/lib/vmctl-run.h tests/daemon/console-log.c
 tests_test_vmsupd_console_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_console_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
@@ -90,7 +95,8 @@ EXTRA_tests_test_vmsupd_console_DEPENDENCIES = src/daemon/vmsupd src/cli/vmctl
 check_PROGRAMS += tests/test-vmsupd-console-attach
 TESTS += tests/test-vmsupd-console-attach
 tests_test_vmsupd_console_attach_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
-	tests/daemon/service-util.c tests/daemon/service-util.h tests/daemon/console-attach.c
+	tests/daemon/service-util.c tests/daemon/service-util.h \
+	tests/lib/vmctl-run.c tests/lib/vmctl-run.h tests/daemon/console-attach.c
 tests_test_vmsupd_console_attach_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_console_attach_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) \
 	$(JSONC_LIBS) $(LIBEVENT_LIBS) -lutil

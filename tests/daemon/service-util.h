@@ -10,11 +10,7 @@
 #include <json-c/json.h>
 
 #include "tests/lib/daemon-harness.h"
-
-/* Run `vmctl --socket d->sock ARGS...` (NULL-terminated); its stdout and
- * stderr into out (size n, NUL-terminated). Returns its exit status
- * (128+N for a signal). */
-int sv_vmctl(struct tdaemon *d, char *out, size_t n, ...);
+#include "tests/lib/vmctl-run.h"
 
 /* SIGTERM the daemon and reap it (asserted exit 0); seconds it took. */
 double sv_sigterm(struct tdaemon *d);

@@ -77,7 +77,7 @@ Test(shutdown, guest_acpi_guestless_quit)
 
 	ev = td_events_open(&d, "g");
 	t0 = td_now();
-	rc = sv_vmctl(&d, out, sizeof(out), "shutdown", "--all", NULL);
+	rc = td_vmctl(&d, out, sizeof(out), "shutdown", "--all", NULL);
 	secs = td_now() - t0;
 	fprintf(stderr,
 		"measured: vmctl shutdown --all (1 booted guest, 3 guest-less, "
@@ -107,7 +107,7 @@ Test(shutdown, guest_acpi_guestless_quit)
 	}
 	cr_expect_eq(td_count_qemus(&d), 0);
 	/* the daemon serves on; a second shutdown has nothing to do */
-	rc = sv_vmctl(&d, out, sizeof(out), "shutdown", "--all", NULL);
+	rc = td_vmctl(&d, out, sizeof(out), "shutdown", "--all", NULL);
 	cr_expect_eq(rc, 0, "%s", out);
 	cr_expect(strstr(out, "0 stopped, 0 failed"), "%s", out);
 }
@@ -132,7 +132,7 @@ Test(shutdown, guestless_at_once)
 	cr_assert_eq(st, 201);
 	json_object_put(r);
 	t0 = td_now();
-	rc = sv_vmctl(&d, out, sizeof(out), "-o", "json", "shutdown", "--all", "--timeout", "20",
+	rc = td_vmctl(&d, out, sizeof(out), "-o", "json", "shutdown", "--all", "--timeout", "20",
 		      NULL);
 	secs = td_now() - t0;
 	fprintf(stderr, "measured: vmctl shutdown --all (6 guest-less): %.3f s\n", secs);
@@ -168,8 +168,8 @@ Test(shutdown, bad_requests)
 	r = td_http(&d, "GET", "/v1/shutdown", NULL, &st);
 	cr_expect_eq(st, 405);
 	json_object_put(r);
-	cr_expect_eq(sv_vmctl(&d, out, sizeof(out), "shutdown", NULL), 2, "%s", out);
+	cr_expect_eq(td_vmctl(&d, out, sizeof(out), "shutdown", NULL), 2, "%s", out);
 	cr_expect(strstr(out, "--all is required"), "%s", out);
-	cr_expect_eq(sv_vmctl(&d, out, sizeof(out), "shutdown", "--all", "--timeout", "x", NULL), 2,
+	cr_expect_eq(td_vmctl(&d, out, sizeof(out), "shutdown", "--all", "--timeout", "x", NULL), 2,
 		     "%s", out);
 }
