@@ -26,6 +26,7 @@
 #include "src/qemu/spawn.h"
 #include "src/qemu/stage.h"
 #include "src/snapshot/template.h"
+#include "src/snapshot/tmpl-boot.h"
 #include "src/snapshot/tmpl-disk.h"
 
 #define JOB_TIMEOUT_S	 300 /* boot under TCG on a loaded host, save, all of it */
@@ -532,7 +533,9 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 	j->begun = true;
 	{
 		const char *cls = NULL;
-		if (tmpl_disk_begin(peer, &j->spec, j->tn.tmp_dir, &j->disk, &cls, &err)) {
+		if (tmpl_disk_begin(peer, &j->spec, j->tn.tmp_dir, &j->disk, &cls, &err) ||
+		    tmpl_boot_copy(peer, cfg->default_kernel, cfg->default_initrd, &j->spec,
+				   j->tn.tmp_dir, j->fds, &cls, &err)) {
 			reply_now(done, arg, cls ? cls : VMSUP_EC_INVALID, err ? err : "disk",
 				  NULL);
 			goto fail;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "src/qemu/argv.h"
+#include "src/snapshot/tmpl-boot.h"
 #include "src/snapshot/tmpl-disk.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
@@ -182,6 +183,11 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 		vm->spec.ram_shared = false;
 		r->ignore_shared = true;
 	}
+	/* the template's own kernel and initrd, not the paths its maker named */
+	if (tmpl_boot_paths(&vm->spec, r->t->dir, err)) {
+		c = VMSUP_EC_INTERNAL;
+		goto fail;
+	}
 	snprintf(vm->mac, sizeof(vm->mac), "%s", r->t->mac);
 	r->vm = vm;
 	r->pending = true;
@@ -225,6 +231,8 @@ int vm_template_argv(struct vm *vm, char ***argv, int *fds, char **err)
 		return vmsup_err(err, "template '%s': %s: %s", r->name, r->t->state_path,
 				 strerror(errno));
 	fds[STATE_FD - 3] = fd;
+	if (tmpl_boot_open(&vm->spec, r->t->dir, fds, err))
+		return -1;
 	if (r->t->ram_path && (fds[RAM_FD - 3] = tmpl_ram_fd(r->t->ram_path, r->t->ram_bytes,
 							     r->t->ram_sha256, err)) < 0)
 		return -1;

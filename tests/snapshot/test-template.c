@@ -430,3 +430,73 @@ Test(template, bad_requests, .fini = teardown, .timeout = 300)
 	json_object_put(r);
 	cr_expect_eq(tt_qemus(&d), 0);
 }
+
+/* The maker's kernel and initrd are read once, when the template is made:
+ * its qemu and every restore get the template's own copies as inherited
+ * descriptors, so the maker's paths may change (or point at a file only
+ * root may read) without reaching a restored guest's fw_cfg. */
+static void junk_over(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	cr_assert_geq(fd, 0, "%s", path);
+	cr_assert_eq(write(fd, "junk", 4), 4);
+	close(fd);
+}
+
+static off_t size_of(const char *path)
+{
+	struct stat sb;
+
+	cr_assert_eq(stat(path, &sb), 0, "%s", path);
+	return sb.st_size;
+}
+
+Test(template, keeps_its_own_kernel_and_initrd, .fini = teardown, .timeout = 900)
+{
+	char k[512], i[512], dir[] = "/tmp/vsh-tk-XXXXXX", mk[600], mi[600], cp[600], body[2048];
+	char cmd[8192];
+	struct json_object *r;
+	off_t ksize, isize;
+	long st;
+
+	tt_guest(k, i);
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(mk, sizeof(mk), "%s/vmlinuz", dir);
+	snprintf(mi, sizeof(mi), "%s/initrd.img", dir);
+	td_sh_ok("cp '%s' '%s' && cp '%s' '%s'", k, mk, i, mi);
+	ksize = size_of(mk);
+	isize = size_of(mi);
+	tt_start(&d);
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"own\",\"kernel\":\"%s\",\"initrd\":\"%s\","
+		 "\"append\":\"console=ttyS0 panic=-1 loglevel=4 no_timer_check\","
+		 "\"mem_mib\":256,\"accel\":\"tcg\"}",
+		 mk, mi);
+	r = post("/v1/templates", body, &st);
+	cr_assert_eq(st, 201, "template: %ld %s", st, r ? td_err_desc(r) : "");
+	json_object_put(r);
+
+	/* the copies: the maker's bytes, the daemon's files */
+	snprintf(cp, sizeof(cp), "%s/state/templates/own/kernel", d.dir);
+	cr_expect_eq(size_of(cp), ksize, "%s", cp);
+	snprintf(cp, sizeof(cp), "%s/state/templates/own/initrd", d.dir);
+	cr_expect_eq(size_of(cp), isize, "%s", cp);
+
+	/* the maker's files are junk now: a restore that read them would not boot */
+	junk_over(mk);
+	junk_over(mi);
+	r = post("/v1/vms", "{\"name\":\"own1\",\"from\":\"own\"}", &st);
+	cr_assert_eq(st, 201, "restore: %ld %s", st, r ? td_err_desc(r) : "");
+	cr_expect_str_eq(td_str(r, "state"), "running", "%s", td_str(r, "error"));
+	td_cmdline((pid_t)td_int(r, "pid"), cmd, sizeof(cmd));
+	cr_expect(strstr(cmd, "-kernel /proc/self/fd/13 ") &&
+		      strstr(cmd, "-initrd /proc/self/fd/14 "),
+		  "qemu named a path, not the template's descriptors: %s", cmd);
+	cr_expect_null(strstr(cmd, dir), "qemu was given the maker's path: %s", cmd);
+	json_object_put(r);
+	r = tt_wait_agent(&d, "own1", 240000);
+	cr_expect_not_null(r, "the restored guest's agent did not answer");
+	json_object_put(r);
+	td_sh_ok("rm -rf '%s'", dir);
+}
