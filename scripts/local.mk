@@ -3,8 +3,30 @@ dist_noinst_SCRIPTS += scripts/setup
 # The include check (make check runs it through tests/docs/test-includes.sh).
 dist_noinst_SCRIPTS += scripts/check-includes
 
-# Ops scripts (python3 standard library only).
-dist_bin_SCRIPTS += scripts/vm-qmp scripts/vm-balloon-all scripts/vm-top scripts/vm-ip
+# Ops scripts (python3 standard library only). They share one client module,
+# vmsup_api.py, installed into $(opspydir); make fills in configure's paths:
+# the module's sysconfdir and runstatedir (where vmctl looks for the socket)
+# and the scripts' $(opspydir) and $(bindir). In the build tree each script
+# imports the module beside it, so tests run what make built.
+ops_scripts = scripts/vm-qmp scripts/vm-balloon-all scripts/vm-top scripts/vm-ip
+bin_SCRIPTS += $(ops_scripts)
+opspydir = $(pkgdatadir)/python
+opspy_DATA = scripts/vmsup_api.py
+EXTRA_DIST += scripts/vm-qmp.in scripts/vm-balloon-all.in scripts/vm-top.in \
+	scripts/vm-ip.in scripts/vmsup_api.py.in
+CLEANFILES += $(ops_scripts) $(opspy_DATA)
+scripts/vm-qmp: $(srcdir)/scripts/vm-qmp.in
+scripts/vm-balloon-all: $(srcdir)/scripts/vm-balloon-all.in
+scripts/vm-top: $(srcdir)/scripts/vm-top.in
+scripts/vm-ip: $(srcdir)/scripts/vm-ip.in
+scripts/vmsup_api.py: $(srcdir)/scripts/vmsup_api.py.in
+# one recipe for the five (%-patterns are a GNU make extension)
+$(ops_scripts) $(opspy_DATA): Makefile
+	$(AM_V_GEN)$(MKDIR_P) scripts && \
+	sed -e 's|@sysconfdir[@]|$(sysconfdir)|g' -e 's|@runstatedir[@]|$(runstatedir)|g' \
+		-e 's|@opspydir[@]|$(opspydir)|g' -e 's|@bindir[@]|$(bindir)|g' \
+		$(srcdir)/$@.in > $@.tmp && \
+	case $@ in *.py) ;; *) chmod a+x $@.tmp ;; esac && mv $@.tmp $@
 
 # bash completion: bash-completion loads completions/<command>, so the file
 # must be called vmctl once installed.

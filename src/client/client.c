@@ -6,7 +6,6 @@
 
 #include "src/client/client.h"
 
-#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +29,11 @@ void vmsup_client_set_abort_flag(volatile sig_atomic_t *flag)
 	abort_flag = flag;
 }
 
-/* Reads `socket = PATH` from the installed vmsupd.conf; anything odd is
- * ignored here because the daemon, not the client, validates its config. */
+/* Reads `socket` from the installed vmsupd.conf with the daemon's syntax
+ * (vmsup_config_load in src/qemu/config.c: the last line wins; a value in
+ * double quotes is kept as it is, '#' included; else '#' starts a comment),
+ * so that the two agree on the path. Anything odd is skipped here because
+ * the daemon, not the client, validates its config. */
 static const char *socket_from_config(void)
 {
 	static char path[4096];
@@ -43,22 +45,26 @@ static const char *socket_from_config(void)
 	if (!f)
 		return NULL;
 	while (fgets(line, sizeof(line), f)) {
-		char *p = line, *end;
+		char *p = line + strspn(line, " \t"), *eq = strchr(p, '='), *end;
 
-		while (isspace((unsigned char)*p))
-			p++;
-		if (strncmp(p, "socket", 6) != 0)
+		if (*p == '#' || !eq)
 			continue;
-		p += 6;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p++ != '=')
-			continue;
-		while (isspace((unsigned char)*p))
-			p++;
-		end = p + strcspn(p, "#\n");
-		while (end > p && isspace((unsigned char)end[-1]))
+		for (end = eq; end > p && (end[-1] == ' ' || end[-1] == '\t');)
 			end--;
+		if (end - p != 6 || strncmp(p, "socket", 6) != 0)
+			continue;
+		p = eq + 1 + strspn(eq + 1, " \t");
+		end = p + strcspn(p, "\n");
+		if (*p != '"')
+			end = p + strcspn(p, "#\n");
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			end--;
+		if (*p == '"') {
+			if (end - p < 2 || end[-1] != '"')
+				continue;
+			p++;
+			end--;
+		}
 		if (end == p || (size_t)(end - p) >= sizeof(path))
 			continue;
 		memcpy(path, p, end - p);

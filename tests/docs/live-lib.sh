@@ -7,6 +7,8 @@ builddir=${top_builddir:-.}
 VMSUPD=${VMSUPD:-$builddir/src/daemon/vmsupd}
 VMCTL=${VMCTL:-$builddir/src/cli/vmctl}
 SCRIPTS=$srcdir/scripts
+# the ops scripts as make generated them (scripts/*.in)
+OPS=$builddir/scripts
 
 live_dir=
 live_pid=
@@ -72,9 +74,21 @@ live_start()
 	# a test's own settings (a test guest as the default kernel ...)
 	[ -z "${LIVE_CONF:-}" ] || printf '%s\n' "$LIVE_CONF" >>"$live_dir/vmsupd.conf"
 	SOCK=$live_dir/api.sock
-	export VMSUP_SOCKET=$SOCK
-	"$VMSUPD" -f -c "$live_dir/vmsupd.conf" --socket "$SOCK" \
-		--state-dir "$live_dir/state" --run-dir "$live_dir/run" \
+	if [ -n "${LIVE_SOCKET_IN_CONFIG:-}" ]; then
+		# the socket only in the config, which clients find through
+		# $VMSUP_CONFIG: quoted, with a '#' kept by the quotes and an
+		# earlier socket line the later one overrides
+		SOCK="$live_dir/api#1.sock"
+		printf '%s\n' "socket = $live_dir/overridden.sock  # the last one wins" \
+			"  socket=\"$SOCK\"" >>"$live_dir/vmsupd.conf"
+		unset VMSUP_SOCKET
+		export VMSUP_CONFIG=$live_dir/vmsupd.conf
+		set -- -c "$live_dir/vmsupd.conf"
+	else
+		export VMSUP_SOCKET=$SOCK
+		set -- -c "$live_dir/vmsupd.conf" --socket "$SOCK"
+	fi
+	"$VMSUPD" -f "$@" --state-dir "$live_dir/state" --run-dir "$live_dir/run" \
 		>"$live_dir/vmsupd.log" 2>&1 &
 	live_pid=$!
 	i=0

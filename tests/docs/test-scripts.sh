@@ -2,7 +2,8 @@
 # The ops scripts without a daemon: --help, usage and unreachable-daemon
 # errors, vm-qmp against a real QEMU monitor, and the bash completion.
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-S=$srcdir/scripts
+# the ops scripts as make generated them from scripts/*.in
+S=${top_builddir:-.}/scripts
 fail=0
 tmp=$(mktemp -d /tmp/vmops-t-XXXXXX) || exit 1
 qpid=
@@ -74,6 +75,61 @@ run env VMSUP_SOCKET="$nosock" "$S/vm-balloon-all" 0.5
 [ $rc = 1 ] && echo "$err" | grep -q "^vm-balloon-all: cannot reach vmsupd" || bad "vm-balloon-all no daemon: $rc $err"
 echo "ok unreachable daemon"
 
+# The socket is found as vmctl finds it (issue 24): --socket, else
+# $VMSUP_SOCKET, else the socket of vmsupd.conf ($VMSUP_CONFIG), read with
+# the daemon's syntax, else the default. With no daemon there, the error
+# names the path and where it came from; vmctl must name the same path.
+VMCTL=${VMCTL:-${top_builddir:-.}/src/cli/vmctl}
+conf=$tmp/c.conf
+# want_socket PATH ORIGIN: vm-ip (and vmctl) with $conf try PATH
+want_socket()
+{
+	run env -u VMSUP_SOCKET VMSUP_CONFIG="$conf" "$S/vm-ip" vm1
+	[ $rc = 1 ] && [ "$err" = "vm-ip: vm1: cannot reach vmsupd at $1 ($2): No such file or directory" ] ||
+		bad "config $(cat "$conf"): wanted $1 ($2), got $rc: $err"
+	if [ -x "$VMCTL" ]; then
+		run env -u VMSUP_SOCKET VMSUP_CONFIG="$conf" "$VMCTL" list
+		case $err in
+		*" at $1 (is it running?)") ;;
+		*) bad "config $(cat "$conf"): vmctl does not try $1: $err" ;;
+		esac
+	fi
+}
+of="the socket of \$VMSUP_CONFIG $conf"
+# configure's default, as make wrote it into the module (vmctl is checked
+# against the same path)
+def_sock=$(python3 -B -c 'import sys; sys.path.insert(0, sys.argv[1]); import vmsup_api
+print(vmsup_api.DEFAULT_SOCKET)' "$S")
+printf 'socket = %s\n' "$tmp/a.sock" >"$conf"
+want_socket "$tmp/a.sock" "$of"
+printf '# vmsupd.conf\n\n\t socket=%s   # a comment\nstop_grace_s = 2\n' "$tmp/b.sock" >"$conf"
+want_socket "$tmp/b.sock" "$of"
+printf 'socket = %s\r\n' "$tmp/crlf.sock" >"$conf"
+want_socket "$tmp/crlf.sock" "$of"
+# quotes keep a '#' and blanks; the last socket line wins
+printf 'socket = %s\nsocket = "%s"  \n' "$tmp/first.sock" "$tmp/c #1 .sock" >"$conf"
+want_socket "$tmp/c #1 .sock" "$of"
+printf '# socket = /commented/out.sock\nsocketx = /not/it.sock\n' >"$conf"
+want_socket "$def_sock" "the default: no socket in \$VMSUP_CONFIG $conf"
+rm -f "$conf"
+want_socket "$def_sock" "the default: no \$VMSUP_CONFIG $conf"
+# $VMSUP_SOCKET before the config, --socket before both
+printf 'socket = %s\n' "$tmp/conf.sock" >"$conf"
+run env VMSUP_SOCKET="$tmp/env.sock" VMSUP_CONFIG="$conf" "$S/vm-top" -n 1
+[ "$err" = "vm-top: cannot reach vmsupd at $tmp/env.sock (\$VMSUP_SOCKET): No such file or directory" ] ||
+	bad "\$VMSUP_SOCKET does not come before the config: $err"
+run env VMSUP_SOCKET="$tmp/env.sock" VMSUP_CONFIG="$conf" "$S/vm-balloon-all" --socket "$tmp/opt.sock" 1
+[ "$err" = "vm-balloon-all: cannot reach vmsupd at $tmp/opt.sock (--socket): No such file or directory" ] ||
+	bad "--socket does not come first: $err"
+# a config the daemon would refuse: one line naming file and line, exit 1
+for c in 'socket = "/x.sock' 'socket /x.sock' '= /x.sock' 'socket = x.sock'; do
+	printf '# ok\n%s\n' "$c" >"$conf"
+	run env -u VMSUP_SOCKET VMSUP_CONFIG="$conf" "$S/vm-qmp" vm1 query-status
+	[ $rc = 1 ] && [ "$(echo "$err" | wc -l)" = 1 ] &&
+		echo "$err" | grep -q "^vm-qmp: vm1: $conf:2: [a-z]" || bad "config '$c': $rc $err"
+done
+echo "ok socket from the config"
+
 # Bad values are usage errors, before anything is asked of the daemon.
 for args in "vm-balloon-all 0" "vm-balloon-all 1.5" "vm-balloon-all 120%" "vm-balloon-all abc" \
 	"vm-balloon-all --min 0 0.5" "vm-top -n -1" "vm-top -d 0" "vm-ip --wait -1 a" \
@@ -127,10 +183,10 @@ comp()
 		. "$1"; shift
 		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
 		_vmctl vmctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-		printf "%s\n" "${COMPREPLY[@]}"' comp "$S/vmctl.bash-completion" "$@"
+		printf "%s\n" "${COMPREPLY[@]}"' comp "$srcdir/scripts/vmctl.bash-completion" "$@"
 }
 if command -v bash >/dev/null 2>&1; then
-	bash --norc --noprofile -c '. "$1" && complete -p vmctl' x "$S/vmctl.bash-completion" |
+	bash --norc --noprofile -c '. "$1" && complete -p vmctl' x "$srcdir/scripts/vmctl.bash-completion" |
 		grep -q -- '-F _vmctl vmctl' || bad "completion not registered for vmctl"
 	got=$(comp vmctl "" | sort | tr '\n' ' ')
 	for c in create list status start pause resume stop kill destroy memory cpu ip exec run qmp events metrics; do
