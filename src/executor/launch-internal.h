@@ -24,6 +24,7 @@ struct launcher {
 	int inflight;
 	int children;
 	struct task_table *tasks;
+	bool killing_state; /* the framework takes TASK_KILLING */
 };
 
 struct vreq {

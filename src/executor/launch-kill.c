@@ -130,8 +130,16 @@ void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns)
 	if (t->phase == PH_DONE || t->phase == PH_DELETING || t->kill_requested ||
 	    t->terminal_early)
 		return;
-	t->kill_requested = true;
+	/* As Mesos's executors: checks stop before TASK_KILLING goes out, so
+	 * no check or health update follows it. */
 	health_stop(t);
+	/* Every kill says TASK_KILLING (KILL, a group member's end, a failed
+	 * health check, SHUTDOWN), for a framework that declared
+	 * TASK_KILLING_STATE and a task it has heard of that is not ending. */
+	if (l->killing_state && !t->final_state && t->last_state &&
+	    !proto_state_terminal(t->last_state))
+		l->ops->send(l->ctx, t, "TASK_KILLING", "stopping the task", t->ip);
+	t->kill_requested = true;
 	t->kill_grace_ns = grace_of(l, t, grace_ns);
 	task_set_final(t, "TASK_KILLED", "killed on request");
 	/* Creating, setting the quota or starting: the handler sees

@@ -570,6 +570,11 @@ void launcher_free(struct launcher *l)
 	free(l);
 }
 
+void launcher_set_killing_state(struct launcher *l, bool on)
+{
+	l->killing_state = on;
+}
+
 int launcher_busy(struct launcher *l)
 {
 	return l->inflight + l->children;

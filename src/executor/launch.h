@@ -50,9 +50,13 @@ void launch_task(struct launcher *l, struct task *t);
  * of their resources, each its own command with its own updates. */
 void launch_group(struct launcher *l, struct task **tasks, size_t n);
 
-/* Stop t: SIGTERM to its command in the guest, SIGKILL and the VM stopped
- * after grace_ns (<0: the task's kill policy, else the shutdown grace, else
- * the default); ends with TASK_KILLED unless t already ended. */
+/* The framework declared TASK_KILLING_STATE: every kill first sends
+ * TASK_KILLING (from SUBSCRIBED's framework_info). */
+void launcher_set_killing_state(struct launcher *l, bool on);
+
+/* Stop t: TASK_KILLING if the framework takes it, SIGTERM to its command in the guest, SIGKILL and
+ * the VM stopped after grace_ns (<0: the task's kill policy, else the shutdown grace, else the
+ * default); ends with TASK_KILLED unless t already ended. */
 void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns);
 
 /* Requests or children still outstanding. */

@@ -43,7 +43,7 @@ struct executor {
 	bool ever_subscribed;
 	bool shutting_down;
 	bool exiting;
-	/* The framework declared TASK_KILLING_STATE: KILL first says TASK_KILLING. */
+	/* The framework declared TASK_KILLING_STATE (the launcher says it). */
 	bool killing_capable;
 	int64_t backoff_ns;
 	int64_t resend_ns;
@@ -190,8 +190,6 @@ static void send_update(void *ctx, struct task *t, const char *state, const char
 		    t->killed_by_health && proto_state_terminal(state) ? 0 : -1, NULL);
 }
 
-static void kill_task(struct executor *x, struct task *t, int64_t grace_ns);
-
 /* A TASK_RUNNING carrying the verdict, as Mesos's executors send it; a kill
  * asked for by the checker uses the task's kill policy. */
 static void health_changed(void *ctx, struct task *t, bool healthy, bool kill, const char *msg)
@@ -204,7 +202,7 @@ static void health_changed(void *ctx, struct task *t, bool healthy, bool kill, c
 		    "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
 	if (kill) {
 		t->killed_by_health = true;
-		kill_task(x, t, -1);
+		launch_kill(x->launcher, t, -1);
 		if (t->final_state && strcmp(t->final_state, "TASK_KILLED") == 0) {
 			free(t->final_msg);
 			t->final_msg = strdup("killed: its health check failed");
@@ -219,20 +217,10 @@ static void settled(void *ctx, struct task *t)
 
 static const struct launch_ops LAUNCH_OPS = {send_update, health_changed, settled};
 
-/* TASK_KILLING only for a framework that understands it, and only for a
- * task the framework has heard of that is not already ending. */
-static void kill_task(struct executor *x, struct task *t, int64_t grace_ns)
-{
-	if (x->killing_capable && !t->kill_requested && !t->final_state && t->last_state &&
-	    !proto_state_terminal(t->last_state) && t->phase != PH_DONE && t->phase != PH_DELETING)
-		send_update(x, t, "TASK_KILLING", "stopping the task's VM", t->ip);
-	launch_kill(x->launcher, t, grace_ns);
-}
-
 static void kill_all(struct executor *x, int64_t grace_ns)
 {
 	for (struct task *t = x->tasks.head; t; t = t->next)
-		kill_task(x, t, grace_ns);
+		launch_kill(x->launcher, t, grace_ns);
 }
 
 static bool framework_killing_capable(struct json_object *fw)
@@ -259,8 +247,10 @@ static void note_framework(struct executor *x, struct json_object *root, const c
 	struct json_object *ev, *fw;
 
 	if (json_object_object_get_ex(root, key, &ev) &&
-	    json_object_object_get_ex(ev, "framework_info", &fw))
+	    json_object_object_get_ex(ev, "framework_info", &fw)) {
 		x->killing_capable = framework_killing_capable(fw);
+		launcher_set_killing_state(x->launcher, x->killing_capable);
+	}
 }
 
 /* Framework messages are opaque to this executor: logged (printable bytes
@@ -482,7 +472,7 @@ static void on_record(void *ctx, const char *data, size_t len)
 			break;
 		}
 		log_msg("KILL task %s", ev.task_id);
-		kill_task(x, t, ev.grace_ns);
+		launch_kill(x->launcher, t, ev.grace_ns);
 		break;
 	case EV_ACKNOWLEDGED:
 		t = tasks_find(&x->tasks, ev.task_id);

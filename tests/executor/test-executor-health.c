@@ -4,6 +4,8 @@
  * `healthy` and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, and the kill after
  * consecutive_failures (TASK_KILLED, healthy false), as Mesos's command
  * executor does. One boot per check type; each check passes, then fails.
+ * Then: checks stop when a kill begins, and a task killed for its health
+ * ends TASK_KILLED with healthy false even when it exits 0 on TERM.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -113,4 +115,72 @@ Test(executor_health, tcp_check_against_the_task_port)
 			      "{\"type\":\"TCP\",\"tcp\":{\"port\":8080},"
 			      "\"delay_seconds\":0,\"interval_seconds\":1,\"timeout_seconds\":20,"
 			      "\"consecutive_failures\":2,\"grace_period_seconds\":0}");
+}
+
+/* Checks stop once a kill begins, as Mesos's executors pause their checkers
+ * before TASK_KILLING: a check failing every 0.5 s (an unhealthy update each
+ * time, far from consecutive_failures) and a task ignoring TERM for a grace
+ * period of 8 s. No health update follows TASK_KILLING and no check runs in
+ * the guest after it (the check appends to a file in the shared sandbox). */
+Test(executor_health, checks_stop_when_the_kill_begins)
+{
+	char *ti = task_json("trap '' TERM; while :; do sleep 0.2; done",
+			     "{\"type\":\"COMMAND\",\"command\":{\"value\":"
+			     "\"echo ran >> checks-ran; exit 1\"},\"delay_seconds\":0,"
+			     "\"interval_seconds\":0.5,\"timeout_seconds\":20,"
+			     "\"consecutive_failures\":1000,\"grace_period_seconds\":0}");
+	const char *args[] = {
+	    "--scenario",     "kill", "--task",		ti,  "--capability", "TASK_KILLING_STATE",
+	    "--kill-grace-s", "8",    "--kill-after-s", "4", VMENV,	     NULL};
+	struct json_object *r = run(args);
+	char *states = health_states(r);
+	const char *tail = ",TASK_RUNNING-,TASK_KILLING,TASK_KILLED";
+	size_t n = strlen(states), k = strlen(tail);
+
+	cr_assert(n > k && strcmp(states + n - k, tail) == 0,
+		  "unhealthy updates until the kill, then only TASK_KILLED: %s", states);
+	double killing = fa_double(fa_update(r, "t1", "TASK_KILLING"), "wall"),
+	       last_check = mtime_in_sandbox("checks-ran"),
+	       took = fa_double(fa_update(r, "t1", "TASK_KILLED"), "t") - fa_double(r, "kill_t");
+	cr_log_info("last check %.2f s after TASK_KILLING; KILL -> TASK_KILLED %.2f s",
+		    last_check - killing, took);
+	cr_assert_geq(took, 8.0, "the grace period left room for checks");
+	/* A check already in the guest when the kill began may still write. */
+	cr_assert_lt(last_check, killing + 2.0, "a check ran %.2f s after TASK_KILLING",
+		     last_check - killing);
+	assert_nothing_left();
+	free(states);
+	free(ti);
+	json_object_put(r);
+}
+
+/* Killed for its health, a task that traps TERM and exits 0 still ends as
+ * Mesos reports it (command and default executor alike): TASK_KILLED with
+ * healthy false and no reason, never TASK_FINISHED. */
+Test(executor_health, health_kill_of_a_term_trapping_task_is_killed_unhealthy)
+{
+	char *ti = task_json("trap 'echo cleaned > health-term; exit 0' TERM; touch alive; "
+			     "sleep 8; rm alive; while :; do sleep 0.2; done",
+			     "{\"type\":\"COMMAND\",\"command\":{\"value\":\"test -f alive\"},"
+			     "\"delay_seconds\":0,\"interval_seconds\":1,\"timeout_seconds\":20,"
+			     "\"consecutive_failures\":2,\"grace_period_seconds\":0}");
+	const char *args[] = {"--scenario",	    "finish", "--task", ti, "--capability",
+			      "TASK_KILLING_STATE", VMENV,    NULL};
+	struct json_object *r = run(args);
+	char *states = health_states(r), p[4300];
+	struct json_object *u = fa_update(r, "t1", "TASK_KILLED"), *h;
+
+	cr_assert_str_eq(states, "TASK_STARTING,TASK_RUNNING,TASK_RUNNING+,TASK_RUNNING-,"
+				 "TASK_RUNNING-,TASK_KILLING,TASK_KILLED-");
+	cr_assert(json_object_object_get_ex(u, "healthy", &h) && !json_object_get_boolean(h));
+	cr_assert(!json_object_object_get_ex(u, "reason", &h) || !h,
+		  "Mesos sets no reason on it: %s", fa_str(u, "reason"));
+	snprintf(p, sizeof(p), "%s/health-term", sandbox);
+	char *got = fa_slurp(p);
+	cr_assert(got && strncmp(got, "cleaned", 7) == 0, "the TERM trap (exit 0) did not run");
+	assert_nothing_left();
+	free(got);
+	free(states);
+	free(ti);
+	json_object_put(r);
 }

@@ -226,17 +226,39 @@ Test(executor_vm, task_group_runs_in_one_vm)
 }
 
 /* Mesos's default executor policy: a task of the group failing kills the
- * others (no KILL is sent for g2 here). */
+ * others (no KILL is sent for g2 here), each with TASK_KILLING first for a
+ * framework that takes it. */
 Test(executor_vm, a_failing_group_task_kills_the_group)
 {
-	const char *args[] = {
-	    "--scenario", "group",	     "--group-no-kill", "--mem",     "128", VMENV,
-	    "--command",  "sleep 5; exit 4", "--command2",	"sleep 600", NULL};
+	const char *args[] = {"--scenario", "group",	       "--group-no-kill",    "--mem",
+			      "128",	    "--capability",    "TASK_KILLING_STATE", VMENV,
+			      "--command",  "sleep 5; exit 4", "--command2",	     "sleep 600",
+			      NULL};
 	struct json_object *r = run(args);
 	char *s1 = fa_states(r, "g1"), *s2 = fa_states(r, "g2");
 	cr_assert_str_eq(s1, "TASK_STARTING,TASK_RUNNING,TASK_FAILED");
-	cr_assert_str_eq(s2, "TASK_STARTING,TASK_RUNNING,TASK_KILLED");
+	cr_assert_str_eq(s2, "TASK_STARTING,TASK_RUNNING,TASK_KILLING,TASK_KILLED");
 	cr_assert(strstr(fa_str(fa_update(r, "g1", "TASK_FAILED"), "message"), "status 4"));
+	assert_nothing_left();
+	free(s1);
+	free(s2);
+	json_object_put(r);
+}
+
+/* A KILL of one task of a group (here the leader, whose VM the group
+ * shares): it ends TASK_KILLED, and the group policy then kills the other;
+ * each still running says TASK_KILLING before its TASK_KILLED (Mesos's
+ * default executor: killTask, then waited() kills the rest of the group). */
+Test(executor_vm, kill_of_a_group_task_says_killing_for_each)
+{
+	const char *args[] = {"--scenario", "group",	 "--group-kill", "g1",
+			      "--mem",	    "128",	 "--capability", "TASK_KILLING_STATE",
+			      VMENV,	    "--command", "sleep 600",	 "--command2",
+			      "sleep 600",  NULL};
+	struct json_object *r = run(args);
+	char *s1 = fa_states(r, "g1"), *s2 = fa_states(r, "g2");
+	cr_assert_str_eq(s1, "TASK_STARTING,TASK_RUNNING,TASK_KILLING,TASK_KILLED");
+	cr_assert_str_eq(s2, "TASK_STARTING,TASK_RUNNING,TASK_KILLING,TASK_KILLED");
 	assert_nothing_left();
 	free(s1);
 	free(s2);

@@ -450,15 +450,22 @@ def scenario(agent, args):
                 agent.violation("no terminal update after KILL within %d s" % T)
     elif name == "group":
         # LAUNCH_GROUP of g1 (--command) and g2 (--command2); once g1 has
-        # ended on its own, g2 is killed.
+        # ended on its own, g2 is killed. --group-kill: KILL that task once
+        # both run; then both must end.
         tis = [task_info(args, "g1", args.command), task_info(args, "g2", args.command2)]
         with agent.lock:
             for ti in tis:
                 agent.launch_at[ti["task_id"]["value"]] = agent.now()
         agent.send({"type": "LAUNCH_GROUP", "launch_group": {"task_group": {"tasks": tis}}})
+        if args.group_kill:
+            if not agent.wait(lambda: all("TASK_RUNNING" in agent.states(g)
+                                          for g in ("g1", "g2")), T):
+                return agent.violation("the group did not run within %d s" % T)
+            agent.kill_t = agent.now() - agent.launch_at[args.group_kill]
+            agent.send({"type": "KILL", "kill": {"task_id": {"value": args.group_kill}}})
         if not agent.wait(terminal(agent, "g1"), T):
             return agent.violation("g1 did not end within %d s" % T)
-        if not args.group_no_kill and not terminal(agent, "g2")():
+        if not (args.group_no_kill or args.group_kill) and not terminal(agent, "g2")():
             agent.kill_t = agent.now() - agent.launch_at["g2"]
             agent.send({"type": "KILL", "kill": {"task_id": {"value": "g2"}}})
         if not agent.wait(terminal(agent, "g2"), T):
@@ -520,6 +527,8 @@ def main():
     ap.add_argument("--command2", default="true", help="scenario group: g2's command")
     ap.add_argument("--group-no-kill", action="store_true",
                     help="scenario group: no KILL for g2, it must end by itself")
+    ap.add_argument("--group-kill", choices=("g1", "g2"),
+                    help="scenario group: KILL this task once both run")
     ap.add_argument("--cpus", type=float, default=1)
     ap.add_argument("--mem", type=float, default=128)
     ap.add_argument("--checkpoint", action="store_true")
