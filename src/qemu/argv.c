@@ -233,6 +233,12 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 	/* a new generation ID per qemu: a guest restored from a snapshot reseeds its crng */
 	add(&a, "-device");
 	add(&a, "vmgenid");
+	/* a guest kernel that panics says so (GUEST_PANICKED): a crash with
+	 * its reason, where a hung guest or a plain reset said nothing */
+	if (!s->no_pvpanic) {
+		add(&a, "-device");
+		add(&a, "pvpanic");
+	}
 	/* mode none: no NIC at all, the agent talks over virtio-serial */
 	if (!s->net.none) {
 		char *nd = vm_net_netdev(&s->net, p->ssh_port);

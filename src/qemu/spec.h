@@ -58,6 +58,9 @@ struct vm_spec {
 	 * does not mount at boot, so it does not block migration; a pool take
 	 * binds a host directory into it (src/pool/pool.h) */
 	bool stage;
+	/* not in the JSON: no pvpanic device, for a VM restored from a
+	 * template saved before VMs had one (the device sets must match) */
+	bool no_pvpanic;
 	/* not in the JSON either: guest RAM in this file (a template's RAM,
 	 * src/snapshot/template.h), mapped shared (the template VM, whose RAM the save
 	 * then skips: x-ignore-shared) or private (a VM restored from it:

@@ -270,14 +270,15 @@ const char *snap_devconfig_mac(struct json_object *dc, char *buf, size_t len)
 	return NULL;
 }
 
-int snap_devconfig_has_vmgenid(struct json_object *dc)
+int snap_devconfig_has_device(struct json_object *dc, const char *driver)
 {
-	size_t n = json_object_is_type(dc, json_type_array) ? json_object_array_length(dc) : 0;
+	size_t n = json_object_is_type(dc, json_type_array) ? json_object_array_length(dc) : 0,
+	       len = strlen(driver);
 
 	for (size_t i = 0; i + 1 < n; i++) {
 		const char *o = at(dc, i), *v = at(dc, i + 1);
-		if (o && v && !strcmp(o, "-device") && !strncmp(v, "vmgenid", 7) &&
-		    (v[7] == '\0' || v[7] == ','))
+		if (o && v && !strcmp(o, "-device") && !strncmp(v, driver, len) &&
+		    (v[len] == '\0' || v[len] == ','))
 			return 1;
 	}
 	return 0;

@@ -38,7 +38,7 @@
  * auto): each restoring qemu generates a new generation ID, the guest's
  * vmgenid driver sees it change and calls add_vmfork_randomness(), which
  * reseeds the crng at once and logs "crng reseeded due to virtual machine
- * fork". snap_devconfig() reports has_vmgenid so callers can insist on it.
+ * fork". snap_devconfig_has_device(dc, "vmgenid") lets callers insist on it.
  */
 #ifndef VMSUP_SNAPSHOT_H
 #define VMSUP_SNAPSHOT_H
@@ -70,8 +70,10 @@ int snap_devconfig_compare(struct json_object *tmpl, struct json_object *vm, cha
 /* The MAC of the first -device virtio-net-pci in a devconfig, or NULL (borrowed). */
 const char *snap_devconfig_mac(struct json_object *devconfig, char *buf, size_t len);
 
-/* 1 if the devconfig has a vmgenid device (see above). */
-int snap_devconfig_has_vmgenid(struct json_object *devconfig);
+/* 1 if the devconfig has a -device of this driver (vmgenid, see above;
+ * pvpanic, which templates made before VMs had one lack, and so must
+ * their restores). */
+int snap_devconfig_has_device(struct json_object *devconfig, const char *driver);
 /* 1 if it has the staging 9p export (src/qemu/stage.h): the only 9p device a template may have. */
 int snap_devconfig_has_stage(struct json_object *devconfig);
 

@@ -154,6 +154,40 @@ Test(distro, two_vms_on_one_image)
 	free(after);
 }
 
+/* A guest kernel panic reaches qemu through the pvpanic device (the
+ * image's udev loads pvpanic-mmio for it): the VM ends crashed, with the
+ * panic as its reason, where before it rebooted (panic=-1) or hung unseen. */
+Test(distro, kernel_panic_is_a_crash)
+{
+	struct json_object *r = NULL;
+	char *out;
+	double end;
+	long st;
+
+	boot("deb-p");
+	wait_ip("deb-p");
+	out = guest("deb-p", "for i in $(seq 30); do grep -q '^pvpanic_mmio ' /proc/modules && "
+			     "break; sleep 1; done; grep -o '^pvpanic_mmio' /proc/modules");
+	cr_expect_str_eq(out, "pvpanic_mmio\n",
+			 "the guest did not load pvpanic-mmio for the device");
+	free(out);
+	/* in the background: the agent's exec returns before the guest dies */
+	free(guest("deb-p", "(sleep 1; echo c >/proc/sysrq-trigger) >/dev/null 2>&1 & echo ok"));
+	for (end = td_now() + 120; td_now() < end; sleep(1)) {
+		json_object_put(r);
+		r = td_http(&d, "GET", "/v1/vms/deb-p", NULL, &st);
+		if (td_str(r, "state") && !strcmp(td_str(r, "state"), "crashed"))
+			break;
+	}
+	cr_assert_str_eq(td_str(r, "state"), "crashed", "after the panic: %s",
+			 json_object_to_json_string(r));
+	cr_expect(td_str(r, "error") && strstr(td_str(r, "error"), "panicked"), "error: %s",
+		  td_str(r, "error"));
+	cr_log_info("deb-p after sysrq-c: %s (exit_reason %s)", td_str(r, "error"),
+		    td_str(r, "exit_reason"));
+	json_object_put(r);
+}
+
 /* vmctl run on the image, booted with the image's kernel: root's id and
  * the guest's kernel, over ssh, then the VM is gone. */
 Test(distro, vmctl_run_with_kernel_and_disk)

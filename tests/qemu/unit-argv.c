@@ -86,6 +86,8 @@ Test(argv, guestless_exact)
 	    "virtio-balloon-pci,id=balloon0",
 	    "-device",
 	    "vmgenid",
+	    "-device",
+	    "pvpanic",
 	    "-netdev",
 	    "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22",
 	    "-device",
@@ -110,6 +112,23 @@ Test(argv, guestless_exact)
 	cr_assert_eq(count(v), sizeof(want) / sizeof(want[0]));
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_expect_str_eq(v[i], want[i], "element %zu", i);
+	vm_argv_free(v);
+}
+
+/* a restore of a template saved before VMs had pvpanic leaves it out */
+Test(argv, no_pvpanic_for_old_templates)
+{
+	struct vm_spec s;
+	struct vm_argv_opts o = {"q", false, NULL, 0};
+	char **v;
+
+	base_spec(&s);
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_geq(find(v, "-device", "pvpanic"), 0);
+	vm_argv_free(v);
+	s.no_pvpanic = true;
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_lt(find(v, "-device", "pvpanic"), 0);
 	vm_argv_free(v);
 }
 

@@ -52,7 +52,7 @@ Test(devconfig, per_vm_parts_do_not_count)
 	cr_expect_not_null(strstr(s, "socket,id=qga0,path=*,server=on,wait=off"), "%s", s);
 	cr_expect_not_null(strstr(s, "file:*"), "%s", s);
 	cr_expect_str_eq(snap_devconfig_mac(ja, mac, sizeof(mac)), "52:54:00:aa:bb:cc");
-	cr_expect_eq(snap_devconfig_has_vmgenid(ja), 0);
+	cr_expect_eq(snap_devconfig_has_device(ja, "vmgenid"), 0);
 	free(err);
 	json_object_put(ja);
 	json_object_put(jb);
@@ -65,7 +65,10 @@ Test(devconfig, another_device_is_named)
 	struct json_object *ja = dc(a), *jb = dc(b);
 	char *err = NULL;
 
-	cr_assert_eq(snap_devconfig_has_vmgenid(ja), 1);
+	cr_assert_eq(snap_devconfig_has_device(ja, "vmgenid"), 1);
+	/* the driver, not a prefix of it; pvpanic absent */
+	cr_expect_eq(snap_devconfig_has_device(ja, "vmgen"), 0);
+	cr_expect_eq(snap_devconfig_has_device(ja, "pvpanic"), 0);
 	cr_assert_eq(snap_devconfig_compare(ja, jb, &err), -1);
 	cr_assert_not_null(err);
 	cr_expect_not_null(strstr(err, "'-device vmgenid,id=vmgenid0'"), "%s", err);
