@@ -195,7 +195,7 @@ int vmctl_cmd_memory(const struct vmctl *g, int argc, char **argv)
 	return 0;
 }
 
-enum { OPT_QUOTA = VMCTL_OPT_FIRST_FREE, OPT_PERIOD, OPT_PIN };
+enum { OPT_QUOTA = VMCTL_OPT_FIRST_FREE, OPT_PERIOD };
 
 static int cpu_opt(const char *cmd, int opt, const char *arg, void *ctx)
 {
@@ -222,17 +222,10 @@ static int cpu_opt(const char *cmd, int opt, const char *arg, void *ctx)
 						 VMSUP_PERIOD_MIN_US, VMSUP_PERIOD_MAX_US);
 		json_object_object_add(body, "period_us", json_object_new_int64(v));
 		return 0;
-	case OPT_PIN:
-		/* '' or none: the API's null, every CPU again */
-		if (!*arg || !strcmp(arg, "none")) {
-			json_object_object_add(body, "pin", NULL);
-			return 0;
-		}
-		if (strspn(arg, "0123456789,-") != strlen(arg))
-			return vmctl_usage_error(cmd, "--pin: '%s' is not a CPU list like 0-1,3",
-						 arg);
-		json_object_object_add(body, "pin", json_object_new_string(arg));
-		return 0;
+	case VMCTL_OPT_PIN:
+		return vmctl_pin_opt(cmd, "pin", arg, body);
+	case VMCTL_OPT_EMULATOR_PIN:
+		return vmctl_pin_opt(cmd, "emulator_pin", arg, body);
 	}
 	return VMCTL_EXIT_USAGE;
 }
@@ -241,7 +234,7 @@ int vmctl_cmd_cpu(const struct vmctl *g, int argc, char **argv)
 {
 	static const struct option lo[] = {{"quota", required_argument, NULL, OPT_QUOTA},
 					   {"period", required_argument, NULL, OPT_PERIOD},
-					   {"pin", required_argument, NULL, OPT_PIN},
+					   VMCTL_PIN_LONGOPTS,
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct json_object *vm = NULL, *body = json_object_new_object();
@@ -252,7 +245,7 @@ int vmctl_cmd_cpu(const struct vmctl *g, int argc, char **argv)
 	if (rc)
 		goto out;
 	if (!json_object_object_length(body)) {
-		rc = vmctl_usage_error("cpu", "give --quota and/or --pin");
+		rc = vmctl_usage_error("cpu", "give --quota, --period, --pin or --emulator-pin");
 		goto out;
 	}
 	vm_path(path, sizeof(path), a.pos[0], "cpu");

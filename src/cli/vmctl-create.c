@@ -141,6 +141,77 @@ static int add_share(const char *cmd, struct json_object *spec, const char *arg)
 	return 0;
 }
 
+/* "0:2,1:3" (or "0:0,2,1:1": vCPU 0 on 0 and 2) into "vcpu_pin". */
+static int add_pin_map(const char *cmd, const char *arg, struct json_object *body)
+{
+	struct json_object *map = json_object_new_object(), *old;
+	char *s = strdup(arg), *save = NULL, *list, vcpu[8] = "";
+	int rc = 0;
+
+	if (!s || !map) {
+		rc = vmctl_fail(cmd, "out of memory");
+		goto out;
+	}
+	for (char *t = strtok_r(s, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(t, ':');
+
+		if (!colon && !vcpu[0]) {
+			rc = vmctl_usage_error(cmd, "--pin %s: '%s' comes before any VCPU:CPUS",
+					       arg, t);
+		} else if (!colon) {
+			json_object_object_get_ex(map, vcpu, &old);
+			if (asprintf(&list, "%s,%s", json_object_get_string(old), t) < 0) {
+				rc = vmctl_fail(cmd, "out of memory");
+				break;
+			}
+			json_object_object_add(map, vcpu, json_object_new_string(list));
+			free(list);
+		} else if (colon == t || (size_t)(colon - t) >= sizeof(vcpu) || !colon[1] ||
+			   strchr(colon + 1, ':') ||
+			   strspn(t, "0123456789") != (size_t)(colon - t)) {
+			rc = vmctl_usage_error(cmd, "--pin %s: '%s' is not VCPU:CPUS (like 1:3)",
+					       arg, t);
+		} else {
+			*colon = '\0';
+			if (json_object_object_get_ex(map, t, NULL)) {
+				rc = vmctl_usage_error(cmd, "--pin %s: vCPU %s is named twice", arg,
+						       t);
+				break;
+			}
+			strcpy(vcpu, t);
+			json_object_object_add(map, vcpu, json_object_new_string(colon + 1));
+		}
+	}
+	if (!rc) {
+		json_object_object_add(body, "vcpu_pin", map);
+		map = NULL;
+	}
+out:
+	json_object_put(map);
+	free(s);
+	return rc;
+}
+
+int vmctl_pin_opt(const char *cmd, const char *key, const char *arg, struct json_object *body)
+{
+	bool map_ok = !strcmp(key, "pin");
+	size_t n = strlen(arg);
+
+	if (!n || !strcmp(arg, "none")) {
+		json_object_object_add(body, key, NULL);
+		return 0;
+	}
+	if (strspn(arg, map_ok ? "0123456789,-:" : "0123456789,-") != n || arg[0] == ',' ||
+	    arg[n - 1] == ',' || strstr(arg, ",,"))
+		return vmctl_usage_error(cmd, "--%s: '%s' is not a CPU list like 0-1,3%s",
+					 map_ok ? "pin" : "emulator-pin", arg,
+					 map_ok ? " or a vCPU map like 0:2,1:3" : "");
+	if (strchr(arg, ':'))
+		return add_pin_map(cmd, arg, body);
+	json_object_object_add(body, key, json_object_new_string(arg));
+	return 0;
+}
+
 int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object *spec)
 {
 	long v;
@@ -189,6 +260,10 @@ int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object
 	case VMCTL_OPT_NO_GUEST:
 		json_object_object_add(spec, "guest", json_object_new_boolean(0));
 		return 0;
+	case VMCTL_OPT_PIN:
+		return vmctl_pin_opt(cmd, "pin", arg, spec);
+	case VMCTL_OPT_EMULATOR_PIN:
+		return vmctl_pin_opt(cmd, "emulator_pin", arg, spec);
 	}
 	return vmctl_net_opt(cmd, opt, arg, spec);
 }
@@ -213,6 +288,7 @@ static int create_opt(const char *cmd, int opt, const char *arg, void *ctx)
 int vmctl_cmd_create(const struct vmctl *g, int argc, char **argv)
 {
 	static const struct option lo[] = {VMCTL_SPEC_LONGOPTS,
+					   VMCTL_PIN_LONGOPTS,
 					   {"no-start", no_argument, NULL, VMCTL_OPT_NO_START},
 					   {"autostart", no_argument, NULL, VMCTL_OPT_FIRST_FREE},
 					   {"help", no_argument, NULL, 'h'},

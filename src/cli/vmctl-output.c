@@ -52,6 +52,21 @@ static const char *vm_text(const char *key, struct json_object *val, char *buf, 
 		return "-";
 	if (json_object_is_type(val, json_type_string))
 		return json_object_get_string(val);
+	if (!strcmp(key, "vcpu_pin") && json_object_is_type(val, json_type_object)) {
+		size_t used = 0;
+
+		/* as --pin takes it: 0:2,1:3 */
+		buf[0] = '\0';
+		json_object_object_foreach(val, k, v)
+		{
+			int w = snprintf(buf + used, n - used, "%s%s:%s", used ? "," : "", k,
+					 json_object_get_string(v));
+			if (w < 0 || (size_t)w >= n - used)
+				break;
+			used += (size_t)w;
+		}
+		return buf;
+	}
 	if (!strcmp(key, "created") &&
 	    (json_object_is_type(val, json_type_double) || json_object_is_type(val, json_type_int)))
 		return vmctl_utc(json_object_get_double(val), buf, n);
@@ -66,7 +81,7 @@ void vmctl_print_vm_text(struct json_object *vm)
 		return;
 	json_object_object_foreach(vm, key, val)
 	{
-		char b[64];
+		char b[512];
 		const char *s = vm_text(key, val, b, sizeof(b));
 
 		if (strchr(s, '\n')) {

@@ -300,6 +300,7 @@ static void write_timing(const struct run *r, int status)
 int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 {
 	static const struct option lo[] = {VMCTL_SPEC_LONGOPTS,
+					   VMCTL_PIN_LONGOPTS,
 					   {"workdir", required_argument, NULL, OPT_WORKDIR},
 					   {"env", required_argument, NULL, OPT_ENV},
 					   {"via", required_argument, NULL, OPT_VIA},

@@ -29,12 +29,19 @@
 	"  --egress             let the guest connect out (needs allow_egress in vmsupd)\n"        \
 	"  --no-guest           a guest-less VM (no kernel, no disk)\n"
 
+/* create and run, not template create (a restore has its template's threads) */
+#define PIN_OPTS                                                                                   \
+	"  --pin LIST|VCPU:LIST,...  pin the vCPU threads: every vCPU on host CPUs LIST\n"         \
+	"                       (0-1,3), or each vCPU on its own (0:2,1:3; vCPUs not named\n"      \
+	"                       may use every CPU); CPU lists are vmsupd's CPUs\n"                 \
+	"  --emulator-pin LIST  pin qemu's other threads (main loop, I/O, workers) to LIST\n"
+
 static const struct help {
 	const char *cmd, *synopsis, *text;
 } helps[] = {
     {"create", "create NAME [OPTIONS]",
      "Define a VM and start it; returns once it is running (or failed, with the "
-     "reason).\n\n" CREATE_OPTS "  --no-start           only define it (state defined)\n"
+     "reason).\n\n" CREATE_OPTS PIN_OPTS "  --no-start           only define it (state defined)\n"
      "  --autostart          start it each time vmsupd starts (see 'vmctl autostart')\n"
      "  --from TEMPLATE      restore a template instead of booting (with --from only\n"
      "                       --no-start and --restart apply; devices are the template's)\n"},
@@ -67,12 +74,18 @@ static const struct help {
      "or is still being created, then remove it.\n"},
     {"memory", "memory NAME SIZE",
      "Set the balloon target (and the memory limit): MiB, or with a unit (512M, 1G).\n"},
-    {"cpu", "cpu NAME [--quota PCT|none] [--period US] [--pin LIST|'']",
+    {"cpu",
+     "cpu NAME [--quota PCT|none] [--period US] [--pin LIST|VCPU:LIST,...|''] "
+     "[--emulator-pin LIST|'']",
      "  --quota PCT          cgroup CPU quota in percent of one CPU (e.g. 150; at most\n"
      "                       100 per vCPU); none removes the quota\n"
      "  --period US          quota period in microseconds\n"
      "  --pin LIST           pin vCPU threads to host CPUs, e.g. 0-1 or 0,2; '' (or\n"
-     "                       none) unpins them (every CPU vmsupd may use)\n"},
+     "                       none) unpins them (every CPU vmsupd may use)\n"
+     "  --pin VCPU:LIST,...  pin each vCPU on its own, e.g. 0:2,1:3 (vCPUs not named:\n"
+     "                       every CPU); status shows it as vcpu_pin\n"
+     "  --emulator-pin LIST  pin qemu's non-vCPU threads (main loop, I/O threads,\n"
+     "                       workers) to LIST; '' (or none) unpins them\n"},
     {"ip", "ip NAME [--wait S]",
      "Print the guest's address from the guest agent (IPv4, then IPv6).\n"
      "  --wait S             wait up to S seconds for the agent and an address\n"
@@ -110,7 +123,8 @@ static const struct help {
      "One shot: create a VM with a generated name, wait for its address, run CMD in it,\n"
      "stream the output, destroy the VM, exit with CMD's status. SIGINT/SIGTERM stop the\n"
      "command and destroy the VM (exit 130/143). Progress on stderr when it is a "
-     "terminal.\n\n" CREATE_OPTS "  --workdir DIR        directory to run CMD in (in the guest)\n"
+     "terminal.\n\n" CREATE_OPTS PIN_OPTS
+     "  --workdir DIR        directory to run CMD in (in the guest)\n"
      "  --env K=V            environment variable for CMD (repeatable)\n"
      "  --via ssh|agent      how to run CMD (default ssh)\n"
      "  --ssh-key FILE       private key for ssh (as for exec)\n"

@@ -144,6 +144,8 @@ enum {
 	VMCTL_OPT_NET,
 	VMCTL_OPT_PUBLISH,
 	VMCTL_OPT_EGRESS,
+	VMCTL_OPT_PIN,
+	VMCTL_OPT_EMULATOR_PIN,
 	VMCTL_OPT_FIRST_FREE /* commands number their own options from here */
 };
 #define VMCTL_SPEC_LONGOPTS                                                                        \
@@ -163,7 +165,21 @@ enum {
 	{                                                                                          \
 		"no-guest", no_argument, NULL, VMCTL_OPT_NO_GUEST                                  \
 	}
+/* --pin and --emulator-pin of create and run (not of template create:
+ * a restored VM's threads are its own), taken by vmctl_spec_opt. */
+#define VMCTL_PIN_LONGOPTS                                                                         \
+	{"pin", required_argument, NULL, VMCTL_OPT_PIN},                                           \
+	{                                                                                          \
+		"emulator-pin", required_argument, NULL, VMCTL_OPT_EMULATOR_PIN                    \
+	}
 int vmctl_spec_opt(const char *cmd, int opt, const char *arg, struct json_object *spec);
+/*
+ * A pinning option's argument into body: for key "pin" a CPU list ("pin":
+ * every vCPU on it) or a vCPU map V:LIST,V:LIST ("vcpu_pin"; items without
+ * a colon continue the previous vCPU's list); for "emulator_pin" a CPU
+ * list. '' or none: null (not pinned). 0 or an exit status.
+ */
+int vmctl_pin_opt(const char *cmd, const char *key, const char *arg, struct json_object *body);
 /* --net, --publish, --egress (vmctl-net.c), the same contract. */
 int vmctl_net_opt(const char *cmd, int opt, const char *arg, struct json_object *spec);
 

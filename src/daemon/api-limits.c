@@ -16,7 +16,6 @@
 #include "src/util/bounds.h"
 #include "src/util/log.h"
 #include "src/metrics/metrics.h"
-#include "src/limits/pin.h"
 #include "src/limits/vm-limits.h"
 #include "src/metrics/vm-stats.h"
 
@@ -99,7 +98,8 @@ static void put_memory(struct vmsup *sup, struct vm_limits *l, struct evhttp_req
 static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_request *req,
 		    struct vm *vm, struct json_object *body)
 {
-	static const char *const known[] = {"quota_pct", "period_us", "pin", "pin_mode", NULL};
+	static const char *const known[] = {"quota_pct", "period_us",	 "pin", "pin_mode",
+					    "vcpu_pin",	 "emulator_pin", NULL};
 	struct vm_cpu_change c;
 	struct json_object *v;
 	struct http_held *h;
@@ -127,50 +127,15 @@ static void put_cpu(struct vmsup *sup, struct vm_limits *l, struct evhttp_reques
 		c.set_period = true;
 		c.period_us = (unsigned)n;
 	}
-	if (json_object_object_get_ex(body, "pin_mode", &v)) {
-		const char *s =
-		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-		if (!s || (strcmp(s, "all") && strcmp(s, "each"))) {
-			http_send_error(req, 400, "InvalidParameter",
-					"'pin_mode' must be \"all\" or \"each\"");
-			return;
-		}
-		if (!json_object_object_get_ex(body, "pin", NULL)) {
-			http_send_error(req, 400, "InvalidParameter", "'pin_mode' needs 'pin'");
-			return;
-		}
-		c.pin_each = !strcmp(s, "each");
+	if (vm_cpu_change_pins(body, &c, &err)) {
+		http_send_error(req, 400, "InvalidParameter", "%s", err);
+		free(err);
+		return;
 	}
-	if (json_object_object_get_ex(body, "pin", &v)) {
-		c.set_pin = true;
-		if (json_object_is_type(v, json_type_null)) {
-			/* back to every CPU the daemon itself may use */
-			c.unpin = true;
-			c.pin_each = false;
-			if (sched_getaffinity(0, sizeof(c.pinset), &c.pinset) < 0) {
-				http_send_error(req, 500, "InternalError",
-						"sched_getaffinity failed");
-				return;
-			}
-			pin_format(&c.pinset, c.pin, sizeof(c.pin));
-		} else if (!json_object_is_type(v, json_type_string)) {
-			http_send_error(req, 400, "InvalidParameter",
-					"'pin' must be a CPU list string like \"0-1,3\" or null");
-			return;
-		} else if (pin_parse(json_object_get_string(v), &c.pinset, &err) ||
-			   pin_check_available(&c.pinset, &err)) {
-			http_send_error(req, 400, "InvalidParameter", "pin: %s",
-					err ? err : "bad list");
-			free(err);
-			return;
-		} else if (pin_format(&c.pinset, c.pin, sizeof(c.pin)) < 0) {
-			http_send_error(req, 400, "InvalidParameter", "pin: list too long");
-			return;
-		}
-	}
-	if (!c.set_quota && !c.set_period && !c.set_pin) {
+	if (!c.set_quota && !c.set_period && !c.set_pin && !c.set_emu) {
 		http_send_error(req, 400, "InvalidParameter",
-				"nothing to change: give quota_pct, period_us or pin");
+				"nothing to change: give quota_pct, period_us, pin, vcpu_pin or "
+				"emulator_pin");
 		return;
 	}
 	if ((h = http_held_new(req)))

@@ -17,11 +17,6 @@
 
 #define PIN_LIST_MAX 4096
 
-struct vcpu {
-	int64_t index;
-	pid_t tid;
-};
-
 /* One CPU number at *p; advances *p. */
 static int parse_cpu(const char **p, const char *list, long *out, char **err)
 {
@@ -178,7 +173,7 @@ int pin_get_thread(pid_t tid, cpu_set_t *out, char **err)
 
 static int by_index(const void *a, const void *b)
 {
-	const struct vcpu *x = a, *y = b;
+	const struct pin_vcpu *x = a, *y = b;
 
 	return (x->index > y->index) - (x->index < y->index);
 }
@@ -196,10 +191,9 @@ static int get_int(struct json_object *o, const char *key, size_t i, int64_t *v,
 	return 0;
 }
 
-/* Parse and check the whole reply; *out malloc'd, sorted by cpu-index. */
-static int read_vcpus(struct json_object *arr, pid_t pid, struct vcpu **out, size_t *n, char **err)
+int pin_read_vcpus(struct json_object *arr, pid_t pid, struct pin_vcpu **out, size_t *n, char **err)
 {
-	struct vcpu *v = NULL;
+	struct pin_vcpu *v = NULL;
 	size_t len;
 
 	*out = NULL;
@@ -263,7 +257,7 @@ fail:
 int pin_vcpus(struct json_object *cpus_fast, pid_t pid, const cpu_set_t *set, enum pin_mode mode,
 	      int *npinned, char **err)
 {
-	struct vcpu *v = NULL;
+	struct pin_vcpu *v = NULL;
 	size_t n = 0;
 	int cpus[CPU_SETSIZE], ncpus = 0, r = -1, done = 0;
 
@@ -284,7 +278,7 @@ int pin_vcpus(struct json_object *cpus_fast, pid_t pid, const cpu_set_t *set, en
 		vmsup_err(err, "empty CPU set");
 		return -1;
 	}
-	if (read_vcpus(cpus_fast, pid, &v, &n, err) < 0)
+	if (pin_read_vcpus(cpus_fast, pid, &v, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		cpu_set_t one;

@@ -11,6 +11,7 @@
 
 #include <sched.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <json-c/json.h>
 
@@ -35,6 +36,21 @@ enum pin_mode {
 	PIN_ALL,      /* every vCPU may run on every CPU of the set */
 	PIN_ONE_EACH, /* vCPU i (by cpu-index order) on the i-th CPU of the set, round robin */
 };
+
+/* One vCPU of query-cpus-fast: its cpu-index and thread. */
+struct pin_vcpu {
+	int64_t index;
+	pid_t tid;
+};
+
+/*
+ * The vCPUs of a query-cpus-fast reply, checked as a whole: each entry an
+ * object with integer "cpu-index" and "thread-id", each thread one of
+ * process pid (/proc/PID/task), no index twice. *out is malloc'd and
+ * sorted by cpu-index.
+ */
+int pin_read_vcpus(struct json_object *cpus_fast, pid_t pid, struct pin_vcpu **out, size_t *n,
+		   char **err);
 
 /*
  * Pin the vCPU threads listed in the return value of query-cpus-fast

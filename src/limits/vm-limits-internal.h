@@ -27,9 +27,7 @@ struct vm_lim {
 	uint64_t mem_limit; /* bytes as the kernel holds them, 0 = none */
 	int quota_pct;	    /* CG_CPU_UNLIMITED = none */
 	unsigned period_us;
-	bool pinned, pin_each;
-	char pin[256];
-	cpu_set_t pinset;
+	struct vm_pins pins;
 	long long balloon_target_mib; /* -1 = never set */
 	bool restored;		      /* settings read back from the state file */
 };
@@ -51,5 +49,21 @@ struct vm_lim *lim_get(struct vm *vm);
 /* A query-balloon reply (arg: the VM): vm->balloon_mib from "actual". */
 void lim_on_balloon(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
 		    void *arg);
+
+/*
+ * Pin qemu's threads as p says, from a query-cpus-fast reply: the vCPU
+ * threads (vcpus) and the others (emu); what p does not pin goes back on
+ * every CPU the daemon may use. Logs what changed.
+ */
+int lim_pins_apply(struct vm *vm, const struct vm_pins *p, bool vcpus, bool emu,
+		   struct json_object *cpus_fast, char **err);
+/* Anything to re-apply when qemu's QMP comes up (start, reattach)? */
+bool lim_pins_any(const struct vm_pins *p);
+/* The pins in the status (and state file), and read back from it. */
+void lim_pins_status(const struct vm_pins *p, struct json_object *o);
+void lim_pins_restore(struct vm *vm, struct vm_pins *p, struct json_object *state);
+/* The module's create and prepare ops: the pins of a POST /v1/vms. */
+int lim_create(struct vm *vm, struct json_object *body, const char **cls, char **err);
+int lim_prepare(struct vm *vm, const char **cls, char **err);
 
 #endif

@@ -157,13 +157,30 @@ static int apply_quota(struct vm_limits_op *op, struct vm_lim *m, char *desc, si
 	return 0;
 }
 
+/* The VM's pins with the change's (vCPUs, emulator, or both) in place. */
+static void merge_pins(struct vm_pins *out, const struct vm_lim *m, const struct vm_cpu_change *c)
+{
+	*out = m->pins;
+	if (c->set_pin) {
+		out->mode = c->pins.mode;
+		memcpy(out->pin, c->pins.pin, sizeof(out->pin));
+		out->pinset = c->pins.pinset;
+		out->map = c->pins.map;
+	}
+	if (c->set_emu) {
+		out->emu = c->pins.emu;
+		memcpy(out->emu_pin, c->pins.emu_pin, sizeof(out->emu_pin));
+		out->emuset = c->pins.emuset;
+	}
+}
+
 static void on_cpus_fast(struct qmp_session *s, struct json_object *ret,
 			 const struct qmp_error *err, void *arg)
 {
 	struct vm_limits_op *op = arg;
 	struct vm_lim *m = op->vm->cgroup;
+	struct vm_pins pins;
 	char *why = NULL, desc[400];
-	int n = 0;
 
 	(void)s;
 	if (err) {
@@ -174,19 +191,14 @@ static void on_cpus_fast(struct qmp_session *s, struct json_object *ret,
 		op_finish(op, VMSUP_EC_CONFLICT, "the VM's qemu exited");
 		return;
 	}
-	if (pin_vcpus(ret, op->vm->pid, &op->c.pinset, op->c.pin_each ? PIN_ONE_EACH : PIN_ALL, &n,
-		      &why)) {
+	merge_pins(&pins, m, &op->c);
+	if (lim_pins_apply(op->vm, &pins, op->c.set_pin, op->c.set_emu, ret, &why)) {
 		snprintf(desc, sizeof(desc), "pinning: %s", why ? why : "failed");
 		free(why);
 		op_finish(op, VMSUP_EC_INTERNAL, desc);
 		return;
 	}
-	LOG_I(op->vm->spec.name, "%d vCPU thread(s) pinned to %s", n,
-	      op->c.unpin ? "every CPU (unpinned)" : op->c.pin);
-	m->pinned = !op->c.unpin;
-	m->pin_each = op->c.pin_each;
-	memcpy(m->pin, op->c.pin, sizeof(m->pin));
-	m->pinset = op->c.pinset;
+	m->pins = pins;
 	if (apply_quota(op, m, desc, sizeof(desc))) {
 		op_finish(op, VMSUP_EC_INTERNAL, desc);
 		return;
@@ -200,7 +212,8 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 	struct vm_limits_op *op;
 	struct vm_lim *m;
 	struct qmp_error e;
-	char desc[400];
+	char desc[400], *why = NULL;
+	bool pin;
 	int q;
 	unsigned p;
 
@@ -237,7 +250,14 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 		done(VMSUP_EC_NO_CGROUP, desc, NULL, arg);
 		return NULL;
 	}
-	if (c->set_pin && vm->pid > 0 && !qmp_live(vm)) {
+	if (c->set_pin && c->pins.mode == VM_PIN_MAP &&
+	    pin_map_check_vcpus(&c->pins.map, "vcpu_pin", vm->spec.cpus, &why)) {
+		done(VMSUP_EC_INVALID, why, NULL, arg);
+		free(why);
+		return NULL;
+	}
+	pin = c->set_pin || c->set_emu;
+	if (pin && vm->pid > 0 && !qmp_live(vm)) {
 		snprintf(desc, sizeof(desc), "VM '%s' is %s: pinning needs its QMP connection",
 			 vm->spec.name, vm_state_name(vm->state));
 		done(VMSUP_EC_CONFLICT, desc, NULL, arg);
@@ -246,7 +266,7 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 	if (!(op = op_new(l, vm, OP_CPU, done, arg)))
 		return NULL;
 	op->c = *c;
-	if (c->set_pin && vm->pid > 0) {
+	if (pin && vm->pid > 0) {
 		if (vm_qmp_call(vm, "query-cpus-fast", NULL, 0, on_cpus_fast, op, &e) < 0) {
 			op_qmp_error(op, "query-cpus-fast", &e);
 			return NULL;
@@ -254,12 +274,7 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 		return op;
 	}
 	/* no process: kept for the next start */
-	if (c->set_pin) {
-		m->pinned = !c->unpin;
-		m->pin_each = c->pin_each;
-		memcpy(m->pin, c->pin, sizeof(m->pin));
-		m->pinset = c->pinset;
-	}
+	merge_pins(&m->pins, m, c);
 	if (apply_quota(op, m, desc, sizeof(desc)))
 		op_finish(op, VMSUP_EC_INTERNAL, desc);
 	else

@@ -255,17 +255,15 @@ static void on_ready_cpus(struct qmp_session *s, struct json_object *ret,
 	struct vm *vm = arg;
 	struct vm_lim *m = vm->cgroup;
 	char *why = NULL;
-	int n = 0;
 
 	(void)s;
-	if (err || !m || !m->pinned || vm->pid <= 0)
+	if (err || !m || vm->pid <= 0)
 		return;
-	if (pin_vcpus(ret, vm->pid, &m->pinset, m->pin_each ? PIN_ONE_EACH : PIN_ALL, &n, &why)) {
-		LOG_W(vm->spec.name, "pinning vCPUs to %s: %s", m->pin, why);
+	/* a reattach too: whatever someone changed meanwhile is set back */
+	if (lim_pins_apply(vm, &m->pins, m->pins.mode != VM_PIN_NONE, m->pins.emu, ret, &why)) {
+		LOG_W(vm->spec.name, "pinning: %s", why);
 		free(why);
-		return;
 	}
-	LOG_I(vm->spec.name, "%d vCPU thread(s) pinned to %s", n, m->pin);
 }
 
 void vm_limits_qmp_ready(struct vm_limits *l, struct vm *vm)
@@ -276,7 +274,7 @@ void vm_limits_qmp_ready(struct vm_limits *l, struct vm *vm)
 	if (!l)
 		return;
 	vm_qmp_call(vm, "query-balloon", NULL, 0, lim_on_balloon, vm, &e);
-	if (m && m->pinned)
+	if (m && lim_pins_any(&m->pins))
 		vm_qmp_call(vm, "query-cpus-fast", NULL, 0, on_ready_cpus, vm, &e);
 }
 
@@ -358,8 +356,12 @@ void vm_limits_status(const struct vm *vm, struct json_object *o)
 	ADD("cpu_quota_pct",
 	    m && m->quota_pct != CG_CPU_UNLIMITED ? json_object_new_int64(m->quota_pct) : NULL);
 	ADD("cpu_period_us", json_object_new_int64(m ? m->period_us : CG_DEFAULT_PERIOD));
-	ADD("pin", m && m->pinned ? json_object_new_string(m->pin) : NULL);
-	ADD("pin_mode", json_object_new_string(m && m->pin_each ? "each" : "all"));
+	if (m) {
+		lim_pins_status(&m->pins, o);
+	} else {
+		struct vm_pins none = {.mode = VM_PIN_NONE};
+		lim_pins_status(&none, o);
+	}
 	ADD("cgroup", m && m->cg_path ? json_object_new_string(m->cg_path) : NULL);
 	ADD("cgroup_memory", m && m->cg_mem_path ? json_object_new_string(m->cg_mem_path) : NULL);
 	ADD("mem_limit_bytes",
@@ -404,8 +406,6 @@ void vm_limits_restore(struct vm *vm, struct json_object *j)
 {
 	struct json_object *v;
 	struct vm_lim *m;
-	char *why = NULL;
-	cpu_set_t set;
 
 	/* a file without the fields (older daemon): nothing recorded */
 	if (!json_object_object_get_ex(j, "cpu_period_us", &v) || !(m = lim_get(vm)))
@@ -419,19 +419,19 @@ void vm_limits_restore(struct vm *vm, struct json_object *j)
 		m->period_us = (unsigned)json_object_get_int64(v);
 	if (jget(j, "balloon_target_mib", json_type_int, &v) && json_object_get_int64(v) >= 0)
 		m->balloon_target_mib = json_object_get_int64(v);
-	if (!jget(j, "pin", json_type_string, &v))
-		return;
-	if (pin_parse(json_object_get_string(v), &set, &why) ||
-	    pin_format(&set, m->pin, sizeof(m->pin))) {
-		LOG_W(vm->spec.name, "state file: pin '%s' ignored: %s", json_object_get_string(v),
-		      why ? why : "too long");
-		free(why);
-		return;
-	}
-	m->pinned = true;
-	m->pinset = set;
-	m->pin_each =
-	    jget(j, "pin_mode", json_type_string, &v) && !strcmp(json_object_get_string(v), "each");
+	lim_pins_restore(vm, &m->pins, j);
+}
+
+static int mod_create(void *ctx, struct vmsup *sup, struct json_object *body, struct vm *vm,
+		      const char **cls, char **err)
+{
+	return lim_create(vm, body, cls, err);
+}
+
+static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, const char **cls,
+		       char **err)
+{
+	return lim_prepare(vm, cls, err);
 }
 
 static int mod_spawned(void *ctx, struct vm *vm, char **err)
@@ -481,6 +481,8 @@ static void mod_status(void *ctx, const struct vm *vm, struct json_object *o)
 
 const struct vm_module vm_limits_module = {
     .name = VM_LIMITS_MODULE,
+    .create = mod_create,
+    .prepare = mod_prepare,
     .spawned = mod_spawned,
     .restore = mod_restore,
     .qmp_ready = mod_qmp_ready,

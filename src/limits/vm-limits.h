@@ -26,6 +26,7 @@
 #include "src/qemu/config.h"
 #include "src/core/module.h"
 #include "src/core/vm.h"
+#include "src/limits/pin-map.h"
 
 struct vm_limits;
 
@@ -69,8 +70,9 @@ void vm_limits_destroyed(struct vm_limits *l, struct vm *vm);
  * registry at daemon exit; its cgroup was left when qemu exited). */
 void vm_limits_release(struct vm *vm);
 
-/* Adds cpu_quota_pct, cpu_period_us, pin, cgroup, mem_limit_bytes,
- * balloon_target_mib to a VM's status object. */
+/* Adds cpu_quota_pct, cpu_period_us, pin, pin_mode, vcpu_pin,
+ * emulator_pin, cgroup, mem_limit_bytes, balloon_target_mib to a VM's
+ * status object. */
 void vm_limits_status(const struct vm *vm, struct json_object *o);
 
 /* CPU seconds used by the VM's qemu (cgroup counter, else /proc), or -1. */
@@ -82,18 +84,44 @@ typedef void (*vm_limits_done_fn)(const char *cls, const char *desc, struct json
 				  void *arg);
 struct vm_limits_op;
 
+/*
+ * Where qemu's threads may run. The vCPUs: not pinned (every CPU the
+ * daemon may use), all on one list, vCPU i on the list's i-th CPU, or a
+ * per-vCPU map (vCPUs it does not name: every CPU). The emulator threads
+ * (pin-map.h): a list, or not pinned.
+ */
+enum vm_pin_mode { VM_PIN_NONE, VM_PIN_ALL, VM_PIN_EACH, VM_PIN_MAP };
+
+struct vm_pins {
+	enum vm_pin_mode mode;
+	char pin[256];	    /* ALL, EACH: canonical list */
+	cpu_set_t pinset;   /* ALL, EACH: parsed, checked against our own affinity */
+	struct pin_map map; /* MAP */
+	bool emu;	    /* emulator threads pinned to emu_pin */
+	char emu_pin[256];
+	cpu_set_t emuset;
+};
+
 /* A parsed PUT /v1/vms/NAME/cpu (api-limits.c checks types and fields). */
 struct vm_cpu_change {
 	bool set_quota;
 	int quota_pct; /* CG_CPU_UNLIMITED = remove the quota */
 	bool set_period;
 	unsigned period_us;
-	bool set_pin;
-	bool unpin;	  /* "pin": null */
-	bool pin_each;	  /* vCPU i on the i-th CPU of the list, else all on all */
-	char pin[256];	  /* canonical list */
-	cpu_set_t pinset; /* parsed, checked against our own affinity */
+	bool set_pin; /* pins.mode ... pins.map ("pin", "vcpu_pin"; null: NONE) */
+	bool set_emu; /* pins.emu ... ("emulator_pin"; null: not pinned) */
+	struct vm_pins pins;
 };
+
+/*
+ * The pinning fields of a create or PUT .../cpu body into c: "pin" (a CPU
+ * list or null), "pin_mode" ("all", "each"; needs "pin"), "vcpu_pin" (a
+ * pin-map.h object or null; not with a "pin" list), "emulator_pin" (a CPU
+ * list or null). Absent fields leave c's flags false. -1 with *err (a
+ * 400's message) on bad input. The vCPU indices are checked against the
+ * VM by vm_limits_cpu, or at create.
+ */
+int vm_cpu_change_pins(struct json_object *body, struct vm_cpu_change *c, char **err);
 
 /*
  * Balloon to target_mib (memory_floor_mib..mem_mib, else 400). Replies
@@ -103,7 +131,7 @@ struct vm_cpu_change {
  */
 struct vm_limits_op *vm_limits_balloon(struct vm_limits *l, struct vm *vm, long long target_mib,
 				       vm_limits_done_fn done, void *arg);
-/* Quota in 1..cpus*100, applied to the cgroup; pin via query-cpus-fast. */
+/* Quota in 1..cpus*100, applied to the cgroup; pins via query-cpus-fast. */
 struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 				   const struct vm_cpu_change *c, vm_limits_done_fn done,
 				   void *arg);

@@ -12,10 +12,11 @@
 #include "src/util/err.h"
 #include "src/util/name.h"
 
-static const char *const known[] = {"name",   "mem_mib", "cpus",      "accel",	   "kernel",
-				    "initrd", "append",	 "disk",      "shares",	   "restart",
-				    "start",  "guest",	 "autostart", "disk_mode", "disk_format",
-				    "disks",  "net"};
+static const char *const known[] = {"name", "mem_mib", "cpus", "accel", "kernel", "initrd",
+				    "append", "disk", "shares", "restart", "start", "guest",
+				    "autostart", "disk_mode", "disk_format", "disks", "net",
+				    /* the limits module's (its create op reads them) */
+				    "pin", "pin_mode", "vcpu_pin", "emulator_pin"};
 
 static int get_str(struct json_object *j, const char *key, char **out, char **err)
 {

@@ -497,6 +497,15 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 			  "a template is made from a VM spec, not from another template", NULL);
 		return NULL;
 	}
+	if (json_object_object_get_ex(body, "pin", &v) ||
+	    json_object_object_get_ex(body, "vcpu_pin", &v) ||
+	    json_object_object_get_ex(body, "emulator_pin", &v)) {
+		reply_now(done, arg, VMSUP_EC_INVALID,
+			  "pins are a VM's, not a template's: set them on a VM made from it (PUT "
+			  "/v1/vms/NAME/cpu)",
+			  NULL);
+		return NULL;
+	}
 	if (!(j = calloc(1, sizeof(*j)))) {
 		reply_now(done, arg, VMSUP_EC_INTERNAL, "out of memory", NULL);
 		return NULL;

@@ -354,3 +354,52 @@ Test(opts, net_options_make_the_net_object)
 	cr_expect_str_eq(json_object_get_string(json_object_object_get(net, "bridge")), "br0");
 	json_object_put(spec);
 }
+
+/* ---- pinning (issue 24): a list, a per-vCPU map, the emulator threads ---- */
+
+Test(opts, pin_map_and_emulator_pin_make_the_api_fields)
+{
+	char *a[] = {"create", "x", "--no-guest", "--pin", "0:1,1:0", "--emulator-pin", "0", NULL};
+	char *b[] = {"cpu", "x", "--pin", "0:0,2-3,1:1", "--emulator-pin", "", NULL};
+	char *c[] = {"cpu", "x", "--pin", "0-1", NULL};
+
+	cr_assert_eq(served("{\"name\":\"x\",\"state\":\"running\"}", vmctl_cmd_create, a), 0);
+	assert_body("{\"guest\":false,\"vcpu_pin\":{\"0\":\"1\",\"1\":\"0\"},"
+		    "\"emulator_pin\":\"0\",\"name\":\"x\"}");
+	/* items without a colon continue the vCPU before them */
+	cr_assert_eq(served("{\"name\":\"x\"}", vmctl_cmd_cpu, b), 0);
+	assert_body("{\"vcpu_pin\":{\"0\":\"0,2-3\",\"1\":\"1\"},\"emulator_pin\":null}");
+	/* the plain list: every vCPU */
+	cr_assert_eq(served("{\"name\":\"x\"}", vmctl_cmd_cpu, c), 0);
+	assert_body("{\"pin\":\"0-1\"}");
+}
+
+Test(opts, bad_pins_are_usage_errors)
+{
+	static const char *const bad[] = {"0:",	      ":1",    "1:2:3", "x",
+					  "0:1,,1:0", ",0",    "0:1,",	"a:1",
+					  "0:1,0:2",  "1,0:1", "0: 1",	"123456789:0"};
+	struct json_object *spec = json_object_new_object();
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(vmctl_spec_opt("create", VMCTL_OPT_PIN, bad[i], spec),
+			     VMCTL_EXIT_USAGE, "--pin '%s' accepted", bad[i]);
+	cr_expect_eq(vmctl_spec_opt("create", VMCTL_OPT_EMULATOR_PIN, "0:1", spec),
+		     VMCTL_EXIT_USAGE, "--emulator-pin takes no map");
+	cr_expect_eq(json_object_object_length(spec), 0, "a bad --pin added %s",
+		     json_object_to_json_string(spec));
+	json_object_put(spec);
+}
+
+Test(opts, status_shows_the_vcpu_map_as_pin_takes_it)
+{
+	char *a[] = {"status", "web", NULL};
+
+	cr_assert_eq(served("{\"name\":\"web\",\"vcpu_pin\":{\"0\":\"1\",\"1\":\"0\"},"
+			    "\"emulator_pin\":\"0\"}",
+			    vmctl_cmd_status, a),
+		     0);
+	cr_assert_stdout_eq_str("name            web\n"
+				"vcpu_pin        0:1,1:0\n"
+				"emulator_pin    0\n");
+}

@@ -111,22 +111,6 @@ static bool vm_exists(const char *name)
 	return st == 200;
 }
 
-/* qemu's pid for a VM (root asks). */
-static pid_t qemu_pid(const char *name)
-{
-	char path[128];
-	struct json_object *o;
-	long st;
-	pid_t pid;
-
-	snprintf(path, sizeof(path), "/v1/vms/%s", name);
-	o = td_http(&d, "GET", path, NULL, &st);
-	cr_assert_eq(st, 200);
-	pid = (pid_t)td_int(o, "pid");
-	json_object_put(o);
-	return pid;
-}
-
 /* Does qemu hold a descriptor on target (ls -l /proc/PID/fd)? */
 static bool holds(pid_t pid, const char *target)
 {
@@ -221,7 +205,7 @@ Test(shares, qemu_gets_the_directory_the_caller_opened)
 	cr_expect_eq(share_as(false, "open", dir, body, sizeof(body)), 201,
 		     "a directory the caller may write: %s", body);
 
-	pid = qemu_pid("mine");
+	pid = td_vm_pid(&d, "mine");
 	cr_assert_gt(pid, 0);
 	td_cmdline(pid, line, sizeof(line));
 	cr_expect(strstr(line, "local,path=/proc/self/fd/"), "qemu gets a descriptor: %s", line);
@@ -244,7 +228,7 @@ Test(shares, qemu_gets_the_directory_the_caller_opened)
 		cr_expect_eq(st, 200, "start again: %s", o ? json_object_to_json_string(o) : "");
 		json_object_put(o);
 	}
-	pid = qemu_pid("mine");
+	pid = td_vm_pid(&d, "mine");
 	path_of(dir, sizeof(dir), "in/mine.old");
 	cr_expect(pid > 0 && holds(pid, dir), "the restarted qemu holds %s", dir);
 	path_of(dir, sizeof(dir), "in/secret");
@@ -326,7 +310,7 @@ Test(shares, kernel_race_never_reaches_roots_file)
 		 "\"kernel\":\"%s/in/vmlinuz\"}",
 		 base);
 	cr_assert_eq(create_as(spec, body, sizeof(body)), 201, "%s", body);
-	pid = qemu_pid("kp");
+	pid = td_vm_pid(&d, "kp");
 	cr_assert_gt(pid, 0);
 	td_cmdline(pid, line, sizeof(line));
 	cr_expect(strstr(line, "-kernel /proc/self/fd/"), "qemu gets a descriptor: %s", line);
@@ -361,12 +345,12 @@ Test(shares, after_a_restart_only_the_same_directory)
 	cr_assert_eq(share_as(false, "mine", dir, body, sizeof(body)), 201, "%s", body);
 	td_kill9(&d);
 	td_restart(&d);
-	pid = qemu_pid("mine");
+	pid = td_vm_pid(&d, "mine");
 	cr_expect_eq(post("/v1/vms/mine/kill", body, sizeof(body)), 200, "%s", body);
 	for (int i = 0; i < 100 && td_pid_is_qemu(pid); i++)
 		usleep(50 * 1000);
 	cr_expect_eq(post("/v1/vms/mine/start", body, sizeof(body)), 200, "same dir: %s", body);
-	pid = qemu_pid("mine");
+	pid = td_vm_pid(&d, "mine");
 	cr_expect(pid > 0 && holds(pid, dir), "qemu holds %s", dir);
 	cr_expect_eq(post("/v1/vms/mine/kill", body, sizeof(body)), 200, "%s", body);
 	/* another directory under the same name */

@@ -305,6 +305,21 @@ long long td_int(struct json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
+pid_t td_vm_pid(struct tdaemon *d, const char *name)
+{
+	char path[128];
+	struct json_object *o;
+	long st;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", name);
+	o = td_http(d, "GET", path, NULL, &st);
+	cr_assert_eq(st, 200, "GET %s: %ld", path, st);
+	pid = (pid_t)td_int(o, "pid");
+	json_object_put(o);
+	return pid;
+}
+
 static struct json_object *err_obj(struct json_object *o)
 {
 	struct json_object *e;

@@ -53,6 +53,8 @@ const char *td_str(struct json_object *o, const char *key);
 long long td_int(struct json_object *o, const char *key); /* -1 if null/missing */
 const char *td_err_class(struct json_object *o);
 const char *td_err_desc(struct json_object *o);
+/* A VM's "pid" from GET /v1/vms/NAME (asserts 200; -1 if it has none). */
+pid_t td_vm_pid(struct tdaemon *d, const char *name);
 
 /* Is pid alive and a qemu? */
 bool td_pid_is_qemu(pid_t pid);

@@ -24,7 +24,8 @@ TESTS += tests/test-vmsupd-limits tests/test-vmsupd-limits-guest
 EXTRA_DIST += tests/limits/limits-util.h
 
 tests_test_vmsupd_limits_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
-	tests/limits/limits-util.c tests/limits/limits-util.h tests/limits/api-limits.c
+	tests/limits/limits-util.c tests/limits/limits-util.h tests/limits/api-limits.c \
+	tests/limits/api-pin.c
 tests_test_vmsupd_limits_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_limits_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread

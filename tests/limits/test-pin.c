@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "src/limits/pin-map.h"
 #include "src/limits/pin.h"
 #include "tests/limits/cg-util.h"
 
@@ -288,6 +289,68 @@ Test(pin, vcpus_from_query_cpus_fast)
 	cpu_set_t empty;
 	CPU_ZERO(&empty);
 	cr_expect_eq(pin_vcpus(a, getpid(), &empty, PIN_ALL, &n, &err), -1);
+	free(err);
+	json_object_put(a);
+	waiter_finish(&w[0]);
+	waiter_finish(&w[1]);
+}
+
+/* ---- per-vCPU maps and the emulator threads (pin-map.h) ---- */
+
+Test(pin, vcpu_map_and_emulator_threads)
+{
+	struct waiter w[2];
+	struct json_object *a, *o, *shared;
+	struct pin_map m;
+	cpu_set_t all, got;
+	char *err = NULL, sh[256];
+	int n = -1, seen = -1;
+
+	if (last_cpu() < 1)
+		cr_skip_test("needs two usable CPUs");
+	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	waiter_start(&w[0]);
+	waiter_start(&w[1]);
+	a = cpus_fast(w, 2);
+	/* crossed: vCPU 0 on CPU 1, vCPU 1 on CPU 0 */
+	o = json_tokener_parse("{\"0\":\"1\",\"1\":\"0\"}");
+	cr_assert_eq(pin_map_from_json(o, "vcpu_pin", &m, &err), 0, "%s", err);
+	json_object_put(o);
+	cr_assert_eq(pin_vcpus_map(a, getpid(), &m, &all, &n, &err), 0, "%s", err);
+	cr_expect_eq(n, 2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(pin_get_thread(w[i].tid, &got, &err), 0, "%s", err);
+		cr_expect(CPU_COUNT(&got) == 1 && CPU_ISSET(1 - i, &got), "vCPU %d on %s", i,
+			  fmt(&got));
+	}
+	/* again: nothing to change */
+	cr_assert_eq(pin_vcpus_map(a, getpid(), &m, &all, &n, &err), 0, "%s", err);
+	cr_expect_eq(n, 0, "threads already right were set again");
+	/* one thread for both vCPUs (TCG round-robin): they cannot be apart */
+	snprintf(sh, sizeof(sh),
+		 "[{\"cpu-index\":0,\"thread-id\":%d},{\"cpu-index\":1,\"thread-id\":%d}]",
+		 w[0].tid, w[0].tid);
+	shared = json_tokener_parse(sh);
+	cr_expect_eq(pin_vcpus_map(shared, getpid(), &m, &all, &n, &err), -1);
+	cr_expect(err && strstr(err, "one thread"), "%s", err);
+	free(err);
+	err = NULL;
+	json_object_put(shared);
+	o = pin_map_to_json(&m);
+	cr_expect_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+			 "{\"0\":\"1\",\"1\":\"0\"}");
+	json_object_put(o);
+	/* the other threads of this process: the emulator's place */
+	cpu_set_t zero = parse_ok("0");
+	cr_assert_eq(pin_emulator(a, getpid(), &zero, &seen, &n, &err), 0, "%s", err);
+	cr_expect_geq(seen, 1);
+	cr_assert_eq(sched_getaffinity(0, sizeof(got), &got), 0);
+	cr_expect(CPU_EQUAL(&got, &zero), "main thread on %s", fmt(&got));
+	cr_assert_eq(pin_get_thread(w[0].tid, &got, &err), 0, "%s", err);
+	cr_expect(CPU_ISSET(1, &got) && CPU_COUNT(&got) == 1, "a vCPU moved: %s", fmt(&got));
+	cr_assert_eq(pin_emulator(a, getpid(), &all, &seen, &n, &err), 0, "%s", err);
+	cr_expect(pin_map_check_vcpus(&m, "vcpu_pin", 1, &err) == -1 && strstr(err, "vCPU 1"), "%s",
+		  err);
 	free(err);
 	json_object_put(a);
 	waiter_finish(&w[0]);
