@@ -10,6 +10,10 @@
 
 /* QEMU's replies nest a few levels at most; leave room for qom trees. */
 #define PARSER_DEPTH 128
+/* A value this large (QGA's guest-exec output) leaves the tokener holding
+ * a string buffer of its size until the tokener is freed: past it, the
+ * tokener is replaced before the value is handed on. */
+#define PARSER_RELEASE_AFTER (1u << 20)
 
 struct qmp_parser {
 	struct json_tokener *tok;
@@ -23,22 +27,31 @@ struct qmp_parser {
 	unsigned char u_lo, u_hi;
 };
 
+static struct json_tokener *tokener_new(void)
+{
+	struct json_tokener *tok = json_tokener_new_ex(PARSER_DEPTH);
+
+	/* Strict: QEMU sends standard JSON only; trailing bytes are the next
+	 * message, not an error. No JSON_TOKENER_VALIDATE_UTF8: json-c 0.16
+	 * forgets its UTF-8 state between calls, so a character split across
+	 * two reads would be refused; utf8_ok() below checks instead. */
+	if (tok)
+		json_tokener_set_flags(tok,
+				       JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
+	return tok;
+}
+
 struct qmp_parser *qmp_parser_new(size_t max_message)
 {
 	struct qmp_parser *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
-	p->tok = json_tokener_new_ex(PARSER_DEPTH);
+	p->tok = tokener_new();
 	if (!p->tok) {
 		free(p);
 		return NULL;
 	}
-	/* Strict: QEMU sends standard JSON only; trailing bytes are the next
-	 * message, not an error. No JSON_TOKENER_VALIDATE_UTF8: json-c 0.16
-	 * forgets its UTF-8 state between calls, so a character split across
-	 * two reads would be refused; utf8_ok() below checks instead. */
-	json_tokener_set_flags(p->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	p->max = max_message ? max_message : QMP_DEFAULT_MAX_MESSAGE;
 	return p;
 }
@@ -177,6 +190,14 @@ int qmp_parser_feed(struct qmp_parser *p, const char *buf, size_t len, qmp_value
 				goto bad_utf8;
 			}
 			off += used;
+			if (p->cur + body > PARSER_RELEASE_AFTER) {
+				struct json_tokener *fresh = tokener_new();
+				/* without memory for a new one, the old one serves on */
+				if (fresh) {
+					json_tokener_free(p->tok);
+					p->tok = fresh;
+				}
+			}
 			qmp_parser_reset(p);
 			int rc = fn(v, arg);
 			json_object_put(v);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/util/err.h"
 #include "src/util/log.h"
 
 void sup_drop_qmp(struct vm *vm)
@@ -139,6 +140,13 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 		qmp_on_close(vm->qmp, on_qmp_close, vm);
 		event_free(vm->connect_timer);
 		vm->connect_timer = NULL;
+		return;
+	}
+	/* no descriptor for the socket: waiting out the deadline would not help */
+	if (vmsup_err_is_fd_exhaustion(e.desc)) {
+		char why[400];
+		snprintf(why, sizeof(why), "QMP connect: %s", e.desc);
+		sup_fail_start(vm, why);
 		return;
 	}
 	if (sup_now_mono() > vm->connect_deadline) {

@@ -177,6 +177,7 @@ void sup_fail_start(struct vm *vm, const char *why)
 {
 	sup_set_error(vm, "%s", why);
 	vm->start_failed = true;
+	vm->start_exhausted = vm->start_exhausted || vmsup_err_is_fd_exhaustion(why);
 	LOG_E(vm->spec.name, "start failed: %s", why);
 	/* the exit handler turns this into "failed" (qmp never became ready) */
 	if (vm->pid > 0)
@@ -217,6 +218,7 @@ int sup_vm_start(struct vm *vm)
 	vm->exit_code = vm->exit_signal = -1;
 	vm->exit_reason = NULL;
 	vm->qmp_ready_once = vm->shutdown_seen = vm->kill_requested = vm->start_failed = false;
+	vm->start_exhausted = false;
 	free(vm->fatal);
 	vm->fatal = NULL;
 	vm->agent_seen = false;
@@ -248,13 +250,18 @@ int sup_vm_start(struct vm *vm)
 		goto out;
 	vm->start_time = vm_proc_start_time(vm->pid);
 	LOG_I(vm->spec.name, "spawned qemu pid %d", (int)vm->pid);
-	if (sup_ops_proxy_start(vm, &err)) {
+	sup_set_state(vm, VM_STARTING);
+	if (sup_ops_proxy_start(vm, &err) && vmsup_err_is_fd_exhaustion(err)) {
+		/* the next descriptor the VM needs would fail as well */
+		sup_fail_start(vm, err);
+		ret = 0; /* the exit handler finishes the job */
+		goto out;
+	} else if (err) {
 		/* the VM runs; only operators' socket is missing */
 		LOG_W(vm->spec.name, "%s", err);
 		free(err);
 		err = NULL;
 	}
-	sup_set_state(vm, VM_STARTING);
 	if (vmsup_modules_spawned(vm, &err)) {
 		sup_fail_start(vm, err);
 		ret = 0; /* the exit handler finishes the job */
@@ -269,6 +276,7 @@ int sup_vm_start(struct vm *vm)
 out:
 	if (ret) {
 		sup_set_error(vm, "%s", err ? err : "start failed");
+		vm->start_exhausted = vmsup_err_is_fd_exhaustion(err);
 		LOG_E(vm->spec.name, "%s", vm->error);
 		vm->pid = 0;
 		sup_set_state(vm, VM_FAILED);

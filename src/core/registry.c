@@ -122,6 +122,20 @@ bool vmsup_qemu_sandbox(const struct vmsup *sup)
 	return sup->sandbox;
 }
 
+/* A create's failure before the VM exists; one that ran out of descriptors says so. */
+static void create_refuse(vmsup_done_fn done, void *arg, const char *cls, const char *name,
+			  const char *err)
+{
+	char why[512];
+
+	if (!vmsup_err_is_fd_exhaustion(err)) {
+		sup_reply_err(done, arg, cls, "%s", err ? err : "bad spec");
+		return;
+	}
+	sup_exhausted_desc(name, err, why, sizeof(why));
+	sup_reply_err(done, arg, VMSUP_EC_EXHAUSTED, "%s", why);
+}
+
 struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const struct vmsup_peer *peer,
 			    vmsup_done_fn done, void *arg)
 {
@@ -142,8 +156,7 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 	}
 	/* a module may build the spec from fields it owns ({"from": TEMPLATE}) */
 	if ((from = vmsup_modules_create(sup, j, vm, &cls, &err)) < 0) {
-		sup_reply_err(done, arg, cls ? cls : VMSUP_EC_INVALID, "%s",
-			      err ? err : "bad spec");
+		create_refuse(done, arg, cls ? cls : VMSUP_EC_INVALID, vm->spec.name, err);
 		goto fail;
 	}
 	if (!from && vm_spec_from_json(j, &sup->cfg, &vm->spec, &err)) {
@@ -162,7 +175,7 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 	}
 	/* a published port someone else holds: refused before anything exists */
 	if (vm_net_bind_ports(&vm->spec.net, &err)) {
-		sup_reply_err(done, arg, VMSUP_EC_CONFLICT, "%s", err);
+		create_refuse(done, arg, VMSUP_EC_CONFLICT, vm->spec.name, err);
 		goto fail;
 	}
 	vm->sup = sup;
@@ -175,12 +188,11 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 	if (!vm->mac[0])
 		vm_mac_from_name(vm->spec.name, vm->mac);
 	if (sup_paths_init(vm, &err)) {
-		sup_reply_err(done, arg, VMSUP_EC_INVALID, "%s", err);
+		create_refuse(done, arg, VMSUP_EC_INVALID, vm->spec.name, err);
 		goto fail;
 	}
 	if (vmsup_modules_prepare(vm, peer, &cls, &err)) {
-		sup_reply_err(done, arg, cls ? cls : VMSUP_EC_INVALID, "%s",
-			      err ? err : "bad spec");
+		create_refuse(done, arg, cls ? cls : VMSUP_EC_INVALID, vm->spec.name, err);
 		goto fail;
 	}
 	vm->next = sup->vms;
@@ -196,6 +208,15 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 		return NULL;
 	}
 	sup_vm_start(vm);
+	if (vm->start_exhausted && vm->pid <= 0) {
+		/* out of descriptors before qemu ran: nothing is kept */
+		char why[512];
+		sup_exhausted_desc(vm->spec.name, vm->error, why, sizeof(why));
+		vm->destroying = true;
+		sup_vm_remove(vm);
+		sup_reply_err(done, arg, VMSUP_EC_EXHAUSTED, "%s", why);
+		return NULL;
+	}
 	if (vm->state != VM_STARTING) {
 		sup_reply_vm(done, arg, true, vm);
 		return NULL;

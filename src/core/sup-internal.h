@@ -109,6 +109,8 @@ void sup_waiter_free(struct waiter *w);
 void sup_waiters_fail(struct vm *vm, const char *cls, const char *desc);
 /* Complete the waiters the VM's new situation satisfies; may free vm. */
 void sup_check_waiters(struct vm *vm);
+/* The answer to a create of VM name that ran out of descriptors (cause: the failure). */
+void sup_exhausted_desc(const char *name, const char *cause, char *buf, size_t size);
 
 /* bus.c */
 void sup_emit_state(struct vm *vm);

@@ -101,6 +101,7 @@ struct vm {
 	bool shutdown_seen;	  /* SHUTDOWN event arrived: an exit is a clean stop */
 	bool kill_requested;	  /* our SIGKILL: an exit is a stop, not a crash */
 	bool start_failed;	  /* we killed it during start-up: an exit is "failed" */
+	bool start_exhausted;	  /* ... for want of file descriptors (EMFILE, ENFILE) */
 	struct event *stop_timer; /* grace: powerdown -> quit -> SIGKILL */
 	struct event *save_timer; /* state file write, slightly deferred */
 	char *save_error;	  /* last state file write failed (e.g. disk full), or NULL */

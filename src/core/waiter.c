@@ -130,6 +130,9 @@ static bool waiter_hit(const struct waiter *w, const struct vm *vm)
 
 	switch (w->kind) {
 	case W_START:
+		/* a start that ran out of descriptors ends when its qemu is gone */
+		if (vm->start_exhausted && alive)
+			return false;
 		return vm->state != VM_STARTING || !alive;
 	case W_STATE:
 		return (w->mask & (1u << vm->state)) || !alive;
@@ -163,15 +166,20 @@ static void reply_state(struct waiter *w, struct vm *vm)
 void sup_check_waiters(struct vm *vm)
 {
 	struct waiter *w, *now = NULL, *destroy = NULL;
+	char why[512];
 
 	for (struct waiter **pp = &vm->waiters; (w = *pp);) {
-		if (!waiter_hit(w, vm) || (w->kind == W_DESTROY && vm->busy)) {
+		/* a create that ran out of descriptors leaves nothing behind:
+		 * it is answered once the VM is removed, as a destroy is */
+		bool removes = w->kind == W_DESTROY || (w->kind == W_START && w->created &&
+							vm->start_exhausted && vm->pid <= 0);
+		if (!waiter_hit(w, vm) || (removes && vm->busy)) {
 			pp = &w->next;
 			continue;
 		}
 		*pp = w->next;
 		w->in_list = false;
-		if (w->kind == W_DESTROY) {
+		if (removes) {
 			w->next = destroy;
 			destroy = w;
 		} else {
@@ -186,13 +194,26 @@ void sup_check_waiters(struct vm *vm)
 	}
 	if (!destroy)
 		return;
+	sup_exhausted_desc(vm->spec.name, vm->error, why, sizeof(why));
+	vm->destroying = true; /* no state file written on the way out */
 	sup_vm_remove(vm);
 	while ((w = destroy)) {
 		struct json_object *o = json_object_new_object();
 		destroy = w->next;
 		w->vm = NULL;
-		sup_finish(w, NULL, NULL, o);
+		if (w->kind == W_START)
+			sup_finish(w, VMSUP_EC_EXHAUSTED, why, NULL);
+		else
+			sup_finish(w, NULL, NULL, o);
 		json_object_put(o);
 		sup_waiter_free(w);
 	}
+}
+
+void sup_exhausted_desc(const char *name, const char *cause, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "cannot create VM '%s': vmsupd is out of file descriptors (%s); nothing was "
+		 "kept, retry when fewer are in use",
+		 name ? name : "", cause ? cause : "EMFILE");
 }

@@ -312,59 +312,74 @@ static int parse_exec(struct evhttp_request *req, struct json_object **body, str
 	return 0;
 }
 
-/* The first max bytes of p, base64; *cut set when there were more. */
-static struct json_object *b64_or_empty(const unsigned char *p, size_t n, size_t max, bool *cut)
-{
-	char *s;
+/* Bytes of output base64-encoded at a time, straight into the reply (a multiple of 3). */
+#define EXEC_B64_SLICE (3u << 16)
 
+/* "key":"<base64 of the first max bytes of p>", -1 if out of memory; *cut when there were more. */
+static int add_b64_field(struct evbuffer *b, const char *key, const unsigned char *p, size_t n,
+			 size_t max, bool *cut)
+{
 	if (n > max) {
 		n = max;
 		*cut = true;
 	}
-	s = b64_encode(p ? p : (const unsigned char *)"", n);
-	struct json_object *o = s ? json_object_new_string(s) : NULL;
+	if (evbuffer_add_printf(b, ",\"%s\":\"", key) < 0)
+		return -1;
+	/* slice by slice into the reply's own buffer: the output is never
+	 * held a second time as a base64 string and a third as its JSON */
+	for (size_t off = 0; off < n; off += EXEC_B64_SLICE) {
+		size_t k = n - off < EXEC_B64_SLICE ? n - off : EXEC_B64_SLICE;
+		struct evbuffer_iovec v;
 
-	free(s);
-	return o;
+		if (evbuffer_reserve_space(b, (ev_ssize_t)b64_encoded_len(k), &v, 1) < 1)
+			return -1;
+		b64_encode_into(p + off, k, v.iov_base);
+		v.iov_len = b64_encoded_len(k);
+		if (evbuffer_commit_space(b, &v, 1) < 0)
+			return -1;
+	}
+	return evbuffer_add(b, "\"", 1);
+}
+
+/* The exec's answer, in the shape docs/API.md gives, written as it is sent. */
+static void send_exec_reply(struct evhttp_request *req, const struct gexec_result *res, size_t max)
+{
+	struct evbuffer *b = evbuffer_new();
+	bool out_cut = res->out_truncated, err_cut = res->err_truncated; /* qemu-ga's own cap */
+	int bad = !b;
+
+	if (!bad && res->signal)
+		bad = evbuffer_add_printf(b, "{\"exitcode\":null,\"signal\":%d", res->signal) < 0;
+	else if (!bad)
+		bad = evbuffer_add_printf(b, "{\"exitcode\":%d,\"signal\":null", res->exitcode) < 0;
+	bad = bad || evbuffer_add_printf(b, ",\"status\":%d", res->status) < 0 ||
+	      add_b64_field(b, "stdout_b64", res->out, res->out_len, max, &out_cut) < 0 ||
+	      add_b64_field(b, "stderr_b64", res->err, res->err_len, max, &err_cut) < 0 ||
+	      evbuffer_add_printf(b, ",\"stdout_truncated\":%s,\"stderr_truncated\":%s}\n",
+				  out_cut ? "true" : "false", err_cut ? "true" : "false") < 0;
+	if (bad) {
+		if (b)
+			evbuffer_free(b);
+		http_send_error(req, 500, "InternalError", "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
 }
 
 static void on_exec(const struct gexec_result *res, const struct qmp_error *err, void *arg)
 {
 	struct gop *op = arg;
 	struct evhttp_request *req;
-	struct json_object *o, *out, *errs;
-	bool out_cut, err_cut;
 
 	op->g = NULL;
 	req = gop_take(op);
-	if (!req)
-		goto out;
-	if (err) {
+	if (req && err)
 		reply_agent_error(req, op, err);
-		goto out;
-	}
-	out_cut = res->out_truncated; /* qemu-ga's own cap */
-	err_cut = res->err_truncated;
-	out = b64_or_empty(res->out, res->out_len, op->output_max, &out_cut);
-	errs = b64_or_empty(res->err, res->err_len, op->output_max, &err_cut);
-	if (!out || !errs) {
-		json_object_put(out);
-		json_object_put(errs);
-		http_send_error(req, 500, "InternalError", "out of memory");
-		goto out;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "exitcode",
-			       res->signal ? NULL : json_object_new_int(res->exitcode));
-	json_object_object_add(o, "signal", res->signal ? json_object_new_int(res->signal) : NULL);
-	json_object_object_add(o, "status", json_object_new_int(res->status));
-	json_object_object_add(o, "stdout_b64", out);
-	json_object_object_add(o, "stderr_b64", errs);
-	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(out_cut));
-	json_object_object_add(o, "stderr_truncated", json_object_new_boolean(err_cut));
-	http_send_json(req, 200, o);
-	json_object_put(o);
-out:
+	else if (req)
+		send_exec_reply(req, res, op->output_max);
 	gop_free(op);
 }
 

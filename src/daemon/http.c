@@ -121,6 +121,7 @@ static const struct {
     {VMSUP_EC_SHUTTING_DOWN, 503},
     {VMSUP_EC_NO_CGROUP, 503},
     {VMSUP_EC_POOL_EMPTY, 503},
+    {VMSUP_EC_EXHAUSTED, 503},
     {VMSUP_EC_TIMEOUT, 504},
 };
 
@@ -234,7 +235,11 @@ int http_peer_files_ok(struct evhttp_request *req, const struct vmsup_peer *peer
 	char *err = NULL;
 	int rc = vmsup_peer_check_spec(peer, spec, &err);
 
-	if (rc)
+	if (rc < 0 && vmsup_err_is_fd_exhaustion(err))
+		http_send_error(
+		    req, 503, VMSUP_EC_EXHAUSTED,
+		    "vmsupd is out of file descriptors (%s); retry when fewer are in use", err);
+	else if (rc)
 		http_send_error(req, rc > 0 ? 403 : 500,
 				rc > 0 ? "PermissionDenied" : "InternalError", "%s",
 				err ? err : "file access check failed");

@@ -1,5 +1,6 @@
 #include "src/guest/gexec.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "src/util/b64.h"
@@ -52,14 +53,21 @@ void gexec_result_clear(struct gexec_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
-static int decode_field(struct json_object *st, const char *key, unsigned char **out, size_t *len,
-			struct qmp_error *err)
+/*
+ * A base64 field of st, decoded. In place: where json-c keeps the text
+ * (st is the caller's alone and dropped after this), so an output of
+ * many megabytes is not held twice; else into a malloc'd buffer.
+ */
+static int decode_field(struct json_object *st, const char *key, bool in_place, unsigned char **out,
+			size_t *len, struct qmp_error *err)
 {
+	static unsigned char none[1];
 	struct json_object *v;
 	const char *s;
+	size_t n;
 
 	if (!json_object_object_get_ex(st, key, &v) || !v) {
-		*out = calloc(1, 1);
+		*out = in_place ? none : calloc(1, 1);
 		*len = 0;
 		return *out ? 0 : -1;
 	}
@@ -68,7 +76,14 @@ static int decode_field(struct json_object *st, const char *key, unsigned char *
 		return -1;
 	}
 	s = json_object_get_string(v);
-	*out = b64_decode(s, strlen(s), len);
+	n = (size_t)json_object_get_string_len(v);
+	if (in_place) {
+		*out = (unsigned char *)s;
+		if (b64_decode_into(s, n, *out, len))
+			*out = NULL;
+	} else {
+		*out = b64_decode(s, n, len);
+	}
 	if (!*out) {
 		qmp_error_set(err, QMP_ERR_PROTOCOL, "guest-exec-status: %s is not base64", key);
 		return -1;
@@ -93,7 +108,8 @@ static int get_bool(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
 }
 
-int gexec_parse_status(struct json_object *st, struct gexec_result *res, struct qmp_error *err)
+static int parse_status(struct json_object *st, bool in_place, struct gexec_result *res,
+			struct qmp_error *err)
 {
 	int code, sig;
 
@@ -114,14 +130,22 @@ int gexec_parse_status(struct json_object *st, struct gexec_result *res, struct 
 			      "guest-exec-status: neither exitcode nor signal");
 		return -1;
 	}
-	if (decode_field(st, "out-data", &res->out, &res->out_len, err) < 0 ||
-	    decode_field(st, "err-data", &res->err, &res->err_len, err) < 0) {
-		gexec_result_clear(res);
+	if (decode_field(st, "out-data", in_place, &res->out, &res->out_len, err) < 0 ||
+	    decode_field(st, "err-data", in_place, &res->err, &res->err_len, err) < 0) {
+		if (in_place)
+			memset(res, 0, sizeof(*res));
+		else
+			gexec_result_clear(res);
 		return -1;
 	}
 	res->out_truncated = get_bool(st, "out-truncated");
 	res->err_truncated = get_bool(st, "err-truncated");
 	return 0;
+}
+
+int gexec_parse_status(struct json_object *st, struct gexec_result *res, struct qmp_error *err)
+{
+	return parse_status(st, false, res, err);
 }
 
 static long elapsed_ms(const struct gexec *g)
@@ -166,13 +190,14 @@ static void on_status(struct qmp_session *s, struct json_object *ret, const stru
 		g->poll_us = g->poll_us * 2 > POLL_MAX_US ? POLL_MAX_US : g->poll_us * 2;
 		return;
 	}
-	if (gexec_parse_status(ret, &res, &e) < 0) {
+	/* the reply is ours until we return: its output is decoded in place
+	 * and handed on borrowed, as done's contract says */
+	if (parse_status(ret, true, &res, &e) < 0) {
 		finish(g, NULL, &e);
 		return;
 	}
 	res.pid = g->pid;
 	finish(g, &res, NULL);
-	gexec_result_clear(&res);
 }
 
 static void poll_now(evutil_socket_t fd, short what, void *arg)

@@ -25,7 +25,9 @@ struct gexec_result {
 	int exitcode;		  /* -1 if killed by a signal */
 	int signal;		  /* 0 if it exited */
 	int status;		  /* exitcode, or 128 + signal, as a shell reports it */
-	unsigned char *out, *err; /* decoded, NUL-terminated, owned by the result */
+	unsigned char *out, *err; /* decoded, NUL-terminated; owned by the result of
+				     gexec_parse_status, borrowed in done (decoded in
+				     place in the agent's reply) */
 	size_t out_len, err_len;
 	int out_truncated, err_truncated;
 };

@@ -11,20 +11,11 @@ size_t b64_encoded_len(size_t n)
 	return (n + 2) / 3 * 4;
 }
 
-char *b64_encode(const void *data, size_t n)
+void b64_encode_into(const void *data, size_t n, char *o)
 {
 	const unsigned char *in = data;
-	char *out, *o;
 	size_t i;
 
-	if (n > (SIZE_MAX - 1) / 4 * 3 - 2) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	out = malloc(b64_encoded_len(n) + 1);
-	if (!out)
-		return NULL;
-	o = out;
 	for (i = 0; i + 2 < n; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 		*o++ = alphabet[v >> 18 & 63];
@@ -39,7 +30,21 @@ char *b64_encode(const void *data, size_t n)
 		*o++ = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
 		*o++ = '=';
 	}
-	*o = '\0';
+}
+
+char *b64_encode(const void *data, size_t n)
+{
+	char *out;
+
+	if (n > (SIZE_MAX - 1) / 4 * 3 - 2) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	out = malloc(b64_encoded_len(n) + 1);
+	if (!out)
+		return NULL;
+	b64_encode_into(data, n, out);
+	out[b64_encoded_len(n)] = '\0';
 	return out;
 }
 
@@ -58,22 +63,20 @@ static int sextet(unsigned char c)
 	return -1;
 }
 
-unsigned char *b64_decode(const char *s, size_t n, size_t *outlen)
+int b64_decode_into(const char *s, size_t n, unsigned char *out, size_t *outlen)
 {
-	unsigned char *out;
 	size_t i, o = 0, pad = 0;
 
 	if (n % 4) {
 		errno = EINVAL;
-		return NULL;
+		return -1;
 	}
 	if (n && s[n - 1] == '=')
 		pad++;
 	if (n > 1 && s[n - 2] == '=')
 		pad++;
-	out = malloc(n / 4 * 3 + 1);
-	if (!out)
-		return NULL;
+	/* each group is read whole before its (fewer) bytes are written, at
+	 * or before where it began: out may be s */
 	for (i = 0; i < n; i += 4) {
 		int last = i + 4 == n;
 		int v[4], k;
@@ -101,9 +104,27 @@ unsigned char *b64_decode(const char *s, size_t n, size_t *outlen)
 	}
 	out[o] = '\0';
 	*outlen = o;
-	return out;
+	return 0;
 bad:
-	free(out);
 	errno = EINVAL;
-	return NULL;
+	return -1;
+}
+
+unsigned char *b64_decode(const char *s, size_t n, size_t *outlen)
+{
+	unsigned char *out;
+
+	if (n % 4) {
+		errno = EINVAL;
+		return NULL;
+	}
+	out = malloc(n / 4 * 3 + 1);
+	if (!out)
+		return NULL;
+	if (b64_decode_into(s, n, out, outlen)) {
+		free(out);
+		errno = EINVAL;
+		return NULL;
+	}
+	return out;
 }

@@ -1,8 +1,10 @@
 #include "src/util/err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void err_vset(char **err, const char *fmt, va_list ap)
 {
@@ -35,4 +37,9 @@ int vmsup_errc(char **err, const char **cls, const char *class, const char *fmt,
 	err_vset(err, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int vmsup_err_is_fd_exhaustion(const char *msg)
+{
+	return msg && (strstr(msg, strerror(EMFILE)) || strstr(msg, strerror(ENFILE)));
 }

@@ -31,6 +31,7 @@
 #define VMSUP_EC_SHUTTING_DOWN "ShuttingDown"	   /* the daemon is stopping */
 #define VMSUP_EC_NO_CGROUP     "CgroupUnavailable" /* no writable cgroupfs */
 #define VMSUP_EC_UNSUPPORTED   "NotImplemented"	   /* not on this host */
+#define VMSUP_EC_EXHAUSTED     "ResourceExhausted" /* no file descriptor left: retry later */
 
 /* Set *err (if err is non-NULL and *err is still NULL) and return -1. */
 int vmsup_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -38,5 +39,13 @@ int vmsup_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2,
 /* The same, and *cls = class if cls is non-NULL and *cls is still NULL. */
 int vmsup_errc(char **err, const char **cls, const char *class, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Does msg report a failure for want of file descriptors (EMFILE, ENFILE)?
+ * The errno does not survive the layers a failure passes through (spawn,
+ * QMP connect, a module's open), but each one formats it with strerror(),
+ * so the message is what reaches the supervisor.
+ */
+int vmsup_err_is_fd_exhaustion(const char *msg);
 
 #endif

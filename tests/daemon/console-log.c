@@ -94,7 +94,7 @@ static void logs_are_readable(bool running)
 Test(console, chatty_guest_stays_under_the_cap)
 {
 	const char *gd = getenv("VMSUP_GUEST_DIR");
-	char kernel[512], initrd[512], body[2048], console[512] = "", old[600], conf[64];
+	char kernel[512], initrd[512], console[512] = "", old[600], conf[64];
 	struct json_object *r;
 	long long biggest = 0, sz;
 	long st;
@@ -109,13 +109,7 @@ Test(console, chatty_guest_stays_under_the_cap)
 		cr_skip_test("no test guest in %s (scripts/mkguest.sh builds it)", gd);
 	snprintf(conf, sizeof(conf), "console_log_max = %d\n", CAP);
 	td_start(&d, conf);
-	snprintf(body, sizeof(body),
-		 "{\"name\":\"c\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s\","
-		 "\"initrd\":\"%s\"}",
-		 kernel, initrd);
-	r = td_http(&d, "POST", "/v1/vms", body, &st);
-	cr_assert_eq(st, 201);
-	cr_assert_str_eq(td_str(r, "state"), "running");
+	r = td_create_guest(&d, "c", kernel, initrd);
 	cr_assert(td_str(r, "console_log"));
 	snprintf(console, sizeof(console), "%s", td_str(r, "console_log"));
 	snprintf(old, sizeof(old), "%s.1", console);

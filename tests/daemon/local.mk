@@ -7,9 +7,9 @@ TESTS += tests/test-vmsupd-api
 tests_test_vmsupd_api_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/daemon/api-lifecycle.c tests/daemon/api-input.c tests/daemon/api-guest.c \
 	tests/daemon/api-qmp-guard.c
-tests_test_vmsupd_api_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
+tests_test_vmsupd_api_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
 tests_test_vmsupd_api_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
-	$(LIBEVENT_LIBS) -lpthread
+	$(LIBEVENT_LIBS) $(CRYPTO_LIBS) -lpthread
 # the daemon under test
 EXTRA_tests_test_vmsupd_api_DEPENDENCIES = src/daemon/vmsupd
 

@@ -57,3 +57,28 @@ Test(b64, rejects_malformed)
 		cr_expect_eq(errno, EINVAL, "\"%s\"", bad[i]);
 	}
 }
+
+/* Decoded where the text lies (a guest-exec reply's output): the same bytes. */
+Test(b64, decodes_in_place_every_length)
+{
+	unsigned char all[256];
+	size_t len, n;
+
+	for (size_t i = 0; i < 256; i++)
+		all[i] = (unsigned char)(255 - i);
+	for (len = 0; len <= 256; len++) {
+		char *e = b64_encode(all, len);
+
+		cr_assert_eq(b64_decode_into(e, strlen(e), (unsigned char *)e, &n), 0, "len %zu",
+			     len);
+		cr_assert_eq(n, len);
+		cr_assert_eq(memcmp(e, all, len), 0, "len %zu", len);
+		cr_assert_eq(e[len], '\0');
+		free(e);
+	}
+	/* malformed stays refused in place */
+	char bad[] = "Zm9v!A==";
+	errno = 0;
+	cr_expect_eq(b64_decode_into(bad, strlen(bad), (unsigned char *)bad, &n), -1);
+	cr_expect_eq(errno, EINVAL);
+}

@@ -507,6 +507,23 @@ struct json_object *td_create_distro(struct tdaemon *d, const char *name, int me
 	return td_http(d, "POST", "/v1/vms", body, status);
 }
 
+struct json_object *td_create_guest(struct tdaemon *d, const char *name, const char *kernel,
+				    const char *initrd)
+{
+	char body[2048];
+	struct json_object *r;
+	long st;
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s\","
+		 "\"initrd\":\"%s\"}",
+		 name, kernel, initrd);
+	r = td_http(d, "POST", "/v1/vms", body, &st);
+	cr_assert_eq(st, 201, "create %s: %ld %s", name, st, td_err_desc(r) ? td_err_desc(r) : "");
+	cr_assert_str_eq(td_str(r, "state"), "running");
+	return r;
+}
+
 struct json_object *td_wait_ip(struct tdaemon *d, const char *name, int timeout_s, long *status)
 {
 	double end = td_now() + timeout_s;

@@ -90,6 +90,11 @@ const char *td_distro_dir(void);
 struct json_object *td_create_distro(struct tdaemon *d, const char *name, int mem_mib,
 				     long *status);
 
+/* POST /v1/vms of the test guest's kernel and initrd (td_guest_files) as
+ * name, TCG, 256 MiB; asserts 201 running. The reply. */
+struct json_object *td_create_guest(struct tdaemon *d, const char *name, const char *kernel,
+				    const char *initrd);
+
 /* GET /v1/vms/NAME/ip?wait=..., asked again (each under the client's 180 s
  * timeout) until timeout_s: a Debian boot under TCG on a loaded machine
  * takes minutes. The last reply, *status set (200: it has an address). */

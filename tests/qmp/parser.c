@@ -1,5 +1,7 @@
 /* The stream parser alone: framing, limits, malformed input, sentinel. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qmp/qmp.h"
@@ -199,4 +201,30 @@ Test(parser, null_and_scalars_are_values)
 	cr_assert_eq(g.n, 3);
 	cr_assert_str_eq(g.vals[0], "null");
 	qmp_parser_free(p);
+}
+
+/* After a value of megabytes (its tokener replaced, to free the string
+ * buffer it kept) the values sharing its read, and split ones, still parse. */
+Test(parser, values_after_a_big_one)
+{
+	size_t big = 3u << 20, len;
+	char *buf = malloc(big + 256);
+	const char *tail = "{\"id\": 2}{\"event\": \"STOP\", \"data\": {\"x\": \"\\u00e9\"}}";
+	struct got g = {0};
+	struct qmp_error err;
+	struct qmp_parser *p = qmp_parser_new(0);
+
+	cr_assert_not_null(buf);
+	len = (size_t)sprintf(buf, "{\"return\": {\"out-data\": \"");
+	memset(buf + len, 'A', big);
+	len += big;
+	len += (size_t)sprintf(buf + len, "\"}, \"id\": 1}%s", tail);
+	/* the big value and the first half of what follows in one read */
+	cr_assert_eq(qmp_parser_feed(p, buf, len - 20, collect, &g, &err), 0);
+	cr_assert_eq(qmp_parser_feed(p, buf + len - 20, 20, collect, &g, &err), 0);
+	cr_assert_eq(g.n, 3);
+	cr_expect_str_eq(g.vals[1], "{\"id\":2}");
+	cr_expect_str_eq(g.vals[2], "{\"event\":\"STOP\",\"data\":{\"x\":\"\xc3\xa9\"}}");
+	qmp_parser_free(p);
+	free(buf);
 }
