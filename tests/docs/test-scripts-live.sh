@@ -118,6 +118,12 @@ echo "$out" | grep "^ops-a" | awk '{ if ($3 !~ /^[0-9]+\.[0-9]$/) exit 1 }' ||
 	bad "vm-top CPU% of ops-a is not a number: $out"
 run "$OPS/vm-top" -n 2 -d 0.2
 [ "$(echo "$out" | grep -c '^NAME')" = 2 ] || bad "vm-top -n 2 printed $(echo "$out" | grep -c '^NAME') tables"
+# on a terminal (script(1)'s pty), q quits as in top(1), without Enter;
+# the terminal stays open past the timeout, so only q can end it in time
+out=$( (sleep 2; printf q; sleep 10) | timeout 8 script -qec "$OPS/vm-top -d 0.3" /dev/null 2>&1)
+rc=$?
+[ $rc = 0 ] || bad "vm-top on a terminal did not quit on q (exit $rc): $out"
+echo "$out" | grep -q "NAME  *STATE  *CPU%" || bad "vm-top on a terminal drew no table: $out"
 echo "ok vm-top"
 
 # vm-balloon-all: a target for every running VM, none for a paused one.
