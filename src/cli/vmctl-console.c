@@ -94,6 +94,7 @@ int vmctl_cmd_console(const struct vmctl *g, int argc, char **argv)
 	int rc = vmctl_parse_name("console", argc, argv, "h", lo, NULL, NULL, 1, 0, &a), sock, tty;
 	long status;
 	char *err = NULL;
+	const char *nl;
 	enum end end;
 
 	if (rc)
@@ -103,13 +104,17 @@ int vmctl_cmd_console(const struct vmctl *g, int argc, char **argv)
 		free(err);
 		return rc;
 	}
-	fprintf(stderr, "Connected to VM '%s'\nEscape character is ^] (Ctrl + ])\n", a.pos[0]);
 	tty = isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &saved);
 	if (tty) {
 		raw = saved;
 		cfmakeraw(&raw);
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+		/* raw before the banner, and nothing flushed: what is typed once
+		 * it shows goes to the guest (TCSAFLUSH dropped such a line) */
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 	}
+	nl = tty && isatty(STDERR_FILENO) ? "\r\n" : "\n";
+	fprintf(stderr, "Connected to VM '%s'%sEscape character is ^] (Ctrl + ])%s", a.pos[0], nl,
+		nl);
 	/* no SA_RESTART: the signal ends poll, and the terminal is restored */
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &sa, &old[i]);
