@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,12 +198,34 @@ int sup_paths_init(struct vm *vm, char **err)
 			    &vm->qga_sock, &vm->pidfile, &vm->console_log, &vm->qemu_log, err);
 }
 
+/*
+ * Whom qemu runs as (-runas): qemu_user when configured; else, for a VM
+ * with shares made by a user other than root, that user. The 9p export
+ * (security_model=none) makes what the guest asks for as qemu's own user,
+ * so a root qemu let the guest leave setuid-root files in the user's
+ * directory. NULL: as the daemon.
+ */
+static const char *qemu_runas(const struct vmsup *sup, const struct vm *vm, char *buf, size_t n)
+{
+	const struct passwd *pw;
+
+	if (sup->cfg.qemu_user)
+		return sup->cfg.qemu_user;
+	if (!vm->spec.nshares || geteuid() != 0 || vm->owner == 0)
+		return NULL;
+	/* a uid with no passwd entry gets nogroup, not root's group */
+	pw = getpwuid(vm->owner);
+	snprintf(buf, n, "%u:%u", (unsigned)vm->owner, pw ? (unsigned)pw->pw_gid : 65534u);
+	return buf;
+}
+
 /* Spawn qemu; the VM is "starting" (or "failed" with vm->error). */
 int sup_vm_start(struct vm *vm)
 {
 	struct vmsup *sup = vm->sup;
-	struct vm_argv_opts o = {sup->cfg.qemu, sup->sandbox, sup->cfg.qemu_user,
-				 sup->cfg.tcg_tb_size_mib};
+	char runas_buf[48];
+	const char *runas = qemu_runas(sup, vm, runas_buf, sizeof(runas_buf));
+	struct vm_argv_opts o = {sup->cfg.qemu, sup->sandbox, runas, sup->cfg.tcg_tb_size_mib};
 	struct vm_paths p;
 	char **argv = NULL, *err = NULL;
 	int ret = -1, fds[VM_SPAWN_FDS];
@@ -227,8 +250,8 @@ int sup_vm_start(struct vm *vm)
 	/* a restart policy's or autostart's start: fails naming the file */
 	if (vm_spec_check_files(&vm->spec, &err) || sup_paths_init(vm, &err) ||
 	    vm_mkdir(vm->run_dir, 0700, &err) ||
-	    (sup->cfg.qemu_user && vmsup_chown_for_user(vm->run_dir, sup->cfg.qemu_user, &err)) ||
-	    (vm->spec.stage && vm_stage_create(vm->run_dir, sup->cfg.qemu_user, &err)))
+	    (runas && vmsup_chown_for_user(vm->run_dir, runas, &err)) ||
+	    (vm->spec.stage && vm_stage_create(vm->run_dir, runas, &err)))
 		goto out;
 	sup_remove_runtime_files(vm);
 	/* a fresh log per start, so the tail is this run's */

@@ -361,3 +361,65 @@ Test(shares, after_a_restart_only_the_same_directory)
 	post("/v1/vms/mine/start", body, sizeof(body));
 	cr_expect(strstr(body, "no longer the directory checked"), "refused: %s", body);
 }
+
+/* The Uid: line of /proc/PID/status: real, effective, saved, fs. */
+static void uids_of(pid_t pid, char *buf, size_t size)
+{
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	buf[0] = '\0';
+	cr_assert_not_null(f = fopen(path, "r"), "%s", path);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Uid:", 4))
+			snprintf(buf, size, "%.120s", line + 4);
+	fclose(f);
+}
+
+/*
+ * The guest is root in its own world only: qemu serves a user's share
+ * (9p, security_model=none) as that user, so what the guest makes there,
+ * a setuid file among it, belongs to the user on the host, never to root.
+ */
+Test(shares, the_guest_writes_as_the_caller)
+{
+	char kernel[PATH_MAX], initrd[PATH_MAX], append[512] = "", k[PATH_MAX], i[PATH_MAX];
+	char dir[PATH_MAX], spec[4 * PATH_MAX], body[8192], uids[160], made[PATH_MAX + 16];
+	struct json_object *o;
+	struct stat sb;
+	pid_t pid;
+	long st;
+
+	up();
+	if (!td_guest_files(kernel, initrd, sizeof(kernel)))
+		cr_skip_test("no test guest at %s (scripts/mkguest.sh builds it)", kernel);
+	td_guest_append(td_guest_dir(), append, sizeof(append));
+	/* the caller's copies: it must be able to read what it names */
+	path_of(k, sizeof(k), "in/mine/vmlinuz");
+	path_of(i, sizeof(i), "in/mine/initrd.img");
+	td_sh_ok("cp '%s' '%s' && cp '%s' '%s' && chown " UID " '%s' '%s'", kernel, k, initrd, i, k,
+		 i);
+	path_of(dir, sizeof(dir), "in/mine");
+	snprintf(spec, sizeof(spec),
+		 "{\"name\":\"gw\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s\","
+		 "\"initrd\":\"%s\",\"append\":\"%s\",\"shares\":[{\"path\":\"%s\"}]}",
+		 k, i, append, dir);
+	cr_assert_eq(create_as(spec, body, sizeof(body)), 201, "%s", body);
+	pid = td_vm_pid(&d, "gw");
+	cr_assert_gt(pid, 0);
+	uids_of(pid, uids, sizeof(uids));
+	cr_expect(strstr(uids, UID) && !strstr(uids, "\t0"), "qemu runs as %s", uids);
+	json_object_put(td_wait_ip(&d, "gw", 300, &st));
+	cr_assert_eq(st, 200, "the guest's agent did not answer");
+	snprintf(spec, sizeof(spec),
+		 "{\"argv\":[\"sh\",\"-c\",\"cd %s && echo x >made && chmod 4755 made\"]}", dir);
+	o = td_http(&d, "POST", "/v1/vms/gw/exec", spec, &st);
+	cr_expect(st == 200 && td_int(o, "exitcode") == 0, "exec: %ld %s", st,
+		  o ? json_object_to_json_string(o) : "");
+	json_object_put(o);
+	snprintf(made, sizeof(made), "%s/made", dir);
+	cr_assert_eq(stat(made, &sb), 0, "%s", made);
+	cr_expect_eq(sb.st_uid, NUID, "the guest's file is uid %u's on the host", sb.st_uid);
+	cr_expect(!(sb.st_uid == 0 && (sb.st_mode & S_ISUID)), "a setuid-root file from the guest");
+}
