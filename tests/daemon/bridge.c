@@ -1,18 +1,16 @@
 /*
  * VM networking (issue 22), mode bridge, with real parts only: the test
- * makes its own network namespace with a bridge (10.77.0.1/24) and
- * dnsmasq serving DHCP on that bridge alone, joins the namespace and runs
- * vmsupd there, so qemu, the taps and the guests' addresses never touch
- * the host's network. Needs root (taps, namespaces) and dnsmasq; skips
- * with a line saying why otherwise.
+ * makes its own network namespace with a bridge and dnsmasq serving DHCP
+ * on that bridge alone (tests/lib/bridge-net.h), joins the namespace and
+ * runs vmsupd there, so qemu, the taps and the guests' addresses never
+ * touch the host's network. Needs root (taps, namespaces) and dnsmasq;
+ * skips with a line saying why otherwise.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,61 +22,22 @@
 #include <unistd.h>
 
 #include "tests/guest/gtest.h"
+#include "tests/lib/bridge-net.h"
 
-#define BR "vmsbr0"
+#define BR TB_BRIDGE
 
 static struct tdaemon d;
-static char ns[32], leases[96];
-static pid_t dnsmasq = -1;
+static struct tbridge net;
 
 static void down(void)
 {
 	td_stop(&d);
-	if (dnsmasq > 0) {
-		kill(dnsmasq, SIGKILL);
-		waitpid(dnsmasq, NULL, 0);
-	}
-	unlink(leases);
-	if (ns[0])
-		td_sh_ok("ip netns del %s", ns);
+	tb_down(&net);
 }
 
-/* The namespace, its bridge and dnsmasq; this process joins the namespace,
- * so the daemon and every qemu started from here live in it. */
 static void up(void)
 {
-	int fd;
-	char path[64];
-
-	if (geteuid())
-		cr_skip_test("bridge mode needs root (taps, a network namespace): skipped");
-	if (access("/dev/net/tun", R_OK | W_OK))
-		cr_skip_test("no /dev/net/tun: skipped");
-	if (access("/usr/sbin/dnsmasq", X_OK))
-		cr_skip_test("no dnsmasq (Debian: dnsmasq-base): skipped");
-	snprintf(ns, sizeof(ns), "vmsup-br-%d", (int)getpid());
-	snprintf(leases, sizeof(leases), "/tmp/%s.leases", ns);
-	td_sh_ok("ip netns add %s", ns);
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	cr_assert(fd >= 0 && !setns(fd, CLONE_NEWNET), "joining %s", ns);
-	close(fd);
-	td_sh_ok("ip link set lo up && ip link add " BR " type bridge && "
-		 "ip addr add 10.77.0.1/24 dev " BR " && ip link set " BR " up");
-	dnsmasq = fork();
-	cr_assert(dnsmasq >= 0);
-	if (!dnsmasq) {
-		char lf[128];
-		/* dies with the test, whatever ends it */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		snprintf(lf, sizeof(lf), "--dhcp-leasefile=%s", leases);
-		execl("/usr/sbin/dnsmasq", "dnsmasq", "--keep-in-foreground",
-		      "--conf-file=/dev/null", "--port=0", "--bind-interfaces", "--interface=" BR,
-		      "--except-interface=lo",
-		      "--dhcp-range=10.77.0.50,10.77.0.99,255.255.255.0,1h", "--dhcp-authoritative",
-		      "--user=root", lf, "--pid-file", (char *)NULL);
-		_exit(127);
-	}
+	tb_up(&net);
 }
 
 TestSuite(bridge, .init = up, .fini = down, .timeout = 600);
@@ -169,20 +128,6 @@ static void describe(struct gvm *g)
 	json_object_put(r);
 }
 
-/* dnsmasq's lease of mac: its address, or "" */
-static void lease_of(const char *mac, char *ip, size_t n)
-{
-	char line[256], lmac[64], lip[64];
-	FILE *f = fopen(leases, "r");
-
-	*ip = '\0';
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*s %63s %63s", lmac, lip) == 2 && !strcasecmp(lmac, mac))
-			snprintf(ip, n, "%s", lip);
-	if (f)
-		fclose(f);
-}
-
 /* Connect to ip:port from the namespace; what the peer sends first. */
 static int read_from(const char *ip, int port, char *buf, size_t n)
 {
@@ -259,7 +204,7 @@ Test(bridge, two_vms_real_addresses_and_no_tap_left)
 	cr_expect_eq(count_taps(), 2);
 	for (struct gvm *g = &a; g; g = g == &a ? &b : NULL) {
 		/* the agent's address is the lease, and what the guest has on eth0 */
-		lease_of(g->mac, lease, sizeof(lease));
+		tb_lease_of(&net, g->mac, lease, sizeof(lease));
 		cr_expect_str_eq(g->ip, lease, "%s: agent says %s, dnsmasq leased %s", g->name,
 				 g->ip, lease);
 		cr_expect(!strncmp(g->ip, "10.77.0.", 8), "%s: address %s", g->name, g->ip);
