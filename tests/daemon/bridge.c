@@ -42,6 +42,20 @@ static void up(void)
 
 TestSuite(bridge, .init = up, .fini = down, .timeout = 600);
 
+/* POST /v1/templates of the test guest as template t, with net (or none) */
+static struct json_object *make_template(const char *netspec, long *st)
+{
+	const char *gd = getenv("VMSUP_GUEST_DIR");
+	char body[1024];
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"t\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s/vmlinuz\","
+		 "\"initrd\":\"%s/initrd.img\"%s%s}",
+		 gd ? gd : "/tmp/guest", gd ? gd : "/tmp/guest", netspec ? ",\"net\":" : "",
+		 netspec ? netspec : "");
+	return td_http(&d, "POST", "/v1/templates", body, st);
+}
+
 static int count_taps(void)
 {
 	int n = 0;
@@ -80,21 +94,11 @@ Test(bridge, bad_input_is_4xx_and_creates_nothing)
 			  "%s: '%s' does not say '%s'", bad[i].net, td_err_desc(r), bad[i].needle);
 		json_object_put(r);
 	}
-	/* a template's clones would all bring its MAC: refused (not done) */
-	{
-		const char *gd = getenv("VMSUP_GUEST_DIR");
-		char body[1024];
-
-		snprintf(body, sizeof(body),
-			 "{\"name\":\"t\",\"accel\":\"tcg\",\"kernel\":\"%s/vmlinuz\","
-			 "\"initrd\":\"%s/initrd.img\",\"net\":{\"mode\":\"bridge\","
-			 "\"bridge\":\"" BR "\"}}",
-			 gd ? gd : "/tmp/guest", gd ? gd : "/tmp/guest");
-		r = td_http(&d, "POST", "/v1/templates", body, &st);
-		cr_expect_eq(st, 400, "template on a bridge: %ld %s", st, td_err_desc(r));
-		cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "bridge"), "%s", td_err_desc(r));
-		json_object_put(r);
-	}
+	/* a template on a bridge that is not there: before any qemu */
+	r = make_template("{\"mode\":\"bridge\",\"bridge\":\"nosuchbr0\"}", &st);
+	cr_expect_eq(st, 400, "template on a missing bridge: %ld %s", st, td_err_desc(r));
+	cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "nosuchbr0"), "%s", td_err_desc(r));
+	json_object_put(r);
 	r = td_http(&d, "GET", "/v1/vms/b", NULL, &st);
 	cr_expect_eq(st, 404, "a rejected spec left a VM");
 	json_object_put(r);
@@ -271,5 +275,90 @@ Test(bridge, no_cap_net_admin_is_a_clear_error)
 	r = td_http(&d, "GET", "/v1/vms/c", NULL, &st);
 	cr_expect_eq(st, 404, "a refused create left a VM");
 	json_object_put(r);
+	cr_expect_eq(count_taps(), 0);
+}
+
+/* Once the VM's post-restore refresh is reported: whether its identity
+ * step (which takes the new MAC) succeeded. */
+static bool identity_renewed(const char *name)
+{
+	char path[96];
+	struct json_object *r, *t, *f, *v;
+	bool ok = false, seen = false;
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", name);
+	for (double end = td_now() + GT_BOOT_S; !seen && td_now() < end; usleep(200000)) {
+		r = td_http(&d, "GET", path, NULL, &st);
+		if (json_object_object_get_ex(r, "template", &t) &&
+		    json_object_object_get_ex(t, "refresh", &f) && f) {
+			seen = true;
+			ok = json_object_object_get_ex(f, "identity", &v) &&
+			     json_object_get_boolean(v);
+			if (!ok)
+				cr_log_warn("%s: refresh %s", name, json_object_to_json_string(f));
+		}
+		json_object_put(r);
+	}
+	return ok;
+}
+
+/* Two VMs restored from one template made on the bridge: the template's RAM
+ * holds its MAC, so each clone has the guest take a MAC of its own and ask
+ * for a lease again; both then have leases of their own and answer on
+ * them, and the template VM's tap went with it. */
+Test(bridge, two_clones_get_macs_and_leases_of_their_own)
+{
+	struct gvm c[2] = {{.name = "c1"}, {.name = "c2"}};
+	char body[160], lease[64], out[128], buf[256];
+	struct json_object *r;
+	const char *tmac;
+	long st;
+
+	if (!td_guest_dir())
+		cr_skip_test("no test guest (scripts/mkguest.sh builds it)");
+	td_start(&d, "bridge = " BR "\n");
+	r = make_template("{\"mode\":\"bridge\"}", &st);
+	cr_assert_eq(st, 201, "template: %ld %s", st, td_err_desc(r));
+	json_object_put(r);
+	cr_expect_eq(count_taps(), 0, "the template VM's tap outlived it");
+	r = td_http(&d, "GET", "/v1/templates/t", NULL, &st);
+	cr_assert(st == 200 && (tmac = td_str(r, "mac")), "%ld", st);
+	snprintf(out, sizeof(out), "%s", tmac);
+	json_object_put(r);
+	for (int i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"from\":\"t\"}", c[i].name);
+		r = td_http(&d, "POST", "/v1/vms", body, &st);
+		cr_assert_eq(st, 201, "restore %s: %ld %s", c[i].name, st, td_err_desc(r));
+		cr_assert_str_eq(td_str(r, "state"), "running", "restore %s: %s", c[i].name,
+				 td_str(r, "error"));
+		json_object_put(r);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct gvm *g = &c[i];
+		cr_expect(identity_renewed(g->name), "%s: the refresh did not renew its identity",
+			  g->name);
+		describe(g);
+		cr_expect_str_neq(g->mac, out, "%s has the template's MAC", g->name);
+		tb_lease_of(&net, g->mac, lease, sizeof(lease));
+		cr_expect_str_eq(g->ip, lease, "%s: agent says %s, dnsmasq leased %s to %s",
+				 g->name, g->ip, lease, g->mac);
+		cr_expect(!strncmp(g->ip, TB_PREFIX, strlen(TB_PREFIX)), "%s: address %s", g->name,
+			  g->ip);
+		cr_expect_eq(
+		    gt_sh(&d, g->name, "cat /sys/class/net/eth0/address", buf, sizeof(buf)), 0);
+		cr_expect(!strncmp(buf, g->mac, strlen(g->mac)), "%s: eth0 has %s, not %s", g->name,
+			  buf, g->mac);
+		/* reachable from the namespace on its own address */
+		buf[0] = '\0';
+		for (int k = 0; k < 20 && read_from(g->ip, 22, buf, sizeof(buf)) <= 0; k++)
+			sleep(1);
+		cr_expect(!strncmp(buf, "SSH-2.0", 7), "%s: %s:22 answered '%s'", g->name, g->ip,
+			  buf);
+	}
+	cr_expect_str_neq(c[0].mac, c[1].mac, "two clones share MAC %s", c[0].mac);
+	cr_expect_str_neq(c[0].ip, c[1].ip, "two clones share address %s", c[0].ip);
+	cr_expect_eq(destroy("c1"), 200);
+	cr_expect_eq(destroy("c2"), 200);
 	cr_expect_eq(count_taps(), 0);
 }
