@@ -10,6 +10,7 @@
 
 #include "qmp/qmp.h"
 #include "src/qemu/argv.h"
+#include "src/qemu/net.h"
 #include "src/util/err.h"
 #include "src/core/module.h"
 #include "src/util/log.h"
@@ -66,7 +67,7 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 				char **err)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
-	struct json_object *spec, *created;
+	struct json_object *spec, *created, *ports;
 	const char *s;
 	int st;
 
@@ -85,6 +86,9 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 		vmsup_err(err, "the spec names VM '%s'", vm->spec.name);
 		goto fail;
 	}
+	/* the host ports qemu forwards now, also those the kernel picked */
+	if (json_object_object_get_ex(j, "ports", &ports))
+		vm_net_ports_restore(&vm->spec.net, ports);
 	if (!(s = jstr(j, "state")) || (st = vm_state_parse(s)) < 0) {
 		vmsup_err(err, "bad or missing 'state'");
 		goto fail;

@@ -46,6 +46,7 @@ struct call {
 struct agent {
 	struct event_base *base;
 	char *path, *mac, *user, *pubkey, *port_id;
+	bool mac_only; /* agent_config.mac_only */
 	unsigned cmd_timeout_ms, sync_timeout_ms, retry_ms;
 	struct agent_callbacks cb;
 	void *cbarg;

@@ -220,7 +220,7 @@ static void on_ifaces(struct agent *a, struct json_object *ret, const struct qmp
 	a->ifq_inflight = 0;
 	if (err)
 		return; /* waiters keep waiting for the resync or their deadline */
-	ip = ipselect(ret, a->mac, &e);
+	ip = ipselect(ret, a->mac, a->mac_only, &e);
 	if (!ip)
 		return;
 	agent_set_ip(a, ip);
@@ -453,6 +453,7 @@ struct agent *agent_new(struct event_base *base, const char *qga_socket_path, co
 	a->base = base;
 	a->path = strdup(qga_socket_path);
 	a->mac = dup_or_null(mac);
+	a->mac_only = cfg->mac_only && mac;
 	a->user = strdup(cfg->user ? cfg->user : "root");
 	a->pubkey = dup_or_null(cfg->pubkey);
 	a->port_id = strdup(cfg->port_id ? cfg->port_id : AGENT_PORT_ID);

@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 #include <event2/event.h>
+#include <stdbool.h>
+
 #include <json-c/json.h>
 #include "qmp/qmp.h"
 #include "src/guest/gexec.h"
@@ -40,6 +42,7 @@ struct agent_config {
 	unsigned cmd_timeout_ms;  /* each QGA command; 0 = 10 s */
 	unsigned sync_timeout_ms; /* each guest-sync-delimited handshake; 0 = 5 s */
 	unsigned retry_ms;	  /* gap between connection attempts; 0 = 50, max 50 */
+	bool mac_only;		  /* the address only from the NIC with mac (ipselect.h) */
 };
 
 struct agent;

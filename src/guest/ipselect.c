@@ -62,7 +62,8 @@ static int classify(const char *type, const char *addr)
 	return -1;
 }
 
-struct json_object *ipselect(struct json_object *ifaces, const char *mac, struct qmp_error *err)
+struct json_object *ipselect(struct json_object *ifaces, const char *mac, bool mac_only,
+			     struct qmp_error *err)
 {
 	struct json_object *res, *list, *ip4 = NULL, *ip6 = NULL;
 	char want[18] = "";
@@ -143,7 +144,7 @@ struct json_object *ipselect(struct json_object *ifaces, const char *mac, struct
 						    json_object_new_int(json_object_get_int(pfx)));
 					json_object_array_add(out_addrs, e);
 				}
-				if (loop || (pass == 1 && matches))
+				if (loop || (pass == 1 && (matches || mac_only)))
 					continue;
 				if (cls == 4 && !ip4)
 					ip4 = json_object_new_string(addr);

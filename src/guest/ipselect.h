@@ -5,6 +5,8 @@
 #ifndef VMSUP_IPSELECT_H
 #define VMSUP_IPSELECT_H
 
+#include <stdbool.h>
+
 #include <json-c/json.h>
 #include "qmp/qmp.h"
 
@@ -21,11 +23,14 @@
  * guest reported it. "ip"/"ipv6" skip loopback (127/8, ::1, interface "lo")
  * and link-local (169.254/16, fe80::/10) addresses and unspecified or
  * multicast ones; interfaces whose hardware-address equals mac come first,
- * then the others in the guest's order; IPv4 before IPv6.
+ * then the others in the guest's order (not with mac_only: a bridge VM is
+ * reached on its own NIC alone, and a VM restored from a template has the
+ * template's MAC until the guest takes its own); IPv4 before IPv6.
  * Entries of the wrong shape are skipped. Returns NULL (err set, class
  * "ProtocolError") only when ifaces is not an array.
  */
-struct json_object *ipselect(struct json_object *ifaces, const char *mac, struct qmp_error *err);
+struct json_object *ipselect(struct json_object *ifaces, const char *mac, bool mac_only,
+			     struct qmp_error *err);
 
 /* Normalise a MAC "52:54:00:AB:cd:ef" to lower case into out[18]; -1 if malformed. */
 int ipselect_mac_norm(const char *mac, char out[18]);

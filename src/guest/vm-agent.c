@@ -171,6 +171,8 @@ void vm_agent_start(struct vm *vm)
 	cfg.user = keys.user;
 	cfg.pubkey = keys.pubkey;
 	cfg.port_id = VM_AGENT_PORT_ID;
+	/* on a bridge the VM's own NIC is how it is reached: no other's address */
+	cfg.mac_only = vm->spec.net.bridge;
 	va->a = keys.base ? agent_new(keys.base, vm->qga_sock, vm->mac, &cfg, &cb, va) : NULL;
 	if (!va->a) {
 		LOG_E(vm->spec.name, "guest agent: cannot set up for %s", vm->qga_sock);

@@ -287,6 +287,30 @@ int vm_net_bind_ports(struct vm_net *n, char **err)
 	return 0;
 }
 
+void vm_net_ports_restore(struct vm_net *n, struct json_object *ports)
+{
+	if (!json_object_is_type(ports, json_type_array))
+		return;
+	for (size_t i = 0; i < n->npublish && i < json_object_array_length(ports); i++) {
+		struct vm_publish *p = &n->publish[i];
+		struct json_object *e = json_object_array_get_idx(ports, i), *v;
+		unsigned guest = 0, host = 0;
+		char *why = NULL;
+
+		if (!json_object_is_type(e, json_type_object) ||
+		    get_port(e, "guest_port", 1, &guest, &why) ||
+		    get_port(e, "host_port", 1, &host, &why) || guest != p->guest_port ||
+		    !json_object_object_get_ex(e, "proto", &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    strcmp(json_object_get_string(v), p->udp ? "udp" : "tcp") ||
+		    (p->host_port && host != p->host_port)) {
+			free(why);
+			continue;
+		}
+		p->bound_port = host;
+	}
+}
+
 char *vm_net_netdev(const struct vm_net *n, int ssh_port)
 {
 	char *s = NULL;

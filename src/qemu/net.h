@@ -58,6 +58,15 @@ void vm_net_release(struct vm_net *n);
  */
 int vm_net_bind_ports(struct vm_net *n, char **err);
 
+/*
+ * A reattach's bound ports: those of the run still going, from the "ports"
+ * of the state file (vm_net_ports_json). A port the kernel picked (host_port
+ * 0) is only known from there; qemu keeps forwarding it, so status must go
+ * on naming it. Entries that do not match the spec's publish list (edited
+ * file) are ignored: such a port is reported as unknown, never a guess.
+ */
+void vm_net_ports_restore(struct vm_net *n, struct json_object *ports);
+
 /* "user", "none" or "bridge" */
 const char *vm_net_mode_name(const struct vm_net *n);
 

@@ -13,5 +13,5 @@ src_libvmsup_la_SOURCES += src/snapshot/vm-template.c src/snapshot/vm-template-c
 	src/snapshot/vm-template-record.c src/snapshot/vm-template-internal.h \
 	src/snapshot/vm-template.h src/snapshot/tmpl-ram.c src/snapshot/tmpl-ram.h \
 	src/snapshot/tmpl-disk.c src/snapshot/tmpl-disk.h src/snapshot/tmpl-boot.c \
-	src/snapshot/tmpl-boot.h
+	src/snapshot/tmpl-boot.h src/snapshot/tmpl-tap.c src/snapshot/tmpl-tap.h
 src_libvmsup_la_LIBADD += src/snapshot/libvmsnap.la

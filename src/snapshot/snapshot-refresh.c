@@ -21,7 +21,8 @@ struct snap_refresh {
 	int64_t t_ask_ns; /* host clock when guest-get-time was sent */
 	struct snap_refresh_result r;
 	struct timespec t0;
-	char hostname[64]; /* "" = no identity step */
+	char hostname[64];	       /* "" = no identity step */
+	char mac_from[18], mac_to[18]; /* "" = the NIC keeps its MAC */
 };
 
 /*
@@ -33,6 +34,14 @@ struct snap_refresh {
  * at boot) makes them in each connection's process from the files, or
  * anew when they are gone; so removing them is enough. openssh:
  * ssh-keygen -A, then SIGHUP re-execs the listener.
+ * The MAC ($2 -> $3, a clone on a bridge): virtio-net lets the guest set
+ * it (qemu's device takes it over for its receive filter). The template's
+ * address goes with its MAC (it is the template's lease). The DHCP client
+ * read the old one (and made its client id of it) when it started, so it
+ * is started again with its own command line: busybox udhcpc or dhclient
+ * (its stdio away from the agent's pipes, which guest-exec waits on);
+ * systemd-networkd is restarted (its client id comes from the machine-id
+ * just renewed).
  */
 static const char identity_script[] =
     "set -e\n"
@@ -49,7 +58,25 @@ static const char identity_script[] =
     "  ssh-keygen -A >/dev/null\n"
     "  p=$(cat /run/sshd.pid 2>/dev/null || true)\n"
     "  [ -z \"$p\" ] || kill -HUP \"$p\" 2>/dev/null || true\n"
-    "fi\n";
+    "fi\n"
+    "[ -n \"${2:-}\" ] || exit 0\n"
+    "for d in /sys/class/net/*; do\n"
+    "  [ \"$(cat \"$d/address\" 2>/dev/null)\" = \"$2\" ] || continue\n"
+    "  i=${d##*/}\n"
+    "  ip -4 addr flush dev \"$i\"\n"
+    "  ip link set dev \"$i\" address \"$3\"\n"
+    "  for p in /proc/[0-9]*; do\n"
+    "    read -r c <\"$p/comm\" 2>/dev/null || continue\n"
+    "    case $c in udhcpc | dhclient) ;; *) continue ;; esac\n"
+    "    a=$(tr '\\0' ' ' <\"$p/cmdline\") || continue\n"
+    "    case \" $a \" in *\" $i \"*) ;; *) continue ;; esac\n"
+    "    kill \"${p#/proc/}\" || continue\n"
+    "    k=0\n"
+    "    while [ -d \"$p\" ] && [ $k -lt 50 ]; do sleep 0.1; k=$((k + 1)); done\n"
+    "    $a </dev/null >/dev/null 2>&1 &\n"
+    "  done\n"
+    "  if [ -d /run/systemd/netif ]; then systemctl restart systemd-networkd; fi\n"
+    "done\n";
 
 const char *snap_identity_script(void)
 {
@@ -225,8 +252,10 @@ static void next(struct snap_refresh *f)
 {
 	/* cat, not dd: no block-size arithmetic, and every byte of stdin is written */
 	static const char *const seed_argv[] = {"/bin/sh", "-c", "exec cat > /dev/urandom", NULL};
-	const char *const id_argv[] = {"/bin/sh",	 "-c",	      snap_identity_script(),
-				       "vmsup-identity", f->hostname, NULL};
+	const char *const id_argv[] = {
+	    "/bin/sh",	      "-c",	   snap_identity_script(),
+	    "vmsup-identity", f->hostname, f->mac_from[0] ? f->mac_from : NULL,
+	    f->mac_to,	      NULL};
 	char rel[64];
 	const char *const date_argv[] = {"date", "-u", "-s", rel, NULL};
 	struct json_object *a;
@@ -345,6 +374,12 @@ struct snap_refresh *snap_refresh_clock(struct event_base *base, struct agent *a
 	if (f)
 		f->by_date = by_date;
 	return f;
+}
+
+void snap_refresh_set_mac(struct snap_refresh *f, const char *from, const char *to)
+{
+	snprintf(f->mac_from, sizeof(f->mac_from), "%s", from);
+	snprintf(f->mac_to, sizeof(f->mac_to), "%s", to);
 }
 
 void snap_refresh_cancel(struct snap_refresh *f)

@@ -25,7 +25,11 @@
  * template stores it, snap_devconfig_compare() checks a new VM's argv
  * against it before qemu is started. The NIC's MAC is part of it: the
  * guest's virtio-net state carries the MAC it booted with, so a restored VM
- * must be given the template's MAC (snap_devconfig_mac()).
+ * comes up with the template's MAC (snap_devconfig_mac()) whatever its
+ * -device says; one that needs its own (on a bridge) has the guest change it
+ * (snap_refresh_set_mac). For the same reason a virtio-net device's mac= is
+ * not compared. Its -netdev is: user networking has state in the stream
+ * (a "slirp" section) that a tap cannot load.
  *
  * Per-VM freshness after restore (snap_refresh): guest-set-time with the
  * host clock, then host random bytes written into the guest's /dev/urandom.
@@ -185,11 +189,20 @@ struct snap_refresh *snap_refresh(struct event_base *base, struct agent *a, size
  */
 struct snap_refresh *snap_refresh_clock(struct event_base *base, struct agent *a, int by_date,
 					snap_refresh_fn done, void *arg, char **err);
+/*
+ * Before its first step (right after snap_refresh, which waits for the
+ * event loop), with a hostname: the identity step also moves the guest's
+ * NIC that has MAC from (the template's) to MAC to, and has the guest's
+ * DHCP client ask again with it (snap_identity_script), so two clones on
+ * one bridge get leases of their own. Lower-case aa:bb:cc:dd:ee:ff.
+ */
+void snap_refresh_set_mac(struct snap_refresh *r, const char *from, const char *to);
 /* done is not called afterwards. */
 void snap_refresh_cancel(struct snap_refresh *r);
 
 /* The script the identity step runs in the guest (/bin/sh -c SCRIPT
- * vmsup-identity HOSTNAME): for the tests that run it on other guests. */
+ * vmsup-identity HOSTNAME [MAC-FROM MAC-TO]): for the tests that run it on
+ * other guests. */
 const char *snap_identity_script(void);
 
 #endif

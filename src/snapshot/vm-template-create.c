@@ -28,6 +28,7 @@
 #include "src/snapshot/template.h"
 #include "src/snapshot/tmpl-boot.h"
 #include "src/snapshot/tmpl-disk.h"
+#include "src/snapshot/tmpl-tap.h"
 
 #define JOB_TIMEOUT_S	 300 /* boot under TCG on a loaded host, save, all of it */
 #define CONNECT_RETRY_MS 5
@@ -49,7 +50,7 @@ struct vm_tmpl_job {
 	struct json_object *spec_json;
 	struct tmpl_new tn;
 	struct tmpl_disk disk; /* the image under the template's disk, if any */
-	int fds[VM_SPAWN_FDS]; /* for qemu's fds 3..: the disk's image files */
+	int fds[VM_SPAWN_FDS]; /* for qemu's fds 3..: the disk's image files, the tap */
 	bool begun;
 	char **argv;
 	char *dir, *qmp_sock, *ops_sock, *qga_sock, *pidfile, *console_log, *qemu_log;
@@ -346,7 +347,7 @@ static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, voi
 {
 	static const struct agent_callbacks cb = {on_agent_state, NULL};
 	struct vm_tmpl_job *j = arg;
-	struct agent_config ac = {.port_id = VM_AGENT_PORT_ID};
+	struct agent_config ac = {.port_id = VM_AGENT_PORT_ID, .mac_only = j->spec.net.bridge};
 	struct qmp_error e;
 	(void)s;
 
@@ -438,7 +439,8 @@ static int build(struct vm_tmpl_job *j, char **err)
 	p = (struct vm_paths){j->dir,	  j->qmp_sock,	  j->ops_sock, j->qga_sock,
 			      j->pidfile, j->console_log, port,	       j->mac};
 	if (!(j->argv = vm_argv_build(&j->spec, &p, &o, err)) ||
-	    tmpl_disk_argv(&j->disk, &j->argv, j->fds, err))
+	    tmpl_disk_argv(&j->disk, &j->argv, j->fds, err) ||
+	    tmpl_tap_open(&j->spec, &j->fds[VM_SPAWN_TAP_FD], err))
 		goto out;
 	for (size_t i = 0; j->argv[i]; i++)
 		if (!strcmp(j->argv[i], "-sandbox") && j->argv[i + 1]) {
@@ -468,11 +470,7 @@ static int check_spec(struct vm_tmpl_job *j, char **err)
 	if (j->spec.nshares)
 		return vmsup_err(err, "a template cannot have 'shares': a mounted 9p share "
 				      "blocks migration");
-	/* its clones would all restore its MAC (and lease) from its RAM */
-	if (j->spec.net.bridge)
-		return vmsup_err(err, "'net': a template cannot be on a bridge (not done yet: "
-				      "its clones would share its MAC)");
-	return 0;
+	return tmpl_tap_check(&j->spec, err);
 }
 
 struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *body,

@@ -27,6 +27,7 @@ struct vm_restore {
 	char *fail;	       /* why the restore failed: the VM's error once qemu is gone */
 	bool retried;	       /* the clock was set a second time */
 	bool ignore_shared;    /* RAM in the template's file: the state skips it */
+	char tmpl_mac[18];     /* the MAC in the template's RAM (a bridge VM has its own) */
 };
 
 #endif

@@ -156,13 +156,6 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 	}
 	if (vm_spec_from_json(spec, cfg, &vm->spec, err))
 		goto fail;
-	/* the guest's RAM holds the template's MAC: every clone would bring
-	 * the same one onto the bridge (issue 22, not done yet) */
-	if (vm->spec.net.bridge) {
-		vmsup_err(err, "'net': a VM restored from a template cannot be on a bridge "
-			       "(not done yet: clones would share the template's MAC)");
-		goto fail;
-	}
 	/* the template's disk and the files under it are the ones its RAM
 	 * was saved against; checked when its maker made it */
 	if (tmpl_disk_check(r->t, err)) {
@@ -189,7 +182,15 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 		c = VMSUP_EC_INTERNAL;
 		goto fail;
 	}
-	snprintf(vm->mac, sizeof(vm->mac), "%s", r->t->mac);
+	/* the guest's RAM holds the template's MAC. In mode user each VM has a
+	 * network of its own, so that one serves; a template made on a bridge
+	 * has clones on it, which would all bring it (one lease, lost frames):
+	 * each gets a MAC of its own (the bridge module's, vm->mac left empty)
+	 * and the refresh has the guest take it and renew its lease
+	 * (maybe_refresh) */
+	snprintf(r->tmpl_mac, sizeof(r->tmpl_mac), "%s", r->t->mac);
+	if (!vm->spec.net.bridge)
+		snprintf(vm->mac, sizeof(vm->mac), "%s", r->t->mac);
 	r->vm = vm;
 	r->pending = true;
 	vm->tmpl = r;
@@ -287,6 +288,9 @@ static void on_refreshed(const struct snap_refresh_result *res, void *arg)
 	if (!res->identity)
 		LOG_W(r->vm->spec.name, "after restore: identity not renewed: %s",
 		      res->identity_error);
+	/* a new MAC: an address read before the guest took it is stale */
+	if (strcmp(r->vm->mac, r->tmpl_mac) && agent_of && agent_of(r->vm))
+		agent_invalidate(agent_of(r->vm));
 	if (!res->time_set || !res->reseeded)
 		LOG_W(r->vm->spec.name, "after restore: clock %s%s, RNG %s%s",
 		      res->time_set ? "set" : "not set: ", res->time_error,
@@ -313,7 +317,10 @@ static void maybe_refresh(struct vm_restore *r)
 		snprintf(r->refresh_err, sizeof(r->refresh_err), "%s", err ? err : "failed");
 		LOG_W(r->vm->spec.name, "after restore: %s", r->refresh_err);
 		free(err);
+		return;
 	}
+	if (strcmp(r->vm->mac, r->tmpl_mac))
+		snap_refresh_set_mac(r->refresh, r->tmpl_mac, r->vm->mac);
 }
 
 static void on_bus(struct json_object *ev, void *arg)

@@ -1,18 +1,16 @@
 /*
  * VM networking (issue 22), mode bridge, with real parts only: the test
- * makes its own network namespace with a bridge (10.77.0.1/24) and
- * dnsmasq serving DHCP on that bridge alone, joins the namespace and runs
- * vmsupd there, so qemu, the taps and the guests' addresses never touch
- * the host's network. Needs root (taps, namespaces) and dnsmasq; skips
- * with a line saying why otherwise.
+ * makes its own network namespace with a bridge and dnsmasq serving DHCP
+ * on that bridge alone (tests/lib/bridge-net.h), joins the namespace and
+ * runs vmsupd there, so qemu, the taps and the guests' addresses never
+ * touch the host's network. Needs root (taps, namespaces) and dnsmasq;
+ * skips with a line saying why otherwise.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,64 +22,39 @@
 #include <unistd.h>
 
 #include "tests/guest/gtest.h"
+#include "tests/lib/bridge-net.h"
 
-#define BR "vmsbr0"
+#define BR TB_BRIDGE
 
 static struct tdaemon d;
-static char ns[32], leases[96];
-static pid_t dnsmasq = -1;
+static struct tbridge net;
 
 static void down(void)
 {
 	td_stop(&d);
-	if (dnsmasq > 0) {
-		kill(dnsmasq, SIGKILL);
-		waitpid(dnsmasq, NULL, 0);
-	}
-	unlink(leases);
-	if (ns[0])
-		td_sh_ok("ip netns del %s", ns);
+	tb_down(&net);
 }
 
-/* The namespace, its bridge and dnsmasq; this process joins the namespace,
- * so the daemon and every qemu started from here live in it. */
 static void up(void)
 {
-	int fd;
-	char path[64];
-
-	if (geteuid())
-		cr_skip_test("bridge mode needs root (taps, a network namespace): skipped");
-	if (access("/dev/net/tun", R_OK | W_OK))
-		cr_skip_test("no /dev/net/tun: skipped");
-	if (access("/usr/sbin/dnsmasq", X_OK))
-		cr_skip_test("no dnsmasq (Debian: dnsmasq-base): skipped");
-	snprintf(ns, sizeof(ns), "vmsup-br-%d", (int)getpid());
-	snprintf(leases, sizeof(leases), "/tmp/%s.leases", ns);
-	td_sh_ok("ip netns add %s", ns);
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	cr_assert(fd >= 0 && !setns(fd, CLONE_NEWNET), "joining %s", ns);
-	close(fd);
-	td_sh_ok("ip link set lo up && ip link add " BR " type bridge && "
-		 "ip addr add 10.77.0.1/24 dev " BR " && ip link set " BR " up");
-	dnsmasq = fork();
-	cr_assert(dnsmasq >= 0);
-	if (!dnsmasq) {
-		char lf[128];
-		/* dies with the test, whatever ends it */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		snprintf(lf, sizeof(lf), "--dhcp-leasefile=%s", leases);
-		execl("/usr/sbin/dnsmasq", "dnsmasq", "--keep-in-foreground",
-		      "--conf-file=/dev/null", "--port=0", "--bind-interfaces", "--interface=" BR,
-		      "--except-interface=lo",
-		      "--dhcp-range=10.77.0.50,10.77.0.99,255.255.255.0,1h", "--dhcp-authoritative",
-		      "--user=root", lf, "--pid-file", (char *)NULL);
-		_exit(127);
-	}
+	tb_up(&net);
 }
 
 TestSuite(bridge, .init = up, .fini = down, .timeout = 600);
+
+/* POST /v1/templates of the test guest as template t, with net (or none) */
+static struct json_object *make_template(const char *netspec, long *st)
+{
+	const char *gd = getenv("VMSUP_GUEST_DIR");
+	char body[1024];
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"t\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s/vmlinuz\","
+		 "\"initrd\":\"%s/initrd.img\"%s%s}",
+		 gd ? gd : "/tmp/guest", gd ? gd : "/tmp/guest", netspec ? ",\"net\":" : "",
+		 netspec ? netspec : "");
+	return td_http(&d, "POST", "/v1/templates", body, st);
+}
 
 static int count_taps(void)
 {
@@ -121,21 +94,11 @@ Test(bridge, bad_input_is_4xx_and_creates_nothing)
 			  "%s: '%s' does not say '%s'", bad[i].net, td_err_desc(r), bad[i].needle);
 		json_object_put(r);
 	}
-	/* a template's clones would all bring its MAC: refused (not done) */
-	{
-		const char *gd = getenv("VMSUP_GUEST_DIR");
-		char body[1024];
-
-		snprintf(body, sizeof(body),
-			 "{\"name\":\"t\",\"accel\":\"tcg\",\"kernel\":\"%s/vmlinuz\","
-			 "\"initrd\":\"%s/initrd.img\",\"net\":{\"mode\":\"bridge\","
-			 "\"bridge\":\"" BR "\"}}",
-			 gd ? gd : "/tmp/guest", gd ? gd : "/tmp/guest");
-		r = td_http(&d, "POST", "/v1/templates", body, &st);
-		cr_expect_eq(st, 400, "template on a bridge: %ld %s", st, td_err_desc(r));
-		cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "bridge"), "%s", td_err_desc(r));
-		json_object_put(r);
-	}
+	/* a template on a bridge that is not there: before any qemu */
+	r = make_template("{\"mode\":\"bridge\",\"bridge\":\"nosuchbr0\"}", &st);
+	cr_expect_eq(st, 400, "template on a missing bridge: %ld %s", st, td_err_desc(r));
+	cr_expect(td_err_desc(r) && strstr(td_err_desc(r), "nosuchbr0"), "%s", td_err_desc(r));
+	json_object_put(r);
 	r = td_http(&d, "GET", "/v1/vms/b", NULL, &st);
 	cr_expect_eq(st, 404, "a rejected spec left a VM");
 	json_object_put(r);
@@ -167,20 +130,6 @@ static void describe(struct gvm *g)
 	snprintf(g->tap, sizeof(g->tap), "%s", td_str(r, "tap") ? td_str(r, "tap") : "");
 	g->pid = (int)td_int(r, "pid");
 	json_object_put(r);
-}
-
-/* dnsmasq's lease of mac: its address, or "" */
-static void lease_of(const char *mac, char *ip, size_t n)
-{
-	char line[256], lmac[64], lip[64];
-	FILE *f = fopen(leases, "r");
-
-	*ip = '\0';
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*s %63s %63s", lmac, lip) == 2 && !strcasecmp(lmac, mac))
-			snprintf(ip, n, "%s", lip);
-	if (f)
-		fclose(f);
 }
 
 /* Connect to ip:port from the namespace; what the peer sends first. */
@@ -259,7 +208,7 @@ Test(bridge, two_vms_real_addresses_and_no_tap_left)
 	cr_expect_eq(count_taps(), 2);
 	for (struct gvm *g = &a; g; g = g == &a ? &b : NULL) {
 		/* the agent's address is the lease, and what the guest has on eth0 */
-		lease_of(g->mac, lease, sizeof(lease));
+		tb_lease_of(&net, g->mac, lease, sizeof(lease));
 		cr_expect_str_eq(g->ip, lease, "%s: agent says %s, dnsmasq leased %s", g->name,
 				 g->ip, lease);
 		cr_expect(!strncmp(g->ip, "10.77.0.", 8), "%s: address %s", g->name, g->ip);
@@ -326,5 +275,90 @@ Test(bridge, no_cap_net_admin_is_a_clear_error)
 	r = td_http(&d, "GET", "/v1/vms/c", NULL, &st);
 	cr_expect_eq(st, 404, "a refused create left a VM");
 	json_object_put(r);
+	cr_expect_eq(count_taps(), 0);
+}
+
+/* Once the VM's post-restore refresh is reported: whether its identity
+ * step (which takes the new MAC) succeeded. */
+static bool identity_renewed(const char *name)
+{
+	char path[96];
+	struct json_object *r, *t, *f, *v;
+	bool ok = false, seen = false;
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", name);
+	for (double end = td_now() + GT_BOOT_S; !seen && td_now() < end; usleep(200000)) {
+		r = td_http(&d, "GET", path, NULL, &st);
+		if (json_object_object_get_ex(r, "template", &t) &&
+		    json_object_object_get_ex(t, "refresh", &f) && f) {
+			seen = true;
+			ok = json_object_object_get_ex(f, "identity", &v) &&
+			     json_object_get_boolean(v);
+			if (!ok)
+				cr_log_warn("%s: refresh %s", name, json_object_to_json_string(f));
+		}
+		json_object_put(r);
+	}
+	return ok;
+}
+
+/* Two VMs restored from one template made on the bridge: the template's RAM
+ * holds its MAC, so each clone has the guest take a MAC of its own and ask
+ * for a lease again; both then have leases of their own and answer on
+ * them, and the template VM's tap went with it. */
+Test(bridge, two_clones_get_macs_and_leases_of_their_own)
+{
+	struct gvm c[2] = {{.name = "c1"}, {.name = "c2"}};
+	char body[160], lease[64], out[128], buf[256];
+	struct json_object *r;
+	const char *tmac;
+	long st;
+
+	if (!td_guest_dir())
+		cr_skip_test("no test guest (scripts/mkguest.sh builds it)");
+	td_start(&d, "bridge = " BR "\n");
+	r = make_template("{\"mode\":\"bridge\"}", &st);
+	cr_assert_eq(st, 201, "template: %ld %s", st, td_err_desc(r));
+	json_object_put(r);
+	cr_expect_eq(count_taps(), 0, "the template VM's tap outlived it");
+	r = td_http(&d, "GET", "/v1/templates/t", NULL, &st);
+	cr_assert(st == 200 && (tmac = td_str(r, "mac")), "%ld", st);
+	snprintf(out, sizeof(out), "%s", tmac);
+	json_object_put(r);
+	for (int i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"from\":\"t\"}", c[i].name);
+		r = td_http(&d, "POST", "/v1/vms", body, &st);
+		cr_assert_eq(st, 201, "restore %s: %ld %s", c[i].name, st, td_err_desc(r));
+		cr_assert_str_eq(td_str(r, "state"), "running", "restore %s: %s", c[i].name,
+				 td_str(r, "error"));
+		json_object_put(r);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct gvm *g = &c[i];
+		cr_expect(identity_renewed(g->name), "%s: the refresh did not renew its identity",
+			  g->name);
+		describe(g);
+		cr_expect_str_neq(g->mac, out, "%s has the template's MAC", g->name);
+		tb_lease_of(&net, g->mac, lease, sizeof(lease));
+		cr_expect_str_eq(g->ip, lease, "%s: agent says %s, dnsmasq leased %s to %s",
+				 g->name, g->ip, lease, g->mac);
+		cr_expect(!strncmp(g->ip, TB_PREFIX, strlen(TB_PREFIX)), "%s: address %s", g->name,
+			  g->ip);
+		cr_expect_eq(
+		    gt_sh(&d, g->name, "cat /sys/class/net/eth0/address", buf, sizeof(buf)), 0);
+		cr_expect(!strncmp(buf, g->mac, strlen(g->mac)), "%s: eth0 has %s, not %s", g->name,
+			  buf, g->mac);
+		/* reachable from the namespace on its own address */
+		buf[0] = '\0';
+		for (int k = 0; k < 20 && read_from(g->ip, 22, buf, sizeof(buf)) <= 0; k++)
+			sleep(1);
+		cr_expect(!strncmp(buf, "SSH-2.0", 7), "%s: %s:22 answered '%s'", g->name, g->ip,
+			  buf);
+	}
+	cr_expect_str_neq(c[0].mac, c[1].mac, "two clones share MAC %s", c[0].mac);
+	cr_expect_str_neq(c[0].ip, c[1].ip, "two clones share address %s", c[0].ip);
+	cr_expect_eq(destroy("c1"), 200);
+	cr_expect_eq(destroy("c2"), 200);
 	cr_expect_eq(count_taps(), 0);
 }

@@ -117,7 +117,8 @@ EXTRA_tests_test_vmsupd_net_DEPENDENCIES = src/daemon/vmsupd
 check_PROGRAMS += tests/test-vmsupd-bridge
 TESTS += tests/test-vmsupd-bridge
 tests_test_vmsupd_bridge_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
-	tests/guest/gtest.c tests/guest/gtest.h tests/daemon/bridge.c
+	tests/guest/gtest.c tests/guest/gtest.h tests/daemon/bridge.c \
+	tests/lib/bridge-net.c tests/lib/bridge-net.h
 tests_test_vmsupd_bridge_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_bridge_LDADD = $(tests_test_vmsupd_net_LDADD)
 EXTRA_tests_test_vmsupd_bridge_DEPENDENCIES = src/daemon/vmsupd

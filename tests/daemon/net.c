@@ -131,7 +131,8 @@ static void create_guest(const char *name, const char *net)
 	}
 }
 
-/* Connect to 127.0.0.1:port and read what the guest's nc sends. */
+/* Connect to 127.0.0.1:port and read the guest's first line (what its nc
+ * sends, or sshd's banner, which is followed by nothing until we speak). */
 static int read_from(int port, char *buf, size_t n)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -139,14 +140,17 @@ static int read_from(int port, char *buf, size_t n)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	buf[0] = '\0';
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		close(fd);
 		return -1;
 	}
-	for (struct pollfd p = {fd, POLLIN, 0}; (size_t)got < n - 1 && poll(&p, 1, 10000) == 1;
-	     got += k)
+	for (struct pollfd p = {fd, POLLIN, 0};
+	     (size_t)got < n - 1 && !strchr(buf, '\n') && poll(&p, 1, 10000) == 1; got += k) {
 		if ((k = read(fd, buf + got, n - 1 - (size_t)got)) <= 0)
 			break;
+		buf[got + k] = '\0';
+	}
 	buf[got] = '\0';
 	close(fd);
 	return (int)got;
@@ -208,6 +212,65 @@ Test(net, published_port_reaches_guest_and_no_egress_by_default)
 	gt_sh(&d, "p", script, NULL, 0);
 	cr_expect(!accepted(lfd, 2000), "the guest reached the host without egress");
 	close(lfd);
+}
+
+/* vm's one published port as status reports it (-1: null) */
+static int status_port(const char *vm)
+{
+	struct json_object *r, *ports;
+	char path[96];
+	long st;
+	int hp = -1;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", vm);
+	r = td_http(&d, "GET", path, NULL, &st);
+	cr_assert_eq(st, 200);
+	cr_assert(json_object_object_get_ex(r, "ports", &ports) &&
+		  json_object_array_length(ports) == 1);
+	hp = (int)td_int(json_object_array_get_idx(ports, 0), "host_port");
+	json_object_put(r);
+	return hp;
+}
+
+/* The guest's sshd banner on host port hp, within a few tries. */
+static bool sshd_answers(int hp)
+{
+	char buf[128] = "";
+
+	for (int i = 0; i < 20; i++, sleep(1))
+		if (read_from(hp, buf, sizeof(buf)) > 0 && !strncmp(buf, "SSH-2.0", 7))
+			return true;
+	cr_log_warn("host port %d: last answer '%s'", hp, buf);
+	return false;
+}
+
+/* host_port 0: the kernel's pick is what the state file records, so after
+ * kill -9 of the daemon and a restart (qemu still forwarding it) status
+ * names the same port, and it still reaches the guest's sshd. */
+Test(net, picked_host_port_survives_a_daemon_restart)
+{
+	struct json_object *sf, *ports;
+	char path[300];
+	int hp, again;
+
+	td_start(&d, NULL);
+	create_guest("r", "{\"publish\":[{\"host_port\":0,\"guest_port\":22}]}");
+	hp = status_port("r");
+	cr_assert(hp > 0 && hp < 65536, "no host port reported: %d", hp);
+	cr_expect(sshd_answers(hp), "host port %d does not reach the guest's sshd", hp);
+	snprintf(path, sizeof(path), "%s/state/r.json", d.dir);
+	cr_assert(sf = json_object_from_file(path), "%s", path);
+	cr_expect(json_object_object_get_ex(sf, "ports", &ports) &&
+		      td_int(json_object_array_get_idx(ports, 0), "host_port") == hp,
+		  "the state file %s does not record port %d", path, hp);
+	json_object_put(sf);
+
+	td_kill9(&d);
+	td_restart(&d);
+	again = status_port("r");
+	cr_expect_eq(again, hp, "after the restart status names port %d, qemu forwards %d", again,
+		     hp);
+	cr_expect(sshd_answers(hp), "after the restart host port %d does not reach the guest", hp);
 }
 
 Test(net, egress_when_asked_and_allowed)

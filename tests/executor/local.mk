@@ -4,10 +4,10 @@ EXEC_TEST_LIBS = src/executor/libvmexec.la $(CRITERION_LIBS) $(JSONC_LIBS)
 
 check_PROGRAMS += tests/executor/test-recordio tests/executor/test-protocol \
 	tests/executor/test-executor-agent tests/executor/test-executor-vm \
-	tests/executor/test-executor-health
+	tests/executor/test-executor-health tests/executor/test-executor-bridge
 TESTS += tests/executor/test-recordio tests/executor/test-protocol \
 	tests/executor/test-executor-agent tests/executor/test-executor-vm \
-	tests/executor/test-executor-health
+	tests/executor/test-executor-health tests/executor/test-executor-bridge
 
 tests_executor_test_recordio_SOURCES = tests/executor/test-recordio.c
 tests_executor_test_recordio_CFLAGS = $(EXEC_TEST_CFLAGS)
@@ -35,6 +35,12 @@ tests_executor_test_executor_health_SOURCES = tests/executor/test-executor-healt
 	$(EXEC_VM_HARNESS)
 tests_executor_test_executor_health_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_health_LDADD = $(EXEC_TEST_LIBS)
+
+# issue 22: TASK_RUNNING on a bridge carries the dnsmasq lease (root only).
+tests_executor_test_executor_bridge_SOURCES = tests/executor/test-executor-bridge.c \
+	$(EXEC_VM_HARNESS) tests/lib/bridge-net.c tests/lib/bridge-net.h
+tests_executor_test_executor_bridge_CFLAGS = $(EXEC_TEST_CFLAGS)
+tests_executor_test_executor_bridge_LDADD = $(EXEC_TEST_LIBS)
 
 EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README bench/mesos-executor.sh \
 	tests/proto/mesos/v1/mesos.proto tests/proto/mesos/v1/executor/executor.proto

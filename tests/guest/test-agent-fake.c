@@ -118,7 +118,7 @@ static struct fake_agent *fake(const char *name, enum fake_agent_fault fault, co
 static struct agent *agent(const char *name, struct watch *w)
 {
 	char path[128];
-	struct agent_config cfg = {NULL, PUBKEY, NULL, 400, 300, 20};
+	struct agent_config cfg = {NULL, PUBKEY, NULL, 400, 300, 20, false};
 	struct agent *a;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);

@@ -75,7 +75,7 @@ static void run(struct execres *r, const char *const *argv, const void *in, size
 
 static void setup(void)
 {
-	struct agent_config cfg = {"root", NULL, NULL, 20000, 5000, 0};
+	struct agent_config cfg = {"root", NULL, NULL, 20000, 5000, 0, false};
 	struct qmp_error err;
 	struct ipres r = {0};
 

@@ -10,7 +10,7 @@ static struct json_object *sel(const char *ifaces_json, const char *mac)
 	struct qmp_error err;
 
 	cr_assert_not_null(in, "bad test JSON: %s", ifaces_json);
-	out = ipselect(in, mac, &err);
+	out = ipselect(in, mac, false, &err);
 	json_object_put(in);
 	cr_assert_not_null(out, "%s: %s", err.cls, err.desc);
 	return out;
@@ -147,14 +147,39 @@ Test(ipselect, deterministic)
 	json_object_put(b);
 }
 
+/* mac_only (a bridge VM): another NIC's address is never the VM's; a
+ * restored VM whose NIC has the template's MAC has none yet. */
+Test(ipselect, mac_only_takes_no_other_nic)
+{
+	static const char ifaces[] =
+	    "[" LO ",{\"name\":\"eth0\",\"hardware-address\":\"52:54:00:aa:aa:aa\","
+	    "\"ip-addresses\":[{\"ip-address-type\":\"ipv4\",\"ip-address\":\"10.77.0.9\","
+	    "\"prefix\":24}]}]";
+	struct json_object *in = json_tokener_parse(ifaces), *out;
+	struct qmp_error err;
+
+	cr_assert_not_null(in);
+	out = ipselect(in, MAC, true, &err);
+	cr_assert_not_null(out);
+	cr_expect_null(field(out, "ip"), "another NIC's address: %s", field(out, "ip"));
+	json_object_put(out);
+	out = ipselect(in, MAC, false, &err);
+	cr_expect_str_eq(field(out, "ip"), "10.77.0.9", "without mac_only the other NIC serves");
+	json_object_put(out);
+	out = ipselect(in, "52:54:00:AA:AA:AA", true, &err);
+	cr_expect_str_eq(field(out, "ip"), "10.77.0.9", "its own NIC");
+	json_object_put(out);
+	json_object_put(in);
+}
+
 Test(ipselect, not_an_array)
 {
 	struct json_object *in = json_tokener_parse("{\"return\":1}");
 	struct qmp_error err;
 
-	cr_expect_null(ipselect(in, MAC, &err));
+	cr_expect_null(ipselect(in, MAC, false, &err));
 	cr_expect_str_eq(err.cls, QMP_ERR_PROTOCOL);
-	cr_expect_null(ipselect(NULL, MAC, &err));
+	cr_expect_null(ipselect(NULL, MAC, false, &err));
 	json_object_put(in);
 }
 

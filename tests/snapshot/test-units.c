@@ -78,6 +78,45 @@ Test(devconfig, another_device_is_named)
 	json_object_put(jb);
 }
 
+/* A clone on a bridge has a MAC of its own (the stream carries the
+ * template's); the backend and the device model still count. */
+Test(devconfig, nic_mac_does_not_count)
+{
+	static const struct {
+		const char *netdev, *device;
+		int want;
+		const char *what;
+	} rows[] = {
+	    {"tap,id=n0,fd=6", "virtio-net-pci,netdev=n0,mac=52:54:00:01:02:03", 0, "another MAC"},
+	    {"tap,id=n1,fd=6", "virtio-net-pci,netdev=n0,mac=52:54:00:01:02:03", -1,
+	     "another netdev id"},
+	    {"tap,id=n0,fd=6", "e1000,netdev=n0,mac=52:54:00:01:02:03", -1, "another NIC model"},
+	    {"tap,id=n0,fd=6", "virtio-net-pci,netdev=n0,mq=on,mac=52:54:00:01:02:03", -1,
+	     "another NIC property"},
+	    {"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:5-:22",
+	     "virtio-net-pci,netdev=n0,mac=52:54:00:01:02:03", -1, "user networking (slirp state)"},
+	};
+	const char *t[] = {"q",
+			   "-netdev",
+			   "tap,id=n0,fd=6",
+			   "-device",
+			   "virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:cc",
+			   NULL};
+	struct json_object *jt = dc(t);
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *c[] = {"q", "-netdev", rows[i].netdev, "-device", rows[i].device, NULL};
+		struct json_object *jc = dc(c);
+		char *err = NULL;
+
+		cr_expect_eq(snap_devconfig_compare(jt, jc, &err), rows[i].want, "%s: %s",
+			     rows[i].what, err ? err : "equal");
+		free(err);
+		json_object_put(jc);
+	}
+	json_object_put(jt);
+}
+
 Test(devconfig, memory_size_differs)
 {
 	const char *a[] = {"q", "-m", "256", "-nodefaults", NULL};

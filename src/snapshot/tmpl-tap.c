@@ -1,0 +1,29 @@
+#include "src/snapshot/tmpl-tap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "src/net/tap.h"
+#include "src/util/err.h"
+
+int tmpl_tap_check(const struct vm_spec *spec, char **err)
+{
+	return spec->net.bridge ? vm_tap_bridge_check(spec->net.brname, err) : 0;
+}
+
+int tmpl_tap_open(const struct vm_spec *spec, int *fd, char **err)
+{
+	char tap[VM_TAP_NAME_LEN], *key = NULL;
+	int t;
+
+	if (!spec->net.bridge)
+		return 0;
+	if (asprintf(&key, "template:%s", spec->name) < 0)
+		return vmsup_err(err, "out of memory");
+	vm_tap_name(key, tap);
+	free(key);
+	if ((t = vm_tap_open(tap, spec->net.brname, err)) < 0)
+		return -1;
+	*fd = t;
+	return 0;
+}

@@ -1,0 +1,22 @@
+/*
+ * The tap of a template VM on a bridge (issue 22). The template VM is
+ * spawned by the template job, not by the core, so the bridge module makes
+ * it none; its snapshot must not hold user-networking (slirp) state either,
+ * which the taps of its clones could not load. Its clones are on the same
+ * bridge, each with a MAC of its own (vm-template.c).
+ */
+#ifndef VMSUP_TMPL_TAP_H
+#define VMSUP_TMPL_TAP_H
+
+#include "src/qemu/spec.h"
+
+/* 0 unless spec is on a bridge that does not exist (-1, *err naming it). */
+int tmpl_tap_check(const struct vm_spec *spec, char **err);
+
+/* For a spec on a bridge: the tap's descriptor into *fd (qemu's, through
+ * the spawn), named apart from any VM's tap (a VM may have the template's
+ * name); it goes when qemu and the job have closed it. 0 (*fd untouched
+ * off a bridge), or -1 with *err. */
+int tmpl_tap_open(const struct vm_spec *spec, int *fd, char **err);
+
+#endif
