@@ -62,9 +62,7 @@ static void kill_orphan(pid_t pid, unsigned long long start, const char *qmp_soc
 	}
 }
 
-/* The VM object from its state file (not yet in the registry). */
-static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json_object *j,
-				char **err)
+struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json_object *j, char **err)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	struct json_object *spec, *created, *ports;
@@ -79,8 +77,12 @@ static struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json
 		vmsup_err(err, "unknown state file version %lld", jint(j, "version", -1));
 		goto fail;
 	}
-	if (!json_object_object_get_ex(j, "spec", &spec) ||
-	    vm_spec_from_stored(spec, vmsup_config(sup), &vm->spec, err))
+	if (!json_object_object_get_ex(j, "spec", &spec)) {
+		/* else the log would say why as "?" (found by fuzz-statefile) */
+		vmsup_err(err, "no 'spec'");
+		goto fail;
+	}
+	if (vm_spec_from_stored(spec, vmsup_config(sup), &vm->spec, err))
 		goto fail;
 	if (strcmp(vm->spec.name, name) != 0) {
 		vmsup_err(err, "the spec names VM '%s'", vm->spec.name);

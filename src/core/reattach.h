@@ -31,6 +31,16 @@ struct vmsup;
  */
 int vm_reattach_all(struct vmsup *sup, char **err);
 
+/*
+ * The VM a state file (j, from vm_statefile_read) describes, named name
+ * (its file name less ".json"), not yet in the registry and touching no
+ * process: NULL with *err when the file is not one vm_statefile_write
+ * wrote (version, spec, state). Free with vmsup_modules_release (what the
+ * modules restored), vm_release_fields and free.
+ */
+struct json_object;
+struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json_object *j, char **err);
+
 /* Watch an adopted qemu (vm->pid) for its exit; then vmsup_vm_exited. */
 int vm_reattach_watch(struct vm *vm, char **err);
 

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void err_vset(char **err, const char *fmt, va_list ap)
+/* the attribute lets clang's -Wformat-nonliteral see fmt is checked at the callers */
+__attribute__((format(printf, 2, 0))) static void err_vset(char **err, const char *fmt, va_list ap)
 {
 	char *s = NULL;
 

@@ -2,7 +2,7 @@
 
 check_PROGRAMS += tests/test-vmsupd-reattach-unit
 TESTS += tests/test-vmsupd-reattach-unit
-tests_test_vmsupd_reattach_unit_SOURCES = tests/core/reattach-unit.c
+tests_test_vmsupd_reattach_unit_SOURCES = tests/core/reattach-unit.c tests/lib/sup-tmp.c tests/lib/sup-tmp.h
 tests_test_vmsupd_reattach_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_test_vmsupd_reattach_unit_LDADD = src/libvmsup.la $(CRITERION_LIBS)
 
@@ -26,27 +26,11 @@ tests_fakes_fake_qemu_SOURCES = tests/fakes/fake-qemu.c tests/fakes/qmp-server.c
 tests_fakes_fake_qemu_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 tests_fakes_fake_qemu_LDADD = $(JSONC_LIBS) -lpthread
 
-# libFuzzer targets (configure CC=clang --enable-fuzzing), the code under
-# test compiled in so that it is instrumented. Run e.g.
-#   tests/fuzz/fuzz-config -max_total_time=600 CORPUS $(srcdir)/tests/fuzz/config-corpus
-if FUZZING
-noinst_PROGRAMS += tests/fuzz/fuzz-config tests/fuzz/fuzz-spec
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/config.c src/qemu/config.c src/util/name.c src/util/err.c src/util/log.c
-tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_config_LDADD = $(JSONC_LIBS)
-tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/spec.c src/qemu/spec.c src/qemu/net.c src/qemu/config.c src/util/name.c src/util/err.c \
-	src/util/log.c
-tests_fuzz_fuzz_spec_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_spec_LDFLAGS = -fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_spec_LDADD = $(JSONC_LIBS)
-endif
-EXTRA_DIST += tests/fuzz/config-corpus tests/fuzz/spec-corpus
 
 # The core in-process with a real guest-less qemu: the waiter list.
 check_PROGRAMS += tests/test-vmsupd-core
 TESTS += tests/test-vmsupd-core
-tests_test_vmsupd_core_SOURCES = tests/core/waiters.c
+tests_test_vmsupd_core_SOURCES = tests/core/waiters.c tests/lib/sup-tmp.c tests/lib/sup-tmp.h
 tests_test_vmsupd_core_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_test_vmsupd_core_LDADD = src/libvmsup.la $(CRITERION_LIBS)
 

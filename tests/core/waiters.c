@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "src/core/supervisor.h"
-#include "src/util/log.h"
+#include "tests/lib/sup-tmp.h"
 
 struct reply {
 	int calls;
@@ -58,25 +58,16 @@ static void loop_until(struct event_base *base, const struct reply *r, int n)
 
 Test(waiters, stop_and_destroy_when_qemu_dies, .fini = rm_dir)
 {
-	struct vmsup_config cfg;
 	struct event_base *base = event_base_new();
 	struct reply created = {0}, stop = {0}, destroy = {0};
 	struct json_object *spec, *grace;
 	struct vmsup *sup;
 	struct vm *vm;
-	char *err = NULL, sub[128];
+	char *err = NULL;
 	pid_t pid;
 
 	cr_assert(mkdtemp(dir));
-	vmsup_log_setup(VMSUP_LOG_WARN, VMSUP_LOG_TEXT);
-	cr_assert_eq(vmsup_config_init(&cfg, &err), 0);
-	snprintf(sub, sizeof(sub), "%s/state", dir);
-	cr_assert_eq(vmsup_config_set(&cfg, "state_dir", sub, &err), 0, "%s", err);
-	snprintf(sub, sizeof(sub), "%s/run", dir);
-	cr_assert_eq(vmsup_config_set(&cfg, "run_dir", sub, &err), 0, "%s", err);
-	cr_assert_eq(vmsup_config_set(&cfg, "accel", "tcg", &err), 0, "%s", err);
-	cr_assert_eq(vmsup_config_finish(&cfg, &err), 0, "%s", err);
-	sup = vmsup_new(base, &cfg, &err);
+	sup = test_sup_new(base, dir, NULL, &err);
 	cr_assert(sup, "vmsup_new: %s", err);
 
 	spec = json_tokener_parse("{\"name\":\"w1\",\"guest\":false,\"mem_mib\":64}");
@@ -108,6 +99,5 @@ Test(waiters, stop_and_destroy_when_qemu_dies, .fini = rm_dir)
 	cr_expect_eq(kill(pid, 0), -1, "qemu %d still runs", (int)pid);
 
 	vmsup_free(sup);
-	vmsup_config_release(&cfg);
 	event_base_free(base);
 }

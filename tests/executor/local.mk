@@ -45,12 +45,3 @@ tests_executor_test_executor_bridge_LDADD = $(EXEC_TEST_LIBS)
 EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README bench/mesos-executor.sh \
 	tests/proto/mesos/v1/mesos.proto tests/proto/mesos/v1/executor/executor.proto
 
-if FUZZING
-noinst_PROGRAMS += tests/fuzz/fuzz-recordio
-# the code under test compiled in, so that it is instrumented
-tests_fuzz_fuzz_recordio_SOURCES = tests/fuzz/recordio.c src/executor/recordio.c \
-	src/executor/protocol.c src/util/err.c src/util/b64.c
-tests_fuzz_fuzz_recordio_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_recordio_LDFLAGS = -fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_recordio_LDADD = $(JSONC_LIBS)
-endif

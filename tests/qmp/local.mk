@@ -22,14 +22,3 @@ tests_test_qmp_qemu_SOURCES = tests/qmp/qemu.c tests/qmp/qga-real.c tests/qmp/qe
 tests_test_qmp_qemu_CFLAGS = $(qmp_test_cflags)
 tests_test_qmp_qemu_LDADD = $(qmp_test_ldadd)
 
-# libFuzzer target for the stream parser (configure CC=clang --enable-fuzzing);
-# the parser is compiled into it so that it is instrumented for coverage.
-# Run: tests/fuzz/qmp-parser -max_total_time=60 CORPUS_DIR $(srcdir)/tests/fuzz/qmp-corpus
-if FUZZING
-noinst_PROGRAMS += tests/fuzz/qmp-parser
-tests_fuzz_qmp_parser_SOURCES = tests/fuzz/qmp-parser.c qmp/parser.c qmp/error.c qmp/qmp.h
-tests_fuzz_qmp_parser_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-tests_fuzz_qmp_parser_LDFLAGS = -fsanitize=fuzzer,address,undefined
-tests_fuzz_qmp_parser_LDADD = $(JSONC_LIBS)
-endif
-EXTRA_DIST += tests/fuzz/qmp-corpus
