@@ -75,6 +75,20 @@ static void take(struct vmsup *sup, struct vm_pool *p, struct evhttp_request *re
 		json_object_put(body);
 		return;
 	}
+	/* a pool VM's qemu was started before anyone took it, as root (or
+	 * qemu_user), and its 9p export makes what the guest asks for as that
+	 * user: in another user's directory that would be setuid files of
+	 * root's. A VM of the caller's own runs qemu as the caller. */
+	if (fd >= 0 && peer->uid != 0 && peer->uid != geteuid()) {
+		http_send_error(req, 403, "PermissionDenied",
+				"'shares': a pool VM's qemu does not run as uid %u, so it cannot "
+				"serve uid %u's directory; create a VM of your own with the share "
+				"(POST /v1/vms: its qemu runs as you)",
+				(unsigned)peer->uid, (unsigned)peer->uid);
+		close(fd);
+		json_object_put(body);
+		return;
+	}
 	if (!p)
 		no_pool(req);
 	else if ((h = http_held_new(req)))

@@ -191,6 +191,17 @@ Test(shares, refused_by_rule_with_the_rule_named)
 				"{\"shares\":[{\"path\":\"/nonexistent-dir\"}]}", body,
 				sizeof(body)),
 		     400, "no such directory: %s", body);
+	/* the caller's own directory, but a pool VM's qemu is root's: the
+	 * guest's files there would be root's */
+	path_of(dir, sizeof(dir), "in/mine");
+	{
+		char spec[PATH_MAX + 64];
+		snprintf(spec, sizeof(spec), "{\"shares\":[{\"path\":\"%s\"}]}", dir);
+		cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take", spec,
+					body, sizeof(body)),
+			     403, "%s", body);
+		cr_expect(strstr(body, "VM of your own"), "%s", body);
+	}
 }
 
 Test(shares, qemu_gets_the_directory_the_caller_opened)
