@@ -135,6 +135,19 @@ static bool holds(pid_t pid, const char *target)
 
 TestSuite(shares, .fini = down, .timeout = 300);
 
+/* POST /v1/pool/take with a share of dir, as the caller: status want,
+ * the body naming why (unless NULL). */
+static void expect_take_refused(const char *dir, long want, const char *why)
+{
+	char spec[PATH_MAX + 64], body[8192];
+
+	snprintf(spec, sizeof(spec), "{\"shares\":[{\"path\":\"%s\"}]}", dir);
+	cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take", spec, body,
+				sizeof(body)),
+		     want, "take with %s: %s", dir, body);
+	cr_expect(!why || strstr(body, why), "take with %s: wants '%s': %s", dir, why, body);
+}
+
 Test(shares, refused_by_rule_with_the_rule_named)
 {
 	static const struct {
@@ -174,34 +187,14 @@ Test(shares, refused_by_rule_with_the_rule_named)
 	}
 	/* a pool take's share is held to the same rules (checked before the
 	 * pool is looked at: none is configured here) */
-	cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take",
-				"{\"shares\":[{\"path\":\"/etc\"}]}", body, sizeof(body)),
-		     403, "%s", body);
-	cr_expect(strstr(body, "system directory"), "%s", body);
+	expect_take_refused("/etc", 403, "system directory");
 	path_of(dir, sizeof(dir), "in/link");
-	{
-		char spec[PATH_MAX + 64];
-		snprintf(spec, sizeof(spec), "{\"shares\":[{\"path\":\"%s\"}]}", dir);
-		cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take", spec,
-					body, sizeof(body)),
-			     403, "%s", body);
-		cr_expect(strstr(body, "symbolic link"), "%s", body);
-	}
-	cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take",
-				"{\"shares\":[{\"path\":\"/nonexistent-dir\"}]}", body,
-				sizeof(body)),
-		     400, "no such directory: %s", body);
+	expect_take_refused(dir, 403, "symbolic link");
+	expect_take_refused("/nonexistent-dir", 400, NULL);
 	/* the caller's own directory, but a pool VM's qemu is root's: the
 	 * guest's files there would be root's */
 	path_of(dir, sizeof(dir), "in/mine");
-	{
-		char spec[PATH_MAX + 64];
-		snprintf(spec, sizeof(spec), "{\"shares\":[{\"path\":\"%s\"}]}", dir);
-		cr_expect_eq(td_as_user(d.sock, UID, "nogroup", NULL, "POST", "/v1/pool/take", spec,
-					body, sizeof(body)),
-			     403, "%s", body);
-		cr_expect(strstr(body, "VM of your own"), "%s", body);
-	}
+	expect_take_refused(dir, 403, "VM of your own");
 }
 
 Test(shares, qemu_gets_the_directory_the_caller_opened)
