@@ -78,23 +78,23 @@ static int duration_var(const char *name, int64_t def, int64_t *out, char **err)
 	return 0;
 }
 
-static int parse_endpoint(struct exec_env *e, const char *ep, char **err)
+int env_split_endpoint(const char *ep, char **host, uint16_t *port, char **err)
 {
-	const char *colon = strrchr(ep, ':');
+	const char *colon = ep ? strrchr(ep, ':') : NULL;
 	char *end;
-	long port;
+	long p;
 
 	if (!colon || colon == ep)
 		goto bad;
 	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+	p = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || p < 1 || p > 65535)
 		goto bad;
-	e->agent_host = strndup(ep, (size_t)(colon - ep));
-	e->agent_port = (uint16_t)port;
-	return e->agent_host ? 0 : -1;
+	*host = strndup(ep, (size_t)(colon - ep));
+	*port = (uint16_t)p;
+	return *host ? 0 : -1;
 bad:
-	if (asprintf(err, "MESOS_AGENT_ENDPOINT '%s' is not ip:port", ep) < 0)
+	if (asprintf(err, "MESOS_AGENT_ENDPOINT '%s' is not ip:port", ep ? ep : "") < 0)
 		*err = NULL;
 	return -1;
 }
@@ -106,7 +106,8 @@ int env_load(struct exec_env *e, char **err)
 	int rc = -1;
 
 	memset(e, 0, sizeof(*e));
-	if (need("MESOS_AGENT_ENDPOINT", &ep, err) < 0 || parse_endpoint(e, ep, err) < 0 ||
+	if (need("MESOS_AGENT_ENDPOINT", &ep, err) < 0 ||
+	    env_split_endpoint(ep, &e->agent_host, &e->agent_port, err) < 0 ||
 	    need("MESOS_FRAMEWORK_ID", &e->framework_id, err) < 0 ||
 	    need("MESOS_EXECUTOR_ID", &e->executor_id, err) < 0 ||
 	    need("MESOS_DIRECTORY", &e->directory, err) < 0)

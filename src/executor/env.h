@@ -30,6 +30,10 @@ struct exec_env {
  * allowed): 0 with *ns, or -1 with *err. */
 int env_parse_duration(const char *s, int64_t *ns, char **err);
 
+/* MESOS_AGENT_ENDPOINT's ip:port split: 0 with *host (malloc'd) and *port,
+ * or -1 with *err (not malloc'd host: out of memory). */
+int env_split_endpoint(const char *ep, char **host, uint16_t *port, char **err);
+
 /* Fill e from getenv. 0, or -1 with *err naming the bad variable. */
 int env_load(struct exec_env *e, char **err);
 void env_free(struct exec_env *e);

@@ -7,7 +7,8 @@ src_executor_libvmexec_la_SOURCES = \
 	src/executor/env.c src/executor/env.h \
 	src/executor/tasks.c src/executor/tasks.h \
 	src/executor/shquote.c src/executor/shquote.h \
-	src/executor/health-spec.c src/executor/health-spec.h
+	src/executor/health-spec.c src/executor/health-spec.h \
+	src/executor/wrap.c src/executor/wrap.h
 # base64 comes from src/util/b64.c, which libvmclient carries
 src_executor_libvmexec_la_LIBADD = src/client/libvmclient.la
 

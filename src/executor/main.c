@@ -20,6 +20,7 @@
 #include "src/executor/launch.h"
 #include "src/executor/protocol.h"
 #include "src/executor/tasks.h"
+#include "src/executor/wrap.h"
 
 #define BACKOFF_MIN_NS 100000000LL
 /* Leaves time inside the shutdown grace for deleting the VMs. */
@@ -544,9 +545,14 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	memset(&x, 0, sizeof(x));
+	/* A framework's own executor in a VM instead of tasks in VMs. */
+	if (argc > 1 && !strcmp(argv[1], "--wrap"))
+		return wrap_main(argc - 1, argv + 1);
 	if (argc > 1) {
-		fprintf(stderr, "usage: %s (configured by the Mesos agent's MESOS_* environment)\n",
-			argv[0]);
+		fprintf(stderr,
+			"usage: %s (configured by the Mesos agent's MESOS_* environment)\n"
+			"       %s --wrap [vmctl run options] -- CMD [ARG...]\n",
+			argv[0], argv[0]);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

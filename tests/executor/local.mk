@@ -4,10 +4,12 @@ EXEC_TEST_LIBS = src/executor/libvmexec.la $(CRITERION_LIBS) $(JSONC_LIBS)
 
 check_PROGRAMS += tests/executor/test-recordio tests/executor/test-protocol \
 	tests/executor/test-executor-agent tests/executor/test-executor-vm \
-	tests/executor/test-executor-health tests/executor/test-executor-bridge
+	tests/executor/test-executor-health tests/executor/test-executor-bridge \
+	tests/executor/test-executor-wrap
 TESTS += tests/executor/test-recordio tests/executor/test-protocol \
 	tests/executor/test-executor-agent tests/executor/test-executor-vm \
-	tests/executor/test-executor-health tests/executor/test-executor-bridge
+	tests/executor/test-executor-health tests/executor/test-executor-bridge \
+	tests/executor/test-executor-wrap
 
 tests_executor_test_recordio_SOURCES = tests/executor/test-recordio.c
 tests_executor_test_recordio_CFLAGS = $(EXEC_TEST_CFLAGS)
@@ -42,6 +44,13 @@ tests_executor_test_executor_bridge_SOURCES = tests/executor/test-executor-bridg
 tests_executor_test_executor_bridge_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_bridge_LDADD = $(EXEC_TEST_LIBS)
 
-EXTRA_DIST += tests/fakes/fake-mesos-agent.py tests/proto/README bench/mesos-executor.sh \
+# issue 23: a framework's own executor (py-executor.py) inside the distro
+# image through --wrap, against the fake agent on the host.
+tests_executor_test_executor_wrap_SOURCES = tests/executor/test-executor-wrap.c \
+	$(EXEC_VM_HARNESS)
+tests_executor_test_executor_wrap_CFLAGS = $(EXEC_TEST_CFLAGS)
+tests_executor_test_executor_wrap_LDADD = $(EXEC_TEST_LIBS)
+
+EXTRA_DIST += tests/executor/py-executor.py tests/fakes/fake-mesos-agent.py tests/proto/README bench/mesos-executor.sh \
 	tests/proto/mesos/v1/mesos.proto tests/proto/mesos/v1/executor/executor.proto
 

@@ -425,8 +425,9 @@ def terminal(agent, tid):
 
 def scenario(agent, args):
     T = args.timeout
-    if not agent.wait(lambda: agent.stream is not None, 30):
-        return agent.violation("executor did not SUBSCRIBE within 30 s")
+    if not agent.wait(lambda: agent.stream is not None, args.subscribe_timeout):
+        return agent.violation("executor did not SUBSCRIBE within %d s" %
+                               args.subscribe_timeout)
     name = args.scenario
     tid = args.task_id
     if name == "idle":
@@ -519,6 +520,10 @@ def scenario(agent, args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--executor", required=True)
+    ap.add_argument("--executor-args", default="[]",
+                    help="JSON list of arguments for the executor (e.g. --wrap ... -- CMD)")
+    ap.add_argument("--subscribe-timeout", type=int, default=30,
+                    help="seconds the executor has to SUBSCRIBE (a VM boot under --wrap)")
     ap.add_argument("--sandbox", required=True)
     ap.add_argument("--scenario", required=True)
     ap.add_argument("--task-id", default="t1")
@@ -576,7 +581,7 @@ def main():
         env[k] = v
     out = open(os.path.join(args.sandbox, "stdout"), "ab")
     err = open(os.path.join(args.sandbox, "stderr"), "ab")
-    proc = subprocess.Popen([args.executor], env=env, stdout=out, stderr=err,
+    proc = subprocess.Popen([args.executor] + json.loads(args.executor_args), env=env, stdout=out, stderr=err,
                             cwd=args.sandbox, start_new_session=True)
     agent.proc = proc
     exit_code = None
