@@ -13,8 +13,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "src/daemon/api-limits.h"
-#include "src/daemon/conn.h"
 #include "src/daemon/http.h"
 #include "src/qemu/argv.h"
 #include "src/util/log.h"
@@ -25,8 +23,7 @@
 #define OUT_BACKLOG (1024 * 1024)
 
 struct session {
-	struct evhttp_request *req;
-	struct evhttp_connection *evcon;
+	struct http_stream stream;
 	struct evbuffer *from_client; /* the connection's input buffer */
 	struct evbuffer_cb_entry *client_cb;
 	struct bufferevent *serial; /* to qemu's console socket */
@@ -46,8 +43,13 @@ static struct session *holder(const char *vm)
 	return NULL;
 }
 
-static void session_free(struct session *s)
+/* The stream's end, either side's: a client leaving is logged. */
+static void session_free(void *arg, bool client_left)
 {
+	struct session *s = arg;
+
+	if (client_left)
+		LOG_I(s->vm, "console detached (pid %ld)", (long)s->pid);
 	for (struct session **pp = &sessions; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
@@ -61,29 +63,6 @@ static void session_free(struct session *s)
 	free(s);
 }
 
-/* The client went away: its connection is being freed by libevent. */
-static void on_client_close(struct evhttp_connection *evcon, void *arg)
-{
-	struct session *s = arg;
-	struct evhttp_request *req = s->req;
-
-	(void)evcon;
-	LOG_I(s->vm, "console detached (pid %ld)", (long)s->pid);
-	session_free(s);
-	http_request_orphan_free(req);
-}
-
-/* The guest's side ended (qemu exited) or the daemon stops: end the reply,
- * which closes an HTTP/1.0 connection once the last bytes are out. */
-static void session_end(struct session *s)
-{
-	struct evhttp_request *req = s->req;
-
-	api_conn_set_closecb(s->evcon, NULL, NULL);
-	session_free(s);
-	evhttp_send_reply_end(req);
-}
-
 static void on_client_flushed(struct evhttp_connection *evcon, void *arg)
 {
 	struct session *s = arg;
@@ -95,15 +74,14 @@ static void on_client_flushed(struct evhttp_connection *evcon, void *arg)
 static void on_serial_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
-	struct evbuffer *out = bufferevent_get_output(evhttp_connection_get_bufferevent(s->evcon));
 	struct evbuffer *b = evbuffer_new();
 
 	if (!b)
 		return;
 	evbuffer_add_buffer(b, bufferevent_get_input(bev));
-	evhttp_send_reply_chunk_with_cb(s->req, b, on_client_flushed, s);
+	evhttp_send_reply_chunk_with_cb(s->stream.req, b, on_client_flushed, s);
 	evbuffer_free(b);
-	if (evbuffer_get_length(out) > OUT_BACKLOG)
+	if (http_stream_backlog(&s->stream) > OUT_BACKLOG)
 		bufferevent_disable(bev, EV_READ);
 }
 
@@ -114,7 +92,7 @@ static void on_serial_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		LOG_I(s->vm, "console closed by qemu");
-		session_end(s);
+		http_stream_end(&s->stream);
 	}
 }
 
@@ -192,20 +170,13 @@ void api_console_attach(struct vmsup *sup, struct evhttp_request *req, const cha
 		http_send_error(req, 500, "GenericError", "out of memory");
 		return;
 	}
-	s->req = req;
-	s->evcon = evcon;
 	s->pid = peer->pid;
 	s->uid = peer->uid;
 	s->from_client = bufferevent_get_input(evhttp_connection_get_bufferevent(evcon));
 	s->next = sessions;
 	sessions = s;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/octet-stream");
-	evhttp_send_reply_start(req, 200, "OK");
-	api_limits_count_stream(sup, req);
 	/* a console may sit idle for hours */
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, NULL);
-	api_conn_set_closecb(evcon, on_client_close, s);
+	http_stream_start(&s->stream, sup, req, "application/octet-stream", session_free, s);
 	bufferevent_setcb(s->serial, on_serial_read, NULL, on_serial_event, s);
 	bufferevent_enable(s->serial, EV_READ | EV_WRITE);
 	/* libevent reads the connection on (to see it close) but hands the
@@ -219,5 +190,5 @@ void api_console_attach(struct vmsup *sup, struct evhttp_request *req, const cha
 void api_console_teardown(void)
 {
 	while (sessions)
-		session_end(sessions);
+		http_stream_end(&sessions->stream);
 }

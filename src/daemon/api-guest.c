@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "src/daemon/api.h"
 #include "src/daemon/conn.h"
@@ -69,10 +68,8 @@ static struct gop *gop_hold(struct evhttp_request *req, struct vm *vm)
 
 static void gop_watch(struct gop *op)
 {
-	op->evcon = evhttp_request_get_connection(op->req);
-	api_conn_set_closecb(op->evcon, on_client_gone, op);
 	/* a wait of up to 600 s, or a long command, outlasts the idle timeout */
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(op->evcon), NULL, NULL);
+	op->evcon = http_hold(op->req, on_client_gone, op);
 }
 
 /* The client is still there: unhook, so its close is not ours any more. */

@@ -223,27 +223,3 @@ out:
 	free(mv);
 	free(err);
 }
-
-/* ---- request counting ---- */
-
-static void on_complete(struct evhttp_request *req, void *arg)
-{
-	struct vmsup_stats *st = vm_stats_of(arg);
-
-	if (st)
-		metrics_api_count(&st->api, evhttp_request_get_response_code(req));
-}
-
-void api_limits_count_on_complete(struct vmsup *sup, struct evhttp_request *req)
-{
-	evhttp_request_set_on_complete_cb(req, on_complete, sup);
-}
-
-void api_limits_count_stream(struct vmsup *sup, struct evhttp_request *req)
-{
-	struct vmsup_stats *st = vm_stats_of(sup);
-
-	evhttp_request_set_on_complete_cb(req, NULL, NULL);
-	if (st)
-		metrics_api_count(&st->api, evhttp_request_get_response_code(req));
-}

@@ -30,9 +30,4 @@ struct vmsup_peer;
 void api_limits_metrics(struct vmsup *sup, struct evhttp_request *req,
 			const struct vmsup_peer *peer, bool admin);
 
-/* Count the reply to req by its status code once sent: set on each request. */
-void api_limits_count_on_complete(struct vmsup *sup, struct evhttp_request *req);
-/* An event stream: counted when it starts (it may never end). */
-void api_limits_count_stream(struct vmsup *sup, struct evhttp_request *req);
-
 #endif

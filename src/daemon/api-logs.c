@@ -9,12 +9,8 @@
 
 #include <stdbool.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "src/daemon/api-limits.h"
-#include "src/daemon/conn.h"
 #include "src/daemon/http.h"
 
 /* Append up to the last max bytes of path to buf (of len *n); a missing
@@ -92,31 +88,23 @@ static int parse_tail(struct evhttp_request *req, const char *t, long *tail)
 /* ---- follow: the log's new bytes as they come ---- */
 
 struct follower {
-	struct evhttp_request *req;
-	struct evhttp_connection *evcon;
+	struct http_stream stream;
 	struct vmsup *sup;
 	struct event *tick;
 	char *name, *path;
 	off_t at; /* read up to here */
 };
 
-static void follower_free(struct follower *f)
+static void follower_free(void *arg, bool client_left)
 {
+	struct follower *f = arg;
+
+	(void)client_left;
 	if (f->tick)
 		event_free(f->tick);
 	free(f->name);
 	free(f->path);
 	free(f);
-}
-
-static void on_follower_close(struct evhttp_connection *evcon, void *arg)
-{
-	struct follower *f = arg;
-	struct evhttp_request *req = f->req;
-
-	(void)evcon;
-	follower_free(f);
-	http_request_orphan_free(req);
 }
 
 /* What the log gained since the last look, cleaned, as one chunk; the VM
@@ -125,17 +113,13 @@ static void on_follow_tick(evutil_socket_t fd_, short what, void *arg)
 {
 	struct follower *f = arg;
 	struct stat st;
-	struct evbuffer *b;
 	char *buf;
 	int fd;
 
 	(void)fd_;
 	(void)what;
 	if (!vmsup_find(f->sup, f->name)) {
-		struct evhttp_request *req = f->req;
-		api_conn_set_closecb(f->evcon, NULL, NULL);
-		follower_free(f);
-		evhttp_send_reply_end(req);
+		http_stream_end(&f->stream);
 		return;
 	}
 	if ((fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
@@ -148,12 +132,9 @@ static void on_follow_tick(evutil_socket_t fd_, short what, void *arg)
 			want = VMSUP_LOGS_FOLLOW_CHUNK;
 		if (want && (buf = malloc(want))) {
 			ssize_t r = pread(fd, buf, want, f->at);
-			if (r > 0 && (b = evbuffer_new())) {
+			if (r > 0) {
 				f->at += r;
-				evbuffer_add(b, buf, clean(buf, (size_t)r));
-				if (evbuffer_get_length(b))
-					evhttp_send_reply_chunk(f->req, b);
-				evbuffer_free(b);
+				http_stream_write(&f->stream, buf, clean(buf, (size_t)r));
 			}
 			free(buf);
 		}
@@ -169,33 +150,21 @@ static void follow(struct vmsup *sup, struct evhttp_request *req, const char *na
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	const struct timeval tv = {0, VMSUP_LOGS_FOLLOW_MS * 1000};
 	struct follower *f = calloc(1, sizeof(*f));
-	struct evbuffer *b;
 
 	if (!f || !(f->name = strdup(name)) || !(f->path = strdup(path)) ||
 	    !(f->tick = event_new(evhttp_connection_get_base(evcon), -1, EV_PERSIST, on_follow_tick,
 				  f)) ||
 	    event_add(f->tick, &tv)) {
 		if (f)
-			follower_free(f);
+			follower_free(f, false);
 		http_send_error(req, 500, "GenericError", "out of memory");
 		return;
 	}
-	f->req = req;
-	f->evcon = evcon;
 	f->sup = sup;
 	f->at = at;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; charset=utf-8");
-	evhttp_send_reply_start(req, 200, "OK");
-	api_limits_count_stream(sup, req);
 	/* a quiet log is no idle client */
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, NULL);
-	api_conn_set_closecb(evcon, on_follower_close, f);
-	if (n && (b = evbuffer_new())) {
-		evbuffer_add(b, text, n);
-		evhttp_send_reply_chunk(req, b);
-		evbuffer_free(b);
-	}
+	http_stream_start(&f->stream, sup, req, "text/plain; charset=utf-8", follower_free, f);
+	http_stream_write(&f->stream, text, n);
 }
 
 static int parse_follow(struct evhttp_request *req, const char *v, bool *on)

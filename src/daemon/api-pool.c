@@ -2,7 +2,6 @@
 #include "src/daemon/api-pool.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include <unistd.h>
 
@@ -98,28 +97,25 @@ static void take(struct vmsup *sup, struct vm_pool *p, struct evhttp_request *re
 	json_object_put(body);
 }
 
-void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer,
-		    const char *action)
+void api_pool_status(struct vmsup *sup, struct evhttp_request *req)
 {
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct vm_pool *p = vmsup_module_ctx(sup, VM_POOL_MODULE);
 
-	if (!action) {
-		if (!p) {
-			no_pool(req);
-		} else if (m == EVHTTP_REQ_GET) {
-			struct json_object *o = vm_pool_status(p);
-			http_send_json(req, 200, o);
-			json_object_put(o);
-		} else {
-			http_send_error(req, 405, "MethodNotAllowed", "use GET");
-		}
-	} else if (!strcmp(action, "take")) {
-		if (m == EVHTTP_REQ_POST)
-			take(sup, p, req, peer);
-		else
-			http_send_error(req, 405, "MethodNotAllowed", "use POST");
+	if (!p) {
+		no_pool(req);
+	} else if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+		struct json_object *o = vm_pool_status(p);
+		http_send_json(req, 200, o);
+		json_object_put(o);
 	} else {
-		http_send_error(req, 404, "NotFound", "no such path");
+		http_send_error(req, 405, "MethodNotAllowed", "use GET");
 	}
+}
+
+void api_pool_take(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer)
+{
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST)
+		take(sup, vmsup_module_ctx(sup, VM_POOL_MODULE), req, peer);
+	else
+		http_send_error(req, 405, "MethodNotAllowed", "use POST");
 }

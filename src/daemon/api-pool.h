@@ -10,10 +10,11 @@
 
 #include "src/core/supervisor.h"
 
-/* action: the path segment after /v1/pool, or NULL. */
 struct vmsup_peer;
-/* peer: the client's credentials (http_peer_get), for the files a take names */
-void api_pool_route(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer,
-		    const char *action);
+/* GET /v1/pool (another method: 405, but 404 first when there is no pool) */
+void api_pool_status(struct vmsup *sup, struct evhttp_request *req);
+/* POST /v1/pool/take; peer: the client's credentials (http_peer_get), for
+ * the files a take names */
+void api_pool_take(struct vmsup *sup, struct evhttp_request *req, const struct vmsup_peer *peer);
 
 #endif

@@ -12,11 +12,11 @@
 #include "src/daemon/api-template.h"
 #include "src/daemon/autostart.h"
 #include "src/daemon/owner.h"
-#include "src/qemu/qmp-allow.h"
+#include "src/daemon/router.h"
+#include "src/daemon/api-vm.h"
 
 #include <errno.h>
 #include <grp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +26,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
@@ -57,36 +55,23 @@ struct vmsup_api {
 	struct stream *streams;
 };
 
+/* ---- event streams ---- */
+
 struct stream {
+	struct http_stream stream;
 	struct vmsup_api *api;
-	struct evhttp_request *req;
-	struct evhttp_connection *evcon;
 	int handle;
 	uid_t uid; /* the reader: sees its own VMs' events unless admin */
 	bool admin;
 	struct stream *next;
 };
 
-/* ---- held requests ---- */
-
-static void no_timeouts(struct evhttp_connection *evcon)
+static void stream_free(void *arg, bool client_left)
 {
-	/* a held request may legitimately wait longer than the idle timeout */
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, NULL);
-}
-
-/* the client left: the operation goes on, nobody hears of it */
-static void detach_waiter(void *w)
-{
-	vmsup_cancel(w);
-}
-
-/* ---- event streams ---- */
-
-static void stream_free(struct stream *s)
-{
+	struct stream *s = arg;
 	struct vmsup_api *api = s->api;
 
+	(void)client_left;
 	vmsup_unsubscribe(api->sup, s->handle);
 	for (struct stream **pp = &api->streams; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -96,274 +81,198 @@ static void stream_free(struct stream *s)
 	free(s);
 }
 
-static void on_stream_close(struct evhttp_connection *evcon, void *arg)
-{
-	struct stream *s = arg;
-
-	http_request_orphaned(s->req);
-	stream_free(s);
-}
-
 static void on_stream_event(struct json_object *ev, void *arg)
 {
 	struct stream *s = arg;
-	struct evbuffer *b, *out;
 	struct json_object *o;
 
 	if (!s->admin && json_object_object_get_ex(ev, "owner", &o) &&
 	    (uid_t)json_object_get_int64(o) != s->uid)
 		return;
-	out = bufferevent_get_output(evhttp_connection_get_bufferevent(s->evcon));
-	if (evbuffer_get_length(out) > STREAM_BACKLOG) {
+	if (http_stream_backlog(&s->stream) > STREAM_BACKLOG) {
 		LOG_W(NULL, "event reader too slow: dropped");
-		api_conn_set_closecb(s->evcon, NULL, NULL);
-		evhttp_send_reply_end(s->req);
-		stream_free(s);
+		http_stream_end(&s->stream);
 		return;
 	}
-	if (!(b = evbuffer_new()))
-		return;
-	evbuffer_add_printf(b, "%s\n",
-			    json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
-								   JSON_C_TO_STRING_NOSLASHESCAPE));
-	evhttp_send_reply_chunk(s->req, b);
-	evbuffer_free(b);
+	http_stream_printf(&s->stream, "%s\n",
+			   json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-static void route_events(struct vmsup_api *api, struct evhttp_request *req, const char *vm,
-			 const struct vmsup_peer *peer, bool admin)
+/* ---- the routes ---- */
+
+static void events(const struct api_call *c)
 {
+	const char *vm = evhttp_find_header(c->query, "vm");
 	struct vm *v;
 	struct stream *s;
 	char *err = NULL;
 
 	if (vm && vmsup_name_check(vm, &err)) {
-		http_send_error(req, 400, "InvalidParameter", "vm: %s", err);
+		http_send_error(c->req, 400, "InvalidParameter", "vm: %s", err);
 		free(err);
 		return;
 	}
 	/* a stream for a VM that is not there would wait forever */
-	if (vm && (!(v = vmsup_find(api->sup, vm)) || !owner_sees(peer, admin, v))) {
-		http_send_error(req, 404, "NotFound", "no VM named '%s'", vm);
+	if (vm && (!(v = vmsup_find(c->sup, vm)) || !owner_sees(c->peer, c->admin, v))) {
+		http_send_error(c->req, 404, "NotFound", "no VM named '%s'", vm);
 		return;
 	}
-	if (!(s = calloc(1, sizeof(*s)))) {
-		http_send_error(req, 500, "InternalError", "out of memory");
-		return;
-	}
-	s->api = api;
-	s->req = req;
-	s->evcon = evhttp_request_get_connection(req);
-	s->uid = peer->uid;
-	s->admin = admin;
-	s->handle = vmsup_subscribe(api->sup, vm, on_stream_event, s);
-	if (s->handle < 0) {
+	if (!(s = calloc(1, sizeof(*s))) ||
+	    (s->handle = vmsup_subscribe(c->sup, vm, on_stream_event, s)) < 0) {
 		free(s);
-		http_send_error(req, 500, "InternalError", "out of memory");
+		http_send_error(c->req, 500, "InternalError", "out of memory");
 		return;
 	}
-	s->next = api->streams;
-	api->streams = s;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/x-ndjson");
-	evhttp_send_reply_start(req, 200, "OK");
-	api_limits_count_stream(api->sup, req);
-	api_conn_set_closecb(s->evcon, on_stream_close, s);
-	no_timeouts(s->evcon);
+	s->api = c->api;
+	s->uid = c->peer->uid;
+	s->admin = c->admin;
+	s->next = c->api->streams;
+	c->api->streams = s;
+	http_stream_start(&s->stream, c->sup, c->req, "application/x-ndjson", stream_free, s);
 }
 
-/* ---- request parsing ---- */
-
-static const char *method_name(enum evhttp_cmd_type m)
+static void metrics(const struct api_call *c)
 {
-	switch (m) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	default:
-		return "other";
-	}
+	api_limits_metrics(c->sup, c->req, c->peer, c->admin);
 }
 
-static const struct {
-	const char *name;
-	enum vm_op op;
-} actions[] = {
-    {"start", VM_OP_START}, {"pause", VM_OP_PAUSE}, {"resume", VM_OP_RESUME}, {"stop", VM_OP_STOP},
-    {"kill", VM_OP_KILL},   {"reset", VM_OP_RESET}, {"qmp", VM_OP_QMP},
+static void version(const struct api_call *c)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "version", json_object_new_string(VMSUP_VERSION));
+	json_object_object_add(o, "qemu", json_object_new_string(vmsup_qemu_version(c->sup)));
+	http_send_json(c->req, 200, o);
+	json_object_put(o);
+}
+
+static void health(const struct api_call *c)
+{
+	api_health(c->sup, c->req, c->peer, c->admin);
+}
+
+static void shutdown_all(const struct api_call *c)
+{
+	struct json_object *body;
+
+	if (!http_read_json(c->req, &body))
+		api_shutdown_all(c->sup, c->req, body);
+	json_object_put(body);
+}
+
+/* memory, cpu: the path's last segment */
+static void vm_limits(const struct api_call *c)
+{
+	struct json_object *body;
+
+	if (!http_read_json(c->req, &body))
+		api_limits_put(c->sup, c->req, c->name, c->last, body);
+	json_object_put(body);
+}
+
+static void vm_autostart(const struct api_call *c)
+{
+	struct json_object *body;
+
+	if (!http_read_json(c->req, &body))
+		api_autostart_put(c->sup, c->req, c->name, body);
+	json_object_put(body);
+}
+
+static void vm_ip(const struct api_call *c)
+{
+	vmsup_api_guest_ip(c->sup, c->req, c->name, c->query);
+}
+
+static void vm_exec(const struct api_call *c)
+{
+	vmsup_api_guest_exec(c->sup, c->req, c->name);
+}
+
+static void vm_logs(const struct api_call *c)
+{
+	api_logs_get(c->sup, c->req, c->name, c->query);
+}
+
+static void vm_console(const struct api_call *c)
+{
+	api_console_attach(c->sup, c->req, c->name, c->peer);
+}
+
+static void pool_status(const struct api_call *c)
+{
+	api_pool_status(c->sup, c->req);
+}
+
+static void pool_take(const struct api_call *c)
+{
+	api_pool_take(c->sup, c->req, c->peer);
+}
+
+static void templates(const struct api_call *c)
+{
+	api_template_route(c->sup, c->req, c->peer, c->admin, c->name, c->verb);
+}
+
+#define GET    EVHTTP_REQ_GET
+#define POST   EVHTTP_REQ_POST
+#define PUT    EVHTTP_REQ_PUT
+#define DELETE EVHTTP_REQ_DELETE
+#define ANY    ROUTE_ANY
+#define ADMIN  ROUTE_ADMIN
+#define VM     ROUTE_VM
+
+/* Every route (docs/API.md), walked by api_route_find (router.h). */
+static const struct api_route routes[] = {
+    {GET, "/metrics", metrics, 0, 0},
+    {GET, "/v1/version", version, 0, 0},
+    {ANY, "/v1/health", health, 0, 0},
+    {POST, "/v1/shutdown", shutdown_all, ADMIN, 0}, /* it stops every user's VMs */
+    {GET, "/v1/events", events, 0, 0},
+    {GET, "/v1/vms", api_vm_list, 0, 0},
+    {POST, "/v1/vms", api_vm_create, 0, 0},
+    {GET, "/v1/vms/{name}", api_vm_get, VM, 0},
+    {DELETE, "/v1/vms/{name}", api_vm_destroy, VM, 0},
+    {PUT, "/v1/vms/{name}/memory", vm_limits, VM, 0},
+    {PUT, "/v1/vms/{name}/cpu", vm_limits, VM, 0},
+    {PUT, "/v1/vms/{name}/autostart", vm_autostart, VM, 0},
+    {ANY, "/v1/vms/{name}/ip", vm_ip, VM, 0},
+    {ANY, "/v1/vms/{name}/exec", vm_exec, VM, 0},
+    {ANY, "/v1/vms/{name}/logs", vm_logs, VM, 0},
+    {ANY, "/v1/vms/{name}/console", vm_console, VM, 0},
+    {POST, "/v1/vms/{name}/start", api_vm_action, VM, VM_OP_START},
+    {POST, "/v1/vms/{name}/pause", api_vm_action, VM, VM_OP_PAUSE},
+    {POST, "/v1/vms/{name}/resume", api_vm_action, VM, VM_OP_RESUME},
+    {POST, "/v1/vms/{name}/stop", api_vm_action, VM, VM_OP_STOP},
+    {POST, "/v1/vms/{name}/kill", api_vm_action, VM, VM_OP_KILL},
+    {POST, "/v1/vms/{name}/reset", api_vm_action, VM, VM_OP_RESET},
+    {POST, "/v1/vms/{name}/qmp", api_vm_action, VM, VM_OP_QMP},
+    /* after the VM's routes: an unknown one is checked as a VM first */
+    {ANY, "/v1/vms/{name}/{verb}", api_no_such_path, VM, 0},
+    {ANY, "/v1/pool", pool_status, 0, 0},
+    {ANY, "/v1/pool/take", pool_take, 0, 0},
+    {ANY, "/v1/templates", templates, 0, 0},
+    {ANY, "/v1/templates/{name}", templates, 0, 0},
+    {ANY, "/v1/templates/{name}/{verb}", templates, 0, 0},
 };
-
-static void route_vm(struct vmsup_api *api, struct evhttp_request *req, const char *name,
-		     const char *action, struct evkeyvalq *query, const struct vmsup_peer *peer,
-		     bool admin)
-{
-	struct vm *vm;
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	struct json_object *body = NULL, *args = NULL;
-	struct http_held *h;
-	char *err = NULL;
-
-	if (vmsup_name_check(name, &err)) {
-		http_send_error(req, 400, "InvalidParameter", "bad VM name: %s", err);
-		free(err);
-		return;
-	}
-	/* another user's VM is not there for this peer, on every route */
-	if ((vm = vmsup_find(api->sup, name)) && !owner_sees(peer, admin, vm)) {
-		http_send_error(req, 404, "NotFound", "no VM named '%s'", name);
-		return;
-	}
-	if (!action) {
-		if (m == EVHTTP_REQ_GET) {
-			struct json_object *o = vmsup_get(api->sup, name);
-			if (!o)
-				http_send_error(req, 404, "NotFound", "no VM named '%s'", name);
-			else
-				http_send_json(req, 200, o);
-			json_object_put(o);
-			return;
-		}
-		if (m != EVHTTP_REQ_DELETE) {
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET or DELETE",
-					method_name(m));
-			return;
-		}
-		const char *t = evhttp_find_header(query, "timeout");
-		args = json_object_new_object();
-		if (t) {
-			char *end;
-			long n = strtol(t, &end, 10);
-			if (!*t || *end || n < 0 || n > (long)VMSUP_TIMEOUT_MAX_S) {
-				json_object_put(args);
-				http_send_error(req, 400, "InvalidParameter",
-						"timeout: '%s' is not an integer in 0..%u", t,
-						VMSUP_TIMEOUT_MAX_S);
-				return;
-			}
-			json_object_object_add(args, "timeout_s", json_object_new_int64(n));
-		}
-		if ((t = evhttp_find_header(query, "force"))) {
-			bool on = !strcmp(t, "1") || !strcmp(t, "true");
-			if (!on && strcmp(t, "0") && strcmp(t, "false")) {
-				json_object_put(args);
-				http_send_error(req, 400, "InvalidParameter",
-						"force: '%s' is not one of 1, 0, true, false", t);
-				return;
-			}
-			json_object_object_add(args, "force", json_object_new_boolean(on));
-		}
-		if (!(h = http_held_new(req))) {
-			json_object_put(args);
-			return;
-		}
-		http_held_wait(h, vmsup_op(api->sup, name, VM_OP_DESTROY, args, http_held_done, h),
-			       detach_waiter);
-		json_object_put(args);
-		return;
-	}
-	if (!strcmp(action, "memory") || !strcmp(action, "cpu") || !strcmp(action, "autostart")) {
-		if (m != EVHTTP_REQ_PUT) {
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use PUT",
-					method_name(m));
-			return;
-		}
-		if (http_read_json(req, &body))
-			return;
-		if (!strcmp(action, "autostart"))
-			api_autostart_put(api->sup, req, name, body);
-		else
-			api_limits_put(api->sup, req, name, action, body);
-		json_object_put(body);
-		return;
-	}
-	if (!strcmp(action, "ip")) {
-		vmsup_api_guest_ip(api->sup, req, name, query);
-		return;
-	}
-	if (!strcmp(action, "exec")) {
-		vmsup_api_guest_exec(api->sup, req, name);
-		return;
-	}
-	if (!strcmp(action, "logs")) {
-		api_logs_get(api->sup, req, name, query);
-		return;
-	}
-	if (!strcmp(action, "console")) {
-		api_console_attach(api->sup, req, name, peer);
-		return;
-	}
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-		if (strcmp(action, actions[i].name))
-			continue;
-		if (m != EVHTTP_REQ_POST) {
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use POST",
-					method_name(m));
-			return;
-		}
-		if (http_read_json(req, &body))
-			return;
-		if (body && !json_object_is_type(body, json_type_object)) {
-			json_object_put(body);
-			http_send_error(req, 400, "InvalidParameter",
-					"the body must be a JSON object");
-			return;
-		}
-		if (actions[i].op == VM_OP_STOP && body) {
-			json_object_object_foreach(body, k, v)
-			{
-				(void)v;
-				if (strcmp(k, "timeout_s")) {
-					http_send_error(req, 400, "InvalidParameter",
-							"unknown field '%s'", k);
-					json_object_put(body);
-					return;
-				}
-			}
-		}
-		if (actions[i].op == VM_OP_QMP && !body) {
-			http_send_error(req, 400, "InvalidParameter",
-					"the body must be a QMP command object {\"execute\":...}");
-			return;
-		}
-		if (actions[i].op == VM_OP_QMP && !admin && !vm_qmp_unprivileged_ok(body)) {
-			json_object_put(body);
-			http_send_error(
-			    req, 403, "PermissionDenied",
-			    "this QMP command is for root and admin_group members only");
-			return;
-		}
-		if (!(h = http_held_new(req))) {
-			json_object_put(body);
-			return;
-		}
-		http_held_wait(h, vmsup_op(api->sup, name, actions[i].op, body, http_held_done, h),
-			       detach_waiter);
-		json_object_put(body);
-		return;
-	}
-	http_send_error(req, 404, "NotFound", "no such path");
-}
 
 static void route(struct evhttp_request *req, void *arg)
 {
 	struct vmsup_api *api = arg;
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct evkeyvalq query = {0};
 	struct vmsup_peer peer;
-	bool admin;
-	char *copy = NULL, *seg[6] = {0}, *save = NULL, *p;
+	struct api_call c = {
+	    .api = api, .sup = api->sup, .req = req, .query = &query, .peer = &peer};
+	const struct api_route *r;
+	char *copy = NULL, *seg[ROUTE_SEG_MAX + 1] = {0}, *save = NULL, *p;
 	int n = 0;
 
 	TAILQ_INIT(&query);
-	api_limits_count_on_complete(api->sup, req);
+	http_count_on_complete(api->sup, req);
 	if (api_conn_refused(req))
 		return;
 	/* one read of the socket's credentials decides both who may use the
@@ -375,8 +284,9 @@ static void route(struct evhttp_request *req, void *arg)
 				"peer is neither root nor in api_group");
 		return;
 	}
-	admin = owner_is_admin(&peer, api->admin_gid);
-	LOG_D(NULL, "%s %s", method_name(m), evhttp_request_get_uri(req));
+	c.admin = owner_is_admin(&peer, api->admin_gid);
+	LOG_D(NULL, "%s %s", api_method_name(evhttp_request_get_command(req)),
+	      evhttp_request_get_uri(req));
 	if (!path || !(copy = strdup(path))) {
 		http_send_error(req, 400, "InvalidParameter", "bad request path");
 		return;
@@ -385,98 +295,13 @@ static void route(struct evhttp_request *req, void *arg)
 		http_send_error(req, 400, "InvalidParameter", "bad query string");
 		goto out;
 	}
-	for (p = strtok_r(copy, "/", &save); p && n < 6; p = strtok_r(NULL, "/", &save))
+	/* a path longer than any route's matches none (n == ROUTE_SEG_MAX + 1) */
+	for (p = strtok_r(copy, "/", &save); p && n <= ROUTE_SEG_MAX;
+	     p = strtok_r(NULL, "/", &save))
 		seg[n++] = p;
-	if (p) {
-		http_send_error(req, 404, "NotFound", "no such path");
-		goto out;
-	}
-	if (n == 1 && !strcmp(seg[0], "metrics")) {
-		if (m != EVHTTP_REQ_GET)
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
-					method_name(m));
-		else
-			api_limits_metrics(api->sup, req, &peer, admin);
-		goto out;
-	}
-	if (n < 2 || strcmp(seg[0], "v1")) {
-		http_send_error(req, 404, "NotFound", "no such path");
-		goto out;
-	}
-	if (n == 2 && !strcmp(seg[1], "version")) {
-		if (m != EVHTTP_REQ_GET) {
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
-					method_name(m));
-		} else {
-			struct json_object *o = json_object_new_object();
-			json_object_object_add(o, "version", json_object_new_string(VMSUP_VERSION));
-			json_object_object_add(
-			    o, "qemu", json_object_new_string(vmsup_qemu_version(api->sup)));
-			http_send_json(req, 200, o);
-			json_object_put(o);
-		}
-	} else if (n == 2 && !strcmp(seg[1], "health")) {
-		api_health(api->sup, req, &peer, admin);
-	} else if (n == 2 && !strcmp(seg[1], "shutdown")) {
-		struct json_object *body;
-		if (m != EVHTTP_REQ_POST) {
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use POST",
-					method_name(m));
-		} else if (!admin) {
-			/* it stops every user's VMs */
-			http_send_error(req, 403, "PermissionDenied",
-					"shutdown: only root and admin_group members");
-		} else if (!http_read_json(req, &body)) {
-			api_shutdown_all(api->sup, req, body);
-			json_object_put(body);
-		}
-	} else if (n == 2 && !strcmp(seg[1], "events")) {
-		if (m != EVHTTP_REQ_GET)
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET",
-					method_name(m));
-		else
-			route_events(api, req, evhttp_find_header(&query, "vm"), &peer, admin);
-	} else if (n == 2 && !strcmp(seg[1], "vms")) {
-		if (m == EVHTTP_REQ_GET) {
-			struct json_object *o = vmsup_list(api->sup);
-			owner_filter_list(o, "vms", &peer, admin);
-			http_send_json(req, 200, o);
-			json_object_put(o);
-		} else if (m == EVHTTP_REQ_POST) {
-			struct json_object *body;
-			struct http_held *h;
-			if (http_read_json(req, &body))
-				goto out;
-			if (!body) {
-				http_send_error(req, 400, "InvalidParameter",
-						"a VM spec is required");
-				goto out;
-			}
-			if (!http_peer_files_ok(req, &peer, body) ||
-			    !api_template_from_ok(api->sup, req, &peer, admin, body)) {
-				json_object_put(body);
-				goto out;
-			}
-			if (!(h = http_held_new(req))) {
-				json_object_put(body);
-				goto out;
-			}
-			http_held_wait(h, vmsup_create(api->sup, body, &peer, http_held_done, h),
-				       detach_waiter);
-			json_object_put(body);
-		} else {
-			http_send_error(req, 405, "MethodNotAllowed", "%s: use GET or POST",
-					method_name(m));
-		}
-	} else if ((n == 2 || n == 3) && !strcmp(seg[1], "pool")) {
-		api_pool_route(api->sup, req, &peer, n == 3 ? seg[2] : NULL);
-	} else if (n >= 2 && n <= 4 && !strcmp(seg[1], "templates")) {
-		api_template_route(api->sup, req, &peer, admin, n >= 3 ? seg[2] : NULL,
-				   n == 4 ? seg[3] : NULL);
-	} else if ((n == 3 || n == 4) && !strcmp(seg[1], "vms")) {
-		route_vm(api, req, seg[2], n == 4 ? seg[3] : NULL, &query, &peer, admin);
-	} else {
-		http_send_error(req, 404, "NotFound", "no such path");
+	if ((r = api_route_find(routes, sizeof(routes) / sizeof(routes[0]), &c, seg, n))) {
+		c.op = r->op;
+		r->fn(&c);
 	}
 out:
 	evhttp_clear_headers(&query);
@@ -607,12 +432,8 @@ void vmsup_api_free(struct vmsup_api *api)
 	api_template_teardown();
 	api_console_teardown();
 	vmsup_api_stop_accepting(api);
-	while (api->streams) {
-		struct stream *s = api->streams;
-		api_conn_set_closecb(s->evcon, NULL, NULL);
-		evhttp_send_reply_end(s->req);
-		stream_free(s);
-	}
+	while (api->streams)
+		http_stream_end(&api->streams->stream);
 	if (api->http)
 		evhttp_free(api->http);
 	api_conns_free(api->conns); /* after the connections closed */

@@ -16,6 +16,7 @@
 #include "src/util/log.h"
 #include "src/util/peer.h"
 #include "src/core/supervisor.h"
+#include "src/metrics/vm-stats.h"
 
 void http_send_json(struct evhttp_request *req, int status, struct json_object *o)
 {
@@ -210,9 +211,7 @@ void http_held_wait(struct http_held *h, void *job, void (*detach)(void *job))
 		return; /* http_held_done ran and freed h */
 	h->job = job;
 	h->detach = detach;
-	h->evcon = evhttp_request_get_connection(h->req);
-	api_conn_set_closecb(h->evcon, on_held_gone, h);
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(h->evcon), NULL, NULL);
+	h->evcon = http_hold(h->req, on_held_gone, h);
 }
 
 int http_peer_get(struct evhttp_request *req, struct vmsup_peer *peer)
@@ -247,8 +246,92 @@ int http_peer_files_ok(struct evhttp_request *req, const struct vmsup_peer *peer
 	return rc == 0;
 }
 
-void http_request_orphan_free(struct evhttp_request *req)
+static void count(struct evhttp_request *req, void *sup)
 {
-	if (!evhttp_request_get_connection(req))
-		evhttp_request_free(req);
+	struct vmsup_stats *st = vm_stats_of(sup);
+
+	if (st)
+		metrics_api_count(&st->api, evhttp_request_get_response_code(req));
+}
+
+void http_count_on_complete(struct vmsup *sup, struct evhttp_request *req)
+{
+	evhttp_request_set_on_complete_cb(req, count, sup);
+}
+
+struct evhttp_connection *http_hold(struct evhttp_request *req,
+				    void (*gone)(struct evhttp_connection *, void *), void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+	api_conn_set_closecb(evcon, gone, arg);
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, NULL);
+	return evcon;
+}
+
+/* ---- streamed replies ---- */
+
+static void on_stream_gone(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_stream *s = arg;
+	struct evhttp_request *req = s->req;
+
+	(void)evcon;
+	s->free_owner(s->owner, true);
+	http_request_orphaned(req);
+}
+
+void http_stream_start(struct http_stream *s, struct vmsup *sup, struct evhttp_request *req,
+		       const char *content_type, void (*free_owner)(void *, bool), void *owner)
+{
+	s->req = req;
+	s->free_owner = free_owner;
+	s->owner = owner;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_request_set_on_complete_cb(req, NULL, NULL);
+	count(req, sup);
+	s->evcon = http_hold(req, on_stream_gone, s);
+}
+
+void http_stream_write(struct http_stream *s, const void *data, size_t n)
+{
+	struct evbuffer *b;
+
+	if (n && (b = evbuffer_new())) {
+		evbuffer_add(b, data, n);
+		evhttp_send_reply_chunk(s->req, b);
+		evbuffer_free(b);
+	}
+}
+
+void http_stream_printf(struct http_stream *s, const char *fmt, ...)
+{
+	struct evbuffer *b = evbuffer_new();
+	va_list ap;
+
+	if (!b)
+		return;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(b, fmt, ap);
+	va_end(ap);
+	evhttp_send_reply_chunk(s->req, b);
+	evbuffer_free(b);
+}
+
+size_t http_stream_backlog(const struct http_stream *s)
+{
+	return evbuffer_get_length(
+	    bufferevent_get_output(evhttp_connection_get_bufferevent(s->evcon)));
+}
+
+void http_stream_end(struct http_stream *s)
+{
+	struct evhttp_request *req = s->req;
+
+	api_conn_set_closecb(s->evcon, NULL, NULL);
+	/* first: the owner may hold the connection's buffers (a console's
+	 * keystrokes), which ending the reply can free */
+	s->free_owner(s->owner, false);
+	evhttp_send_reply_end(req);
 }

@@ -55,10 +55,44 @@ void http_send_outcome(struct evhttp_request *req, const char *cls, const char *
 		       struct json_object *body, bool created);
 void http_send_result(struct evhttp_request *req, const struct vmsup_result *r);
 
-/* From a streamed reply's close callback: a request whose connection
- * failed (EOF) was unlinked from it by libevent and is the caller's to
- * free; otherwise the connection being freed frees it. */
-void http_request_orphan_free(struct evhttp_request *req);
+struct vmsup;
+/* Count the reply to req in the API metrics by its status once sent: set
+ * on each request. */
+void http_count_on_complete(struct vmsup *sup, struct evhttp_request *req);
+
+/*
+ * Hold the request's connection past its reply's start: no idle timeout
+ * (a held or streamed request may wait longer), and gone(evcon, arg) when
+ * the client closes it. The connection.
+ */
+struct evhttp_connection *http_hold(struct evhttp_request *req,
+				    void (*gone)(struct evhttp_connection *, void *), void *arg);
+
+/*
+ * A streamed reply (the events, a log followed, a console): 200 and a body
+ * that goes on until the client leaves or the daemon ends it. Its owner
+ * embeds it; free_owner(owner, client_left) frees the owner (so the
+ * stream) either way, before the request is let go.
+ */
+struct http_stream {
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	void (*free_owner)(void *owner, bool client_left);
+	void *owner;
+};
+/* Reply 200 with that content type, counted in the API metrics now (the
+ * reply has no end to count it at). */
+void http_stream_start(struct http_stream *s, struct vmsup *sup, struct evhttp_request *req,
+		       const char *content_type, void (*free_owner)(void *, bool), void *owner);
+/* n bytes as one chunk (none for n == 0). */
+void http_stream_write(struct http_stream *s, const void *data, size_t n);
+void http_stream_printf(struct http_stream *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Bytes sent that the client has not read yet. */
+size_t http_stream_backlog(const struct http_stream *s);
+/* The daemon ends it: the owner is freed, then the reply ends (an
+ * HTTP/1.0 connection closes once the last bytes are out). */
+void http_stream_end(struct http_stream *s);
 
 /*
  * A request answered later by a job (making a template, taking a pool VM):

@@ -2,7 +2,8 @@
 # only layer that knows HTTP statuses.
 src_libvmsup_la_SOURCES += \
 	src/daemon/daemon.c src/daemon/daemon.h src/daemon/http.c src/daemon/http.h \
-	src/daemon/api.c src/daemon/api.h src/daemon/api-guest.c src/daemon/api-guest.h \
+	src/daemon/api.c src/daemon/api.h src/daemon/router.c src/daemon/router.h \
+	src/daemon/api-vm.c src/daemon/api-vm.h src/daemon/api-guest.c src/daemon/api-guest.h \
 	src/daemon/api-logs.c src/daemon/api-logs.h \
 	src/daemon/api-console.c src/daemon/api-console.h \
 	src/daemon/api-limits.c src/daemon/api-limits.h \

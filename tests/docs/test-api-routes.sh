@@ -41,11 +41,12 @@ api DELETE /v1/vms/rt-a >/dev/null
 api GET /v1/vms/rt-a/nosuch >/dev/null
 grep -q 'no such path\|no VM named' "$api_out" || bad "unknown path answered: $(cat "$api_out")"
 
-# the router's words: path segments and actions it compares with strcmp
-words=$(grep -ho 'strcmp(\(seg\[[0-9]\]\|action\|verb\), "[a-z_]*")' \
-	"$srcdir"/src/daemon/api*.c | sed 's/.*"\([a-z_]*\)")/\1/' | sort -u)
-words="$words $(sed -n '/actions\[\] = {/,/^};/p' "$srcdir/src/daemon/api.c" |
-	grep -o '{"[a-z_]*"' | tr -d '{"')"
+# the router's words: the path segments of its table's rows ({name} and
+# {verb} match any), and the verbs a route file compares with strcmp
+words=$(sed -n '/routes\[\] = {/,/^};/p' "$srcdir/src/daemon/api.c" |
+	grep -o '"/[^"]*"' | tr -d '"' | tr '/' '\n' | grep -v '^{\|^$' | sort -u)
+words="$words $(grep -ho 'strcmp(\(action\|verb\), "[a-z_]*")' "$srcdir"/src/daemon/api*.c |
+	sed 's/.*"\([a-z_]*\)")/\1/' | sort -u)"
 [ -n "$words" ] || live_fail "no route words read from src/daemon/api*.c"
 rows=$(grep '^| `\(GET\|POST\|PUT\|DELETE\) /' "$doc")
 for w in $words; do
