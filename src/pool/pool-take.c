@@ -246,10 +246,11 @@ static void take_next(struct vm_pool_take *t)
 			    (t->clock =
 				 snap_refresh_clock(p->base, p->ops->agent_of(vm),
 						    !p->clock_date_fails, on_clock, t, &err))) {
-				/* The refresh sends its first command from the loop at
-				 * once; the save 0.1 ms later, while the guest answers
-				 * (a round trip takes milliseconds under TCG), instead
-				 * of after it. Not armed: the finish saves. */
+				/* The refresh's first command goes out from the loop at
+				 * once, or queues behind the IP query the resume started:
+				 * the save 0.1 ms later runs while the guest answers one of
+				 * them (a round trip is milliseconds under TCG), not after
+				 * the refresh. Not armed: the finish saves. */
 				struct timeval tv = {0, 100};
 				if ((t->own = evtimer_new(p->base, on_own, t)))
 					evtimer_add(t->own, &tv);
