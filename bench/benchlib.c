@@ -234,15 +234,39 @@ long bl_mem_available_mib(void)
 	return kib < 0 ? -1 : kib / 1024;
 }
 
-const char *bl_vmsupd_path(void)
+/* $env, else the first build-tree path that runs, else name on PATH. */
+static const char *bin_path(const char *env, const char *const *local, const char *name)
 {
-	const char *e = getenv("VMSUPD");
+	const char *e = getenv(env);
 
 	if (e && *e)
 		return e;
-	if (access("src/daemon/vmsupd", X_OK) == 0)
-		return "src/daemon/vmsupd";
-	return "vmsupd";
+	for (; *local; local++)
+		if (access(*local, X_OK) == 0)
+			return *local;
+	return name;
+}
+
+const char *bl_vmsupd_path(void)
+{
+	static const char *const local[] = {"src/daemon/vmsupd", NULL};
+
+	return bin_path("VMSUPD", local, "vmsupd");
+}
+
+const char *bl_vmctl_path(void)
+{
+	static const char *const local[] = {"src/cli/.libs/vmctl", "src/cli/vmctl", NULL};
+
+	return bin_path("VMCTL", local, "vmctl");
+}
+
+void bl_vmctl_child_env(const char *path)
+{
+	char lib[4096];
+
+	if (!strncmp(path, "src/cli/.libs/", 14) && realpath("qmp/.libs", lib))
+		setenv("LD_LIBRARY_PATH", lib, 1);
 }
 
 /* ---- reaping ---------------------------------------------------------- */

@@ -85,6 +85,15 @@ void bl_untrack_pid(pid_t pid);
 const char *bl_vmsupd_path(void);
 
 /*
+ * vmctl binary: $VMCTL, else ./src/cli/.libs/vmctl (in a build tree
+ * src/cli/vmctl is libtool's shell wrapper, which would add a shell's start
+ * to every vmctl figure), else ./src/cli/vmctl, else "vmctl" on PATH.
+ */
+const char *bl_vmctl_path(void);
+/* In the child about to exec path: what libtool's wrapper would have set. */
+void bl_vmctl_child_env(const char *path);
+
+/*
  * One API request; body is a JSON text or NULL. Returns 0 with *status and
  * *reply (may be NULL) or -1 with *err.
  */

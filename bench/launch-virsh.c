@@ -30,19 +30,6 @@ struct lv {
 	pid_t daemons[2];     /* libvirtd, virtlogd once seen */
 };
 
-static const char *vmctl_path(void)
-{
-	const char *e = getenv("VMCTL");
-
-	if (e && *e)
-		return e;
-	/* in a build tree src/cli/vmctl is libtool's shell wrapper, which
-	 * would add a shell's start to every vmctl figure: run the binary */
-	if (access("src/cli/.libs/vmctl", X_OK) == 0)
-		return "src/cli/.libs/vmctl";
-	return access("src/cli/vmctl", X_OK) == 0 ? "src/cli/vmctl" : "vmctl";
-}
-
 /*
  * Run argv (output to log) as virsh's user with the private XDG dirs when
  * as_virsh; the time from fork to exit in ms, or -1 when it failed.
@@ -77,12 +64,8 @@ static double run(const struct lv *l, int as_virsh, char *const argv[])
 			setenv("XDG_CONFIG_HOME", env, 1);
 			snprintf(env, sizeof(env), "%s/cache", l->dir);
 			setenv("XDG_CACHE_HOME", env, 1);
-		} else if (!strncmp(argv[0], "src/cli/.libs/", 14)) {
-			char lib[4096];
-
-			/* what the libtool wrapper would have set */
-			if (realpath("qmp/.libs", lib))
-				setenv("LD_LIBRARY_PATH", lib, 1);
+		} else {
+			bl_vmctl_child_env(argv[0]);
 		}
 		execvp(argv[0], argv);
 		_exit(127);
@@ -186,7 +169,7 @@ static int virsh_destroy(struct lv *l, const char *name)
 static double vmctl_create(const struct lv_params *p, const struct lv *l, const char *name)
 {
 	char mem[16], cpus[16];
-	char *argv[] = {(char *)vmctl_path(),
+	char *argv[] = {(char *)bl_vmctl_path(),
 			"--socket",
 			(char *)p->sock,
 			"-q",
@@ -208,8 +191,8 @@ static double vmctl_create(const struct lv_params *p, const struct lv *l, const 
 
 static double vmctl_qmp(const struct lv_params *p, const struct lv *l, const char *name)
 {
-	char *argv[] = {(char *)vmctl_path(), "--socket", (char *)p->sock, "qmp", (char *)name,
-			"query-status",	      NULL};
+	char *argv[] = {(char *)bl_vmctl_path(), "--socket", (char *)p->sock, "qmp", (char *)name,
+			"query-status",		 NULL};
 
 	return run(l, 0, argv);
 }

@@ -30,13 +30,6 @@ static const char *BENCH = "pool";
 static const char *distro;
 static char distro_append[512];
 
-static const char *vmctl_path(void)
-{
-	const char *e = getenv("VMCTL");
-
-	return e && *e ? e : access("src/cli/vmctl", X_OK) == 0 ? "src/cli/vmctl" : "vmctl";
-}
-
 /* `vmctl --socket S run [--pool] --via agent -- true`: wall ms, or -1.
  * On the distro, a cold run boots the image with its own kernel. */
 static double run_true(const char *sock, int pool)
@@ -47,7 +40,7 @@ static double run_true(const char *sock, int pool)
 	double t0 = bl_now_ms();
 	pid_t pid;
 
-	argv[n++] = vmctl_path();
+	argv[n++] = bl_vmctl_path();
 	argv[n++] = "--socket";
 	argv[n++] = sock;
 	argv[n++] = "run";
@@ -71,6 +64,7 @@ static double run_true(const char *sock, int pool)
 	pid = fork();
 
 	if (pid == 0) {
+		bl_vmctl_child_env(argv[0]);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -285,11 +279,12 @@ int main(int argc, char **argv)
 	json_object_object_add(tb, "name", json_object_new_string("bench"));
 	if (distro)
 		distro_fields(tb);
-	snprintf(conf, sizeof(conf),
-		 "default_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
-		 "default_append = \"console=ttyS0 panic=-1 loglevel=4 no_timer_check\"\naccel = tcg\n"
-		 "mem_mib = %d\nstop_grace_s = 5\npool_template = bench\npool_size = 1\n",
-		 g, g, distro ? 384 : 256);
+	snprintf(
+	    conf, sizeof(conf),
+	    "default_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
+	    "default_append = \"console=ttyS0 panic=-1 loglevel=4 no_timer_check\"\naccel = tcg\n"
+	    "mem_mib = %d\nstop_grace_s = 5\npool_template = bench\npool_size = 1\n",
+	    g, g, distro ? 384 : 256);
 	bl_cleanup_install(&d);
 	rc = 1;
 	if (bl_daemon_start(&d, conf, &err) < 0) {

@@ -121,7 +121,8 @@ static int run_socket(struct run *r, const char *name)
 	return 0;
 }
 
-/* Kill then delete: the VM is disposable, a graceful stop only costs time. */
+/* The VM is disposable, a graceful stop only costs time: SIGKILL and
+ * removal in one request (a kill, then a delete, was a round trip more). */
 static void destroy(struct run *r, const char *name)
 {
 	struct json_object *reply = NULL;
@@ -130,11 +131,7 @@ static void destroy(struct run *r, const char *name)
 	int i;
 
 	vmsup_client_set_abort_flag(NULL);
-	snprintf(path, sizeof(path), "/v1/vms/%s/kill", name);
-	if (vmsup_request(r->g.sock, "POST", path, NULL, 30000, &status, &reply, &err) < 0)
-		free(err);
-	json_object_put(reply);
-	snprintf(path, sizeof(path), "/v1/vms/%s?timeout=1", name);
+	snprintf(path, sizeof(path), "/v1/vms/%s?force=1", name);
 	/* An interrupted create may still be in the daemon's hands (409)
 	 * for a moment; 404 means it never existed. */
 	for (i = 0; i < 50; i++) {

@@ -36,6 +36,8 @@ struct vm_pool_take {
 	bool detached, finished;
 	char name[32];
 	uid_t owner;
+	bool owned;	   /* owner set and saved (take_own) */
+	struct event *own; /* take_own while the guest sets its clock */
 	bool hit;
 	int step;
 	long long mem_mib; /* 0 = as is */

@@ -45,6 +45,8 @@ void pool_take_free(struct vm_pool_take *t)
 	snap_refresh_cancel(t->clock);
 	if (t->wait)
 		event_free(t->wait);
+	if (t->own)
+		event_free(t->own);
 	free(t->share);
 	if (t->share_fd >= 0)
 		close(t->share_fd);
