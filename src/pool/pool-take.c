@@ -30,7 +30,7 @@ static void take_finish(struct vm_pool_take *t, const char *cls, const char *des
 	} else if ((vm = vmsup_find(p->sup, t->name))) {
 		/* the pool's VM until now: the taker's from here on, also after a restart */
 		vm->owner = t->owner;
-		vmsup_vm_save_now(vm);
+		vmsup_vm_save_now(vm, NULL);
 		o = vmsup_get(p->sup, t->name);
 		po = json_object_new_object();
 		json_object_object_add(po, "hit", json_object_new_boolean(t->hit));
