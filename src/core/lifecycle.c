@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "src/core/statefile.h"
+#include "src/core/statewriter.h"
 #include "src/util/log.h"
 
 static void on_save_timer(evutil_socket_t fd, short what, void *arg);
@@ -27,23 +29,86 @@ static void save_retry(struct vm *vm)
 		evtimer_add(vm->save_timer, &tv);
 }
 
+static void save_failed(struct vm *vm, const char *err)
+{
+	LOG_E(vm->spec.name, "state file: %s", err);
+	/* kept for the status: the VM runs on, but would not survive a restart */
+	free(vm->save_error);
+	vm->save_error = strdup(err);
+	save_retry(vm);
+}
+
 void sup_save_now(struct vm *vm)
 {
-	char *err = NULL;
+	char *text;
 
 	if (vm->save_timer)
 		evtimer_del(vm->save_timer);
-	if (vm_statefile_write(vm->sup->cfg.state_dir, vm, &err)) {
-		LOG_E(vm->spec.name, "state file: %s", err);
-		/* kept for the status: the VM runs on, but would not survive a restart */
-		free(vm->save_error);
-		vm->save_error = err;
-		save_retry(vm);
+	/* serialised here: the struct is the loop's; the writer gets text */
+	if (!(text = vm_statefile_text(vm)) ||
+	    !statewriter_put(vm->sup->writer, vm->spec.name, text))
+		save_failed(vm, "out of memory");
+}
+
+void sup_saved(const char *name, uint64_t seq, const char *err, void *arg)
+{
+	struct vmsup *sup = arg;
+	struct vm *vm = vmsup_find(sup, name);
+	struct waiter *w, **pp, *ready = NULL;
+
+	if (!vm || vm->destroying) {
+		if (err)
+			LOG_E(name, "%s", err);
+	} else if (err) {
+		/* a newer write is queued: it reports for the VM */
+		if (!statewriter_pending(sup->writer, name))
+			save_failed(vm, err);
 	} else if (vm->save_error) {
 		LOG_I(vm->spec.name, "state file written again");
 		free(vm->save_error);
 		vm->save_error = NULL;
 	}
+	/* the replies this write makes true (a failed one too: the VM runs
+	 * on, unsaved, as its status says); collected first, as a reply may
+	 * start another operation */
+	for (pp = &sup->durable; (w = *pp);) {
+		if (strcmp(w->name, name) || w->seq > seq) {
+			pp = &w->dnext;
+			continue;
+		}
+		*pp = w->dnext;
+		w->dnext = ready;
+		ready = w;
+	}
+	while ((w = ready)) {
+		struct vmsup_result r = {NULL, NULL, w->body, w->created};
+		ready = w->dnext;
+		w->durable = false;
+		if (w->done)
+			w->done(&r, w->arg);
+		w->done = NULL;
+		if (w->orphan)
+			sup_waiter_free(w);
+	}
+}
+
+bool sup_hold_reply(struct waiter *w, const char *name, struct json_object *body)
+{
+	struct vmsup *sup = w->sup;
+	uint64_t seq = statewriter_pending(sup->writer, name);
+
+	if (!seq || (!w->name && !(w->name = strdup(name))))
+		return false;
+	sup_waiter_unlink(w);
+	w->vm = NULL;
+	if (w->timer)
+		evtimer_del(w->timer);
+	w->seq = seq;
+	w->body = body ? json_object_get(body) : NULL;
+	w->durable = true;
+	w->dnext = sup->durable;
+	sup->durable = w;
+	return true;
 }
 
 void sup_save_flush(struct vm *vm)

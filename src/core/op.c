@@ -156,8 +156,7 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 		}
 		sup_vm_start(vm);
 		if (vm->state != VM_STARTING) {
-			sup_reply_vm(done, arg, false, vm);
-			return NULL;
+			return sup_reply_vm(done, arg, false, vm);
 		}
 		w = sup_waiter_add(vm, W_START, 0, false, 0, done, arg);
 		break;
@@ -181,8 +180,7 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 		}
 		if (already_down(vm)) {
 			/* the wanted outcome holds: a stop is idempotent */
-			sup_reply_vm(done, arg, false, vm);
-			return NULL;
+			return sup_reply_vm(done, arg, false, vm);
 		}
 		w = sup_waiter_add(vm, W_GONE, 0, false, 0, done, arg);
 		sup_vm_stop(vm, grace);
@@ -247,7 +245,14 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 		}
 		if (vm->busy) /* done when the core lets go of it (vm.h) */
 			return w;
-		sup_check_waiters(vm); /* replies and frees: w is gone */
+		/* replies and frees w; pinned, it outlives that to tell
+		 * whether its reply waits for the disk (then it is the handle) */
+		w->pinned = true;
+		sup_check_waiters(vm);
+		w->pinned = false;
+		if (w->durable || !w->orphan)
+			return w;
+		sup_waiter_free(w);
 		return NULL;
 	default:
 		sup_reply_err(done, arg, VMSUP_EC_INVALID, "unknown operation");

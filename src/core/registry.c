@@ -16,6 +16,7 @@
 #include "src/core/reattach.h"
 #include "src/core/restart.h"
 #include "src/core/statefile.h"
+#include "src/core/statewriter.h"
 #include "src/qemu/argv.h"
 #include "src/qemu/net.h"
 #include "src/qemu/probe.h"
@@ -52,13 +53,11 @@ void sup_rm_run_dir(struct vm *vm)
 void sup_vm_remove(struct vm *vm)
 {
 	struct vmsup *sup = vm->sup;
-	char *err = NULL;
 
 	vmsup_modules_destroyed(vm);
-	if (vm_statefile_remove(sup->cfg.state_dir, vm->spec.name, &err)) {
-		LOG_E(vm->spec.name, "%s", err);
-		free(err);
-	}
+	/* unlinked by the writer thread: after any write of it still queued */
+	if (!statewriter_put(sup->writer, vm->spec.name, NULL))
+		LOG_E(vm->spec.name, "state file not removed: out of memory");
 	sup_rm_run_dir(vm);
 	for (struct vm **pp = &sup->vms; *pp; pp = &(*pp)->next)
 		if (*pp == vm) {
@@ -203,10 +202,8 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 	      vm->spec.kernel || vm->spec.disk ? "" : ", guest-less");
 	sup_save(vm);
 	sup_emit_state(vm);
-	if (!vm->spec.start) {
-		sup_reply_vm(done, arg, true, vm);
-		return NULL;
-	}
+	if (!vm->spec.start)
+		return sup_reply_vm(done, arg, true, vm);
 	sup_vm_start(vm);
 	if (vm->start_exhausted && vm->pid <= 0) {
 		/* out of descriptors before qemu ran: nothing is kept */
@@ -217,13 +214,11 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 		sup_reply_err(done, arg, VMSUP_EC_EXHAUSTED, "%s", why);
 		return NULL;
 	}
-	if (vm->state != VM_STARTING) {
-		sup_reply_vm(done, arg, true, vm);
-		return NULL;
-	}
+	if (vm->state != VM_STARTING)
+		return sup_reply_vm(done, arg, true, vm);
 	w = sup_waiter_add(vm, W_START, 0, true, 0, done, arg);
 	if (!w)
-		sup_reply_vm(done, arg, true, vm);
+		w = sup_reply_vm(done, arg, true, vm);
 	return w;
 fail:
 	free(err);
@@ -278,6 +273,8 @@ struct vmsup *vmsup_new(struct event_base *base, const struct vmsup_config *cfg,
 	      sup->sandbox				   ? "on"
 	      : sup->cfg.qemu_sandbox == VMSUP_SANDBOX_OFF ? "off (qemu_sandbox)"
 							   : "unavailable");
+	if (!(sup->writer = statewriter_new(base, sup->cfg.state_dir, sup_saved, sup, err)))
+		goto fail;
 	sup->sigchld = evsignal_new(base, SIGCHLD, sup_on_sigchld, sup);
 	if (!sup->sigchld || evsignal_add(sup->sigchld, NULL) < 0) {
 		vmsup_err(err, "cannot watch SIGCHLD");
@@ -298,6 +295,16 @@ void vmsup_free(struct vmsup *sup)
 		sup->vms = vm->next;
 		sup_waiters_fail(vm, VMSUP_EC_SHUTTING_DOWN, "the daemon is shutting down");
 		sup_vm_free(vm);
+	}
+	/* every change queued reaches the disk before the daemon exits; the
+	 * replies still held are answered as it drains (their clients may be
+	 * gone: the API lets go of them before the supervisor) */
+	statewriter_free(sup->writer);
+	while (sup->durable) {
+		struct waiter *w = sup->durable;
+		sup->durable = w->dnext;
+		w->durable = false;
+		sup_waiter_free(w);
 	}
 	sup_bus_free(sup);
 	if (sup->sigchld)
@@ -354,9 +361,17 @@ void vmsup_vm_save(struct vm *vm)
 	sup_save(vm);
 }
 
-void vmsup_vm_save_now(struct vm *vm)
+void vmsup_save_all_now(struct vmsup *sup)
+{
+	for (struct vm *vm = sup->vms; vm; vm = vm->next)
+		sup_save_flush(vm);
+	statewriter_drain(sup->writer);
+}
+
+int vmsup_vm_save_now(struct vm *vm, char **err)
 {
 	sup_save_now(vm);
+	return statewriter_sync(vm->sup->writer, vm->spec.name, err);
 }
 
 void vmsup_vm_exited(struct vm *vm)

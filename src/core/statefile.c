@@ -61,12 +61,10 @@ out:
 	return ret;
 }
 
-int vm_statefile_write(const char *state_dir, const struct vm *vm, char **err)
+char *vm_statefile_text(const struct vm *vm)
 {
 	struct json_object *o = vm_record_json(vm);
-	char *path = NULL;
-	const char *s;
-	int ret;
+	char *text;
 
 	json_object_object_add(o, "spec", vm_spec_to_json(&vm->spec));
 	json_object_object_add(o, "start_time", json_object_new_uint64(vm->start_time));
@@ -77,28 +75,49 @@ int vm_statefile_write(const char *state_dir, const struct vm *vm, char **err)
 	json_object_object_add(o, "pidfile",
 			       vm->pidfile ? json_object_new_string(vm->pidfile) : NULL);
 	json_object_object_add(o, "version", json_object_new_int(VM_STATEFILE_VERSION));
-	if (asprintf(&path, "%s/%s.json", state_dir, vm->spec.name) < 0) {
-		json_object_put(o);
-		return vmsup_err(err, "out of memory");
-	}
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						  JSON_C_TO_STRING_NOSLASHESCAPE);
-	ret = vmsup_write_atomic(path, s, strlen(s), err);
-	free(path);
+	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+	return text;
+}
+
+/* A rename or unlink is durable only once the directory is on disk too. */
+static int sync_dir(const char *dir, char **err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return vmsup_err(err, "%s: %s", dir, strerror(errno));
+	if (fsync(fd) < 0)
+		ret = vmsup_err(err, "%s: fsync: %s", dir, strerror(errno));
+	close(fd);
 	return ret;
 }
 
-int vm_statefile_remove(const char *state_dir, const char *name, char **err)
+int vm_statefile_store(const char *state_dir, const char *name, const char *text, char **err)
 {
 	char *path = NULL;
 	int ret = 0;
 
 	if (asprintf(&path, "%s/%s.json", state_dir, name) < 0)
 		return vmsup_err(err, "out of memory");
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (text)
+		ret = vmsup_write_atomic(path, text, strlen(text), err);
+	else if (unlink(path) < 0 && errno != ENOENT)
 		ret = vmsup_err(err, "%s: %s", path, strerror(errno));
 	free(path);
+	return ret ? ret : sync_dir(state_dir, err);
+}
+
+int vm_statefile_write(const char *state_dir, const struct vm *vm, char **err)
+{
+	char *text = vm_statefile_text(vm);
+	int ret;
+
+	if (!text)
+		return vmsup_err(err, "out of memory");
+	ret = vm_statefile_store(state_dir, vm->spec.name, text, err);
+	free(text);
 	return ret;
 }
 

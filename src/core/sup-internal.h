@@ -7,6 +7,7 @@
 #define VMSUP_SUP_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -44,6 +45,14 @@ struct waiter {
 	struct event *timer;
 	bool in_list;
 	struct waiter *next;
+	/* a success reply held until its VM's state file is on disk (lifecycle.c) */
+	bool durable; /* on sup->durable, with name, seq and body */
+	bool orphan;  /* its owner let go: freed once replied */
+	bool pinned;  /* sup_waiter_free only orphans it: op.c looks once more */
+	char *name;   /* the VM's (vm may be gone by then) */
+	uint64_t seq; /* the state file write it waits for */
+	struct json_object *body;
+	struct waiter *dnext;
 };
 
 struct sub {
@@ -67,6 +76,8 @@ struct vmsup {
 	int next_sub;
 	int emitting;
 	bool shutting_down;
+	struct statewriter *writer; /* the state files, off the loop */
+	struct waiter *durable;	    /* replies waiting for a state file write */
 	struct {
 		const struct vm_module *ops;
 		void *ctx;
@@ -100,7 +111,8 @@ static inline struct timeval sup_tv_ms(unsigned ms)
 void sup_finish(struct waiter *w, const char *cls, const char *desc, struct json_object *body);
 void sup_reply_err(vmsup_done_fn done, void *arg, const char *cls, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void sup_reply_vm(vmsup_done_fn done, void *arg, bool created, struct vm *vm);
+/* The reply may wait for the state file: a waiter to cancel, else NULL. */
+struct waiter *sup_reply_vm(vmsup_done_fn done, void *arg, bool created, struct vm *vm);
 struct waiter *sup_waiter_add(struct vm *vm, enum waiter_kind kind, unsigned mask, bool created,
 			      unsigned timeout_ms, vmsup_done_fn done, void *arg);
 void sup_waiter_unlink(struct waiter *w);
@@ -118,9 +130,16 @@ void sup_emit_destroyed(struct vm *vm);
 void sup_bus_free(struct vmsup *sup);
 
 /* lifecycle.c: state changes and the state file */
+/* Queue the VM's state file for the writer thread now. */
 void sup_save_now(struct vm *vm);
-/* A deferred write still pending goes to disk now: before a reply that
- * reports the change (a kill -9 right after it must not lose it). */
+/* The writer thread's report (statewriter_done_fn, arg the vmsup). */
+void sup_saved(const char *name, uint64_t seq, const char *err, void *arg);
+/* Hold a success reply (body) until name's state file is written:
+ * true when held, false when it is on disk already. */
+bool sup_hold_reply(struct waiter *w, const char *name, struct json_object *body);
+/* A deferred write still pending is queued now: before a reply that
+ * reports the change, which waits for it (a kill -9 right after the
+ * reply must not lose it). */
 void sup_save_flush(struct vm *vm);
 void sup_save(struct vm *vm);
 void sup_set_state(struct vm *vm, enum vm_state to);

@@ -107,9 +107,14 @@ void vmsup_adopt(struct vm *vm);
 void vmsup_vm_qmp_attach(struct vm *vm);
 void vmsup_vm_set_state(struct vm *vm, enum vm_state to); /* may free vm (destroy) */
 void vmsup_vm_save(struct vm *vm);
-/* Write the state file now (before the reply that reports a change the
- * API made: a kill -9 right after the reply must not lose it). */
-void vmsup_vm_save_now(struct vm *vm);
+/* Write the state file now and wait for the writer thread (before the
+ * reply that reports a change the API made: a kill -9 right after the
+ * reply must not lose it). Blocks the loop on the disk: for rare changes
+ * only; a failure shows as the VM's state_unsaved, and in *err if given. */
+int vmsup_vm_save_now(struct vm *vm, char **err);
+/* Every change not yet on disk written, waiting for the writer thread
+ * (start-up: what the reattach put right is on disk before the API serves). */
+void vmsup_save_all_now(struct vmsup *sup);
 /* An adopted qemu is gone (exit status unknown): may free vm. */
 void vmsup_vm_exited(struct vm *vm);
 void vmsup_vm_rm_run_dir(struct vm *vm);

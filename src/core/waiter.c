@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "src/util/err.h"
 
@@ -14,8 +15,13 @@ void sup_finish(struct waiter *w, const char *cls, const char *desc, struct json
 {
 	struct vmsup_result r = {cls, desc, body, w->created};
 
-	if (w->done && !cls)
+	if (w->done && !cls) {
+		/* what the reply reports must be on disk before it is sent */
 		sup_save_flush(w->vm);
+		if ((w->vm || w->name) &&
+		    sup_hold_reply(w, w->vm ? w->vm->spec.name : w->name, body))
+			return;
+	}
 	if (w->done)
 		w->done(&r, w->arg);
 	w->done = NULL;
@@ -33,16 +39,44 @@ void sup_reply_err(vmsup_done_fn done, void *arg, const char *cls, const char *f
 	done(&r, arg);
 }
 
-void sup_reply_vm(vmsup_done_fn done, void *arg, bool created, struct vm *vm)
+static struct waiter *waiter_new(struct vm *vm, enum waiter_kind kind, unsigned mask, bool created,
+				 vmsup_done_fn done, void *arg)
 {
-	struct json_object *o;
-	struct vmsup_result r = {NULL, NULL, NULL, created};
+	struct waiter *w = calloc(1, sizeof(*w));
 
-	sup_save_flush(vm);
-	r.body = o = vm_to_json(vm);
+	if (!w)
+		return NULL;
+	w->sup = vm->sup;
+	w->vm = vm;
+	w->kind = kind;
+	w->mask = mask;
+	w->created = created;
+	w->done = done;
+	w->arg = arg;
+	return w;
+}
 
-	done(&r, arg);
+struct waiter *sup_reply_vm(vmsup_done_fn done, void *arg, bool created, struct vm *vm)
+{
+	struct json_object *o = vm_to_json(vm);
+	struct waiter *w = waiter_new(vm, W_STATE, 0, created, done, arg);
+	struct vmsup_result r = {NULL, NULL, o, created};
+
+	if (!w) {
+		/* out of memory: answered now, as before the writer thread */
+		done(&r, arg);
+		json_object_put(o);
+		return NULL;
+	}
+	sup_finish(w, NULL, NULL, o);
 	json_object_put(o);
+	/* held: the caller's handle to cancel it, freed once replied */
+	if (w->durable) {
+		w->orphan = true;
+		return w;
+	}
+	sup_waiter_free(w);
+	return NULL;
 }
 
 void sup_waiter_unlink(struct waiter *w)
@@ -62,6 +96,15 @@ void sup_waiter_free(struct waiter *w)
 	sup_waiter_unlink(w);
 	if (w->timer)
 		event_free(w->timer);
+	w->timer = NULL;
+	if (w->durable || w->pinned) {
+		/* its reply still waits for the disk (sup_saved frees it), or
+		 * its owner looks at it once more (op.c) */
+		w->orphan = true;
+		return;
+	}
+	json_object_put(w->body);
+	free(w->name);
 	free(w);
 }
 
@@ -86,17 +129,10 @@ static void on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
 struct waiter *sup_waiter_add(struct vm *vm, enum waiter_kind kind, unsigned mask, bool created,
 			      unsigned timeout_ms, vmsup_done_fn done, void *arg)
 {
-	struct waiter *w = calloc(1, sizeof(*w));
+	struct waiter *w = waiter_new(vm, kind, mask, created, done, arg);
 
 	if (!w)
 		return NULL;
-	w->sup = vm->sup;
-	w->vm = vm;
-	w->kind = kind;
-	w->mask = mask;
-	w->created = created;
-	w->done = done;
-	w->arg = arg;
 	if (timeout_ms) {
 		struct timeval tv = sup_tv_ms(timeout_ms);
 		w->timer = evtimer_new(vm->sup->base, on_waiter_timeout, w);
@@ -196,6 +232,10 @@ void sup_check_waiters(struct vm *vm)
 		return;
 	sup_exhausted_desc(vm->spec.name, vm->error, why, sizeof(why));
 	vm->destroying = true; /* no state file written on the way out */
+	/* the replies wait for the file's removal, by name: vm is freed */
+	for (w = destroy; w; w = w->next)
+		if (!w->name)
+			w->name = strdup(vm->spec.name);
 	sup_vm_remove(vm);
 	while ((w = destroy)) {
 		struct json_object *o = json_object_new_object();

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/core/statefile.h"
 #include "src/daemon/http.h"
 #include "src/util/log.h"
 
@@ -56,8 +55,7 @@ void api_autostart_put(struct vmsup *sup, struct evhttp_request *req, const char
 	was = vm->spec.autostart;
 	vm->spec.autostart = json_object_get_boolean(v);
 	/* on disk before the reply says so: a kill -9 right after it keeps it */
-	if (vm->spec.autostart != was &&
-	    vm_statefile_write(vmsup_config(sup)->state_dir, vm, &err)) {
+	if (vm->spec.autostart != was && vmsup_vm_save_now(vm, &err)) {
 		vm->spec.autostart = was;
 		http_send_error(req, 500, "InternalError", "state file: %s", err);
 		free(err);

@@ -25,7 +25,7 @@ static void op_finish(struct vm_limits_op *op, const char *cls, const char *desc
 		/* on disk before the reply: a kill -9 of the daemon right after
 		 * it must not lose the change (failures too: a pin may have
 		 * taken before the quota failed) */
-		vmsup_vm_save_now(op->vm);
+		vmsup_vm_save_now(op->vm, NULL);
 		if (!cls)
 			o = vm_to_json(op->vm);
 		op->done(cls, desc, o, op->arg);

@@ -24,7 +24,7 @@ static void take_own(struct vm_pool_take *t, struct vm *vm)
 		return;
 	t->owned = true;
 	vm->owner = t->owner;
-	vmsup_vm_save_now(vm);
+	vmsup_vm_save_now(vm, NULL);
 }
 
 static void on_own(evutil_socket_t fd, short what, void *arg)

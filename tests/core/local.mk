@@ -12,7 +12,8 @@ TESTS += tests/test-vmsupd-reattach
 tests_test_vmsupd_reattach_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/core/reattach-util.c tests/core/reattach-util.h \
 	tests/lib/vmctl-run.c tests/lib/vmctl-run.h \
-	tests/core/reattach.c tests/core/reattach-policy.c tests/core/reattach-identity.c tests/core/fatal-states.c
+	tests/core/reattach.c tests/core/reattach-policy.c tests/core/reattach-identity.c tests/core/fatal-states.c \
+	tests/core/reattach-durable.c
 tests_test_vmsupd_reattach_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_reattach_LDADD = qmp/libqmp.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread
