@@ -1,5 +1,6 @@
 #include "src/core/reattach-internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,4 +160,33 @@ void reattach_qmp_connect_again(struct vm *vm)
 		return;
 	}
 	vmsup_vm_qmp_attach(vm);
+}
+
+static bool connecting(struct vmsup *sup)
+{
+	for (struct vm *vm = vmsup_first(sup); vm; vm = vm->next)
+		if (vm->pid > 0 && !(vm->qmp && qmp_is_ready(vm->qmp)))
+			return true;
+	return false;
+}
+
+static void on_settled(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	*(bool *)arg = true;
+}
+
+void vm_reattach_settle(struct vmsup *sup, int max_ms)
+{
+	struct timeval tv = {max_ms / 1000, (max_ms % 1000) * 1000};
+	bool over = false;
+	struct event *t = evtimer_new(vmsup_base(sup), on_settled, &over);
+
+	if (!t)
+		return;
+	evtimer_add(t, &tv);
+	/* each pass handles at least one event: the timer bounds the wait */
+	while (!over && connecting(sup))
+		event_base_loop(vmsup_base(sup), EVLOOP_ONCE);
+	event_free(t);
 }

@@ -32,6 +32,13 @@ struct vmsup;
 int vm_reattach_all(struct vmsup *sup, char **err);
 
 /*
+ * Run the event loop until every reattached VM answers on QMP, for at
+ * most max_ms: the API serves after this, and a request in between (a
+ * pause right after a daemon restart) would find the VM still connecting.
+ */
+void vm_reattach_settle(struct vmsup *sup, int max_ms);
+
+/*
  * The VM a state file (j, from vm_statefile_read) describes, named name
  * (its file name less ".json"), not yet in the registry and touching no
  * process: NULL with *err when the file is not one vm_statefile_write

@@ -241,6 +241,7 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 	daemon_notify("STATUS=reattaching the VMs of the state dir");
 	if (vm_reattach_all(d.sup, err))
 		goto out;
+	vm_reattach_settle(d.sup, 2000);
 	vmsup_save_all_now(d.sup);
 	/* after the reattach: the pool's VMs of an earlier run are among its VMs */
 	{

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "src/util/err.h"
+#include "src/qemu/argv.h"
 #include "src/qemu/stage.h"
+#include "src/util/err.h"
 
 struct child_err {
 	int stage; /* 0 log, 1 stdin, 2 setsid, 3 exec, 4 fd 3 */
@@ -160,12 +162,25 @@ int vm_mkdir(const char *path, mode_t mode, char **err)
 	return 0;
 }
 
+/* What a run dir holds (vm_run_files, the serial socket, the console
+ * log's rotation, the agent module's known_hosts): removed by name, so a
+ * daemon out of descriptors (EMFILE, when opendir cannot) still cleans up. */
+static const char *const run_files[] = {
+    "qmp.sock",	   "ops.sock",	    "ops-qemu.sock", "qga.sock",      "qemu.pid",
+    "console.log", "console.log.1", "qemu.log",	     VM_CONSOLE_SOCK, "known_hosts",
+};
+
 int vm_rm_run_dir(const char *dir)
 {
+	char p[PATH_MAX];
 	DIR *d;
 	struct dirent *e;
 
 	vm_stage_remove(dir);
+	for (size_t i = 0; i < sizeof(run_files) / sizeof(run_files[0]); i++)
+		if (snprintf(p, sizeof(p), "%s/%s", dir, run_files[i]) < (int)sizeof(p))
+			unlink(p);
+	/* anything else a module left there */
 	if ((d = opendir(dir))) {
 		while ((e = readdir(d)))
 			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
