@@ -28,7 +28,8 @@ tests_executor_test_executor_agent_LDADD = $(EXEC_TEST_LIBS)
 # End to end: real vmsupd, real guest, vmctl exec over ssh.
 EXEC_VM_HARNESS = tests/executor/vm-harness.c tests/executor/vm-harness.h \
 	tests/executor/fake-agent-run.c tests/executor/fake-agent-run.h
-tests_executor_test_executor_vm_SOURCES = tests/executor/test-executor-vm.c $(EXEC_VM_HARNESS)
+tests_executor_test_executor_vm_SOURCES = tests/executor/test-executor-vm.c tests/executor/vm-figures.c \
+	$(EXEC_VM_HARNESS)
 tests_executor_test_executor_vm_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_vm_LDADD = $(EXEC_TEST_LIBS)
 

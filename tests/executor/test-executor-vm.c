@@ -21,7 +21,6 @@
 TestSuite(executor_vm, .init = setup, .fini = teardown, .timeout = 900);
 /* Suites that start vmsupd themselves (or skip before): no .init. */
 TestSuite(executor_vm_nocg, .fini = teardown, .timeout = 900);
-TestSuite(executor_vm_figures, .fini = teardown, .timeout = 1800);
 
 Test(executor_vm, task_runs_in_its_own_vm_and_finishes)
 {
@@ -391,47 +390,6 @@ Test(executor_vm, reconnect_keeps_the_task)
 	json_object_put(r);
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-Test(executor_vm_figures, figures)
-{
-	const char *f = getenv("VMEXEC_FIGURES");
-	/* Before vmsupd starts: a skipped test does not reach .fini. */
-	if (!f || strcmp(f, "1") != 0)
-		cr_skip_test("set VMEXEC_FIGURES=1 to measure");
-	setup();
-	double running[5], finished[5], load[3] = {0, 0, 0};
-	getloadavg(load, 3);
-	for (int i = 0; i < 5; i++) {
-		const char *args[] = {"--scenario", "finish",	 "--mem", "256",
-				      VMENV,	    "--command", "true",  NULL};
-		struct json_object *r = run(args);
-		struct json_object *u1 = fa_update(r, "t1", "TASK_RUNNING"),
-				   *u2 = fa_update(r, "t1", "TASK_FINISHED");
-		cr_assert(u1 && u2);
-		running[i] = fa_double(u1, "t");
-		finished[i] = fa_double(u2, "t");
-		printf("run %d: LAUNCH->TASK_RUNNING %.2f s, LAUNCH->TASK_FINISHED %.2f s\n", i + 1,
-		       running[i], finished[i]);
-		json_object_put(r);
-	}
-	double after[3] = {0, 0, 0};
-	getloadavg(after, 3);
-	qsort(running, 5, sizeof(double), cmp);
-	qsort(finished, 5, sizeof(double), cmp);
-	printf("LAUNCH->TASK_RUNNING median %.2f s (min %.2f max %.2f)\n", running[2], running[0],
-	       running[4]);
-	printf("LAUNCH->TASK_FINISHED median %.2f s (min %.2f max %.2f)\n", finished[2],
-	       finished[0], finished[4]);
-	printf("load average before %.2f %.2f %.2f, after %.2f %.2f %.2f (%ld CPUs)\n", load[0],
-	       load[1], load[2], after[0], after[1], after[2], sysconf(_SC_NPROCESSORS_ONLN));
-	fflush(stdout);
-}
-
 /* A host without cgroup CPU control: the quota cannot be set (503
  * CgroupUnavailable); the task still runs, and TASK_RUNNING says so. */
 Test(executor_vm_nocg, quota_unavailable_is_logged_and_the_task_runs)
@@ -498,37 +456,7 @@ Test(executor_vm, quota_refused_is_a_task_error)
 
 /* ---- the warm pool (VMEXEC_POOL=1) ---- */
 
-static struct json_object *pool_status(void)
-{
-	const char *args[] = {"pool", NULL};
-	static char buf[65536];
-
-	cr_assert_eq(vmctl_json(args, buf, sizeof(buf)), 0, "vmctl pool: %s", buf);
-	return json_tokener_parse(buf);
-}
-
-static void setup_pool(void)
-{
-	const char *args[] = {"template", "create", "base", NULL};
-	static char buf[65536];
-	struct json_object *p = NULL;
-
-	start_vmsupd_as(true, "mem_mib = 256\npool_template = base\npool_size = 1\n");
-	sandbox = fa_sandbox();
-	cr_assert_eq(vmctl_json(args, buf, sizeof(buf)), 0, "template create: %s", buf);
-	for (int i = 0; i < 1200; i++) {
-		json_object_put(p);
-		p = pool_status();
-		if (fa_int(p, "ready") == 1)
-			break;
-		usleep(100000);
-	}
-	cr_assert_eq(fa_int(p, "ready"), 1, "the pool did not fill: %s",
-		     json_object_to_json_string(p));
-	json_object_put(p);
-}
-
-TestSuite(executor_vm_pool, .init = setup_pool, .fini = teardown, .timeout = 900);
+TestSuite(executor_vm_pool, .init = vm_setup_pool, .fini = teardown, .timeout = 900);
 
 Test(executor_vm_pool, task_takes_a_warm_vm_with_the_sandbox_bound_in)
 {
@@ -555,7 +483,7 @@ Test(executor_vm_pool, task_takes_a_warm_vm_with_the_sandbox_bound_in)
 	cr_assert(*guest && strcmp(guest, u.release), "not the guest kernel: '%s'", guest);
 	cr_assert_eq(fa_int(r, "exit_code"), 0);
 	/* taken once, and destroyed with its task: the pool's next VM is another one */
-	p = pool_status();
+	p = vm_pool_status();
 	cr_expect_eq(fa_int(p, "hits"), 1, "%s", json_object_to_json_string(p));
 	cr_expect(!strstr(json_object_to_json_string(p), name), "%s is back in the pool", name);
 	json_object_put(p);

@@ -295,3 +295,41 @@ double mtime_in_sandbox(const char *name)
 	cr_assert_eq(stat(p, &st), 0, "no %s in the sandbox", name);
 	return (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
 }
+
+/* ---- the warm pool (VMEXEC_POOL=1) ---- */
+
+struct json_object *vm_pool_status(void)
+{
+	const char *args[] = {"pool", NULL};
+	static char buf[65536];
+
+	cr_assert_eq(vmctl_json(args, buf, sizeof(buf)), 0, "vmctl pool: %s", buf);
+	return json_tokener_parse(buf);
+}
+
+void vm_pool_wait_ready(void)
+{
+	struct json_object *p = NULL;
+
+	for (int i = 0; i < 1200; i++) {
+		json_object_put(p);
+		p = vm_pool_status();
+		if (fa_int(p, "ready") == 1)
+			break;
+		usleep(100000);
+	}
+	cr_assert_eq(fa_int(p, "ready"), 1, "the pool did not fill: %s",
+		     json_object_to_json_string(p));
+	json_object_put(p);
+}
+
+void vm_setup_pool(void)
+{
+	const char *args[] = {"template", "create", "base", NULL};
+	static char buf[65536];
+
+	start_vmsupd_as(true, "mem_mib = 256\npool_template = base\npool_size = 1\n");
+	sandbox = fa_sandbox();
+	cr_assert_eq(vmctl_json(args, buf, sizeof(buf)), 0, "template create: %s", buf);
+	vm_pool_wait_ready();
+}

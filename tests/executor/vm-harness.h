@@ -43,5 +43,11 @@ int vmctl_json(const char *const *args, char *buf, size_t len);
 int vm_count(void);
 /* When name in the sandbox was last written, by the host's clock. */
 double mtime_in_sandbox(const char *name);
+/* vmctl pool -o json (asserted to work). */
+struct json_object *vm_pool_status(void);
+/* Wait (up to 2 min) until the pool has its VM ready (asserted). */
+void vm_pool_wait_ready(void);
+/* vmsupd with a pool of one VM of template "base" (made here), filled. */
+void vm_setup_pool(void);
 
 #endif
