@@ -9,6 +9,7 @@
 
 #include "src/core/supervisor.h"
 #include "src/net/tap.h"
+#include "src/qemu/argv.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
 
@@ -22,34 +23,22 @@ static bool has_net_admin(void)
 	return d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
 }
 
-static bool mac_taken(struct vm *vm)
+static bool mac_taken(const char *mac, void *arg)
 {
+	struct vm *vm = arg;
+
 	for (struct vm *o = vmsup_first(vm->sup); o; o = o->next)
-		if (o != vm && !strcmp(o->mac, vm->mac))
+		if (o != vm && !strcmp(o->mac, mac))
 			return true;
 	return false;
 }
 
-/*
- * The MAC from the name (argv.c) is a 24-bit hash: two names of one daemon
- * may meet, and on a bridge two equal MACs get one lease and lose frames.
- * Rehash with a counter until it is free among this daemon's VMs; the
- * result is kept in the state file (mod_restore), so a restart keeps it.
- */
+/* Free among this daemon's VMs (vm_mac_unique); the result is kept in the
+ * state file (mod_restore), so a restart keeps it. */
 static int unique_mac(struct vm *vm, char **err)
 {
-	uint32_t h = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)vm->spec.name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	for (unsigned i = 1; mac_taken(vm); i++) {
-		if (i > 1000)
-			return vmsup_err(err, "no free MAC address for '%s'", vm->spec.name);
-		h = (h ^ i) * 16777619u;
-		/* 52:54:00 as qemu's own: the locally administered bit is set */
-		snprintf(vm->mac, sizeof(vm->mac), "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff,
-			 (h >> 8) & 0xff, h & 0xff);
-	}
+	if (vm_mac_unique(vm->spec.name, mac_taken, vm, vm->mac))
+		return vmsup_err(err, "no free MAC address for '%s'", vm->spec.name);
 	return 0;
 }
 

@@ -129,14 +129,41 @@ static int names_console(const char *cmdline)
 	return 0;
 }
 
-void vm_mac_from_name(const char *name, char out[18])
+/* FNV-1a: stable across runs and hosts, so a VM keeps its MAC */
+static uint32_t name_hash(const char *name)
 {
-	/* FNV-1a: stable across runs and hosts, so a VM keeps its MAC */
 	uint32_t h = 2166136261u;
 
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+/* 52:54:00 as qemu's own: the locally administered bit is set */
+static void mac_of(uint32_t h, char out[18])
+{
 	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+}
+
+void vm_mac_from_name(const char *name, char out[18])
+{
+	mac_of(name_hash(name), out);
+}
+
+int vm_mac_unique(const char *name, bool (*taken)(const char *mac, void *arg), void *arg,
+		  char out[18])
+{
+	uint32_t h = name_hash(name);
+
+	if (!out[0])
+		mac_of(h, out);
+	for (unsigned i = 1; taken(out, arg); i++) {
+		if (i > 1000)
+			return -1;
+		h = (h ^ i) * 16777619u;
+		mac_of(h, out);
+	}
+	return 0;
 }
 
 char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,

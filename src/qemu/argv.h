@@ -44,6 +44,13 @@ int vm_argv_append(char ***argv, const char *const *more);
 /* A locally administered unicast MAC in 52:54:00/24 derived from the name. */
 void vm_mac_from_name(const char *name, char out[18]);
 
+/* The MAC is a 24-bit hash: two names may meet, and on a bridge two equal
+ * MACs get one lease and lose frames. out as it is ("" for the name's MAC),
+ * rehashed from the name with a counter while taken() says another VM has
+ * it; -1 after 1000 tries. */
+int vm_mac_unique(const char *name, bool (*taken)(const char *mac, void *arg), void *arg,
+		  char out[18]);
+
 /* Device id of the agent's virtserialport: qemu only sends VSERPORT_CHANGE
  * for a port with an id, and names it by this id. */
 #define VM_AGENT_PORT_ID "qga0"

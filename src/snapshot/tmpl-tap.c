@@ -1,9 +1,14 @@
 #include "src/snapshot/tmpl-tap.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "src/core/supervisor.h"
+#include "src/core/vm.h"
 #include "src/net/tap.h"
+#include "src/qemu/argv.h"
 #include "src/util/err.h"
 
 int tmpl_tap_check(const struct vm_spec *spec, char **err)
@@ -25,5 +30,21 @@ int tmpl_tap_open(const struct vm_spec *spec, int *fd, char **err)
 	if ((t = vm_tap_open(tap, spec->net.brname, err)) < 0)
 		return -1;
 	*fd = t;
+	return 0;
+}
+
+static bool mac_in_use(const char *mac, void *sup)
+{
+	for (struct vm *vm = vmsup_first(sup); vm; vm = vm->next)
+		if (!strcmp(vm->mac, mac))
+			return true;
+	return false;
+}
+
+int tmpl_tap_mac(struct vmsup *sup, const char *name, char mac[18], char **err)
+{
+	mac[0] = '\0';
+	if (vm_mac_unique(name, mac_in_use, sup, mac))
+		return vmsup_err(err, "no free MAC address for template '%s'", name);
 	return 0;
 }

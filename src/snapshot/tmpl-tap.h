@@ -10,6 +10,8 @@
 
 #include "src/qemu/spec.h"
 
+struct vmsup;
+
 /* 0 unless spec is on a bridge that does not exist (-1, *err naming it). */
 int tmpl_tap_check(const struct vm_spec *spec, char **err);
 
@@ -18,5 +20,9 @@ int tmpl_tap_check(const struct vm_spec *spec, char **err);
  * name); it goes when qemu and the job have closed it. 0 (*fd untouched
  * off a bridge), or -1 with *err. */
 int tmpl_tap_open(const struct vm_spec *spec, int *fd, char **err);
+
+/* The template VM's MAC: its name's, unless a VM of sup has that one
+ * (on a bridge they would meet; rehashed as vm_mac_unique does). */
+int tmpl_tap_mac(struct vmsup *sup, const char *name, char mac[18], char **err);
 
 #endif

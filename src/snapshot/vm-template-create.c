@@ -435,7 +435,8 @@ static int build(struct vm_tmpl_job *j, char **err)
 	unlink(j->qemu_log);
 	if ((port = vm_free_port(err)) < 0)
 		goto out;
-	vm_mac_from_name(j->spec.name, j->mac);
+	if (tmpl_tap_mac(j->sup, j->spec.name, j->mac, err))
+		goto out;
 	p = (struct vm_paths){j->dir,	  j->qmp_sock,	  j->ops_sock, j->qga_sock,
 			      j->pidfile, j->console_log, port,	       j->mac};
 	if (!(j->argv = vm_argv_build(&j->spec, &p, &o, err)) ||

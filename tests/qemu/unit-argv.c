@@ -310,6 +310,35 @@ Test(argv, mac_is_stable_and_local)
 	cr_expect_eq(strlen(a), 17);
 }
 
+/* taken() of vm_mac_unique: the MACs in a NULL-terminated list */
+static bool in_list(const char *mac, void *arg)
+{
+	for (const char *const *l = arg; *l; l++)
+		if (!strcmp(*l, mac))
+			return true;
+	return false;
+}
+
+Test(argv, mac_unique_rehashes_only_when_taken)
+{
+	char name_mac[18], m[18] = "", again[18] = "";
+	const char *none[] = {NULL}, *taken[] = {name_mac, NULL};
+
+	vm_mac_from_name("web-1", name_mac);
+	cr_assert_eq(vm_mac_unique("web-1", in_list, none, m), 0);
+	cr_expect_str_eq(m, name_mac, "free: the name's own MAC");
+	m[0] = '\0';
+	cr_assert_eq(vm_mac_unique("web-1", in_list, taken, m), 0);
+	cr_expect_str_neq(m, name_mac, "taken: another one");
+	cr_expect_eq(strncmp(m, "52:54:00:", 9), 0);
+	/* stable: the same taken set gives the same answer, and a MAC
+	 * already chosen (kept in the state file) stays while it is free */
+	cr_assert_eq(vm_mac_unique("web-1", in_list, taken, again), 0);
+	cr_expect_str_eq(again, m);
+	cr_assert_eq(vm_mac_unique("web-1", in_list, none, again), 0);
+	cr_expect_str_eq(again, m);
+}
+
 /* mode bridge: qemu gets the tap vmsupd opened, as fds[VM_SPAWN_TAP_FD] */
 Test(argv, bridge_netdev_is_the_tap_fd)
 {
