@@ -85,6 +85,14 @@ struct vm *vmsup_first(struct vmsup *sup)
 	return sup->vms;
 }
 
+bool vmsup_mac_in_use(struct vmsup *sup, const char *mac, const struct vm *except)
+{
+	for (struct vm *vm = sup->vms; vm; vm = vm->next)
+		if (vm != except && !strcmp(vm->mac, mac))
+			return true;
+	return false;
+}
+
 size_t vmsup_count(const struct vmsup *sup)
 {
 	return sup->nvms;

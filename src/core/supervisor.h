@@ -68,6 +68,8 @@ struct json_object *vmsup_get(struct vmsup *sup, const char *name);
 struct vm *vmsup_find(struct vmsup *sup, const char *name);
 /* Iterate (for /metrics): first, then vm->next. */
 struct vm *vmsup_first(struct vmsup *sup);
+/* Whether a VM of sup other than except (may be NULL) has this MAC. */
+bool vmsup_mac_in_use(struct vmsup *sup, const char *mac, const struct vm *except);
 size_t vmsup_count(const struct vmsup *sup);
 
 /* Event bus: ev borrowed; vm_filter NULL = all VMs. Returns a handle > 0. */

@@ -27,8 +27,8 @@
 #include "src/util/share.h"
 
 #define SHARES_MAX    (VM_SPAWN_TAP_FD - VM_SPAWN_FILE_FD - 2)
-#define KERNEL_SLOT   VM_SPAWN_FILE_FD
-#define INITRD_SLOT   (VM_SPAWN_FILE_FD + 1)
+#define KERNEL_SLOT   VM_SPAWN_KERNEL_FD
+#define INITRD_SLOT   VM_SPAWN_INITRD_FD
 #define SHARE_SLOT(i) (VM_SPAWN_FILE_FD + 2 + (int)(i))
 
 struct vm_files_ctx {
@@ -135,45 +135,25 @@ static struct vm_files *files_new(size_t nshares)
 static int open_file(const struct vmsup_peer *peer, const char *what, const char *path,
 		     struct held *h, const char **cls, char **err)
 {
-	int flags = O_RDONLY, rc;
-	char *why = NULL;
 	struct stat st;
 
-	rc = vmsup_peer_open(peer, &path, &flags, 1, &h->fd, &why);
-	if (rc) {
-		*cls = rc > 0 ? VMSUP_EC_FORBIDDEN : VMSUP_EC_INTERNAL;
-		vmsup_err(err, "'%s': %s", what, why ? why : path);
-		free(why);
+	if (vmsup_peer_open_regular(peer, what, path, &h->fd, &st, cls, err))
 		return -1;
-	}
-	if (fstat(h->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		*cls = VMSUP_EC_INVALID;
-		return vmsup_err(err, "'%s': %s: not a regular file", what, path);
-	}
 	h->set = true;
 	h->dev = st.st_dev;
 	h->ino = st.st_ino;
 	return 0;
 }
 
-static char *proc_path(int slot)
-{
-	char *s;
-
-	if (asprintf(&s, "/proc/self/fd/%d", 3 + slot) < 0)
-		return NULL;
-	return s;
-}
-
 /* qemu's names for what f holds: the descriptors it will inherit. */
 static int set_qemu_paths(struct vm_spec *s, const struct vm_files *f)
 {
-	if (f->kernel.set && !(s->kernel_qemu = proc_path(KERNEL_SLOT)))
+	if (f->kernel.set && !(s->kernel_qemu = vm_spawn_fd_path(KERNEL_SLOT)))
 		return -1;
-	if (f->initrd.set && !(s->initrd_qemu = proc_path(INITRD_SLOT)))
+	if (f->initrd.set && !(s->initrd_qemu = vm_spawn_fd_path(INITRD_SLOT)))
 		return -1;
 	for (size_t i = 0; i < f->nshares && i < s->nshares; i++)
-		if (f->share[i].set && !(s->shares[i].qemu_path = proc_path(SHARE_SLOT(i))))
+		if (f->share[i].set && !(s->shares[i].qemu_path = vm_spawn_fd_path(SHARE_SLOT(i))))
 			return -1;
 	return 0;
 }

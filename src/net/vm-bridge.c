@@ -23,14 +23,9 @@ static bool has_net_admin(void)
 	return d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
 }
 
-static bool mac_taken(const char *mac, void *arg)
+static bool mac_taken(const char *mac, void *vm)
 {
-	struct vm *vm = arg;
-
-	for (struct vm *o = vmsup_first(vm->sup); o; o = o->next)
-		if (o != vm && !strcmp(o->mac, mac))
-			return true;
-	return false;
+	return vmsup_mac_in_use(((struct vm *)vm)->sup, mac, vm);
 }
 
 /* Free among this daemon's VMs (vm_mac_unique); the result is kept in the

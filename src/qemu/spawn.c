@@ -162,6 +162,13 @@ int vm_mkdir(const char *path, mode_t mode, char **err)
 	return 0;
 }
 
+char *vm_spawn_fd_path(int slot)
+{
+	char *s;
+
+	return asprintf(&s, "/proc/self/fd/%d", 3 + slot) < 0 ? NULL : s;
+}
+
 /* What a run dir holds (vm_run_files, the serial socket, the console
  * log's rotation, the agent module's known_hosts): removed by name, so a
  * daemon out of descriptors (EMFILE, when opendir cannot) still cleans up. */

@@ -24,6 +24,14 @@ int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err);
 #define VM_SPAWN_DISK_FD 2
 #define VM_SPAWN_FILE_FD 10
 #define VM_SPAWN_TAP_FD	 28
+/* the kernel and the initrd, where src/files/ (a VM) and src/snapshot/ (a
+ * template and its restores) hand them */
+#define VM_SPAWN_KERNEL_FD VM_SPAWN_FILE_FD
+#define VM_SPAWN_INITRD_FD (VM_SPAWN_FILE_FD + 1)
+
+/* qemu's name for the descriptor it inherits as fds[slot]
+ * ("/proc/self/fd/N", N = 3 + slot; malloc'd, NULL if out of memory). */
+char *vm_spawn_fd_path(int slot);
 
 /* As vm_spawn, and qemu also inherits fds[i] as its fd 3 + i (-1: that fd
  * stays closed), i < nfds <= VM_SPAWN_FDS. */

@@ -11,17 +11,10 @@
 
 #include "src/qemu/spawn.h"
 #include "src/util/err.h"
+#include "src/util/fdio.h"
 
-#define KERNEL_SLOT VM_SPAWN_FILE_FD
-#define INITRD_SLOT (VM_SPAWN_FILE_FD + 1)
-
-/* qemu's name for the descriptor it inherits at slot (fd 3 + slot). */
-static char *slot_path(int slot)
-{
-	char *s;
-
-	return asprintf(&s, "/proc/self/fd/%d", 3 + slot) < 0 ? NULL : s;
-}
+#define KERNEL_SLOT VM_SPAWN_KERNEL_FD
+#define INITRD_SLOT VM_SPAWN_INITRD_FD
 
 /* All of in, from its start, into out. */
 static int copy_all(int in, int out)
@@ -40,12 +33,8 @@ static int copy_all(int in, int out)
 	if (lseek(in, 0, SEEK_SET) < 0 || ftruncate(out, 0) < 0 || lseek(out, 0, SEEK_SET) < 0)
 		return -1;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno != EINTR)
-				return -1;
-			off += w > 0 ? w : 0;
-		}
+		if (vmsup_write_all(out, buf, (size_t)n) < 0)
+			return -1;
 	return n < 0 ? -1 : 0;
 }
 
@@ -53,22 +42,12 @@ static int copy_all(int in, int out)
 static int copy_one(const struct vmsup_peer *who, const char *what, const char *path,
 		    const char *dir, const char *name, int *fd, const char **cls, char **err)
 {
-	int flags = O_RDONLY, in = -1, out = -1, rc;
-	char *why = NULL, *dst = NULL;
+	int in, out = -1;
+	char *dst = NULL;
 	struct stat st;
 
-	rc = vmsup_peer_open(who, &path, &flags, 1, &in, &why);
-	if (rc) {
-		*cls = rc > 0 ? VMSUP_EC_FORBIDDEN : VMSUP_EC_INTERNAL;
-		vmsup_err(err, "'%s': %s", what, why ? why : path);
-		free(why);
+	if (vmsup_peer_open_regular(who, what, path, &in, &st, cls, err))
 		return -1;
-	}
-	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
-		*cls = VMSUP_EC_INVALID;
-		vmsup_err(err, "'%s': %s: not a regular file", what, path);
-		goto fail;
-	}
 	*cls = VMSUP_EC_INTERNAL;
 	if (asprintf(&dst, "%s/%s", dir, name) < 0) {
 		dst = NULL;
@@ -86,8 +65,7 @@ static int copy_one(const struct vmsup_peer *who, const char *what, const char *
 	*fd = out;
 	return 0;
 fail:
-	if (in >= 0)
-		close(in);
+	close(in);
 	if (out >= 0)
 		close(out);
 	free(dst);
@@ -113,8 +91,8 @@ int tmpl_boot_copy(const struct vmsup_peer *peer, const char *default_kernel,
 	free(spec->kernel_qemu);
 	free(spec->initrd_qemu);
 	spec->kernel_qemu = spec->initrd_qemu = NULL;
-	if ((spec->kernel && !(spec->kernel_qemu = slot_path(KERNEL_SLOT))) ||
-	    (spec->initrd && !(spec->initrd_qemu = slot_path(INITRD_SLOT))))
+	if ((spec->kernel && !(spec->kernel_qemu = vm_spawn_fd_path(KERNEL_SLOT))) ||
+	    (spec->initrd && !(spec->initrd_qemu = vm_spawn_fd_path(INITRD_SLOT))))
 		return vmsup_err(err, "out of memory");
 	return 0;
 }
@@ -142,8 +120,8 @@ int tmpl_boot_paths(struct vm_spec *spec, const char *dir, char **err)
 
 	if (k < 0 || i < 0)
 		return -1;
-	if ((k && !(spec->kernel_qemu = slot_path(KERNEL_SLOT))) ||
-	    (i && !(spec->initrd_qemu = slot_path(INITRD_SLOT))))
+	if ((k && !(spec->kernel_qemu = vm_spawn_fd_path(KERNEL_SLOT))) ||
+	    (i && !(spec->initrd_qemu = vm_spawn_fd_path(INITRD_SLOT))))
 		return vmsup_err(err, "out of memory");
 	return 0;
 }

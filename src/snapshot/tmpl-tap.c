@@ -3,10 +3,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "src/core/supervisor.h"
-#include "src/core/vm.h"
 #include "src/net/tap.h"
 #include "src/qemu/argv.h"
 #include "src/util/err.h"
@@ -35,10 +33,7 @@ int tmpl_tap_open(const struct vm_spec *spec, int *fd, char **err)
 
 static bool mac_in_use(const char *mac, void *sup)
 {
-	for (struct vm *vm = vmsup_first(sup); vm; vm = vm->next)
-		if (!strcmp(vm->mac, mac))
-			return true;
-	return false;
+	return vmsup_mac_in_use(sup, mac, NULL);
 }
 
 int tmpl_tap_mac(struct vmsup *sup, const char *name, char mac[18], char **err)

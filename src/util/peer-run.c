@@ -216,6 +216,29 @@ int vmsup_peer_open(const struct vmsup_peer *p, const char *const *paths, const 
 	return vmsup_peer_open_with(p, paths, flags, n, NULL, fds, NULL, err);
 }
 
+int vmsup_peer_open_regular(const struct vmsup_peer *p, const char *what, const char *path, int *fd,
+			    struct stat *st, const char **cls, char **err)
+{
+	int flags = O_RDONLY, rc;
+	char *why = NULL;
+
+	*fd = -1;
+	rc = vmsup_peer_open(p, &path, &flags, 1, fd, &why);
+	if (rc) {
+		*cls = rc > 0 ? VMSUP_EC_FORBIDDEN : VMSUP_EC_INTERNAL;
+		vmsup_err(err, "'%s': %s", what, why ? why : path);
+		free(why);
+		return -1;
+	}
+	if (fstat(*fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(*fd);
+		*fd = -1;
+		*cls = VMSUP_EC_INVALID;
+		return vmsup_err(err, "'%s': %s: not a regular file", what, path);
+	}
+	return 0;
+}
+
 int vmsup_peer_open_with(const struct vmsup_peer *p, const char *const *paths, const int *flags,
 			 size_t n, vmsup_peer_opener fn, int *fds, int *errnum, char **err)
 {

@@ -8,6 +8,7 @@
 #define VMSUP_PEER_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -84,6 +85,15 @@ int vmsup_peer_run(const struct vmsup_peer *p, char *const argv[], size_t max, c
  */
 int vmsup_peer_open(const struct vmsup_peer *p, const char *const *paths, const int *flags,
 		    size_t n, int *fds, char **err);
+
+/*
+ * path opened read-only as the peer (vmsup_peer_open; NULL: the daemon)
+ * and a regular file: its descriptor into *fd, its stat into *st. -1 with
+ * *cls (VMSUP_EC_FORBIDDEN, _INVALID or _INTERNAL) and *err naming what
+ * ("kernel"), nothing left open.
+ */
+int vmsup_peer_open_regular(const struct vmsup_peer *p, const char *what, const char *path, int *fd,
+			    struct stat *st, const char **cls, char **err);
 
 /*
  * How vmsup_peer_open_with opens one path in the child, already the peer:
