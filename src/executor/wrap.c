@@ -22,6 +22,7 @@
 
 #include "src/executor/env.h"
 #include "src/executor/shquote.h"
+#include "src/util/err.h"
 
 extern char **environ;
 
@@ -62,8 +63,8 @@ char *wrap_guest_endpoint(const char *endpoint, const char *guest_host, char **e
 	if (asprintf(&out, "%s:%u", is_loopback(host) ? guest_host : host, port) < 0)
 		out = NULL;
 	free(host);
-	if (!out && asprintf(err, "out of memory") < 0)
-		*err = NULL;
+	if (!out)
+		vmsup_err(err, "out of memory");
 	return out;
 }
 
@@ -74,8 +75,7 @@ static int iface_ipv4(const char *name, char *buf, size_t len, char **err)
 	int rc = -1;
 
 	if (getifaddrs(&ifs) < 0) {
-		if (asprintf(err, "getifaddrs: %s", strerror(errno)) < 0)
-			*err = NULL;
+		vmsup_err(err, "getifaddrs: %s", strerror(errno));
 		return -1;
 	}
 	for (i = ifs; i && rc < 0; i = i->ifa_next)
@@ -84,11 +84,9 @@ static int iface_ipv4(const char *name, char *buf, size_t len, char **err)
 		    inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf, len))
 			rc = 0;
 	freeifaddrs(ifs);
-	if (rc < 0 && asprintf(err,
-			       "bridge %s has no IPv4 address for the guest to reach the "
-			       "agent on",
-			       name) < 0)
-		*err = NULL;
+	if (rc < 0)
+		vmsup_err(err, "bridge %s has no IPv4 address for the guest to reach the agent on",
+			  name);
 	return rc;
 }
 
@@ -114,12 +112,10 @@ static int guest_host_of(char **opts, int nopts, char *buf, size_t len, bool *eg
 	*egress = false;
 	if (!strncmp(net, "bridge:", 7) && net[7])
 		return iface_ipv4(net + 7, buf, len, err);
-	if (asprintf(err,
-		     "--net %s: the executor in the guest must reach the agent (user, or "
-		     "bridge:NAME so the agent's address on NAME is known)",
-		     net) < 0)
-		*err = NULL;
-	return -1;
+	return vmsup_err(err,
+			 "--net %s: the executor in the guest must reach the agent (user, or "
+			 "bridge:NAME so the agent's address on NAME is known)",
+			 net);
 }
 
 /* ENV_FILE in dir: every MESOS_* variable (the endpoint rewritten) as
@@ -135,8 +131,7 @@ static char *write_env_file(const char *dir, const char *endpoint, char **err)
 	unlink(path);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		if (asprintf(err, "%s: %s", path, strerror(errno)) < 0)
-			*err = NULL;
+		vmsup_err(err, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		free(path);
@@ -155,8 +150,7 @@ static char *write_env_file(const char *dir, const char *endpoint, char **err)
 		fputc('\n', f);
 	}
 	if (fclose(f) != 0) {
-		if (asprintf(err, "%s: %s", path, strerror(errno)) < 0)
-			*err = NULL;
+		vmsup_err(err, "%s: %s", path, strerror(errno));
 		unlink(path);
 		free(path);
 		return NULL;
