@@ -55,6 +55,10 @@ static void traces_of(const char *name, struct traces *t)
 		snprintf(t->cgroup_mem, sizeof(t->cgroup_mem), "%s", td_str(vm, "cgroup_memory"));
 	snprintf(t->state_file, sizeof(t->state_file), "%s/state/%s.json", d.dir, name);
 	cr_assert(lt_exists(t->run_dir), "no run dir %s", t->run_dir);
+	/* the writer thread stores it a moment after the VM shows (only a
+	 * reply waits for it): give it 2 s to appear */
+	for (int i = 0; i < 100 && !lt_exists(t->state_file); i++)
+		usleep(20 * 1000);
 	cr_assert(lt_exists(t->state_file), "no state file %s", t->state_file);
 	json_object_put(vm);
 }
