@@ -11,7 +11,14 @@
  * No qemu ever runs: the supervisor's qemu is a stand-in script (see
  * fuzz-sup.h), and a module refuses every start at its argv hook, after
  * the spec, the files, the name and the argv were all checked and built:
- * the start fails there, as a spawn that failed would. */
+ * the start fails there, as a spawn that failed would.
+ *
+ * Run as root, the target also speaks as a member of api_group who is not
+ * an admin: an input that starts with '@' is sent on a connection made by a
+ * child that took on nobody:nogroup (SO_PEERCRED is taken at connect).
+ * That member owns VM "u"; root owns "a". Whatever a member sends, root's
+ * VM is untouched afterwards, no route on it answers the member 2xx, and
+ * no reply to the member shows it. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -27,6 +35,7 @@
 #include "src/files/vm-files.h"
 #include "src/snapshot/vm-template.h"
 #include "src/util/err.h"
+#include "src/util/peer.h"
 #include "tests/fuzz/fuzz-sup.h"
 
 #define BODY_MAX  (256 * 1024) /* under the socket buffer: written before the loop runs */
@@ -80,7 +89,24 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static struct json_object *a_spec;
+static struct json_object *a_spec, *u_spec;
+static struct vmsup_peer member; /* nobody:nogroup */
+static bool member_on;		 /* root: inputs may speak as the member */
+
+#define MEMBER_ID 65534
+
+static char *record_of(struct vmsup *sup, const char *name)
+{
+	struct vm *vm = vmsup_find(sup, name);
+	struct json_object *j;
+	char *s;
+
+	if (!vm || !(j = vm_record_json(vm)))
+		return NULL;
+	s = strdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+	json_object_put(j);
+	return s;
+}
 
 static void ignore_result(const struct vmsup_result *r, void *arg)
 {
@@ -106,13 +132,58 @@ static void reset(struct fuzz_sup *fs)
 		abort();
 	}
 	vmsup_create(fs->sup, a_spec, NULL, ignore_result, NULL);
-	if (!vmsup_find(fs->sup, "a"))
+	if (member_on)
+		vmsup_create(fs->sup, u_spec, &member, ignore_result, NULL);
+	if (!vmsup_find(fs->sup, "a") || (member_on && !vmsup_find(fs->sup, "u")))
 		abort();
 }
 
+/* vmsup_peer_open_with's opener, in a child that is already the member:
+ * SO_PEERCRED is the connecting process's, so the socket is the member's. */
+static int connect_as_is(const char *path, int flags)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	(void)flags;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* As root: the member, its own VM, and a socket the member may reach
+ * (its dir searchable, the socket nogroup's). */
+static void member_setup(struct fuzz_sup *fs)
+{
+	if (geteuid() != 0)
+		return;
+	if (chmod(fs->dir, 0711))
+		abort();
+	member_on = true;
+	member = (struct vmsup_peer){.pid = getpid(), .uid = MEMBER_ID, .gid = MEMBER_ID};
+	u_spec = json_tokener_parse("{\"name\":\"u\",\"start\":false,\"guest\":false}");
+}
+
+/* A socket connected to the API by the member; -1 if that failed. */
+static int member_connect(const char *sock)
+{
+	int flags = 0, fd = -1;
+	char *err = NULL;
+
+	if (vmsup_peer_open_with(&member, &sock, &flags, 1, connect_as_is, &fd, NULL, &err) < 0) {
+		fprintf(stderr, "connecting as the member: %s\n", err);
+		abort();
+	}
+	free(err); /* 1: refused, fd -1 */
+	return fd;
+}
+
 /* Send one request and read its reply; 0, or -1 if the socket failed. */
-static int exchange(struct fuzz_sup *fs, const char *line, size_t line_len, const uint8_t *body,
-		    size_t body_len, struct client *c)
+static int exchange(struct fuzz_sup *fs, bool as_member, const char *line, size_t line_len,
+		    const uint8_t *body, size_t body_len, struct client *c)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const struct timeval limit = {5, 0};
@@ -127,9 +198,13 @@ static int exchange(struct fuzz_sup *fs, const char *line, size_t line_len, cons
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -1;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fs->sock);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if (as_member)
+		fd = member_connect(fs->sock);
+	else if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		abort();
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	if (fd < 0)
+		return -1;
+	if ((!as_member && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) ||
 	    write(fd, head, (size_t)n) != n ||
 	    (body_len && write(fd, body, body_len) != (ssize_t)body_len)) {
 		close(fd);
@@ -177,6 +252,37 @@ static void check_reply(const struct client *c, bool head)
 	json_object_put(j);
 }
 
+/* Nothing a member sends reaches root's VM: no 2xx on its routes, and
+ * "a" is as it was recorded. */
+static void check_member(struct fuzz_sup *fs, const char *line, const char *a_record,
+			 const struct client *c)
+{
+	const char *path = strchr(line, ' ');
+	char *now = record_of(fs->sup, "a");
+	int status = 0;
+
+	if (c->len > 12)
+		sscanf(c->reply + 9, "%3d", &status);
+	if (path &&
+	    (!strncmp(path, " /v1/vms/a/", 11) || !strcmp(path, " /v1/vms/a") ||
+	     !strncmp(path, " /v1/vms/a?", 11)) &&
+	    status >= 200 && status < 300) {
+		fprintf(stderr, "member got %d on root's VM: %s\n", status, line);
+		abort();
+	}
+	if (memmem(c->reply, c->len, "\"name\":\"a\"", 10)) {
+		fprintf(stderr, "member was shown root's VM: %s\n%.*s\n", line, (int)c->len,
+			c->reply);
+		abort();
+	}
+	if (!now || strcmp(now, a_record)) {
+		fprintf(stderr, "root's VM changed by a member's '%s':\n%s\n%s\n", line, a_record,
+			now ? now : "(gone)");
+		abort();
+	}
+	free(now);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -187,6 +293,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *nl = memchr(data, '\n', size);
 	char line[256];
 	size_t n = 0;
+	char *a_record;
+	bool as_member;
 
 	if (!api) {
 		struct vm_files_ctx *files;
@@ -197,12 +305,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !(files = vm_files_new(vmsup_config(fs->sup), &err)) ||
 		    vmsup_register(fs->sup, &vm_files_module, files) ||
 		    vmsup_register(fs->sup, &vm_template_module, NULL) ||
-		    !(api = vmsup_api_new(fs->base, fs->sup, fs->sock, NULL, &err))) {
+		    !(api = vmsup_api_new(fs->base, fs->sup, fs->sock,
+					  geteuid() == 0 ? "nogroup" : NULL, &err))) {
 			fprintf(stderr, "fuzz-api: %s\n", err ? err : "cannot register");
 			abort();
 		}
 		a_spec = json_tokener_parse("{\"name\":\"a\",\"start\":false,\"guest\":false}");
+		member_setup(fs);
 		reset(fs);
+	}
+	if ((as_member = size && data[0] == '@' && member_on)) {
+		data++;
+		size--;
+		nl = memchr(data, '\n', size);
 	}
 	if (!nl || size - (size_t)(nl + 1 - data) > BODY_MAX)
 		return 0;
@@ -210,8 +325,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (const uint8_t *p = data; p < nl && n < sizeof(line) - 1; p++)
 		if (*p != '\r')
 			line[n++] = (char)*p;
-	exchange(fs, line, n, nl + 1, size - (size_t)(nl + 1 - data), &c);
+	a_record = as_member ? record_of(fs->sup, "a") : NULL;
+	exchange(fs, as_member, line, n, nl + 1, size - (size_t)(nl + 1 - data), &c);
 	check_reply(&c, n >= 4 && !memcmp(line, "HEAD", 4));
+	if (as_member)
+		check_member(fs, line, a_record, &c);
+	free(a_record);
 	reset(fs);
 	return 0;
 }

@@ -47,7 +47,7 @@ endif
 # corpus; any other build says it skips. A crash, leak, round-trip abort or
 # RSS over 2 GiB fails the run and leaves the input in the build dir
 # (tests/fuzz/fuzz-NAME-crash-*).
-FUZZ_SECONDS = 20
+FUZZ_SECONDS = 30
 if FUZZING
 fuzz-smoke: $(fuzz_targets)
 	@set -e; for t in $(FUZZ_TARGETS); do \
