@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 
+#include <linux/capability.h>
 #include <linux/ethtool.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "src/util/err.h"
@@ -50,6 +52,30 @@ int vm_tap_bridge_check(const char *bridge, char **err)
 	close(sock);
 	if (r < 0 || strcmp(info.driver, "bridge"))
 		return vmsup_err(err, "'%s' is a network interface but not a bridge", bridge);
+	return 0;
+}
+
+static bool has_net_admin(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2] = {{0}};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
+}
+
+int vm_tap_usable(const char *bridge, const char **cls, char **err)
+{
+	if (vm_tap_bridge_check(bridge, err)) {
+		*cls = VMSUP_EC_INVALID;
+		return -1;
+	}
+	if (!has_net_admin()) {
+		*cls = VMSUP_EC_UNSUPPORTED;
+		return vmsup_err(err, "mode bridge needs CAP_NET_ADMIN to create the VM's tap "
+				      "(run vmsupd as root or give it the capability)");
+	}
 	return 0;
 }
 

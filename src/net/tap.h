@@ -19,6 +19,11 @@ void vm_tap_name(const char *vm_name, char out[VM_TAP_NAME_LEN]);
 /* 0 if name is an existing bridge; -1 with *err naming it otherwise. */
 int vm_tap_bridge_check(const char *bridge, char **err);
 
+/* 0 if a tap can be made on bridge here: it is a bridge
+ * (vm_tap_bridge_check; else *cls VMSUP_EC_INVALID) and the daemon has
+ * CAP_NET_ADMIN (else VMSUP_EC_UNSUPPORTED); -1 with *cls and *err. */
+int vm_tap_usable(const char *bridge, const char **cls, char **err);
+
 /* Create tap name, attach it to bridge, bring it up: its descriptor
  * (close-on-exec), or -1 with *err (EPERM: says CAP_NET_ADMIN). */
 int vm_tap_open(const char *name, const char *bridge, char **err);

@@ -1,10 +1,8 @@
 #include "src/net/vm-bridge.h"
 
-#include <linux/capability.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "src/core/supervisor.h"
@@ -12,16 +10,6 @@
 #include "src/qemu/argv.h"
 #include "src/util/err.h"
 #include "src/util/log.h"
-
-static bool has_net_admin(void)
-{
-	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct d[2] = {{0}};
-
-	if (syscall(SYS_capget, &h, d) < 0)
-		return false;
-	return d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
-}
 
 static bool mac_taken(const char *mac, void *vm)
 {
@@ -44,15 +32,8 @@ static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, 
 	(void)peer;
 	if (!vm->spec.net.bridge)
 		return 0;
-	if (vm_tap_bridge_check(vm->spec.net.brname, err)) {
-		*cls = VMSUP_EC_INVALID;
+	if (vm_tap_usable(vm->spec.net.brname, cls, err))
 		return -1;
-	}
-	if (!has_net_admin()) {
-		*cls = VMSUP_EC_UNSUPPORTED;
-		return vmsup_err(err, "mode bridge needs CAP_NET_ADMIN to create the VM's tap "
-				      "(run vmsupd as root or give it the capability)");
-	}
 	if (unique_mac(vm, err)) {
 		*cls = VMSUP_EC_CONFLICT;
 		return -1;

@@ -9,9 +9,9 @@
 #include "src/qemu/argv.h"
 #include "src/util/err.h"
 
-int tmpl_tap_check(const struct vm_spec *spec, char **err)
+int tmpl_tap_check(const struct vm_spec *spec, const char **cls, char **err)
 {
-	return spec->net.bridge ? vm_tap_bridge_check(spec->net.brname, err) : 0;
+	return spec->net.bridge ? vm_tap_usable(spec->net.brname, cls, err) : 0;
 }
 
 int tmpl_tap_open(const struct vm_spec *spec, int *fd, char **err)

@@ -12,8 +12,8 @@
 
 struct vmsup;
 
-/* 0 unless spec is on a bridge that does not exist (-1, *err naming it). */
-int tmpl_tap_check(const struct vm_spec *spec, char **err);
+/* 0 unless spec is on a bridge where no tap can be made (-1: vm_tap_usable). */
+int tmpl_tap_check(const struct vm_spec *spec, const char **cls, char **err);
 
 /* For a spec on a bridge: the tap's descriptor into *fd (qemu's, through
  * the spawn), named apart from any VM's tap (a VM may have the template's

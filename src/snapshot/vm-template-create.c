@@ -460,7 +460,7 @@ out:
 }
 
 /* The body's checks: a guest that boots a kernel, nothing a snapshot cannot carry. */
-static int check_spec(struct vm_tmpl_job *j, char **err)
+static int check_spec(struct vm_tmpl_job *j, const char **cls, char **err)
 {
 	if (!j->spec.guest || (!j->spec.kernel && !j->spec.disk))
 		return vmsup_err(err, "a template needs a guest with the agent: give 'kernel' "
@@ -471,7 +471,7 @@ static int check_spec(struct vm_tmpl_job *j, char **err)
 	if (j->spec.nshares)
 		return vmsup_err(err, "a template cannot have 'shares': a mounted 9p share "
 				      "blocks migration");
-	return tmpl_tap_check(&j->spec, err);
+	return tmpl_tap_check(&j->spec, cls, err);
 }
 
 struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *body,
@@ -480,6 +480,7 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 	const struct vmsup_config *cfg = vmsup_config(sup);
 	struct vm_tmpl_job *j;
 	struct json_object *v;
+	const char *cls = VMSUP_EC_INVALID; /* unless the check says otherwise */
 	char *err = NULL;
 	struct timeval tv = {JOB_TIMEOUT_S, 0};
 
@@ -516,8 +517,8 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 	for (int i = 0; i < VM_SPAWN_FDS; i++)
 		j->fds[i] = -1;
 	if (vm_spec_from_json(body, cfg, &j->spec, &err) || tmpl_name_check(j->spec.name, &err) ||
-	    check_spec(j, &err)) {
-		reply_now(done, arg, VMSUP_EC_INVALID, err ? err : "bad spec", NULL);
+	    check_spec(j, &cls, &err)) {
+		reply_now(done, arg, cls, err ? err : "bad spec", NULL);
 		goto fail;
 	}
 	/* restored VMs can have a host directory bound in later (a pool take) */
@@ -539,15 +540,12 @@ struct vm_tmpl_job *vm_template_create(struct vmsup *sup, struct json_object *bo
 		goto fail;
 	}
 	j->begun = true;
-	{
-		const char *cls = NULL;
-		if (tmpl_disk_begin(peer, &j->spec, j->tn.tmp_dir, &j->disk, &cls, &err) ||
-		    tmpl_boot_copy(peer, cfg->default_kernel, cfg->default_initrd, &j->spec,
-				   j->tn.tmp_dir, j->fds, &cls, &err)) {
-			reply_now(done, arg, cls ? cls : VMSUP_EC_INVALID, err ? err : "disk",
-				  NULL);
-			goto fail;
-		}
+	cls = NULL;
+	if (tmpl_disk_begin(peer, &j->spec, j->tn.tmp_dir, &j->disk, &cls, &err) ||
+	    tmpl_boot_copy(peer, cfg->default_kernel, cfg->default_initrd, &j->spec, j->tn.tmp_dir,
+			   j->fds, &cls, &err)) {
+		reply_now(done, arg, cls ? cls : VMSUP_EC_INVALID, err ? err : "disk", NULL);
+		goto fail;
 	}
 	/* stored with the template: restored VMs are made from it (start is theirs) */
 	j->spec_json = vm_spec_to_json(&j->spec);
