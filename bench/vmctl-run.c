@@ -26,15 +26,6 @@
 #define BENCH	      "vmctl-run"
 #define RUN_TIMEOUT_S 300
 
-static const char *vmctl_path(void)
-{
-	const char *e = getenv("VMCTL");
-
-	if (e && *e)
-		return e;
-	return access("src/cli/vmctl", X_OK) == 0 ? "src/cli/vmctl" : "vmctl";
-}
-
 static const char *guest_dir(void)
 {
 	const char *g = getenv("VMSUP_GUEST_DIR");
@@ -63,6 +54,7 @@ static int run_vmctl(char *const *argv, char *const *env, const char *errlog, pi
 
 		for (; env && *env; env++)
 			putenv(*env);
+		bl_vmctl_child_env(argv[0]); /* the binary, not libtool's wrapper script */
 		if (fd >= 0) {
 			dup2(fd, STDIN_FILENO);
 			dup2(fd, STDOUT_FILENO);
@@ -261,7 +253,7 @@ int main(int argc, char **argv)
 	struct bl_opts o;
 	struct bl_daemon d = {0};
 	struct series sd = {0}, si = {0};
-	const char *vmctl = vmctl_path(), *g = guest_dir();
+	const char *vmctl = bl_vmctl_path(), *g = guest_dir();
 	char conf[2048], timing[256], errlog[256], events[256], keyenv[600], load[64],
 	    *err = NULL, *extra[2] = {NULL, NULL};
 	char *const *extra_env = NULL;
@@ -352,6 +344,7 @@ int main(int argc, char **argv)
 			if (fd >= 0)
 				dup2(fd, STDOUT_FILENO);
 			putenv(ee[0]);
+			bl_vmctl_child_env(ea[0]);
 			execvp(ea[0], ea);
 			_exit(127);
 		}
