@@ -1,27 +1,23 @@
 /*
- * TaskInfo.health_check (Mesos v1 HealthCheck) parsed and validated as
- * Mesos's validation::healthCheck does, and rendered as the /bin/sh script
- * that performs one check inside the task's VM: COMMAND runs the command;
- * HTTP and TCP probe 127.0.0.1 from inside the guest, which is where Mesos's
- * checker probes too (it enters the task's network namespace).
+ * TaskInfo.health_check (Mesos v1 HealthCheck): what every probe has (type,
+ * timings, the script; probe-spec.h) and what only a health check has, the
+ * grace period and the failures that ask for the kill.
  */
 #ifndef VMEXEC_HEALTH_SPEC_H
 #define VMEXEC_HEALTH_SPEC_H
 
 #include <json-c/json.h>
 
+#include "src/executor/probe-spec.h"
+
 /* HealthCheck field defaults (mesos.proto). */
-#define HEALTH_DEFAULT_DELAY_S	  15.0
-#define HEALTH_DEFAULT_INTERVAL_S 10.0
-#define HEALTH_DEFAULT_TIMEOUT_S  20.0
-#define HEALTH_DEFAULT_FAILURES	  3
-#define HEALTH_DEFAULT_GRACE_S	  10.0
+#define HEALTH_DEFAULT_FAILURES 3
+#define HEALTH_DEFAULT_GRACE_S	10.0
 
 struct health_spec {
-	const char *type;				/* "COMMAND", "HTTP" or "TCP" (static) */
-	double delay_s, interval_s, timeout_s, grace_s; /* timeout 0: none */
+	struct probe_spec p;
+	double grace_s;
 	unsigned consecutive_failures;
-	char *script; /* the check as /bin/sh code, run from the sandbox */
 };
 
 /* info's health_check into *h: 1 parsed, 0 the task has none, -1 with *err

@@ -1,7 +1,7 @@
 /* Stopping a task: SIGTERM in the guest, the grace period, SIGKILL and the
  * VM stopped (launch.h: launch_kill). */
 #include "src/executor/launch-internal.h"
-#include "src/executor/health.h"
+#include "src/executor/probe.h"
 
 #include <signal.h>
 #include <spawn.h>
@@ -132,7 +132,7 @@ void launch_kill(struct launcher *l, struct task *t, int64_t grace_ns)
 		return;
 	/* As Mesos's executors: checks stop before TASK_KILLING goes out, so
 	 * no check or health update follows it. */
-	health_stop(t);
+	probes_stop(t);
 	/* Every kill says TASK_KILLING (KILL, a group member's end, a failed
 	 * health check, SHUTDOWN), for a framework that declared
 	 * TASK_KILLING_STATE and a task it has heard of that is not ending. */

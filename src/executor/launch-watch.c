@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "src/executor/health.h"
+#include "src/executor/probe.h"
 
 /* How often to look for the marker. */
 #define START_POLL_US 50000
@@ -29,7 +29,7 @@ static void report_running(struct launcher *l, struct task *t)
 		m = NULL;
 	l->ops->send(l->ctx, t, "TASK_RUNNING", m ? m : "running", t->ip);
 	free(m);
-	health_start(t);
+	probes_start(t);
 	/* The members' ssh sessions follow the leader's first one, which
 	 * found the guest ready (two first sessions at once could fail). */
 	if (t->group == t)

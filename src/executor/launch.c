@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "src/client/client.h"
+#include "src/executor/check.h"
 #include "src/executor/health.h"
+#include "src/executor/probe.h"
 
 extern char **environ;
 
@@ -46,10 +48,10 @@ static int64_t quota_pct_of(const struct task *t)
 void launch_finish_if_idle(struct launcher *l, struct task *t)
 {
 	if (t->final_state)
-		health_stop(t);
+		probes_stop(t);
 	/* A check still running holds an ssh session into the VM: wait for it. */
 	if (t->phase == PH_DONE || t->phase == PH_DELETING || !t->final_state || t->inflight ||
-	    t->pid || health_busy(t))
+	    t->pid || probes_busy(t))
 		return;
 	if (t->group == t && group_members_active(t)) {
 		/* The others' commands still run in the VM: this task's
@@ -145,8 +147,8 @@ bool launch_prepare(struct launcher *l, struct task *t)
 		goto out;
 	}
 	free(launcher);
-	if (health_prepare(l, t, &err) < 0) {
-		fail_task(l, t, "TASK_ERROR", "%s", err ? err : "bad health_check");
+	if (health_prepare(l, t, &err) < 0 || check_prepare(l, t, &err) < 0) {
+		fail_task(l, t, "TASK_ERROR", "%s", err ? err : "bad health_check or check");
 		goto out;
 	}
 	t->mem_req_mib = (int64_t)ceil(mem);
@@ -487,7 +489,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct task *t = health_reaped(l, pid, status);
+		struct task *t = probes_reaped(l, pid, status);
 		if (t) {
 			launch_finish_if_idle(l, t);
 			continue;
@@ -496,7 +498,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 			continue;
 		l->children--;
 		t->pid = 0;
-		health_stop(t);
+		probes_stop(t);
 		/* A command quicker than the poll still ran: RUNNING goes first. */
 		if (!t->running_sent)
 			launch_check_started(l, t);
@@ -558,6 +560,7 @@ void launcher_free(struct launcher *l)
 	for (struct task *t = l->tasks ? l->tasks->head : NULL; t; t = t->next) {
 		launch_cancel_grace(t);
 		health_free(t);
+		check_free(t);
 	}
 	if (l->pipe_ev)
 		event_free(l->pipe_ev);

@@ -28,9 +28,12 @@
 struct launch_ops {
 	/* Send a status update for t (ip may be NULL). */
 	void (*send)(void *ctx, struct task *t, const char *state, const char *msg, const char *ip);
-	/* A health check's verdict for t (msg says why); kill: it failed
-	 * consecutive_failures times and the task is to be killed. */
-	void (*health)(void *ctx, struct task *t, bool healthy, bool kill, const char *msg);
+	/* A TASK_RUNNING for t's health check (healthy 0/1) or check
+	 * (healthy -1), reason the TaskStatus.Reason, msg says why; kill: the
+	 * health check failed consecutive_failures times and the task is to
+	 * be killed. */
+	void (*running)(void *ctx, struct task *t, int healthy, bool kill, const char *reason,
+			const char *msg);
 	/* t reached its end: VM gone, terminal update sent. */
 	void (*settled)(void *ctx, struct task *t);
 };

@@ -7,7 +7,9 @@ src_executor_libvmexec_la_SOURCES = \
 	src/executor/env.c src/executor/env.h \
 	src/executor/tasks.c src/executor/tasks.h \
 	src/executor/shquote.c src/executor/shquote.h \
+	src/executor/probe-spec.c src/executor/probe-spec.h \
 	src/executor/health-spec.c src/executor/health-spec.h \
+	src/executor/check-spec.c src/executor/check-spec.h \
 	src/executor/wrap.c src/executor/wrap.h
 # base64 comes from src/util/b64.c, which libvmclient carries
 src_executor_libvmexec_la_LIBADD = src/client/libvmclient.la
@@ -19,7 +21,9 @@ src_executor_mesos_vm_executor_SOURCES = \
 	src/executor/launch.c src/executor/launch.h src/executor/launch-internal.h \
 	src/executor/launch-req.c src/executor/launch-script.c src/executor/launch-net.c \
 	src/executor/launch-group.c src/executor/launch-watch.c src/executor/launch-kill.c \
-	src/executor/health.c src/executor/health.h
+	src/executor/probe.c src/executor/probe.h \
+	src/executor/health.c src/executor/health.h \
+	src/executor/check.c src/executor/check.h
 src_executor_mesos_vm_executor_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) -pthread
 src_executor_mesos_vm_executor_LDADD = src/executor/libvmexec.la src/client/libvmclient.la \
 	$(LIBEVENT_LIBS) $(JSONC_LIBS) $(CURL_LIBS) -lm

@@ -16,6 +16,7 @@
 
 #include "src/client/client.h"
 #include "src/executor/agent_conn.h"
+#include "src/executor/check.h"
 #include "src/executor/env.h"
 #include "src/executor/launch.h"
 #include "src/executor/protocol.h"
@@ -164,10 +165,11 @@ static void send_status(struct executor *x, struct task *t, const char *state, c
 	struct task_update *u = NULL;
 	struct json_object *st =
 	    proto_status(t->spec.task_id, state, x->env.executor_id, msg, ip, &uuid);
-	if (st && healthy >= 0)
+	if (st)
 		proto_status_health(st, healthy, reason);
 	if (st && ip && t->spec.nports)
 		proto_status_ports(st, t->spec.ports, t->spec.nports);
+	check_status_attach(t, st, reason);
 	if (!st || !(u = task_add_update(t, state, st, uuid))) {
 		log_msg("task %s: cannot build the %s update", t->spec.task_id, state);
 		json_object_put(st);
@@ -191,16 +193,17 @@ static void send_update(void *ctx, struct task *t, const char *state, const char
 		    t->killed_by_health && proto_state_terminal(state) ? 0 : -1, NULL);
 }
 
-/* A TASK_RUNNING carrying the verdict, as Mesos's executors send it; a kill
- * asked for by the checker uses the task's kill policy. */
-static void health_changed(void *ctx, struct task *t, bool healthy, bool kill, const char *msg)
+/* A TASK_RUNNING carrying a health verdict or a check's result, as Mesos's
+ * executors send it; a kill asked for by the health checker uses the task's
+ * kill policy. */
+static void running_update(void *ctx, struct task *t, int healthy, bool kill, const char *reason,
+			   const char *msg)
 {
 	struct executor *x = ctx;
 
 	if (t->final_state || t->kill_requested)
 		return;
-	send_status(x, t, "TASK_RUNNING", msg, t->ip, healthy,
-		    "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
+	send_status(x, t, "TASK_RUNNING", msg, t->ip, healthy, reason);
 	if (kill) {
 		t->killed_by_health = true;
 		launch_kill(x->launcher, t, -1);
@@ -216,7 +219,7 @@ static void settled(void *ctx, struct task *t)
 	maybe_exit(ctx);
 }
 
-static const struct launch_ops LAUNCH_OPS = {send_update, health_changed, settled};
+static const struct launch_ops LAUNCH_OPS = {send_update, running_update, settled};
 
 static void kill_all(struct executor *x, int64_t grace_ns)
 {
@@ -596,18 +599,11 @@ int main(int argc, char **argv)
 out:
 	agent_conn_free(x.conn);
 	launcher_free(x.launcher);
-	if (x.retry_ev)
-		event_free(x.retry_ev);
-	if (x.resend_ev)
-		event_free(x.resend_ev);
-	if (x.recovery_ev)
-		event_free(x.recovery_ev);
-	if (x.deadline_ev)
-		event_free(x.deadline_ev);
-	if (x.sigterm_ev)
-		event_free(x.sigterm_ev);
-	if (x.sigint_ev)
-		event_free(x.sigint_ev);
+	struct event *evs[] = {x.retry_ev,    x.resend_ev,  x.recovery_ev,
+			       x.deadline_ev, x.sigterm_ev, x.sigint_ev};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
 	if (x.base)
 		event_base_free(x.base);
 	tasks_free(&x.tasks);

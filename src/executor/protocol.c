@@ -530,9 +530,10 @@ struct json_object *proto_status(const char *task_id, const char *state, const c
 	return s;
 }
 
-void proto_status_health(struct json_object *st, bool healthy, const char *reason)
+void proto_status_health(struct json_object *st, int healthy, const char *reason)
 {
-	json_object_object_add(st, "healthy", json_object_new_boolean(healthy));
+	if (healthy >= 0)
+		json_object_object_add(st, "healthy", json_object_new_boolean(healthy));
 	if (reason)
 		json_object_object_add(st, "reason", json_object_new_string(reason));
 }

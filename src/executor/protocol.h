@@ -96,9 +96,9 @@ int proto_uuid(unsigned char out[16]);
 struct json_object *proto_status(const char *task_id, const char *state, const char *ex,
 				 const char *message, const char *ip, char **uuid_b64);
 
-/* Mark st with TaskStatus.healthy and, when not NULL, reason (a
- * TaskStatus.Reason name). */
-void proto_status_health(struct json_object *st, bool healthy, const char *reason);
+/* Mark st with TaskStatus.healthy (unless healthy < 0) and, when not NULL,
+ * reason (a TaskStatus.Reason name). */
+void proto_status_health(struct json_object *st, int healthy, const char *reason);
 
 /* Add port_mappings (host port = container port, tcp and udp) to st's
  * network_infos, which must be there (an ip was given). */

@@ -11,7 +11,10 @@
 
 struct event;
 struct health;
+struct check;
+struct probe;
 
+#include "src/executor/probe-spec.h"
 #include "src/executor/protocol.h"
 
 /* VM names are [A-Za-z0-9][A-Za-z0-9_.-]{0,62}; ours are PREFIX + task id. */
@@ -54,12 +57,14 @@ struct task {
 				 * freed by launcher_free */
 	char *note;		/* a degradation to mention in TASK_RUNNING */
 	struct health *health;	/* TaskInfo.health_check, NULL if none */
-	bool killed_by_health;	/* its terminal update says healthy: false */
-	struct task *group;	/* LAUNCH_GROUP: the task whose VM the group shares
-				 * (the leader, itself included); NULL alone */
-	bool group_killing;	/* leader: the group is being killed */
-	bool terminal_early;	/* leader: terminal sent while others still ran */
-	char *final_state;	/* terminal outcome, sent once the VM is gone */
+	struct check *check;	/* TaskInfo.check, NULL if none */
+	struct probe *probes[PROBE_KINDS]; /* theirs, by kind (probe.h runs them) */
+	bool killed_by_health;		   /* its terminal update says healthy: false */
+	struct task *group;		   /* LAUNCH_GROUP: the task whose VM the group shares
+					    * (the leader, itself included); NULL alone */
+	bool group_killing;		   /* leader: the group is being killed */
+	bool terminal_early;		   /* leader: terminal sent while others still ran */
+	char *final_state;		   /* terminal outcome, sent once the VM is gone */
 	char *final_msg;
 	char *last_state;	     /* last state sent */
 	bool any_acked;		     /* some update of this task was acknowledged */

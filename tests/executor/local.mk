@@ -5,11 +5,11 @@ EXEC_TEST_LIBS = src/executor/libvmexec.la $(CRITERION_LIBS) $(JSONC_LIBS)
 check_PROGRAMS += tests/executor/test-recordio tests/executor/test-protocol \
 	tests/executor/test-executor-agent tests/executor/test-executor-vm \
 	tests/executor/test-executor-health tests/executor/test-executor-bridge \
-	tests/executor/test-executor-wrap
+	tests/executor/test-executor-wrap tests/executor/test-executor-check
 TESTS += tests/executor/test-recordio tests/executor/test-protocol \
 	tests/executor/test-executor-agent tests/executor/test-executor-vm \
 	tests/executor/test-executor-health tests/executor/test-executor-bridge \
-	tests/executor/test-executor-wrap
+	tests/executor/test-executor-wrap tests/executor/test-executor-check
 
 tests_executor_test_recordio_SOURCES = tests/executor/test-recordio.c
 tests_executor_test_recordio_CFLAGS = $(EXEC_TEST_CFLAGS)
@@ -38,6 +38,12 @@ tests_executor_test_executor_health_SOURCES = tests/executor/test-executor-healt
 	$(EXEC_VM_HARNESS)
 tests_executor_test_executor_health_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_health_LDADD = $(EXEC_TEST_LIBS)
+
+# General checks (CheckInfo) in the task's VM: each result change an update.
+tests_executor_test_executor_check_SOURCES = tests/executor/test-executor-check.c \
+	$(EXEC_VM_HARNESS)
+tests_executor_test_executor_check_CFLAGS = $(EXEC_TEST_CFLAGS)
+tests_executor_test_executor_check_LDADD = $(EXEC_TEST_LIBS)
 
 # issue 22: TASK_RUNNING on a bridge carries the dnsmasq lease (root only).
 tests_executor_test_executor_bridge_SOURCES = tests/executor/test-executor-bridge.c \

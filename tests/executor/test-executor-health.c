@@ -44,26 +44,9 @@ static char *health_states(struct json_object *r)
 	return s;
 }
 
-/* A TaskInfo whose command is cmd, with the health_check hc (JSON). */
-static char *task_json(const char *cmd, const char *hc)
-{
-	struct json_object *c = json_object_new_string(cmd);
-	char *s = NULL;
-
-	cr_assert(asprintf(&s,
-			   "{\"name\":\"t\",\"task_id\":{\"value\":\"t1\"},\"agent_id\":{\"value\":"
-			   "\"agent-1\"},\"resources\":[{\"name\":\"cpus\",\"type\":\"SCALAR\","
-			   "\"scalar\":{\"value\":1}},{\"name\":\"mem\",\"type\":\"SCALAR\","
-			   "\"scalar\":{\"value\":256}}],\"command\":{\"shell\":true,\"value\":%s},"
-			   "\"health_check\":%s}",
-			   json_object_to_json_string(c), hc) > 0);
-	json_object_put(c);
-	return s;
-}
-
 static void expect_pass_fail_kill(const char *cmd, const char *hc)
 {
-	char *ti = task_json(cmd, hc);
+	char *ti = vm_task_json(cmd, "health_check", hc);
 	const char *args[] = {"--scenario", "finish", "--task", ti, VMENV, NULL};
 	struct json_object *r = run(args);
 	char *states = health_states(r);
@@ -124,11 +107,11 @@ Test(executor_health, tcp_check_against_the_task_port)
  * the guest after it (the check appends to a file in the shared sandbox). */
 Test(executor_health, checks_stop_when_the_kill_begins)
 {
-	char *ti = task_json("trap '' TERM; while :; do sleep 0.2; done",
-			     "{\"type\":\"COMMAND\",\"command\":{\"value\":"
-			     "\"echo ran >> checks-ran; exit 1\"},\"delay_seconds\":0,"
-			     "\"interval_seconds\":0.5,\"timeout_seconds\":20,"
-			     "\"consecutive_failures\":1000,\"grace_period_seconds\":0}");
+	char *ti = vm_task_json("trap '' TERM; while :; do sleep 0.2; done", "health_check",
+				"{\"type\":\"COMMAND\",\"command\":{\"value\":"
+				"\"echo ran >> checks-ran; exit 1\"},\"delay_seconds\":0,"
+				"\"interval_seconds\":0.5,\"timeout_seconds\":20,"
+				"\"consecutive_failures\":1000,\"grace_period_seconds\":0}");
 	const char *args[] = {
 	    "--scenario",     "kill", "--task",		ti,  "--capability", "TASK_KILLING_STATE",
 	    "--kill-grace-s", "8",    "--kill-after-s", "4", VMENV,	     NULL};
@@ -159,11 +142,12 @@ Test(executor_health, checks_stop_when_the_kill_begins)
  * healthy false and no reason, never TASK_FINISHED. */
 Test(executor_health, health_kill_of_a_term_trapping_task_is_killed_unhealthy)
 {
-	char *ti = task_json("trap 'echo cleaned > health-term; exit 0' TERM; touch alive; "
-			     "sleep 8; rm alive; while :; do sleep 0.2; done",
-			     "{\"type\":\"COMMAND\",\"command\":{\"value\":\"test -f alive\"},"
-			     "\"delay_seconds\":0,\"interval_seconds\":1,\"timeout_seconds\":20,"
-			     "\"consecutive_failures\":2,\"grace_period_seconds\":0}");
+	char *ti = vm_task_json("trap 'echo cleaned > health-term; exit 0' TERM; touch alive; "
+				"sleep 8; rm alive; while :; do sleep 0.2; done",
+				"health_check",
+				"{\"type\":\"COMMAND\",\"command\":{\"value\":\"test -f alive\"},"
+				"\"delay_seconds\":0,\"interval_seconds\":1,\"timeout_seconds\":20,"
+				"\"consecutive_failures\":2,\"grace_period_seconds\":0}");
 	const char *args[] = {"--scenario",	    "finish", "--task", ti, "--capability",
 			      "TASK_KILLING_STATE", VMENV,    NULL};
 	struct json_object *r = run(args);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "src/executor/env.h"
+#include "src/executor/check-spec.h"
 #include "src/executor/health-spec.h"
 #include "src/executor/protocol.h"
 #include "src/executor/tasks.h"
@@ -230,6 +231,16 @@ Test(protocol, taskinfo)
 	proto_task_clear(&t);
 }
 
+/* A COMMAND probe with Mesos's default timings, run from the sandbox /sb. */
+static void assert_default_command(const struct probe_spec *p)
+{
+	cr_assert_str_eq(p->type, "COMMAND");
+	cr_assert_float_eq(p->delay_s, 15, 1e-9);
+	cr_assert_float_eq(p->interval_s, 10, 1e-9);
+	cr_assert_float_eq(p->timeout_s, 20, 1e-9);
+	cr_assert(strstr(p->script, "cd '/sb'"), "%s", p->script);
+}
+
 /* health_check: Mesos's defaults, and the script each type runs in the guest. */
 Test(protocol, health_checks)
 {
@@ -240,14 +251,11 @@ Test(protocol, health_checks)
 	    "\"environment\":{\"variables\":[{\"name\":\"X\",\"value\":\"it's\"}]}}}}");
 
 	cr_assert_eq(health_spec_parse(ti, "/sb", &h, &err), 1, "%s", err);
-	cr_assert_float_eq(h.delay_s, 15, 1e-9);
-	cr_assert_float_eq(h.interval_s, 10, 1e-9);
-	cr_assert_float_eq(h.timeout_s, 20, 1e-9);
+	assert_default_command(&h.p);
 	cr_assert_float_eq(h.grace_s, 10, 1e-9);
 	cr_assert_eq(h.consecutive_failures, 3);
-	cr_assert(strstr(h.script, "cd '/sb'"), "%s", h.script);
-	cr_assert(strstr(h.script, "export X='it'\\''s'"), "%s", h.script);
-	cr_assert(strstr(h.script, "exec /bin/sh -c 'test -f '\\''a b'\\'''"), "%s", h.script);
+	cr_assert(strstr(h.p.script, "export X='it'\\''s'"), "%s", h.p.script);
+	cr_assert(strstr(h.p.script, "exec /bin/sh -c 'test -f '\\''a b'\\'''"), "%s", h.p.script);
 	health_spec_clear(&h);
 	json_object_put(ti);
 
@@ -255,15 +263,15 @@ Test(protocol, health_checks)
 	    "{\"health_check\":{\"type\":\"HTTP\",\"http\":{\"port\":8080,"
 	    "\"path\":\"/h\"},\"consecutive_failures\":1,\"timeout_seconds\":0}}");
 	cr_assert_eq(health_spec_parse(ti, "/sb", &h, &err), 1, "%s", err);
-	cr_assert(strstr(h.script, "url='http://127.0.0.1:8080/h'"), "%s", h.script);
+	cr_assert(strstr(h.p.script, "url='http://127.0.0.1:8080/h'"), "%s", h.p.script);
 	cr_assert_eq(h.consecutive_failures, 1);
-	cr_assert_float_eq(h.timeout_s, 0, 1e-9);
+	cr_assert_float_eq(h.p.timeout_s, 0, 1e-9);
 	health_spec_clear(&h);
 	json_object_put(ti);
 
 	ti = json_tokener_parse("{\"health_check\":{\"type\":\"TCP\",\"tcp\":{\"port\":22}}}");
 	cr_assert_eq(health_spec_parse(ti, "/sb", &h, &err), 1, "%s", err);
-	cr_assert(strstr(h.script, "127.0.0.1 22 -e true"), "%s", h.script);
+	cr_assert(strstr(h.p.script, "127.0.0.1 22 -e true"), "%s", h.p.script);
 	health_spec_clear(&h);
 	json_object_put(ti);
 
@@ -275,6 +283,81 @@ Test(protocol, health_checks)
 	cr_assert(strstr(err, "health_check.http.port"), "%s", err);
 	free(err);
 	json_object_put(ti);
+}
+
+/* check (CheckInfo): Mesos's defaults; COMMAND's CommandInfo is
+ * check.command.command; HTTP prints the status code it got (any). */
+Test(protocol, checks)
+{
+	static const char *const ok[][3] = {
+	    {"{\"check\":{\"type\":\"COMMAND\",\"command\":{\"command\":{\"value\":\"test -e "
+	     "/tmp/flag\"}}}}",
+	     "exec /bin/sh -c 'test -e /tmp/flag'", "cd '/sb'"},
+	    {"{\"check\":{\"type\":\"HTTP\",\"http\":{\"port\":8080,\"path\":\"/h\"},"
+	     "\"interval_seconds\":0.5}}",
+	     "url='http://127.0.0.1:8080/h'", "echo \"$code\""},
+	    {"{\"check\":{\"type\":\"TCP\",\"tcp\":{\"port\":22}}}", "127.0.0.1 22 -e true",
+	     "exit 1"},
+	};
+	struct probe_spec c;
+	char *err = NULL;
+	struct json_object *ti;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ti = json_tokener_parse(ok[i][0]);
+		cr_assert_eq(check_spec_parse(ti, "/sb", &c, &err), 1, "%s", err);
+		if (i == 0)
+			assert_default_command(&c);
+		else if (i == 1)
+			cr_assert_float_eq(c.interval_s, 0.5, 1e-9);
+		for (int k = 1; k < 3; k++)
+			cr_assert(strstr(c.script, ok[i][k]), "%s", c.script);
+		probe_spec_clear(&c);
+		json_object_put(ti);
+	}
+	ti = json_tokener_parse("{\"name\":\"no check\"}");
+	cr_assert_eq(check_spec_parse(ti, "/sb", &c, &err), 0);
+	json_object_put(ti);
+}
+
+/* Each invalid CheckInfo refused with the field it is about. */
+Test(protocol, check_refusals)
+{
+	static const char *const bad[][2] = {
+	    {"{\"check\":[]}", "check is not an object"},
+	    {"{\"check\":{\"type\":\"GRPC\",\"tcp\":{\"port\":1}}}",
+	     "check.type must be COMMAND, HTTP or TCP"},
+	    {"{\"check\":{\"command\":{\"command\":{\"value\":\"true\"}}}}",
+	     "check.type must be COMMAND, HTTP or TCP"},
+	    {"{\"check\":{\"type\":\"COMMAND\"}}", "check.command is required for type COMMAND"},
+	    /* A HealthCheck's layout is not a CheckInfo's. */
+	    {"{\"check\":{\"type\":\"COMMAND\",\"command\":{\"value\":\"true\"}}}",
+	     "check.command.command is required for type COMMAND"},
+	    {"{\"check\":{\"type\":\"COMMAND\",\"command\":{\"command\":{\"shell\":true}}}}",
+	     "check.command.command.value is required"},
+	    {"{\"check\":{\"type\":\"TCP\",\"tcp\":{\"port\":22},\"interval_seconds\":-1}}",
+	     "check.interval_seconds must be a non-negative number of seconds"},
+	    {"{\"check\":{\"type\":\"TCP\",\"tcp\":{\"port\":22},\"delay_seconds\":\"5\"}}",
+	     "check.delay_seconds is not a number"},
+	    {"{\"check\":{\"type\":\"HTTP\",\"http\":{\"port\":70000}}}",
+	     "check.http.port 70000 is not a port"},
+	    {"{\"check\":{\"type\":\"HTTP\",\"http\":{\"port\":80,\"path\":\"x\"}}}",
+	     "check.http.path must start with '/'"},
+	    {"{\"check\":{\"type\":\"TCP\"}}", "check.tcp.port is required (an integer)"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct probe_spec c;
+		char *err = NULL;
+		struct json_object *ti = json_tokener_parse(bad[i][0]);
+
+		cr_assert_not_null(ti, "%s", bad[i][0]);
+		cr_assert_eq(check_spec_parse(ti, "/sb", &c, &err), -1, "%s", bad[i][0]);
+		cr_assert_str_eq(err, bad[i][1], "%s", bad[i][0]);
+		cr_assert_null(c.script);
+		free(err);
+		json_object_put(ti);
+	}
 }
 
 Test(protocol, terminal_states)

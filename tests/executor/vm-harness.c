@@ -333,3 +333,19 @@ void vm_setup_pool(void)
 	cr_assert_eq(vmctl_json(args, buf, sizeof(buf)), 0, "template create: %s", buf);
 	vm_pool_wait_ready();
 }
+
+char *vm_task_json(const char *cmd, const char *key, const char *value)
+{
+	struct json_object *c = json_object_new_string(cmd);
+	char *s = NULL;
+
+	cr_assert(asprintf(&s,
+			   "{\"name\":\"t\",\"task_id\":{\"value\":\"t1\"},\"agent_id\":{\"value\":"
+			   "\"agent-1\"},\"resources\":[{\"name\":\"cpus\",\"type\":\"SCALAR\","
+			   "\"scalar\":{\"value\":1}},{\"name\":\"mem\",\"type\":\"SCALAR\","
+			   "\"scalar\":{\"value\":256}}],\"command\":{\"shell\":true,\"value\":%s},"
+			   "\"%s\":%s}",
+			   json_object_to_json_string(c), key, value) > 0);
+	json_object_put(c);
+	return s;
+}

@@ -29,6 +29,9 @@ void teardown(void);
 /* qemu processes whose command line names our directory (killed if asked). */
 int our_qemus(bool kill_them);
 
+/* The TaskInfo of task t1 (1 CPU, 256 MiB) running the shell command cmd,
+ * with key: value (JSON) added, e.g. its health_check (malloc'd). */
+char *vm_task_json(const char *cmd, const char *key, const char *value);
 /* One fake-agent run that must have no protocol violation. */
 struct json_object *run(const char *const *args);
 /* After the executor exited: vmsupd knows no VM and no qemu of ours runs. */

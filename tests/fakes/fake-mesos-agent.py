@@ -405,10 +405,12 @@ def task_info(args, task_id, command):
         ti.setdefault("agent_id", {"value": "agent-1"})
         ti.setdefault("name", "t")
         return ti
-    return {"name": "t", "task_id": {"value": task_id}, "agent_id": {"value": "agent-1"},
-            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": args.cpus}},
-                          {"name": "mem", "type": "SCALAR", "scalar": {"value": args.mem}}],
-            "command": {"shell": True, "value": command}}
+    ti = {"name": "t", "task_id": {"value": task_id}, "agent_id": {"value": "agent-1"},
+          "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": args.cpus}},
+                        {"name": "mem", "type": "SCALAR", "scalar": {"value": args.mem}}],
+          "command": {"shell": True, "value": command}}
+    ti.update(json.loads(args.task_extra))
+    return ti
 
 
 def launch(agent, ti):
@@ -530,6 +532,8 @@ def main():
     ap.add_argument("--command", default="true")
     ap.add_argument("--task", help="full TaskInfo JSON")
     ap.add_argument("--command2", default="true", help="scenario group: g2's command")
+    ap.add_argument("--task-extra", default="{}",
+                    help="JSON object of TaskInfo fields added to each task made from --command")
     ap.add_argument("--group-no-kill", action="store_true",
                     help="scenario group: no KILL for g2, it must end by itself")
     ap.add_argument("--group-kill", choices=("g1", "g2"),
@@ -612,6 +616,7 @@ def main():
                          "wall": u["_wall"],
                          "labels": u.get("labels"),
                          "healthy": u.get("healthy"), "reason": u.get("reason"),
+                         "check_status": u.get("check_status"),
                          "container_status": u.get("container_status")}
                         for u in agent.updates],
             "subscribes": agent.subscribes, "violations": agent.violations,
