@@ -55,7 +55,7 @@ SELF_SHA=$(cat "$0" "$HERE/pvh-kernel.sh" | sha256sum | cut -d' ' -f1)
 # check misses its ticks and panics ("IO-APIC + timer doesn't work!"; seen
 # in cli.sh's four concurrent runs); the emulated timer does work.
 APPEND="console=ttyS0 panic=-1 loglevel=4 no_timer_check"
-MODULES="virtio_pci virtio_console virtio_net virtio_balloon virtio_blk 9pnet_virtio 9p button evdev"
+MODULES="virtio_pci virtio_rng virtio_console virtio_net virtio_balloon virtio_blk 9pnet_virtio 9p button evdev"
 TOP="busybox-static qemu-guest-agent dropbear-bin"
 # Programs taken from the packages (path inside the package tree).
 PROGS="usr/sbin/qemu-ga usr/sbin/dropbear usr/bin/dropbearkey"

@@ -266,6 +266,14 @@ char **vm_argv_build(const struct vm_spec *s, const struct vm_paths *p,
 		add(&a, "-device");
 		add(&a, "pvpanic");
 	}
+	/* entropy from the host (qemu's getrandom, no file): without it a TCG
+	 * guest (no RDRAND) waits many seconds for its crng, and whatever
+	 * reads getrandom() first waits with it (the test guest's sshd
+	 * answered 2-3 s after the guest's address was known) */
+	if (s->guest && !s->no_rng) {
+		add(&a, "-device");
+		add(&a, "virtio-rng-pci");
+	}
 	/* mode none: no NIC at all, the agent talks over virtio-serial */
 	if (!s->net.none) {
 		char *nd = vm_net_netdev(&s->net, p->ssh_port);

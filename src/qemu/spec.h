@@ -61,6 +61,8 @@ struct vm_spec {
 	/* not in the JSON: no pvpanic device, for a VM restored from a
 	 * template saved before VMs had one (the device sets must match) */
 	bool no_pvpanic;
+	/* likewise: no virtio-rng device (templates saved before VMs had one) */
+	bool no_rng;
 	/* not in the JSON either: guest RAM in this file (a template's RAM,
 	 * src/snapshot/template.h), mapped shared (the template VM, whose RAM the save
 	 * then skips: x-ignore-shared) or private (a VM restored from it:

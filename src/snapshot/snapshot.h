@@ -75,8 +75,8 @@ int snap_devconfig_compare(struct json_object *tmpl, struct json_object *vm, cha
 const char *snap_devconfig_mac(struct json_object *devconfig, char *buf, size_t len);
 
 /* 1 if the devconfig has a -device of this driver (vmgenid, see above;
- * pvpanic, which templates made before VMs had one lack, and so must
- * their restores). */
+ * pvpanic and virtio-rng-pci, which templates made before VMs had them
+ * lack, and so must their restores). */
 int snap_devconfig_has_device(struct json_object *devconfig, const char *driver);
 /* 1 if it has the staging 9p export (src/qemu/stage.h): the only 9p device a template may have. */
 int snap_devconfig_has_stage(struct json_object *devconfig);

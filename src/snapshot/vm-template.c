@@ -166,6 +166,7 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 	/* not part of the spec's JSON: the device set says */
 	vm->spec.stage = snap_devconfig_has_stage(r->t->devconfig);
 	vm->spec.no_pvpanic = !snap_devconfig_has_device(r->t->devconfig, "pvpanic");
+	vm->spec.no_rng = !snap_devconfig_has_device(r->t->devconfig, "virtio-rng-pci");
 	if (r->t->ram_path) {
 		/* copy-on-write of a sealed copy (tmpl-ram.h): qemu never
 		 * opens the template's file */

@@ -115,20 +115,30 @@ Test(argv, guestless_exact)
 	vm_argv_free(v);
 }
 
-/* a restore of a template saved before VMs had pvpanic leaves it out */
-Test(argv, no_pvpanic_for_old_templates)
+/* a restore of a template saved before VMs had pvpanic (or virtio-rng)
+ * leaves it out; a guest-less VM has no rng */
+Test(argv, no_pvpanic_or_rng_for_old_templates)
 {
 	struct vm_spec s;
 	struct vm_argv_opts o = {"q", false, NULL, 0};
 	char **v;
 
 	base_spec(&s);
+	s.guest = true;
 	v = vm_argv_build(&s, &paths, &o, NULL);
 	cr_expect_geq(find(v, "-device", "pvpanic"), 0);
+	cr_expect_geq(find(v, "-device", "virtio-rng-pci"), 0);
 	vm_argv_free(v);
 	s.no_pvpanic = true;
+	s.no_rng = true;
 	v = vm_argv_build(&s, &paths, &o, NULL);
 	cr_expect_lt(find(v, "-device", "pvpanic"), 0);
+	cr_expect_lt(find(v, "-device", "virtio-rng-pci"), 0);
+	vm_argv_free(v);
+	s.no_rng = false;
+	s.guest = false;
+	v = vm_argv_build(&s, &paths, &o, NULL);
+	cr_expect_lt(find(v, "-device", "virtio-rng-pci"), 0);
 	vm_argv_free(v);
 }
 
