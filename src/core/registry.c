@@ -376,10 +376,15 @@ void vmsup_save_all_now(struct vmsup *sup)
 	statewriter_drain(sup->writer);
 }
 
-int vmsup_vm_save_now(struct vm *vm, char **err)
+void vmsup_vm_save_start(struct vm *vm)
 {
 	sup_save_now(vm);
-	return statewriter_sync(vm->sup->writer, vm->spec.name, err);
+}
+
+struct waiter *vmsup_vm_reply_saved(struct vm *vm, struct json_object *body, bool created,
+				    vmsup_done_fn done, void *arg)
+{
+	return sup_reply_body(done, arg, created, vm, body);
 }
 
 void vmsup_vm_exited(struct vm *vm)

@@ -32,7 +32,7 @@ struct statewriter {
 	/* under lock: */
 	pthread_mutex_t lock;
 	pthread_cond_t work;	/* a job queued, or stop */
-	pthread_cond_t settled; /* a job done (statewriter_sync) */
+	pthread_cond_t settled; /* a job done (statewriter_drain) */
 	struct job *queue, **queue_tail;
 	struct job *running;
 	struct job *finished, **finished_tail;
@@ -203,26 +203,6 @@ uint64_t statewriter_pending(struct statewriter *sw, const char *name)
 	seq = pending_locked(sw, name);
 	pthread_mutex_unlock(&sw->lock);
 	return seq;
-}
-
-int statewriter_sync(struct statewriter *sw, const char *name, char **err)
-{
-	uint64_t seq;
-	int ret = 0;
-
-	pthread_mutex_lock(&sw->lock);
-	if (!(seq = pending_locked(sw, name))) {
-		pthread_mutex_unlock(&sw->lock);
-		return 0;
-	}
-	/* the loop waits here, so nothing newer is queued meanwhile */
-	while (pending_locked(sw, name))
-		pthread_cond_wait(&sw->settled, &sw->lock);
-	for (struct job *j = sw->finished; j; j = j->next)
-		if (j->seq == seq && j->err)
-			ret = vmsup_err(err, "%s", j->err);
-	pthread_mutex_unlock(&sw->lock);
-	return ret;
 }
 
 void statewriter_drain(struct statewriter *sw)

@@ -26,9 +26,6 @@ struct statewriter *statewriter_new(struct event_base *base, const char *dir,
 uint64_t statewriter_put(struct statewriter *sw, const char *name, char *data);
 /* The newest queued or running write of name, 0 when none: its file on disk is current. */
 uint64_t statewriter_pending(struct statewriter *sw, const char *name);
-/* Block until name's writes up to now are done: 0, or -1 with *err
- * (a request that must refuse when the file cannot be written). */
-int statewriter_sync(struct statewriter *sw, const char *name, char **err);
 /* Block until every queued write is done (start-up, before serving);
  * their reports still come through the loop. */
 void statewriter_drain(struct statewriter *sw);

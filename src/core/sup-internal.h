@@ -113,6 +113,9 @@ void sup_reply_err(vmsup_done_fn done, void *arg, const char *cls, const char *f
     __attribute__((format(printf, 4, 5)));
 /* The reply may wait for the state file: a waiter to cancel, else NULL. */
 struct waiter *sup_reply_vm(vmsup_done_fn done, void *arg, bool created, struct vm *vm);
+/* ... with body (taken a reference of) rather than the VM's status. */
+struct waiter *sup_reply_body(vmsup_done_fn done, void *arg, bool created, struct vm *vm,
+			      struct json_object *body);
 struct waiter *sup_waiter_add(struct vm *vm, enum waiter_kind kind, unsigned mask, bool created,
 			      unsigned timeout_ms, vmsup_done_fn done, void *arg);
 void sup_waiter_unlink(struct waiter *w);

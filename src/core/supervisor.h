@@ -109,11 +109,19 @@ void vmsup_adopt(struct vm *vm);
 void vmsup_vm_qmp_attach(struct vm *vm);
 void vmsup_vm_set_state(struct vm *vm, enum vm_state to); /* may free vm (destroy) */
 void vmsup_vm_save(struct vm *vm);
-/* Write the state file now and wait for the writer thread (before the
- * reply that reports a change the API made: a kill -9 right after the
- * reply must not lose it). Blocks the loop on the disk: for rare changes
- * only; a failure shows as the VM's state_unsaved, and in *err if given. */
-int vmsup_vm_save_now(struct vm *vm, char **err);
+/* Hand the VM's state file to the writer thread now (the loop does not wait). */
+void vmsup_vm_save_start(struct vm *vm);
+/*
+ * Reply through done (r->body: body, or the VM's status when NULL) once
+ * the VM's state file writes queued so far are on disk: a change the API
+ * made is not lost by a kill -9 of the daemon right after its reply
+ * (r->created: created). A failed write replies all the same: the VM
+ * shows state_unsaved and the write is tried again, as for a create or a
+ * pause. Returns a handle for vmsup_cancel while the reply waits, NULL
+ * when done has run already.
+ */
+struct waiter *vmsup_vm_reply_saved(struct vm *vm, struct json_object *body, bool created,
+				    vmsup_done_fn done, void *arg);
 /* Every change not yet on disk written, waiting for the writer thread
  * (start-up: what the reattach put right is on disk before the API serves). */
 void vmsup_save_all_now(struct vmsup *sup);

@@ -58,7 +58,13 @@ static struct waiter *waiter_new(struct vm *vm, enum waiter_kind kind, unsigned 
 
 struct waiter *sup_reply_vm(vmsup_done_fn done, void *arg, bool created, struct vm *vm)
 {
-	struct json_object *o = vm_to_json(vm);
+	return sup_reply_body(done, arg, created, vm, NULL);
+}
+
+struct waiter *sup_reply_body(vmsup_done_fn done, void *arg, bool created, struct vm *vm,
+			      struct json_object *body)
+{
+	struct json_object *o = body ? json_object_get(body) : vm_to_json(vm);
 	struct waiter *w = waiter_new(vm, W_STATE, 0, created, done, arg);
 	struct vmsup_result r = {NULL, NULL, o, created};
 

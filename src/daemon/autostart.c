@@ -8,12 +8,18 @@
 #include "src/daemon/http.h"
 #include "src/util/log.h"
 
+/* the client left: the change stands, nobody hears of it */
+static void detach_waiter(void *w)
+{
+	vmsup_cancel(w);
+}
+
 void api_autostart_put(struct vmsup *sup, struct evhttp_request *req, const char *name,
 		       struct json_object *body)
 {
-	struct json_object *v, *o;
+	struct json_object *v;
+	struct http_held *h;
 	struct vm *vm;
-	char *err = NULL;
 	bool was;
 
 	if (!body || !json_object_is_type(body, json_type_object)) {
@@ -52,20 +58,17 @@ void api_autostart_put(struct vmsup *sup, struct evhttp_request *req, const char
 				"VM '%s' waits in the warm pool, which starts its own VMs", name);
 		return;
 	}
+	if (!(h = http_held_new(req)))
+		return;
 	was = vm->spec.autostart;
 	vm->spec.autostart = json_object_get_boolean(v);
-	/* on disk before the reply says so: a kill -9 right after it keeps it */
-	if (vm->spec.autostart != was && vmsup_vm_save_now(vm, &err)) {
-		vm->spec.autostart = was;
-		http_send_error(req, 500, "InternalError", "state file: %s", err);
-		free(err);
-		return;
-	}
-	if (vm->spec.autostart != was)
+	if (vm->spec.autostart != was) {
 		LOG_I(name, "autostart %s", vm->spec.autostart ? "on" : "off");
-	o = vm_to_json(vm);
-	http_send_json(req, 200, o);
-	json_object_put(o);
+		vmsup_vm_save_start(vm);
+	}
+	/* on disk before the reply says so (a kill -9 right after it keeps
+	 * it), written by the writer thread while the loop serves others */
+	http_held_wait(h, vmsup_vm_reply_saved(vm, NULL, false, http_held_done, h), detach_waiter);
 }
 
 static void on_started(const struct vmsup_result *r, void *arg)

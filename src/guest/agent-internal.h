@@ -67,6 +67,12 @@ struct agent {
 	int key_pushed;
 	struct json_object *ip;
 	int ifq_inflight, pinging;
+	/* a STOP was seen and nothing since could have changed the guest: the
+	 * RESUME that follows is a plain pause/cont, its address still holds */
+	int plain_pause;
+	/* QMP jobs alive by id ({"id": true}): a snapshot-load stops and
+	 * resumes the VM inside its job, and what it resumes is another guest */
+	struct json_object *jobs;
 	int execs_lost; /* a session was dropped under the running execs */
 
 	struct waiter *waiters;

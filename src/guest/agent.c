@@ -342,6 +342,7 @@ void agent_port_event(struct agent *a, int open)
 	if (!open) {
 		/* The guest closed the port (reset, agent restart): nothing will answer. */
 		a->probing = 0;
+		a->plain_pause = 0;
 		drop_session(a);
 		agent_set_ip(a, NULL);
 		evtimer_del(a->retry_ev);
@@ -360,6 +361,23 @@ void agent_port_event(struct agent *a, int open)
 	/* else: an attempt is under way; its queued sync reaches the agent now. */
 }
 
+/* JOB_STATUS_CHANGE {"id", "status"}: a job is alive until concluded (or dismissed). */
+static void track_job(struct agent *a, struct json_object *data)
+{
+	struct json_object *id, *status;
+	const char *st;
+
+	if (!json_object_object_get_ex(data, "id", &id) ||
+	    !json_object_object_get_ex(data, "status", &status))
+		return;
+	st = json_object_get_string(status);
+	if (!strcmp(st, "concluded") || !strcmp(st, "null"))
+		json_object_object_del(a->jobs, json_object_get_string(id));
+	else
+		json_object_object_add(a->jobs, json_object_get_string(id),
+				       json_object_new_boolean(1));
+}
+
 int agent_qmp_event(struct agent *a, const char *name, struct json_object *data)
 {
 	struct json_object *id, *open;
@@ -372,7 +390,26 @@ int agent_qmp_event(struct agent *a, const char *name, struct json_object *data)
 		agent_port_event(a, json_object_get_boolean(open));
 		return 1;
 	}
-	if (!strcmp(name, "RESET") || !strcmp(name, "RESUME")) {
+	if (!strcmp(name, "STOP")) {
+		a->plain_pause = 1;
+		return 1;
+	}
+	if (!strcmp(name, "RESUME")) {
+		/* A cont after a pause runs the same guest on: its address did
+		 * not change, and a re-query (~15 ms under TCG) would queue ahead
+		 * of what the resumer sends first (the pool's clock set). The
+		 * first cont of an incoming migration or a restore saw no STOP. */
+		if (!a->plain_pause || !a->ip || json_object_object_length(a->jobs))
+			agent_invalidate(a);
+		a->plain_pause = 0;
+		return 1;
+	}
+	if (!strcmp(name, "JOB_STATUS_CHANGE")) {
+		track_job(a, data);
+		return 1;
+	}
+	if (!strcmp(name, "RESET")) {
+		a->plain_pause = 0;
 		agent_invalidate(a);
 		return 1;
 	}
@@ -467,7 +504,8 @@ struct agent *agent_new(struct event_base *base, const char *qga_socket_path, co
 	a->retry_ev = evtimer_new(base, attempt_cb, a);
 	a->ping_ev = evtimer_new(base, ping_cb, a);
 	a->requery_ev = evtimer_new(base, requery_cb, a);
-	if (!a->path || !a->user || !a->port_id || (mac && !a->mac) ||
+	a->jobs = json_object_new_object();
+	if (!a->path || !a->user || !a->port_id || (mac && !a->mac) || !a->jobs ||
 	    (cfg->pubkey && !a->pubkey) || !a->reap_ev || !a->retry_ev || !a->ping_ev ||
 	    !a->requery_ev) {
 		agent_free(a);
@@ -503,6 +541,7 @@ void agent_free(struct agent *a)
 	if (a->requery_ev)
 		event_free(a->requery_ev);
 	json_object_put(a->ip);
+	json_object_put(a->jobs);
 	free(a->path);
 	free(a->mac);
 	free(a->user);

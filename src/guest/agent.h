@@ -11,7 +11,9 @@
  *    VSERPORT_CHANGE only for ports with an id ({"id": AGENT_PORT_ID, "open": bool}).
  *  - every QMP event goes through agent_qmp_event() (or the owner filters
  *    VSERPORT_CHANGE itself and calls agent_port_event());
- *  - RESET and RESUME: agent_invalidate() (agent_qmp_event does it too);
+ *  - RESET, and a RESUME not right after a STOP (an incoming migration's
+ *    or restore's first cont): agent_invalidate() (agent_qmp_event does it
+ *    too; a plain pause/cont keeps the cached address);
  *  - on reattach (port may already be open, no event will come): agent_probe().
  */
 #ifndef VMSUP_AGENT_H
@@ -64,7 +66,8 @@ void agent_port_event(struct agent *a, int open);
 
 /*
  * Feed any QMP event: handles VSERPORT_CHANGE for our port, RESET and
- * RESUME (cache refresh). Returns 1 if the event concerned the agent.
+ * RESUME (cache refresh), STOP and JOB_STATUS_CHANGE (whether the next
+ * RESUME is a plain cont). Returns 1 if the event concerned the agent.
  */
 int agent_qmp_event(struct agent *a, const char *name, struct json_object *data);
 

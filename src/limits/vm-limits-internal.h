@@ -42,6 +42,8 @@ struct vm_limits_op {
 	void *arg;
 	long long target_mib;
 	struct vm_cpu_change c;
+	/* the outcome, kept while the reply waits for the state file */
+	char cls[64], desc[400];
 };
 
 /* The VM's per-VM state (vm->cgroup), made on first use; NULL if out of memory. */

@@ -17,31 +17,42 @@
 
 /* ---- operations ---- */
 
-static void op_finish(struct vm_limits_op *op, const char *cls, const char *desc)
+static void on_saved(const struct vmsup_result *r, void *arg)
 {
-	struct json_object *o = NULL;
+	struct vm_limits_op *op = arg;
 
-	if (op->done) {
-		/* on disk before the reply: a kill -9 of the daemon right after
-		 * it must not lose the change (failures too: a pin may have
-		 * taken before the quota failed) */
-		vmsup_vm_save_now(op->vm, NULL);
-		if (!cls)
-			o = vm_to_json(op->vm);
-		op->done(cls, desc, o, op->arg);
-		json_object_put(o);
-	}
+	if (op->done)
+		op->done(op->cls[0] ? op->cls : NULL, op->cls[0] ? op->desc : NULL,
+			 op->cls[0] ? NULL : r->body, op->arg);
 	free(op);
 }
 
-static void op_qmp_error(struct vm_limits_op *op, const char *what, const struct qmp_error *err)
+/*
+ * The reply goes once the change is on disk: a kill -9 of the daemon right
+ * after it must not lose it (failures too: a pin may have taken before the
+ * quota failed). The writer thread writes it; the loop does not wait. True
+ * while the reply waits (op lives on until it is sent).
+ */
+static bool op_finish(struct vm_limits_op *op, const char *cls, const char *desc)
+{
+	if (!op->done) {
+		free(op);
+		return false;
+	}
+	snprintf(op->cls, sizeof(op->cls), "%s", cls ? cls : "");
+	snprintf(op->desc, sizeof(op->desc), "%s", desc ? desc : "");
+	vmsup_vm_save_start(op->vm);
+	return vmsup_vm_reply_saved(op->vm, NULL, false, on_saved, op) != NULL;
+}
+
+static bool op_qmp_error(struct vm_limits_op *op, const char *what, const struct qmp_error *err)
 {
 	char desc[400];
 
 	/* qemu's class: Timeout, Disconnected, DeviceNotActive (no balloon
 	 * driver in the guest yet) ... the daemon's table maps each */
 	snprintf(desc, sizeof(desc), "%s: %s", what, err->desc);
-	op_finish(op, err->cls, desc);
+	return op_finish(op, err->cls, desc);
 }
 
 static bool qmp_live(const struct vm *vm)
@@ -69,7 +80,8 @@ static struct vm_limits_op *op_new(struct vm_limits *l, struct vm *vm, enum op_k
 
 void vm_limits_op_cancel(struct vm_limits_op *op)
 {
-	/* the QMP reply, which always comes, frees it */
+	/* the QMP reply, or the state file write its reply waits for (both
+	 * always come), frees it */
 	if (op)
 		op->done = NULL;
 }
@@ -129,10 +141,8 @@ struct vm_limits_op *vm_limits_balloon(struct vm_limits *l, struct vm *vm, long 
 	op->target_mib = target_mib;
 	args = json_object_new_object();
 	json_object_object_add(args, "value", json_object_new_int64(target_mib * (long long)MIB));
-	if (vm_qmp_call(vm, "balloon", args, 0, on_balloon, op, &e) < 0) {
-		op_qmp_error(op, "balloon", &e);
-		return NULL;
-	}
+	if (vm_qmp_call(vm, "balloon", args, 0, on_balloon, op, &e) < 0)
+		return op_qmp_error(op, "balloon", &e) ? op : NULL;
 	return op;
 }
 
@@ -267,17 +277,14 @@ struct vm_limits_op *vm_limits_cpu(struct vm_limits *l, struct vm *vm,
 		return NULL;
 	op->c = *c;
 	if (pin && vm->pid > 0) {
-		if (vm_qmp_call(vm, "query-cpus-fast", NULL, 0, on_cpus_fast, op, &e) < 0) {
-			op_qmp_error(op, "query-cpus-fast", &e);
-			return NULL;
-		}
+		if (vm_qmp_call(vm, "query-cpus-fast", NULL, 0, on_cpus_fast, op, &e) < 0)
+			return op_qmp_error(op, "query-cpus-fast", &e) ? op : NULL;
 		return op;
 	}
-	/* no process: kept for the next start */
+	/* no process: kept for the next start; op is the handle while its
+	 * reply waits for the state file */
 	merge_pins(&m->pins, m, c);
 	if (apply_quota(op, m, desc, sizeof(desc)))
-		op_finish(op, VMSUP_EC_INTERNAL, desc);
-	else
-		op_finish(op, NULL, NULL);
-	return NULL;
+		return op_finish(op, VMSUP_EC_INTERNAL, desc) ? op : NULL;
+	return op_finish(op, NULL, NULL) ? op : NULL;
 }

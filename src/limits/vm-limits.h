@@ -78,7 +78,9 @@ void vm_limits_status(const struct vm *vm, struct json_object *o);
 /* CPU seconds used by the VM's qemu (cgroup counter, else /proc), or -1. */
 double vm_limits_cpu_seconds(struct vm_limits *l, const struct vm *vm);
 
-/* ---- operations: each ends with exactly one call of done ---- */
+/* ---- operations: each ends with exactly one call of done, made once
+ * the VM's state file holds the change (a kill -9 of the daemon right
+ * after the reply keeps it; the loop does not wait for the disk) ---- */
 
 typedef void (*vm_limits_done_fn)(const char *cls, const char *desc, struct json_object *body,
 				  void *arg);

@@ -10,6 +10,7 @@
 #include "src/pool/pool.h"
 
 #define READY_POLL_MS	 20
+#define CONT_TIMEOUT_MS	 10000 /* a take's cont: qemu answers at once */
 #define FILL_TIMEOUT_MS	 180000.0
 #define RETRY_MISSING_MS 2000
 #define RETRY_FAILED_MS	 10000
@@ -36,8 +37,8 @@ struct vm_pool_take {
 	bool detached, finished;
 	char name[32];
 	uid_t owner;
-	bool owned;	   /* owner set and saved (take_own) */
-	struct event *own; /* take_own while the guest sets its clock */
+	bool owned;	     /* owner set and its save queued (take_own) */
+	struct waiter *held; /* the reply, waiting for the owner on disk */
 	bool hit;
 	int step;
 	long long mem_mib; /* 0 = as is */

@@ -15,8 +15,9 @@
 
 /*
  * The pool's VM until now: the taker's from here on, also after a restart,
- * so written (fsync'd) before the reply. Called while the guest sets its
- * clock where there is one to set, so the write is not a wait of its own.
+ * so on disk before the reply (take_finish holds it). Handed to the state
+ * file's writer thread while the guest sets its clock, so the write is not
+ * a wait of its own.
  */
 static void take_own(struct vm_pool_take *t, struct vm *vm)
 {
@@ -24,17 +25,19 @@ static void take_own(struct vm_pool_take *t, struct vm *vm)
 		return;
 	t->owned = true;
 	vm->owner = t->owner;
-	vmsup_vm_save_now(vm, NULL);
+	vmsup_vm_save_start(vm);
 }
 
-static void on_own(evutil_socket_t fd, short what, void *arg)
+/* The reply, once the owner is on disk. */
+static void on_saved(const struct vmsup_result *r, void *arg)
 {
 	struct vm_pool_take *t = arg;
-	struct vm *vm = t->finished ? NULL : vmsup_find(t->p->sup, t->name);
-	(void)fd, (void)what;
 
-	if (vm)
-		take_own(t, vm);
+	t->held = NULL;
+	if (t->done && !t->detached)
+		t->done(r, t->arg);
+	t->done = NULL;
+	pool_reap_soon(t->p);
 }
 
 static void take_finish(struct vm_pool_take *t, const char *cls, const char *desc)
@@ -71,9 +74,11 @@ static void take_finish(struct vm_pool_take *t, const char *cls, const char *des
 				       t->clock_error[0] ? json_object_new_string(t->clock_error)
 							 : NULL);
 		json_object_object_add(o, "pool", po);
-		r.body = o;
 		LOG_I(t->name, "pool: taken (%s) in %.1f ms", t->hit ? "warm" : "restored",
 		      pool_now_ms() - t->t0);
+		t->held = vmsup_vm_reply_saved(vm, o, true, on_saved, t);
+		json_object_put(o);
+		return;
 	} else {
 		r = (struct vmsup_result){VMSUP_EC_CONFLICT, "the VM was destroyed meanwhile", NULL,
 					  false};
@@ -101,16 +106,24 @@ static void on_limit(const char *cls, const char *desc, struct json_object *body
 	take_next(t);
 }
 
-static void on_step_result(const struct vmsup_result *r, void *arg)
+static void on_cont(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
+		    void *arg)
 {
 	struct vm_pool_take *t = arg;
+	struct vm *vm;
+	char why[300];
+	(void)s, (void)ret;
 
 	if (t->finished)
 		return;
-	if (r->cls) {
-		take_finish(t, r->cls, r->desc);
+	if (err) {
+		snprintf(why, sizeof(why), "cont: %s", err->desc);
+		take_finish(t, err->cls, why);
 		return;
 	}
+	/* qemu sends RESUME before this reply; in case one did not */
+	if ((vm = vmsup_find(t->p->sup, t->name)) && vm->state == VM_PAUSED)
+		vmsup_vm_set_state(vm, VM_RUNNING);
 	take_next(t);
 }
 
@@ -207,7 +220,12 @@ static void take_next(struct vm_pool_take *t)
 	case S_RESUME:
 		t->step = S_AGENT;
 		if (vm->state == VM_PAUSED) {
-			vmsup_op(p->sup, t->name, VM_OP_RESUME, NULL, on_step_result, t);
+			/* cont on the monitor, not the resume operation, whose reply
+			 * waits for the state file: the take's reply waits for it
+			 * anyway (take_finish), the clock set need not */
+			struct qmp_error e = {0};
+			if (vm_qmp_call(vm, "cont", NULL, CONT_TIMEOUT_MS, on_cont, t, &e) < 0)
+				take_finish(t, e.cls, e.desc);
 			return;
 		}
 		/* fallthrough */
@@ -246,14 +264,9 @@ static void take_next(struct vm_pool_take *t)
 			    (t->clock =
 				 snap_refresh_clock(p->base, p->ops->agent_of(vm),
 						    !p->clock_date_fails, on_clock, t, &err))) {
-				/* The refresh's first command goes out from the loop at
-				 * once, or queues behind the IP query the resume started:
-				 * the save 0.1 ms later runs while the guest answers one of
-				 * them (a round trip is milliseconds under TCG), not after
-				 * the refresh. Not armed: the finish saves. */
-				struct timeval tv = {0, 100};
-				if ((t->own = evtimer_new(p->base, on_own, t)))
-					evtimer_add(t->own, &tv);
+				/* the writer thread saves the owner while the guest
+				 * answers the refresh */
+				take_own(t, vm);
 				return;
 			}
 			snprintf(t->clock_error, sizeof(t->clock_error), "%s",

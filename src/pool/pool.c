@@ -45,8 +45,7 @@ void pool_take_free(struct vm_pool_take *t)
 	snap_refresh_cancel(t->clock);
 	if (t->wait)
 		event_free(t->wait);
-	if (t->own)
-		event_free(t->own);
+	vmsup_cancel(t->held); /* a daemon stop: nobody to answer */
 	free(t->share);
 	if (t->share_fd >= 0)
 		close(t->share_fd);
@@ -82,7 +81,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	for (struct vm_pool_take **pp = &p->takes, *t; (t = *pp);) {
-		if (t->finished) {
+		if (t->finished && !t->held) {
 			*pp = t->next;
 			pool_take_free(t);
 		} else {

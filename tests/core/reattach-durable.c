@@ -1,9 +1,11 @@
 /*
  * The state file is written by a thread of its own, off the event loop;
  * the replies still promise only what is on disk: kill -9 the daemon the
- * moment a 201 create (or a 200 delete) has arrived, and the restarted
- * daemon knows the VM (or has forgotten it). Repeated, as a reply sent
- * before its write would only sometimes beat the disk.
+ * moment a 201 create (a 200 PUT autostart, a 200 PUT cpu, a 200 delete)
+ * has arrived, and the restarted daemon knows the VM with the change (or
+ * has forgotten it). Repeated, as a reply sent before its write would only
+ * sometimes beat the disk. (The pool take's owner: tests/pool/test-pool.c,
+ * which has the template that takes.)
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -27,6 +29,16 @@ static void down(void)
 
 TestSuite(durable, .init = up, .fini = down, .timeout = 900);
 
+/* PUT /v1/vms/NAME/what body (asserted 200), kill -9 at once, restart:
+ * the VM as the next daemon has it (new object). */
+static struct json_object *put_then_kill9(const char *name, const char *what, const char *body)
+{
+	json_object_put(rt_put(&d, name, what, body));
+	td_kill9(&d);
+	td_restart(&d);
+	return rt_get(&d, name);
+}
+
 Test(durable, kill9_right_after_the_reply)
 {
 	char name[16], path[64], file[300];
@@ -43,6 +55,17 @@ Test(durable, kill9_right_after_the_reply)
 		td_restart(&d);
 		vm = rt_wait_state(&d, name, "running", 0, 30000);
 		cr_expect_eq(td_int(vm, "pid"), pid, "round %d: %s reattached, same qemu", k, name);
+		json_object_put(vm);
+
+		/* the autostart flag and a vCPU pin, each on disk with its 200 */
+		vm = put_then_kill9(name, "autostart", "{\"autostart\":true}");
+		cr_expect(json_object_get_boolean(json_object_object_get(vm, "autostart")),
+			  "round %d: %s lost its autostart", k, name);
+		json_object_put(vm);
+		vm = put_then_kill9(name, "cpu", "{\"pin\":\"0\"}");
+		cr_expect_str_eq(td_str(vm, "pin") ? td_str(vm, "pin") : "(null)", "0",
+				 "round %d: %s lost its pin", k, name);
+		cr_expect_eq(td_int(vm, "pid"), pid, "round %d: %s's qemu changed", k, name);
 		json_object_put(vm);
 
 		snprintf(path, sizeof(path), "/v1/vms/%s", name);

@@ -66,6 +66,18 @@ struct json_object *rt_get(struct tdaemon *d, const char *name)
 	return vm;
 }
 
+struct json_object *rt_put(struct tdaemon *d, const char *name, const char *what, const char *body)
+{
+	char path[128];
+	struct json_object *r;
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s/%s", name, what);
+	r = td_http(d, "PUT", path, body, &st);
+	cr_assert_eq(st, 200, "PUT %s %s: %ld %s", path, body, st, td_err_desc(r));
+	return r;
+}
+
 struct json_object *rt_wait_state(struct tdaemon *d, const char *name, const char *want,
 				  pid_t pid_not, int timeout_ms)
 {

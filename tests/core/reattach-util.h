@@ -20,6 +20,8 @@
 pid_t rt_create(struct tdaemon *d, const char *name, const char *extra);
 /* GET the VM (new object, asserted 200). */
 struct json_object *rt_get(struct tdaemon *d, const char *name);
+/* PUT /v1/vms/NAME/what with body: the reply (new object, asserted 200). */
+struct json_object *rt_put(struct tdaemon *d, const char *name, const char *what, const char *body);
 /* Poll GET until the state is want (and, if pid_not > 0, the pid differs). */
 struct json_object *rt_wait_state(struct tdaemon *d, const char *name, const char *want,
 				  pid_t pid_not, int timeout_ms);

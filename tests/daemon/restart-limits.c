@@ -33,19 +33,6 @@ static void down(void)
 
 TestSuite(restart_limits, .init = up, .fini = down, .timeout = 600);
 
-/* PUT /v1/vms/NAME/what with body: the reply, asserted 200. */
-static struct json_object *put(const char *name, const char *what, const char *body)
-{
-	char path[128];
-	struct json_object *r;
-	long st;
-
-	snprintf(path, sizeof(path), "/v1/vms/%s/%s", name, what);
-	r = td_http(&d, "PUT", path, body, &st);
-	cr_assert_eq(st, 200, "PUT %s %s: %ld %s", path, body, st, td_err_desc(r));
-	return r;
-}
-
 /* A running guest-less VM with cpus vCPUs; its pid. TCG: this host's KVM
  * stops a guest-less VM (internal-error) within a minute, and the guest
  * test runs longer than that. */
@@ -228,11 +215,11 @@ Test(restart_limits, kill9_right_after_put_cpu)
 		    &st);
 	cr_assert_eq(st, 201, "create c1: %ld %s", st, td_err_desc(r));
 	json_object_put(r);
-	json_object_put(put("c1", "cpu", "{\"quota_pct\":40}"));
+	json_object_put(rt_put(&d, "c1", "cpu", "{\"quota_pct\":40}"));
 	snprintf(body, sizeof(body),
 		 "{\"quota_pct\":30,\"period_us\":50000,\"pin\":\"%s\",\"pin_mode\":\"each\"}",
 		 pin);
-	r = put("c0", "cpu", body);
+	r = rt_put(&d, "c0", "cpu", body);
 	/* no request in between: the daemon dies with the reply just sent */
 	td_kill9(&d);
 	cr_expect_eq(td_int(r, "cpu_quota_pct"), 30);
@@ -317,9 +304,9 @@ Test(restart_limits, sigterm_keeps_settings)
 		else
 			snprintf(body, sizeof(body), "{\"pin\":\"%s\",\"pin_mode\":\"%s\"}",
 				 w[i].pin, w[i].mode);
-		json_object_put(put(w[i].name, "cpu", body));
+		json_object_put(rt_put(&d, w[i].name, "cpu", body));
 	}
-	json_object_put(put("g", "memory", "{\"target_mib\":192}"));
+	json_object_put(rt_put(&d, "g", "memory", "{\"target_mib\":192}"));
 	for (int i = 0; i < 4; i++)
 		check(&w[i], "before");
 

@@ -469,9 +469,60 @@ Test(agent_fake, qmp_event_routing)
 	cr_expect_eq(agent_state(a), AGENT_ABSENT);
 	cr_expect_eq(agent_qmp_event(a, "VSERPORT_CHANGE", ours), 1);
 	cr_assert(run_until(&w.ready, 5000));
-	cr_expect_eq(agent_qmp_event(a, "STOP", NULL), 0);
+	cr_expect_eq(agent_qmp_event(a, "POWERDOWN", NULL), 0);
 	json_object_put(other);
 	json_object_put(ours);
+	agent_free(a);
+	fake_agent_free(f);
+}
+
+/* Queries of the interfaces the agent sends after one event, waited for 300 ms. */
+static int ifqs_after(struct agent *a, struct fake_agent *f, const char *event,
+		      struct json_object *data)
+{
+	int before = fake_agent_count(f, "guest-network-get-interfaces");
+
+	agent_qmp_event(a, event, data);
+	run_for(300);
+	return fake_agent_count(f, "guest-network-get-interfaces") - before;
+}
+
+/*
+ * A plain pause/cont (STOP, then RESUME) keeps the cached address and asks
+ * the guest nothing; a RESUME without a STOP before it (an incoming
+ * migration's first cont), a RESET, or a resume inside a live job (a
+ * snapshot-load stops and resumes the VM) re-query.
+ */
+Test(agent_fake, plain_resume_keeps_the_address)
+{
+	struct fake_agent *f = fake("r.sock", FA_NONE, NULL, 0);
+	struct watch w = {0};
+	struct agent *a = agent("r.sock", &w);
+	struct json_object *run = json_tokener_parse("{\"id\":\"j1\",\"status\":\"running\"}");
+	struct json_object *end = json_tokener_parse("{\"id\":\"j1\",\"status\":\"concluded\"}");
+	struct ipres r;
+
+	agent_port_event(a, 1);
+	cr_assert(run_until(&w.ready, 5000), "never ready");
+	get_ip(a, 5000, &r);
+	cr_assert(run_until(&r.done, 5000));
+	cr_assert_str_eq(r.ip, "10.0.2.15");
+
+	cr_expect_eq(ifqs_after(a, f, "STOP", NULL), 0);
+	cr_expect_eq(ifqs_after(a, f, "RESUME", NULL), 0, "a plain cont re-queried");
+	cr_expect_not_null(agent_ip_cached(a));
+	cr_expect_eq(ifqs_after(a, f, "RESUME", NULL), 1, "a RESUME with no STOP before");
+	cr_expect_eq(ifqs_after(a, f, "STOP", NULL), 0);
+	cr_expect_eq(ifqs_after(a, f, "RESET", NULL), 1);
+	cr_expect_eq(ifqs_after(a, f, "RESUME", NULL), 1, "a reset came between");
+	cr_expect_eq(ifqs_after(a, f, "JOB_STATUS_CHANGE", run), 0);
+	cr_expect_eq(ifqs_after(a, f, "STOP", NULL), 0);
+	cr_expect_eq(ifqs_after(a, f, "RESUME", NULL), 1, "a job's resume");
+	cr_expect_eq(ifqs_after(a, f, "JOB_STATUS_CHANGE", end), 0);
+	cr_expect_eq(ifqs_after(a, f, "STOP", NULL), 0);
+	cr_expect_eq(ifqs_after(a, f, "RESUME", NULL), 0, "the job had ended");
+	json_object_put(run);
+	json_object_put(end);
 	agent_free(a);
 	fake_agent_free(f);
 }

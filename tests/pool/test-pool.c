@@ -6,15 +6,18 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "qmp/qmp.h"
+#include "tests/daemon/as-user.h"
 #include "tests/snapshot/template-util.h"
 
 #define POOL_CONF "pool_template = base\npool_size = 2\n"
@@ -411,4 +414,53 @@ Test(pool, member_killed_from_outside_is_replaced, .fini = teardown, .timeout = 
 	wait_ready(1, again, 300);
 	cr_expect_str_neq(again[0], names[0]);
 	cr_expect_eq(kill(d.pid, 0), 0, "the daemon died");
+}
+
+/*
+ * The take makes the VM the taker's, also for the next daemon: its reply
+ * waits until the owner is in the state file (written by the writer
+ * thread, off the loop). kill -9 the daemon the moment a 201 take has
+ * arrived: the restarted daemon has the VM as the taker's (nobody here, not
+ * the daemon's uid the pool's VMs have). Repeated, as a reply sent before
+ * its write would only sometimes beat the disk.
+ */
+Test(pool, kill9_right_after_the_take, .fini = teardown, .timeout = 1200)
+{
+	char *spec = tt_spec("base", 128), body[16384], path[96];
+	struct json_object *r, *vm;
+	struct passwd *nobody = getpwnam("nobody");
+	long st;
+
+	if (geteuid() != 0 || !nobody)
+		cr_skip_test("needs root and a nobody user (setpriv)");
+	if (system("command -v setpriv >/dev/null && command -v curl >/dev/null") != 0)
+		cr_skip_test("needs setpriv(1) and curl(1)");
+	tt_start_conf(&d, "pool_template = base\npool_size = 1\napi_group = nogroup\n");
+	/* the test dir is 0700: let nobody reach the socket itself */
+	cr_assert_eq(chmod(d.dir, 0711), 0);
+	r = td_http(&d, "POST", "/v1/templates", spec, &st);
+	free(spec);
+	cr_assert_eq(st, 201, "template: %ld %s", st, r ? td_err_desc(r) : "");
+	json_object_put(r);
+	for (int k = 0; k < 3; k++) {
+		wait_ready(1, NULL, 300);
+		st = td_as_user(d.sock, "nobody", "nogroup", NULL, "POST", "/v1/pool/take", "{}",
+				body, sizeof(body));
+		td_kill9(&d);
+		cr_assert_eq(st, 201, "round %d: take: %ld %s", k, st, body);
+		r = json_tokener_parse(body);
+		cr_assert_not_null(r, "round %d: %s", k, body);
+		snprintf(path, sizeof(path), "/v1/vms/%s", td_str(r, "name"));
+		json_object_put(r);
+		td_restart(&d);
+		vm = td_http(&d, "GET", path, NULL, &st);
+		cr_assert_eq(st, 200, "round %d: %s gone after the restart", k, path);
+		cr_expect_eq(td_int(vm, "owner"), (long long)nobody->pw_uid,
+			     "round %d: %s is owned by %lld, not the taker", k, path,
+			     td_int(vm, "owner"));
+		cr_expect_str_eq(td_str(vm, "state"), "running", "round %d: %s", k, path);
+		json_object_put(vm);
+		json_object_put(td_http(&d, "DELETE", path, NULL, &st));
+		cr_expect_eq(st, 200, "round %d: delete %s", k, path);
+	}
 }
