@@ -11,6 +11,7 @@
 #include "src/cli/vmctl-exec.h"
 #include "src/cli/vmctl-shell.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -46,7 +47,7 @@ static int vm_died(struct run *r, const char *name, double *next_check)
 }
 
 /* sshd answering on the forwarded port (vmctl_ssh_wait_banner). -1 when
- * it never came, -2 when the VM died (already reported). */
+ * it never came, -2 when the VM died; either reported. */
 int vmctl_run_wait_ssh_banner(struct run *r, const char *name, const char *host, long port,
 			      double deadline)
 {
@@ -57,8 +58,48 @@ int vmctl_run_wait_ssh_banner(struct run *r, const char *name, const char *host,
 	if (rc == -2) {
 		vmctl_fail(name, "%s", why);
 		r->death_told = 1;
+	} else if (rc == -1) {
+		vmctl_fail(name, "no ssh server answers in the guest: %s", why);
 	}
 	return rc;
+}
+
+int vmctl_run_ssh_status(struct run *r, const char *name, double deadline, struct json_object **vm)
+{
+	char path[160], ip[200], *err = NULL;
+	struct json_object *reply = NULL;
+	const char *host;
+	struct in_addr a;
+	double check = 0;
+	long status;
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", name);
+	snprintf(ip, sizeof(ip), "/v1/vms/%s/ip?wait=%d", name, IP_SLICE_S);
+	for (;;) {
+		rc = vmctl_call(&r->g, name, "GET", path, NULL, 30000, vm, NULL);
+		if (rc || vmctl_signal)
+			return rc;
+		host = vmctl_ssh_host(*vm);
+		if ((host && inet_pton(AF_INET, host, &a) == 1) || vmctl_run_now() >= deadline)
+			return 0;
+		json_object_put(*vm);
+		*vm = NULL;
+		if (vm_died(r, name, &check))
+			return VMCTL_EXIT_ERR;
+		/* The status has the address the agent last gave; only this
+		 * asks the agent again (waiting up to the slice for one). */
+		if (vmsup_request(r->g.sock, "GET", ip, NULL, (IP_SLICE_S + 30) * 1000, &status,
+				  &reply, &err) < 0) {
+			rc = vmctl_fail(name, "%s", err);
+			free(err);
+			return rc;
+		}
+		json_object_put(reply);
+		reply = NULL;
+		if (status != 200) /* no agent to wait on: not a busy loop */
+			poll(NULL, 0, 250);
+	}
 }
 
 /*

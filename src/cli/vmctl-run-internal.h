@@ -40,6 +40,17 @@ void vmctl_run_progress(struct run *r, const char *what, const char *arg);
 /* Until the guest's sshd answers its banner on the forwarded port (or the deadline). */
 int vmctl_run_wait_ssh_banner(struct run *r, const char *name, const char *host, long port,
 			      double deadline);
+/*
+ * GET /v1/vms/NAME into *vm, for ssh: its port, key, known_hosts and, on a
+ * bridge, the IPv4 address to reach the guest on. The agent can be ready
+ * before the guest's DHCP lease (a systemd guest starts qemu-ga before
+ * networkd has one; the ip wait then answers with a null address, and
+ * the status keeps it): the agent is asked again (GET .../ip) until there
+ * is one, the deadline or the VM's death. In user mode
+ * ssh goes to the forward on 127.0.0.1, so the first answer does.
+ * 0 (*vm set), or an exit status after printing.
+ */
+int vmctl_run_ssh_status(struct run *r, const char *name, double deadline, struct json_object **vm);
 /* A session that logs in and runs `true` before the task's; retried until the deadline. */
 int vmctl_run_ssh_ready(struct run *r, const char *name, struct json_object *vm, const char *dir,
 			const char *kh);

@@ -312,7 +312,7 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	struct json_object *vm = NULL, *ipr = NULL, *v;
 	struct vmctl_args a;
 	struct timespec ts;
-	char name[64], path[160], b[64], b2[600];
+	char name[64], b[64], b2[600];
 	int rc, status = 0, created = 0;
 	double deadline;
 	long http = 0;
@@ -379,19 +379,16 @@ int vmctl_cmd_run(const struct vmctl *g, int argc, char **argv)
 	if (rc || vmctl_signal)
 		goto out;
 	if (r.via == VMCTL_VIA_SSH) {
-		/* The status now, with the ssh port, key and known_hosts. */
+		/* The status now, with the ssh port, key, known_hosts, address. */
 		json_object_put(vm);
 		vm = NULL;
-		snprintf(path, sizeof(path), "/v1/vms/%s", name);
-		rc = vmctl_call(&r.g, name, "GET", path, NULL, 30000, &vm, NULL);
+		rc = vmctl_run_ssh_status(&r, name, deadline, &vm);
 		if (rc || vmctl_signal)
 			goto out;
 		if (json_object_object_get_ex(vm, "ssh_port", &v) &&
 		    (rc = vmctl_run_wait_ssh_banner(&r, name, vmctl_ssh_host(vm),
 						    json_object_get_int(v), deadline)) < 0 &&
 		    !vmctl_signal) {
-			if (rc == -1)
-				vmctl_fail(name, "no ssh server answers in the guest");
 			rc = VMCTL_EXIT_ERR;
 			goto out;
 		}

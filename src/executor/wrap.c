@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +77,8 @@ static int iface_ipv4(const char *name, char *buf, size_t len, char **err)
 	struct ifaddrs *ifs, *i;
 	int rc = -1;
 
+	if (!if_nametoindex(name))
+		return vmsup_err(err, "--net bridge:%s: no interface %s on this host", name, name);
 	if (getifaddrs(&ifs) < 0) {
 		vmsup_err(err, "getifaddrs: %s", strerror(errno));
 		return -1;
@@ -90,32 +95,81 @@ static int iface_ipv4(const char *name, char *buf, size_t len, char **err)
 	return rc;
 }
 
-/* The address the guest reaches the host's loopback services on, from the
- * --net option among opts; *egress: the VM needs --egress added. */
-static int guest_host_of(char **opts, int nopts, char *buf, size_t len, bool *egress, char **err)
-{
-	const char *net = "user";
+/* How the guest reaches the host, from the --net option among the vmctl run
+ * options: host, the address a loopback endpoint becomes; bridge, the
+ * bridge's name ("" in user mode); what to add to vmctl run's options. */
+struct guest_net {
+	char host[INET_ADDRSTRLEN + 16];
+	const char *bridge;
+	bool add_egress, add_net_user;
+};
 
-	*egress = true;
+static int guest_net_of(char **opts, int nopts, struct guest_net *g, char **err)
+{
+	const char *net = NULL;
+
+	g->bridge = "";
+	g->add_egress = true;
 	for (int i = 0; i < nopts; i++) {
 		if (!strcmp(opts[i], "--net") && i + 1 < nopts)
 			net = opts[++i];
 		else if (!strncmp(opts[i], "--net=", 6))
 			net = opts[i] + 6;
 		else if (!strcmp(opts[i], "--egress"))
-			*egress = false; /* asked for already */
+			g->add_egress = false; /* asked for already */
 	}
-	if (!strcmp(net, "user")) {
-		snprintf(buf, len, "%s", USER_NET_HOST);
+	/* Said, not left to vmsupd.conf's net_mode: on a daemon whose default
+	 * is a bridge the VM would be there while the endpoint says 10.0.2.2. */
+	g->add_net_user = !net;
+	if (!net || !strcmp(net, "user")) {
+		snprintf(g->host, sizeof(g->host), "%s", USER_NET_HOST);
 		return 0;
 	}
-	*egress = false;
-	if (!strncmp(net, "bridge:", 7) && net[7])
-		return iface_ipv4(net + 7, buf, len, err);
+	g->add_egress = false;
+	if (!strncmp(net, "bridge:", 7) && net[7]) {
+		g->bridge = net + 7;
+		return iface_ipv4(g->bridge, g->host, sizeof(g->host), err);
+	}
 	return vmsup_err(err,
 			 "--net %s: the executor in the guest must reach the agent (user, or "
 			 "bridge:NAME so the agent's address on NAME is known)",
 			 net);
+}
+
+/* A loopback endpoint rewritten to the bridge's address (guest): the agent
+ * must listen there as well. One bound to 127.0.0.1 alone does not, and the
+ * guest's executor would wait for it until the agent's registration
+ * timeout: better said now, from the host, where the same address answers
+ * at once (refused, or accepted and closed unused). */
+static int agent_listens_on_bridge(const char *endpoint, const struct guest_net *g, char **err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct timeval tv = {.tv_sec = 5};
+	char *host = NULL;
+	uint16_t port;
+	int fd, rc = 0;
+
+	if (!*g->bridge)
+		return 0;
+	if (env_split_endpoint(endpoint, &host, &port, err) < 0)
+		return -1;
+	if (is_loopback(host) && inet_pton(AF_INET, g->host, &sa.sin_addr) == 1) {
+		sa.sin_port = htons(port);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			rc =
+			    vmsup_err(err,
+				      "MESOS_AGENT_ENDPOINT %s is loopback: the guest on bridge %s "
+				      "would reach the agent at %s:%u, where it does not listen "
+				      "(%s); start the agent with --ip=0.0.0.0 or --ip=%s",
+				      endpoint, g->bridge, g->host, port, strerror(errno), g->host);
+		if (fd >= 0)
+			close(fd);
+	}
+	free(host);
+	return rc;
 }
 
 /* ENV_FILE in dir: every MESOS_* variable (the endpoint rewritten) as
@@ -171,10 +225,10 @@ int wrap_main(int argc, char **argv)
 {
 	const char *dir = getenv("MESOS_DIRECTORY"), *sb = getenv("MESOS_SANDBOX");
 	const char *vmctl = getenv("VMEXEC_VMCTL"), *sock = getenv("VMSUP_SOCKET");
-	char host[INET_ADDRSTRLEN + 16], *endpoint = NULL, *envfile = NULL, *err = NULL;
+	char *endpoint = NULL, *envfile = NULL, *err = NULL;
 	const char **av = NULL;
+	struct guest_net g;
 	int dd = 1, n = 0, rc = 1, st;
-	bool egress;
 	pid_t pid;
 
 	while (dd < argc && strcmp(argv[dd], "--"))
@@ -187,8 +241,9 @@ int wrap_main(int argc, char **argv)
 		sb = dir;
 	if (sb[0] != '/')
 		return usage("MESOS_SANDBOX is not an absolute path");
-	if (guest_host_of(argv + 1, dd - 1, host, sizeof(host), &egress, &err) < 0 ||
-	    !(endpoint = wrap_guest_endpoint(getenv("MESOS_AGENT_ENDPOINT"), host, &err)) ||
+	if (guest_net_of(argv + 1, dd - 1, &g, &err) < 0 ||
+	    !(endpoint = wrap_guest_endpoint(getenv("MESOS_AGENT_ENDPOINT"), g.host, &err)) ||
+	    agent_listens_on_bridge(getenv("MESOS_AGENT_ENDPOINT"), &g, &err) < 0 ||
 	    !(envfile = write_env_file(dir, endpoint, &err)) ||
 	    !(av = calloc((size_t)argc + 24, sizeof(*av)))) {
 		wlog("%s", err ? err : "out of memory");
@@ -202,7 +257,11 @@ int wrap_main(int argc, char **argv)
 	av[n++] = "run";
 	for (int i = 1; i < dd; i++)
 		av[n++] = argv[i];
-	if (egress)
+	if (g.add_net_user) {
+		av[n++] = "--net";
+		av[n++] = "user";
+	}
+	if (g.add_egress)
 		av[n++] = "--egress";
 	av[n++] = "--share";
 	av[n++] = dir;

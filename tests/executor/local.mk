@@ -52,9 +52,10 @@ tests_executor_test_executor_bridge_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_bridge_LDADD = $(EXEC_TEST_LIBS)
 
 # issue 23: a framework's own executor (py-executor.py) inside the distro
-# image through --wrap, against the fake agent on the host.
+# image through --wrap, against the fake agent on the host: in user mode, and
+# on a bridge in the test's own namespace (root only).
 tests_executor_test_executor_wrap_SOURCES = tests/executor/test-executor-wrap.c \
-	$(EXEC_VM_HARNESS)
+	$(EXEC_VM_HARNESS) tests/lib/bridge-net.c tests/lib/bridge-net.h
 tests_executor_test_executor_wrap_CFLAGS = $(EXEC_TEST_CFLAGS)
 tests_executor_test_executor_wrap_LDADD = $(EXEC_TEST_LIBS)
 

@@ -5,6 +5,7 @@
  * rewritten MESOS_AGENT_ENDPOINT (10.0.2.2, user networking with egress).
  * Also the wrapper's refusals, which need no VM.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "src/executor/wrap.h"
 #include "tests/executor/vm-harness.h"
+#include "tests/lib/bridge-net.h"
 
 extern char **environ;
 
@@ -52,15 +56,17 @@ static char *first_line(const char *path)
 	return s;
 }
 
-Test(executor_wrap, framework_executor_runs_in_the_vm_and_reaches_the_agent)
+/* py-executor.py in the distro image through --wrap (net: the extra vmctl
+ * run options, NULL-terminated), against the fake agent listening on
+ * listen: it must subscribe from the guest with MESOS_AGENT_ENDPOINT's host
+ * want_host, run t1 and finish; then no VM is left. vmsupd runs already. */
+static void py_executor_in_vm(const char *const *net, const char *listen, const char *want_host)
 {
 	const char *dd = distro_or_skip();
 	char p[4300], src[4300], kernel[4300], initrd[4300], disk[4300], append[512], key[4300];
-	char *s, *cmd, *append_f, *states, *out, *host_boot;
+	char *s, *cmd, *append_f, *states, *out, *host_boot, want[64];
 	struct json_object *xa = json_object_new_array(), *r;
 
-	start_vmsupd_as(true, "allow_egress = true\n");
-	sandbox = fa_sandbox();
 	/* The executor reaches the guest through the shared sandbox, as a
 	 * framework's executor arrives in it from its URIs. */
 	snprintf(src, sizeof(src), "%s/tests/executor/py-executor.py",
@@ -83,15 +89,22 @@ Test(executor_wrap, framework_executor_runs_in_the_vm_and_reaches_the_agent)
 	free(append_f);
 	snprintf(key, sizeof(key), "VMSUP_SSH_KEY=%s/test_key", dd);
 	snprintf(p, sizeof(p), "%s/py-executor.py", sandbox);
-	const char *wrap[] = {"--wrap", "--kernel", kernel,    "--initrd", initrd, "--append",
-			      append,	"--disk",   disk,      "--mem",	   "512",  "--timeout",
-			      "600",	"--",	    "python3", p,	   NULL};
+	const char *wrap[] = {"--wrap",	  "--kernel",  kernel,	 "--initrd", initrd,
+			      "--append", append,      "--disk", disk,	     "--mem",
+			      "512",	  "--timeout", "600",	 NULL};
 	for (size_t i = 0; wrap[i]; i++)
 		json_object_array_add(xa, json_object_new_string(wrap[i]));
+	for (; *net; net++)
+		json_object_array_add(xa, json_object_new_string(*net));
+	json_object_array_add(xa, json_object_new_string("--"));
+	json_object_array_add(xa, json_object_new_string("python3"));
+	json_object_array_add(xa, json_object_new_string(p));
 	cmd = strdup(json_object_to_json_string_ext(xa, JSON_C_TO_STRING_PLAIN));
 	json_object_put(xa);
 	const char *args[] = {"--scenario",
 			      "finish",
+			      "--listen",
+			      listen,
 			      "--executor-args",
 			      cmd,
 			      "--subscribe-timeout",
@@ -121,11 +134,12 @@ Test(executor_wrap, framework_executor_runs_in_the_vm_and_reaches_the_agent)
 			 "the framework's executor's own updates, in order");
 	cr_assert_eq(fa_int(r, "exit_code"), 0, "the wrapper exits with the executor's status");
 
-	/* It was the guest that subscribed: through 10.0.2.2, on another kernel. */
+	/* It was the guest that subscribed: through want_host, on another kernel. */
 	snprintf(p, sizeof(p), "%s/py-executor.out", sandbox);
 	out = fa_slurp(p);
 	cr_assert_not_null(out, "the executor in the guest wrote no py-executor.out");
-	cr_assert(strstr(out, "endpoint=10.0.2.2:"), "endpoint rewritten for the guest: %s", out);
+	snprintf(want, sizeof(want), "endpoint=%s:", want_host);
+	cr_assert(strstr(out, want), "endpoint rewritten for the guest to %s: %s", want_host, out);
 	host_boot = first_line("/proc/sys/kernel/random/boot_id");
 	cr_assert(strstr(out, "boot_id=") && !strstr(out, host_boot),
 		  "ran on the guest's kernel, not the host's: %s", out);
@@ -136,6 +150,16 @@ Test(executor_wrap, framework_executor_runs_in_the_vm_and_reaches_the_agent)
 	free(out);
 	free(states);
 	json_object_put(r);
+}
+
+Test(executor_wrap, framework_executor_runs_in_the_vm_and_reaches_the_agent)
+{
+	const char *none[] = {NULL};
+
+	distro_or_skip();
+	start_vmsupd_as(true, "allow_egress = true\n");
+	sandbox = fa_sandbox();
+	py_executor_in_vm(none, "127.0.0.1", "10.0.2.2");
 }
 
 /* `mesos-vm-executor --wrap ARGS` with env (NULL-terminated "K=V"s added
@@ -271,4 +295,142 @@ Test(executor_wrap_usage, loopback_endpoints_become_the_guests_way_to_the_host)
 	cr_assert_null(wrap_guest_endpoint("127.0.0.1:0", "10.0.2.2", &err));
 	cr_assert(strstr(err, "not ip:port"));
 	free(err);
+}
+
+/* A stand-in for vmctl (VMEXEC_VMCTL) that boots nothing: on stderr, the
+ * options the wrapper gave it and the environment file the guest would
+ * source. Written into in; "VMEXEC_VMCTL=path" into env. */
+static void fake_vmctl(const char *in, char *env, size_t len)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/vmctl", in);
+	f = fopen(path, "we");
+	cr_assert_not_null(f);
+	fputs("#!/bin/sh\necho \"vmctl $*\" >&2\n"
+	      "for a; do case $a in */.vm-wrap-env) cat \"$a\" >&2;; esac; done\n",
+	      f);
+	fclose(f);
+	cr_assert_eq(chmod(path, 0755), 0);
+	snprintf(env, len, "VMEXEC_VMCTL=%s", path);
+}
+
+/* Without --net the wrapper says user mode itself: left to vmsupd.conf's
+ * net_mode, a bridge default would put the VM where 10.0.2.2 is nothing. */
+Test(executor_wrap_usage, vmctl_run_gets_the_network_the_endpoint_was_made_for)
+{
+	char err[4096], tmp[] = "/tmp/vmexec-wrap-XXXXXX", denv[200], venv[4300], p[4300];
+	cr_assert_not_null(mkdtemp(tmp));
+	snprintf(denv, sizeof(denv), "MESOS_DIRECTORY=%s", tmp);
+	fake_vmctl(tmp, venv, sizeof(venv));
+	const char *env[] = {denv, venv, "MESOS_AGENT_ENDPOINT=127.0.0.1:5051", NULL};
+
+	const char *plain[] = {"--", "true", NULL};
+	cr_assert_eq(wrap_run(plain, env, err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(err, " run --net user --egress --share "), "%s", err);
+	cr_assert(strstr(err, "MESOS_AGENT_ENDPOINT='10.0.2.2:5051'"), "%s", err);
+
+	const char *said[] = {"--net", "user", "--egress", "--", "true", NULL};
+	cr_assert_eq(wrap_run(said, env, err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(err, " run --net user --egress --share "), "nothing twice: %s", err);
+
+	const char *nosuch[] = {"--net", "bridge:vmsup-nosuch0", "--", "true", NULL};
+	cr_assert_eq(wrap_run(nosuch, env, err, sizeof(err)), 1, "%s", err);
+	cr_assert(strstr(err, "no interface vmsup-nosuch0"), "%s", err);
+	cr_assert_null(strstr(err, "vmctl "), "nothing started: %s", err);
+	snprintf(p, sizeof(p), "%s/vmctl", tmp);
+	unlink(p);
+	rmdir(tmp);
+}
+
+/* The bridge (issue 23 on issue 22's network): the test's own namespace,
+ * bridge and dnsmasq (tests/lib/bridge-net.h); root only. */
+static struct tbridge net;
+
+static void bridge_up(void)
+{
+	tb_up(&net);
+}
+
+static void bridge_down(void)
+{
+	teardown();
+	tb_down(&net);
+}
+
+TestSuite(executor_wrap_bridge, .init = bridge_up, .fini = bridge_down, .timeout = 1500);
+
+/* A listening TCP socket on addr (port picked): its port. */
+static int listen_on(const char *addr, int *fd)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+
+	*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
+	cr_assert(*fd >= 0 && !bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) && !listen(*fd, 4));
+	cr_assert_eq(getsockname(*fd, (struct sockaddr *)&sa, &sl), 0);
+	return ntohs(sa.sin_port);
+}
+
+Test(executor_wrap_bridge, the_agent_must_be_reachable_on_the_bridge)
+{
+	char err[4096], want[200], denv[200], venv[4300], ep[64], p[4300];
+	char tmp[] = "/tmp/vmexec-wrap-XXXXXX";
+	int lo_fd, any_fd, port;
+
+	cr_assert_not_null(mkdtemp(tmp));
+	snprintf(denv, sizeof(denv), "MESOS_DIRECTORY=%s", tmp);
+	fake_vmctl(tmp, venv, sizeof(venv));
+	const char *env[] = {denv, venv, ep, NULL};
+	const char *on_br[] = {"--net", "bridge:" TB_BRIDGE, "--", "true", NULL};
+
+	/* An agent on 127.0.0.1 alone: the guest would find nothing. */
+	port = listen_on("127.0.0.1", &lo_fd);
+	snprintf(ep, sizeof(ep), "MESOS_AGENT_ENDPOINT=127.0.0.1:%d", port);
+	cr_assert_eq(wrap_run(on_br, env, err, sizeof(err)), 1, "%s", err);
+	snprintf(want, sizeof(want), "at " TB_PREFIX "1:%d, where it does not listen", port);
+	cr_assert(strstr(err, want) && strstr(err, "--ip=0.0.0.0"), "%s", err);
+	cr_assert_null(strstr(err, "vmctl "), "nothing started: %s", err);
+	close(lo_fd);
+
+	/* On every address: the loopback endpoint becomes the bridge's. */
+	port = listen_on("0.0.0.0", &any_fd);
+	snprintf(ep, sizeof(ep), "MESOS_AGENT_ENDPOINT=127.0.0.1:%d", port);
+	cr_assert_eq(wrap_run(on_br, env, err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(err, " run --net bridge:" TB_BRIDGE " --share "), "no egress: %s", err);
+	snprintf(want, sizeof(want), "MESOS_AGENT_ENDPOINT='" TB_PREFIX "1:%d'", port);
+	cr_assert(strstr(err, want), "%s", err);
+	close(any_fd);
+
+	/* A real address stays: the bridge's routing is the operator's. */
+	snprintf(ep, sizeof(ep), "MESOS_AGENT_ENDPOINT=192.0.2.7:5051");
+	cr_assert_eq(wrap_run(on_br, env, err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(err, "MESOS_AGENT_ENDPOINT='192.0.2.7:5051'"), "%s", err);
+
+	/* A bridge with no IPv4 address gives the guest no way to the agent. */
+	cr_assert_eq(system("ip link add vmsbr1 type bridge && ip link set vmsbr1 up"), 0);
+	const char *bare[] = {"--net", "bridge:vmsbr1", "--", "true", NULL};
+	cr_assert_eq(wrap_run(bare, env, err, sizeof(err)), 1, "%s", err);
+	cr_assert(strstr(err, "bridge vmsbr1 has no IPv4 address"), "%s", err);
+	snprintf(p, sizeof(p), "%s/vmctl", tmp);
+	unlink(p);
+	rmdir(tmp);
+}
+
+/* The framework's executor in the distro image on the bridge: the fake
+ * agent on every address of the namespace, its endpoint 127.0.0.1 (as an
+ * agent with --ip=0.0.0.0 whose hostname resolves to loopback), which the
+ * guest must be given as the bridge's address, not 10.0.2.2. */
+Test(executor_wrap_bridge, framework_executor_on_a_bridge_reaches_the_agent)
+{
+	const char *on_br[] = {"--net", "bridge:" TB_BRIDGE, NULL};
+
+	distro_or_skip();
+	start_vmsupd_as(true, "bridge = " TB_BRIDGE "\n");
+	sandbox = fa_sandbox();
+	py_executor_in_vm(on_br, "0.0.0.0", TB_PREFIX "1");
+	cr_assert_neq(system("ip -o link show | grep -q vmsup-"), 0,
+		      "the VM's tap is gone from the bridge");
 }

@@ -559,21 +559,25 @@ def main():
     ap.add_argument("--kill-after-s", type=float, default=0.0,
                     help="wait this long after TASK_RUNNING before KILL")
     ap.add_argument("--token", help="require Authorization: Bearer TOKEN (401 without)")
+    ap.add_argument("--listen", default="127.0.0.1",
+                    help="address to listen on; MESOS_AGENT_ENDPOINT names it, 127.0.0.1 for "
+                         "0.0.0.0 (an agent on every address whose hostname is loopback)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
     agent = Agent(args)
-    srv = Server(("127.0.0.1", 0), make_handler(agent))
+    srv = Server((args.listen, 0), make_handler(agent))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     port = srv.server_address[1]
+    advertised = "127.0.0.1" if args.listen == "0.0.0.0" else args.listen
 
     env = dict(os.environ)
     env.update({
-        "MESOS_AGENT_ENDPOINT": "127.0.0.1:%d" % port,
+        "MESOS_AGENT_ENDPOINT": "%s:%d" % (advertised, port),
         "MESOS_FRAMEWORK_ID": agent.fw, "MESOS_EXECUTOR_ID": agent.ex,
         "MESOS_DIRECTORY": args.sandbox, "MESOS_SANDBOX": args.sandbox,
         "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": args.grace,
-        "MESOS_SLAVE_PID": "slave(1)@127.0.0.1:%d" % port,
+        "MESOS_SLAVE_PID": "slave(1)@%s:%d" % (advertised, port),
     })
     if args.checkpoint:
         env.update({"MESOS_CHECKPOINT": "1", "MESOS_RECOVERY_TIMEOUT": "2mins",
