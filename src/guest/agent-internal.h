@@ -74,6 +74,9 @@ struct agent {
 	 * resumes the VM inside its job, and what it resumes is another guest */
 	struct json_object *jobs;
 	int execs_lost; /* a session was dropped under the running execs */
+	/* asking again, with no one waiting, for an address the guest did not
+	 * have yet (DHCP after the agent): the next pause and the time spent */
+	unsigned idle_requery_ms, idle_requery_spent_ms;
 
 	struct waiter *waiters;
 	struct execop *execs;
@@ -82,6 +85,8 @@ struct agent {
 
 /* Take over ip as the guest's address (NULL forgets it); tell the owner when it changed. */
 void agent_set_ip(struct agent *a, struct json_object *ip);
+/* agent-ip.c: a new agent, or an address: the idle re-query starts afresh. */
+void agent_idle_requery_reset(struct agent *a);
 /* Arm the timer ev to fire in ms milliseconds. */
 void agent_after_ms(struct event *ev, unsigned ms);
 /* Ask a ready agent for its interfaces, unless a query is already out. */

@@ -2,6 +2,9 @@
 
 #include <stdlib.h>
 
+#define IDLE_REQUERY_MAX_MS    2000u
+#define IDLE_REQUERY_BUDGET_MS 120000u
+
 /* ---- waiters ---- */
 
 static void waiter_free(struct waiter *w)
@@ -52,6 +55,30 @@ static int has_address(struct json_object *ip)
 	return ip && json_object_object_get_ex(ip, "ip", &v) && v;
 }
 
+/*
+ * The guest answered before it had an address (its agent starts before
+ * its DHCP lease, as systemd guests on a bridge do) and no one waits: ask
+ * again, backing off from the 50 ms poll to IDLE_REQUERY_MAX_MS, so the
+ * status and the events show the address once it comes, for up to
+ * IDLE_REQUERY_BUDGET_MS (a guest with no IPv4 at all is not asked forever).
+ */
+static void requery_idle(struct agent *a)
+{
+	if (a->idle_requery_spent_ms >= IDLE_REQUERY_BUDGET_MS)
+		return;
+	a->idle_requery_ms = a->idle_requery_ms ? a->idle_requery_ms * 2 : a->retry_ms;
+	if (a->idle_requery_ms > IDLE_REQUERY_MAX_MS)
+		a->idle_requery_ms = IDLE_REQUERY_MAX_MS;
+	a->idle_requery_spent_ms += a->idle_requery_ms;
+	agent_after_ms(a->requery_ev, a->idle_requery_ms);
+}
+
+void agent_idle_requery_reset(struct agent *a)
+{
+	a->idle_requery_ms = 0;
+	a->idle_requery_spent_ms = 0;
+}
+
 void agent_serve_waiters(struct agent *a, int final)
 {
 	struct waiter *w;
@@ -68,6 +95,8 @@ void agent_serve_waiters(struct agent *a, int final)
 	/* No event tells us when DHCP finishes: ask again, at most every 50 ms. */
 	if (pending && a->st == AGENT_READY)
 		agent_after_ms(a->requery_ev, a->retry_ms);
+	else if (a->st == AGENT_READY && a->ip && !has_address(a->ip))
+		requery_idle(a);
 }
 
 static void waiter_cb(evutil_socket_t fd, short what, void *arg)
@@ -135,6 +164,7 @@ int agent_get_ip(struct agent *a, unsigned wait_ms, agent_ip_fn cb, void *arg)
 
 void agent_invalidate(struct agent *a)
 {
+	agent_idle_requery_reset(a);
 	agent_set_ip(a, NULL);
 	agent_start_ifq(a);
 }

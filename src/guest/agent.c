@@ -198,6 +198,7 @@ static void on_ping(struct agent *a, struct json_object *ret, const struct qmp_e
 		return;
 	}
 	set_state(a, AGENT_READY);
+	agent_idle_requery_reset(a);
 	if (a->waiters)
 		agent_start_ifq(a);
 }

@@ -318,6 +318,14 @@ void fake_agent_set_fault(struct fake_agent *f, enum fake_agent_fault fault, con
 	f->fault_cmd = dup_or_null(cmd);
 }
 
+void fake_agent_set_ifaces(struct fake_agent *f, struct json_object *ifaces)
+{
+	json_object_put(f->ifaces);
+	f->ifaces = NULL;
+	if (ifaces)
+		json_object_deep_copy(ifaces, &f->ifaces, NULL);
+}
+
 int fake_agent_count(const struct fake_agent *f, const char *cmd)
 {
 	struct json_object *v;

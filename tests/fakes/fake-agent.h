@@ -39,6 +39,8 @@ struct fake_agent *fake_agent_new(struct event_base *base, const char *path,
 /* Change the fault from now on. */
 void fake_agent_set_fault(struct fake_agent *f, enum fake_agent_fault fault, const char *cmd,
 			  int times);
+/* From now on, guest-network-get-interfaces answers ifaces (copied). */
+void fake_agent_set_ifaces(struct fake_agent *f, struct json_object *ifaces);
 /* Commands received, by name (count), e.g. "guest-sync-delimited". */
 int fake_agent_count(const struct fake_agent *f, const char *cmd);
 /* Keys received by guest-ssh-add-authorized-keys, as one JSON array (borrowed). */

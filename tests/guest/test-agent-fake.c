@@ -526,3 +526,49 @@ Test(agent_fake, plain_resume_keeps_the_address)
 	agent_free(a);
 	fake_agent_free(f);
 }
+
+/*
+ * The guest's agent answers before its DHCP lease (a systemd guest on a
+ * bridge): with no one waiting, the agent still asks again, backing off,
+ * and the cached address (the VM's status, its events) appears once the
+ * guest has one; then it stops asking. It used to keep the empty answer
+ * until someone waited on the address.
+ */
+Test(agent_fake, address_after_the_agent_is_found_without_a_waiter)
+{
+	struct json_object *bare = json_tokener_parse(
+	    "[{\"name\":\"eth0\",\"hardware-address\":\"" MAC "\",\"ip-addresses\":[]}]");
+	struct fake_agent *f = fake("d.sock", FA_NONE, NULL, 0);
+	struct watch w = {0};
+	struct agent *a = agent("d.sock", &w);
+	struct json_object *ip, *v;
+	struct ipres r;
+	int n, got = 0;
+
+	fake_agent_set_ifaces(f, bare);
+	agent_port_event(a, 1);
+	cr_assert(run_until(&w.ready, 5000), "never ready");
+	get_ip(a, 0, &r); /* an immediate answer: no address yet */
+	cr_assert(run_until(&r.done, 5000));
+	cr_assert_str_eq(r.ip, "", "an address before the lease");
+	run_for(1000);
+	n = fake_agent_count(f, "guest-network-get-interfaces");
+	cr_expect_geq(n, 3, "%d queries in the first second: not asked again", n);
+	cr_expect_leq(n, 12, "%d queries in the first second: not backing off", n);
+
+	fake_agent_set_ifaces(f, ifaces); /* the lease */
+	for (int i = 0; i < 50 && !got; i++) {
+		run_for(100);
+		ip = agent_ip_cached(a);
+		got = ip && json_object_object_get_ex(ip, "ip", &v) && v;
+	}
+	cr_assert(got, "the address never reached the cache without a waiter");
+	cr_expect_str_eq(json_object_get_string(v), "10.0.2.15");
+	n = fake_agent_count(f, "guest-network-get-interfaces");
+	run_for(2500);
+	cr_expect_eq(fake_agent_count(f, "guest-network-get-interfaces"), n,
+		     "still asking once the address is known");
+	json_object_put(bare);
+	agent_free(a);
+	fake_agent_free(f);
+}
