@@ -325,6 +325,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (const uint8_t *p = data; p < nl && n < sizeof(line) - 1; p++)
 		if (*p != '\r')
 			line[n++] = (char)*p;
+	line[n] = '\0'; /* check_member reads it as a string */
 	a_record = as_member ? record_of(fs->sup, "a") : NULL;
 	exchange(fs, as_member, line, n, nl + 1, size - (size_t)(nl + 1 - data), &c);
 	check_reply(&c, n >= 4 && !memcmp(line, "HEAD", 4));
