@@ -27,11 +27,19 @@ struct gop {
 	struct vm *vm;	 /* valid in the agent's callbacks: they all fire before it is freed */
 	struct gexec *g; /* exec in flight */
 	char *name;
-	size_t output_max; /* exec_output_max */
+	/* exec: stdout's and stderr's base64 so far, and the 0-2 bytes not yet
+	 * encoded (base64 goes 3 bytes at a time) */
+	struct evbuffer *b64[2];
+	unsigned char carry[2][3];
+	size_t ncarry[2];
+	bool nomem;
 };
 
 static void gop_free(struct gop *op)
 {
+	for (int i = 0; i < 2; i++)
+		if (op->b64[i])
+			evbuffer_free(op->b64[i]);
 	free(op->name);
 	free(op);
 }
@@ -47,9 +55,10 @@ static void on_client_gone(struct evhttp_connection *evcon, void *arg)
 	op->req = NULL;
 	op->evcon = NULL;
 	if (op->g) {
-		/* nobody will read the output: stop polling for it (done frees op) */
+		/* nobody will read the output: stop waiting for it (done frees
+		 * op); the guest's files are still removed */
 		qmp_error_set(&e, QMP_ERR_DISCONNECTED, "the client went away");
-		gexec_abort(op->g, &e);
+		gexec_drop(op->g, &e);
 	}
 }
 
@@ -309,51 +318,68 @@ static int parse_exec(struct evhttp_request *req, struct json_object **body, str
 	return 0;
 }
 
-/* Bytes of output base64-encoded at a time, straight into the reply (a multiple of 3). */
-#define EXEC_B64_SLICE (3u << 16)
-
-/* "key":"<base64 of the first max bytes of p>", -1 if out of memory; *cut when there were more. */
-static int add_b64_field(struct evbuffer *b, const char *key, const unsigned char *p, size_t n,
-			 size_t max, bool *cut)
+/* n bytes as base64 onto b, -1 if out of memory. */
+static int add_b64(struct evbuffer *b, const unsigned char *p, size_t n)
 {
-	if (n > max) {
-		n = max;
-		*cut = true;
-	}
-	if (evbuffer_add_printf(b, ",\"%s\":\"", key) < 0)
-		return -1;
-	/* slice by slice into the reply's own buffer: the output is never
-	 * held a second time as a base64 string and a third as its JSON */
-	for (size_t off = 0; off < n; off += EXEC_B64_SLICE) {
-		size_t k = n - off < EXEC_B64_SLICE ? n - off : EXEC_B64_SLICE;
-		struct evbuffer_iovec v;
+	struct evbuffer_iovec v;
 
-		if (evbuffer_reserve_space(b, (ev_ssize_t)b64_encoded_len(k), &v, 1) < 1)
-			return -1;
-		b64_encode_into(p + off, k, v.iov_base);
-		v.iov_len = b64_encoded_len(k);
-		if (evbuffer_commit_space(b, &v, 1) < 0)
-			return -1;
-	}
-	return evbuffer_add(b, "\"", 1);
+	if (!n)
+		return 0;
+	if (evbuffer_reserve_space(b, (ev_ssize_t)b64_encoded_len(n), &v, 1) < 1)
+		return -1;
+	b64_encode_into(p, n, v.iov_base);
+	v.iov_len = b64_encoded_len(n);
+	return evbuffer_commit_space(b, &v, 1);
 }
 
-/* The exec's answer, in the shape docs/API.md gives, written as it is sent. */
-static void send_exec_reply(struct evhttp_request *req, const struct gexec_result *res, size_t max)
+/*
+ * A piece of the output (at most GEXEC_CHUNK), straight to base64 in the
+ * reply's buffer: the output is never held raw, only as the base64 the
+ * reply sends (exec_output_max * 4/3 a stream at most).
+ */
+static void on_exec_chunk(int stream, const unsigned char *p, size_t n, void *arg)
+{
+	struct gop *op = arg;
+	int i = stream - 1;
+	size_t k;
+
+	if (op->nomem)
+		return;
+	while (op->ncarry[i] && op->ncarry[i] < 3 && n) {
+		op->carry[i][op->ncarry[i]++] = *p++;
+		n--;
+	}
+	if (op->ncarry[i] == 3) {
+		op->nomem = add_b64(op->b64[i], op->carry[i], 3) < 0;
+		op->ncarry[i] = 0;
+	}
+	k = n - n % 3;
+	op->nomem = op->nomem || add_b64(op->b64[i], p, k) < 0;
+	memcpy(op->carry[i], p + k, n - k);
+	op->ncarry[i] += n - k;
+}
+
+/* The exec's answer, in the shape docs/API.md gives. */
+static void send_exec_reply(struct evhttp_request *req, struct gop *op,
+			    const struct gexec_result *res)
 {
 	struct evbuffer *b = evbuffer_new();
-	bool out_cut = res->out_truncated, err_cut = res->err_truncated; /* qemu-ga's own cap */
-	int bad = !b;
+	int bad = !b || op->nomem;
 
+	for (int i = 0; i < 2; i++)
+		bad = bad || add_b64(op->b64[i], op->carry[i], op->ncarry[i]) < 0;
 	if (!bad && res->signal)
 		bad = evbuffer_add_printf(b, "{\"exitcode\":null,\"signal\":%d", res->signal) < 0;
 	else if (!bad)
 		bad = evbuffer_add_printf(b, "{\"exitcode\":%d,\"signal\":null", res->exitcode) < 0;
-	bad = bad || evbuffer_add_printf(b, ",\"status\":%d", res->status) < 0 ||
-	      add_b64_field(b, "stdout_b64", res->out, res->out_len, max, &out_cut) < 0 ||
-	      add_b64_field(b, "stderr_b64", res->err, res->err_len, max, &err_cut) < 0 ||
-	      evbuffer_add_printf(b, ",\"stdout_truncated\":%s,\"stderr_truncated\":%s}\n",
-				  out_cut ? "true" : "false", err_cut ? "true" : "false") < 0;
+	/* the base64 moves into the reply (evbuffer_add_buffer), uncopied */
+	bad = bad || evbuffer_add_printf(b, ",\"status\":%d,\"stdout_b64\":\"", res->status) < 0 ||
+	      evbuffer_add_buffer(b, op->b64[0]) < 0 ||
+	      evbuffer_add_printf(b, "\",\"stderr_b64\":\"") < 0 ||
+	      evbuffer_add_buffer(b, op->b64[1]) < 0 ||
+	      evbuffer_add_printf(b, "\",\"stdout_truncated\":%s,\"stderr_truncated\":%s}\n",
+				  res->out_truncated ? "true" : "false",
+				  res->err_truncated ? "true" : "false") < 0;
 	if (bad) {
 		if (b)
 			evbuffer_free(b);
@@ -376,7 +402,7 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 	if (req && err)
 		reply_agent_error(req, op, err);
 	else if (req)
-		send_exec_reply(req, res, op->output_max);
+		send_exec_reply(req, op, res);
 	gop_free(op);
 }
 
@@ -411,6 +437,7 @@ static int exec_refused(struct vmsup *sup, struct evhttp_request *req, const cha
 void vmsup_api_guest_exec(struct vmsup *sup, struct evhttp_request *req, const char *name)
 {
 	struct exec_args x = {0};
+	struct gexec_request r = {0};
 	struct json_object *body = NULL;
 	struct qmp_error e;
 	struct agent *a;
@@ -429,9 +456,19 @@ void vmsup_api_guest_exec(struct vmsup *sup, struct evhttp_request *req, const c
 		http_send_error(req, 500, "InternalError", "out of memory");
 		goto out;
 	}
-	op->output_max = vmsup_config(sup)->exec_output_max;
+	if (!(op->b64[0] = evbuffer_new()) || !(op->b64[1] = evbuffer_new())) {
+		gop_free(op);
+		http_send_error(req, 500, "InternalError", "out of memory");
+		goto out;
+	}
+	r.argv = x.argv;
+	r.input = x.input;
+	r.input_len = x.input_len;
+	r.timeout_ms = x.timeout_s * 1000u;
+	r.output_max = vmsup_config(sup)->exec_output_max;
+	r.chunk = on_exec_chunk;
 	/* argv and input are copied into the guest-exec command at once */
-	op->g = agent_exec(a, x.argv, x.input, x.input_len, x.timeout_s * 1000u, on_exec, op, &e);
+	op->g = agent_exec_req(a, &r, on_exec, op, &e);
 	if (!op->g) {
 		reply_agent_error(req, op, &e);
 		gop_free(op);

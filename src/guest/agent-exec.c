@@ -12,6 +12,21 @@ static int64_t exec_call(void *ctx, const char *cmd, struct json_object *args, u
 
 static void exec_done(const struct gexec_result *res, const struct qmp_error *err, void *arg)
 {
+	struct execop *op = arg;
+
+	op->cb(res, err, op->arg);
+}
+
+static void exec_chunk(int stream, const unsigned char *p, size_t n, void *arg)
+{
+	struct execop *op = arg;
+
+	op->chunk(stream, p, n, op->arg);
+}
+
+/* The exec sends nothing more (its guest files removed): off the list. */
+static void exec_end(void *arg)
+{
 	struct execop *op = arg, **pp;
 
 	for (pp = &op->a->execs; *pp; pp = &(*pp)->next) {
@@ -20,14 +35,21 @@ static void exec_done(const struct gexec_result *res, const struct qmp_error *er
 			break;
 		}
 	}
-	op->cb(res, err, op->arg);
 	free(op);
 }
 
 struct gexec *agent_exec(struct agent *a, const char *const *argv, const void *input, size_t len,
 			 unsigned timeout_ms, gexec_done_fn cb, void *arg, struct qmp_error *err)
 {
-	struct gexec_request req = {argv, NULL, input, len, timeout_ms, a->cmd_timeout_ms};
+	struct gexec_request req = {argv, NULL, input, len, timeout_ms, 0, 0, NULL};
+
+	return agent_exec_req(a, &req, cb, arg, err);
+}
+
+struct gexec *agent_exec_req(struct agent *a, const struct gexec_request *r, gexec_done_fn cb,
+			     void *arg, struct qmp_error *err)
+{
+	struct gexec_request req = *r;
 	struct execop *op;
 
 	if (a->st != AGENT_READY) {
@@ -42,11 +64,16 @@ struct gexec *agent_exec(struct agent *a, const char *const *argv, const void *i
 	op->a = a;
 	op->cb = cb;
 	op->arg = arg;
+	req.call_timeout_ms = a->cmd_timeout_ms;
+	op->chunk = r->chunk;
+	if (r->chunk)
+		req.chunk = exec_chunk;
 	op->g = gexec_start(a->base, exec_call, a, &req, exec_done, op, err);
 	if (!op->g) {
 		free(op);
 		return NULL;
 	}
+	gexec_on_end(op->g, exec_end, op);
 	op->next = a->execs;
 	a->execs = op;
 	return op->g;

@@ -29,6 +29,7 @@ struct execop {
 	struct agent *a;
 	struct gexec *g;
 	gexec_done_fn cb;
+	gexec_chunk_fn chunk;
 	void *arg;
 	struct execop *next;
 };

@@ -110,6 +110,14 @@ struct gexec *agent_exec(struct agent *a, const char *const *argv, const void *i
 			 unsigned timeout_ms, gexec_done_fn cb, void *arg, struct qmp_error *err);
 
 /*
+ * The same for a whole request (req->call_timeout_ms is the agent's):
+ * with req->output_max, the output through files in the guest, handed to
+ * req->chunk with arg (gexec.h).
+ */
+struct gexec *agent_exec_req(struct agent *a, const struct gexec_request *req, gexec_done_fn cb,
+			     void *arg, struct qmp_error *err);
+
+/*
  * Any QGA command, queued behind the others (one at a time). Returns -1 with
  * err AgentNotReady when there is no connection. args is taken.
  */

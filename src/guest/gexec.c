@@ -1,4 +1,4 @@
-#include "src/guest/gexec.h"
+#include "src/guest/gexec-internal.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -7,43 +7,84 @@
 
 /* A quick command (`true`) has exited within a round trip or two: the
  * first polls come sub-millisecond, then back off to the bound. */
-#define POLL_FIRST_US 250
-#define POLL_MAX_US   50000 /* the bound on polling */
+#define POLL_MAX_US 50000 /* the bound on polling */
 
-struct gexec {
-	struct event_base *base;
-	gexec_call_fn call;
-	void *ctx;
-	gexec_done_fn done;
-	void *arg;
-	unsigned call_timeout_ms;
-	unsigned timeout_ms;
-	struct timeval start;
-	struct event *timer; /* next poll, or the deferred start error */
-	unsigned poll_us;
-	int64_t pid;
-	int inflight; /* a QGA command's reply is pending and points at us */
-	int finished; /* done called; free when nothing points at us */
-};
-
-static void release(struct gexec *g)
+void gexec_release(struct gexec *g)
 {
-	if (g->inflight)
+	if (g->inflight || !g->over)
 		return;
 	if (g->timer)
 		event_free(g->timer);
+	free(g->cmd);
 	free(g);
 }
 
-static void finish(struct gexec *g, const struct gexec_result *res, const struct qmp_error *err)
+/* Nothing more goes through ctx: tell the owner, free when no reply is due. */
+void gexec_wind_up(struct gexec *g)
+{
+	if (g->over)
+		return;
+	g->over = 1;
+	if (g->timer)
+		evtimer_del(g->timer);
+	if (g->end)
+		g->end(g->end_arg);
+	gexec_release(g);
+}
+
+/* Call done once; 1 if g ended meanwhile (then freed, unless a reply is due). */
+static int call_done(struct gexec *g, const struct gexec_result *res, const struct qmp_error *err)
+{
+	if (!g->finished) {
+		g->finished = 1;
+		if (g->timer)
+			evtimer_del(g->timer);
+		/* held over done: it may free the agent, whose abort then ends g */
+		g->inflight++;
+		g->done(res, err, g->arg);
+		g->inflight--;
+	}
+	if (!g->over)
+		return 0;
+	gexec_release(g);
+	return 1;
+}
+
+void gexec_finish(struct gexec *g, const struct gexec_result *res, const struct qmp_error *err)
 {
 	if (g->finished)
 		return;
-	g->finished = 1;
-	if (g->timer)
-		evtimer_del(g->timer);
-	g->done(res, err, g->arg);
-	release(g);
+	if (!call_done(g, res, err))
+		gexec_files_cleanup(g);
+}
+
+/* Send cmd; its reply goes to fn with g. 0, or -1 with err. */
+int gexec_send(struct gexec *g, const char *cmd, struct json_object *args, qmp_reply_fn fn,
+	       struct qmp_error *err)
+{
+	if (g->call(g->ctx, cmd, args, g->call_timeout_ms, fn, g, err) < 0)
+		return -1;
+	g->inflight++;
+	return 0;
+}
+
+/*
+ * A reply to g came: 1 if the caller goes on with it. Else g is over (and
+ * maybe freed), or done was called meanwhile (gexec_drop) and the cleanup
+ * takes over instead of the step this reply was for.
+ */
+int gexec_reply_is_live(struct gexec *g)
+{
+	g->inflight--;
+	if (g->over) {
+		gexec_release(g);
+		return 0;
+	}
+	if (g->finished && !g->cleaning) {
+		gexec_files_cleanup(g);
+		return 0;
+	}
+	return 1;
 }
 
 void gexec_result_clear(struct gexec_result *res)
@@ -148,7 +189,7 @@ int gexec_parse_status(struct json_object *st, struct gexec_result *res, struct 
 	return parse_status(st, false, res, err);
 }
 
-static long elapsed_ms(const struct gexec *g)
+long gexec_elapsed_ms(const struct gexec *g)
 {
 	struct timeval now, d;
 
@@ -157,50 +198,76 @@ static long elapsed_ms(const struct gexec *g)
 	return d.tv_sec * 1000 + d.tv_usec / 1000;
 }
 
+/* The exit status is in: read the output, or hand it over (capture-output). */
+static void exited(struct gexec *g, struct json_object *ret)
+{
+	struct gexec_result res;
+	struct qmp_error e;
+
+	if (!g->output_max) {
+		/* the reply is ours until we return: its output is decoded in
+		 * place and handed on borrowed, as done's contract says */
+		if (parse_status(ret, true, &res, &e) < 0) {
+			gexec_finish(g, NULL, &e);
+			return;
+		}
+		res.pid = g->pid;
+		gexec_finish(g, &res, NULL);
+		return;
+	}
+	if (parse_status(ret, true, &g->res, &e) < 0) {
+		gexec_finish(g, NULL, &e);
+		return;
+	}
+	gexec_files_read(g);
+}
+
+/* Ask again in a while: quick commands are answered quickly, long ones cost ≤ 20 polls/s. */
+static void poll_later(struct gexec *g)
+{
+	struct timeval tv = {0, (suseconds_t)g->poll_us};
+
+	evtimer_add(g->timer, &tv);
+	g->poll_us = g->poll_us * 2 > POLL_MAX_US ? POLL_MAX_US : g->poll_us * 2;
+}
+
 static void on_status(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
 		      void *arg)
 {
 	struct gexec *g = arg;
 	struct qmp_error e;
-	struct gexec_result res;
 
-	g->inflight = 0;
-	if (g->finished) {
-		release(g);
+	if (g->cleaning) {
+		g->inflight--;
+		if (g->over)
+			gexec_release(g);
+		else if (err || get_bool(ret, "exited") || gexec_elapsed_ms(g) >= CLEAN_TIMEOUT_MS)
+			gexec_wind_up(g); /* rm is done (or out of reach): nothing more to do */
+		else
+			poll_later(g);
 		return;
 	}
+	if (!gexec_reply_is_live(g))
+		return;
 	if (err) {
-		finish(g, NULL, err);
+		gexec_finish(g, NULL, err);
 		return;
 	}
 	if (!get_bool(ret, "exited")) {
-		struct timeval tv;
-
-		if (g->timeout_ms && elapsed_ms(g) >= (long)g->timeout_ms) {
+		if (g->timeout_ms && gexec_elapsed_ms(g) >= (long)g->timeout_ms) {
 			qmp_error_set(&e, QMP_ERR_TIMEOUT,
 				      "guest process %lld did not exit within %u ms",
 				      (long long)g->pid, g->timeout_ms);
-			finish(g, NULL, &e);
+			gexec_finish(g, NULL, &e);
 			return;
 		}
-		tv.tv_sec = 0;
-		tv.tv_usec = g->poll_us;
-		evtimer_add(g->timer, &tv);
-		/* Quick commands are answered quickly; long ones cost ≤ 20 polls/s. */
-		g->poll_us = g->poll_us * 2 > POLL_MAX_US ? POLL_MAX_US : g->poll_us * 2;
+		poll_later(g);
 		return;
 	}
-	/* the reply is ours until we return: its output is decoded in place
-	 * and handed on borrowed, as done's contract says */
-	if (parse_status(ret, true, &res, &e) < 0) {
-		finish(g, NULL, &e);
-		return;
-	}
-	res.pid = g->pid;
-	finish(g, &res, NULL);
+	exited(g, ret);
 }
 
-static void poll_now(evutil_socket_t fd, short what, void *arg)
+void gexec_poll_now(evutil_socket_t fd, short what, void *arg)
 {
 	struct gexec *g = arg;
 	struct qmp_error e;
@@ -208,37 +275,44 @@ static void poll_now(evutil_socket_t fd, short what, void *arg)
 
 	args = json_object_new_object();
 	json_object_object_add(args, "pid", json_object_new_int64(g->pid));
-	if (g->call(g->ctx, "guest-exec-status", args, g->call_timeout_ms, on_status, g, &e) < 0) {
-		finish(g, NULL, &e);
-		return;
+	if (gexec_send(g, "guest-exec-status", args, on_status, &e) < 0) {
+		if (g->cleaning)
+			gexec_wind_up(g);
+		else
+			gexec_finish(g, NULL, &e);
 	}
-	g->inflight = 1;
+}
+
+int gexec_get_pid(struct gexec *g, struct json_object *ret)
+{
+	struct json_object *pid;
+
+	if (!json_object_object_get_ex(ret, "pid", &pid) ||
+	    !json_object_is_type(pid, json_type_int))
+		return -1;
+	g->pid = json_object_get_int64(pid);
+	return 0;
 }
 
 static void on_started(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
 		       void *arg)
 {
 	struct gexec *g = arg;
-	struct json_object *pid;
 	struct qmp_error e;
 
-	g->inflight = 0;
-	if (g->finished) {
-		release(g);
+	if (!gexec_reply_is_live(g))
 		return;
-	}
 	if (err) {
-		finish(g, NULL, err);
+		gexec_finish(g, NULL, err);
 		return;
 	}
-	if (!json_object_object_get_ex(ret, "pid", &pid) ||
-	    !json_object_is_type(pid, json_type_int)) {
+	if (gexec_get_pid(g, ret) < 0) {
 		qmp_error_set(&e, QMP_ERR_PROTOCOL, "guest-exec returned no pid");
-		finish(g, NULL, &e);
+		gexec_finish(g, NULL, &e);
 		return;
 	}
-	g->pid = json_object_get_int64(pid);
-	poll_now(-1, 0, g);
+	g->spawned = 1;
+	gexec_poll_now(-1, 0, g);
 }
 
 struct gexec *gexec_start(struct event_base *base, gexec_call_fn call, void *ctx,
@@ -253,10 +327,15 @@ struct gexec *gexec_start(struct event_base *base, gexec_call_fn call, void *ctx
 		qmp_error_set(err, "InvalidParameter", "guest-exec needs a command");
 		return NULL;
 	}
-	g = calloc(1, sizeof(*g));
-	if (!g) {
-		qmp_error_set(err, "InternalError", "out of memory");
+	if (req->output_max && !req->chunk) {
+		qmp_error_set(err, "InvalidParameter",
+			      "output through files needs a chunk callback");
 		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g || !(g->cmd = strdup(req->argv[0]))) {
+		qmp_error_set(err, "InternalError", "out of memory");
+		goto fail;
 	}
 	g->base = base;
 	g->call = call;
@@ -266,18 +345,28 @@ struct gexec *gexec_start(struct event_base *base, gexec_call_fn call, void *ctx
 	g->call_timeout_ms = req->call_timeout_ms;
 	g->timeout_ms = req->timeout_ms;
 	g->poll_us = POLL_FIRST_US;
+	g->output_max = req->output_max;
+	g->chunk = req->chunk;
+	g->handle[0] = g->handle[1] = -1;
+	if (g->output_max && gexec_files_name(g, err) < 0)
+		goto fail;
 	event_base_gettimeofday_cached(base, &g->start);
-	g->timer = evtimer_new(base, poll_now, g);
+	g->timer = evtimer_new(base, gexec_poll_now, g);
 	if (!g->timer) {
 		qmp_error_set(err, "InternalError", "out of memory");
 		goto fail;
 	}
 	args = json_object_new_object();
-	json_object_object_add(args, "path", json_object_new_string(req->argv[0]));
-	a = json_object_new_array();
-	for (i = 1; req->argv[i]; i++)
-		json_object_array_add(a, json_object_new_string(req->argv[i]));
-	json_object_object_add(args, "arg", a);
+	if (g->output_max) {
+		gexec_files_command(g, args, req->argv);
+	} else {
+		json_object_object_add(args, "path", json_object_new_string(req->argv[0]));
+		a = json_object_new_array();
+		for (i = 1; req->argv[i]; i++)
+			json_object_array_add(a, json_object_new_string(req->argv[i]));
+		json_object_object_add(args, "arg", a);
+		json_object_object_add(args, "capture-output", json_object_new_boolean(1));
+	}
 	if (req->env) {
 		a = json_object_new_array();
 		for (i = 0; req->env[i]; i++)
@@ -293,22 +382,35 @@ struct gexec *gexec_start(struct event_base *base, gexec_call_fn call, void *ctx
 		json_object_object_add(args, "input-data", json_object_new_string(b));
 		free(b);
 	}
-	json_object_object_add(args, "capture-output", json_object_new_boolean(1));
-	if (call(ctx, "guest-exec", args, req->call_timeout_ms, on_started, g, err) < 0) {
+	if (gexec_send(g, "guest-exec", args, on_started, err) < 0) {
 		args = NULL; /* taken by call, also on failure */
 		goto fail;
 	}
-	g->inflight = 1;
 	return g;
 fail:
 	json_object_put(args);
-	if (g->timer)
+	if (g && g->timer)
 		event_free(g->timer);
+	if (g)
+		free(g->cmd);
 	free(g);
 	return NULL;
 }
 
+void gexec_on_end(struct gexec *g, gexec_end_fn end, void *arg)
+{
+	g->end = end;
+	g->end_arg = arg;
+}
+
 void gexec_abort(struct gexec *g, const struct qmp_error *why)
 {
-	finish(g, NULL, why);
+	/* no cleanup in the guest: the agent is going away under us */
+	if (!call_done(g, NULL, why))
+		gexec_wind_up(g);
+}
+
+void gexec_drop(struct gexec *g, const struct qmp_error *why)
+{
+	gexec_finish(g, NULL, why);
 }

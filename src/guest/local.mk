@@ -4,7 +4,8 @@ noinst_LTLIBRARIES += src/guest/libvmagent.la
 src_guest_libvmagent_la_SOURCES = \
 	src/guest/agent.c src/guest/agent.h src/guest/agent-internal.h src/guest/agent-ip.c \
 	src/guest/agent-exec.c src/guest/ipselect.c src/guest/ipselect.h \
-	src/guest/gexec.c src/guest/gexec.h src/guest/keys.c src/guest/keys.h
+	src/guest/gexec.c src/guest/gexec.h src/guest/gexec-files.c \
+	src/guest/gexec-internal.h src/guest/keys.c src/guest/keys.h
 src_guest_libvmagent_la_LIBADD = src/util/libvmutil.la qmp/libqmp.la $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS)
 

@@ -123,7 +123,7 @@ int vmsup_config_init(struct vmsup_config *c, char **err)
 	c->log_format = VMSUP_LOG_TEXT;
 	c->console_log_max = 8u << 20;
 	c->read_timeout_s = 10;
-	c->exec_output_max = VMSUP_EXEC_OUTPUT_MAX;
+	c->exec_output_max = VMSUP_EXEC_OUTPUT_DEFAULT;
 	if (set_str(&c->socket, RUNSTATEDIR "/vmsupd/api.sock", err) ||
 	    set_str(&c->state_dir, LOCALSTATEDIR "/lib/vmsupd", err) ||
 	    set_str(&c->run_dir, RUNSTATEDIR "/vmsupd", err) ||

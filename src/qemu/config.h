@@ -6,9 +6,12 @@
 #ifndef VMSUP_CONFIG_H
 #define VMSUP_CONFIG_H
 
-/* exec_output_max's bounds: qemu-ga keeps no more than 16 MiB a stream */
-#define VMSUP_EXEC_OUTPUT_MIN 1024
-#define VMSUP_EXEC_OUTPUT_MAX (16u << 20)
+/* exec_output_max's bounds and default: the output comes through files in
+ * the guest a chunk at a time, but the reply is built whole, so each stream
+ * costs vmsupd up to 4/3 of this while it is sent */
+#define VMSUP_EXEC_OUTPUT_MIN	  1024
+#define VMSUP_EXEC_OUTPUT_MAX	  (256u << 20)
+#define VMSUP_EXEC_OUTPUT_DEFAULT (16u << 20)
 
 /* console_log_max's bounds: the rotation checks the size every
  * VM_CONSOLE_CHECK_MS and rotates at 3/4 of the cap, so the cap must leave
