@@ -104,21 +104,6 @@ adapt() { # name outfile
 					$1, sprintf("%.2f", $2 / $1), "-", "-"
 			}'
 		;;
-	restore)
-		# "median of N: template -> agent ready X ms; cold boot -> agent ready Y ms; refresh (clock+reseed) Z ms"
-		sed -n 's/^median of \([0-9]*\): template -> agent ready \([0-9.]*\) ms; cold boot -> agent ready \([0-9.]*\) ms; refresh (clock+reseed) \([0-9.]*\) ms.*/\1 \2 \3 \4/p' "$2" |
-			awk -v OFS='\t' '{
-				print "BENCH", "restore", "spawn -> agent ready from a template, median (baseline: cold boot)",
-					$2, "ms", $3, sprintf("%.2f", $2 / $3), "-", "n=" $1 "; refresh (clock+reseed) " $4 " ms"
-			}'
-		# "median of N: RAM-file template -> agent ready X ms; RAM in the stream Y ms"
-		sed -n 's/^median of \([0-9]*\): RAM-file template -> agent ready \([0-9.]*\) ms; RAM in the stream \([0-9.]*\) ms.*/\1 \2 \3/p' "$2" |
-			awk -v OFS='\t' '{
-				print "BENCH", "restore", "spawn -> agent ready, RAM in its own file (baseline: RAM in the stream)",
-					$2, "ms", $3, sprintf("%.2f", $2 / $3), "<= 500 ms", "n=" $1
-			}'
-		grep '^template: save' "$2" | head -n 1 | tr "$tab" ' ' | sed "s/^/BENCHINFO${tab}restore.template${tab}/"
-		;;
 	*)
 		last=$(grep -v '^[[:space:]]*$' "$2" | tail -n 1 | tr "$tab" ' ')
 		printf 'BENCH\t%s\toutput (not in BENCH form)\t-\t-\t-\t-\t-\t%s\n' "$1" \

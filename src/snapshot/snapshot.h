@@ -157,16 +157,22 @@ struct snap_refresh_result {
 	int reseeded;	      /* host random bytes reached /dev/urandom */
 	char seed_error[384]; /* why not */
 	size_t seed_bytes;
+	int seed_by_exec;	  /* by a guest-exec of cat: the agent refused guest-file-open */
 	int identity;		  /* machine-id, hostname, ssh host keys renewed */
 	char identity_error[384]; /* why not ("" if it was, or not asked) */
 	double wall_ms;
+	/* where wall_ms went (bench/restore): setting the clock (its
+	 * guest-get-time, date or guest-set-time), the reseed, the identity
+	 * script, the closing guest-get-time */
+	double clock_ms, seed_ms, identity_ms, check_ms;
 };
 typedef void (*snap_refresh_fn)(const struct snap_refresh_result *r, void *arg);
 
 /*
  * On a ready agent of a just restored and resumed VM: guest-set-time with
  * the host clock (ns), reseed (seed_bytes of getrandom() into /dev/urandom
- * via guest-exec; 0 = 64), guest-get-time for the skew. Failures are
+ * by guest-file-write, or a guest-exec of cat where the agent refuses
+ * guest-file-open; 0 = 64), guest-get-time for the skew. Failures are
  * reported in the result, not fatal (the VM runs either way; the caller
  * decides). done is never called from inside this call. Returns NULL with
  * *err if the agent is not ready. seed_bytes SNAP_REFRESH_NO_SEED: the clock

@@ -183,6 +183,9 @@ Test(guest, template_restores_three_vms)
 		cr_expect(ref[i].r.time_set, "VM %d: %s", i, ref[i].r.time_error);
 		cr_expect_lt(ref[i].r.skew_ms < 0 ? -ref[i].r.skew_ms : ref[i].r.skew_ms, 1000.0);
 		cr_expect(ref[i].r.reseeded, "VM %d: %s", i, ref[i].r.seed_error);
+		/* qemu-ga's guest-file-write, no process in the guest (snapshot-refresh.c) */
+		cr_expect(!ref[i].r.seed_by_exec, "VM %d reseeded through guest-exec", i);
+		cr_expect_lt(ref[i].r.seed_ms, ref[i].r.wall_ms + 0.001);
 	}
 
 	/* --- each VM: agent, network, ssh port, files, clock, RNG --- */
