@@ -123,14 +123,18 @@ struct bl_raw {
 };
 int bl_raw_open(struct bl_raw *r, const char *path, double timeout_ms); /* greeting + caps */
 int bl_raw_call(struct bl_raw *r, const char *cmd_json, double timeout_ms);
+/* The same, with seen(line, arg) called for each event line before the reply. */
+int bl_raw_call_seen(struct bl_raw *r, const char *cmd_json, double timeout_ms,
+		     void (*seen)(const char *line, void *arg), void *arg);
 int bl_raw_read_line(struct bl_raw *r, char *line, size_t len, double timeout_ms);
 void bl_raw_close(struct bl_raw *r);
 
-/* Common command line: --quick and -n N. Returns 0, -1 after a usage
- * error (exit 2) or -2 after --help (exit 0). */
+/* Common command line: --quick, -n N and -m MIB (for the programs that say so). Returns 0, -1 after
+ * a usage error (exit 2) or -2 after --help (exit 0). */
 struct bl_opts {
 	int quick;
-	int n; /* 0 = the program's default */
+	int n;	     /* 0 = the program's default */
+	int mem_mib; /* -m: guest memory per VM in MiB, 0 = the program's default */
 };
 int bl_parse_opts(int argc, char **argv, const char *usage, struct bl_opts *o);
 

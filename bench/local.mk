@@ -5,12 +5,15 @@
 # bench/qmp-rtt): statistics, BENCH result lines, a private vmsupd, reaping.
 BENCH_COMMON = bench/benchlib.c bench/benchlib.h
 BENCH_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
+# the bare spawn of vmsupd's own qemu argv: bench/launch's and bench/scale's baseline
+BENCH_RAWSPAWN = bench/rawspawn.c bench/rawspawn.h
 BENCH_LDADD = src/client/libvmclient.la qmp/libqmp.la $(CURL_LIBS) $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
 
 # POST /v1/vms -> running vs a bare spawn of the same qemu argv + QMP cont;
 # launch-virsh: vmctl create and vmctl qmp vs virsh, when libvirt is installed.
 bench_programs += bench/launch
-bench_launch_SOURCES = bench/launch.c bench/launch-virsh.c bench/launch-virsh.h $(BENCH_COMMON)
+bench_launch_SOURCES = bench/launch.c bench/launch-virsh.c bench/launch-virsh.h $(BENCH_RAWSPAWN) \
+	$(BENCH_COMMON)
 bench_launch_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_launch_LDADD = src/libvmsup.la $(BENCH_LDADD)
 
@@ -20,12 +23,13 @@ bench_api_rtt_SOURCES = bench/api-rtt.c $(BENCH_COMMON)
 bench_api_rtt_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_api_rtt_LDADD = $(BENCH_LDADD)
 
-# 100 guest-less VMs on one vmsupd.
+# 100 guest-less VMs on one vmsupd (-n 250 -m 16: 250 of 16 MiB).
 bench_programs += bench/scale
-bench_scale_SOURCES = bench/scale.c $(BENCH_COMMON)
+bench_scale_SOURCES = bench/scale.c bench/scale-events.c bench/scale-events.h $(BENCH_RAWSPAWN) \
+	$(BENCH_COMMON)
 bench_scale_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_scale_CFLAGS = $(AM_CFLAGS) -pthread
-bench_scale_LDADD = $(BENCH_LDADD) -lpthread
+bench_scale_LDADD = src/libvmsup.la $(BENCH_LDADD) -lpthread
 
 EXTRA_DIST += bench/run.sh bench/README.md bench/results.md bench/net-modes.sh
 

@@ -72,16 +72,6 @@ adapt() { # name outfile
 					"from /proc/PID/stat: " p " %; error " $5 + 0 " points"
 			}' "$2"
 		;;
-	time-to-ip)
-		# "time-to-ip: N runs: spawn->port open median X ms, spawn->ip median Y ms, gap median Z ms"
-		sed -n 's/^time-to-ip: \([0-9]*\) runs: spawn->port open median \([0-9.]*\) ms, spawn->ip median \([0-9.]*\) ms, gap median \([0-9.]*\) ms.*/\1 \2 \3 \4/p' "$2" |
-			awk -v OFS='\t' '{
-				print "BENCH", "time-to-ip", "spawn -> IP known, median (baseline: agent port open)",
-					$3, "ms", $2, sprintf("%.2f", $3 / $2), "-", "n=" $1 " TCG boots"
-				print "BENCH", "time-to-ip", "gap IP known - agent port open, median",
-					$4, "ms", "-", "-", "<= 50 ms", "n=" $1
-			}'
-		;;
 	guest-boot)
 		# "guest-boot: median X ms, min Y, max Z, N boots, accel A"
 		sed -n 's/^guest-boot: median \([0-9.]*\) ms, min \([0-9.]*\), max \([0-9.]*\), \([0-9]*\) boots, accel \([a-z]*\).*/\1 \2 \3 \4 \5/p' "$2" |

@@ -234,8 +234,6 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 		goto out;
 	/* after vmsup_new: the state dir, where the key may be generated, exists */
 	vm_agent_setup(d.base, cfg);
-	if (!(d.console = vm_console_new(d.base, d.sup, err)))
-		goto out;
 	/* VMs of a previous run (even one ended by SIGKILL) carry on; after
 	 * the limits and agent modules, whose hooks they go through */
 	daemon_notify("STATUS=reattaching the VMs of the state dir");
@@ -243,6 +241,9 @@ int vmsup_serve(const struct vmsup_config *cfg, int ready_fd, char **err)
 		goto out;
 	vm_reattach_settle(d.sup, 2000);
 	vmsup_save_all_now(d.sup);
+	/* after the reattach: it watches the logs of the VMs running now */
+	if (!(d.console = vm_console_new(d.base, d.sup, err)))
+		goto out;
 	/* after the reattach: the pool's VMs of an earlier run are among its VMs */
 	{
 		char *perr = NULL;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "src/qemu/config.h"
@@ -31,6 +32,26 @@ static void usage(FILE *f)
 		"vmsupd, which reattaches them (on_exit = keep, the default); with\n"
 		"on_exit = stop it first stops every VM (bounded by stop_grace_s).\n"
 		"One vmsupd per state and run directory (a lock file in each).\n");
+}
+
+/*
+ * vmsupd holds a few descriptors per VM (QMP, ops and agent sockets, the
+ * ops relay) and the API's connections: a service manager's soft limit of
+ * 1024 runs out near 250 VMs. The loop is epoll (no select() and its
+ * FD_SETSIZE), so the soft limit goes up to the hard one, as systemd
+ * advises (systemd.exec(5), LimitNOFILE=); capped, as a huge hard limit
+ * would only size tables nobody uses.
+ */
+#define NOFILE_WANT 65536
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= NOFILE_WANT)
+		return;
+	rl.rlim_cur = rl.rlim_max < NOFILE_WANT ? rl.rlim_max : NOFILE_WANT;
+	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 int main(int argc, char **argv)
@@ -105,6 +126,7 @@ int main(int argc, char **argv)
 		cfg.log_level = VMSUP_LOG_DEBUG;
 	if (quiet)
 		cfg.log_level = VMSUP_LOG_ERROR;
+	raise_nofile(); /* before max_connections = 0 is sized from it */
 	if (vmsup_serve(&cfg, -1, &err)) {
 		fprintf(stderr, "vmsupd: %s\n", err ? err : "failed");
 		goto out;

@@ -13,9 +13,9 @@
 #define VMSUP_EXEC_OUTPUT_MAX	  (256u << 20)
 #define VMSUP_EXEC_OUTPUT_DEFAULT (16u << 20)
 
-/* console_log_max's bounds: the rotation checks the size every
- * VM_CONSOLE_CHECK_MS and rotates at 3/4 of the cap, so the cap must leave
- * room for what a fast serial port writes meanwhile. */
+/* console_log_max's bounds: the rotation checks the size at most
+ * VM_CONSOLE_CHECK_MS after a write and rotates at 3/4 of the cap, so the
+ * cap must leave room for what a fast serial port writes meanwhile. */
 #define VMSUP_CONSOLE_LOG_MIN (1u << 20)
 #define VMSUP_CONSOLE_LOG_MAX (1u << 30)
 

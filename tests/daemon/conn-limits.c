@@ -147,19 +147,17 @@ Test(conns, over_the_limit_503_and_back_at_once)
 	cr_expect_lt(td_now() - t0, 1.0, "served again after %.2f s", td_now() - t0);
 }
 
-/* max_connections unset: a quarter of RLIMIT_NOFILE (128 here: 32) */
+/* max_connections unset: a quarter of RLIMIT_NOFILE (128 here: 32). The
+ * hard limit is 128 too: vmsupd raises its soft limit up to the hard one. */
 Test(conns, limit_from_rlimit_nofile)
 {
-	struct rlimit was, low;
+	struct rlimit low = {128, 128};
 	char buf[1024], cls[64];
 	int refused = 0;
 
-	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
-	low = was;
-	low.rlim_cur = 128;
+	/* this test's own process (criterion forks one per test) keeps it */
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
 	td_start(&d, NULL); /* inherits the limit */
-	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
 	settle();
 	for (int i = 0; i < 32 + 1; i++)
 		fds[i] = td_connect(&d);
@@ -168,6 +166,35 @@ Test(conns, limit_from_rlimit_nofile)
 		    answer(buf, cls, sizeof(cls)) == 503)
 			refused++;
 	cr_expect_eq(refused, 1, "the 33rd of 33 connections is refused (%d refused)", refused);
+}
+
+/* The soft limit a service manager gives (1024) runs out near 250 VMs:
+ * vmsupd raises it to the hard limit (at most 65536) as it starts. */
+Test(conns, soft_nofile_raised_to_the_hard_limit)
+{
+	struct rlimit was, low;
+	char path[64], line[256];
+	long long soft = -1, want;
+	FILE *f;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	if (was.rlim_max != RLIM_INFINITY && was.rlim_max <= 256)
+		cr_skip_test("hard RLIMIT_NOFILE %llu: nothing to raise to",
+			     (unsigned long long)was.rlim_max);
+	low = was;
+	low.rlim_cur = 256;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	td_start(&d, NULL); /* inherits 256 */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)d.pid);
+	cr_assert((f = fopen(path, "re")), "%s", path);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Max open files", 14))
+			soft = strtoll(line + 14, NULL, 10);
+	fclose(f);
+	want =
+	    was.rlim_max == RLIM_INFINITY || was.rlim_max > 65536 ? 65536 : (long long)was.rlim_max;
+	cr_expect_eq(soft, want, "vmsupd's soft RLIMIT_NOFILE is %lld, not %lld", soft, want);
 }
 
 Test(conns, slow_client_dropped_others_served)

@@ -179,3 +179,67 @@ Test(console, run_without_initrd_fails_fast)
 	/* run destroyed its VM */
 	cr_expect_eq(td_count_qemus(&d), 0);
 }
+
+/* Appends n bytes of 'x' lines to path (as a serial port writing would). */
+static void append_bytes(const char *path, long n)
+{
+	char line[101];
+	FILE *f = fopen(path, "a");
+
+	cr_assert(f, "cannot append to %s", path);
+	memset(line, 'x', 100);
+	line[100] = '\n';
+	for (long done = 0; done < n; done += sizeof(line))
+		fwrite(line, 1, sizeof(line), f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* True once path exists and console is under limit, within timeout_ms. */
+static bool rotated_within(const char *old, const char *console, long long limit, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		if (size_of(old) > 0 && size_of(console) < limit)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* The logs are looked at when written to (inotify), not on a timer over
+ * every VM: a log that grows past 3/4 of the cap is still rotated, for a
+ * VM started after the daemon and for one a restarted daemon reattached;
+ * and one that is not written to is left alone. Guest-less: the test
+ * writes to console.log itself. */
+Test(console, written_log_rotated_also_after_reattach)
+{
+	char console[512], old[600], conf[96];
+	struct json_object *r;
+	long st;
+
+	snprintf(conf, sizeof(conf), "console_log_max = %d\non_exit = keep\n", CAP);
+	td_start(&d, conf);
+	r = td_http(&d, "POST", "/v1/vms", "{\"name\":\"q\",\"mem_mib\":64,\"guest\":false}", &st);
+	cr_assert_eq(st, 201, "create: %ld", st);
+	cr_assert(td_str(r, "console_log"));
+	snprintf(console, sizeof(console), "%s", td_str(r, "console_log"));
+	snprintf(old, sizeof(old), "%s.1", console);
+	json_object_put(r);
+
+	append_bytes(console, CAP / 2);
+	usleep(600000); /* three checks' worth: under 3/4 of the cap, nothing to do */
+	cr_expect_lt(size_of(old), 0, "console.log.1 made for a log under 3/4 of the cap");
+	append_bytes(console, CAP / 2);
+	cr_expect(rotated_within(old, console, CAP / 4, 10000),
+		  "a log past 3/4 of the cap was not rotated: console.log %lld, .1 %lld bytes",
+		  size_of(console), size_of(old));
+
+	/* the restarted daemon follows the log of the VM it reattached */
+	sv_sigterm(&d); /* on_exit = keep: the VM runs on */
+	td_restart(&d);
+	cr_assert_eq(unlink(old), 0);
+	append_bytes(console, CAP);
+	cr_expect(rotated_within(old, console, CAP / 4, 10000),
+		  "after a restart, the log was not rotated: console.log %lld, .1 %lld bytes",
+		  size_of(console), size_of(old));
+	cr_expect_eq(td_destroy(&d, "q"), 200);
+}
