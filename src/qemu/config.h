@@ -6,6 +6,10 @@
 #ifndef VMSUP_CONFIG_H
 #define VMSUP_CONFIG_H
 
+/* qemu_user when unset and the daemon is root: a system user that
+ * make install and scripts/setup create (scripts/mkuser-qemu) */
+#define VMSUP_QEMU_USER_DEFAULT "vmsup-qemu"
+
 /* exec_output_max's bounds: qemu-ga keeps no more than 16 MiB a stream */
 #define VMSUP_EXEC_OUTPUT_MIN 1024
 #define VMSUP_EXEC_OUTPUT_MAX (16u << 20)
@@ -30,7 +34,7 @@ struct vmsup_config {
 	unsigned stop_grace_s;
 	int on_exit_stop; /* on_exit = stop: SIGTERM stops every VM (default keep: they run on) */
 	unsigned max_vms;
-	char *qemu_user; /* NULL = run qemu as the daemon's user */
+	char *qemu_user; /* NULL = the default (VMSUP_QEMU_USER_DEFAULT when root) */
 	char *ssh_key;	 /* NULL until finished: <state_dir>/id_ed25519 */
 	char *guest_user;
 	char *api_group;   /* NULL = root only */
