@@ -218,6 +218,14 @@ static int qemu_runas(const struct vmsup *sup, const struct vm *vm, const char *
 	struct stat st;
 
 	*runas = sup->cfg.qemu_user;
+	/* a pool VM's qemu runs before anyone takes it, and a take may bind
+	 * in a share of root's (the executor's sandbox), which vmsup-qemu
+	 * cannot serve: under the default the pool's qemu stays the daemon's
+	 * (api-pool.c refuses other users' shares on it) */
+	if (sup->qemu_user_default && vm->pool_made) {
+		*runas = NULL;
+		return 0;
+	}
 	if ((sup->cfg.qemu_user && !sup->qemu_user_default) || !vm->spec.nshares ||
 	    geteuid() != 0) {
 		/* the ids to give the run dir to, known without a lookup */

@@ -1,9 +1,7 @@
 /* The warm pool's routes (see api-pool.h). */
 #include "src/daemon/api-pool.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include <unistd.h>
 
@@ -11,7 +9,6 @@
 #include "src/daemon/http.h"
 #include "src/files/vm-files.h"
 #include "src/pool/pool.h"
-#include "src/util/peer.h"
 #include "src/util/share.h"
 
 static void detach(void *take)
@@ -61,29 +58,6 @@ static int share_ok(struct vmsup *sup, struct evhttp_request *req, const struct 
 	return rc == 0;
 }
 
-/* Whether the pool's qemu (qemu_user, else the daemon's user) owns the
- * share dirfd; else a 403 is sent. */
-static bool share_is_pool_users(struct vmsup *sup, struct evhttp_request *req, int dirfd)
-{
-	const char *user = vmsup_config(sup)->qemu_user;
-	uid_t uid = geteuid();
-	gid_t gid;
-	struct stat st;
-
-	if ((user && vmsup_user_resolve(user, &uid, &gid, NULL)) || fstat(dirfd, &st) < 0) {
-		http_send_error(req, 500, "InternalError", "'shares': cannot check the owner");
-		return false;
-	}
-	if (st.st_uid == uid)
-		return true;
-	http_send_error(req, 403, "PermissionDenied",
-			"'shares': a pool VM's qemu runs as uid %u, so it serves only that "
-			"user's directories, not uid %u's; create a VM of your own with the "
-			"share (POST /v1/vms: its qemu runs as the share's owner)",
-			(unsigned)uid, (unsigned)st.st_uid);
-	return false;
-}
-
 static void take(struct vmsup *sup, struct vm_pool *p, struct evhttp_request *req,
 		 const struct vmsup_peer *peer)
 {
@@ -100,13 +74,16 @@ static void take(struct vmsup *sup, struct vm_pool *p, struct evhttp_request *re
 		json_object_put(body);
 		return;
 	}
-	/* a pool VM's qemu was started before anyone took it, as qemu_user
-	 * (or the daemon), and its 9p export makes what the guest asks for as
-	 * that user: in another user's directory that would be files of that
-	 * user's (root's, for a root qemu), and vmsup-qemu cannot read a
-	 * directory of root's. So the share is the pool qemu's user's own; a
-	 * VM made with the share runs qemu as the share's owner. */
-	if (fd >= 0 && !share_is_pool_users(sup, req, fd)) {
+	/* a pool VM's qemu was started before anyone took it, as root (or
+	 * qemu_user), and its 9p export makes what the guest asks for as that
+	 * user: in another user's directory that would be setuid files of
+	 * root's. A VM of the caller's own runs qemu as the caller. */
+	if (fd >= 0 && peer->uid != 0 && peer->uid != geteuid()) {
+		http_send_error(req, 403, "PermissionDenied",
+				"'shares': a pool VM's qemu does not run as uid %u, so it cannot "
+				"serve uid %u's directory; create a VM of your own with the share "
+				"(POST /v1/vms: its qemu runs as you)",
+				(unsigned)peer->uid, (unsigned)peer->uid);
 		close(fd);
 		json_object_put(body);
 		return;
