@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "qmp/session-internal.h"
@@ -39,7 +41,8 @@ int cmd_send(struct qmp_session *s, struct cmd *c)
 	int rc;
 
 	json_object_object_add(c->msg, "id", json_object_new_int64(c->id));
-	rc = session_write(s, c->msg, 0);
+	rc = session_write(s, c->msg, 0, c->fd);
+	c->fd = -1;
 	json_object_put(c->msg);
 	c->msg = NULL;
 	c->sent = 1;
@@ -137,6 +140,7 @@ static struct cmd *cmd_new(struct qmp_session *s, struct json_object *msg, unsig
 		return NULL;
 	}
 	c->s = s;
+	c->fd = -1;
 	c->id = s->next_id++;
 	c->msg = msg;
 	c->fn = fn;
@@ -206,6 +210,37 @@ int64_t qmp_call(struct qmp_session *s, const char *cmd, struct json_object *arg
 		 unsigned timeout_ms, qmp_reply_fn fn, void *arg, struct qmp_error *err)
 {
 	return call(s, cmd, args, timeout_ms, 0, fn, arg, err);
+}
+
+int64_t qmp_call_fd(struct qmp_session *s, const char *cmd, struct json_object *args, int fd,
+		    unsigned timeout_ms, qmp_reply_fn fn, void *arg, struct qmp_error *err)
+{
+	struct cmd *c;
+	int64_t id;
+
+	/* the descriptor goes with the command's first byte, so only a
+	 * command written at once can carry it */
+	if (!s || s->kind != QMP_KIND_QMP || s->state != ST_READY || !s->bev ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) || fd < 0) {
+		qmp_error_set(err, QMP_ERR_PROTOCOL,
+			      "a descriptor goes only with a command sent at once, on a ready "
+			      "QMP session with nothing unsent");
+		json_object_put(args);
+		return -1;
+	}
+	if (!cmd || !*cmd || (args && !json_object_is_type(args, json_type_object))) {
+		qmp_error_set(err, QMP_ERR_PROTOCOL, "bad command");
+		json_object_put(args);
+		return -1;
+	}
+	if (!(c = cmd_new(s, cmd_make(cmd, args), timeout_ms, 0, fn, arg, err)))
+		return -1;
+	TAILQ_INSERT_TAIL(&s->cmds, c, link);
+	id = c->id;
+	c->fd = fd;
+	if (cmd_send(s, c) < 0)
+		session_end_write_failed(s);
+	return id;
 }
 
 int64_t qmp_call_noreply(struct qmp_session *s, const char *cmd, struct json_object *args,

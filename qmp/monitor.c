@@ -84,7 +84,7 @@ static int send_capabilities(struct qmp_session *s, struct qmp_error *err)
 	msg = cmd_make("qmp_capabilities", args);
 	s->caps_id = s->next_id++;
 	json_object_object_add(msg, "id", json_object_new_int64(s->caps_id));
-	int rc = session_write(s, msg, 0);
+	int rc = session_write(s, msg, 0, -1);
 	json_object_put(msg);
 	if (rc < 0) {
 		qmp_error_set(err, QMP_ERR_DISCONNECTED, "write failed");

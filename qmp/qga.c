@@ -62,7 +62,7 @@ void qga_start_sync(struct qmp_session *s)
 	msg = cmd_make("guest-sync-delimited", args);
 	qmp_parser_expect_sentinel(s->parser);
 	/* The leading 0xFF makes the agent drop any half-read input. */
-	int rc = session_write(s, msg, 1);
+	int rc = session_write(s, msg, 1, -1);
 	json_object_put(msg);
 	if (rc < 0) {
 		session_end_write_failed(s);

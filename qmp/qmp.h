@@ -111,6 +111,15 @@ int64_t qmp_call(struct qmp_session *s, const char *cmd, struct json_object *arg
 		 unsigned timeout_ms, qmp_reply_fn fn, void *arg, struct qmp_error *err);
 
 /*
+ * As qmp_call, with fd passed along (SCM_RIGHTS) for the commands that take
+ * one (getfd, add-fd). Only on a ready QMP session with nothing unsent (the
+ * descriptor must go with the command's first byte), else -1 with err.
+ * fd stays the caller's: the kernel gives qemu a copy.
+ */
+int64_t qmp_call_fd(struct qmp_session *s, const char *cmd, struct json_object *args, int fd,
+		    unsigned timeout_ms, qmp_reply_fn fn, void *arg, struct qmp_error *err);
+
+/*
  * For commands that give no reply on success (QGA guest-shutdown,
  * guest-suspend-*): sent in order like qmp_call, never answered. On QGA
  * the session resynchronises before the next command, so a late error

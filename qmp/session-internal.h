@@ -38,6 +38,7 @@ struct cmd {
 	void *arg;
 	int noreply;
 	int sent;
+	int fd; /* >= 0: passed with the command (qmp_call_fd; borrowed) */
 	unsigned timeout_ms;
 	char name[64]; /* for error messages */
 };
@@ -116,7 +117,7 @@ QMP_HIDDEN void session_unref(struct qmp_session *s);
 QMP_HIDDEN void session_end(struct qmp_session *s, const struct qmp_error *why);
 QMP_HIDDEN void session_end_write_failed(struct qmp_session *s);
 QMP_HIDDEN int session_report_ready(struct qmp_session *s, const struct qmp_error *err);
-QMP_HIDDEN int session_write(struct qmp_session *s, struct json_object *msg, int sentinel);
+QMP_HIDDEN int session_write(struct qmp_session *s, struct json_object *msg, int sentinel, int fd);
 
 /* command.c */
 QMP_HIDDEN struct json_object *cmd_make(const char *cmd, struct json_object *args);

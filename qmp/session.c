@@ -75,9 +75,15 @@ struct qmp_session *qmp_session_new(struct event_base *base, enum qmp_kind kind,
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* Send msg as one line, after a 0xFF sentinel if asked (QGA resync). */
-int session_write(struct qmp_session *s, struct json_object *msg, int sentinel)
+/* Send msg as one line, after a 0xFF sentinel if asked (QGA resync), and
+ * fd (>= 0) with its first byte (SCM_RIGHTS): the caller made sure nothing
+ * is queued, so that byte goes out now. */
+int session_write(struct qmp_session *s, struct json_object *msg, int sentinel, int fd)
 {
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
 	size_t len;
 	const char *str = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
 	struct iovec iov[3];
@@ -95,7 +101,20 @@ int session_write(struct qmp_session *s, struct json_object *msg, int sentinel)
 	 * to the bufferevent, which reports them through on_event. */
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t w = sendmsg(bufferevent_getfd(s->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w;
+
+		if (fd >= 0) {
+			struct cmsghdr *cm;
+			memset(&u, 0, sizeof(u));
+			mh.msg_control = u.buf;
+			mh.msg_controllen = sizeof(u.buf);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		}
+		w = sendmsg(bufferevent_getfd(s->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		for (int i = 0; i < n && w > 0; i++) {
 			size_t take = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;

@@ -1,5 +1,12 @@
 dist_noinst_SCRIPTS += scripts/deps autogen.sh
 dist_noinst_SCRIPTS += scripts/setup
+# qemu_user's default, the system user vmsupd runs qemu as when it is root.
+# Made on a real install as root only: a staged (DESTDIR) install is a
+# package's, whose scripts make it.
+dist_noinst_SCRIPTS += scripts/mkuser-qemu
+install-exec-hook:
+	if test -z "$(DESTDIR)" && test "$$(id -u)" = 0; then \
+		$(SHELL) $(srcdir)/scripts/mkuser-qemu; fi
 # The include check (make check runs it through tests/docs/test-includes.sh).
 dist_noinst_SCRIPTS += scripts/check-includes
 

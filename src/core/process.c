@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -199,33 +200,69 @@ int sup_paths_init(struct vm *vm, char **err)
 }
 
 /*
- * Whom qemu runs as (-runas): qemu_user when configured; else, for a VM
- * with shares made by a user other than root, that user. The 9p export
- * (security_model=none) makes what the guest asks for as qemu's own user,
- * so a root qemu let the guest leave setuid-root files in the user's
- * directory. NULL: as the daemon.
+ * Whom qemu runs as (-runas), into *runas (NULL: as the daemon) and as
+ * "uid:gid" into buf (when *runas is set): a
+ * configured qemu_user; else, for a VM with shares made by a user other
+ * than root, that user. The 9p export (security_model=none) makes what the
+ * guest asks for as qemu's own user, so a root qemu let the guest leave
+ * setuid-root files in the user's directory. Root's VM with shares runs
+ * qemu as the shares' owner (they must have one), so the default user
+ * needs no access to anyone's directory; a root-owned share is root's
+ * qemu because root shared root's directory. Else the default user.
  */
-static const char *qemu_runas(const struct vmsup *sup, const struct vm *vm, char *buf, size_t n)
+static int qemu_runas(const struct vmsup *sup, const struct vm *vm, const char **runas, char *buf,
+		      size_t n, char **err)
 {
 	const struct passwd *pw;
+	uid_t uid = vm->owner;
+	struct stat st;
 
-	if (sup->cfg.qemu_user)
-		return sup->cfg.qemu_user;
-	if (!vm->spec.nshares || geteuid() != 0 || vm->owner == 0)
-		return NULL;
+	*runas = sup->cfg.qemu_user;
+	/* a pool VM's qemu runs before anyone takes it, and a take may bind
+	 * in a share of root's (the executor's sandbox), which vmsup-qemu
+	 * cannot serve: under the default the pool's qemu stays the daemon's
+	 * (api-pool.c refuses other users' shares on it) */
+	if (sup->qemu_user_default && vm->pool_made) {
+		*runas = NULL;
+		return 0;
+	}
+	if ((sup->cfg.qemu_user && !sup->qemu_user_default) || !vm->spec.nshares ||
+	    geteuid() != 0) {
+		/* the ids to give the run dir to, known without a lookup */
+		snprintf(buf, n, "%u:%u", (unsigned)sup->qemu_uid, (unsigned)sup->qemu_gid);
+		return 0;
+	}
+	for (size_t i = 0; vm->owner == 0 && sup->qemu_user_default && i < vm->spec.nshares; i++) {
+		if (stat(vm->spec.shares[i].path, &st) < 0)
+			return vmsup_err(err, "'shares[%zu]': %s: %s", i, vm->spec.shares[i].path,
+					 strerror(errno));
+		if (i && st.st_uid != uid)
+			return vmsup_err(err,
+					 "'shares': qemu runs as the shares' owner, and %s (uid "
+					 "%u) and %s (uid %u) have different ones; set qemu_user "
+					 "or share directories of one owner",
+					 vm->spec.shares[0].path, (unsigned)uid,
+					 vm->spec.shares[i].path, (unsigned)st.st_uid);
+		uid = st.st_uid;
+	}
+	if (uid == 0) {
+		*runas = NULL;
+		return 0;
+	}
 	/* a uid with no passwd entry gets nogroup, not root's group */
-	pw = getpwuid(vm->owner);
-	snprintf(buf, n, "%u:%u", (unsigned)vm->owner, pw ? (unsigned)pw->pw_gid : 65534u);
-	return buf;
+	pw = getpwuid(uid);
+	snprintf(buf, n, "%u:%u", (unsigned)uid, pw ? (unsigned)pw->pw_gid : 65534u);
+	*runas = buf;
+	return 0;
 }
 
 /* Spawn qemu; the VM is "starting" (or "failed" with vm->error). */
 int sup_vm_start(struct vm *vm)
 {
 	struct vmsup *sup = vm->sup;
-	char runas_buf[48];
-	const char *runas = qemu_runas(sup, vm, runas_buf, sizeof(runas_buf));
-	struct vm_argv_opts o = {sup->cfg.qemu, sup->sandbox, runas, sup->cfg.tcg_tb_size_mib};
+	char runas_ids[48]; /* "uid:gid" of runas */
+	const char *runas = NULL;
+	struct vm_argv_opts o = {sup->cfg.qemu, sup->sandbox, NULL, sup->cfg.tcg_tb_size_mib};
 	struct vm_paths p;
 	char **argv = NULL, *err = NULL;
 	int ret = -1, fds[VM_SPAWN_FDS];
@@ -248,10 +285,11 @@ int sup_vm_start(struct vm *vm)
 	vm->stop_stage = 0;
 	vm->qmp_unresponsive = false;
 	/* a restart policy's or autostart's start: fails naming the file */
-	if (vm_spec_check_files(&vm->spec, &err) || sup_paths_init(vm, &err) ||
-	    vm_mkdir(vm->run_dir, 0700, &err) ||
-	    (runas && vmsup_chown_for_user(vm->run_dir, runas, &err)) ||
-	    (vm->spec.stage && vm_stage_create(vm->run_dir, runas, &err)))
+	if (vm_spec_check_files(&vm->spec, &err) ||
+	    qemu_runas(sup, vm, &runas, runas_ids, sizeof(runas_ids), &err) ||
+	    sup_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err) ||
+	    (runas && vmsup_chown_for_user(vm->run_dir, runas_ids, &err)) ||
+	    (vm->spec.stage && vm_stage_create(vm->run_dir, runas ? runas_ids : NULL, &err)))
 		goto out;
 	sup_remove_runtime_files(vm);
 	/* a fresh log per start, so the tail is this run's */
@@ -264,6 +302,7 @@ int sup_vm_start(struct vm *vm)
 	if (vm_net_bind_ports(&vm->spec.net, &err))
 		goto out;
 	/* qemu's ops monitor is private: vmsupd serves ops_sock (ops-proxy.c) */
+	o.qemu_user = runas;
 	p = (struct vm_paths){vm->run_dir, vm->qmp_sock,    vm->ops_qemu_sock, vm->qga_sock,
 			      vm->pidfile, vm->console_log, vm->ssh_port,      vm->mac};
 	if (!(argv = vm_argv_build(&vm->spec, &p, &o, &err)) ||

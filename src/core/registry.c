@@ -192,6 +192,7 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 	vm->balloon_mib = -1;
 	vm->created = vm->state_since = sup_now_wall();
 	vm->owner = peer ? peer->uid : geteuid();
+	vm->pool_made = !peer;
 	if (!vm->mac[0])
 		vm_mac_from_name(vm->spec.name, vm->mac);
 	if (sup_paths_init(vm, &err)) {
@@ -238,6 +239,42 @@ fail:
 	return NULL;
 }
 
+/*
+ * qemu_user: unset means the dedicated user when the daemon is root (qemu
+ * needs no access of its own: it opens its files before -runas drops to
+ * it, or is handed descriptors); "root" (0, 0:0) is root's qemu, by
+ * explicit choice only; a daemon that is not root runs qemu as itself.
+ */
+static int sup_qemu_user_init(struct vmsup *sup, char **err)
+{
+	const char *u = sup->cfg.qemu_user, *def = getenv("VMSUP_QEMU_USER_DEFAULT");
+
+	if (u && (!strcmp(u, "root") || !strcmp(u, "0") || !strcmp(u, "0:0"))) {
+		free(sup->cfg.qemu_user);
+		sup->cfg.qemu_user = NULL;
+		return 0;
+	}
+	if (u) /* a typo in qemu_user is a start-up error, not a failure of every VM */
+		return vmsup_user_resolve(u, &sup->qemu_uid, &sup->qemu_gid, err);
+	if (geteuid() != 0)
+		return 0;
+	/* the default's name, replaceable for the test of its absence only */
+	if (!def || !*def)
+		def = VMSUP_QEMU_USER_DEFAULT;
+	if (vmsup_user_resolve(def, &sup->qemu_uid, &sup->qemu_gid, NULL))
+		return vmsup_err(err,
+				 "qemu_user: the default user '%s' does not exist; create it "
+				 "(scripts/setup or make install do, or: useradd --system "
+				 "--user-group --no-create-home --home-dir /nonexistent --shell "
+				 "/usr/sbin/nologin %s), or set qemu_user (qemu_user = root runs "
+				 "qemu as root, not recommended)",
+				 def, def);
+	if (!(sup->cfg.qemu_user = strdup(def)))
+		return vmsup_err(err, "out of memory");
+	sup->qemu_user_default = true;
+	return 0;
+}
+
 struct vmsup *vmsup_new(struct event_base *base, const struct vmsup_config *cfg, char **err)
 {
 	struct vmsup *sup = calloc(1, sizeof(*sup));
@@ -270,13 +307,8 @@ struct vmsup *vmsup_new(struct event_base *base, const struct vmsup_config *cfg,
 	}
 	if (sup->cfg.qemu_sandbox == VMSUP_SANDBOX_OFF)
 		sup->sandbox = false;
-	if (sup->cfg.qemu_user) {
-		uid_t u;
-		gid_t g;
-		/* a typo in qemu_user is a start-up error, not a failure of every VM */
-		if (vmsup_user_resolve(sup->cfg.qemu_user, &u, &g, err))
-			goto fail;
-	}
+	if (sup_qemu_user_init(sup, err))
+		goto fail;
 	LOG_I(NULL, "qemu %s (%s), -sandbox %s", sup->qemu_version, sup->cfg.qemu,
 	      sup->sandbox				   ? "on"
 	      : sup->cfg.qemu_sandbox == VMSUP_SANDBOX_OFF ? "off (qemu_sandbox)"

@@ -68,6 +68,9 @@ struct vmsup {
 	struct vmsup_config cfg;
 	char *vm_root; /* run_dir/vm */
 	bool sandbox;
+	bool qemu_user_default; /* cfg.qemu_user is the default, not configured */
+	uid_t qemu_uid;		/* cfg.qemu_user's, resolved once at start-up: a */
+	gid_t qemu_gid;		/* lookup needs descriptors a busy daemon may lack */
 	char *qemu_version;
 	struct vm *vms;
 	size_t nvms;

@@ -6,6 +6,10 @@
 #ifndef VMSUP_CONFIG_H
 #define VMSUP_CONFIG_H
 
+/* qemu_user when unset and the daemon is root: a system user that
+ * make install and scripts/setup create (scripts/mkuser-qemu) */
+#define VMSUP_QEMU_USER_DEFAULT "vmsup-qemu"
+
 /* exec_output_max's bounds and default: the output comes through files in
  * the guest a chunk at a time, but the reply is built whole, so each stream
  * costs vmsupd up to 4/3 of this while it is sent */
@@ -33,7 +37,7 @@ struct vmsup_config {
 	unsigned stop_grace_s;
 	int on_exit_stop; /* on_exit = stop: SIGTERM stops every VM (default keep: they run on) */
 	unsigned max_vms;
-	char *qemu_user; /* NULL = run qemu as the daemon's user */
+	char *qemu_user; /* NULL = the default (VMSUP_QEMU_USER_DEFAULT when root) */
 	char *ssh_key;	 /* NULL until finished: <state_dir>/id_ed25519 */
 	char *guest_user;
 	char *api_group;   /* NULL = root only */

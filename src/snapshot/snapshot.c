@@ -16,10 +16,13 @@
 #define DEF_TIMEOUT_MS	300000u
 #define POLL_MS		250 /* safety net only: MIGRATION events drive the steps */
 #define WRITTEN_POLL_MS 5
+/* qemu's name for the descriptor a save writes to */
+#define SAVE_FDNAME "vmsup-save"
 
 enum step {
 	ST_STOP,
 	ST_CAPS,
+	ST_GETFD, /* save to a descriptor: hand it over (getfd) */
 	ST_MIGRATE,
 	ST_WAIT,    /* for MIGRATION completed/failed */
 	ST_QUERY,   /* final query-migrate: stats or error-desc */
@@ -35,6 +38,7 @@ struct snap_op {
 	enum step st;
 	char *state_path, *tmp_path, *written_path, *uri;
 	int ignore_shared, resume;
+	int save_fd; /* the caller's STATE.tmp, dup'd; -1: exec:cat */
 	snap_done_fn done;
 	void *arg;
 	int sub;      /* event subscription, -1 if none */
@@ -64,6 +68,8 @@ static void op_free(struct snap_op *op)
 	free(op->tmp_path);
 	free(op->written_path);
 	free(op->uri);
+	if (op->save_fd >= 0)
+		close(op->save_fd);
 	free(op);
 }
 
@@ -183,6 +189,7 @@ static void on_reply(struct qmp_session *s, struct json_object *ret, const struc
 	switch (op->st) {
 	case ST_STOP:
 	case ST_CAPS:
+	case ST_GETFD:
 	case ST_MIGRATE:
 		op->st++;
 		advance(op);
@@ -306,6 +313,7 @@ static struct json_object *caps(struct snap_op *op)
 
 static void advance(struct snap_op *op)
 {
+	struct qmp_error e = {0};
 	struct json_object *a;
 	struct timeval tv = {0, 0};
 
@@ -317,6 +325,20 @@ static void advance(struct snap_op *op)
 		break;
 	case ST_CAPS:
 		call(op, "migrate-set-capabilities", caps(op));
+		break;
+	case ST_GETFD:
+		if (op->save_fd < 0) {
+			op->st++;
+			advance(op);
+			break;
+		}
+		a = json_object_new_object();
+		json_object_object_add(a, "fdname", json_object_new_string(SAVE_FDNAME));
+		op->pending++;
+		if (qmp_call_fd(op->qmp, "getfd", a, op->save_fd, 0, on_reply, op, &e) < 0) {
+			op->pending--;
+			finish(op, "getfd: %s: %s", e.cls, e.desc);
+		}
 		break;
 	case ST_MIGRATE:
 		a = json_object_new_object();
@@ -359,6 +381,7 @@ static struct snap_op *op_new(struct event_base *base, struct qmp_session *qmp, 
 	op->base = base;
 	op->qmp = qmp;
 	op->save = save;
+	op->save_fd = -1;
 	op->done = done;
 	op->arg = arg;
 	op->t0 = now_ms();
@@ -424,8 +447,20 @@ struct snap_op *snap_save(struct event_base *base, struct qmp_session *qmp,
 	op->ignore_shared = o->ignore_shared;
 	op->st = ST_STOP;
 	if (!(op->state_path = strdup(o->state_path)) ||
-	    asprintf(&op->tmp_path, "%s.tmp", o->state_path) < 0 ||
-	    asprintf(&op->written_path, "%s.written", o->state_path) < 0)
+	    asprintf(&op->tmp_path, "%s.tmp", o->state_path) < 0)
+		goto oom;
+	if (o->state_fd >= 0) {
+		/* qemu writes the caller's STATE.tmp through the descriptor: it
+		 * opens and spawns nothing (it may run as a user that cannot
+		 * reach the state dir), and every byte is in the file once the
+		 * migration completes */
+		if ((op->save_fd = fcntl(o->state_fd, F_DUPFD_CLOEXEC, 3)) < 0 ||
+		    !(op->written_path = strdup(op->tmp_path)) ||
+		    asprintf(&op->uri, "fd:" SAVE_FDNAME) < 0 || kick(op) < 0)
+			goto oom;
+		return op;
+	}
+	if (asprintf(&op->written_path, "%s.written", o->state_path) < 0)
 		goto oom;
 	if (!(qtmp = snap_shell_quote(op->tmp_path, err)) ||
 	    !(qwritten = snap_shell_quote(op->written_path, err)))

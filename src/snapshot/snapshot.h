@@ -4,7 +4,12 @@
  * devices, and refresh what must differ per VM afterwards (guest clock,
  * guest RNG). Asynchronous, on the owner's event_base and libqmp session.
  *
- * Transport. QEMU 7.2 has no file: URI. Saving uses
+ * Transport. QEMU 7.2 has no file: URI. Saving writes either
+ *   fd:NAME       the caller's STATE.tmp, handed to qemu with getfd
+ *                 (SCM_RIGHTS): qemu opens and spawns nothing, so it may
+ *                 be an unprivileged qemu_user under spawn=deny (the
+ *                 template job's way); every byte is in the file once QMP
+ *                 says "completed", or
  *   exec:cat > 'STATE.tmp' && mv -f 'STATE.tmp' 'STATE.written'
  * (run by /bin/sh inside qemu, so the qemu being saved must be allowed to
  * spawn: no -sandbox spawn=deny on a template VM). The rename inside the
@@ -108,6 +113,9 @@ struct snap_save_opts {
 	const char *state_path; /* absolute; written as state_path.tmp first */
 	unsigned timeout_ms;	/* whole operation; 0 = 300 s */
 	bool ignore_shared;	/* x-ignore-shared: skip RAM in a share=on memory backend */
+	int state_fd;		/* >= 0: state_path.tmp, opened for writing by the caller (kept
+				 * theirs): qemu gets a copy (getfd) and writes through it;
+				 * else (-1) qemu runs exec:cat, opening the path itself */
 };
 
 /*

@@ -7,6 +7,7 @@
 #include "src/snapshot/vm-template.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,9 +35,6 @@
 #define CONNECT_RETRY_MS 5
 #define REAP_POLL_MS	 20
 #define TAIL_BYTES	 600
-
-/* The sandbox of a template VM: as every VM's, but qemu may run `cat` for the save. */
-#define TMPL_SANDBOX_OPTS "on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny"
 
 enum step { J_BOOT, J_AGENT, J_IP, J_RNG, J_SAVE, J_REAP, J_DONE };
 
@@ -258,15 +256,27 @@ static void on_saved(const struct snap_stats *st, const char *err, void *arg)
 
 static void save(struct vm_tmpl_job *j)
 {
+	/* qemu writes the state through a descriptor of ours: it (perhaps
+	 * qemu_user, who cannot reach the state dir) opens and spawns nothing */
 	struct snap_save_opts o = {
-	    .state_path = j->tn.state_path, .timeout_ms = 0, .ignore_shared = true};
-	char *err = NULL;
+	    .state_path = j->tn.state_path, .timeout_ms = 0, .ignore_shared = true, .state_fd = -1};
+	char *err = NULL, *tmp = NULL;
 
 	j->step = J_SAVE;
+	if (asprintf(&tmp, "%s.tmp", j->tn.state_path) < 0)
+		tmp = NULL;
+	if (!tmp || (o.state_fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		conclude(j, VMSUP_EC_SAVE, "template '%s': %s.tmp: %s", j->spec.name,
+			 j->tn.state_path, strerror(errno));
+		free(tmp);
+		return;
+	}
+	free(tmp);
 	if (!(j->save = snap_save(j->base, j->qmp, &o, on_saved, j, &err))) {
 		conclude(j, VMSUP_EC_SAVE, "template '%s': %s", j->spec.name, err);
 		free(err);
 	}
+	close(o.state_fd);
 }
 
 static void on_rng(const struct gexec_result *res, const struct qmp_error *err, void *arg)
@@ -443,16 +453,6 @@ static int build(struct vm_tmpl_job *j, char **err)
 	    tmpl_disk_argv(&j->disk, &j->argv, j->fds, err) ||
 	    tmpl_tap_open(&j->spec, &j->fds[VM_SPAWN_TAP_FD], err))
 		goto out;
-	for (size_t i = 0; j->argv[i]; i++)
-		if (!strcmp(j->argv[i], "-sandbox") && j->argv[i + 1]) {
-			char *s = strdup(TMPL_SANDBOX_OPTS);
-			if (!s) {
-				vmsup_err(err, "out of memory");
-				goto out;
-			}
-			free(j->argv[i + 1]);
-			j->argv[i + 1] = s;
-		}
 	r = 0;
 out:
 	free(root);

@@ -73,6 +73,8 @@ guest=${VMSUP_GUEST_DIR:-}
 	fi
 } >"$tmp/vmsupd.conf"
 sock=$tmp/api.sock
+# as root the daemon runs qemu as qemu_user's default user
+[ "$(id -u)" != 0 ] || sh "${top_srcdir:-$(dirname "$0")/../..}/scripts/mkuser-qemu" || exit 1
 "$VMSUPD" -f -c "$tmp/vmsupd.conf" --socket "$sock" --state-dir "$tmp/state" \
 	--run-dir "$tmp/run" 2>"$tmp/vmsupd.log" &
 dpid=$!

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/lib/daemon-harness.h"
 
@@ -39,12 +40,25 @@ Test(sandbox, auto_uses_it_off_does_not)
 
 	if (system("qemu-system-x86_64 -sandbox on -version >/dev/null 2>&1") != 0)
 		cr_skip_test("this qemu has no -sandbox (built without seccomp)");
-	td_start(&d, NULL);
+	/* qemu as root, by choice (a daemon that is not root ignores it) */
+	td_start(&d, "qemu_user = root\n");
 	vm_cmdline("a", line, sizeof(line));
 	cr_expect(strstr(line, " -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
 			       "resourcecontrol=deny "),
 		  "default: %s", line);
+	cr_expect_not(strstr(line, "-runas"), "qemu_user = root: %s", line);
 	td_stop(&d);
+	if (geteuid() == 0) {
+		/* the default qemu_user: -runas changes qemu's ids once, the
+		 * sandbox allows that and nothing else more */
+		td_start(&d, NULL);
+		vm_cmdline("c", line, sizeof(line));
+		cr_expect(strstr(line, " -sandbox on,obsolete=deny,elevateprivileges=allow,"
+				       "spawn=deny,resourcecontrol=deny ") &&
+			      strstr(line, " -runas vmsup-qemu "),
+			  "default as root: %s", line);
+		td_stop(&d);
+	}
 	td_start(&d, "qemu_sandbox = off\n");
 	vm_cmdline("b", line, sizeof(line));
 	cr_expect_not(strstr(line, "-sandbox"), "off: %s", line);

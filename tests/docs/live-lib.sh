@@ -70,6 +70,8 @@ live_start()
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	mkdir -p "$live_dir/state" "$live_dir/run"
+	# as root the daemon runs qemu as qemu_user's default user
+	[ "$(id -u)" != 0 ] || sh "$SCRIPTS/mkuser-qemu" || live_fail "scripts/mkuser-qemu failed"
 	echo "# private test instance: built-in defaults" >"$live_dir/vmsupd.conf"
 	# a test's own settings (a test guest as the default kernel ...)
 	[ -z "${LIVE_CONF:-}" ] || printf '%s\n' "$LIVE_CONF" >>"$live_dir/vmsupd.conf"

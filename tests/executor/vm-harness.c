@@ -81,6 +81,13 @@ void start_vmsupd_as(bool cgroups, const char *extra_conf)
 	    access("/usr/local/bin/qemu-system-x86_64", X_OK) != 0)
 		cr_skip_test("qemu-system-x86_64 is not installed");
 	cr_assert(g && *g, "VMSUP_GUEST_DIR is not set (make check sets it)");
+	/* as root the daemon runs qemu as qemu_user's default user */
+	if (geteuid() == 0) {
+		const char *s = getenv("top_srcdir");
+		snprintf(bin, sizeof(bin), "sh '%s/scripts/mkuser-qemu' >&2",
+			 s && *s ? s : TOP_SRCDIR);
+		cr_assert_eq(system(bin), 0, "%s failed", bin);
+	}
 	snprintf(conf, sizeof(conf), "%s/append", g);
 	if ((f = fopen(conf, "re"))) {
 		if (!fgets(append, sizeof(append), f))

@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,48 @@ static int try_connect(const char *sock)
 	return -1;
 }
 
+void td_qemu_user_ensure(void)
+{
+	static bool done;
+	const char *s = getenv("top_srcdir");
+	char cmd[4200];
+
+	if (done || geteuid() != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "sh '%s/scripts/mkuser-qemu' >&2", s && *s ? s : TOP_SRCDIR);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+	done = true;
+}
+
+bool td_qemu_user_ids(uid_t *uid, gid_t *gid)
+{
+	const struct passwd *pw;
+
+	if (geteuid() != 0)
+		return false;
+	td_qemu_user_ensure();
+	pw = getpwnam("vmsup-qemu");
+	cr_assert_not_null(pw, "no user vmsup-qemu after scripts/mkuser-qemu");
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return true;
+}
+
+void td_proc_uids(pid_t pid, long *ruid, long *euid)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	*ruid = *euid = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %ld %ld", ruid, euid) == 2)
+			break;
+	fclose(f);
+}
+
 /* Fork vmsupd on d's dirs and wait (bounded) until it serves. */
 static void spawn_daemon(struct tdaemon *d, int wait_s)
 {
@@ -59,6 +103,7 @@ static void spawn_daemon(struct tdaemon *d, int wait_s)
 	snprintf(state, sizeof(state), "%s/state", d->dir);
 	snprintf(run, sizeof(run), "%s/run", d->dir);
 	cr_assert_eq(d->pid, 0, "the previous daemon still runs");
+	td_qemu_user_ensure();
 	d->pid = fork();
 	cr_assert_geq(d->pid, 0);
 	if (d->pid == 0) {

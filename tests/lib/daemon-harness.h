@@ -20,6 +20,13 @@ struct tdaemon {
 /* Start vmsupd (extra_conf: more config lines, or NULL); waits until it serves.
  * The config says on_exit = stop unless extra_conf says otherwise. */
 void td_start(struct tdaemon *d, const char *extra_conf);
+/* As root: qemu_user's default user exists (scripts/mkuser-qemu, once a
+ * process), since every daemon of the suite runs qemu as it. */
+void td_qemu_user_ensure(void);
+/* As root: that user's ids (true); else false (qemu runs as the daemon). */
+bool td_qemu_user_ids(uid_t *uid, gid_t *gid);
+/* The real and effective uid of pid (/proc/PID/status); -1 when gone. */
+void td_proc_uids(pid_t pid, long *ruid, long *euid);
 /* rm -r, going on past what cannot be removed. */
 void td_rmrf(const char *dir);
 /* SIGKILL the daemon (its VMs live on) and reap it. */

@@ -150,6 +150,19 @@ Test(pool, fill_take_refill_restart, .fini = teardown, .timeout = 1500)
 	r = take("{\"mem_mib\":128,\"quota_pct\":50}", &st);
 	cr_assert_eq(st, 201, "take: %ld %s", st, r ? td_err_desc(r) : "");
 	snprintf(got[0], 32, "%s", td_str(r, "name"));
+	{
+		/* under the default qemu_user a pool VM's qemu stays the daemon's
+		 * (a take may bind in a share of root's, which vmsup-qemu cannot
+		 * serve); the template VM that made "base" ran as vmsup-qemu */
+		long ruid, euid;
+		struct json_object *v;
+		snprintf(path, sizeof(path), "/v1/vms/%s", got[0]);
+		v = td_http(&d, "GET", path, NULL, &st);
+		td_proc_uids((pid_t)td_int(v, "pid"), &ruid, &euid);
+		cr_expect(ruid == (long)geteuid() && euid == (long)geteuid(),
+			  "pool qemu's uids %ld/%ld", ruid, euid);
+		json_object_put(v);
+	}
 	cr_expect(!strcmp(got[0], names[0]) || !strcmp(got[0], names[1]), "took %s", got[0]);
 	cr_expect_str_eq(td_str(r, "state"), "running");
 	p = json_object_object_get(r, "pool");

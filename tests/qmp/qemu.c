@@ -227,6 +227,41 @@ Test(qemu, many_commands_in_flight)
 	cr_assert_eq(n, 200);
 }
 
+static void ok_reply(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
+		     void *arg)
+{
+	(void)s, (void)ret;
+	*(int *)arg = err ? -1 : 1;
+}
+
+/* qmp_call_fd hands qemu the descriptor (getfd): closefd then knows it */
+Test(qemu, call_fd_passes_a_descriptor)
+{
+	struct json_object *ret;
+	struct qmp_error err;
+	int p[2], got = 0;
+
+	boot(NULL);
+	open_sync();
+	struct qmp_session *s = qmp_sync_session(env.c);
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(qmp_call_fd(s, "getfd", NULL, -1, WAIT_MS, ok_reply, &got, &err), -1);
+	cr_assert_gt(qmp_call_fd(s, "getfd", json_tokener_parse("{\"fdname\":\"t\"}"), p[1],
+				 WAIT_MS, ok_reply, &got, &err),
+		     0, "%s", err.desc);
+	/* a sync call queued behind it is answered after it */
+	cr_assert_str_eq(status(), "prelaunch");
+	cr_assert_eq(got, 1, "getfd failed");
+	cr_assert_eq(qmp_sync_call(env.c, "closefd", json_tokener_parse("{\"fdname\":\"t\"}"),
+				   WAIT_MS, &ret, &err),
+		     0, "closefd: %s", err.desc);
+	json_object_put(ret);
+	/* qemu held a copy of the write end: with it and ours closed, EOF */
+	close(p[1]);
+	cr_assert_eq(read(p[0], &got, 1), 0);
+	close(p[0]);
+}
+
 Test(qemu, quit_gives_shutdown_then_disconnect)
 {
 	struct json_object *data;

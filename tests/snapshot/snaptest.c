@@ -114,7 +114,8 @@ int st_save_template(struct st_env *e, struct th_guest *g, const char *name, uns
 		     struct st_res *save, char **err)
 {
 	struct tmpl_new tn = {0};
-	struct snap_save_opts so = {.timeout_ms = timeout_ms, .ignore_shared = e->ignore_shared};
+	struct snap_save_opts so = {
+	    .timeout_ms = timeout_ms, .ignore_shared = e->ignore_shared, .state_fd = -1};
 	struct json_object *dc = NULL, *meta = NULL;
 	int rc = -1;
 

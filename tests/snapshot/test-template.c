@@ -205,6 +205,17 @@ Test(template, make_restore_three_break_remove, .fini = teardown, .timeout = 150
 		cr_assert_str_eq(td_str(rs[i].vm, "state"), "running", "%s: %s", rs[i].name,
 				 td_str(rs[i].vm, "error") ? td_str(rs[i].vm, "error") : "");
 		ports[i] = (int)td_int(rs[i].vm, "ssh_port");
+		{
+			/* as root, a restored VM's qemu runs as the default qemu_user */
+			uid_t qu;
+			gid_t qg;
+			long ruid, euid;
+			td_proc_uids((pid_t)td_int(rs[i].vm, "pid"), &ruid, &euid);
+			if (td_qemu_user_ids(&qu, &qg))
+				cr_expect(ruid == (long)qu && euid == (long)qu,
+					  "%s: qemu's uids %ld/%ld, not vmsup-qemu's %ld",
+					  rs[i].name, ruid, euid, (long)qu);
+		}
 		cr_log_info("%s: POST -> running %.2f s", rs[i].name, rs[i].secs);
 		json_object_put(rs[i].vm);
 	}
