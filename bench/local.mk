@@ -3,7 +3,7 @@
 
 # bench/benchlib: shared by every bench program (also qmp/local.mk's
 # bench/qmp-rtt): statistics, BENCH result lines, a private vmsupd, reaping.
-BENCH_COMMON = bench/benchlib.c bench/benchlib.h
+BENCH_COMMON = bench/benchlib.c bench/benchlib-daemon.c bench/benchlib-raw.c bench/benchlib.h
 BENCH_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS)
 # the bare spawn of vmsupd's own qemu argv: bench/launch's and bench/scale's baseline
 BENCH_RAWSPAWN = bench/rawspawn.c bench/rawspawn.h
