@@ -192,6 +192,12 @@ int main(int argc, char **argv)
 	}
 	full = bl_rss_kib(daemon_pid);
 	printf("vmsupd RSS: idle %ld KiB, with 20 VMs %ld KiB\n", idle, full);
+	/* on_exit is keep by default: a SIGTERM alone would leave them running */
+	for (int i = 0; i < 20; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/v1/vms/r%d?force=1", i);
+		http("DELETE", path, NULL);
+	}
 out:
 	kill(daemon_pid, SIGTERM);
 	waitpid(daemon_pid, &st, 0);
