@@ -25,43 +25,42 @@
 
 static struct tdaemon d;
 
-/* POST exec of a shell line: stdout's length and stdout_truncated. */
-static void exec_out(const char *line, size_t *len, bool *cut)
+/* POST exec of a shell line: its stdout (malloc'd), length and stdout_truncated. */
+static unsigned char *exec_sh(const char *line, int timeout_s, size_t *len, bool *cut)
 {
 	char body[512];
 	struct json_object *r, *v;
 	unsigned char *out;
 	long st;
 
-	snprintf(body, sizeof(body), "{\"argv\":[\"sh\",\"-c\",\"%s\"],\"timeout_s\":120}", line);
+	snprintf(body, sizeof(body), "{\"argv\":[\"sh\",\"-c\",\"%s\"],\"timeout_s\":%d}", line,
+		 timeout_s);
 	r = td_http(&d, "POST", "/v1/vms/g/exec", body, &st);
 	cr_assert_eq(st, 200, "exec %s: %ld %s", line, st, td_err_desc(r) ? td_err_desc(r) : "");
 	cr_assert(td_str(r, "stdout_b64"));
 	out = b64_decode(td_str(r, "stdout_b64"), strlen(td_str(r, "stdout_b64")), len);
 	cr_assert_not_null(out);
-	free(out);
 	cr_assert(json_object_object_get_ex(r, "stdout_truncated", &v));
 	*cut = json_object_get_boolean(v);
 	json_object_put(r);
+	return out;
+}
+
+/* POST exec of a shell line: stdout's length and stdout_truncated. */
+static void exec_out(const char *line, size_t *len, bool *cut)
+{
+	free(exec_sh(line, 120, len, cut));
 }
 
 /* POST exec of a shell line: its stdout into out (NUL-terminated, cut to n). */
 static void exec_text(const char *line, char *out, size_t n)
 {
-	char body[512];
-	struct json_object *r;
-	unsigned char *o;
 	size_t len;
-	long st;
+	bool cut;
+	unsigned char *o = exec_sh(line, 60, &len, &cut);
 
-	snprintf(body, sizeof(body), "{\"argv\":[\"sh\",\"-c\",\"%s\"],\"timeout_s\":60}", line);
-	r = td_http(&d, "POST", "/v1/vms/g/exec", body, &st);
-	cr_assert_eq(st, 200, "exec %s: %ld %s", line, st, td_err_desc(r) ? td_err_desc(r) : "");
-	o = b64_decode(td_str(r, "stdout_b64"), strlen(td_str(r, "stdout_b64")), &len);
-	cr_assert_not_null(o);
 	snprintf(out, n, "%.*s", (int)len, (const char *)o);
 	free(o);
-	json_object_put(r);
 }
 
 static void down(void)
