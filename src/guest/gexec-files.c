@@ -19,10 +19,15 @@
  * be made beforehand (mkdir fails on anything there). exec keeps the
  * command's pid, stdin, exit code and signal exactly. A command that
  * cannot be found leaves DIR/noexec, so that 127 stays qemu-ga's error
- * ("not found") rather than an exit status.
+ * ("not found") rather than an exit status. Where DIR or its files cannot
+ * be made (a read-only or full /tmp) the wrapper exits 125 before the
+ * command runs and leaves no DIR/out, which the command's own 125 always
+ * has: then the command is run once more with qemu-ga's capture.
  */
 #define WRAPPER                                                                                    \
-	"mkdir -m 700 -- \"$1\" || exit 125; d=$1; shift; "                                        \
+	"mkdir -m 700 -- \"$1\" 2>/dev/null || exit 125; d=$1; shift; "                            \
+	"{ true >\"$d/out\" && true >\"$d/err\"; } 2>/dev/null || { rm -rf -- \"$d\"; exit 125; "  \
+	"}; "                                                                                      \
 	"case $1 in */*) [ -f \"$1\" ] && [ -x \"$1\" ];; *) command -v \"$1\" >/dev/null;; esac " \
 	"|| { : >\"$d/noexec\"; exit 127; }; "                                                     \
 	"exec \"$@\" >\"$d/out\" 2>\"$d/err\""
@@ -75,18 +80,23 @@ static const char *const stream_name[2] = {"stdout", "stderr"};
 
 static void open_stream(struct gexec *g);
 
-/* A reply about the current stream: 1 to go on with it, else handled (what names the step). */
-static int stream_reply(struct gexec *g, const char *verb, const struct qmp_error *err, char *what,
-			size_t len)
+/* Whether a live reply about the current stream succeeded (what names the step); else handled. */
+static int stream_ok(struct gexec *g, const char *verb, const struct qmp_error *err, char *what,
+		     size_t len)
 {
-	if (!gexec_reply_is_live(g))
-		return 0;
 	snprintf(what, len, "%s the command's %s", verb, stream_name[g->cur]);
 	if (err) {
 		fail_step(g, what, err);
 		return 0;
 	}
 	return 1;
+}
+
+/* A reply about the current stream: 1 to go on with it, else handled. */
+static int stream_reply(struct gexec *g, const char *verb, const struct qmp_error *err, char *what,
+			size_t len)
+{
+	return gexec_reply_is_live(g) && stream_ok(g, verb, err, what, len);
 }
 
 static void read_more(struct gexec *g);
@@ -165,6 +175,28 @@ static void read_more(struct gexec *g)
 		gexec_finish(g, NULL, &e);
 }
 
+/*
+ * The wrapper's 125 with no stdout file: it made nothing and ran nothing,
+ * so the command runs now with qemu-ga's capture (output past its 16 MiB
+ * cap is then lost, as before files existed). 1 if that took over.
+ */
+static int run_captured(struct gexec *g)
+{
+	struct json_object *args = g->fallback;
+	struct qmp_error e;
+
+	if (!args || g->cur || g->res.status != 125 || g->res.signal)
+		return 0;
+	g->fallback = NULL;
+	g->captured = 1;
+	g->spawned = 0; /* no DIR to remove */
+	memset(&g->res, 0, sizeof(g->res));
+	g->poll_us = POLL_FIRST_US;
+	if (gexec_send_exec(g, args, &e) < 0)
+		gexec_finish(g, NULL, &e);
+	return 1;
+}
+
 static void on_opened(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
 		      void *arg)
 {
@@ -172,7 +204,8 @@ static void on_opened(struct qmp_session *s, struct json_object *ret, const stru
 	struct qmp_error e;
 	char what[64];
 
-	if (!stream_reply(g, "opening", err, what, sizeof(what)))
+	if (!gexec_reply_is_live(g) || (err && run_captured(g)) ||
+	    !stream_ok(g, "opening", err, what, sizeof(what)))
 		return;
 	if (!json_object_is_type(ret, json_type_int)) {
 		qmp_error_set(&e, QMP_ERR_PROTOCOL, "%s: guest-file-open gave no handle", what);

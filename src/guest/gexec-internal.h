@@ -40,7 +40,11 @@ struct gexec {
 	int cleaning;	   /* pid is rm's */
 	int cur;	   /* the stream being read: 0 stdout, 1 stderr */
 	int64_t handle[2]; /* the streams' guest-file handles, -1 if none */
-	size_t got[2];	   /* bytes read of each stream (at most output_max + 1) */
+	/* capture-output args of the same command, for when the wrapper
+	 * could not make its files (sent at most once, then NULL) */
+	struct json_object *fallback;
+	int captured;  /* running as fallback: output in the status reply */
+	size_t got[2]; /* bytes read of each stream (at most output_max + 1) */
 	struct gexec_result res;
 };
 
@@ -58,6 +62,8 @@ void gexec_finish(struct gexec *g, const struct gexec_result *res, const struct 
 /* Nothing more goes through ctx: tell the owner, free when no reply is due. */
 void gexec_wind_up(struct gexec *g);
 void gexec_release(struct gexec *g);
+/* Send guest-exec with args (taken, also on failure); its reply starts the polls. */
+int gexec_send_exec(struct gexec *g, struct json_object *args, struct qmp_error *err);
 /* Ask guest-exec-status about g->pid now. */
 void gexec_poll_now(evutil_socket_t fd, short what, void *arg);
 int gexec_get_pid(struct gexec *g, struct json_object *ret);

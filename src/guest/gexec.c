@@ -15,6 +15,7 @@ void gexec_release(struct gexec *g)
 		return;
 	if (g->timer)
 		event_free(g->timer);
+	json_object_put(g->fallback);
 	free(g->cmd);
 	free(g);
 }
@@ -198,13 +199,34 @@ long gexec_elapsed_ms(const struct gexec *g)
 	return d.tv_sec * 1000 + d.tv_usec / 1000;
 }
 
+/*
+ * The fallback's output handed over as through files: each stream's first
+ * output_max bytes to chunk, the result keeping only the lengths.
+ */
+static void hand_over(struct gexec *g, struct gexec_result *res)
+{
+	unsigned char **buf[2] = {&res->out, &res->err};
+	size_t *len[2] = {&res->out_len, &res->err_len};
+	int *cut[2] = {&res->out_truncated, &res->err_truncated};
+
+	for (int i = 0; i < 2; i++) {
+		if (*len[i] > g->output_max) {
+			*len[i] = g->output_max;
+			*cut[i] = 1;
+		}
+		if (*len[i])
+			g->chunk(i + 1, *buf[i], *len[i], g->arg);
+		*buf[i] = NULL;
+	}
+}
+
 /* The exit status is in: read the output, or hand it over (capture-output). */
 static void exited(struct gexec *g, struct json_object *ret)
 {
 	struct gexec_result res;
 	struct qmp_error e;
 
-	if (!g->output_max) {
+	if (!g->output_max || g->captured) {
 		/* the reply is ours until we return: its output is decoded in
 		 * place and handed on borrowed, as done's contract says */
 		if (parse_status(ret, true, &res, &e) < 0) {
@@ -212,6 +234,8 @@ static void exited(struct gexec *g, struct json_object *ret)
 			return;
 		}
 		res.pid = g->pid;
+		if (g->captured)
+			hand_over(g, &res);
 		gexec_finish(g, &res, NULL);
 		return;
 	}
@@ -311,8 +335,13 @@ static void on_started(struct qmp_session *s, struct json_object *ret, const str
 		gexec_finish(g, NULL, &e);
 		return;
 	}
-	g->spawned = 1;
+	g->spawned = !g->captured;
 	gexec_poll_now(-1, 0, g);
+}
+
+int gexec_send_exec(struct gexec *g, struct json_object *args, struct qmp_error *err)
+{
+	return gexec_send(g, "guest-exec", args, on_started, err);
 }
 
 struct gexec *gexec_start(struct event_base *base, gexec_call_fn call, void *ctx,
@@ -357,16 +386,12 @@ struct gexec *gexec_start(struct event_base *base, gexec_call_fn call, void *ctx
 		goto fail;
 	}
 	args = json_object_new_object();
-	if (g->output_max) {
-		gexec_files_command(g, args, req->argv);
-	} else {
-		json_object_object_add(args, "path", json_object_new_string(req->argv[0]));
-		a = json_object_new_array();
-		for (i = 1; req->argv[i]; i++)
-			json_object_array_add(a, json_object_new_string(req->argv[i]));
-		json_object_object_add(args, "arg", a);
-		json_object_object_add(args, "capture-output", json_object_new_boolean(1));
-	}
+	json_object_object_add(args, "path", json_object_new_string(req->argv[0]));
+	a = json_object_new_array();
+	for (i = 1; req->argv[i]; i++)
+		json_object_array_add(a, json_object_new_string(req->argv[i]));
+	json_object_object_add(args, "arg", a);
+	json_object_object_add(args, "capture-output", json_object_new_boolean(1));
 	if (req->env) {
 		a = json_object_new_array();
 		for (i = 0; req->env[i]; i++)
@@ -382,7 +407,14 @@ struct gexec *gexec_start(struct event_base *base, gexec_call_fn call, void *ctx
 		json_object_object_add(args, "input-data", json_object_new_string(b));
 		free(b);
 	}
-	if (gexec_send(g, "guest-exec", args, on_started, err) < 0) {
+	if (g->output_max) {
+		if (json_object_deep_copy(args, &g->fallback, NULL) < 0) {
+			qmp_error_set(err, "InternalError", "out of memory");
+			goto fail;
+		}
+		gexec_files_command(g, args, req->argv);
+	}
+	if (gexec_send_exec(g, args, err) < 0) {
 		args = NULL; /* taken by call, also on failure */
 		goto fail;
 	}
@@ -391,8 +423,10 @@ fail:
 	json_object_put(args);
 	if (g && g->timer)
 		event_free(g->timer);
-	if (g)
+	if (g) {
+		json_object_put(g->fallback);
 		free(g->cmd);
+	}
 	free(g);
 	return NULL;
 }

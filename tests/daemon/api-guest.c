@@ -5,7 +5,8 @@
  * cut at exec_output_max (flagged): 64 MiB of output give the first 16 MiB
  * (sha256) with vmsupd's peak RSS growing by about the reply's base64
  * only; with exec_output_max at 32 MiB, 24 MiB come back whole (past
- * qemu-ga's own 16 MiB cap), stderr apart, and the guest's files are gone.
+ * qemu-ga's own 16 MiB cap), stderr apart, and the guest's files are gone;
+ * a guest whose /tmp is read-only still answers an exec (qemu-ga's capture).
  * The guest takes entropy from the host (virtio-rng).
  */
 #include <criterion/criterion.h>
@@ -328,4 +329,55 @@ Test(guest, exec_output_past_qemu_ga_cap)
 	for (int i = 0; i < 20 && (left = guest_exec_files_left()); i++)
 		usleep(200000);
 	cr_expect(!left, "the guest still has /tmp/vmsup-exec-* files after the exec");
+}
+
+/* POST exec of a shell line: 200, its status and stdout and stderr (into out, err). */
+static int exec_full(const char *line, char *out, char *err, size_t n)
+{
+	char body[512];
+	struct json_object *r;
+	unsigned char *o, *e;
+	size_t ol, el;
+	long st;
+	int status;
+
+	snprintf(body, sizeof(body), "{\"argv\":[\"sh\",\"-c\",\"%s\"],\"timeout_s\":60}", line);
+	r = td_http(&d, "POST", "/v1/vms/g/exec", body, &st);
+	cr_assert_eq(st, 200, "exec %s: %ld %s", line, st, td_err_desc(r) ? td_err_desc(r) : "");
+	o = b64_decode(td_str(r, "stdout_b64"), strlen(td_str(r, "stdout_b64")), &ol);
+	e = b64_decode(td_str(r, "stderr_b64"), strlen(td_str(r, "stderr_b64")), &el);
+	cr_assert(o && e);
+	snprintf(out, n, "%.*s", (int)ol, (const char *)o);
+	snprintf(err, n, "%.*s", (int)el, (const char *)e);
+	status = (int)td_int(r, "status");
+	free(o);
+	free(e);
+	json_object_put(r);
+	return status;
+}
+
+/*
+ * A guest whose /tmp cannot be written (a read-only tmpfs over it): an exec
+ * still answers, through qemu-ga's capture, with its status and both
+ * streams; a command's own exit 125 runs it once, with /tmp writable and
+ * without, and comes back as 125.
+ */
+Test(guest, exec_without_a_writable_tmp)
+{
+	char out[256], err[256];
+
+	boot_guest(NULL);
+	cr_expect_eq(exec_full("echo x >>/vmsup-n; exit 125", out, err, sizeof(out)), 125);
+	cr_expect_eq(exec_full("(sleep 1; mount -t tmpfs -o ro tmpfs /tmp) >/dev/null 2>&1 &", out,
+			       err, sizeof(out)),
+		     0);
+	sleep(3);
+	cr_expect_eq(
+	    exec_full("touch /tmp/t; echo rc=$?; echo to-err >&2; exit 3", out, err, sizeof(out)),
+	    3);
+	cr_expect(!strcmp(out, "rc=1\n"), "stdout '%s' (the mount is read-only: rc=1)", out);
+	cr_expect(strstr(err, "to-err\n"), "stderr '%s'", err);
+	cr_expect_eq(exec_full("echo x >>/vmsup-n; exit 125", out, err, sizeof(out)), 125);
+	cr_expect_eq(exec_full("wc -l </vmsup-n", out, err, sizeof(out)), 0);
+	cr_expect(!strcmp(out, "2\n"), "the exits 125 ran %s times, not 2", out);
 }
