@@ -208,7 +208,10 @@ int sup_paths_init(struct vm *vm, char **err)
  * setuid-root files in the user's directory. Root's VM with shares runs
  * qemu as the shares' owner (they must have one), so the default user
  * needs no access to anyone's directory; a root-owned share is root's
- * qemu because root shared root's directory. Else the default user.
+ * qemu because root shared root's directory. Else the default user, also
+ * for a warm pool's VM (no shares of its own): the share a take binds in
+ * later, root's or the taker's, is an idmapped mount that shows its owner
+ * as qemu's user (vm_stage_bind), so no pool qemu needs to be root.
  */
 static int qemu_runas(const struct vmsup *sup, const struct vm *vm, const char **runas, char *buf,
 		      size_t n, char **err)
@@ -218,14 +221,6 @@ static int qemu_runas(const struct vmsup *sup, const struct vm *vm, const char *
 	struct stat st;
 
 	*runas = sup->cfg.qemu_user;
-	/* a pool VM's qemu runs before anyone takes it, and a take may bind
-	 * in a share of root's (the executor's sandbox), which vmsup-qemu
-	 * cannot serve: under the default the pool's qemu stays the daemon's
-	 * (api-pool.c refuses other users' shares on it) */
-	if (sup->qemu_user_default && vm->pool_made) {
-		*runas = NULL;
-		return 0;
-	}
 	if ((sup->cfg.qemu_user && !sup->qemu_user_default) || !vm->spec.nshares ||
 	    geteuid() != 0) {
 		/* the ids to give the run dir to, known without a lookup */

@@ -192,7 +192,6 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 	vm->balloon_mib = -1;
 	vm->created = vm->state_since = sup_now_wall();
 	vm->owner = peer ? peer->uid : geteuid();
-	vm->pool_made = !peer;
 	if (!vm->mac[0])
 		vm_mac_from_name(vm->spec.name, vm->mac);
 	if (sup_paths_init(vm, &err)) {

@@ -117,7 +117,6 @@ struct vm {
 	void *files;	  /* opaque, src/files/vm-files.c: kernel, initrd, shares as opened */
 	void *tmpl;	  /* opaque, src/snapshot/vm-template.c: restored from a template */
 	bool pool_member; /* paused in the warm pool (src/pool/pool.h): only destroy, kill, qmp */
-	bool pool_made;	  /* created by the warm pool (no peer): see qemu_runas */
 	int balloon_mib;  /* -1 = unknown */
 
 	bool destroying;

@@ -68,23 +68,11 @@ static void take(struct vmsup *sup, struct vm_pool *p, struct evhttp_request *re
 	if (http_read_json(req, &body))
 		return;
 	/* a share is bound into the VM by root: the client must own up to it
-	 * (checked first: a refusal says nothing about the pool) */
+	 * (checked first: a refusal says nothing about the pool). The bind
+	 * shows the directory's owner as qemu's user (vm_stage_bind), so the
+	 * caller's own directory serves as well as root's */
 	if (body &&
 	    (!http_peer_files_ok(req, peer, body) || !share_ok(sup, req, peer, body, &fd))) {
-		json_object_put(body);
-		return;
-	}
-	/* a pool VM's qemu was started before anyone took it, as root (or
-	 * qemu_user), and its 9p export makes what the guest asks for as that
-	 * user: in another user's directory that would be setuid files of
-	 * root's. A VM of the caller's own runs qemu as the caller. */
-	if (fd >= 0 && peer->uid != 0 && peer->uid != geteuid()) {
-		http_send_error(req, 403, "PermissionDenied",
-				"'shares': a pool VM's qemu does not run as uid %u, so it cannot "
-				"serve uid %u's directory; create a VM of your own with the share "
-				"(POST /v1/vms: its qemu runs as you)",
-				(unsigned)peer->uid, (unsigned)peer->uid);
-		close(fd);
 		json_object_put(body);
 		return;
 	}

@@ -18,11 +18,12 @@
 #include <unistd.h>
 
 #include "src/qemu/argv.h"
+#include "src/qemu/nosuid-filter.h"
 #include "src/qemu/stage.h"
 #include "src/util/err.h"
 
 struct child_err {
-	int stage; /* 0 log, 1 stdin, 2 setsid, 3 exec, 4 fd 3 */
+	int stage; /* 0 log, 1 stdin, 2 setsid, 3 exec, 4 fd 3, 5 seccomp */
 	int errnum;
 };
 
@@ -93,6 +94,11 @@ static void child(char *const argv[], const char *log_path, const int *fds, int 
 	for (int f = 3 + nfds; f < errfd; f++)
 		close(f);
 	close_from(errfd + 1);
+	/* the guest must not leave setuid files through qemu's 9p exports */
+	if (vm_nosuid_filter() < 0) {
+		ce.stage = 5;
+		goto fail;
+	}
 	execvp(argv[0], argv);
 	ce.stage = 3;
 fail:
@@ -111,8 +117,9 @@ int vm_spawn(char *const argv[], const char *log_path, pid_t *pid, char **err)
 int vm_spawn_fds(char *const argv[], const char *log_path, const int *fds, int nfds, pid_t *pid,
 		 char **err)
 {
-	static const char *const stages[] = {"opening the log", "redirecting stdin", "setsid",
-					     "exec", "passing fds 3.."};
+	static const char *const stages[] = {"opening the log", "redirecting stdin",
+					     "setsid",		"exec",
+					     "passing fds 3..", "the setuid/setgid seccomp filter"};
 	struct child_err ce;
 	int p[2];
 	ssize_t n;

@@ -5,6 +5,10 @@
  * A pool take binds a host directory to RUN_DIR/stage/share: qemu's local
  * 9p backend resolves paths from the export's root directory, so it sees a
  * mount below that root made after it started. Needs CAP_SYS_ADMIN.
+ * When qemu does not run as the daemon (qemu_user) the bind is an
+ * idmapped mount: the share's owner (on disk) appears as qemu's user, so
+ * qemu serves a directory of root's or a caller's without access of its
+ * own, and what the guest creates lands on disk as the share's owner.
  */
 #ifndef VMSUP_STAGE_H
 #define VMSUP_STAGE_H
@@ -16,7 +20,10 @@ int vm_stage_create(const char *run_dir, const char *user, char **err);
 
 /* Bind host_dir to RUN_DIR/stage/share (read-only if ro): the directory of
  * descriptor fd when fd >= 0 (the one a check opened; host_dir then only
- * names it in errors), else the path. 0, or -1 with *err. */
+ * names it in errors), else the path. qemu's user is RUN_DIR/stage's owner:
+ * not the daemon's uid, the bind is idmapped (nosuid, nodev) and fails where
+ * the kernel or filesystem cannot idmap. 0, or -1 with *err (nothing
+ * mounted). */
 int vm_stage_bind(const char *run_dir, const char *host_dir, int fd, bool ro, char **err);
 
 /* Undo both (lazy unmount: qemu may still hold files open). Never fails. */

@@ -151,16 +151,19 @@ Test(pool, fill_take_refill_restart, .fini = teardown, .timeout = 1500)
 	cr_assert_eq(st, 201, "take: %ld %s", st, r ? td_err_desc(r) : "");
 	snprintf(got[0], 32, "%s", td_str(r, "name"));
 	{
-		/* under the default qemu_user a pool VM's qemu stays the daemon's
-		 * (a take may bind in a share of root's, which vmsup-qemu cannot
-		 * serve); the template VM that made "base" ran as vmsup-qemu */
+		/* under the default qemu_user a pool VM's qemu is vmsup-qemu
+		 * like any other (a take's share is idmapped to it), the
+		 * daemon's own uid only where there is no such user */
 		long ruid, euid;
+		uid_t quid = geteuid();
+		gid_t qgid;
 		struct json_object *v;
+		td_qemu_user_ids(&quid, &qgid);
 		snprintf(path, sizeof(path), "/v1/vms/%s", got[0]);
 		v = td_http(&d, "GET", path, NULL, &st);
 		td_proc_uids((pid_t)td_int(v, "pid"), &ruid, &euid);
-		cr_expect(ruid == (long)geteuid() && euid == (long)geteuid(),
-			  "pool qemu's uids %ld/%ld", ruid, euid);
+		cr_expect(ruid == (long)quid && euid == (long)quid,
+			  "pool qemu's uids %ld/%ld, not %u", ruid, euid, (unsigned)quid);
 		json_object_put(v);
 	}
 	cr_expect(!strcmp(got[0], names[0]) || !strcmp(got[0], names[1]), "took %s", got[0]);
