@@ -7,4 +7,5 @@ src_libvmsup_la_SOURCES += \
 	src/qemu/probe.c src/qemu/probe.h src/qemu/stage.c src/qemu/stage.h \
 	src/qemu/qmp-guard.c src/qemu/qmp-guard.h src/qemu/qmp-allow.c src/qemu/qmp-allow.h \
 	src/qemu/net.c src/qemu/net.h
-src_libvmsup_la_LIBADD += src/util/libvmutil.la qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS)
+src_libvmsup_la_LIBADD += src/util/libvmutil.la qmp/libqmp.la $(JSONC_LIBS) $(LIBEVENT_LIBS) \
+	$(SECCOMP_LIBS)

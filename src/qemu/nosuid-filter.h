@@ -15,10 +15,15 @@
 #define VMSUP_NOSUID_FILTER_H
 
 /*
- * Install it in the calling process (for the spawn child: only
- * async-signal-safe calls). Sets no_new_privs first where the caller lacks
- * CAP_SYS_ADMIN. 0, or -1 with errno; on an architecture the filter does
- * not know (not x86_64 or aarch64) it installs nothing and returns 0.
+ * Build the filter (with libseccomp, once per process): before the first
+ * fork that installs it. 0, or -1 with err.
+ */
+int vm_nosuid_filter_prepare(char **err);
+
+/*
+ * Install the built filter in the calling process (for the spawn child:
+ * only async-signal-safe calls). Sets no_new_privs first where the caller
+ * lacks CAP_SYS_ADMIN. 0, or -1 with errno (EINVAL: not built).
  */
 int vm_nosuid_filter(void);
 

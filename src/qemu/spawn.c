@@ -127,6 +127,8 @@ int vm_spawn_fds(char *const argv[], const char *log_path, const int *fds, int n
 
 	if (nfds < 0 || nfds > VM_SPAWN_FDS)
 		return vmsup_err(err, "%d descriptors for qemu, at most %d", nfds, VM_SPAWN_FDS);
+	if (vm_nosuid_filter_prepare(err) < 0)
+		return -1;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return vmsup_err(err, "pipe: %s", strerror(errno));
 	c = fork();
