@@ -80,6 +80,12 @@ bench_programs += bench/restore
 bench_restore_SOURCES = bench/restore.c
 bench_restore_LDADD = tests/libsnaptest.la $(JSONC_LIBS) $(LIBEVENT_LIBS) -lm
 
+# After a restore: the clock step (guest-set-time) vs any first process.
+bench_programs += bench/clock-first
+bench_clock_first_SOURCES = bench/clock-first.c $(BENCH_COMMON)
+bench_clock_first_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_clock_first_LDADD = tests/libsnaptest.la $(BENCH_LDADD)
+
 # `vmctl run -- true` split into its phases, through a daemon and in-process.
 bench_programs += bench/vmctl-run
 bench_vmctl_run_SOURCES = bench/vmctl-run.c $(BENCH_COMMON)

@@ -3,7 +3,7 @@
  * against spawn -> VSERPORT_CHANGE (the guest opened the agent port: the
  * lower bound). Median of N runs (default 10) of the test guest under TCG.
  * As vmsupd does, the agent pushes an ssh key (the test guest's
- * test_key.pub) before it reports the address; -K pushes none.
+ * test_key.pub), right after the address query; -K pushes none.
  * The gap (port open -> IP known) is also given as a ratio to one
  * guest-ping round trip, measured in the same boot right after (median
  * of PINGS), so that a loaded machine does not hide what the agent

@@ -256,33 +256,48 @@ static void on_key(struct agent *a, struct json_object *ret, const struct qmp_er
 
 static void on_info(struct agent *a, struct json_object *ret, const struct qmp_error *err)
 {
-	struct json_object *v, *args, *keys;
+	struct json_object *v;
+	const char *ver = NULL;
 
-	if (err) {
-		drop_session(a);
-		retry_later(a);
+	/* An agent that refuses guest-info (or timed out: tramp resyncs) still
+	 * answers everything else: the version stays unknown. */
+	if (err)
 		return;
-	}
-	free(a->version);
-	a->version = NULL;
 	if (json_object_object_get_ex(ret, "version", &v) &&
 	    json_object_is_type(v, json_type_string))
-		a->version = strdup(json_object_get_string(v));
-	set_state(a, AGENT_READY);
-	/* The key goes before the address so whoever waits for the IP can ssh at once. */
-	if (a->pubkey) {
-		args = json_object_new_object();
-		keys = json_object_new_array();
-		json_object_array_add(keys, json_object_new_string(a->pubkey));
-		json_object_object_add(args, "username", json_object_new_string(a->user));
-		json_object_object_add(args, "keys", keys);
-		json_object_object_add(args, "reset", json_object_new_boolean(0));
-		if (call_internal(a, "guest-ssh-add-authorized-keys", args, on_key) < 0)
-			on_key(a, NULL, &(struct qmp_error){"InternalError", "could not queue"});
-	}
-	agent_start_ifq(a);
+		ver = json_object_get_string(v);
+	if (ver && a->version && !strcmp(ver, a->version))
+		return;
+	free(a->version);
+	a->version = ver ? strdup(ver) : NULL;
+	if (a->cb.version_known && !a->freeing)
+		a->cb.version_known(a, a->version, a->cbarg);
 }
 
+static void push_key(struct agent *a)
+{
+	struct json_object *args, *keys;
+
+	args = json_object_new_object();
+	keys = json_object_new_array();
+	json_object_array_add(keys, json_object_new_string(a->pubkey));
+	json_object_object_add(args, "username", json_object_new_string(a->user));
+	json_object_object_add(args, "keys", keys);
+	json_object_object_add(args, "reset", json_object_new_boolean(0));
+	if (call_internal(a, "guest-ssh-add-authorized-keys", args, on_key) < 0)
+		on_key(a, NULL, &(struct qmp_error){"InternalError", "could not queue"});
+}
+
+/*
+ * The sync answered: the agent reads and replies, so it is ready. The
+ * address is asked first: qemu-ga runs one command at a time, each slow
+ * the first time under TCG (15-25 ms), and the IP is what a new VM's
+ * user waits for. The key push and guest-info (the version, which
+ * nothing here acts on) follow off that path. An ssh login right after
+ * the address can beat the key by a few ms; vmctl's ssh probe retries
+ * (src/cli/vmctl-run-guest.c), and the key comes before any command
+ * queued after the address.
+ */
 static void on_ready(struct qmp_session *s, const struct qmp_error *err, void *arg)
 {
 	struct agent *a = arg;
@@ -294,6 +309,13 @@ static void on_ready(struct qmp_session *s, const struct qmp_error *err, void *a
 		retry_later(a);
 		return;
 	}
+	set_state(a, AGENT_READY);
+	if (s != a->s || a->freeing)
+		return; /* the owner's callback dropped us */
+	agent_idle_requery_reset(a);
+	agent_start_ifq(a);
+	if (a->pubkey)
+		push_key(a);
 	call_internal(a, "guest-info", NULL, on_info);
 }
 

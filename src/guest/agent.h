@@ -54,6 +54,9 @@ struct agent_callbacks {
 	void (*state_changed)(struct agent *a, enum agent_state st, void *arg);
 	/* The cached address changed; ipinfo (borrowed) is the ip reply, or NULL. */
 	void (*ip_changed)(struct agent *a, struct json_object *ipinfo, void *arg);
+	/* guest-info told the version (NULL: it had none), after ready and
+	 * after the first address query (agent.c: on_ready). May be NULL. */
+	void (*version_known)(struct agent *a, const char *version, void *arg);
 };
 
 /* Both strings are copied; cfg and cb may be NULL. mac may be NULL (no preference). */
@@ -79,7 +82,8 @@ void agent_probe(struct agent *a, unsigned deadline_ms);
 
 enum agent_state agent_state(const struct agent *a);
 const char *agent_state_name(enum agent_state st); /* "absent", "connecting", "ready" */
-const char *agent_version(const struct agent *a);  /* guest-info version, or NULL */
+/* guest-info version, or NULL (not yet: it is asked after the address) */
+const char *agent_version(const struct agent *a);
 /* Why the key could not be pushed, NULL if it was (or none configured). */
 const char *agent_key_error(const struct agent *a);
 int agent_key_pushed(const struct agent *a);

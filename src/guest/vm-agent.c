@@ -137,6 +137,15 @@ static void on_ip(struct agent *a, struct json_object *ipinfo, void *arg)
 	emit_agent(va->vm, a);
 }
 
+/* Asked after the address (agent.c): its own event, as the state's had none. */
+static void on_version(struct agent *a, const char *version, void *arg)
+{
+	struct vm_agent *va = arg;
+
+	LOG_I(va->vm->spec.name, "guest agent version %s", version ? version : "unknown");
+	emit_agent(va->vm, a);
+}
+
 static char *known_hosts_path(const struct vm *vm)
 {
 	char *p;
@@ -148,7 +157,7 @@ static char *known_hosts_path(const struct vm *vm)
 
 void vm_agent_start(struct vm *vm)
 {
-	static const struct agent_callbacks cb = {on_state, on_ip};
+	static const struct agent_callbacks cb = {on_state, on_ip, on_version};
 	struct agent_config cfg = {0};
 	struct vm_agent *va;
 	char *kh;

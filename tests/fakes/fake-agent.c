@@ -23,6 +23,7 @@ struct fake_agent {
 	char *ssh_error;
 	struct json_object *ifaces;
 	struct json_object *counts; /* {"cmd": n} */
+	struct json_object *order;  /* ["cmd", ...] as received */
 	struct json_object *keys;
 	int nconn;
 	int mid; /* inside a JSON value */
@@ -91,6 +92,7 @@ static void count(struct fake_agent *f, const char *cmd)
 	if (json_object_object_get_ex(f->counts, cmd, &v))
 		n = json_object_get_int(v);
 	json_object_object_add(f->counts, cmd, json_object_new_int(n + 1));
+	json_object_array_add(f->order, json_object_new_string(cmd));
 }
 
 /* Returns -1 when the connection was closed. */
@@ -295,6 +297,7 @@ struct fake_agent *fake_agent_new(struct event_base *base, const char *path,
 	if (f->o.ifaces)
 		json_object_deep_copy(f->o.ifaces, &f->ifaces, NULL);
 	f->counts = json_object_new_object();
+	f->order = json_object_new_array();
 	f->keys = json_object_new_array();
 	f->tok = json_tokener_new();
 	strcpy(sun.sun_path, path);
@@ -333,6 +336,11 @@ int fake_agent_count(const struct fake_agent *f, const char *cmd)
 	return json_object_object_get_ex(f->counts, cmd, &v) ? json_object_get_int(v) : 0;
 }
 
+struct json_object *fake_agent_order(const struct fake_agent *f)
+{
+	return f->order;
+}
+
 struct json_object *fake_agent_keys(const struct fake_agent *f)
 {
 	return f->keys;
@@ -361,6 +369,7 @@ void fake_agent_free(struct fake_agent *f)
 		json_tokener_free(f->tok);
 	json_object_put(f->ifaces);
 	json_object_put(f->counts);
+	json_object_put(f->order);
 	json_object_put(f->keys);
 	free(f->path);
 	free(f->fault_cmd);

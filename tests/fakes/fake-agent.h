@@ -43,6 +43,8 @@ void fake_agent_set_fault(struct fake_agent *f, enum fake_agent_fault fault, con
 void fake_agent_set_ifaces(struct fake_agent *f, struct json_object *ifaces);
 /* Commands received, by name (count), e.g. "guest-sync-delimited". */
 int fake_agent_count(const struct fake_agent *f, const char *cmd);
+/* Every command received, in order, as one JSON array of names (borrowed). */
+struct json_object *fake_agent_order(const struct fake_agent *f);
 /* Keys received by guest-ssh-add-authorized-keys, as one JSON array (borrowed). */
 struct json_object *fake_agent_keys(const struct fake_agent *f);
 /* Drop the current client connection (the guest side went away). */

@@ -88,6 +88,7 @@ struct watch {
 	int ready;
 	int transitions;
 	enum agent_state last;
+	int version_known;
 };
 
 static void on_state(struct agent *a, enum agent_state st, void *arg)
@@ -100,7 +101,14 @@ static void on_state(struct agent *a, enum agent_state st, void *arg)
 		w->ready = 1;
 }
 
-static const struct agent_callbacks cbs = {on_state, NULL};
+static void on_version(struct agent *a, const char *version, void *arg)
+{
+	struct watch *w = arg;
+
+	w->version_known = 1;
+}
+
+static const struct agent_callbacks cbs = {on_state, NULL, on_version};
 
 static struct fake_agent *fake(const char *name, enum fake_agent_fault fault, const char *cmd,
 			       int times)
@@ -161,23 +169,51 @@ Test(agent_fake, normal_path)
 	agent_port_event(a, 1);
 	cr_expect_eq(agent_state(a), AGENT_CONNECTING);
 	cr_assert(run_until(&w.ready, 5000), "never ready");
-	cr_expect_str_eq(agent_version(a), "7.2.0-fake");
 	get_ip(a, 5000, &r);
 	cr_assert(run_until(&r.done, 5000));
 	cr_expect(!r.failed, "%s", r.err.desc);
 	cr_expect_str_eq(r.ip, "10.0.2.15");
+	/* qemu-ga runs one command at a time, each slow the first time under
+	 * TCG: the address is asked right after the sync; the key push and
+	 * guest-info (the version: nothing waits on it) follow */
+	cr_assert(run_until(&w.version_known, 5000), "guest-info never answered");
+	cr_expect_str_eq(json_object_to_json_string(fake_agent_order(f)),
+			 "[ \"guest-sync-delimited\", \"guest-network-get-interfaces\", "
+			 "\"guest-ssh-add-authorized-keys\", \"guest-info\" ]");
 	cr_expect(agent_key_pushed(a));
 	cr_expect_null(agent_key_error(a));
 	cr_assert_eq(json_object_array_length(fake_agent_keys(f)), 1);
 	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(fake_agent_keys(f), 0)),
 			 PUBKEY);
 	cr_expect_str_eq(agent_state_name(agent_state(a)), "ready");
+	cr_expect_str_eq(agent_version(a), "7.2.0-fake");
 	/* Cached: a second ask is answered without the agent. */
 	int before = fake_agent_count(f, "guest-network-get-interfaces");
 	get_ip(a, 0, &r);
 	cr_assert(run_until(&r.done, 1000));
 	cr_expect_str_eq(r.ip, "10.0.2.15");
 	cr_expect_eq(fake_agent_count(f, "guest-network-get-interfaces"), before);
+	agent_free(a);
+	fake_agent_free(f);
+}
+
+/* guest-info hangs: the agent is ready all the same (the sync answered),
+ * and the address and the key come. */
+Test(agent_fake, ready_without_guest_info)
+{
+	struct fake_agent *f = fake("ni.sock", FA_SILENT, "guest-info", 0);
+	struct watch w = {0};
+	struct agent *a = agent("ni.sock", &w);
+	struct ipres r;
+
+	agent_port_event(a, 1);
+	get_ip(a, 5000, &r);
+	cr_assert(run_until(&r.done, 5000));
+	cr_expect(!r.failed, "%s", r.err.desc);
+	cr_expect_str_eq(r.ip, "10.0.2.15");
+	run_for(150); /* the key's reply; guest-info times out at 400 ms */
+	cr_expect(agent_key_pushed(a));
+	cr_expect_null(agent_version(a));
 	agent_free(a);
 	fake_agent_free(f);
 }
@@ -238,6 +274,7 @@ Test(agent_fake, garbage_before_sync_reply)
 
 	agent_port_event(a, 1);
 	cr_assert(run_until(&w.ready, 5000), "garbage before the sentinel was not skipped");
+	cr_assert(run_until(&w.version_known, 5000), "guest-info never answered");
 	cr_expect_str_eq(agent_version(a), "7.2.0-fake");
 	agent_free(a);
 	fake_agent_free(f);
@@ -412,6 +449,8 @@ Test(agent_fake, key_push_failure_is_reported_not_fatal)
 	cr_assert(run_until(&r.done, 5000));
 	cr_expect_str_eq(r.ip, "10.0.2.15");
 	cr_expect_eq(agent_state(a), AGENT_READY);
+	/* the push follows the address: its failure is known by guest-info's answer */
+	cr_assert(run_until(&w.version_known, 5000), "guest-info never answered");
 	cr_expect(!agent_key_pushed(a));
 	cr_assert_not_null(agent_key_error(a));
 	cr_expect_not_null(strstr(agent_key_error(a), "not found"), "%s", agent_key_error(a));
