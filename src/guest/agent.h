@@ -54,6 +54,8 @@ struct agent_callbacks {
 	void (*state_changed)(struct agent *a, enum agent_state st, void *arg);
 	/* The cached address changed; ipinfo (borrowed) is the ip reply, or NULL. */
 	void (*ip_changed)(struct agent *a, struct json_object *ipinfo, void *arg);
+	/* agent_key_error changed (the key push's answer); may be NULL. */
+	void (*key_changed)(struct agent *a, void *arg);
 };
 
 /* Both strings are copied; cfg and cb may be NULL. mac may be NULL (no preference). */

@@ -100,7 +100,7 @@ static void on_state(struct agent *a, enum agent_state st, void *arg)
 		w->ready = 1;
 }
 
-static const struct agent_callbacks cbs = {on_state, NULL};
+static const struct agent_callbacks cbs = {on_state, NULL, NULL};
 
 static struct fake_agent *fake(const char *name, enum fake_agent_fault fault, const char *cmd,
 			       int times)
