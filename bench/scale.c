@@ -2,7 +2,8 @@
  * bench/scale: N guest-less VMs (64 MiB each) on one vmsupd.
  *   - total time to create them (8 API clients in parallel), per-create p99
  *   - vmsupd RSS growth per VM (VmRSS with N live vs with 1 live)
- *   - API QMP round trip (query-status) p99 with N live vs with 1 live
+ *   - API QMP round trip (query-status), GET /v1/vms and GET /v1/vms/NAME
+ *     p99 with N live vs with 1 live
  *   - event delivery: stop/cont on a VM's ops socket until /v1/events
  *     shows the STOP/RESUME event, with 1 and with N live
  *   - vmsupd CPU time and context switches over an idle window with N live
@@ -130,9 +131,56 @@ static double run_pool(enum job job, int first, int n, double *lat, pid_t *pids,
 
 /* ---- API round trip --------------------------------------------------- */
 
-/* query-status through the API on PROBE_VM, or with list GET /v1/vms. */
-static int api_rtt(int calls, int list, struct bl_stats *st, char **err)
+enum rtt_kind { RTT_QMP, RTT_LIST, RTT_GET, RTT_LIST_RAW };
+
+static size_t count_body(char *p, size_t size, size_t n, void *arg)
 {
+	(void)p;
+	*(size_t *)arg += size * n;
+	return size * n;
+}
+
+/* GET path, the body received and not parsed: the daemon's side and the
+ * transfer, without the client's JSON parse. 0 with *status and *bytes. */
+static int raw_get(const char *path, long *status, size_t *bytes, char **err)
+{
+	CURL *c = curl_easy_init();
+	char url[256];
+	CURLcode rc;
+
+	*bytes = 0;
+	if (!c) {
+		*err = strdup("curl_easy_init failed");
+		return -1;
+	}
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d.sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, count_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, bytes);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	if ((rc = curl_easy_perform(c)) != CURLE_OK) {
+		if (asprintf(err, "GET %s: %s", path, curl_easy_strerror(rc)) < 0)
+			*err = NULL;
+		curl_easy_cleanup(c);
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(c);
+	return 0;
+}
+
+/* query-status through the API on PROBE_VM, GET /v1/vms (parsed, or only
+ * received), or GET /v1/vms/PROBE_VM. *bytes: the last reply's size;
+ * *cpu_us: vmsupd's CPU time per call (10 ms ticks over all the calls). */
+static int api_rtt(int calls, enum rtt_kind kind, struct bl_stats *st, size_t *bytes,
+		   double *cpu_us, char **err)
+{
+	double cpu0 = bl_cpu_ms(d.pid);
+	static const char *const what[] = {"qmp passthrough", "GET /v1/vms", "GET /v1/vms/NAME",
+					   "GET /v1/vms"};
+	static const char *const path[] = {"/v1/vms/" PROBE_VM "/qmp", "/v1/vms",
+					   "/v1/vms/" PROBE_VM, "/v1/vms"};
 	struct json_object *cmd = json_tokener_parse("{\"execute\":\"query-status\"}");
 	double *v = calloc((size_t)calls, sizeof(double));
 	int ret = -1;
@@ -146,12 +194,21 @@ static int api_rtt(int calls, int list, struct bl_stats *st, char **err)
 		long s = 0;
 		double t0 = bl_now_ms();
 
-		if (vmsup_request(d.sock, list ? "GET" : "POST",
-				  list ? "/v1/vms" : "/v1/vms/" PROBE_VM "/qmp", list ? NULL : cmd,
-				  10000, &s, &r, err) ||
-		    s != 200) {
-			if (!*err && asprintf(err, "%s: HTTP %ld: %s",
-					      list ? "GET /v1/vms" : "qmp passthrough", s,
+		if (kind == RTT_LIST_RAW) {
+			size_t n;
+			if (raw_get(path[kind], &s, &n, err))
+				goto out;
+			if (bytes)
+				*bytes = n;
+			if (s != 200) {
+				if (asprintf(err, "%s: HTTP %ld", what[kind], s) < 0)
+					*err = NULL;
+				goto out;
+			}
+		} else if (vmsup_request(d.sock, kind == RTT_QMP ? "POST" : "GET", path[kind],
+					 kind == RTT_QMP ? cmd : NULL, 10000, &s, &r, err) ||
+			   s != 200) {
+			if (!*err && asprintf(err, "%s: HTTP %ld: %s", what[kind], s,
 					      vmsup_error_desc(r, s)) < 0)
 				*err = NULL;
 			json_object_put(r);
@@ -162,6 +219,8 @@ static int api_rtt(int calls, int list, struct bl_stats *st, char **err)
 			v[i] = (bl_now_ms() - t0) * 1e3;
 	}
 	bl_stats(v, calls, st);
+	if (cpu_us)
+		*cpu_us = (bl_cpu_ms(d.pid) - cpu0) * 1e3 / (calls + 50);
 	ret = 0;
 out:
 	json_object_put(cmd);
@@ -195,11 +254,14 @@ static long qemu_rss_total_kib(int n)
 int main(int argc, char **argv)
 {
 	struct bl_opts o;
-	struct bl_stats rtt1, rttn, ls1, lsn, ev1[EV_SPLITS], evn[EV_SPLITS], cr, br;
+	struct bl_stats rtt1, rttn, ls1, lsn, get1, getn, raw1, rawn, ev1[EV_SPLITS],
+	    evn[EV_SPLITS], cr, br;
 	struct watch w = {
 	    .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .vm = PROBE_VM};
 	pthread_t st;
 	int stream_started = 0, want, nvm, created = 0, rc = 1, calls, rounds, a;
+	size_t bytes1 = 0, bytesn = 0;
+	double cpu1_us = -1, cpun_us = -1;
 	long avail, rss0, rss1, rssn, ctx0, ctx1, qrss;
 	double *lat = NULL, *blat = NULL, *plat = NULL, t_create = 0, t_bare = 0, t_pause = 0,
 	       t_destroy = -1, idle_ms, cpu0, cpu1, w0, w1;
@@ -269,7 +331,10 @@ int main(int argc, char **argv)
 	if (!stream_started || prime_stream(&w, ops, &err))
 		goto out;
 	fprintf(stderr, "scale: 1 VM: API round trips\n");
-	if (api_rtt(calls, 0, &rtt1, &err) || api_rtt(calls, 1, &ls1, &err) ||
+	if (api_rtt(calls, RTT_QMP, &rtt1, NULL, NULL, &err) ||
+	    api_rtt(calls, RTT_LIST, &ls1, NULL, NULL, &err) ||
+	    api_rtt(calls, RTT_LIST_RAW, &raw1, &bytes1, &cpu1_us, &err) ||
+	    api_rtt(calls, RTT_GET, &get1, NULL, NULL, &err) ||
 	    event_latency(&w, ops, rounds, ev1, &err))
 		goto out;
 	rss1 = bl_rss_kib(d.pid);
@@ -314,7 +379,10 @@ int main(int argc, char **argv)
 	rssn = bl_rss_kib(d.pid);
 	qrss = qemu_rss_total_kib(nvm);
 	fprintf(stderr, "scale: %d VMs: API round trips\n", nvm);
-	if (api_rtt(calls, 0, &rttn, &err) || api_rtt(calls, 1, &lsn, &err) ||
+	if (api_rtt(calls, RTT_QMP, &rttn, NULL, NULL, &err) ||
+	    api_rtt(calls, RTT_LIST, &lsn, NULL, NULL, &err) ||
+	    api_rtt(calls, RTT_LIST_RAW, &rawn, &bytesn, &cpun_us, &err) ||
+	    api_rtt(calls, RTT_GET, &getn, NULL, NULL, &err) ||
 	    event_latency(&w, ops, rounds, evn, &err))
 		goto out;
 	fprintf(stderr, "scale: %d VMs: %.0f s idle\n", nvm, idle_ms / 1e3);
@@ -375,6 +443,23 @@ int main(int argc, char **argv)
 		  "<= 1.5x", note);
 	bl_result("scale", "API GET /v1/vms median, N live (baseline: 1 live)", lsn.median, "us",
 		  ls1.median, NULL, NULL);
+	snprintf(note, sizeof(note),
+		 "the reply received, not parsed (%zu bytes with N, %zu with 1); spread in us, "
+		 "with N: %s; with 1: %s",
+		 bytesn, bytes1, bl_spread(&rawn, s1, sizeof(s1)),
+		 bl_spread(&raw1, s2, sizeof(s2)));
+	bl_result("scale", "API GET /v1/vms received p99, N live (baseline: 1 live)", rawn.p99,
+		  "us", raw1.p99, NULL, note);
+	bl_result("scale", "API GET /v1/vms received median, N live (baseline: 1 live)",
+		  rawn.median, "us", raw1.median, NULL, NULL);
+	bl_result("scale", "vmsupd CPU per GET /v1/vms, N live (baseline: 1 live)", cpun_us, "us",
+		  cpu1_us, NULL, "vmsupd's utime + stime over the received-only calls, per call");
+	snprintf(note, sizeof(note), "one VM's record; spread in us, with N: %s; with 1: %s",
+		 bl_spread(&getn, s1, sizeof(s1)), bl_spread(&get1, s2, sizeof(s2)));
+	bl_result("scale", "API GET /v1/vms/NAME p99, N live (baseline: 1 live)", getn.p99, "us",
+		  get1.p99, NULL, note);
+	bl_result("scale", "API GET /v1/vms/NAME median, N live (baseline: 1 live)", getn.median,
+		  "us", get1.median, NULL, NULL);
 	snprintf(note, sizeof(note),
 		 "stop/cont on the ops socket -> line on /v1/events; spread in ms, with N: %s; "
 		 "with 1: %s",

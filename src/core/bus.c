@@ -9,6 +9,9 @@ void vmsup_emit(struct vmsup *sup, struct vm *vm, struct json_object *ev)
 {
 	struct sub **pp;
 
+	/* an event about a VM tells of a change its record may show */
+	if (vm)
+		vm_status_changed(vm);
 	json_object_object_add(ev, "ts", json_object_new_double(sup_now_wall()));
 	/* the API shows a VM's events to its owner and admins only */
 	if (vm)

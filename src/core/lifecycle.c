@@ -42,6 +42,7 @@ void sup_save_now(struct vm *vm)
 {
 	char *text;
 
+	vm_status_changed(vm);
 	if (vm->save_timer)
 		evtimer_del(vm->save_timer);
 	/* serialised here: the struct is the loop's; the writer gets text */
@@ -131,6 +132,8 @@ void sup_save(struct vm *vm)
 {
 	struct timeval tv = sup_tv_ms(SAVE_DELAY_MS);
 
+	/* what is worth saving the list shows too */
+	vm_status_changed(vm);
 	if (!vm->save_timer)
 		vm->save_timer = evtimer_new(vm->sup->base, on_save_timer, vm);
 	if (!vm->save_timer) {
@@ -154,6 +157,7 @@ void sup_set_state(struct vm *vm, enum vm_state to)
 	LOG_I(vm->spec.name, "%s -> %s", vm_state_name(vm->state), vm_state_name(to));
 	vm->state = to;
 	vm->state_since = sup_now_wall();
+	vm_status_changed(vm);
 	sup_save(vm);
 	sup_emit_state(vm);
 }
@@ -169,4 +173,5 @@ void sup_set_error(struct vm *vm, const char *fmt, ...)
 	va_end(ap);
 	free(vm->error);
 	vm->error = s;
+	vm_status_changed(vm);
 }

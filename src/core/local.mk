@@ -2,7 +2,7 @@
 # bus, the state file, reattach and restart policy. Reaches the features
 # only through the module ops they register (module.h).
 src_libvmsup_la_SOURCES += \
-	src/core/vm.c src/core/vm.h src/core/supervisor.h src/core/module.h \
+	src/core/vm.c src/core/vm-status.c src/core/vm.h src/core/supervisor.h src/core/module.h \
 	src/core/sup-internal.h src/core/module.c src/core/registry.c \
 	src/core/waiter.c src/core/bus.c src/core/lifecycle.c src/core/process.c \
 	src/core/monitor.c src/core/fatal.c src/core/qmp-call.c src/core/stop.c src/core/op.c src/core/ops-proxy.c \

@@ -22,6 +22,7 @@ void sup_drop_qmp(struct vm *vm)
 		struct qmp_session *s = vm->qmp;
 		vm->qmp = NULL;
 		qmp_session_free(s);
+		vm_status_changed(vm);
 	}
 }
 
@@ -62,6 +63,7 @@ static void on_qmp_close(struct qmp_session *s, const struct qmp_error *why, voi
 	LOG_D(vm->spec.name, "QMP connection closed: %s", why ? why->desc : "");
 	vm->qmp = NULL;
 	qmp_session_free(s);
+	vm_status_changed(vm);
 }
 
 static void on_query_kvm(struct qmp_session *s, struct json_object *ret,
@@ -76,6 +78,7 @@ static void on_query_kvm(struct qmp_session *s, struct json_object *ret,
 	vm->accel_used = strdup(
 	    json_object_object_get_ex(ret, "enabled", &en) && json_object_get_boolean(en) ? "kvm"
 											  : "tcg");
+	vm_status_changed(vm);
 }
 
 static void on_cont(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
@@ -109,6 +112,7 @@ static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, voi
 		return;
 	}
 	vm->qmp_ready_once = true;
+	vm_status_changed(vm); /* qmp: connecting -> ok */
 	/* both in flight at once: qemu answers in order, one round trip */
 	if (vm_qmp_call(vm, "query-kvm", NULL, 0, on_query_kvm, vm, &e) < 0 ||
 	    /* a VM being restored is resumed by the restore, once its state is in */
@@ -129,6 +133,7 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = sup_tv_ms(CONNECT_RETRY_MS);
 
 	if (!vm->qmp) {
+		vm_status_changed(vm); /* qmp: null -> connecting */
 		vm->qmp = qmp_session_new(vm->sup->base, QMP_KIND_QMP, NULL);
 		if (!vm->qmp) {
 			sup_fail_start(vm, "out of memory");

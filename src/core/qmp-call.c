@@ -34,11 +34,14 @@ static void on_timed_reply(struct qmp_session *s, struct json_object *ret,
 	/* a hung qemu (SIGSTOP, stuck monitor) shows in the status; the next
 	 * answer clears it. Disconnected may come from freeing the VM: no touch */
 	if (err && !strcmp(err->cls, QMP_ERR_TIMEOUT)) {
-		if (!t->vm->qmp_unresponsive)
+		if (!t->vm->qmp_unresponsive) {
 			LOG_W(t->vm->spec.name, "QMP unresponsive: %s", err->desc);
+			vm_status_changed(t->vm);
+		}
 		t->vm->qmp_unresponsive = true;
-	} else if (answered) {
+	} else if (answered && t->vm->qmp_unresponsive) {
 		t->vm->qmp_unresponsive = false;
+		vm_status_changed(t->vm);
 	}
 	if (t->fn)
 		t->fn(s, ret, err, t->arg);

@@ -28,6 +28,7 @@ static void retry_later(struct vm *vm, const char *why)
 	char *e = NULL;
 
 	LOG_W(vm->spec.name, "reattach: QMP: %s (retrying)", why);
+	vm_status_changed(vm); /* error, qmp */
 	if (asprintf(&e, "reattach: QMP: %s", why) >= 0) {
 		free(vm->error);
 		vm->error = e;
@@ -90,8 +91,10 @@ static void on_balloon(struct qmp_session *s, struct json_object *ret, const str
 	struct json_object *actual;
 
 	/* no balloon device is no error worth telling */
-	if (!err && json_object_object_get_ex(ret, "actual", &actual))
+	if (!err && json_object_object_get_ex(ret, "actual", &actual)) {
 		vm->balloon_mib = (int)(json_object_get_int64(actual) >> 20);
+		vm_status_changed(vm);
+	}
 }
 
 static void on_kvm(struct qmp_session *s, struct json_object *ret, const struct qmp_error *err,
@@ -125,6 +128,7 @@ static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, voi
 	}
 	/* from now on an exit is a crash (a failed start cannot leave running) */
 	vm->qmp_ready_once = true;
+	vm_status_changed(vm); /* qmp, error */
 	if (vm->error && !strncmp(vm->error, "reattach: ", 10)) {
 		free(vm->error);
 		vm->error = NULL;
@@ -146,6 +150,7 @@ void reattach_qmp_connect_again(struct vm *vm)
 
 	if (vm->pid <= 0)
 		return;
+	vm_status_changed(vm); /* qmp: connecting */
 	if (vm->qmp) {
 		struct qmp_session *old = vm->qmp;
 		vm->qmp = NULL;

@@ -259,6 +259,9 @@ static void reattach_file(struct vmsup *sup, const char *dir, const char *file)
 		vm->pid = 0;
 		dead_meanwhile(vm, pid);
 	}
+	/* whatever the steps above left in its record */
+	if ((vm = vmsup_find(sup, name)))
+		vm_status_changed(vm);
 	goto out;
 bad:
 	LOG_E(name ? name : file, "cannot restore from its state file: %s", err ? err : "?");

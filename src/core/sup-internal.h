@@ -125,6 +125,9 @@ void sup_waiter_unlink(struct waiter *w);
 void sup_waiter_free(struct waiter *w);
 /* Answer every waiter of vm with an error (VM destroyed, daemon exit). */
 void sup_waiters_fail(struct vm *vm, const char *cls, const char *desc);
+
+/* VMSUP_STATUS_CACHE_CHECK: abort if vm's kept list text is stale (vm-status.c). */
+void vmsup_status_check(struct vm *vm);
 /* Complete the waiters the VM's new situation satisfies; may free vm. */
 void sup_check_waiters(struct vm *vm);
 /* The answer to a create of VM name that ran out of descriptors (cause: the failure). */

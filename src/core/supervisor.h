@@ -62,8 +62,18 @@ struct waiter *vmsup_op(struct vmsup *sup, const char *name, enum vm_op op,
 /* The client went away: done will not be called. */
 void vmsup_cancel(struct waiter *w);
 
-/* {"vms":[...]} and one VM (NULL if unknown); new objects. */
-struct json_object *vmsup_list(struct vmsup *sup);
+struct evbuffer;
+
+/* Whether the list shows vm (e.g. to its owner and admins only). */
+typedef bool (*vmsup_vm_shown_fn)(const struct vm *vm, const void *arg);
+
+/* {"vms":[...]} and a newline, the VMs shown (shown NULL: all) as
+ * vm_to_json has them, appended to out; -1: out of memory (out holds part
+ * of it). From each VM's record kept as text between changes (vm-status.c). */
+int vmsup_list_write(struct vmsup *sup, struct evbuffer *out, vmsup_vm_shown_fn shown,
+		     const void *arg);
+
+/* One VM (NULL if unknown); a new object. */
 struct json_object *vmsup_get(struct vmsup *sup, const char *name);
 struct vm *vmsup_find(struct vmsup *sup, const char *name);
 /* Iterate (for /metrics): first, then vm->next. */

@@ -127,7 +127,7 @@ static struct json_object *qmp_status(const struct vm *vm)
 	return json_object_new_string(vm->qmp_unresponsive ? "unresponsive" : "ok");
 }
 
-struct json_object *vm_record_json(const struct vm *vm)
+struct json_object *vm_cached_json(const struct vm *vm)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -165,12 +165,30 @@ struct json_object *vm_record_json(const struct vm *vm)
 	json_object_object_add(o, "pool_member", json_object_new_boolean(vm->pool_member));
 	json_object_object_add(o, "restart", json_object_new_string(vm->spec.restart));
 	json_object_object_add(o, "autostart", json_object_new_boolean(vm->spec.autostart));
-	vm_restart_status(vm, o);
 	/* the features' own fields: limits, agent, template */
 	vmsup_modules_status(vm, o);
 	json_object_object_add(o, "created", json_object_new_double(vm->created));
 	json_object_object_add(o, "owner", json_object_new_int64(vm->owner));
 	return o;
+}
+
+struct json_object *vm_record_json(const struct vm *vm)
+{
+	struct json_object *o = vm_cached_json(vm);
+
+	/* a countdown: changes with the clock, not with an event */
+	vm_restart_status(vm, o);
+	return o;
+}
+
+void vm_live_json(const struct vm *vm, struct json_object *o)
+{
+	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
+	json_object_object_add(o, "state_unsaved", json_object_new_boolean(vm->save_error != NULL));
+	/* a reattached VM whose files went while the daemon was down runs on;
+	 * its next start would fail on these. Looked up on each read, as the
+	 * files may go at any time; the state file does not carry it */
+	json_object_object_add(o, "missing", vm_spec_missing(&vm->spec));
 }
 
 void vm_release_fields(struct vm *vm)
@@ -189,17 +207,13 @@ void vm_release_fields(struct vm *vm)
 	free(vm->fatal);
 	free(vm->log_tail);
 	free(vm->save_error);
+	free(vm->status_text);
 }
 
 struct json_object *vm_to_json(const struct vm *vm)
 {
 	struct json_object *o = vm_record_json(vm);
 
-	json_object_object_add(o, "state_file_error", str_or_null(vm->save_error));
-	json_object_object_add(o, "state_unsaved", json_object_new_boolean(vm->save_error != NULL));
-	/* a reattached VM whose files went while the daemon was down runs on;
-	 * its next start would fail on these. Looked up on each read, as the
-	 * files may go at any time; the state file does not carry it */
-	json_object_object_add(o, "missing", vm_spec_missing(&vm->spec));
+	vm_live_json(vm, o);
 	return o;
 }

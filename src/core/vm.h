@@ -125,6 +125,10 @@ struct vm {
 	 * frees it, once this is 0 again (sup_check_waiters) */
 	int busy;
 	struct waiter *waiters; /* API requests waiting on this VM */
+	/* vm_cached_json as GET /v1/vms prints it, without the closing brace;
+	 * NULL until the next list after a change (vm_status_changed) */
+	char *status_text;
+	size_t status_len;
 	struct vm *next;
 };
 
@@ -132,11 +136,29 @@ struct vm {
  * modules' state or timers (the supervisor's vm_free does those). */
 void vm_release_fields(struct vm *vm);
 
-/* The VM as the API shows it (a new object). */
+/* The VM as the API shows it (a new object): vm_record_json, then vm_live_json. */
 struct json_object *vm_to_json(const struct vm *vm);
 
 /* The same without what only a live read can say (whether the state file
- * is saved, which spec files are missing): what the state file records. */
+ * is saved, which spec files are missing): what the state file records.
+ * vm_cached_json, then the restart countdown. */
 struct json_object *vm_record_json(const struct vm *vm);
+
+/* The fields that change only when something happens to the VM (an event,
+ * an exit, an API call, a module's news), all but the clock's countdown:
+ * what GET /v1/vms keeps as text between changes (vm-status.c). */
+struct json_object *vm_cached_json(const struct vm *vm);
+
+/* Adds what only a live read can say: state_file_error, state_unsaved,
+ * missing (a stat of each file the spec names). */
+void vm_live_json(const struct vm *vm, struct json_object *o);
+
+/*
+ * A field vm_cached_json shows changed (or may have): GET /v1/vms builds
+ * the VM's text again at its next read. Every writer of such a field calls
+ * it, the modules too (vm-status.c; VMSUP_STATUS_CACHE_CHECK finds one
+ * that does not).
+ */
+void vm_status_changed(struct vm *vm);
 
 #endif

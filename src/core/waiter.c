@@ -210,6 +210,8 @@ void sup_check_waiters(struct vm *vm)
 	struct waiter *w, *now = NULL, *destroy = NULL;
 	char why[512];
 
+	/* called after each thing that happened to the VM: so may its record */
+	vm_status_changed(vm);
 	for (struct waiter **pp = &vm->waiters; (w = *pp);) {
 		/* a create that ran out of descriptors leaves nothing behind:
 		 * it is answered once the VM is removed, as a destroy is */

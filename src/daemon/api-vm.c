@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "src/daemon/api-template.h"
 #include "src/daemon/http.h"
 #include "src/daemon/owner.h"
@@ -16,13 +18,24 @@ static void detach_waiter(void *w)
 	vmsup_cancel(w);
 }
 
+static bool shown_to(const struct vm *vm, const void *arg)
+{
+	const struct api_call *c = arg;
+
+	return owner_sees(c->peer, c->admin, vm);
+}
+
 void api_vm_list(const struct api_call *c)
 {
-	struct json_object *o = vmsup_list(c->sup);
+	struct evbuffer *b = evbuffer_new();
 
-	owner_filter_list(o, "vms", c->peer, c->admin);
-	http_send_json(c->req, 200, o);
-	json_object_put(o);
+	/* non-admins see their own VMs only */
+	if (!b || vmsup_list_write(c->sup, b, shown_to, c))
+		http_send_error(c->req, 500, "InternalError", "out of memory");
+	else
+		http_send_buffer(c->req, 200, b);
+	if (b)
+		evbuffer_free(b);
 }
 
 void api_vm_create(const struct api_call *c)

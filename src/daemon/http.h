@@ -12,6 +12,8 @@
 
 /* Reply with o as the JSON body ("{}" when o is NULL); o stays the caller's. */
 void http_send_json(struct evhttp_request *req, int status, struct json_object *o);
+/* A reply whose JSON body is already in b (NULL: none; b stays the caller's). */
+void http_send_buffer(struct evhttp_request *req, int status, struct evbuffer *b);
 
 /* Reply with an error object of class cls and a printf-style description. */
 void http_send_error(struct evhttp_request *req, int status, const char *cls, const char *fmt, ...)

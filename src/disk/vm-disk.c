@@ -214,6 +214,7 @@ static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, 
 		}
 	}
 	vm->disk = d;
+	vm_status_changed(vm);
 	return 0;
 fail:
 	vm_disk_free(d);
@@ -260,6 +261,7 @@ static void mod_release(void *ctx, struct vm *vm)
 	(void)ctx;
 	vm_disk_free(vm->disk);
 	vm->disk = NULL;
+	vm_status_changed(vm);
 }
 
 static struct json_object *disk_json(const struct one_disk *x, const char *image)
@@ -384,6 +386,7 @@ static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
 		    (d->dir = strdup(d->d[i].overlay)))
 			*strrchr(d->dir, '/') = '\0';
 	vm->disk = d;
+	vm_status_changed(vm);
 }
 
 const struct vm_module vm_disk_module = {

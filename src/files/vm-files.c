@@ -204,6 +204,7 @@ static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, 
 		goto fail;
 	}
 	vm->files = f;
+	vm_status_changed(vm);
 	return 0;
 fail:
 	files_free(f);
@@ -329,6 +330,7 @@ static void mod_restore(void *ctx, struct vm *vm, struct json_object *state)
 		return;
 	}
 	vm->files = f;
+	vm_status_changed(vm);
 }
 
 static void mod_release(void *ctx, struct vm *vm)
@@ -336,6 +338,7 @@ static void mod_release(void *ctx, struct vm *vm)
 	(void)ctx;
 	files_free(vm->files);
 	vm->files = NULL;
+	vm_status_changed(vm);
 }
 
 const struct vm_module vm_files_module = {

@@ -243,6 +243,8 @@ static void requery_cb(evutil_socket_t fd, short what, void *arg)
 
 static void on_key(struct agent *a, struct json_object *ret, const struct qmp_error *err)
 {
+	bool had = a->key_error != NULL;
+
 	free(a->key_error);
 	a->key_error = NULL;
 	if (err) {
@@ -252,6 +254,8 @@ static void on_key(struct agent *a, struct json_object *ret, const struct qmp_er
 	} else {
 		a->key_pushed = 1;
 	}
+	if ((had || a->key_error) && a->cb.key_changed && !a->freeing)
+		a->cb.key_changed(a, a->cbarg);
 }
 
 static void on_info(struct agent *a, struct json_object *ret, const struct qmp_error *err)

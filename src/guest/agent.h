@@ -57,6 +57,8 @@ struct agent_callbacks {
 	/* guest-info told the version (NULL: it had none), after ready and
 	 * after the first address query (agent.c: on_ready). May be NULL. */
 	void (*version_known)(struct agent *a, const char *version, void *arg);
+	/* agent_key_error changed (the key push's answer); may be NULL. */
+	void (*key_changed)(struct agent *a, void *arg);
 };
 
 /* Both strings are copied; cfg and cb may be NULL. mac may be NULL (no preference). */

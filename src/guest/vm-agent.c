@@ -117,6 +117,7 @@ static void on_state(struct agent *a, enum agent_state st, void *arg)
 	struct vm_agent *va = arg;
 	struct vm *vm = va->vm;
 
+	vm_status_changed(vm); /* agent, agent_version */
 	vm->agent_state = st == AGENT_READY	   ? VM_AGENT_READY
 			  : st == AGENT_CONNECTING ? VM_AGENT_CONNECTING
 						   : VM_AGENT_ABSENT;
@@ -133,6 +134,7 @@ static void on_ip(struct agent *a, struct json_object *ipinfo, void *arg)
 	struct vm_agent *va = arg;
 
 	(void)ipinfo;
+	vm_status_changed(va->vm);
 	LOG_D(va->vm->spec.name, "guest address %s", cached_ip(a) ? cached_ip(a) : "unknown");
 	emit_agent(va->vm, a);
 }
@@ -143,7 +145,15 @@ static void on_version(struct agent *a, const char *version, void *arg)
 	struct vm_agent *va = arg;
 
 	LOG_I(va->vm->spec.name, "guest agent version %s", version ? version : "unknown");
+	vm_status_changed(va->vm); /* agent_version */
 	emit_agent(va->vm, a);
+}
+
+static void on_key(struct agent *a, void *arg)
+{
+	struct vm_agent *va = arg;
+
+	vm_status_changed(va->vm); /* agent_key_error */
 }
 
 static char *known_hosts_path(const struct vm *vm)
@@ -157,7 +167,7 @@ static char *known_hosts_path(const struct vm *vm)
 
 void vm_agent_start(struct vm *vm)
 {
-	static const struct agent_callbacks cb = {on_state, on_ip, on_version};
+	static const struct agent_callbacks cb = {on_state, on_ip, on_version, on_key};
 	struct agent_config cfg = {0};
 	struct vm_agent *va;
 	char *kh;
@@ -189,6 +199,7 @@ void vm_agent_start(struct vm *vm)
 		return;
 	}
 	vm->agent = va;
+	vm_status_changed(vm);
 }
 
 void vm_agent_port(struct vm *vm, bool open)
@@ -219,6 +230,7 @@ void vm_agent_stop(struct vm *vm, bool destroyed)
 	bool was_absent = vm->agent_state == VM_AGENT_ABSENT;
 
 	vm->agent_state = VM_AGENT_ABSENT;
+	vm_status_changed(vm);
 	if (!va)
 		return;
 	/* pending requests are answered inside agent_free: they ask why */

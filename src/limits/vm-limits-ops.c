@@ -110,6 +110,7 @@ static void on_balloon(struct qmp_session *s, struct json_object *ret, const str
 	}
 	if ((m = lim_get(op->vm)))
 		m->balloon_target_mib = op->target_mib;
+	vm_status_changed(op->vm);
 	LOG_I(op->vm->spec.name, "balloon target %lld MiB", op->target_mib);
 	if (vm_qmp_call(op->vm, "query-balloon", NULL, 0, on_balloon_query, op, &e) < 0)
 		op_finish(op, NULL, NULL);
@@ -163,6 +164,7 @@ static int apply_quota(struct vm_limits_op *op, struct vm_lim *m, char *desc, si
 	}
 	m->quota_pct = q;
 	m->period_us = p;
+	vm_status_changed(op->vm);
 	LOG_I(op->vm->spec.name, "CPU quota %d%% of period %u us", q, p);
 	return 0;
 }
@@ -209,6 +211,7 @@ static void on_cpus_fast(struct qmp_session *s, struct json_object *ret,
 		return;
 	}
 	m->pins = pins;
+	vm_status_changed(op->vm);
 	if (apply_quota(op, m, desc, sizeof(desc))) {
 		op_finish(op, VMSUP_EC_INTERNAL, desc);
 		return;

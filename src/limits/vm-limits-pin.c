@@ -180,6 +180,7 @@ int lim_create(struct vm *vm, struct json_object *body, const char **cls, char *
 	if (!(m = lim_get(vm)))
 		return vmsup_errc(err, cls, VMSUP_EC_INTERNAL, "out of memory");
 	m->pins = c.pins;
+	vm_status_changed(vm);
 	return 0;
 }
 

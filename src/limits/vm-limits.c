@@ -119,6 +119,7 @@ struct vm_lim *lim_get(struct vm *vm)
 	m->period_us = CG_DEFAULT_PERIOD;
 	m->balloon_target_mib = -1;
 	vm->cgroup = m;
+	vm_status_changed(vm);
 	return m;
 }
 
@@ -136,6 +137,7 @@ static void lim_leave_cgroup(struct vm_limits *l, struct vm *vm, struct vm_lim *
 	}
 	m->in_cgroup = false;
 	m->mem_limit = 0;
+	vm_status_changed(vm);
 	free(m->cg_path);
 	free(m->cg_mem_path);
 	m->cg_path = m->cg_mem_path = NULL;
@@ -179,6 +181,7 @@ int vm_limits_spawned(struct vm_limits *l, struct vm *vm, char **err)
 	if (cg_vm_create(l->cg, vm->spec.name, &why))
 		goto out;
 	m->in_cgroup = true;
+	vm_status_changed(vm);
 	free(m->cg_path);
 	free(m->cg_mem_path);
 	m->cg_path = cg_vm_path(l->cg, vm->spec.name, "cpu");
@@ -218,6 +221,7 @@ void vm_limits_reattached(struct vm_limits *l, struct vm *vm)
 		return;
 	}
 	m->in_cgroup = true;
+	vm_status_changed(vm);
 	m->cg_path = dir;
 	m->cg_mem_path = cg_vm_path(l->cg, vm->spec.name, "memory");
 	if (cg_vm_read_memory_max(l->cg, vm->spec.name, &m->mem_limit, NULL))
@@ -244,9 +248,11 @@ void lim_on_balloon(struct qmp_session *s, struct json_object *ret, const struct
 
 	(void)s;
 	/* a guest whose balloon driver is not up yet: BALLOON_CHANGE will tell */
-	if (!err && json_object_object_get_ex(ret, "actual", &a))
+	if (!err && json_object_object_get_ex(ret, "actual", &a)) {
 		vm->balloon_mib =
 		    (int)((json_object_get_int64(a) + (int64_t)MIB / 2) / (int64_t)MIB);
+		vm_status_changed(vm);
+	}
 }
 
 static void on_ready_cpus(struct qmp_session *s, struct json_object *ret,
@@ -285,9 +291,11 @@ void vm_limits_qmp_event(struct vm_limits *l, struct vm *vm, const char *event,
 
 	(void)l;
 	if (!strcmp(event, "BALLOON_CHANGE") && data &&
-	    json_object_object_get_ex(data, "actual", &a))
+	    json_object_object_get_ex(data, "actual", &a)) {
 		vm->balloon_mib =
 		    (int)((json_object_get_int64(a) + (int64_t)MIB / 2) / (int64_t)MIB);
+		vm_status_changed(vm);
+	}
 }
 
 /*
@@ -321,6 +329,7 @@ void vm_limits_exited(struct vm_limits *l, struct vm *vm)
 	struct vm_lim *m = vm->cgroup;
 
 	vm->balloon_mib = -1;
+	vm_status_changed(vm);
 	if (l && m)
 		lim_leave_cgroup(l, vm, m);
 }
@@ -346,6 +355,7 @@ void vm_limits_release(struct vm *vm)
 	free(m->cg_mem_path);
 	free(m);
 	vm->cgroup = NULL;
+	vm_status_changed(vm);
 }
 
 void vm_limits_status(const struct vm *vm, struct json_object *o)

@@ -25,6 +25,7 @@ static void take_own(struct vm_pool_take *t, struct vm *vm)
 		return;
 	t->owned = true;
 	vm->owner = t->owner;
+	vm_status_changed(vm);
 	vmsup_vm_save_start(vm);
 }
 
@@ -434,8 +435,10 @@ struct vm_pool_take *vm_pool_take(struct vm_pool *p, struct json_object *body, u
 		t->hit = true;
 		p->hits++;
 		pool_unmark(p, m->name);
-		if ((vm = vmsup_find(p->sup, m->name)))
+		if ((vm = vmsup_find(p->sup, m->name))) {
 			vm->pool_member = false;
+			vm_status_changed(vm);
+		}
 		take_next(t);
 	} else {
 		p->misses++;

@@ -157,8 +157,10 @@ static void on_paused(const struct vmsup_result *r, void *arg)
 	}
 	m->st = M_READY;
 	m->ready_ms = pool_now_ms() - m->t0;
-	if ((vm = vmsup_find(m->p->sup, m->name)))
+	if ((vm = vmsup_find(m->p->sup, m->name))) {
 		vm->pool_member = true;
+		vm_status_changed(vm);
+	}
 	m->p->filled++;
 	m->p->last_error[0] = '\0';
 	LOG_I(m->name, "pool: ready (restored, refreshed and paused in %.0f ms)", m->ready_ms);
@@ -371,8 +373,10 @@ static void on_bus(struct json_object *ev, void *arg)
 			 * anything; not a failure of the template, replaced at once */
 			struct vm *vm = vmsup_find(p->sup, name);
 			LOG_W(name, "pool: %s while waiting to be taken: leaves the pool", state);
-			if (vm)
+			if (vm) {
 				vm->pool_member = false;
+				vm_status_changed(vm);
+			}
 			m->dead = true;
 			pool_destroy_vm(p, m->name);
 			pool_reap_soon(p);

@@ -113,4 +113,5 @@ void vm_template_restore(struct vm *vm, struct json_object *state)
 				 json_object_get_string(e));
 	}
 	vm->tmpl = r;
+	vm_status_changed(vm);
 }

@@ -195,6 +195,7 @@ static int mod_create(void *ctx, struct vmsup *sup, struct json_object *j, struc
 	r->vm = vm;
 	r->pending = true;
 	vm->tmpl = r;
+	vm_status_changed(vm);
 	json_object_put(spec);
 	free(dir);
 	return 1;
@@ -247,6 +248,7 @@ int vm_template_argv(struct vm *vm, char ***argv, int *fds, char **err)
 	r->restore_ms = r->load_ms = r->agent_ms = 0;
 	r->refreshed = r->retried = false;
 	r->refresh_err[0] = '\0';
+	vm_status_changed(vm); /* the template's figures */
 	return 0;
 }
 
@@ -275,6 +277,7 @@ static void on_refreshed(const struct snap_refresh_result *res, void *arg)
 	r->refresh = NULL;
 	r->refreshed = true;
 	r->res = *res;
+	vm_status_changed(r->vm);
 	/* the first set can land late when the agent and the host are busy
 	 * (the time is taken when the command is queued): once more, idle */
 	if (res->time_set && (res->skew_ms > SKEW_RETRY_MS || res->skew_ms < -SKEW_RETRY_MS) &&
@@ -312,6 +315,7 @@ static void maybe_refresh(struct vm_restore *r)
 		return;
 	if (r->agent_ms == 0)
 		r->agent_ms = now_ms() - r->t_spawn;
+	vm_status_changed(r->vm); /* agent_ms; refresh, if it cannot start */
 	if (!(r->refresh = snap_refresh(vmsup_base(r->vm->sup), a, SEED_BYTES, r->vm->spec.name,
 					on_refreshed, r, &err))) {
 		r->refreshed = true;
@@ -338,6 +342,7 @@ static void on_bus(struct json_object *ev, void *arg)
 		   !strcmp(json_object_get_string(v), "running")) {
 		/* the restore's cont resumed it: the create reply goes out next */
 		r->restore_ms = now_ms() - r->t_spawn;
+		vm_status_changed(r->vm);
 	}
 }
 
@@ -348,6 +353,7 @@ static void on_restored(const struct snap_stats *st, const char *err, void *arg)
 
 	r->op = NULL;
 	r->loading = false;
+	vm_status_changed(vm);
 	if (err) {
 		char *tail = snap_stderr_tail(vm->qemu_log, TAIL_BYTES);
 		char *msg = NULL;
@@ -445,6 +451,7 @@ void vm_template_release(struct vm *vm)
 	free(r->name);
 	free(r);
 	vm->tmpl = NULL;
+	vm_status_changed(vm);
 }
 
 /* ---- the module table the daemon registers (no ctx) ---- */

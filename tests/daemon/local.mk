@@ -6,7 +6,7 @@ check_PROGRAMS += tests/test-vmsupd-api
 TESTS += tests/test-vmsupd-api
 tests_test_vmsupd_api_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-harness.h \
 	tests/daemon/api-lifecycle.c tests/daemon/api-input.c tests/daemon/api-guest.c \
-	tests/daemon/api-qmp-guard.c
+	tests/daemon/api-qmp-guard.c tests/daemon/api-list.c
 tests_test_vmsupd_api_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
 tests_test_vmsupd_api_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) $(CRYPTO_LIBS) -lpthread

@@ -109,6 +109,9 @@ static void spawn_daemon(struct tdaemon *d, int wait_s)
 	if (d->pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, 2);
+		/* a stale GET /v1/vms record aborts the daemon (src/core/vm-status.c)
+		 * unless the caller set it to 0 */
+		setenv("VMSUP_STATUS_CACHE_CHECK", "1", 0);
 		execl(td_vmsupd_bin(), "vmsupd", "-c", conf, "--socket", d->sock, "--state-dir",
 		      state, "--run-dir", run, "-f", (char *)NULL);
 		_exit(127);
