@@ -355,7 +355,7 @@ static void on_cont(struct qmp_session *s, struct json_object *ret, const struct
 
 static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, void *arg)
 {
-	static const struct agent_callbacks cb = {on_agent_state, NULL, NULL};
+	static const struct agent_callbacks cb = {.state_changed = on_agent_state};
 	struct vm_tmpl_job *j = arg;
 	struct agent_config ac = {.port_id = VM_AGENT_PORT_ID, .mac_only = j->spec.net.bridge};
 	struct qmp_error e;

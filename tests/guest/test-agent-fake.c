@@ -108,7 +108,7 @@ static void on_version(struct agent *a, const char *version, void *arg)
 	w->version_known = 1;
 }
 
-static const struct agent_callbacks cbs = {on_state, NULL, on_version, NULL};
+static const struct agent_callbacks cbs = {.state_changed = on_state, .version_known = on_version};
 
 static struct fake_agent *fake(const char *name, enum fake_agent_fault fault, const char *cmd,
 			       int times)

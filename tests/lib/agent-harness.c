@@ -74,7 +74,7 @@ int th_guest_prepare(struct th_guest *g, const struct th_opts *o)
 
 int th_guest_start(struct th_guest *g, struct event_base *base, const struct agent_config *cfg)
 {
-	static const struct agent_callbacks cbs = {on_state, NULL, NULL};
+	static const struct agent_callbacks cbs = {.state_changed = on_state};
 	struct agent_config c = {.port_id = TH_AGENT_PORT_ID, .cmd_timeout_ms = 30000};
 	struct qmp_error err;
 
