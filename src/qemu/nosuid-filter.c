@@ -28,7 +28,8 @@
 
 static struct sock_fprog prog; /* built once, read by every spawn child */
 static char build_err[256];
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int build_errno; /* of the last failed build */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Deny nr with EPERM when argument m has a set-id bit (and, for an open,
  * argument f creates a file: f < 0 for none). 0, or a -errno. */
@@ -117,6 +118,7 @@ static void build(void)
 	int rc;
 
 	if (!c) {
+		build_errno = ENOMEM;
 		snprintf(build_err, sizeof(build_err), "seccomp_init failed");
 		return;
 	}
@@ -129,17 +131,26 @@ static void build(void)
 		rc = add_rules(c);
 	if (!rc)
 		rc = export(c);
-	if (rc)
+	if (rc) {
+		build_errno = -rc;
 		snprintf(build_err, sizeof(build_err), "building it: %s", strerror(-rc));
+	}
 	seccomp_release(c);
 }
 
 int vm_nosuid_filter_prepare(char **err)
 {
-	pthread_once(&once, build);
+	/* built once; a failure (out of descriptors for the memfd, say) is
+	 * tried again at the next spawn */
+	pthread_mutex_lock(&lock);
 	if (!prog.filter)
-		return vmsup_err(err, "the setuid/setgid seccomp filter: %s", build_err);
-	return 0;
+		build();
+	pthread_mutex_unlock(&lock);
+	if (prog.filter)
+		return 0;
+	vmsup_err(err, "the setuid/setgid seccomp filter: %s", build_err);
+	errno = build_errno;
+	return -1;
 }
 
 int vm_nosuid_filter(void)

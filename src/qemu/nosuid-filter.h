@@ -15,8 +15,9 @@
 #define VMSUP_NOSUID_FILTER_H
 
 /*
- * Build the filter (with libseccomp, once per process): before the first
- * fork that installs it. 0, or -1 with err.
+ * Build the filter (with libseccomp, once per process; after a failure,
+ * again at the next call): before a fork that installs it. 0, or -1 with
+ * err (errno kept: EMFILE when out of descriptors).
  */
 int vm_nosuid_filter_prepare(char **err);
 
