@@ -200,55 +200,52 @@ int sup_paths_init(struct vm *vm, char **err)
 }
 
 /*
- * Whom qemu runs as (-runas), into *runas (NULL: as the daemon) and as
- * "uid:gid" into buf (when *runas is set): a
- * configured qemu_user; else, for a VM with shares made by a user other
- * than root, that user. The 9p export (security_model=none) makes what the
- * guest asks for as qemu's own user, so a root qemu let the guest leave
- * setuid-root files in the user's directory. Root's VM with shares runs
- * qemu as the shares' owner (they must have one), so the default user
- * needs no access to anyone's directory; a root-owned share is root's
- * qemu because root shared root's directory. Else the default user, also
- * for a warm pool's VM (no shares of its own): the share a take binds in
- * later, root's or the taker's, is an idmapped mount that shows its owner
- * as qemu's user (vm_stage_bind), so no pool qemu needs to be root.
+ * Root's VM under the default qemu_user: qemu is that user, not root, and
+ * each share not already that user's reaches it as an idmapped mount
+ * showing the share's owner as qemu's ids (src/files/vm-files.c), so
+ * qemu serves root's 0700 directory and what the guest makes lands as the
+ * owner's. Shares of different owners each get their own map.
  */
-static int qemu_runas(const struct vmsup *sup, const struct vm *vm, const char **runas, char *buf,
-		      size_t n, char **err)
+bool vmsup_vm_share_idmap(const struct vm *vm, uid_t *uid, gid_t *gid)
+{
+	const struct vmsup *sup = vm->sup;
+
+	*uid = sup->qemu_uid;
+	*gid = sup->qemu_gid;
+	return geteuid() == 0 && sup->qemu_user_default && vm->owner == 0 && vm->spec.nshares;
+}
+
+/*
+ * Whom qemu runs as (-runas), into *runas (NULL: as the daemon) and as
+ * "uid:gid" into buf (when *runas is set): a configured qemu_user; else,
+ * for a VM with shares made by a user other than root, that user. The 9p
+ * export (security_model=none) makes what the guest asks for as qemu's
+ * own user, so a root qemu let the guest leave setuid-root files in the
+ * user's directory. Else the default user: also for root's VM with
+ * shares (vmsup_vm_share_idmap) and a warm pool's VM (no shares of its
+ * own: the share a take binds in later is idmapped as well,
+ * vm_stage_bind). Root's qemu only with qemu_user = root.
+ */
+static void qemu_runas(const struct vmsup *sup, const struct vm *vm, const char **runas, char *buf,
+		       size_t n)
 {
 	const struct passwd *pw;
-	uid_t uid = vm->owner;
-	struct stat st;
 
 	*runas = sup->cfg.qemu_user;
 	if ((sup->cfg.qemu_user && !sup->qemu_user_default) || !vm->spec.nshares ||
-	    geteuid() != 0) {
+	    geteuid() != 0 || (sup->qemu_user_default && vm->owner == 0)) {
 		/* the ids to give the run dir to, known without a lookup */
 		snprintf(buf, n, "%u:%u", (unsigned)sup->qemu_uid, (unsigned)sup->qemu_gid);
-		return 0;
+		return;
 	}
-	for (size_t i = 0; vm->owner == 0 && sup->qemu_user_default && i < vm->spec.nshares; i++) {
-		if (stat(vm->spec.shares[i].path, &st) < 0)
-			return vmsup_err(err, "'shares[%zu]': %s: %s", i, vm->spec.shares[i].path,
-					 strerror(errno));
-		if (i && st.st_uid != uid)
-			return vmsup_err(err,
-					 "'shares': qemu runs as the shares' owner, and %s (uid "
-					 "%u) and %s (uid %u) have different ones; set qemu_user "
-					 "or share directories of one owner",
-					 vm->spec.shares[0].path, (unsigned)uid,
-					 vm->spec.shares[i].path, (unsigned)st.st_uid);
-		uid = st.st_uid;
-	}
-	if (uid == 0) {
+	if (vm->owner == 0) { /* qemu_user = root */
 		*runas = NULL;
-		return 0;
+		return;
 	}
 	/* a uid with no passwd entry gets nogroup, not root's group */
-	pw = getpwuid(uid);
-	snprintf(buf, n, "%u:%u", (unsigned)uid, pw ? (unsigned)pw->pw_gid : 65534u);
+	pw = getpwuid(vm->owner);
+	snprintf(buf, n, "%u:%u", (unsigned)vm->owner, pw ? (unsigned)pw->pw_gid : 65534u);
 	*runas = buf;
-	return 0;
 }
 
 /* Spawn qemu; the VM is "starting" (or "failed" with vm->error). */
@@ -279,10 +276,10 @@ int sup_vm_start(struct vm *vm)
 	vm->agent_seen = false;
 	vm->stop_stage = 0;
 	vm->qmp_unresponsive = false;
+	qemu_runas(sup, vm, &runas, runas_ids, sizeof(runas_ids));
 	/* a restart policy's or autostart's start: fails naming the file */
-	if (vm_spec_check_files(&vm->spec, &err) ||
-	    qemu_runas(sup, vm, &runas, runas_ids, sizeof(runas_ids), &err) ||
-	    sup_paths_init(vm, &err) || vm_mkdir(vm->run_dir, 0700, &err) ||
+	if (vm_spec_check_files(&vm->spec, &err) || sup_paths_init(vm, &err) ||
+	    vm_mkdir(vm->run_dir, 0700, &err) ||
 	    (runas && vmsup_chown_for_user(vm->run_dir, runas_ids, &err)) ||
 	    (vm->spec.stage && vm_stage_create(vm->run_dir, runas ? runas_ids : NULL, &err)))
 		goto out;

@@ -141,6 +141,10 @@ void vmsup_vm_rm_run_dir(struct vm *vm);
 /* Start the VM's qemu again, counting it in vm->restarts; -1 if it failed
  * at once (vm->state failed, vm->error says why). */
 int vmsup_vm_restart(struct vm *vm);
+/* Does vm's qemu get its shares as idmapped mounts showing each share's
+ * owner as qemu's ids *uid / *gid? True for root's VM with shares under
+ * the default qemu_user (its qemu is that user, not root). */
+bool vmsup_vm_share_idmap(const struct vm *vm, uid_t *uid, gid_t *gid);
 
 /*
  * qmp_call / qmp_call_raw on vm->qmp for the supervisor and its modules:

@@ -7,7 +7,9 @@
  * with plain open()/fopen() (hw/i386/x86.c), not qemu_open(), and the 9p
  * local backend open()s its root once at realize (hw/9pfs/9p-local.c), so
  * neither knows fdsets; both accept /proc/self/fd/N, which reopens the
- * very file behind the inherited descriptor.
+ * very file behind the inherited descriptor. Root's VM runs qemu as the
+ * default qemu_user, which may not read root's share: it gets a detached
+ * idmapped mount of the share instead (share_fd).
  */
 #include "src/files/vm-files.h"
 
@@ -23,6 +25,7 @@
 #include "src/core/supervisor.h"
 #include "src/qemu/spawn.h"
 #include "src/util/err.h"
+#include "src/util/idmap-mount.h"
 #include "src/util/log.h"
 #include "src/util/share.h"
 
@@ -158,6 +161,46 @@ static int set_qemu_paths(struct vm_spec *s, const struct vm_files *f)
 	return 0;
 }
 
+/*
+ * What qemu gets for share i, held in h: a copy of the descriptor or, when
+ * qemu serves shares through idmapped mounts (vmsup_vm_share_idmap) and
+ * this one's owner is not qemu's ids, a detached idmapped mount of it
+ * showing the owner as them. That mount is in no mount table: qemu holds
+ * it and it goes with qemu. The descriptor, or -1 with *err.
+ */
+static int share_fd(const struct vm *vm, size_t i, const struct held *h, char **err)
+{
+	const struct vm_share *sh = &vm->spec.shares[i];
+	struct stat st;
+	char *e = NULL;
+	uid_t qu;
+	gid_t qg;
+	int fd;
+
+	if (vmsup_vm_share_idmap(vm, &qu, &qg)) {
+		if (fstat(h->fd, &st) < 0)
+			return vmsup_err(err, "'shares[%zu]': %s: %s", i, sh->path,
+					 strerror(errno));
+		if (st.st_uid != qu || st.st_gid != qg) {
+			fd = vmsup_idmap_clone(h->fd, sh->path, st.st_uid, st.st_gid, qu, qg,
+					       sh->readonly, &e);
+			if (fd < 0) {
+				vmsup_err(err,
+					  "'shares[%zu]': qemu runs as qemu_user's default (uid "
+					  "%u) and reaches a share of another owner through an "
+					  "idmapped mount: %s; qemu_user = root in vmsupd.conf "
+					  "serves it as root instead",
+					  i, (unsigned)qu, e);
+				free(e);
+			}
+			return fd;
+		}
+	}
+	if ((fd = dup(h->fd)) < 0)
+		vmsup_err(err, "dup: %s", strerror(errno));
+	return fd;
+}
+
 static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, const char **cls,
 		       char **err)
 {
@@ -197,6 +240,16 @@ static int mod_prepare(void *ctx, struct vm *vm, const struct vmsup_peer *peer, 
 			goto fail;
 		}
 		h->set = true;
+	}
+	/* a share qemu cannot be given (no idmap on its filesystem) refuses
+	 * the create, rather than failing its start */
+	for (size_t i = 0; i < s->nshares; i++) {
+		int t = share_fd(vm, i, &f->share[i], err);
+		if (t < 0) {
+			*cls = VMSUP_EC_SHARE;
+			goto fail;
+		}
+		close(t);
 	}
 	if (set_qemu_paths(s, f)) {
 		*cls = VMSUP_EC_INTERNAL;
@@ -256,7 +309,7 @@ static int mod_argv(void *ctx, struct vm *vm, char ***argv, int *fds, char **err
 		struct held *h = &f->share[i];
 		if (h->set && ((h->fd < 0 && vmsup_share_reopen(s->shares[i].path, h->dev, h->ino,
 								&h->fd, err)) ||
-			       hand(h, SHARE_SLOT(i), fds, err)))
+			       (fds[SHARE_SLOT(i)] = share_fd(vm, i, h, err)) < 0))
 			return -1;
 	}
 	return 0;

@@ -4,7 +4,9 @@
  * VM spec names, opened once as the API's caller at create (shares: by
  * the rules of src/util/share.h) and handed to qemu as descriptors
  * (/proc/self/fd/N), so qemu, which runs with more rights than the
- * caller, opens exactly what the caller could. The status's "files"
+ * caller, opens exactly what the caller could; a share of root's VM whose
+ * qemu is the default qemu_user goes as a detached idmapped mount of the
+ * opened directory (vmsup_vm_share_idmap). The status's "files"
  * object records which files they are, so a VM of an earlier daemon is
  * started again only on the same files.
  */

@@ -1,4 +1,4 @@
-/* Idmapped bind mounts (see idmap-mount.h). */
+/* Idmapped mounts (see idmap-mount.h). */
 #include "src/util/idmap-mount.h"
 
 #include <errno.h>
@@ -121,8 +121,8 @@ out:
 	return fd;
 }
 
-int vmsup_idmap_bind(int fd, const char *what, const char *target, uid_t from_uid, gid_t from_gid,
-		     uid_t to_uid, gid_t to_gid, bool ro, char **err)
+int vmsup_idmap_clone(int fd, const char *what, uid_t from_uid, gid_t from_gid, uid_t to_uid,
+		      gid_t to_gid, bool ro, char **err)
 {
 	struct mount_attr a = {0};
 	int ns, t, e;
@@ -153,7 +153,18 @@ int vmsup_idmap_bind(int fd, const char *what, const char *target, uid_t from_ui
 				       "supports idmapped mounts)"
 				     : "");
 	}
+	/* the mount holds the namespace from here on */
 	close(ns);
+	return t;
+}
+
+int vmsup_idmap_bind(int fd, const char *what, const char *target, uid_t from_uid, gid_t from_gid,
+		     uid_t to_uid, gid_t to_gid, bool ro, char **err)
+{
+	int t, e;
+
+	if ((t = vmsup_idmap_clone(fd, what, from_uid, from_gid, to_uid, to_gid, ro, err)) < 0)
+		return -1;
 	if (sys_move_mount(t, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 		e = errno;
 		close(t);

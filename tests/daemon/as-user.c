@@ -2,11 +2,16 @@
 #include "tests/daemon/as-user.h"
 
 #include <criterion/criterion.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "tests/lib/daemon-harness.h"
 
 /* argv run to its end, stdout into out; returns the exit status (or -1). */
 static int run(char *const argv[], char *out, size_t size)
@@ -85,4 +90,61 @@ long td_as_user(const char *sock, const char *user, const char *gid, const char 
 	cr_log_info("%s(%s%s%s) %s %s -> curl %d, HTTP %ld %s", user, gid, groups ? "+" : "",
 		    groups ? groups : "", method, path, rc, code, out);
 	return code;
+}
+
+void td_expect_file(const char *dir, const char *rel, uid_t uid, const char *content)
+{
+	char path[4096], buf[256] = "";
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	cr_assert_eq(lstat(path, &st), 0, "%s is not on the host", path);
+	cr_expect_eq(st.st_uid, uid, "%s is owned by %u, not %u", path, (unsigned)st.st_uid,
+		     (unsigned)uid);
+	cr_expect_eq(st.st_mode & (S_ISUID | S_ISGID), 0, "%s is set-id: %o", path,
+		     (unsigned)st.st_mode);
+	cr_assert_not_null(f = fopen(path, "r"), "%s", path);
+	cr_expect(fgets(buf, sizeof(buf), f) && !strcmp(buf, content), "%s holds '%s'", path, buf);
+	fclose(f);
+}
+
+void td_expect_no_mount(const char *needle, const char *except, const char *when)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		cr_expect(!strstr(line, needle) || (except && strstr(line, except)),
+			  "%s: mounted: %s", when, line);
+	fclose(f);
+}
+
+void td_rm_share_dir(const char *dir)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s/ram", dir);
+	umount2(p, MNT_DETACH);
+	td_rmrf(dir);
+}
+
+void td_share_test_users(uid_t *quid, gid_t *qgid, uid_t *nuid)
+{
+	const struct passwd *nobody = getpwnam("nobody");
+
+	if (geteuid() != 0 || !nobody)
+		cr_skip_test("needs root and the nobody user");
+	/* getpwnam's entry is static: the next lookup overwrites it */
+	*nuid = nobody->pw_uid;
+	if (!td_qemu_user_ids(quid, qgid))
+		cr_skip_test("needs qemu_user's default user");
+}
+
+void td_share_test_dir(char *dir, size_t n, const char *prefix)
+{
+	snprintf(dir, n, "/tmp/%s-XXXXXX", prefix);
+	cr_assert_not_null(mkdtemp(dir), "mkdtemp %s", dir);
+	cr_assert_eq(chmod(dir, 0755), 0);
 }

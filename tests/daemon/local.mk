@@ -31,7 +31,8 @@ tests_test_vmsupd_harden_SOURCES = tests/lib/daemon-harness.c tests/lib/daemon-h
 	tests/lib/vmctl-run.c tests/lib/vmctl-run.h \
 	tests/daemon/as-user.c tests/daemon/as-user.h tests/daemon/owners.c \
 	tests/daemon/access.c tests/daemon/faults.c tests/daemon/flood.c tests/daemon/shares.c \
-	tests/daemon/sandbox.c tests/daemon/conn-limits.c tests/daemon/qemu-user.c
+	tests/daemon/sandbox.c tests/daemon/conn-limits.c tests/daemon/qemu-user.c \
+	tests/daemon/root-shares.c
 tests_test_vmsupd_harden_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(CURL_CFLAGS)
 tests_test_vmsupd_harden_LDADD = qmp/libqmp.la src/util/libvmutil.la $(CRITERION_LIBS) $(CURL_LIBS) $(JSONC_LIBS) \
 	$(LIBEVENT_LIBS) -lpthread

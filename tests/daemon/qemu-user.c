@@ -1,7 +1,8 @@
 /*
  * qemu_user's default (issue 19): a root daemon with no qemu_user runs
  * qemu as the system user vmsup-qemu, qemu_user = root is root's qemu by
- * choice, a VM of root's with a share runs qemu as the share's owner, and
+ * choice, a VM of root's with a share of another user's runs qemu as
+ * vmsup-qemu too (the share is idmapped; tests/daemon/root-shares.c), and
  * a missing default user stops the daemon at start-up with the way out.
  * Real vmsupd and qemu (guest-less VMs).
  */
@@ -15,14 +16,16 @@
 #include "tests/core/reattach-util.h"
 
 static struct tdaemon d;
-static char share[64];
+static char share[64], rshare[64];
 
 static void down(void)
 {
 	td_stop(&d);
 	if (share[0])
 		rmdir(share);
-	share[0] = '\0';
+	if (rshare[0])
+		rmdir(rshare);
+	share[0] = rshare[0] = '\0';
 }
 
 TestSuite(qemu_user, .fini = down, .timeout = 600);
@@ -52,12 +55,17 @@ Test(qemu_user, root_daemon_runs_qemu_as_vmsup_qemu_by_default)
 	cr_assert_eq(stat(rundir, &st), 0);
 	cr_expect_eq(st.st_uid, qu, "run dir owner");
 
-	/* root's VM sharing a directory of another user's: qemu is that user */
+	/* root's VM sharing a directory of another user's: still vmsup-qemu,
+	 * never the share's owner (nor root for a share of root's) */
 	strcpy(share, "/tmp/vsd-share-XXXXXX");
 	cr_assert_not_null(mkdtemp(share));
 	cr_assert_eq(chown(share, 65534, 65534), 0);
 	snprintf(extra, sizeof(extra), "\"shares\":[{\"path\":\"%s\"}]", share);
-	expect_uid(rt_create(&d, "shared", extra), 65534, "a share of uid 65534's");
+	expect_uid(rt_create(&d, "shared", extra), (long)qu, "a share of uid 65534's");
+	strcpy(rshare, "/tmp/vsd-rshare-XXXXXX");
+	cr_assert_not_null(mkdtemp(rshare));
+	snprintf(extra, sizeof(extra), "\"shares\":[{\"path\":\"%s\"}]", rshare);
+	expect_uid(rt_create(&d, "rshared", extra), (long)qu, "a share of root's");
 }
 
 Test(qemu_user, qemu_user_root_is_root)

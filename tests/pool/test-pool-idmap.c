@@ -9,7 +9,6 @@
  * Real guest (TCG), as root with the `nobody` user.
  */
 #include <criterion/criterion.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +24,9 @@ static char base[64]; /* share_roots: root/ (root's, 0700) and nob/ (nobody's) *
 
 static void down(void)
 {
-	char p[96];
-
 	tt_stop(&d);
-	if (base[0]) {
-		snprintf(p, sizeof(p), "%s/ram", base);
-		umount2(p, MNT_DETACH);
-		td_rmrf(base);
-	}
+	if (base[0])
+		td_rm_share_dir(base);
 }
 
 static void wait_ready(void)
@@ -72,38 +66,11 @@ static pid_t member_pid(void)
 	return pid;
 }
 
-static void no_mount_left(const char *when)
-{
-	char line[1024];
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f))
-		cr_expect(!strstr(line, d.dir), "%s: left mounted: %s", when, line);
-	fclose(f);
-}
-
-static void expect_file(const char *rel, uid_t uid, const char *content)
-{
-	char p[128], buf[64] = "";
-	struct stat st;
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", base, rel);
-	cr_assert_eq(lstat(p, &st), 0, "%s is not on the host", p);
-	cr_expect_eq(st.st_uid, uid, "%s is owned by %u, not %u", p, (unsigned)st.st_uid,
-		     (unsigned)uid);
-	cr_assert_not_null(f = fopen(p, "r"));
-	cr_expect(fgets(buf, sizeof(buf), f) && !strcmp(buf, content), "%s holds '%s'", p, buf);
-	fclose(f);
-}
-
 Test(pool_idmap, pool_qemu_is_vmsup_qemu_and_serves_root_and_caller_shares, .fini = down,
      .timeout = 1500)
 {
 	char *spec = tt_spec("base", 128), conf[256], body[16384], script[1024], path[128];
 	const char *const setid[] = {"suid", "sgid", "tool", "made"};
-	struct passwd *nobody = getpwnam("nobody");
 	struct json_object *r;
 	uid_t quid, nuid;
 	gid_t qgid;
@@ -112,17 +79,10 @@ Test(pool_idmap, pool_qemu_is_vmsup_qemu_and_serves_root_and_caller_shares, .fin
 	char *o;
 	int status;
 
-	if (geteuid() != 0 || !nobody)
-		cr_skip_test("needs root and the nobody user");
-	/* getpwnam's entry is static: the next lookup overwrites it */
-	nuid = nobody->pw_uid;
-	if (!td_qemu_user_ids(&quid, &qgid))
-		cr_skip_test("needs qemu_user's default user");
+	td_share_test_users(&quid, &qgid, &nuid);
 	if (system("command -v setpriv >/dev/null && command -v curl >/dev/null") != 0)
 		cr_skip_test("needs setpriv(1) and curl(1)");
-	snprintf(base, sizeof(base), "/tmp/vmsup-pidmap-XXXXXX");
-	cr_assert_not_null(mkdtemp(base));
-	cr_assert_eq(chmod(base, 0755), 0);
+	td_share_test_dir(base, sizeof(base), "vmsup-pidmap");
 	td_sh_ok("mkdir -m 700 %s/root %s/nob && chown nobody:nogroup %s/nob && "
 		 "echo root-only > %s/root/secret && chmod 600 %s/root/secret && "
 		 "echo '#!/bin/sh' > %s/root/tool && chmod 755 %s/root/tool",
@@ -155,7 +115,7 @@ Test(pool_idmap, pool_qemu_is_vmsup_qemu_and_serves_root_and_caller_shares, .fin
 	cr_expect(o && status == 0 && !strcmp(o, "root-only\n"), "guest read: %s (%d)", o ? o : "",
 		  status);
 	free(o);
-	expect_file("root/from-guest", 0, "guest\n");
+	td_expect_file(base, "root/from-guest", 0, "guest\n");
 
 	/* --- no setuid/setgid file, no device node (each attempt may fail) --- */
 	snprintf(script, sizeof(script),
@@ -180,7 +140,7 @@ Test(pool_idmap, pool_qemu_is_vmsup_qemu_and_serves_root_and_caller_shares, .fin
 	json_object_put(r);
 	json_object_put(td_http(&d, "DELETE", path, NULL, &st));
 	cr_expect_eq(st, 200);
-	no_mount_left("after the destroy");
+	td_expect_no_mount(d.dir, NULL, "after the destroy");
 
 	/* --- ramfs has no idmapped mounts: the take fails naming why and the
 	 * way out, and leaves nothing mounted --- */
@@ -196,7 +156,7 @@ Test(pool_idmap, pool_qemu_is_vmsup_qemu_and_serves_root_and_caller_shares, .fin
 		      strstr(td_err_desc(r), "qemu_user = root"),
 		  "%s", td_err_desc(r));
 	json_object_put(r);
-	no_mount_left("after the refused idmap");
+	td_expect_no_mount(d.dir, NULL, "after the refused idmap");
 
 	/* --- nobody takes with nobody's own directory: its file is nobody's --- */
 	wait_ready();
@@ -212,12 +172,12 @@ Test(pool_idmap, pool_qemu_is_vmsup_qemu_and_serves_root_and_caller_shares, .fin
 	cr_expect(o && status == 0, "guest write in nobody's share: %s", o ? o : "");
 	free(o);
 	json_object_put(r);
-	expect_file("nob/from-guest", nuid, "nob\n");
+	td_expect_file(base, "nob/from-guest", nuid, "nob\n");
 
 	/* --- a restarted daemon still takes the mount away with the VM --- */
 	td_kill9(&d);
 	td_restart(&d);
 	json_object_put(td_http(&d, "DELETE", path, NULL, &st));
 	cr_expect_eq(st, 200, "delete %s after the restart", path);
-	no_mount_left("after a restart and the destroy");
+	td_expect_no_mount(d.dir, NULL, "after a restart and the destroy");
 }
