@@ -483,10 +483,15 @@ struct snap_refresh *snap_refresh_clock(struct event_base *base, struct agent *a
 {
 	struct snap_refresh *f = snap_refresh(base, a, SNAP_REFRESH_NO_SEED, NULL, done, arg, err);
 
-	/* its first step waits for the event loop: not begun yet */
 	if (f)
-		f->by_date = by_date;
+		snap_refresh_set_by_date(f, by_date);
 	return f;
+}
+
+void snap_refresh_set_by_date(struct snap_refresh *f, int by_date)
+{
+	/* its first step waits for the event loop: not begun yet */
+	f->by_date = by_date;
 }
 
 void snap_refresh_set_mac(struct snap_refresh *f, const char *from, const char *to)

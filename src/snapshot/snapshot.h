@@ -211,6 +211,11 @@ struct snap_refresh *snap_refresh_clock(struct event_base *base, struct agent *a
  * one bridge get leases of their own. Lower-case aa:bb:cc:dd:ee:ff.
  */
 void snap_refresh_set_mac(struct snap_refresh *r, const char *from, const char *to);
+/*
+ * Before its first step: set the clock as snap_refresh_clock's by_date
+ * does (a relative `date -s` first, guest-set-time where it fails).
+ */
+void snap_refresh_set_by_date(struct snap_refresh *r, int by_date);
 /* done is not called afterwards. */
 void snap_refresh_cancel(struct snap_refresh *r);
 

@@ -35,6 +35,11 @@ void vm_template_status(const struct vm *vm, struct json_object *o)
 	if (r->refreshed) {
 		f = json_object_new_object();
 		json_object_object_add(f, "time_set", json_object_new_boolean(r->res.time_set));
+		json_object_object_add(f, "clock_method",
+				       !r->res.time_set ? NULL
+				       : r->res.clock_by_date
+					   ? json_object_new_string("date")
+					   : json_object_new_string("guest-set-time"));
 		json_object_object_add(
 		    f, "skew_ms", r->res.time_set ? json_object_new_double(r->res.skew_ms) : NULL);
 		json_object_object_add(f, "reseeded", json_object_new_boolean(r->res.reseeded));
@@ -102,6 +107,9 @@ void vm_template_restore(struct vm *vm, struct json_object *state)
 	    json_object_is_type(f, json_type_object)) {
 		r->refreshed = true;
 		r->res.time_set = jbool(f, "time_set");
+		r->res.clock_by_date = json_object_object_get_ex(f, "clock_method", &e) &&
+				       json_object_is_type(e, json_type_string) &&
+				       !strcmp(json_object_get_string(e), "date");
 		r->res.skew_ms = jnum(f, "skew_ms");
 		r->res.reseeded = jbool(f, "reseeded");
 		r->res.seed_bytes = (size_t)jnum(f, "seed_bytes");
