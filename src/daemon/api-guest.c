@@ -101,11 +101,14 @@ static void reply_agent_error(struct evhttp_request *req, struct gop *op,
 	 * what is going on rather than "connection lost" */
 	bool stopping = op->vm->kill_requested || op->vm->stop_stage || op->vm->shutdown_seen ||
 			op->vm->state == VM_STOPPING;
+	/* an exec's next poll can come between the socket's close and the
+	 * agent failing its execs: it then finds no agent (not ready) */
+	bool lost =
+	    !strcmp(err->cls, QMP_ERR_DISCONNECTED) || !strcmp(err->cls, AGENT_ERR_NOT_READY);
 
-	if (!strcmp(err->cls, QMP_ERR_DISCONNECTED) &&
-	    ((gone && !strcmp(gone, "destroyed")) || op->vm->destroying))
+	if (lost && ((gone && !strcmp(gone, "destroyed")) || op->vm->destroying))
 		http_send_error(req, 404, "NotFound", "VM '%s' was destroyed", op->name);
-	else if (!strcmp(err->cls, QMP_ERR_DISCONNECTED) && (gone || stopping))
+	else if (lost && (gone || stopping))
 		http_send_error(req, 409, "Conflict", "VM '%s': qemu %s", op->name,
 				gone ? "exited" : "is stopping");
 	else if (!strcmp(err->cls, QMP_ERR_DISCONNECTED))

@@ -138,7 +138,8 @@ Test(agent_faults, hung_agent_does_not_touch_another_vm)
 	r = td_http(&d, "POST", "/v1/vms/h/kill", NULL, &st);
 	cr_expect_eq(st, 200);
 	json_object_put(r);
-	cr_expect_eq(gt_reply_status(fd, 30000), 409, "held exec not answered 409 on kill");
+	st = gt_reply_status(fd, 30000);
+	cr_expect_eq(st, 409, "held exec not answered 409 on kill: %ld", st);
 	close(fd);
 	/* o never noticed */
 	gt_exec(&d, "o", hello, NULL, 0, &x);
