@@ -105,6 +105,8 @@ static void pool_quota(struct vmsup *sup, struct vm *vm, int pct, vm_pool_step_f
 static const struct vm_pool_ops pool_ops = {
     .refreshed = vm_template_refreshed,
     .agent_of = vm_agent_of,
+    .clock_by_date = vm_template_clock_by_date,
+    .clock_learnt = vm_template_clock_learnt,
     .balloon = pool_balloon,
     .quota = pool_quota,
 };

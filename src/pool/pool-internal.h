@@ -49,7 +49,7 @@ struct vm_pool_take {
 	struct event *wait; /* a just restored VM: its agent and refresh */
 	double t0;
 	struct snap_refresh *clock;
-	bool clock_set, clock_by_date;
+	bool clock_set, clock_by_date, clock_date_failed;
 	double skew_ms;
 	char clock_error[400];
 	struct vm_pool_take *next;
@@ -71,10 +71,6 @@ struct vm_pool {
 	 * refill until it is saved or verified again */
 	bool damaged;
 	bool template_ok; /* a restore from it has passed the checks */
-	/* the template's guests' date cannot set the clock (busybox): takes
-	 * use guest-set-time at once; learnt at a take, forgotten when the
-	 * template is saved again */
-	bool clock_date_fails;
 	char last_error[512];
 	unsigned long filled, hits, misses, failures;
 };

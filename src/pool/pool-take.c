@@ -71,6 +71,8 @@ static void take_finish(struct vm_pool_take *t, const char *cls, const char *des
 		    !t->clock_set
 			? NULL
 			: json_object_new_string(t->clock_by_date ? "date" : "guest-set-time"));
+		json_object_object_add(po, "clock_date_failed",
+				       json_object_new_boolean(t->clock_date_failed));
 		json_object_object_add(po, "clock_error",
 				       t->clock_error[0] ? json_object_new_string(t->clock_error)
 							 : NULL);
@@ -134,9 +136,10 @@ static void on_clock(const struct snap_refresh_result *res, void *arg)
 
 	t->clock = NULL;
 	if (res->time_set)
-		t->p->clock_date_fails = !res->clock_by_date;
+		t->p->ops->clock_learnt(t->p->tmpl, res->clock_by_date);
 	t->clock_set = res->time_set;
 	t->clock_by_date = res->clock_by_date;
+	t->clock_date_failed = res->date_failed;
 	t->skew_ms = res->skew_ms;
 	snprintf(t->clock_error, sizeof(t->clock_error), "%s", res->time_error);
 	if (!res->time_set)
@@ -262,9 +265,9 @@ static void take_next(struct vm_pool_take *t)
 		/* a restored-now VM gets its clock from the restore's refresh */
 		if (t->hit) {
 			if (p->ops->agent_of(vm) &&
-			    (t->clock =
-				 snap_refresh_clock(p->base, p->ops->agent_of(vm),
-						    !p->clock_date_fails, on_clock, t, &err))) {
+			    (t->clock = snap_refresh_clock(p->base, p->ops->agent_of(vm),
+							   p->ops->clock_by_date(p->tmpl), on_clock,
+							   t, &err))) {
 				/* the writer thread saves the owner while the guest
 				 * answers the refresh */
 				take_own(t, vm);

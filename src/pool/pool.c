@@ -341,7 +341,6 @@ static void on_template(struct vm_pool *p, struct json_object *ev)
 	if (p->damaged)
 		LOG_I(NULL, "pool: template '%s' was saved or verified again: filling", p->tmpl);
 	p->damaged = false;
-	p->clock_date_fails = false;
 	kick(p);
 }
 

@@ -52,6 +52,11 @@ struct vm_pool_ops {
 	bool (*refreshed)(const struct vm *vm);
 	/* the VM's guest agent, NULL if none */
 	struct agent *(*agent_of)(const struct vm *vm);
+	/* whether a take sets the clock of a VM of template tmpl by a relative
+	 * date first, and what a take showed (by_date: the date did it): one
+	 * memory with the template's restores (vm_template_clock_by_date) */
+	bool (*clock_by_date)(const char *tmpl);
+	void (*clock_learnt)(const char *tmpl, bool by_date);
 	/* balloon down to mib / set the CPU quota; done called once */
 	void (*balloon)(struct vmsup *sup, struct vm *vm, long long mib, vm_pool_step_fn done,
 			void *arg);

@@ -266,6 +266,7 @@ static void on_exec(const struct gexec_result *res, const struct qmp_error *err,
 	mark(f, f->step == S_DATE ? &f->r.clock_ms : seed ? &f->r.seed_ms : &f->r.identity_ms);
 	if (f->step == S_DATE) {
 		f->r.time_set = f->r.clock_by_date = !err && res->status == 0;
+		f->r.date_failed = !f->r.time_set;
 		f->step = f->r.time_set ? S_SEED : S_SET_TIME;
 		next(f);
 		return;

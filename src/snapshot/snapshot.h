@@ -161,6 +161,7 @@ struct snap_refresh_result {
 	double skew_ms;	      /* guest-get-time minus host time, after setting it */
 	int time_set;	      /* the clock was set */
 	int clock_by_date;    /* by a relative `date -s` (snap_refresh_clock) */
+	int date_failed;      /* a relative `date -s` was tried and failed first */
 	char time_error[384]; /* why not, "" if it did */
 	int reseeded;	      /* host random bytes reached /dev/urandom */
 	char seed_error[384]; /* why not */

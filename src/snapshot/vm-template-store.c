@@ -11,6 +11,50 @@
 #include "src/snapshot/template.h"
 #include "src/snapshot/tmpl-ram.h"
 
+/*
+ * Templates whose guest's date could not take a relative `date -s`
+ * (busybox): their restores and the pool's takes of their restores set the
+ * clock with guest-set-time straight away rather than after a failed
+ * process. Others (GNU date) skip guest-set-time, whose `hwclock -w` waits
+ * for the RTC's next second (snapshot-refresh.c). Learnt at the first
+ * clock refresh of a VM of each (a restore's or a take's), per daemon; one
+ * list so that neither pays the failed date again after the other.
+ */
+struct date_fail {
+	struct date_fail *next;
+	char name[];
+};
+static struct date_fail *date_fails;
+
+static struct date_fail **date_fail_of(const char *name)
+{
+	struct date_fail **p = &date_fails;
+
+	while (*p && strcmp((*p)->name, name))
+		p = &(*p)->next;
+	return p;
+}
+
+bool vm_template_clock_by_date(const char *name)
+{
+	return !*date_fail_of(name);
+}
+
+void vm_template_clock_learnt(const char *name, bool by_date)
+{
+	struct date_fail **p = date_fail_of(name), *f = *p;
+	size_t n = strlen(name) + 1;
+
+	if (by_date && f) {
+		*p = f->next;
+		free(f);
+	} else if (!by_date && !f && (f = malloc(sizeof(*f) + n))) {
+		memcpy(f->name, name, n);
+		f->next = NULL;
+		*p = f;
+	}
+}
+
 static void emit(struct vmsup *sup, const char *name, const char *event)
 {
 	struct json_object *ev = json_object_new_object();
@@ -23,6 +67,8 @@ static void emit(struct vmsup *sup, const char *name, const char *event)
 
 void vm_template_emit_saved(struct vmsup *sup, const char *name)
 {
+	/* saved again: perhaps from another guest, whose date is to be tried */
+	vm_template_clock_learnt(name, true);
 	emit(sup, name, "saved");
 }
 
@@ -51,6 +97,7 @@ struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const ch
 		if (path)
 			tmpl_ram_forget(path);
 		free(path);
+		vm_template_clock_learnt(name, true);
 		LOG_I(NULL, "template '%s' removed", name);
 		return o;
 	}

@@ -39,44 +39,6 @@ void vm_template_setup(struct agent *(*fn)(const struct vm *vm))
 	agent_of = fn;
 }
 
-/*
- * Templates whose guest's date could not take a relative `date -s`
- * (busybox): their restores set the clock with guest-set-time straight
- * away rather than after a failed process. Others (GNU date) skip
- * guest-set-time, whose `hwclock -w` waits for the RTC's next second
- * (snapshot-refresh.c). Learned at the first restore of each, per daemon.
- */
-struct date_fail {
-	struct date_fail *next;
-	char name[];
-};
-static struct date_fail *date_fails;
-
-static struct date_fail **date_fail_of(const char *name)
-{
-	struct date_fail **p = &date_fails;
-
-	while (*p && strcmp((*p)->name, name))
-		p = &(*p)->next;
-	return p;
-}
-
-/* What the last restore of template name showed about its date. */
-static void note_date(const char *name, bool by_date)
-{
-	struct date_fail **p = date_fail_of(name), *f = *p;
-	size_t n = strlen(name) + 1;
-
-	if (by_date && f) {
-		*p = f->next;
-		free(f);
-	} else if (!by_date && !f && (f = malloc(sizeof(*f) + n))) {
-		memcpy(f->name, name, n);
-		f->next = NULL;
-		*p = f;
-	}
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -316,7 +278,7 @@ static void on_refreshed(const struct snap_refresh_result *res, void *arg)
 	r->refreshed = true;
 	r->res = *res;
 	if (res->time_set)
-		note_date(r->name, res->clock_by_date);
+		vm_template_clock_learnt(r->name, res->clock_by_date);
 	vm_status_changed(r->vm);
 	/* the first set can land late when the agent and the host are busy
 	 * (the time is taken when the command is queued): once more, idle */
@@ -364,7 +326,7 @@ static void maybe_refresh(struct vm_restore *r)
 		free(err);
 		return;
 	}
-	snap_refresh_set_by_date(r->refresh, !*date_fail_of(r->name));
+	snap_refresh_set_by_date(r->refresh, vm_template_clock_by_date(r->name));
 	if (strcmp(r->vm->mac, r->tmpl_mac))
 		snap_refresh_set_mac(r->refresh, r->tmpl_mac, r->vm->mac);
 }

@@ -59,6 +59,17 @@ struct json_object *vm_template_rm(struct vmsup *sup, const char *name, const ch
  * filling from it starts again. Reads every byte on the loop. */
 struct json_object *vm_template_verify(struct vmsup *sup, const char *name, const char **cls);
 
+/*
+ * Whether a clock refresh of a VM restored from template name (a restore's,
+ * or a pool take's: the pool reaches these through its ops) is to try a
+ * relative `date -s` first: false once one showed that the guest's date
+ * cannot (busybox), so later ones go straight to guest-set-time. Per
+ * daemon; forgotten when the template is saved again or removed.
+ */
+bool vm_template_clock_by_date(const char *name);
+/* What a clock refresh of such a VM showed: by_date, a relative date set it. */
+void vm_template_clock_learnt(const char *name, bool by_date);
+
 /* ---- restoring VMs (called by the supervisor) ---- */
 
 /*
