@@ -101,10 +101,7 @@ static void reply_agent_error(struct evhttp_request *req, struct gop *op,
 	 * what is going on rather than "connection lost" */
 	bool stopping = op->vm->kill_requested || op->vm->stop_stage || op->vm->shutdown_seen ||
 			op->vm->state == VM_STOPPING;
-	/* an exec's next poll can come between the socket's close and the
-	 * agent failing its execs: it then finds no agent (not ready) */
-	bool lost =
-	    !strcmp(err->cls, QMP_ERR_DISCONNECTED) || !strcmp(err->cls, AGENT_ERR_NOT_READY);
+	bool lost = !strcmp(err->cls, QMP_ERR_DISCONNECTED);
 
 	if (lost && ((gone && !strcmp(gone, "destroyed")) || op->vm->destroying))
 		http_send_error(req, 404, "NotFound", "VM '%s' was destroyed", op->name);

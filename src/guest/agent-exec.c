@@ -53,7 +53,7 @@ struct gexec *agent_exec_req(struct agent *a, const struct gexec_request *r, gex
 	struct execop *op;
 
 	if (a->st != AGENT_READY) {
-		qmp_error_set(err, AGENT_ERR_NOT_READY, "agent not ready");
+		agent_no_session(a, err);
 		return NULL;
 	}
 	op = calloc(1, sizeof(*op));

@@ -75,6 +75,9 @@ struct agent {
 	 * resumes the VM inside its job, and what it resumes is another guest */
 	struct json_object *jobs;
 	int execs_lost; /* a session was dropped under the running execs */
+	/* a session that was ready (or ran execs) was dropped and the loss is
+	 * not yet reaped: calls until then fail as the connection's did */
+	int conn_lost;
 	/* asking again, with no one waiting, for an address the guest did not
 	 * have yet (DHCP after the agent): the next pause and the time spent */
 	unsigned idle_requery_ms, idle_requery_spent_ms;
@@ -84,6 +87,9 @@ struct agent {
 	int freeing;
 };
 
+/* A call or exec that finds no session: the connection just lost
+ * (Disconnected) or none yet (AgentNotReady) into err. */
+void agent_no_session(const struct agent *a, struct qmp_error *err);
 /* Take over ip as the guest's address (NULL forgets it); tell the owner when it changed. */
 void agent_set_ip(struct agent *a, struct json_object *ip);
 /* agent-ip.c: a new agent, or an address: the idle re-query starts afresh. */

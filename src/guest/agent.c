@@ -50,6 +50,7 @@ static void reap(struct agent *a)
 	/* Their processes are out of reach (qemu or its agent gone): fail the
 	 * execs between two polls too, as the one polling now just failed,
 	 * rather than let the next poll find no agent (AgentNotReady). */
+	a->conn_lost = 0;
 	if (a->execs_lost) {
 		a->execs_lost = 0;
 		qmp_error_set(&e, QMP_ERR_DISCONNECTED, "agent connection lost");
@@ -74,6 +75,7 @@ static void drop_session(struct agent *a)
 	a->s = NULL;
 	a->gen++;
 	a->execs_lost = a->execs != NULL;
+	a->conn_lost = a->st == AGENT_READY || a->execs;
 	a->ifq_inflight = 0;
 	a->pinging = 0;
 	event_active(a->reap_ev, EV_TIMEOUT, 0);
@@ -161,6 +163,20 @@ static int64_t call_internal(struct agent *a, const char *cmd, struct json_objec
 	return id;
 }
 
+/*
+ * Between drop_session and the reap on the next loop turn the connection is
+ * gone but its execs do not know yet: a call made then (an exec's poll
+ * whose timer fired in the same turn) is told what they will be told, not
+ * that the agent was never there.
+ */
+void agent_no_session(const struct agent *a, struct qmp_error *err)
+{
+	if (a->conn_lost && !a->freeing)
+		qmp_error_set(err, QMP_ERR_DISCONNECTED, "agent connection lost");
+	else
+		qmp_error_set(err, AGENT_ERR_NOT_READY, "agent not ready");
+}
+
 int64_t agent_call(struct agent *a, const char *cmd, struct json_object *args, unsigned timeout_ms,
 		   qmp_reply_fn fn, void *arg, struct qmp_error *err)
 {
@@ -169,7 +185,7 @@ int64_t agent_call(struct agent *a, const char *cmd, struct json_object *args, u
 
 	if (!a->s || a->freeing) {
 		json_object_put(args);
-		qmp_error_set(err, AGENT_ERR_NOT_READY, "agent not ready");
+		agent_no_session(a, err);
 		return -1;
 	}
 	c = calloc(1, sizeof(*c));

@@ -110,7 +110,9 @@ void agent_invalidate(struct agent *a);
 /*
  * guest-exec argv (NULL-terminated) with stdin input, until exited or
  * timeout_ms (0 = none). Fails immediately (NULL, err AgentNotReady) when
- * the agent is not ready. cb as gexec_done_fn.
+ * the agent is not ready; Disconnected "agent connection lost" in the loop
+ * turn where a ready connection was lost (its execs fail so on the next).
+ * cb as gexec_done_fn.
  */
 struct gexec *agent_exec(struct agent *a, const char *const *argv, const void *input, size_t len,
 			 unsigned timeout_ms, gexec_done_fn cb, void *arg, struct qmp_error *err);
@@ -125,7 +127,9 @@ struct gexec *agent_exec_req(struct agent *a, const struct gexec_request *req, g
 
 /*
  * Any QGA command, queued behind the others (one at a time). Returns -1 with
- * err AgentNotReady when there is no connection. args is taken.
+ * err AgentNotReady when there is no connection, Disconnected "agent
+ * connection lost" when a ready one was lost in this loop turn (as
+ * agent_exec). args is taken.
  */
 int64_t agent_call(struct agent *a, const char *cmd, struct json_object *args, unsigned timeout_ms,
 		   qmp_reply_fn fn, void *arg, struct qmp_error *err);

@@ -89,13 +89,26 @@ struct watch {
 	int transitions;
 	enum agent_state last;
 	int version_known;
+	/* call_on_drop: a call as the agent leaves ready (in the turn of the
+	 * drop, before the reap), its error */
+	int call_on_drop, called;
+	struct qmp_error drop_err;
 };
+
+static void ignore_reply(struct qmp_session *s, struct json_object *ret,
+			 const struct qmp_error *err, void *arg)
+{
+}
 
 static void on_state(struct agent *a, enum agent_state st, void *arg)
 {
 	struct watch *w = arg;
 
 	w->transitions++;
+	if (w->call_on_drop && w->last == AGENT_READY && st != AGENT_READY && !w->called) {
+		int64_t id = agent_call(a, "guest-ping", NULL, 0, ignore_reply, NULL, &w->drop_err);
+		w->called = id < 0 ? 1 : 2;
+	}
 	w->last = st;
 	if (st == AGENT_READY)
 		w->ready = 1;
@@ -409,6 +422,30 @@ Test(agent_fake, disconnect_mid_command_reply)
 	cr_assert(run_until(&w.ready, 5000), "no reconnect");
 	agent_free(a);
 	fake_agent_free(f);
+}
+
+Test(agent_fake, call_right_after_the_connection_is_lost)
+{
+	struct fake_agent *f = fake("w.sock", FA_NONE, NULL, 0);
+	struct watch w = {.call_on_drop = 1};
+	struct agent *a = agent("w.sock", &w);
+	struct qmp_error err;
+
+	agent_port_event(a, 1);
+	cr_assert(run_until(&w.ready, 5000));
+	run_for(200);
+	fake_agent_kick(f); /* qemu goes: the socket closes under a ready agent */
+	cr_assert(run_until(&w.called, 5000), "the agent never left ready");
+	/* as an exec's poll whose timer fired in the turn of the close: told
+	 * the connection was lost (as the execs are next turn), not "not ready" */
+	cr_assert_eq(w.called, 1, "the call was queued");
+	cr_expect_str_eq(w.drop_err.cls, QMP_ERR_DISCONNECTED, "%s", w.drop_err.desc);
+	/* reaped, and no agent to reconnect to: plain "not ready" again */
+	fake_agent_free(f);
+	run_for(50);
+	cr_expect_lt(agent_call(a, "guest-ping", NULL, 0, ignore_reply, NULL, &err), 0);
+	cr_expect_str_eq(err.cls, AGENT_ERR_NOT_READY, "%s", err.desc);
+	agent_free(a);
 }
 
 Test(agent_fake, port_close_then_reopen)
