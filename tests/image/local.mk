@@ -1,11 +1,14 @@
 # tests fragment (guest): the test guest, the integration-test harness and
 # the guest's own integration tests.
-dist_noinst_SCRIPTS += scripts/deps autogen.sh scripts/mkguest.sh scripts/pvh-kernel.sh
+dist_noinst_SCRIPTS += scripts/deps autogen.sh scripts/mkguest.sh scripts/pvh-kernel.sh \
+	scripts/guest-kernel.sh
+dist_noinst_DATA += scripts/guest-kernel.config
 
 # Built once by `make check` (builddir-relative), cached afterwards: the
 # script does nothing when the package versions are unchanged.
 check_DATA += guest/initrd.img
-guest/initrd.img: $(srcdir)/scripts/mkguest.sh $(srcdir)/scripts/pvh-kernel.sh
+guest/initrd.img: $(srcdir)/scripts/mkguest.sh $(srcdir)/scripts/pvh-kernel.sh \
+		  $(srcdir)/scripts/guest-kernel.sh $(srcdir)/scripts/guest-kernel.config
 	$(SHELL) $(srcdir)/scripts/mkguest.sh guest && touch $@
 guest/vmlinuz: guest/initrd.img
 
