@@ -112,6 +112,8 @@ static void on_qmp_ready(struct qmp_session *s, const struct qmp_error *err, voi
 		return;
 	}
 	vm->qmp_ready_once = true;
+	/* qemu sets up its netdevs before it greets on QMP */
+	sup_release_ssh_port(vm);
 	vm_status_changed(vm); /* qmp: connecting -> ok */
 	/* both in flight at once: qemu answers in order, one round trip */
 	if (vm_qmp_call(vm, "query-kvm", NULL, 0, on_query_kvm, vm, &e) < 0 ||

@@ -134,6 +134,7 @@ void sup_process_gone(struct vm *vm, int status)
 			sup_set_error(vm, "qemu exited without a SHUTDOWN event (%s)", what);
 	}
 	LOG_I(vm->spec.name, "qemu pid %d exited (%s)", (int)vm->pid, what);
+	sup_release_ssh_port(vm);
 	vm->pid = 0;
 	vm->agent_state = VM_AGENT_ABSENT;
 	sup_remove_runtime_files(vm);
@@ -173,6 +174,13 @@ void sup_on_sigchld(evutil_socket_t sig, short what, void *arg)
 		}
 	}
 	sup_maybe_shutdown_done(sup);
+}
+
+void sup_release_ssh_port(struct vm *vm)
+{
+	if (vm->ssh_port_hold >= 0)
+		close(vm->ssh_port_hold);
+	vm->ssh_port_hold = -1;
 }
 
 void sup_fail_start(struct vm *vm, const char *why)
@@ -289,7 +297,9 @@ int sup_vm_start(struct vm *vm)
 	/* mode none has no NIC, so nothing to forward ssh to; on a bridge
 	 * ssh goes to the guest's own address and port */
 	vm->ssh_port = vm->spec.net.bridge ? 22 : 0;
-	if (!vm->spec.net.none && !vm->spec.net.bridge && (vm->ssh_port = vm_free_port(&err)) < 0)
+	sup_release_ssh_port(vm);
+	if (!vm->spec.net.none && !vm->spec.net.bridge &&
+	    (vm->ssh_port = vm_free_port(&vm->ssh_port_hold, &err)) < 0)
 		goto out;
 	if (vm_net_bind_ports(&vm->spec.net, &err))
 		goto out;
@@ -329,6 +339,7 @@ int sup_vm_start(struct vm *vm)
 	ret = 0;
 out:
 	if (ret) {
+		sup_release_ssh_port(vm);
 		sup_set_error(vm, "%s", err ? err : "start failed");
 		vm->start_exhausted = vmsup_err_is_fd_exhaustion(err);
 		LOG_E(vm->spec.name, "%s", vm->error);

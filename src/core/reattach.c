@@ -73,6 +73,7 @@ struct vm *vm_from_state(struct vmsup *sup, const char *name, struct json_object
 		vmsup_err(err, "out of memory");
 		return NULL;
 	}
+	vm->ssh_port_hold = -1;
 	if (jint(j, "version", -1) != VM_STATEFILE_VERSION) {
 		vmsup_err(err, "unknown state file version %lld", jint(j, "version", -1));
 		goto fail;

@@ -35,6 +35,7 @@ void sup_vm_free(struct vm *vm)
 	}
 	sup_drop_qmp(vm);
 	sup_ops_proxy_stop(vm);
+	sup_release_ssh_port(vm);
 	if (vm->stop_timer)
 		event_free(vm->stop_timer);
 	vm_restart_release(vm);
@@ -156,6 +157,7 @@ struct waiter *vmsup_create(struct vmsup *sup, struct json_object *j, const stru
 		sup_reply_err(done, arg, VMSUP_EC_INTERNAL, "out of memory");
 		return NULL;
 	}
+	vm->ssh_port_hold = -1;
 	/* a module may build the spec from fields it owns ({"from": TEMPLATE}) */
 	if ((from = vmsup_modules_create(sup, j, vm, &cls, &err)) < 0) {
 		create_refuse(done, arg, cls ? cls : VMSUP_EC_INVALID, vm->spec.name, err);

@@ -158,6 +158,8 @@ void sup_set_error(struct vm *vm, const char *fmt, ...) __attribute__((format(pr
 int sup_paths_init(struct vm *vm, char **err);
 int sup_vm_start(struct vm *vm);
 void sup_fail_start(struct vm *vm, const char *why);
+/* closes vm->ssh_port_hold (qemu has bound the port, or will not) */
+void sup_release_ssh_port(struct vm *vm);
 void sup_remove_runtime_files(struct vm *vm);
 void sup_process_gone(struct vm *vm, int status);
 void sup_on_sigchld(evutil_socket_t sig, short what, void *arg);

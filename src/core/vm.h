@@ -72,9 +72,10 @@ struct vm {
 	struct ops_proxy *ops_proxy;
 	char mac[18];
 	int ssh_port;
-	char *accel_used; /* "kvm" or "tcg" from query-kvm, NULL before */
-	double created;	  /* wall clock */
-	uid_t owner;	  /* who created it (the API peer); only they and admins see it */
+	int ssh_port_hold; /* keeps ssh_port bound until qemu has (vm_free_port), or -1 */
+	char *accel_used;  /* "kvm" or "tcg" from query-kvm, NULL before */
+	double created;	   /* wall clock */
+	uid_t owner;	   /* who created it (the API peer); only they and admins see it */
 	double state_since;
 	unsigned restarts;
 	void *restart_state; /* opaque, owned by src/core/restart.c */

@@ -206,22 +206,26 @@ int vm_rm_run_dir(const char *dir)
 	return rmdir(dir);
 }
 
-int vm_free_port(char **err)
+int vm_free_port(int *hold, char **err)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port, one = 1;
 
 	if (fd < 0)
 		return vmsup_err(err, "socket: %s", strerror(errno));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	if ((hold && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
 		close(fd);
 		return vmsup_err(err, "no free port on 127.0.0.1: %s", strerror(errno));
 	}
 	port = ntohs(sa.sin_port);
-	close(fd);
+	if (hold)
+		*hold = fd;
+	else
+		close(fd);
 	return port;
 }
 

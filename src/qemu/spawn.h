@@ -59,7 +59,15 @@ int vm_rm_run_dir(const char *dir);
 int vm_run_files(const char *dir, char **qmp_sock, char **ops_sock, char **ops_qemu_sock,
 		 char **qga_sock, char **pidfile, char **console_log, char **qemu_log, char **err);
 
-/* A TCP port free on 127.0.0.1 right now (for hostfwd), or -1 with *err. */
-int vm_free_port(char **err);
+/*
+ * A TCP port free on 127.0.0.1 (for hostfwd), or -1 with *err. With hold,
+ * the port stays bound in *hold (SO_REUSEADDR, not listening) until the
+ * caller closes it once qemu has bound its forward: qemu's slirp binds
+ * with SO_REUSEADDR too, while the kernel keeps the port from being an
+ * outgoing connection's ephemeral port meanwhile (a local ssh client took
+ * one between the probe and qemu's bind: "Could not set up host
+ * forwarding rule"). Without hold, the probe's socket is closed at once.
+ */
+int vm_free_port(int *hold, char **err);
 
 #endif

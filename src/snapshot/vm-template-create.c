@@ -443,7 +443,7 @@ static int build(struct vm_tmpl_job *j, char **err)
 			 &j->console_log, &j->qemu_log, err))
 		goto out;
 	unlink(j->qemu_log);
-	if ((port = vm_free_port(err)) < 0)
+	if ((port = vm_free_port(NULL, err)) < 0)
 		goto out;
 	if (tmpl_tap_mac(j->sup, j->spec.name, j->mac, err))
 		goto out;
