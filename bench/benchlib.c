@@ -234,6 +234,24 @@ long bl_mem_available_mib(void)
 	return kib < 0 ? -1 : kib / 1024;
 }
 
+int bl_guest_append(const char *dir, char *buf, size_t len)
+{
+	char path[600], line[512];
+	FILE *f;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/append", dir);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	if (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(buf, len, "%s", line);
+		rc = 0;
+	}
+	fclose(f);
+	return rc;
+}
+
 /* $env, else the first build-tree path that runs, else name on PATH. */
 static const char *bin_path(const char *env, const char *const *local, const char *name)
 {

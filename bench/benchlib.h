@@ -42,6 +42,9 @@ double bl_cpu_ms(pid_t pid);
 long bl_ctxt_switches(pid_t pid);
 /* MemAvailable in MiB, -1 if unknown. */
 long bl_mem_available_mib(void);
+/* A guest directory's kernel command line (DIR/append, first line) into buf,
+ * which keeps what it held when there is none: -1 then, else 0. */
+int bl_guest_append(const char *dir, char *buf, size_t len);
 
 /*
  * A vmsupd of our own: temp dir (mode 0700) holding its config, socket,

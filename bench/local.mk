@@ -31,7 +31,7 @@ bench_scale_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_scale_CFLAGS = $(AM_CFLAGS) -pthread
 bench_scale_LDADD = src/libvmsup.la $(BENCH_LDADD) -lpthread
 
-EXTRA_DIST += bench/run.sh bench/README.md bench/results.md bench/net-modes.sh
+EXTRA_DIST += bench/run.sh bench/README.md bench/results.md bench/net-modes.sh bench/before-after.sh
 
 # The warm pool: vmctl run --pool vs a cold vmctl run vs a restore from the
 # template through the API, interleaved (test guest, TCG).

@@ -232,25 +232,17 @@ static double create_ms(const char *sock, int i, int disk)
 
 static int distro_init(void)
 {
-	char path[600];
-	FILE *f;
-
 	distro = getenv("BENCH_DISTRO");
 	if (!distro || !*distro) {
 		distro = NULL;
 		return 0;
 	}
 	BENCH = "pool-distro";
-	snprintf(path, sizeof(path), "%s/append", distro);
-	if (!(f = fopen(path, "r")) || !fgets(distro_append, sizeof(distro_append), f)) {
-		fprintf(stderr, "%s: %s: no kernel command line (scripts/mkdistro.sh)\n", BENCH,
-			path);
-		if (f)
-			fclose(f);
+	if (bl_guest_append(distro, distro_append, sizeof(distro_append)) < 0) {
+		fprintf(stderr, "%s: %s/append: no kernel command line (scripts/mkdistro.sh)\n",
+			BENCH, distro);
 		return -1;
 	}
-	fclose(f);
-	distro_append[strcspn(distro_append, "\n")] = '\0';
 	return 0;
 }
 
@@ -259,7 +251,7 @@ int main(int argc, char **argv)
 	struct bl_opts o;
 	struct bl_daemon d = {0};
 	const char *g = getenv("VMSUP_GUEST_DIR");
-	char conf[2048], *err = NULL, note[160], load[64];
+	char conf[2048], *err = NULL, note[160], load[64], append[512] = "console=ttyS0";
 	double pool[64], cold[64], tmpl[64], fill[64], refresh[64], cdisk[64], cbare[64];
 	struct bl_stats sp, sc, st, sf, sr, sd, sb;
 	struct json_object *tb = json_object_new_object();
@@ -276,15 +268,15 @@ int main(int argc, char **argv)
 		g = "/tmp/guest";
 	if (distro_init() < 0)
 		return 1;
+	bl_guest_append(g, append, sizeof(append));
 	json_object_object_add(tb, "name", json_object_new_string("bench"));
 	if (distro)
 		distro_fields(tb);
-	snprintf(
-	    conf, sizeof(conf),
-	    "default_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
-	    "default_append = \"console=ttyS0 panic=-1 loglevel=4 no_timer_check\"\naccel = tcg\n"
-	    "mem_mib = %d\nstop_grace_s = 5\npool_template = bench\npool_size = 1\n",
-	    g, g, distro ? 384 : 256);
+	snprintf(conf, sizeof(conf),
+		 "default_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
+		 "default_append = \"%s\"\naccel = tcg\n"
+		 "mem_mib = %d\nstop_grace_s = 5\npool_template = bench\npool_size = 1\n",
+		 g, g, append, distro ? 384 : 256);
 	bl_cleanup_install(&d);
 	rc = 1;
 	if (bl_daemon_start(&d, conf, &err) < 0) {

@@ -275,15 +275,9 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	{
-		char ap[512], app[512] = "console=ttyS0";
-		FILE *f;
+		char app[512] = "console=ttyS0";
 
-		snprintf(ap, sizeof(ap), "%s/append", g);
-		if ((f = fopen(ap, "r"))) {
-			if (fgets(app, sizeof(app), f))
-				app[strcspn(app, "\n")] = '\0';
-			fclose(f);
-		}
+		bl_guest_append(g, app, sizeof(app));
 		snprintf(conf, sizeof(conf),
 			 "default_kernel = %s/vmlinuz\ndefault_initrd = %s/initrd.img\n"
 			 "default_append = %s\nstop_grace_s = 5\n",

@@ -253,7 +253,7 @@ Test(restart_limits, sigterm_keeps_settings)
 	const char *gd = lt_guest_dir();
 	int last = 0;
 	unsigned long long all = own_cpus(&last), lo = all & ~(1ull << last);
-	char body[2048], append[256] = "console=ttyS0", pins[2][32], path[512];
+	char body[2048], append[512] = "console=ttyS0", pins[2][32];
 	struct want w[4] = {
 	    {"k0", 20, 100000, NULL, "all", {0}, 1, -1},
 	    {"k1", 150, 20000, NULL, "each", {0}, 2, -1},
@@ -263,7 +263,6 @@ Test(restart_limits, sigterm_keeps_settings)
 	pid_t pids[4], again[4];
 	struct json_object *r;
 	double t0, secs;
-	FILE *f;
 	long st;
 	int rc = 0;
 
@@ -277,12 +276,7 @@ Test(restart_limits, sigterm_keeps_settings)
 	w[1].pin = pins[1], w[1].mask[0] = 1ull << __builtin_ctzll(lo), w[1].mask[1] = 1ull << last;
 	w[2].pin = pins[0], w[2].mask[0] = 1ull << last;
 	w[3].pin = pins[0], w[3].mask[0] = 1ull << last;
-	snprintf(path, sizeof(path), "%s/append", gd);
-	if ((f = fopen(path, "re"))) {
-		if (fgets(append, sizeof(append), f))
-			append[strcspn(append, "\n")] = '\0';
-		fclose(f);
-	}
+	td_guest_append(gd, append, sizeof(append));
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"g\",\"accel\":\"tcg\",\"mem_mib\":256,\"kernel\":\"%s/vmlinuz\","
 		 "\"initrd\":\"%s/initrd.img\",\"append\":\"%s\"}",
@@ -378,7 +372,7 @@ Test(restart_limits, kill9_right_after_create)
 Test(restart_limits, template_membership)
 {
 	const char *gd = lt_guest_dir();
-	char body[2048];
+	char body[2048], append[512] = "console=ttyS0";
 	struct json_object *r, *t, *n;
 	pid_t pid;
 	long st;
@@ -387,9 +381,8 @@ Test(restart_limits, template_membership)
 		cr_skip_test("no test guest (scripts/mkguest.sh builds it)");
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"t\",\"kernel\":\"%s/vmlinuz\",\"initrd\":\"%s/initrd.img\","
-		 "\"append\":\"console=ttyS0 panic=-1 loglevel=4 no_timer_check\",\"mem_mib\":256,"
-		 "\"accel\":\"tcg\"}",
-		 gd, gd);
+		 "\"append\":\"%s\",\"mem_mib\":256,\"accel\":\"tcg\"}",
+		 gd, gd, append);
 	r = td_http(&d, "POST", "/v1/templates", body, &st);
 	cr_assert_eq(st, 201, "template: %ld %s", st, td_err_desc(r));
 	json_object_put(r);

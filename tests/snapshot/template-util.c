@@ -25,16 +25,26 @@ void tt_guest(char kernel[512], char initrd[512])
 	cr_assert_eq(stat(initrd, &sb), 0, "no test guest initrd %s", initrd);
 }
 
-char *tt_spec(const char *name, int mem_mib)
+void tt_guest_append(char append[512])
 {
-	char k[512], i[512], *s;
+	char k[512], i[512];
 
 	tt_guest(k, i);
+	snprintf(append, 512, "console=ttyS0");
+	*strrchr(k, '/') = '\0';
+	td_guest_append(k, append, 512);
+}
+
+char *tt_spec(const char *name, int mem_mib)
+{
+	char k[512], i[512], a[512], *s;
+
+	tt_guest(k, i);
+	tt_guest_append(a);
 	cr_assert_geq(asprintf(&s,
 			       "{\"name\":\"%s\",\"kernel\":\"%s\",\"initrd\":\"%s\","
-			       "\"append\":\"console=ttyS0 panic=-1 loglevel=4 no_timer_check\","
-			       "\"mem_mib\":%d,\"accel\":\"tcg\"}",
-			       name, k, i, mem_mib),
+			       "\"append\":\"%s\",\"mem_mib\":%d,\"accel\":\"tcg\"}",
+			       name, k, i, a, mem_mib),
 		      0);
 	return s;
 }

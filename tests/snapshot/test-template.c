@@ -470,7 +470,7 @@ static off_t size_of(const char *path)
 Test(template, keeps_its_own_kernel_and_initrd, .fini = teardown, .timeout = 900)
 {
 	char k[512], i[512], dir[] = "/tmp/vsh-tk-XXXXXX", mk[600], mi[600], cp[600], body[2048];
-	char cmd[8192];
+	char cmd[8192], a[512];
 	struct json_object *r;
 	off_t ksize, isize;
 	long st;
@@ -482,12 +482,12 @@ Test(template, keeps_its_own_kernel_and_initrd, .fini = teardown, .timeout = 900
 	td_sh_ok("cp '%s' '%s' && cp '%s' '%s'", k, mk, i, mi);
 	ksize = size_of(mk);
 	isize = size_of(mi);
+	tt_guest_append(a);
 	tt_start(&d);
 	snprintf(body, sizeof(body),
-		 "{\"name\":\"own\",\"kernel\":\"%s\",\"initrd\":\"%s\","
-		 "\"append\":\"console=ttyS0 panic=-1 loglevel=4 no_timer_check\","
+		 "{\"name\":\"own\",\"kernel\":\"%s\",\"initrd\":\"%s\",\"append\":\"%s\","
 		 "\"mem_mib\":256,\"accel\":\"tcg\"}",
-		 mk, mi);
+		 mk, mi, a);
 	r = post("/v1/templates", body, &st);
 	cr_assert_eq(st, 201, "template: %ld %s", st, r ? td_err_desc(r) : "");
 	json_object_put(r);
