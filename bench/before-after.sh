@@ -66,6 +66,7 @@ END {
 		f = order[i]
 		mo = med(v[f, "old"]); lo_o = lo; hi_o = hi
 		mn = med(v[f, "new"])
-		printf "| %s | %.0f ms (%.0f-%.0f) | %.0f ms (%.0f-%.0f) | %.2fx |\n", f, mo, lo_o, hi_o, mn, lo, hi, mo > 0 ? mn / mo : 0
+		gsub(/_/, " ", f)
+		printf "| %s | %.0f ms (%.0f-%.0f) | %.0f ms (%.0f-%.0f) | %.2fx |\n", f, mo, lo_o, hi_o, mn, lo, hi, (mo > 0 ? mn / mo : 0)
 	}
 }' "$out/all"

@@ -102,7 +102,7 @@ double rs_launch(const struct rs_tmpl *t, const char *dir, const char *name, int
 	char *argv[RS_MAX_ARGS] = {0}, guest[128], qmp[384], log[384], from_port[64], to_port[64];
 	struct bl_raw r = {.fd = -1};
 	double t0, t1 = -1, end;
-	int port = vm_free_port(NULL);
+	int port = vm_free_port(NULL, NULL);
 
 	*pid = 0;
 	snprintf(guest, sizeof(guest), "guest=%s", name);
