@@ -379,6 +379,7 @@ Test(restart_limits, template_membership)
 
 	if (!gd)
 		cr_skip_test("no test guest (scripts/mkguest.sh builds it)");
+	td_guest_append(gd, append, sizeof(append));
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"t\",\"kernel\":\"%s/vmlinuz\",\"initrd\":\"%s/initrd.img\","
 		 "\"append\":\"%s\",\"mem_mib\":256,\"accel\":\"tcg\"}",

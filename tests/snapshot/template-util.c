@@ -25,14 +25,14 @@ void tt_guest(char kernel[512], char initrd[512])
 	cr_assert_eq(stat(initrd, &sb), 0, "no test guest initrd %s", initrd);
 }
 
-void tt_guest_append(char append[512])
+void tt_guest_append(const char *kernel, char append[512])
 {
-	char k[512], i[512];
+	char dir[512];
 
-	tt_guest(k, i);
+	snprintf(dir, sizeof(dir), "%s", kernel);
+	*strrchr(dir, '/') = '\0';
 	snprintf(append, 512, "console=ttyS0");
-	*strrchr(k, '/') = '\0';
-	td_guest_append(k, append, 512);
+	td_guest_append(dir, append, 512);
 }
 
 char *tt_spec(const char *name, int mem_mib)
@@ -40,7 +40,7 @@ char *tt_spec(const char *name, int mem_mib)
 	char k[512], i[512], a[512], *s;
 
 	tt_guest(k, i);
-	tt_guest_append(a);
+	tt_guest_append(k, a);
 	cr_assert_geq(asprintf(&s,
 			       "{\"name\":\"%s\",\"kernel\":\"%s\",\"initrd\":\"%s\","
 			       "\"append\":\"%s\",\"mem_mib\":%d,\"accel\":\"tcg\"}",

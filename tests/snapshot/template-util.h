@@ -8,8 +8,9 @@
 
 /* The test guest's kernel/initrd ($VMSUP_GUEST_DIR, else /tmp/guest); skips without qemu. */
 void tt_guest(char kernel[512], char initrd[512]);
-/* The test guest's kernel command line (its DIR/append), "console=ttyS0" without one. */
-void tt_guest_append(char append[512]);
+/* The kernel command line of the test guest whose kernel tt_guest gave (its
+ * DIR/append), "console=ttyS0" without one. */
+void tt_guest_append(const char *kernel, char append[512]);
 /* A VM spec body (JSON text, malloc'd) booting the test guest. */
 char *tt_spec(const char *name, int mem_mib);
 /* Start a daemon; also registers it for tt_kill_all at exit. */

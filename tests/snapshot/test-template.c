@@ -492,7 +492,7 @@ Test(template, keeps_its_own_kernel_and_initrd, .fini = teardown_tk, .timeout = 
 	td_sh_ok("cp '%s' '%s' && cp '%s' '%s'", k, mk, i, mi);
 	ksize = size_of(mk);
 	isize = size_of(mi);
-	tt_guest_append(a);
+	tt_guest_append(k, a);
 	tt_start(&d);
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"own\",\"kernel\":\"%s\",\"initrd\":\"%s\",\"append\":\"%s\","
