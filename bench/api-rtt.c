@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 		snprintf(note, sizeof(note), "libqmp %s; raw %s", bl_spread(&sb, s1, sizeof(s1)),
 			 bl_spread(&sc, s2, sizeof(s2)));
 		bl_result("api-rtt", "QMP query-status via libqmp, median (baseline: raw socket)",
-			  sb.median, "us", sc.median, "<= 1.2x", note);
+			  sb.median, "us", sc.median, "<= 1.1x", note);
 		bl_result("api-rtt", "QMP query-status via libqmp, p99", sb.p99, "us", sc.p99, NULL,
 			  NULL);
 		snprintf(note, sizeof(note), "API %s", bl_spread(&sa, s1, sizeof(s1)));

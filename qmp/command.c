@@ -38,10 +38,22 @@ void cmd_finish(struct qmp_session *s, struct cmd *c, struct json_object *ret,
 
 int cmd_send(struct qmp_session *s, struct cmd *c)
 {
+	const char *str = NULL;
+	size_t len = 0;
 	int rc;
 
-	json_object_object_add(c->msg, "id", json_object_new_int64(c->id));
-	rc = session_write(s, c->msg, 0, c->fd);
+	/* QMP's in-band commands go without an id where they can (inband.c) */
+	if (s->kind == QMP_KIND_QMP && !json_object_object_get_ex(c->msg, "exec-oob", NULL)) {
+		str = json_object_to_json_string_length(c->msg, JSON_C_TO_STRING_PLAIN, &len);
+		c->bare = str && inband_bare_ok(str, len);
+		inband_sent(s, c);
+	}
+	if (c->bare) {
+		rc = session_write_text(s, str, len, 0, c->fd);
+	} else {
+		json_object_object_add(c->msg, "id", json_object_new_int64(c->id));
+		rc = session_write(s, c->msg, 0, c->fd);
+	}
 	c->fd = -1;
 	json_object_put(c->msg);
 	c->msg = NULL;
@@ -63,7 +75,12 @@ static void on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
 	 * command's; resynchronise before sending anything else. */
 	if (s->kind == QMP_KIND_QGA && was_inflight)
 		s->need_sync = 1;
+	int lost = s->kind == QMP_KIND_QMP && c->sent && inband_timed_out(s, c) < 0;
 	cmd_finish(s, c, NULL, &err);
+	if (lost && session_alive(s)) {
+		qmp_error_set(&err, QMP_ERR_TIMEOUT, "the QMP monitor stopped answering");
+		session_end(s, &err);
+	}
 	if (s->kind == QMP_KIND_QGA && session_alive(s))
 		qga_pump(s);
 	session_unref(s);

@@ -173,18 +173,6 @@ void qmp_unsubscribe(struct qmp_session *s, int handle)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static struct cmd *find_sent(struct qmp_session *s, int64_t id)
-{
-	struct cmd *c;
-
-	TAILQ_FOREACH(c, &s->cmds, link)
-	{
-		if (c->id == id && c->sent)
-			break;
-	}
-	return c;
-}
-
 /* A reply (it has "return" or "error"): to qmp_capabilities or a command. */
 static void mon_reply(struct qmp_session *s, struct json_object *v, struct json_object *ret,
 		      struct json_object *error)
@@ -193,20 +181,17 @@ static void mon_reply(struct qmp_session *s, struct json_object *v, struct json_
 	struct qmp_error err;
 	struct cmd *c;
 
-	/* A reply without our id answers nothing we sent (QEMU failed to
-	 * parse a request); nobody waits for it. */
-	if (!json_object_object_get_ex(v, "id", &id) || !is_int(id))
-		return;
-	int64_t n = json_object_get_int64(id);
+	json_object_object_get_ex(v, "id", &id);
 	if (error)
 		cmd_reply_error(error, &err);
-	if (s->state == ST_HANDSHAKE && n == s->caps_id) {
-		mon_ready(s, error ? &err : NULL);
+	if (s->state == ST_HANDSHAKE) {
+		if (is_int(id) && json_object_get_int64(id) == s->caps_id)
+			mon_ready(s, error ? &err : NULL);
 		return;
 	}
-	c = find_sent(s, n);
+	c = inband_match(s, id);
 	if (!c)
-		return; /* late reply to a command that timed out */
+		return; /* late reply to a command that timed out, or to none */
 	if (error)
 		cmd_finish(s, c, NULL, &err);
 	else

@@ -103,6 +103,10 @@ void qmp_on_close(struct qmp_session *s, qmp_close_fn fn, void *arg);
  * this call (time queued behind other commands included). fn may be NULL.
  * QMP commands issued before the handshake completes are held until then. Returns the command's id
  * (> 0), or -1 if it could not be queued (fn is then not called, err set).
+ * On QMP the id is the library's handle: a short in-band command goes
+ * without one (QEMU reads its monitor a byte at a time, and answers in-band
+ * commands in order, so the reply is matched by its place); out-of-band
+ * commands, and commands over 1 KiB or not plain ASCII, carry it.
  * On a QGA session commands are sent one at a time, in order; after a
  * timeout the session resynchronises with guest-sync-delimited before the
  * next command.
@@ -128,8 +132,8 @@ int64_t qmp_call_fd(struct qmp_session *s, const char *cmd, struct json_object *
 int64_t qmp_call_noreply(struct qmp_session *s, const char *cmd, struct json_object *args,
 			 struct qmp_error *err);
 
-/* Send a raw command object as given (for passthrough); id is added (an id
- * the caller put there is replaced: ids are the library's). */
+/* Send a raw command object as given (for passthrough). An id the caller
+ * put there is dropped: ids are the library's, added as qmp_call says. */
 int64_t qmp_call_raw(struct qmp_session *s, struct json_object *cmd, unsigned timeout_ms,
 		     qmp_reply_fn fn, void *arg, struct qmp_error *err);
 

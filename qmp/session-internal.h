@@ -7,6 +7,7 @@
  *   command.c   the command queue: ids, pending commands, timeouts
  *   qga.c       guest agent: guest-sync-delimited, one command at a time
  *   monitor.c   QMP: greeting, qmp_capabilities, replies, events
+ *   inband.c    QMP: in-band commands sent without an id, replies in order
  */
 #ifndef QMP_SESSION_INTERNAL_H
 #define QMP_SESSION_INTERNAL_H
@@ -41,8 +42,17 @@ struct cmd {
 	int fd; /* >= 0: passed with the command (qmp_call_fd; borrowed) */
 	unsigned timeout_ms;
 	char name[64]; /* for error messages */
+	int inband;    /* QMP: "execute", answered in order (inband.c) */
+	int bare;      /* QMP: sent without an id */
+	uint64_t seq;  /* QMP: place among the in-band commands written */
 };
 TAILQ_HEAD(cmd_list, cmd);
+
+/* A QMP command sent with an id that timed out before its reply. */
+struct ghost {
+	int64_t id;
+	uint64_t seq;
+};
 
 struct sub {
 	int handle;
@@ -59,7 +69,8 @@ struct qmp_session {
 	int refs;
 	int freed;
 
-	struct bufferevent *bev;
+	struct bufferevent *bev; /* writes, and write errors */
+	struct event *rd_ev;	 /* reads: straight into the parser */
 	struct qmp_parser *parser;
 
 	qmp_ready_fn ready_fn;
@@ -74,6 +85,11 @@ struct qmp_session {
 	int oob;
 	struct event *hs_timer; /* greeting + capabilities deadline */
 	int64_t caps_id;
+
+	/* QMP: in-band commands written and answered so far (inband.c) */
+	uint64_t ib_sent, ib_answered;
+	struct ghost *ghosts;
+	size_t nghosts, cap_ghosts;
 
 	int64_t next_id;
 	/* QMP: commands in submission order, sent or held until ready.
@@ -118,6 +134,8 @@ QMP_HIDDEN void session_end(struct qmp_session *s, const struct qmp_error *why);
 QMP_HIDDEN void session_end_write_failed(struct qmp_session *s);
 QMP_HIDDEN int session_report_ready(struct qmp_session *s, const struct qmp_error *err);
 QMP_HIDDEN int session_write(struct qmp_session *s, struct json_object *msg, int sentinel, int fd);
+QMP_HIDDEN int session_write_text(struct qmp_session *s, const char *str, size_t len, int sentinel,
+				  int fd);
 
 /* command.c */
 QMP_HIDDEN struct json_object *cmd_make(const char *cmd, struct json_object *args);
@@ -127,6 +145,15 @@ QMP_HIDDEN void cmd_finish(struct qmp_session *s, struct cmd *c, struct json_obj
 QMP_HIDDEN void cmd_flush_held(struct qmp_session *s);
 QMP_HIDDEN void cmd_fail_all(struct qmp_session *s, const struct qmp_error *why);
 QMP_HIDDEN void cmd_reply_error(struct json_object *error, struct qmp_error *err);
+
+/* inband.c */
+QMP_HIDDEN int inband_bare_ok(const char *str, size_t len);
+QMP_HIDDEN void inband_sent(struct qmp_session *s, struct cmd *c);
+/* -1: too many commands left unanswered, the session should end */
+QMP_HIDDEN int inband_timed_out(struct qmp_session *s, const struct cmd *c);
+/* The command a QMP reply answers (id: its "id" member, or NULL), or NULL
+ * for a late reply to a command that timed out or to none of ours. */
+QMP_HIDDEN struct cmd *inband_match(struct qmp_session *s, struct json_object *id);
 
 /* qga.c */
 QMP_HIDDEN void qga_start_sync(struct qmp_session *s);

@@ -36,6 +36,7 @@ void session_unref(struct qmp_session *s)
 		event_free(s->sync_timer);
 	qmp_parser_free(s->parser);
 	json_object_put(s->greeting);
+	free(s->ghosts);
 	free(s->subs);
 	free(s);
 }
@@ -75,22 +76,26 @@ struct qmp_session *qmp_session_new(struct event_base *base, enum qmp_kind kind,
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* Send msg as one line, after a 0xFF sentinel if asked (QGA resync), and
+int session_write(struct qmp_session *s, struct json_object *msg, int sentinel, int fd)
+{
+	size_t len;
+	const char *str = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
+
+	return str ? session_write_text(s, str, len, sentinel, fd) : -1;
+}
+
+/* Send str as one line, after a 0xFF sentinel if asked (QGA resync), and
  * fd (>= 0) with its first byte (SCM_RIGHTS): the caller made sure nothing
  * is queued, so that byte goes out now. */
-int session_write(struct qmp_session *s, struct json_object *msg, int sentinel, int fd)
+int session_write_text(struct qmp_session *s, const char *str, size_t len, int sentinel, int fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	size_t len;
-	const char *str = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
 	struct iovec iov[3];
 	int n = 0;
 
-	if (!str)
-		return -1;
 	if (sentinel)
 		iov[n++] = (struct iovec){.iov_base = "\xff", .iov_len = 1};
 	iov[n++] = (struct iovec){.iov_base = (void *)str, .iov_len = len};
@@ -163,51 +168,80 @@ static int on_value(struct json_object *v, void *arg)
 	return session_alive(s) ? 0 : -1;
 }
 
-/* Feed what in holds to the parser, dispatching each value. */
-static void feed(struct qmp_session *s, struct evbuffer *in)
+/* Bytes read per read(2): a QMP reply or event fits many times over. */
+#define READ_CHUNK 16384
+/* Reads per loop turn: a peer that never stops sending (a large
+ * guest-exec output) does not hold the caller's loop. */
+#define READ_TURN_CHUNKS 16
+
+/* Feed n bytes to the parser, dispatching each value; 0 while the session
+ * lives on, -1 once it ended (freed or closed by a callback or by bad
+ * input). The caller holds a reference. */
+static int feed(struct qmp_session *s, const char *p, size_t n)
 {
 	struct qmp_error err;
 
+	if (qmp_parser_feed(s->parser, p, n, on_value, s, &err) < 0 && session_alive(s))
+		session_end(s, &err);
+	return session_alive(s) ? 0 : -1;
+}
+
+/* Read what the socket holds into the parser, up to max_chunks reads of
+ * READ_CHUNK (0: until it holds no more). Returns the last read's result:
+ * 0 at end of file, -1 with errno (EAGAIN: nothing left), 1 if the session
+ * ended while dispatching or the chunks ran out. */
+static ssize_t read_some(struct qmp_session *s, unsigned max_chunks)
+{
+	char buf[READ_CHUNK];
+	ssize_t n;
+
+	for (unsigned i = 0; !max_chunks || i < max_chunks; i++) {
+		n = read(event_get_fd(s->rd_ev), buf, sizeof(buf));
+		if (n <= 0)
+			return n;
+		if (feed(s, buf, (size_t)n) < 0)
+			return 1;
+		/* a short read took all there was: skip the read that
+		 * would only say EAGAIN */
+		if (n < (ssize_t)sizeof(buf) && max_chunks)
+			return 1;
+	}
+	return 1;
+}
+
+/*
+ * The socket is readable. Read straight from it rather than through the
+ * bufferevent: libevent asks FIONREAD before every read (a system call
+ * per reply) and reads 4 KiB at a time into a buffer the parser then
+ * copies out of again.
+ */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmp_session *s = arg;
+	struct qmp_error err;
+	ssize_t n;
+
 	session_ref(s);
-	while (session_alive(s)) {
-		size_t n = evbuffer_get_contiguous_space(in);
-		if (!n)
-			break;
-		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
-		int rc = qmp_parser_feed(s->parser, p, n, on_value, s, &err);
-		if (!session_alive(s))
-			break; /* the bufferevent is gone with the session */
-		evbuffer_drain(in, n);
-		if (rc < 0) {
-			session_end(s, &err);
-			break;
-		}
+	n = read_some(s, READ_TURN_CHUNKS);
+	if (n == 0 && session_alive(s)) {
+		qmp_error_set(&err, QMP_ERR_DISCONNECTED, "peer closed the connection");
+		session_end(s, &err);
+	} else if (n < 0 && errno != EAGAIN && errno != EINTR && session_alive(s)) {
+		qmp_error_set(&err, QMP_ERR_DISCONNECTED, "socket error: %s", strerror(errno));
+		session_end(s, &err);
 	}
 	session_unref(s);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
-{
-	feed(arg, bufferevent_get_input(bev));
-}
-
 void qmp_session_drain(struct qmp_session *s)
 {
-	struct evbuffer *tmp;
-	evutil_socket_t fd;
-
-	if (!s->bev || (fd = bufferevent_getfd(s->bev)) < 0)
+	if (!s || !s->rd_ev || !session_alive(s))
 		return;
-	/* the bufferevent's own input is frozen to all but its reads: the
-	 * socket is read into a buffer of ours. Non-blocking: stops at
-	 * EAGAIN, or at EOF, which the loop then reports through on_event */
-	if (!(tmp = evbuffer_new()))
-		return;
-	while (evbuffer_read(tmp, fd, -1) > 0)
-		;
-	if (evbuffer_get_length(tmp))
-		feed(s, tmp);
-	evbuffer_free(tmp);
+	/* Non-blocking: stops at EAGAIN, or at EOF, which the loop then
+	 * reports through on_readable */
+	session_ref(s);
+	read_some(s, 0);
+	session_unref(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -246,6 +280,10 @@ void session_end(struct qmp_session *s, const struct qmp_error *why)
 		return;
 	s->state = ST_CLOSED;
 	session_ref(s);
+	if (s->rd_ev) {
+		event_free(s->rd_ev);
+		s->rd_ev = NULL;
+	}
 	if (s->bev) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -310,14 +348,18 @@ int qmp_attach_fd(struct qmp_session *s, int fd, qmp_ready_fn ready, void *arg,
 		close(fd);
 		return -1;
 	}
-	if (make_timer(s) < 0) {
-		qmp_error_set(err, QMP_ERR_CONNECT, "cannot create timer");
+	s->rd_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, s);
+	if (make_timer(s) < 0 || !s->rd_ev || event_add(s->rd_ev, NULL) < 0) {
+		qmp_error_set(err, QMP_ERR_CONNECT, "cannot create timer or read event");
+		if (s->rd_ev)
+			event_free(s->rd_ev);
+		s->rd_ev = NULL;
 		bufferevent_free(s->bev);
 		s->bev = NULL;
 		return -1;
 	}
-	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(s->bev, NULL, NULL, on_event, s);
+	bufferevent_enable(s->bev, EV_WRITE);
 	s->ready_fn = ready;
 	s->ready_arg = arg;
 	start_handshake(s);

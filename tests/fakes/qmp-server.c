@@ -97,6 +97,38 @@ static int64_t cmd_id(struct json_object *c)
 	return c && json_object_object_get_ex(c, "id", &id) ? json_object_get_int64(id) : -1;
 }
 
+/* The command an @LAST@ or @ID<n>@ at t names, or NULL; *len: its length. */
+static struct json_object *placeholder_cmd(struct fake_qmp *f, const char *t, size_t *len)
+{
+	const char *end;
+	unsigned idx;
+
+	if (!strncmp(t, "@LAST@", 6)) {
+		*len = 6;
+		return f->ncmds ? f->cmds[f->ncmds - 1] : NULL;
+	}
+	if (sscanf(t, "@ID%u@", &idx) == 1 && (end = strchr(t + 1, '@'))) {
+		*len = (size_t)(end + 1 - t);
+		return idx < f->ncmds ? f->cmds[idx] : NULL;
+	}
+	return NULL;
+}
+
+/* At t, the member ', "id": PLACEHOLDER' naming a command sent without an
+ * id: its length, to leave it out; else 0. */
+static size_t absent_id_member(struct fake_qmp *f, const char *t)
+{
+	static const char member[] = ", \"id\": ";
+	const size_t ml = sizeof(member) - 1;
+	struct json_object *c;
+	size_t pl = 0;
+
+	if (strncmp(t, member, ml) || !(c = placeholder_cmd(f, t + ml, &pl)) ||
+	    json_object_object_get_ex(c, "id", NULL))
+		return 0;
+	return ml + pl;
+}
+
 /* Expand placeholders into a malloc'ed buffer. */
 static char *expand(struct fake_qmp *f, const char *t, size_t *outlen)
 {
@@ -107,7 +139,13 @@ static char *expand(struct fake_qmp *f, const char *t, size_t *outlen)
 		char num[32] = "";
 		const char *end;
 		unsigned idx;
+		size_t skip;
 
+		/* QEMU leaves "id" out of the answer to a command without one */
+		if ((skip = absent_id_member(f, t))) {
+			t += skip;
+			continue;
+		}
 		if (*t == '@' && !strncmp(t, "@LAST@", 6)) {
 			snprintf(num, sizeof(num), "%" PRId64,
 				 f->ncmds ? cmd_id(f->cmds[f->ncmds - 1]) : -1);
@@ -272,8 +310,11 @@ static int do_answer(struct fake_qmp *f, const struct fq_step *st)
 		if (!(c = read_cmd(f)))
 			break;
 		name = json_object_object_get_ex(c, "execute", &x) ? json_object_get_string(x) : "";
-		snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %" PRId64 "}\r\n",
-			 cmd_id(c));
+		if (json_object_object_get_ex(c, "id", NULL))
+			snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %" PRId64 "}\r\n",
+				 cmd_id(c));
+		else
+			snprintf(reply, sizeof(reply), "{\"return\": {}}\r\n");
 		if (st->text && !strcmp(name, st->text)) {
 			record(f, c);
 			return 0;
