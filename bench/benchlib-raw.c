@@ -113,7 +113,12 @@ int bl_raw_open(struct bl_raw *r, const char *path, double timeout_ms)
 	if ((r->fd = bl_unix_connect(path)) < 0)
 		return -1;
 	if (bl_raw_read_line(r, line, sizeof(line), timeout_ms) || strncmp(line, "{\"QMP\"", 6) ||
-	    bl_raw_call(r, "{\"execute\":\"qmp_capabilities\"}\n", timeout_ms)) {
+	    bl_raw_call(
+		r,
+		strstr(line, "\"oob\"")
+		    ? "{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[\"oob\"]}}\n"
+		    : "{\"execute\":\"qmp_capabilities\"}\n",
+		timeout_ms)) {
 		bl_raw_close(r);
 		return -1;
 	}

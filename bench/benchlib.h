@@ -124,7 +124,10 @@ struct bl_raw {
 	char buf[8192];
 	size_t len;
 };
-int bl_raw_open(struct bl_raw *r, const char *path, double timeout_ms); /* greeting + caps */
+/* Connect, read the greeting, send qmp_capabilities, enabling oob when the
+ * greeting offers it (as libqmp and so vmsupd do: QEMU then no longer
+ * suspends the monitor around each command). */
+int bl_raw_open(struct bl_raw *r, const char *path, double timeout_ms);
 int bl_raw_call(struct bl_raw *r, const char *cmd_json, double timeout_ms);
 /* The same, with seen(line, arg) called for each event line before the reply. */
 int bl_raw_call_seen(struct bl_raw *r, const char *cmd_json, double timeout_ms,

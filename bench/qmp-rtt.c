@@ -2,7 +2,9 @@
  * bench/qmp-rtt [--quick] [-n N]: round trip of query-status on an idle,
  * guest-less qemu, through libqmp versus a minimal blocking client on a
  * second QMP monitor of the same qemu (the floor: what the socket and QEMU
- * cost by themselves). Samples alternate A, B so load changes hit both.
+ * cost by themselves), in the same mode (oob enabled, as libqmp does: QEMU
+ * suspends and resumes a monitor without it around every command) and
+ * sending the same bytes. Samples alternate A, B so load changes hit both.
  */
 #include "config.h"
 
