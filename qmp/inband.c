@@ -6,7 +6,9 @@
  * round trip. The QMP specification makes "id" optional and QEMU answers
  * in-band commands one at a time, in the order it read them (only
  * out-of-band commands need an id to be matched), so a reply without an id
- * answers the oldest in-band command not yet answered.
+ * answers the oldest in-band command not yet answered. (QEMU 2.12 could
+ * drop an in-band command with oob enabled; before 3.0 every command keeps
+ * its id.)
  *
  * Each in-band command gets a sequence number when it is written; replies
  * advance s->ib_answered. A command sent with an id that timed out is kept

@@ -53,6 +53,10 @@ static void read_version(struct qmp_session *s, struct json_object *qmp)
 	    json_object_object_get_ex(q, "micro", &mc))
 		snprintf(s->version, sizeof(s->version), "%d.%d.%d", json_object_get_int(ma),
 			 json_object_get_int(mi), json_object_get_int(mc));
+	/* QEMU 2.12 with oob dropped an in-band command when its queue was
+	 * full (COMMAND_DROPPED, naming it by id); from 3.0 on it stops
+	 * reading instead, and every in-band command is answered in order. */
+	s->bare_ids = ma && json_object_get_int(ma) >= 3;
 }
 
 static void read_oob(struct qmp_session *s, struct json_object *qmp)

@@ -86,6 +86,8 @@ struct qmp_session {
 	struct event *hs_timer; /* greeting + capabilities deadline */
 	int64_t caps_id;
 
+	/* QMP: in-band commands may go without an id (QEMU >= 3.0) */
+	int bare_ids;
 	/* QMP: in-band commands written and answered so far (inband.c) */
 	uint64_t ib_sent, ib_answered;
 	struct ghost *ghosts;

@@ -359,6 +359,70 @@ Test(qmp_fake, inband_commands_go_without_id_and_replies_come_in_order)
 	    0, "CommandNotFound");
 }
 
+/* QEMU answers a command it cannot parse with an error and no id: that
+ * answer is the command's, even when the command carried an id (here one
+ * over the size bare commands are kept under), and the next reply goes to
+ * the next command. */
+Test(qmp_fake, error_without_id_answers_the_oldest_command)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, FQ_GREETING},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_EXPECT, "big"},
+	    {FQ_EXPECT, "query-name"},
+	    {FQ_SEND, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error, "
+		      "too many nested containers\"}}\r\n"
+		      "{\"return\": {\"name\": \"n\"}}\r\n"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct tu_reply r = {0}, r2 = {0};
+	struct json_object *args = json_object_new_object();
+	char pad[1500];
+
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = 0;
+	json_object_object_add(args, "pad", json_object_new_string(pad));
+	start(script, NULL, &ready);
+	cr_assert_gt(qmp_call(fx.s, "big", args, 0, tu_reply_fn, &r, NULL), 0);
+	cr_assert_gt(qmp_call(fx.s, "query-name", NULL, 0, tu_reply_fn, &r2, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &r2.done, WAIT_MS), 0);
+	cr_assert(r.failed);
+	cr_assert(strstr(r.err.desc, "JSON parse error"), "%s", r.err.desc);
+	cr_assert_str_eq(ret_str(r2.ret, "name"), "n");
+	tu_fake_done(&fx, WAIT_MS);
+	cr_assert(json_object_object_get_ex(fake_qmp_command(fx.fake, 1), "id", NULL));
+	cr_assert_not(json_object_object_get_ex(fake_qmp_command(fx.fake, 2), "id", NULL));
+	tu_reply_clear(&r2);
+}
+
+/* QEMU 2.12 with oob could drop an in-band command (COMMAND_DROPPED names
+ * it by id): before 3.0, every command keeps its id. */
+Test(qmp_fake, qemu_before_3_gets_ids)
+{
+	const struct fq_step script[] = {
+	    {FQ_SEND, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 12, "
+		      "\"major\": 2}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n"},
+	    {FQ_EXPECT, "qmp_capabilities"},
+	    {FQ_SEND, CAPS_OK},
+	    {FQ_EXPECT, "query-status"},
+	    {FQ_SEND, "{\"return\": {\"status\": \"running\"}, \"id\": @LAST@}\r\n"},
+	    {FQ_END},
+	};
+	struct tu_ready ready = {0};
+	struct tu_reply r = {0};
+
+	start(script, NULL, &ready);
+	cr_assert_str_eq(qmp_version(fx.s), "2.12.0");
+	cr_assert_gt(qmp_call(fx.s, "query-status", NULL, 0, tu_reply_fn, &r, NULL), 0);
+	cr_assert_eq(tu_run_until(fx.base, &r.done, WAIT_MS), 0);
+	cr_assert_str_eq(ret_str(r.ret, "status"), "running");
+	tu_fake_done(&fx, WAIT_MS);
+	cr_assert(json_object_object_get_ex(fake_qmp_command(fx.fake, 1), "id", NULL));
+	tu_reply_clear(&r);
+}
+
 Test(qmp_fake, commands_before_ready_are_held_then_sent)
 {
 	const struct fq_step script[] = {
