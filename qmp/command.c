@@ -44,8 +44,10 @@ int cmd_send(struct qmp_session *s, struct cmd *c)
 
 	/* QMP's in-band commands go without an id where they can (inband.c) */
 	if (s->kind == QMP_KIND_QMP && !json_object_object_get_ex(c->msg, "exec-oob", NULL)) {
-		str = json_object_to_json_string_length(c->msg, JSON_C_TO_STRING_PLAIN, &len);
-		c->bare = str && s->bare_ids && inband_bare_ok(str, len);
+		if (s->bare_ids)
+			str =
+			    json_object_to_json_string_length(c->msg, JSON_C_TO_STRING_PLAIN, &len);
+		c->bare = str && inband_bare_ok(str, len);
 		inband_sent(s, c);
 	}
 	if (c->bare) {

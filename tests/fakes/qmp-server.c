@@ -97,12 +97,14 @@ static int64_t cmd_id(struct json_object *c)
 	return c && json_object_object_get_ex(c, "id", &id) ? json_object_get_int64(id) : -1;
 }
 
-/* The command an @LAST@ or @ID<n>@ at t names, or NULL; *len: its length. */
+/* At t, an @LAST@ or @ID<n>@: its length in *len (else 0) and the command
+ * it names (NULL if none was received yet). */
 static struct json_object *placeholder_cmd(struct fake_qmp *f, const char *t, size_t *len)
 {
 	const char *end;
 	unsigned idx;
 
+	*len = 0;
 	if (!strncmp(t, "@LAST@", 6)) {
 		*len = 6;
 		return f->ncmds ? f->cmds[f->ncmds - 1] : NULL;
@@ -137,8 +139,7 @@ static char *expand(struct fake_qmp *f, const char *t, size_t *outlen)
 
 	while (out && *t) {
 		char num[32] = "";
-		const char *end;
-		unsigned idx;
+		struct json_object *c;
 		size_t skip;
 
 		/* QEMU leaves "id" out of the answer to a command without one */
@@ -146,18 +147,12 @@ static char *expand(struct fake_qmp *f, const char *t, size_t *outlen)
 			t += skip;
 			continue;
 		}
-		if (*t == '@' && !strncmp(t, "@LAST@", 6)) {
-			snprintf(num, sizeof(num), "%" PRId64,
-				 f->ncmds ? cmd_id(f->cmds[f->ncmds - 1]) : -1);
-			t += 6;
+		if (*t == '@' && (c = placeholder_cmd(f, t, &skip), skip)) {
+			snprintf(num, sizeof(num), "%" PRId64, cmd_id(c));
+			t += skip;
 		} else if (*t == '@' && !strncmp(t, "@SYNC@", 6)) {
 			snprintf(num, sizeof(num), "%" PRId64, f->sync_id);
 			t += 6;
-		} else if (*t == '@' && sscanf(t, "@ID%u@", &idx) == 1 &&
-			   (end = strchr(t + 1, '@'))) {
-			snprintf(num, sizeof(num), "%" PRId64,
-				 idx < f->ncmds ? cmd_id(f->cmds[idx]) : -1);
-			t = end + 1;
 		} else {
 			num[0] = *t++;
 			num[1] = 0;
