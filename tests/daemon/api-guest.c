@@ -238,16 +238,24 @@ static void boot_guest(const char *conf)
 #define MIB	    (1u << 20)
 #define HUGE_OUT    (64 * MIB)
 #define DEFAULT_MAX (16 * MIB)
+/*
+ * vmsupd's peak RSS beyond the base64 it keeps: one chunk in flight (its
+ * 1.4 MiB of JSON, as read and as parsed, and 1 MiB decoded) and the
+ * allocator's slack around those short-lived buffers, which varies from
+ * run to run. Measured: 2.3-3.8 MiB on an idle host, once 9.4 MiB with the
+ * distro tests beside it (the bound of 8 MiB failed there). One more
+ * copy of the output, the defect these bounds catch, adds 16-32 MiB.
+ */
+#define RSS_SLACK (12 * MIB)
 
 /*
  * 64 MiB of output, exec_output_max at its default (16 MiB): the first
  * 16 MiB, flagged. vmsupd reads the guest's file 1 MiB at a time and keeps
  * only the reply's base64 (16 MiB * 4/3 = 21.3 MiB), plus one chunk in
- * flight (its 1.4 MiB of JSON, as read and as parsed, and 1 MiB decoded):
- * under 26 MiB; the bound asserted is 30 MiB, under half the output. The
+ * flight and slack (RSS_SLACK): under 34 MiB, about half the output. The
  * old capture-output path (the whole base64 in one reply, copied by
  * json-c) could not stay under it, nor could one more raw copy of the
- * 16 MiB kept.
+ * 16 MiB kept (37 MiB and a chunk).
  */
 Test(guest, huge_exec_output_cut_at_max_with_bounded_rss)
 {
@@ -267,7 +275,7 @@ Test(guest, huge_exec_output_cut_at_max_with_bounded_rss)
 	cr_log_info("vmsupd for %u bytes of output (%u kept) in %.1f s: RSS %ld kB before, peak "
 		    "%ld kB: +%.1f MiB",
 		    HUGE_OUT, DEFAULT_MAX, td_now() - t0, rss0, hwm, (hwm - rss0) / 1024.0);
-	cr_expect_lt((hwm - rss0) * 1024.0, 30.0 * MIB,
+	cr_expect_lt((hwm - rss0) * 1024.0, DEFAULT_MAX * 4.0 / 3 + RSS_SLACK,
 		     "vmsupd's peak RSS grew by %ld kB for %u bytes of output cut at %u",
 		     hwm - rss0, HUGE_OUT, DEFAULT_MAX);
 }
@@ -296,7 +304,8 @@ static bool guest_exec_files_left(void)
 /*
  * exec_output_max above qemu-ga's 16 MiB cap: 24 MiB come back whole, not
  * truncated, the exit status and stderr beside them; vmsupd's peak RSS
- * grows by about their base64 (32 MiB) plus a chunk, not twice that. The
+ * grows by about their base64 (32 MiB) plus RSS_SLACK, not by one more raw
+ * copy (56 MiB) or twice the base64 (64 MiB). The
  * guest's files are removed after each exec.
  */
 Test(guest, exec_output_past_qemu_ga_cap)
@@ -322,7 +331,7 @@ Test(guest, exec_output_past_qemu_ga_cap)
 	json_object_put(r);
 	cr_log_info("vmsupd for %u bytes of output: +%.1f MiB peak RSS", 24 * MIB,
 		    (hwm - rss0) / 1024.0);
-	cr_expect_lt((hwm - rss0) * 1024.0, 24.0 * MIB * 4 / 3 + 8.0 * MIB,
+	cr_expect_lt((hwm - rss0) * 1024.0, 24.0 * MIB * 4 / 3 + RSS_SLACK,
 		     "vmsupd's peak RSS grew by %ld kB for %u bytes of output", hwm - rss0,
 		     24 * MIB);
 	/* the removal follows the answer: give it a moment */
@@ -356,6 +365,23 @@ static int exec_full(const char *line, char *out, char *err, size_t n)
 	return status;
 }
 
+/* Until the guest's console says its /tmp is read-only: a guest starved of
+ * CPU (TCG beside other tests) takes longer than any fixed wait. */
+static void tmp_ro_wait(void)
+{
+	struct json_object *r;
+	char console[512];
+	long st;
+
+	r = td_http(&d, "GET", "/v1/vms/g", NULL, &st);
+	cr_assert(st == 200 && td_str(r, "console_log"), "GET /v1/vms/g: %ld", st);
+	snprintf(console, sizeof(console), "%s", td_str(r, "console_log"));
+	json_object_put(r);
+	for (int i = 0; i < 600 && !td_file_has(console, "vmsup-tmp-ro"); i++)
+		usleep(100000);
+	cr_assert(td_file_has(console, "vmsup-tmp-ro"), "no read-only /tmp in the guest in 60 s");
+}
+
 /*
  * A guest whose /tmp cannot be written (a read-only tmpfs over it): an exec
  * still answers, through qemu-ga's capture, with its status and both
@@ -368,10 +394,13 @@ Test(guest, exec_without_a_writable_tmp)
 
 	boot_guest(NULL);
 	cr_expect_eq(exec_full("echo x >>/vmsup-n; exit 125", out, err, sizeof(out)), 125);
-	cr_expect_eq(exec_full("(sleep 1; mount -t tmpfs -o ro tmpfs /tmp) >/dev/null 2>&1 &", out,
-			       err, sizeof(out)),
+	/* in the background, once this exec's files in /tmp are gone; it says
+	 * when on the console, as an exec under way would lose its files to it */
+	cr_expect_eq(exec_full("(sleep 1; mount -t tmpfs -o ro tmpfs /tmp && echo vmsup-tmp-ro "
+			       ">/dev/console) >/dev/null 2>&1 &",
+			       out, err, sizeof(out)),
 		     0);
-	sleep(3);
+	tmp_ro_wait();
 	cr_expect_eq(
 	    exec_full("touch /tmp/t; echo rc=$?; echo to-err >&2; exit 3", out, err, sizeof(out)),
 	    3);

@@ -472,20 +472,25 @@ bool td_events_wait(int fd, const char *needle, int timeout_ms)
 	}
 }
 
-char *td_ops_status(const char *ops_sock)
+char *td_ops_query(const char *ops_sock, const char *cmd, const char *member)
 {
 	struct qmp_error e;
-	struct json_object *ret = NULL, *st;
+	struct json_object *ret = NULL, *v;
 	struct qmp_sync *c = qmp_sync_open(ops_sock, QMP_KIND_QMP, 10000, &e);
 	char *s = NULL;
 
 	cr_assert_not_null(c, "ops socket %s: %s", ops_sock, e.desc);
-	cr_assert_eq(qmp_sync_call(c, "query-status", NULL, 10000, &ret, &e), 0, "%s", e.desc);
-	if (json_object_object_get_ex(ret, "status", &st))
-		s = strdup(json_object_get_string(st));
+	cr_assert_eq(qmp_sync_call(c, cmd, NULL, 10000, &ret, &e), 0, "%s: %s", cmd, e.desc);
+	if (json_object_object_get_ex(ret, member, &v))
+		s = strdup(json_object_get_string(v));
 	json_object_put(ret);
 	qmp_sync_close(c);
 	return s;
+}
+
+char *td_ops_status(const char *ops_sock)
+{
+	return td_ops_query(ops_sock, "query-status", "status");
 }
 
 void td_guest_append(const char *dir, char *buf, size_t len)

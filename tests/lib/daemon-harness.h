@@ -107,7 +107,10 @@ struct json_object *td_create_guest(struct tdaemon *d, const char *name, const c
  * takes minutes. The last reply, *status set (200: it has an address). */
 struct json_object *td_wait_ip(struct tdaemon *d, const char *name, int timeout_s, long *status);
 
-/* qemu version of the ops-socket: query-status "status" string (malloc'd) or NULL. */
+/* qemu's own answer through the ops socket: member of cmd's reply as text
+ * (malloc'd; a boolean is "true" or "false"), or NULL without it. */
+char *td_ops_query(const char *ops_sock, const char *cmd, const char *member);
+/* td_ops_query of query-status's "status" */
 char *td_ops_status(const char *ops_sock);
 
 /* /proc/PID/cmdline into buf, its NULs as blanks (test fails if unreadable). */
