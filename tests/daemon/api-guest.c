@@ -377,9 +377,8 @@ static void tmp_ro_wait(void)
 	cr_assert(st == 200 && td_str(r, "console_log"), "GET /v1/vms/g: %ld", st);
 	snprintf(console, sizeof(console), "%s", td_str(r, "console_log"));
 	json_object_put(r);
-	for (int i = 0; i < 600 && !td_file_has(console, "vmsup-tmp-ro"); i++)
-		usleep(100000);
-	cr_assert(td_file_has(console, "vmsup-tmp-ro"), "no read-only /tmp in the guest in 60 s");
+	cr_assert(td_file_wait(console, "vmsup-tmp-ro", 60000),
+		  "no read-only /tmp in the guest in 60 s");
 }
 
 /*

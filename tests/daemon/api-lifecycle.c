@@ -55,11 +55,11 @@ Test(lifecycle, create_pause_resume_kill_destroy)
 	kvm = td_ops_query(td_str(vm, "qmp_ops_socket"), "query-kvm", "enabled");
 	cr_expect_str_eq(td_str(vm, "accel"), kvm && !strcmp(kvm, "true") ? "kvm" : "tcg",
 			 "query-kvm enabled: %s", kvm);
-	if (!access("/dev/kvm", R_OK | W_OK) && strcmp(td_str(vm, "accel"), "kvm"))
-		cr_log_warn("/dev/kvm opens but qemu runs on %s", td_str(vm, "accel"));
-	else if (access("/dev/kvm", R_OK | W_OK))
-		cr_expect_str_eq(td_str(vm, "accel"), "tcg", "no /dev/kvm, yet not tcg");
 	free(kvm);
+	if (access("/dev/kvm", R_OK | W_OK))
+		cr_expect_str_eq(td_str(vm, "accel"), "tcg", "no /dev/kvm, yet not tcg");
+	else if (strcmp(td_str(vm, "accel"), "kvm"))
+		cr_log_warn("/dev/kvm opens but qemu runs on %s", td_str(vm, "accel"));
 	pid = (pid_t)td_int(vm, "pid");
 	cr_assert_gt(pid, 0);
 	cr_expect(td_pid_is_qemu(pid), "pid %d is not a live qemu", (int)pid);

@@ -178,12 +178,9 @@ Test(console_attach, shell_on_the_serial_console)
 	cr_assert_eq(st, 201, "create: %ld", st);
 	snprintf(log, sizeof(log), "%s", td_str(r, "console_log"));
 	json_object_put(r);
-	for (int i = 0; i < 600 && !td_file_has(log, "job control turned off"); i++)
-		usleep(100000);
-	cr_assert(td_file_has(log, "job control turned off"), "no shell on the console");
+	cr_assert(td_file_wait(log, "job control turned off", 60000), "no shell on the console");
 	/* its prompt: the shell reads the console from now on */
-	for (int i = 0; i < 300 && !td_file_has(log, "/ # "); i++)
-		usleep(100000);
+	td_file_wait(log, "/ # ", 30000);
 
 	attach("k", &master, &slave);
 	cr_assert(read_until(master, out, sizeof(out), "Escape character is ^]", 10000),

@@ -626,6 +626,16 @@ bool td_file_has(const char *path, const char *needle)
 	return found;
 }
 
+bool td_file_wait(const char *path, const char *needle, int timeout_ms)
+{
+	for (int i = 0; i < timeout_ms / 100; i++) {
+		if (td_file_has(path, needle))
+			return true;
+		usleep(100000);
+	}
+	return td_file_has(path, needle);
+}
+
 void td_cmdline(pid_t pid, char *buf, size_t size)
 {
 	char p[64];

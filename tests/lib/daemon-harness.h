@@ -76,6 +76,8 @@ bool td_events_wait(int fd, const char *needle, int timeout_ms);
 double td_now(void);
 /* Whether the file at path (a log) contains needle. */
 bool td_file_has(const char *path, const char *needle);
+/* td_file_has, asked every 100 ms until it is true or timeout_ms passed. */
+bool td_file_wait(const char *path, const char *needle, int timeout_ms);
 /* Run a shell command (printf-style); the test fails unless it exits 0. */
 void td_sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
